@@ -1,0 +1,178 @@
+#include "cli/evaluate_command.h"
+
+#include <cerrno>
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+#include <ostream>
+
+#include "cli/algorithm_setup.h"
+#include "cli/decision_output.h"
+#include "cli/exit_codes.h"
+#include "core/decide.h"
+#include "policy/policy_parser.h"
+
+namespace kubeai::cli {
+namespace {
+
+struct MetricKey {
+  const char* name;
+  std::optional<double> core::Observation::*field;
+};
+
+constexpr MetricKey kMetricKeys[] = {
+    {"latencyP99Ms", &core::Observation::latencyP99Ms},
+    {"latencyP95Ms", &core::Observation::latencyP95Ms},
+    {"gpuUtilizationPercent", &core::Observation::gpuUtilizationPercent},
+    {"requestQueueDepth", &core::Observation::requestQueueDepth},
+};
+
+std::string knownKeys() {
+  std::string keys;
+  for (const auto& key : kMetricKeys) {
+    keys += keys.empty() ? "" : ", ";
+    keys += key.name;
+  }
+  return keys;
+}
+
+// Picks the policy named by --name, or the only one in the file.
+core::Result<const policy::PolicyDocument*> selectPolicy(const policy::PolicyFile& file, const std::string& name,
+                                                         const std::string& fileName) {
+  if (file.policies.empty()) {
+    return core::Error{fileName + ": no " + std::string(policy::kPolicyKind) + " found"};
+  }
+  if (name.empty()) {
+    if (file.policies.size() > 1) {
+      std::string names;
+      for (const auto& document : file.policies) {
+        names += names.empty() ? "" : ", ";
+        names += document.displayName();
+      }
+      return core::Error{fileName + " holds " + std::to_string(file.policies.size()) +
+                         " policies; choose one with --name (" + names + ")"};
+    }
+    return &file.policies.front();
+  }
+  const policy::PolicyDocument* match = nullptr;
+  for (const auto& document : file.policies) {
+    const bool matches = name.find('/') == std::string::npos ? document.policy.metadata.name == name
+                                                             : document.policy.key() == name;
+    if (matches) {
+      if (match != nullptr) {
+        return core::Error{fileName + ": more than one policy is named \"" + name +
+                           "\"; use NAMESPACE/NAME"};
+      }
+      match = &document;
+    }
+  }
+  if (match == nullptr) {
+    return core::Error{fileName + ": no policy named \"" + name + "\""};
+  }
+  return match;
+}
+
+}  // namespace
+
+core::Result<core::Observation> parseMetricArguments(std::int32_t currentReplicas,
+                                                     const std::vector<std::string>& metrics) {
+  core::Observation observation;
+  observation.currentReplicas = currentReplicas;
+  for (const std::string& argument : metrics) {
+    const std::size_t equals = argument.find('=');
+    if (equals == std::string::npos) {
+      return core::Error{"--metric " + argument + ": expected KEY=VALUE"};
+    }
+    const std::string key = argument.substr(0, equals);
+    const std::string text = argument.substr(equals + 1);
+    const MetricKey* found = nullptr;
+    for (const auto& candidate : kMetricKeys) {
+      if (key == candidate.name) {
+        found = &candidate;
+      }
+    }
+    if (found == nullptr) {
+      return core::Error{"--metric " + argument + ": unknown metric \"" + key + "\" (one of " + knownKeys() + ")"};
+    }
+    errno = 0;
+    char* end = nullptr;
+    const double value = std::strtod(text.c_str(), &end);
+    if (text.empty() || end == nullptr || *end != '\0' || errno == ERANGE) {
+      return core::Error{"--metric " + argument + ": \"" + text + "\" is not a number"};
+    }
+    if (observation.*(found->field)) {
+      return core::Error{"--metric " + key + " given more than once"};
+    }
+    // NaN and infinities are passed on: the pipeline treats them as no data,
+    // exactly as it does for a query that returns them.
+    observation.*(found->field) = value;
+  }
+  return observation;
+}
+
+int runEvaluate(const EvaluateOptions& options, std::ostream& out, std::ostream& err) {
+  if (options.output != "text" && options.output != "json") {
+    err << "error: --output must be text or json\n";
+    return kExitUsage;
+  }
+  if (options.currentReplicas < 0) {
+    err << "error: --current-replicas must be >= 0\n";
+    return kExitUsage;
+  }
+  auto observation = parseMetricArguments(options.currentReplicas, options.metrics);
+  if (!observation.ok()) {
+    err << "error: " << observation.error().message << "\n";
+    return kExitUsage;
+  }
+
+  const policy::PolicyFile file = policy::loadPolicyFile(options.policyFile);
+  if (file.error) {
+    err << "error: " << file.error->message << "\n";
+    return kExitUsage;
+  }
+  auto selected = selectPolicy(file, options.name, options.policyFile.string());
+  if (!selected.ok()) {
+    err << "error: " << selected.error().message << "\n";
+    return kExitUsage;
+  }
+  const policy::PolicyDocument& document = *selected.value();
+  if (!document.ok()) {
+    err << "error: policy " << document.displayName() << " is invalid:\n";
+    for (const auto& error : document.errors) {
+      err << "  " << error.toString() << "\n";
+    }
+    return kExitUsage;
+  }
+
+  auto setup = setUpAlgorithms(options.pluginDir);
+  if (!setup.ok()) {
+    err << "error: " << setup.error().message << "\n";
+    return kExitUsage;
+  }
+  for (const auto& report : setup.value().plugins) {
+    if (!report.ok()) {
+      err << "error: " << report.error << "\n";
+    }
+  }
+
+  const core::Outcome outcome = core::decide(document.policy, observation.value(), core::History{},
+                                             core::TimePoint{}, *setup.value().registry);
+  const core::Decision& decision = outcome.decision;
+  if (!decision.algorithmValid) {
+    err << "warning: algorithm \"" << decision.requestedAlgorithm << "\" is not registered; using "
+        << decision.algorithm << "\n";
+  }
+  if (options.output == "json") {
+    nlohmann::json json = decisionToJson(decision);
+    json["policy"] = document.policy.key();
+    out << json.dump(2) << "\n";
+  } else {
+    out << decisionToText(document.policy.key(), decision);
+  }
+  if (!decision.algorithmError.empty()) {
+    err << "error: " << decision.algorithmError << "\n";
+    return kExitFailure;
+  }
+  return setup.value().anyPluginFailed() ? kExitFailure : kExitOk;
+}
+
+}  // namespace kubeai::cli

@@ -1,0 +1,98 @@
+#include "cli/validate_command.h"
+
+#include <algorithm>
+#include <ostream>
+
+#include "cli/algorithm_setup.h"
+#include "cli/exit_codes.h"
+#include "policy/policy_parser.h"
+
+namespace kubeai::cli {
+namespace {
+
+bool isManifest(const std::filesystem::path& path) {
+  const std::string extension = path.extension().string();
+  return extension == ".yaml" || extension == ".yml" || extension == ".json";
+}
+
+std::vector<std::filesystem::path> expand(const std::string& argument) {
+  const std::filesystem::path path(argument);
+  std::error_code ec;
+  if (!std::filesystem::is_directory(path, ec)) {
+    return {path};
+  }
+  std::vector<std::filesystem::path> files;
+  for (const auto& entry : std::filesystem::directory_iterator(path, ec)) {
+    if (entry.is_regular_file(ec) && isManifest(entry.path())) {
+      files.push_back(entry.path());
+    }
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+std::string joined(const std::vector<std::string>& names) {
+  std::string text;
+  for (const auto& name : names) {
+    text += text.empty() ? "" : ", ";
+    text += name;
+  }
+  return text;
+}
+
+}  // namespace
+
+int runValidate(const ValidateOptions& options, std::ostream& out, std::ostream& err) {
+  if (options.paths.empty()) {
+    err << "error: validate needs at least one FILE\n";
+    return kExitUsage;
+  }
+  auto setup = setUpAlgorithms(options.pluginDir);
+  if (!setup.ok()) {
+    err << "error: " << setup.error().message << "\n";
+    return kExitUsage;
+  }
+  const core::AlgorithmRegistry& registry = *setup.value().registry;
+
+  bool allValid = true;
+  for (const std::string& argument : options.paths) {
+    const auto files = expand(argument);
+    if (files.empty()) {
+      out << argument << ": no *.yaml, *.yml or *.json files\n";
+    }
+    for (const auto& path : files) {
+      const std::string file = path.string();
+      const policy::PolicyFile parsed = policy::loadPolicyFile(path);
+      if (parsed.error) {
+        out << file << ": error: " << parsed.error->message << "\n";
+        allValid = false;
+        continue;
+      }
+      if (parsed.policies.empty()) {
+        out << file << ": no " << policy::kPolicyKind << " found\n";
+      }
+      for (const auto& document : parsed.policies) {
+        const std::string prefix = file + ": " + document.displayName() + ": ";
+        for (const auto& warning : document.warnings) {
+          out << prefix << "warning: " << warning.toString() << "\n";
+        }
+        if (document.ok() && !registry.find(document.policy.spec.algorithm.name)) {
+          out << prefix << "warning: spec.algorithm.name: unknown algorithm \""
+              << document.policy.spec.algorithm.name << "\" (available: " << joined(registry.names())
+              << "); MaxRatio will be used\n";
+        }
+        if (document.ok()) {
+          out << prefix << "ok\n";
+          continue;
+        }
+        allValid = false;
+        for (const auto& error : document.errors) {
+          out << prefix << error.toString() << "\n";
+        }
+      }
+    }
+  }
+  return allValid ? kExitOk : kExitUsage;
+}
+
+}  // namespace kubeai::cli

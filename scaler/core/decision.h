@@ -1,0 +1,43 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/metric_slot.h"
+
+namespace kubeai::core {
+
+// The stage that last changed the recommendation on its way to the published
+// value; it becomes the ScalingLimited condition and a log field.
+enum class LimitedBy {
+  kNone,
+  kMinReplicas,
+  kMaxReplicas,
+  kScaleUpPolicy,
+  kScaleDownPolicy,
+  kStabilization,
+  kCooldown,
+};
+
+// "minReplicas", "maxReplicas", "scaleUpPolicy", "scaleDownPolicy",
+// "stabilization", "cooldown"; "" for kNone.
+std::string_view limitedByName(LimitedBy limitedBy) noexcept;
+
+// What was decided for one policy, and why.
+struct Decision {
+  std::int32_t currentReplicas = 0;
+  std::int32_t recommendedReplicas = 0;  // the algorithm's answer, before behaviour and min/max
+  std::int32_t desiredReplicas = 0;      // the value to publish
+  SlotRatios ratios{};                   // per slot; present slots only
+  std::optional<double> ratio;           // the value the algorithm turned on, if it has one
+  std::string requestedAlgorithm;
+  std::string algorithm;                 // the one used (MaxRatio when the requested is unknown)
+  bool algorithmValid = true;            // false: requested algorithm unknown
+  std::string algorithmError;            // non-empty: the algorithm failed and the decision held
+  std::string reason;
+  LimitedBy limitedBy = LimitedBy::kNone;
+};
+
+}  // namespace kubeai::core

@@ -1,0 +1,111 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/algorithm.h"
+
+namespace kubeai::core {
+
+// The AIInferenceAutoscalerPolicy (kubeai.io/v1alpha1) as the pipeline sees it.
+// Optional fields keep "omitted" apart from an explicit value (minReplicas: 0
+// means scale to zero, an omitted one means 1); the defaults of DESIGN §2 are
+// applied by the effective*() accessors, never by overwriting what was written.
+
+inline constexpr std::int32_t kDefaultMinReplicas = 1;
+inline constexpr std::int32_t kDefaultCooldownSeconds = 300;
+inline constexpr double kDefaultTolerance = 0.1;
+inline constexpr const char* kDefaultAlgorithm = "MaxRatio";
+inline constexpr const char* kDefaultNamespace = "default";
+
+struct TargetRef {
+  std::string apiVersion = "apps/v1";
+  std::string kind;  // Deployment | StatefulSet
+  std::string name;
+};
+
+struct LatencyMetricSpec {
+  bool enabled = true;
+  std::optional<double> targetP99Ms;
+  std::optional<double> targetP95Ms;
+  std::string prometheusQuery;
+};
+
+struct GpuUtilizationMetricSpec {
+  bool enabled = true;
+  std::optional<double> targetPercentage;  // 1..100
+  std::string prometheusQuery;
+};
+
+struct RequestQueueDepthMetricSpec {
+  bool enabled = false;
+  std::optional<double> targetDepth;  // per replica
+  std::string prometheusQuery;
+};
+
+// A metric block left out of the policy is not configured at all.
+struct MetricsSpec {
+  std::optional<LatencyMetricSpec> latency;
+  std::optional<GpuUtilizationMetricSpec> gpuUtilization;
+  std::optional<RequestQueueDepthMetricSpec> requestQueueDepth;
+};
+
+struct AlgorithmSpec {
+  std::string name = kDefaultAlgorithm;
+  double tolerance = kDefaultTolerance;
+  std::vector<double> weights;  // indexed by MetricSlot; missing entries weigh 1.0
+  AlgorithmParameters parameters;
+};
+
+enum class ScalingPolicyType { kPods, kPercent };
+
+struct ScalingPolicy {
+  ScalingPolicyType type = ScalingPolicyType::kPods;
+  std::int32_t value = 0;
+  std::int32_t periodSeconds = 0;
+};
+
+enum class SelectPolicy { kMax, kMin, kDisabled };
+
+// spec.scaleUp / spec.scaleDown, with HPA semantics.
+struct ScalingRules {
+  std::int32_t stabilizationWindowSeconds = 0;
+  std::vector<ScalingPolicy> policies;  // none = no rate limit
+  SelectPolicy selectPolicy = SelectPolicy::kMax;
+};
+
+struct PolicySpec {
+  TargetRef targetRef;
+  std::optional<std::int32_t> minReplicas;
+  std::int32_t maxReplicas = 0;
+  std::optional<std::int32_t> cooldownPeriod;  // seconds
+  MetricsSpec metrics;
+  AlgorithmSpec algorithm;
+  std::optional<ScalingRules> scaleUp;
+  std::optional<ScalingRules> scaleDown;
+
+  [[nodiscard]] std::int32_t effectiveMinReplicas() const { return minReplicas.value_or(kDefaultMinReplicas); }
+  [[nodiscard]] std::int32_t effectiveCooldownSeconds() const {
+    return cooldownPeriod.value_or(kDefaultCooldownSeconds);
+  }
+};
+
+struct PolicyMetadata {
+  std::string name;
+  std::string namespace_ = kDefaultNamespace;
+  std::int64_t generation = 0;
+  std::string resourceVersion;
+  std::string uid;
+};
+
+struct Policy {
+  PolicyMetadata metadata;
+  PolicySpec spec;
+
+  // "<namespace>/<name>", the key of the metrics file and of plugin state.
+  [[nodiscard]] std::string key() const { return metadata.namespace_ + "/" + metadata.name; }
+};
+
+}  // namespace kubeai::core

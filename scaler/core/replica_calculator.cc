@@ -1,0 +1,81 @@
+#include "core/replica_calculator.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <optional>
+
+namespace kubeai::core {
+namespace {
+
+constexpr double kIntegerSlack = 1e-9;
+
+bool usable(const std::optional<double>& value) {
+  return value && std::isfinite(*value) && *value >= 0.0;
+}
+
+bool usableTarget(const std::optional<double>& target) {
+  return target && std::isfinite(*target) && *target > 0.0;
+}
+
+std::optional<double> ratioOf(const std::optional<double>& value, const std::optional<double>& target,
+                              double targetScale = 1.0) {
+  if (!usable(value) || !usableTarget(target)) {
+    return std::nullopt;
+  }
+  const double ratio = *value / (*target * targetScale);
+  if (!std::isfinite(ratio)) {
+    return std::nullopt;
+  }
+  return ratio;
+}
+
+}  // namespace
+
+SlotRatios computeRatios(const PolicySpec& spec, const Observation& observation) {
+  SlotRatios ratios{};
+  const auto& metrics = spec.metrics;
+  if (metrics.latency && metrics.latency->enabled) {
+    ratios[slotIndex(MetricSlot::kLatencyP99)] = ratioOf(observation.latencyP99Ms, metrics.latency->targetP99Ms);
+    ratios[slotIndex(MetricSlot::kLatencyP95)] = ratioOf(observation.latencyP95Ms, metrics.latency->targetP95Ms);
+  }
+  if (metrics.gpuUtilization && metrics.gpuUtilization->enabled) {
+    ratios[slotIndex(MetricSlot::kGpuUtilization)] =
+        ratioOf(observation.gpuUtilizationPercent, metrics.gpuUtilization->targetPercentage);
+  }
+  if (metrics.requestQueueDepth && metrics.requestQueueDepth->enabled) {
+    const double replicas = std::max(observation.currentReplicas, 1);
+    ratios[slotIndex(MetricSlot::kRequestQueueDepth)] =
+        ratioOf(observation.requestQueueDepth, metrics.requestQueueDepth->targetDepth, replicas);
+  }
+  return ratios;
+}
+
+bool withinTolerance(double ratio, double tolerance) {
+  const double lower = 1.0 - tolerance;
+  const double upper = 1.0 + tolerance;
+  return ratio >= lower - kIntegerSlack && ratio <= upper + kIntegerSlack;
+}
+
+std::int32_t ceilReplicas(double value) {
+  constexpr auto kMax = static_cast<double>(std::numeric_limits<std::int32_t>::max());
+  if (!(value > 0.0)) {
+    return 0;
+  }
+  if (value >= kMax) {
+    return std::numeric_limits<std::int32_t>::max();
+  }
+  const double nearest = std::round(value);
+  const double rounded = std::fabs(value - nearest) <= kIntegerSlack ? nearest : std::ceil(value);
+  return static_cast<std::int32_t>(rounded);
+}
+
+RatioScaling scaleByRatio(std::int32_t currentReplicas, double ratio, double tolerance) {
+  if (currentReplicas > 0 && withinTolerance(ratio, tolerance)) {
+    return {currentReplicas, true};
+  }
+  const double base = std::max(currentReplicas, 1);
+  return {ceilReplicas(base * ratio), false};
+}
+
+}  // namespace kubeai::core

@@ -1,0 +1,40 @@
+#pragma once
+
+#include <cstdint>
+
+#include "core/metric_slot.h"
+#include "core/observation.h"
+#include "core/policy.h"
+
+namespace kubeai::core {
+
+// The maths of DESIGN §3, apart from any machinery (after Kubernetes'
+// replica_calculator.go).
+
+// current/target for each slot. A slot is present when its metric is
+// configured and enabled, has a target > 0 and has a finite, non-negative
+// value. Queue depth is a total: its target is targetDepth per replica, so the
+// ratio is depth / (targetDepth * max(current, 1)).
+SlotRatios computeRatios(const PolicySpec& spec, const Observation& observation);
+
+// 1 - tolerance <= ratio <= 1 + tolerance, inclusive at both ends as a user
+// reads them: 72 % and 88 % against 80 % with tolerance 0.1 both hold, which a
+// plain fabs(ratio - 1) <= tolerance gets wrong in floating point.
+bool withinTolerance(double ratio, double tolerance);
+
+// ceil(value) where a value within 1e-9 of an integer counts as that integer,
+// so 3 * (1.1 / 1.1 ...) rounding noise does not add a replica. Saturates to
+// [0, INT32_MAX]; NaN gives 0.
+std::int32_t ceilReplicas(double value);
+
+struct RatioScaling {
+  std::int32_t replicas = 0;
+  bool held = false;  // within tolerance: the current replicas are kept
+};
+
+// The built-ins' rule: hold within tolerance, else ceil(max(current, 1) * ratio).
+// At zero replicas there is nothing to hold: any load (ratio > 0) asks for at
+// least one replica, so a queue waiting on a scaled-to-zero workload wakes it.
+RatioScaling scaleByRatio(std::int32_t currentReplicas, double ratio, double tolerance);
+
+}  // namespace kubeai::core

@@ -1,0 +1,206 @@
+#include "core/validation.h"
+
+#include <cmath>
+#include <string>
+
+#include "core/metric_slot.h"
+
+namespace kubeai::core {
+namespace {
+
+bool isAlnumLower(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+
+class Collector {
+ public:
+  explicit Collector(ValidationReport& report) : report_(report) {}
+  void error(std::string field, std::string message) {
+    report_.errors.push_back({std::move(field), std::move(message)});
+  }
+  void warning(std::string field, std::string message) {
+    report_.warnings.push_back({std::move(field), std::move(message)});
+  }
+
+ private:
+  ValidationReport& report_;
+};
+
+
+void validateMetadata(const PolicyMetadata& metadata, Collector& out) {
+  if (metadata.name.empty()) {
+    out.error("metadata.name", "required");
+  } else if (!isDns1123Subdomain(metadata.name)) {
+    out.error("metadata.name",
+              "must be a lowercase RFC 1123 subdomain (a-z, 0-9, '-', '.', at most 253 characters), got \"" +
+                  metadata.name + "\"");
+  }
+  if (!isDns1123Label(metadata.namespace_)) {
+    out.error("metadata.namespace",
+              "must be a lowercase RFC 1123 label (a-z, 0-9, '-', at most 63 characters), got \"" +
+                  metadata.namespace_ + "\"");
+  }
+}
+
+void validateTarget(const TargetRef& target, Collector& out) {
+  if (target.kind.empty()) {
+    out.error("spec.targetRef.kind", "required (Deployment or StatefulSet)");
+  } else if (target.kind != "Deployment" && target.kind != "StatefulSet") {
+    out.error("spec.targetRef.kind", "must be Deployment or StatefulSet, got \"" + target.kind + "\"");
+  }
+  if (target.name.empty()) {
+    out.error("spec.targetRef.name", "required");
+  } else if (!isDns1123Subdomain(target.name)) {
+    out.error("spec.targetRef.name", "must be a lowercase RFC 1123 subdomain, got \"" + target.name + "\"");
+  }
+  if (target.apiVersion.empty()) {
+    out.error("spec.targetRef.apiVersion", "must not be empty (omit it for apps/v1)");
+  }
+}
+
+void validateTarget(const std::optional<double>& target, const std::string& field, Collector& out) {
+  if (target && !(std::isfinite(*target) && *target >= 0.0)) {
+    out.error(field, "must be >= 0");
+  }
+}
+
+void validateMetrics(const MetricsSpec& metrics, Collector& out) {
+  bool anyEnabled = false;
+  if (metrics.latency && metrics.latency->enabled) {
+    anyEnabled = true;
+    const auto& latency = *metrics.latency;
+    validateTarget(latency.targetP99Ms, "spec.metrics.latency.targetP99Ms", out);
+    validateTarget(latency.targetP95Ms, "spec.metrics.latency.targetP95Ms", out);
+    const bool hasP99 = latency.targetP99Ms && *latency.targetP99Ms > 0.0;
+    const bool hasP95 = latency.targetP95Ms && *latency.targetP95Ms > 0.0;
+    if (!hasP99 && !hasP95) {
+      out.error("spec.metrics.latency", "enabled latency metric needs targetP99Ms or targetP95Ms greater than 0");
+    }
+  }
+  if (metrics.gpuUtilization && metrics.gpuUtilization->enabled) {
+    anyEnabled = true;
+    const auto& target = metrics.gpuUtilization->targetPercentage;
+    if (!target) {
+      out.error("spec.metrics.gpuUtilization.targetPercentage", "required when gpuUtilization is enabled");
+    } else if (!(std::isfinite(*target) && *target >= 1.0 && *target <= 100.0)) {
+      out.error("spec.metrics.gpuUtilization.targetPercentage", "must be between 1 and 100");
+    }
+  }
+  if (metrics.requestQueueDepth && metrics.requestQueueDepth->enabled) {
+    anyEnabled = true;
+    const auto& target = metrics.requestQueueDepth->targetDepth;
+    validateTarget(target, "spec.metrics.requestQueueDepth.targetDepth", out);
+    if (!target || *target == 0.0) {
+      out.warning("spec.metrics.requestQueueDepth.targetDepth",
+                  "not set or 0: the queue depth metric is enabled but will never be used");
+    }
+  }
+  if (!anyEnabled) {
+    out.error("spec.metrics", "at least one metric must be enabled");
+  }
+}
+
+void validateAlgorithm(const AlgorithmSpec& algorithm, Collector& out) {
+  if (algorithm.name.empty()) {
+    out.error("spec.algorithm.name", "must not be empty (omit it for MaxRatio)");
+  }
+  if (!(std::isfinite(algorithm.tolerance) && algorithm.tolerance >= 0.0 && algorithm.tolerance <= 1.0)) {
+    out.error("spec.algorithm.tolerance", "must be between 0 and 1");
+  }
+  for (std::size_t i = 0; i < algorithm.weights.size(); ++i) {
+    const double weight = algorithm.weights[i];
+    if (!(std::isfinite(weight) && weight >= 0.0)) {
+      out.error("spec.algorithm.weights[" + std::to_string(i) + "]", "must be a finite number >= 0");
+    }
+  }
+  if (algorithm.weights.size() > kMetricSlotCount) {
+    out.warning("spec.algorithm.weights",
+                "has " + std::to_string(algorithm.weights.size()) +
+                    " entries; only the first 4 are used (latencyP99, latencyP95, gpuUtilization, "
+                    "requestQueueDepth)");
+  }
+}
+
+void validateRules(const std::optional<ScalingRules>& rules, const std::string& field, Collector& out) {
+  if (!rules) {
+    return;
+  }
+  if (rules->stabilizationWindowSeconds < 0) {
+    out.error(field + ".stabilizationWindowSeconds", "must be >= 0");
+  }
+  for (std::size_t i = 0; i < rules->policies.size(); ++i) {
+    const ScalingPolicy& policy = rules->policies[i];
+    const std::string path = field + ".policies[" + std::to_string(i) + "]";
+    if (policy.value <= 0) {
+      out.error(path + ".value", "must be greater than 0");
+    }
+    if (policy.periodSeconds <= 0) {
+      out.error(path + ".periodSeconds", "must be greater than 0");
+    }
+  }
+}
+
+}  // namespace
+
+bool isDns1123Label(const std::string& value) {
+  if (value.empty() || value.size() > 63 || !isAlnumLower(value.front()) || !isAlnumLower(value.back())) {
+    return false;
+  }
+  for (char c : value) {
+    if (!isAlnumLower(c) && c != '-') {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool isDns1123Subdomain(const std::string& value) {
+  if (value.empty() || value.size() > 253) {
+    return false;
+  }
+  std::size_t start = 0;
+  while (start <= value.size()) {
+    const std::size_t dot = value.find('.', start);
+    const std::string label = value.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    if (label.empty() || !isAlnumLower(label.front()) || !isAlnumLower(label.back())) {
+      return false;
+    }
+    for (char c : label) {
+      if (!isAlnumLower(c) && c != '-') {
+        return false;
+      }
+    }
+    if (dot == std::string::npos) {
+      break;
+    }
+    start = dot + 1;
+  }
+  return true;
+}
+
+ValidationReport validatePolicy(const Policy& policy) {
+  ValidationReport report;
+  Collector out(report);
+  const PolicySpec& spec = policy.spec;
+
+  validateMetadata(policy.metadata, out);
+  validateTarget(spec.targetRef, out);
+
+  if (spec.minReplicas && *spec.minReplicas < 0) {
+    out.error("spec.minReplicas", "must be >= 0");
+  }
+  if (spec.maxReplicas < 1) {
+    out.error("spec.maxReplicas", "must be >= 1");
+  } else if (spec.maxReplicas < spec.effectiveMinReplicas()) {
+    out.error("spec.maxReplicas", "must be >= minReplicas (" + std::to_string(spec.effectiveMinReplicas()) + ")");
+  }
+  if (spec.cooldownPeriod && *spec.cooldownPeriod < 0) {
+    out.error("spec.cooldownPeriod", "must be >= 0");
+  }
+
+  validateMetrics(spec.metrics, out);
+  validateAlgorithm(spec.algorithm, out);
+  validateRules(spec.scaleUp, "spec.scaleUp", out);
+  validateRules(spec.scaleDown, "spec.scaleDown", out);
+  return report;
+}
+
+}  // namespace kubeai::core

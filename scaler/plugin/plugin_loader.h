@@ -1,0 +1,41 @@
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/algorithm.h"
+#include "core/algorithm_registry.h"
+#include "core/result.h"
+
+namespace kubeai::plugin {
+
+// One shared object and what became of it.
+struct PluginLoadReport {
+  std::filesystem::path file;
+  std::shared_ptr<const core::ScalingAlgorithm> algorithm;  // null when loading failed
+  std::string error;                                        // empty when loaded
+
+  [[nodiscard]] bool ok() const noexcept { return algorithm != nullptr; }
+};
+
+// Loads one plugin. Errors keep the seed's troubleshooting wording:
+//   "plugin not found: FILE"
+//   "plugin missing Algorithm symbol: FILE"
+//   "does not implement ScalingAlgorithm: FILE: <what is wrong, e.g. ABI version 2.0, host supports 1.0>"
+//   "cannot load plugin FILE: <dlerror>" (not an ELF file, missing dependency, ...)
+//   "plugins not supported" (platforms without dlopen)
+core::Result<std::shared_ptr<const core::ScalingAlgorithm>> loadPlugin(const std::filesystem::path& file);
+
+// Loads every regular file named *.so directly in `directory`, in file-name
+// order. One bad plugin never stops the others: its report carries the error.
+// Fails as a whole only when the directory itself cannot be read.
+core::Result<std::vector<PluginLoadReport>> loadPluginDirectory(const std::filesystem::path& directory);
+
+// Registers each loaded algorithm. A report whose algorithm has an empty name
+// or a name already registered (a built-in or an earlier plugin) becomes an
+// error report ("duplicate algorithm name \"X\": already provided by ...").
+void registerPlugins(core::AlgorithmRegistry& registry, std::vector<PluginLoadReport>& reports);
+
+}  // namespace kubeai::plugin

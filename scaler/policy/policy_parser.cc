@@ -1,0 +1,485 @@
+#include "policy/policy_parser.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cmath>
+#include <fstream>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "policy/yaml_to_json.h"
+
+namespace kubeai::policy {
+namespace {
+
+using nlohmann::json;
+
+std::string typeName(const json& value) {
+  if (value.is_number_float()) {
+    return "number";
+  }
+  if (value.is_number()) {
+    return "integer";
+  }
+  return value.type_name();
+}
+
+// Reads typed fields out of JSON objects, collecting every problem with its
+// path instead of stopping at the first (KEDA's typed_config does the same).
+class Decoder {
+ public:
+  explicit Decoder(PolicyDocument& document) : document_(document) {}
+
+  void error(const std::string& path, std::string message) {
+    document_.errors.push_back({path, std::move(message)});
+  }
+  void warning(const std::string& path, std::string message) {
+    document_.warnings.push_back({path, std::move(message)});
+  }
+
+  // The object at `key`, or null when absent or null; an error when not an object.
+  const json* object(const json& parent, const char* key, const std::string& path) {
+    const json* value = field(parent, key);
+    if (value != nullptr && !value->is_object()) {
+      error(path, "must be an object, got " + typeName(*value));
+      return nullptr;
+    }
+    return value;
+  }
+
+  const json* array(const json& parent, const char* key, const std::string& path) {
+    const json* value = field(parent, key);
+    if (value != nullptr && !value->is_array()) {
+      error(path, "must be a list, got " + typeName(*value));
+      return nullptr;
+    }
+    return value;
+  }
+
+  std::optional<std::string> string(const json& parent, const char* key, const std::string& path) {
+    const json* value = field(parent, key);
+    if (value == nullptr) {
+      return std::nullopt;
+    }
+    if (!value->is_string()) {
+      error(path, "must be a string, got " + typeName(*value));
+      return std::nullopt;
+    }
+    return value->get<std::string>();
+  }
+
+  std::optional<bool> boolean(const json& parent, const char* key, const std::string& path) {
+    const json* value = field(parent, key);
+    if (value == nullptr) {
+      return std::nullopt;
+    }
+    if (!value->is_boolean()) {
+      error(path, "must be true or false, got " + typeName(*value));
+      return std::nullopt;
+    }
+    return value->get<bool>();
+  }
+
+  std::optional<double> number(const json& value, const std::string& path) {
+    if (!value.is_number()) {
+      error(path, "must be a number, got " + typeName(value));
+      return std::nullopt;
+    }
+    return value.get<double>();
+  }
+
+  std::optional<double> number(const json& parent, const char* key, const std::string& path) {
+    const json* value = field(parent, key);
+    return value == nullptr ? std::nullopt : number(*value, path);
+  }
+
+  std::optional<std::int32_t> int32(const json& parent, const char* key, const std::string& path) {
+    const json* value = field(parent, key);
+    if (value == nullptr) {
+      return std::nullopt;
+    }
+    if (!value->is_number()) {
+      error(path, "must be an integer, got " + typeName(*value));
+      return std::nullopt;
+    }
+    const double number = value->get<double>();
+    if (value->is_number_float() && (!std::isfinite(number) || std::trunc(number) != number)) {
+      error(path, "must be an integer, got " + value->dump());
+      return std::nullopt;
+    }
+    if (number < std::numeric_limits<std::int32_t>::min() || number > std::numeric_limits<std::int32_t>::max()) {
+      error(path, "must fit in a 32-bit integer, got " + value->dump());
+      return std::nullopt;
+    }
+    return static_cast<std::int32_t>(number);
+  }
+
+  std::optional<std::int64_t> int64(const json& parent, const char* key) {
+    const json* value = field(parent, key);
+    if (value == nullptr || !value->is_number_integer()) {
+      return std::nullopt;
+    }
+    return value->get<std::int64_t>();
+  }
+
+  // Warns about keys the schema does not know: Kubernetes would prune them
+  // silently, which hides typos such as `minReplica`.
+  void unknownFields(const json& object, const std::string& path, std::initializer_list<const char*> known) {
+    const std::set<std::string_view> names(known.begin(), known.end());
+    for (const auto& [key, value] : object.items()) {
+      if (names.count(key) == 0) {
+        warning(path.empty() ? key : path + "." + key, "unknown field, ignored");
+      }
+    }
+  }
+
+ private:
+  static const json* field(const json& parent, const char* key) {
+    auto found = parent.find(key);
+    if (found == parent.end() || found->is_null()) {
+      return nullptr;
+    }
+    return &*found;
+  }
+
+  PolicyDocument& document_;
+};
+
+void decodeMetadata(Decoder& in, const json& root, core::PolicyMetadata& metadata) {
+  const json* object = in.object(root, "metadata", "metadata");
+  if (object == nullptr) {
+    in.error("metadata", "required");
+    return;
+  }
+  metadata.name = in.string(*object, "name", "metadata.name").value_or("");
+  if (auto ns = in.string(*object, "namespace", "metadata.namespace"); ns && !ns->empty()) {
+    metadata.namespace_ = *ns;
+  }
+  metadata.generation = in.int64(*object, "generation").value_or(0);
+  if (auto found = object->find("resourceVersion"); found != object->end() && found->is_string()) {
+    metadata.resourceVersion = found->get<std::string>();
+  }
+  if (auto found = object->find("uid"); found != object->end() && found->is_string()) {
+    metadata.uid = found->get<std::string>();
+  }
+}
+
+void decodeTargetRef(Decoder& in, const json& spec, core::TargetRef& target) {
+  const json* object = in.object(spec, "targetRef", "spec.targetRef");
+  if (object == nullptr) {
+    in.error("spec.targetRef", "required");
+    return;
+  }
+  if (auto apiVersion = in.string(*object, "apiVersion", "spec.targetRef.apiVersion")) {
+    target.apiVersion = *apiVersion;
+  }
+  target.kind = in.string(*object, "kind", "spec.targetRef.kind").value_or("");
+  target.name = in.string(*object, "name", "spec.targetRef.name").value_or("");
+  in.unknownFields(*object, "spec.targetRef", {"apiVersion", "kind", "name"});
+}
+
+template <typename MetricSpec>
+bool decodeMetricCommon(Decoder& in, const json& object, const std::string& path, MetricSpec& metric) {
+  if (auto enabled = in.boolean(object, "enabled", path + ".enabled")) {
+    metric.enabled = *enabled;
+  }
+  metric.prometheusQuery = in.string(object, "prometheusQuery", path + ".prometheusQuery").value_or("");
+  return true;
+}
+
+void decodeMetrics(Decoder& in, const json& spec, core::MetricsSpec& metrics) {
+  const json* object = in.object(spec, "metrics", "spec.metrics");
+  if (object == nullptr) {
+    in.error("spec.metrics", "required: at least one metric must be enabled");
+    return;
+  }
+  if (const json* latency = in.object(*object, "latency", "spec.metrics.latency")) {
+    core::LatencyMetricSpec& spec_ = metrics.latency.emplace();
+    decodeMetricCommon(in, *latency, "spec.metrics.latency", spec_);
+    spec_.targetP99Ms = in.number(*latency, "targetP99Ms", "spec.metrics.latency.targetP99Ms");
+    spec_.targetP95Ms = in.number(*latency, "targetP95Ms", "spec.metrics.latency.targetP95Ms");
+    in.unknownFields(*latency, "spec.metrics.latency", {"enabled", "targetP99Ms", "targetP95Ms", "prometheusQuery"});
+  }
+  if (const json* gpu = in.object(*object, "gpuUtilization", "spec.metrics.gpuUtilization")) {
+    core::GpuUtilizationMetricSpec& spec_ = metrics.gpuUtilization.emplace();
+    decodeMetricCommon(in, *gpu, "spec.metrics.gpuUtilization", spec_);
+    spec_.targetPercentage = in.number(*gpu, "targetPercentage", "spec.metrics.gpuUtilization.targetPercentage");
+    in.unknownFields(*gpu, "spec.metrics.gpuUtilization", {"enabled", "targetPercentage", "prometheusQuery"});
+  }
+  if (const json* queue = in.object(*object, "requestQueueDepth", "spec.metrics.requestQueueDepth")) {
+    core::RequestQueueDepthMetricSpec& spec_ = metrics.requestQueueDepth.emplace();
+    decodeMetricCommon(in, *queue, "spec.metrics.requestQueueDepth", spec_);
+    spec_.targetDepth = in.number(*queue, "targetDepth", "spec.metrics.requestQueueDepth.targetDepth");
+    in.unknownFields(*queue, "spec.metrics.requestQueueDepth", {"enabled", "targetDepth", "prometheusQuery"});
+  }
+  in.unknownFields(*object, "spec.metrics", {"latency", "gpuUtilization", "requestQueueDepth"});
+}
+
+void decodeAlgorithm(Decoder& in, const json& spec, core::AlgorithmSpec& algorithm) {
+  const json* object = in.object(spec, "algorithm", "spec.algorithm");
+  if (object == nullptr) {
+    return;
+  }
+  if (auto name = in.string(*object, "name", "spec.algorithm.name")) {
+    algorithm.name = *name;
+  }
+  if (auto tolerance = in.number(*object, "tolerance", "spec.algorithm.tolerance")) {
+    algorithm.tolerance = *tolerance;
+  }
+  if (const json* weights = in.array(*object, "weights", "spec.algorithm.weights")) {
+    for (std::size_t i = 0; i < weights->size(); ++i) {
+      const std::string path = "spec.algorithm.weights[" + std::to_string(i) + "]";
+      // Keep positions: weights index fixed slots, a bad entry must not shift the rest.
+      algorithm.weights.push_back(in.number((*weights)[i], path).value_or(1.0));
+    }
+  }
+  if (const json* parameters = in.object(*object, "parameters", "spec.algorithm.parameters")) {
+    for (const auto& [key, value] : parameters->items()) {
+      const std::string path = "spec.algorithm.parameters." + key;
+      if (value.is_string()) {
+        algorithm.parameters.emplace(key, value.get<std::string>());
+      } else if (value.is_number_integer() || value.is_boolean()) {
+        algorithm.parameters.emplace(key, value.dump());
+      } else if (value.is_number_float()) {
+        // Shortest text that reads back as the same double: 0.3 stays "0.3".
+        algorithm.parameters.emplace(key, value.dump());
+      } else {
+        in.error(path, "must be a string, number or boolean, got " + typeName(value));
+      }
+    }
+  }
+  in.unknownFields(*object, "spec.algorithm", {"name", "tolerance", "weights", "parameters"});
+}
+
+std::optional<core::ScalingRules> decodeRules(Decoder& in, const json& spec, const char* key) {
+  const std::string path = std::string("spec.") + key;
+  const json* object = in.object(spec, key, path);
+  if (object == nullptr) {
+    return std::nullopt;
+  }
+  core::ScalingRules rules;
+  rules.stabilizationWindowSeconds =
+      in.int32(*object, "stabilizationWindowSeconds", path + ".stabilizationWindowSeconds").value_or(0);
+  if (auto select = in.string(*object, "selectPolicy", path + ".selectPolicy")) {
+    if (*select == "Max") {
+      rules.selectPolicy = core::SelectPolicy::kMax;
+    } else if (*select == "Min") {
+      rules.selectPolicy = core::SelectPolicy::kMin;
+    } else if (*select == "Disabled") {
+      rules.selectPolicy = core::SelectPolicy::kDisabled;
+    } else {
+      in.error(path + ".selectPolicy", "must be Max, Min or Disabled, got \"" + *select + "\"");
+    }
+  }
+  if (const json* policies = in.array(*object, "policies", path + ".policies")) {
+    for (std::size_t i = 0; i < policies->size(); ++i) {
+      const std::string item = path + ".policies[" + std::to_string(i) + "]";
+      const json& entry = (*policies)[i];
+      if (!entry.is_object()) {
+        in.error(item, "must be an object, got " + typeName(entry));
+        continue;
+      }
+      core::ScalingPolicy policy;
+      const auto type = in.string(entry, "type", item + ".type");
+      if (!type) {
+        in.error(item + ".type", "required (Pods or Percent)");
+      } else if (*type == "Pods") {
+        policy.type = core::ScalingPolicyType::kPods;
+      } else if (*type == "Percent") {
+        policy.type = core::ScalingPolicyType::kPercent;
+      } else {
+        in.error(item + ".type", "must be Pods or Percent, got \"" + *type + "\"");
+      }
+      const auto value = in.int32(entry, "value", item + ".value");
+      const auto period = in.int32(entry, "periodSeconds", item + ".periodSeconds");
+      if (!entry.contains("value")) {
+        in.error(item + ".value", "required");
+      }
+      if (!entry.contains("periodSeconds")) {
+        in.error(item + ".periodSeconds", "required");
+      }
+      policy.value = value.value_or(1);
+      policy.periodSeconds = period.value_or(1);
+      in.unknownFields(entry, item, {"type", "value", "periodSeconds"});
+      rules.policies.push_back(policy);
+    }
+  }
+  in.unknownFields(*object, path, {"stabilizationWindowSeconds", "policies", "selectPolicy"});
+  return rules;
+}
+
+void decodeSpec(Decoder& in, const json& root, core::PolicySpec& spec) {
+  const json* object = in.object(root, "spec", "spec");
+  if (object == nullptr) {
+    in.error("spec", "required");
+    return;
+  }
+  decodeTargetRef(in, *object, spec.targetRef);
+  spec.minReplicas = in.int32(*object, "minReplicas", "spec.minReplicas");
+  if (auto max = in.int32(*object, "maxReplicas", "spec.maxReplicas")) {
+    spec.maxReplicas = *max;
+  } else if (!object->contains("maxReplicas") || (*object)["maxReplicas"].is_null()) {
+    in.error("spec.maxReplicas", "required");
+  }
+  spec.cooldownPeriod = in.int32(*object, "cooldownPeriod", "spec.cooldownPeriod");
+  decodeMetrics(in, *object, spec.metrics);
+  decodeAlgorithm(in, *object, spec.algorithm);
+  spec.scaleUp = decodeRules(in, *object, "scaleUp");
+  spec.scaleDown = decodeRules(in, *object, "scaleDown");
+  in.unknownFields(*object, "spec",
+                   {"targetRef", "minReplicas", "maxReplicas", "cooldownPeriod", "metrics", "algorithm", "scaleUp",
+                    "scaleDown"});
+}
+
+// Type errors come first; validation then adds what the values mean, except
+// for fields that already failed to decode (one message per field is enough).
+void validate(PolicyDocument& document) {
+  std::set<std::string> failed;
+  for (const auto& error : document.errors) {
+    failed.insert(error.field);
+  }
+  core::ValidationReport report = core::validatePolicy(document.policy);
+  for (auto& error : report.errors) {
+    if (failed.count(error.field) == 0) {
+      document.errors.push_back(std::move(error));
+    }
+  }
+  for (auto& warning : report.warnings) {
+    document.warnings.push_back(std::move(warning));
+  }
+}
+
+bool isPolicyKind(const json& object) {
+  auto kind = object.find("kind");
+  return kind != object.end() && kind->is_string() && kind->get<std::string>() == kPolicyKind;
+}
+
+std::string kindOf(const json& object) {
+  auto kind = object.find("kind");
+  if (kind == object.end() || !kind->is_string()) {
+    return "";
+  }
+  return kind->get<std::string>();
+}
+
+void collect(const json& object, std::size_t index, PolicyFile& file) {
+  const std::string documentName = "document " + std::to_string(index + 1);
+  if (object.is_null()) {
+    return;  // an empty document, e.g. after a trailing "---"
+  }
+  if (!object.is_object()) {
+    file.skipped.push_back(documentName + ": not a Kubernetes object");
+    return;
+  }
+  const std::string kind = kindOf(object);
+  if (kind == "List" || kind == std::string(kPolicyKind) + "List") {
+    auto items = object.find("items");
+    if (items != object.end() && items->is_array()) {
+      for (const auto& item : *items) {
+        collect(item, index, file);
+      }
+    }
+    return;
+  }
+  if (kind.empty()) {
+    PolicyDocument document;
+    document.index = index;
+    document.errors.push_back({"kind", "required (" + std::string(kPolicyKind) + ")"});
+    file.policies.push_back(std::move(document));
+    return;
+  }
+  if (!isPolicyKind(object)) {
+    file.skipped.push_back(documentName + ": kind " + kind + " (not a policy)");
+    return;
+  }
+  PolicyDocument document = parsePolicyJson(object);
+  document.index = index;
+  file.policies.push_back(std::move(document));
+}
+
+}  // namespace
+
+std::string PolicyDocument::displayName() const {
+  if (policy.metadata.name.empty()) {
+    return "document " + std::to_string(index + 1);
+  }
+  return policy.key();
+}
+
+PolicyDocument parsePolicyJson(const json& object) {
+  PolicyDocument document;
+  if (!object.is_object()) {
+    document.errors.push_back({"", "a policy must be a JSON object, got " + typeName(object)});
+    return document;
+  }
+  Decoder in(document);
+  auto apiVersion = in.string(object, "apiVersion", "apiVersion");
+  if (!apiVersion) {
+    in.error("apiVersion", "required (" + std::string(kPolicyApiVersion) + ")");
+  } else if (*apiVersion != kPolicyApiVersion) {
+    in.error("apiVersion", "must be " + std::string(kPolicyApiVersion) + ", got \"" + *apiVersion + "\"");
+  }
+  if (!isPolicyKind(object)) {
+    in.error("kind", "must be " + std::string(kPolicyKind));
+  }
+  decodeMetadata(in, object, document.policy.metadata);
+  decodeSpec(in, object, document.policy.spec);
+  validate(document);
+  return document;
+}
+
+PolicyDocument parsePolicyJsonText(std::string_view text) {
+  json object = json::parse(text, nullptr, false);
+  if (object.is_discarded()) {
+    PolicyDocument document;
+    document.errors.push_back({"", "invalid JSON"});
+    return document;
+  }
+  return parsePolicyJson(object);
+}
+
+PolicyFile parsePolicyYaml(std::string_view text) {
+  PolicyFile file;
+  std::vector<YAML::Node> documents;
+  try {
+    documents = YAML::LoadAll(std::string(text));
+  } catch (const YAML::Exception& e) {
+    file.error = core::Error{"invalid YAML at line " + std::to_string(e.mark.line + 1) + ", column " +
+                             std::to_string(e.mark.column + 1) + ": " + e.msg};
+    return file;
+  }
+  for (std::size_t i = 0; i < documents.size(); ++i) {
+    auto converted = yamlToJson(documents[i]);
+    if (!converted.ok()) {
+      PolicyDocument document;
+      document.index = i;
+      document.errors.push_back({"", converted.error().message});
+      file.policies.push_back(std::move(document));
+      continue;
+    }
+    collect(converted.value(), i, file);
+  }
+  return file;
+}
+
+PolicyFile loadPolicyFile(const std::filesystem::path& path) {
+  std::ifstream stream(path, std::ios::binary);
+  if (!stream) {
+    PolicyFile file;
+    std::error_code ec;
+    file.error = core::Error{std::filesystem::exists(path, ec) ? "cannot read " + path.string()
+                                                               : "no such file: " + path.string()};
+    return file;
+  }
+  std::ostringstream contents;
+  contents << stream.rdbuf();
+  PolicyFile file = parsePolicyYaml(contents.str());
+  if (file.error) {
+    file.error = file.error->withContext(path.string());
+  }
+  return file;
+}
+
+}  // namespace kubeai::policy
