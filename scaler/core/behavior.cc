@@ -114,8 +114,10 @@ std::optional<std::int32_t> scaleUpLimit(const ScalingRules& rules, std::int32_t
       limit = std::min(*limit, proposed);
     }
   }
-  // A period that started lower must not force a scale-down.
-  return std::max(*limit, base);
+  // A period that started lower must not force a scale-down, and a workload
+  // at zero may always wake one replica: a Percent of 0 is 0, which would
+  // otherwise keep a scaled-to-zero workload asleep under load for good.
+  return std::max({*limit, base, std::int32_t{1}});
 }
 
 std::optional<std::int32_t> scaleDownLimit(const ScalingRules& rules, std::int32_t base, const History& history,

@@ -21,7 +21,8 @@ std::int32_t stabilize(std::int32_t recommendation, std::int32_t base, const His
                        const PolicySpec& spec, TimePoint now);
 
 // The highest value scale-up policies allow now, or nullopt for no limit
-// (no policies). Disabled allows nothing above `base`. Never below `base`.
+// (no policies). Disabled allows nothing above `base`. Never below `base`,
+// and never below 1: waking from zero is not rate-limited.
 std::optional<std::int32_t> scaleUpLimit(const ScalingRules& rules, std::int32_t base, const History& history,
                                          TimePoint now);
 

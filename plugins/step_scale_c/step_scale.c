@@ -1,0 +1,95 @@
+/*
+ * StepScale: a kubeai-scaler plugin in plain C11, proving the ABI needs no C++.
+ *
+ * Takes the largest present metric ratio r. Above 1 + tolerance it adds `step`
+ * replicas, below 1 - tolerance it removes `step` (never below 0), otherwise it
+ * holds. Parameter (spec.algorithm.parameters):
+ *
+ *   step   replicas added or removed per cycle, a positive integer (default "1")
+ *
+ * Stateless, hence safe to call from several threads at once.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <kubeai/scaler_plugin.h>
+
+/* Parses a positive int32 (the whole text, decimal); returns 0 when it is not one. */
+static int32_t parse_step(const char* text) {
+  char* end = NULL;
+  long value;
+  if (text == NULL || *text < '0' || *text > '9') { /* strtol would accept " +5" and "-5" */
+    return 0;
+  }
+  errno = 0;
+  value = strtol(text, &end, 10);
+  if (errno != 0 || end == text || *end != '\0' || value <= 0 || value > INT32_MAX) {
+    return 0;
+  }
+  return (int32_t)value;
+}
+
+static int step_compute(const kubeai_scaling_algorithm* self, const kubeai_scaling_input* input,
+                        kubeai_scaling_result* result) {
+  char text[200];
+  const char* step_text;
+  int32_t step = 1;
+  int32_t current;
+  double max_ratio = 0.0;
+  double tolerance;
+  size_t count;
+  size_t i;
+
+  (void)self;
+  if (input == NULL || result == NULL) {
+    return KUBEAI_SCALER_ERROR;
+  }
+
+  step_text = kubeai_input_parameter(input, "step");
+  if (step_text != NULL) {
+    step = parse_step(step_text);
+    if (step == 0) {
+      snprintf(text, sizeof text, "parameter step: invalid value \"%.64s\", want a positive integer (e.g. \"2\")",
+               step_text);
+      kubeai_result_set_error(result, text);
+      return KUBEAI_SCALER_ERROR;
+    }
+  }
+
+  /* Read a field only when the host's struct_size covers it (ABI rule). */
+  current = KUBEAI_SCALER_HAS_FIELD(kubeai_scaling_input, input, current_replicas) ? input->current_replicas : 0;
+  tolerance = KUBEAI_SCALER_HAS_FIELD(kubeai_scaling_input, input, tolerance) ? input->tolerance : 0.0;
+  count = KUBEAI_SCALER_HAS_FIELD(kubeai_scaling_input, input, ratio_count) && input->ratios != NULL
+              ? input->ratio_count
+              : 0;
+
+  if (count == 0) {
+    result->desired_replicas = current;
+    kubeai_result_set_reason(result, "no metrics available");
+    return KUBEAI_SCALER_OK;
+  }
+  max_ratio = input->ratios[0].ratio;
+  for (i = 1; i < count; ++i) {
+    if (input->ratios[i].ratio > max_ratio) {
+      max_ratio = input->ratios[i].ratio;
+    }
+  }
+
+  if (max_ratio > 1.0 + tolerance) {
+    result->desired_replicas = current > INT32_MAX - step ? INT32_MAX : current + step;
+    snprintf(text, sizeof text, "max ratio %.2f above %.2f: up %d", max_ratio, 1.0 + tolerance, (int)step);
+  } else if (max_ratio < 1.0 - tolerance) {
+    result->desired_replicas = current > step ? current - step : 0;
+    snprintf(text, sizeof text, "max ratio %.2f below %.2f: down %d", max_ratio, 1.0 - tolerance, (int)step);
+  } else {
+    result->desired_replicas = current;
+    snprintf(text, sizeof text, "max ratio %.2f within tolerance", max_ratio);
+  }
+  kubeai_result_set_reason(result, text);
+  return KUBEAI_SCALER_OK;
+}
+
+KUBEAI_SCALER_EXPORT const kubeai_scaling_algorithm Algorithm = {
+    KUBEAI_SCALER_ABI_VERSION, (uint32_t)sizeof(kubeai_scaling_algorithm), "StepScale", step_compute, NULL};
