@@ -164,7 +164,7 @@ int runEvaluate(const EvaluateOptions& options, std::ostream& out, std::ostream&
   if (options.output == "json") {
     nlohmann::json json = decisionToJson(decision);
     json["policy"] = document.policy.key();
-    out << json.dump(2) << "\n";
+    out << json.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   } else {
     out << decisionToText(document.policy.key(), decision);
   }

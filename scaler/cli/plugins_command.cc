@@ -29,7 +29,7 @@ int runPlugins(const PluginsOptions& options, std::ostream& out, std::ostream& e
         array.push_back({{"file", file}, {"error", report.error}});
       }
     }
-    out << array.dump(2) << "\n";
+    out << array.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   } else {
     if (reports.empty()) {
       out << "no *.so plugins in " << options.pluginDir.string() << "\n";
