@@ -5,7 +5,7 @@ add_library(kubeai::warnings ALIAS kubeai_warnings)
 target_compile_options(kubeai_warnings INTERFACE
   -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wold-style-cast
   -Wcast-align -Wunused -Woverloaded-virtual -Wconversion -Wsign-conversion
-  -Wnull-dereference -Wdouble-promotion -Wformat=2 -Wimplicit-fallthrough)
+  -Wdouble-promotion -Wformat=2 -Wimplicit-fallthrough)
 if(KUBEAI_WERROR)
   target_compile_options(kubeai_warnings INTERFACE -Werror)
 endif()

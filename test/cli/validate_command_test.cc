@@ -1,0 +1,84 @@
+#include <doctest/doctest.h>
+
+#include "command_runner.h"
+
+namespace kubeai::testing {
+namespace {
+
+TEST_CASE("validate prints one ok line per valid policy and exits 0") {
+  const CommandResult result = runScaler({"validate", example("max-ratio.yaml"), example("weighted-ratio.yaml")});
+  CAPTURE(result.err);
+  CHECK(result.exitCode == 0);
+  CHECK(result.out == example("max-ratio.yaml") + ": default/llm-max-ratio: ok\n" + example("weighted-ratio.yaml") +
+                          ": default/llm-weighted-ratio: ok\n");
+}
+
+TEST_CASE("validate prints each error with its field path and exits 2") {
+  TempDir dir;
+  const auto file = dir.write("bad.yaml", R"(apiVersion: kubeai.io/v1alpha1
+kind: AIInferenceAutoscalerPolicy
+metadata: {name: good}
+spec:
+  targetRef: {kind: Deployment, name: web}
+  maxReplicas: 3
+  metrics: {gpuUtilization: {targetPercentage: 70}}
+---
+apiVersion: kubeai.io/v1alpha1
+kind: AIInferenceAutoscalerPolicy
+metadata: {name: bad, namespace: llm}
+spec:
+  targetRef: {kind: Deployment, name: web}
+  maxReplicas: 3
+  minReplicas: 5
+  metrics: {gpuUtilization: {targetPercentage: 170}}
+)");
+  const CommandResult result = runScaler({"validate", file.string()});
+  CHECK(result.exitCode == 2);
+  const std::string prefix = file.string() + ": ";
+  CHECK(result.out == prefix + "default/good: ok\n" + prefix + "llm/bad: spec.maxReplicas: must be >= minReplicas (5)\n" +
+                          prefix + "llm/bad: spec.metrics.gpuUtilization.targetPercentage: must be between 1 and 100\n");
+}
+
+TEST_CASE("validate reports YAML syntax errors, missing files and warnings") {
+  TempDir dir;
+  const auto broken = dir.write("broken.yaml", "spec: [unclosed\n");
+  const CommandResult syntax = runScaler({"validate", broken.string()});
+  CHECK(syntax.exitCode == 2);
+  CHECK(syntax.out.find("invalid YAML at line") != std::string::npos);
+
+  const CommandResult missing = runScaler({"validate", "/nonexistent/p.yaml"});
+  CHECK(missing.exitCode == 2);
+  CHECK(missing.out.find("no such file") != std::string::npos);
+
+  std::string typo = readAll(example("max-ratio.yaml"));
+  typo.replace(typo.find("cooldownPeriod"), 14, "cooldownPeriods");
+  const auto warned = dir.write("typo.yaml", typo);
+  const CommandResult warning = runScaler({"validate", warned.string()});
+  CHECK(warning.exitCode == 0);
+  CHECK(warning.out.find("warning: spec.cooldownPeriods: unknown field, ignored") != std::string::npos);
+}
+
+TEST_CASE("validate a directory: every manifest in it") {
+  const CommandResult result = runScaler({"validate", std::string(KUBEAI_EXAMPLES_DIR "/policies")});
+  CHECK(result.exitCode == 0);
+  // CappedSmoothRatio is a plugin: without --plugin-dir it is unknown, which is a warning.
+  CHECK(result.out.find("unknown algorithm \"CappedSmoothRatio\"") != std::string::npos);
+  CHECK(result.out.find("default/llm-capped-smooth: ok") != std::string::npos);
+  CHECK(result.out.find("batch/batch-queue: ok") != std::string::npos);
+
+  const CommandResult withPlugins = runScaler(
+      {"validate", "--plugin-dir", KUBEAI_PLUGIN_BUILD_DIR, std::string(KUBEAI_EXAMPLES_DIR "/policies")});
+  CHECK(withPlugins.exitCode == 0);
+  CHECK(withPlugins.out.find("warning") == std::string::npos);
+}
+
+TEST_CASE("validate skips other kinds and says when a file has no policy") {
+  TempDir dir;
+  const auto file = dir.write("cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n");
+  const CommandResult result = runScaler({"validate", file.string()});
+  CHECK(result.exitCode == 0);
+  CHECK(result.out == file.string() + ": no AIInferenceAutoscalerPolicy found\n");
+}
+
+}  // namespace
+}  // namespace kubeai::testing
