@@ -1,9 +1,14 @@
 # kubeai_scaler_add_plugin(<target> SOURCES <file>... [OUTPUT_NAME <name>] [OUTPUT_DIRECTORY <dir>])
 #
 # Builds a kubeai-scaler plugin: a MODULE library named <name>.so (no "lib"
-# prefix; <name> defaults to <target>) linked to KubeAIScalerPlugin::sdk. Only
-# the `Algorithm` symbol is exported (hidden visibility by default), which keeps
-# a plugin's internals from clashing with another plugin's in the same process.
+# prefix; <name> defaults to <target>) linked to KubeAIScalerPlugin::sdk.
+#  - Hidden visibility by default: only `Algorithm` (KUBEAI_SCALER_EXPORT) is
+#    exported, so a plugin's internals never clash with another plugin's.
+#  - GCC's -fno-gnu-unique for C++: static locals of inline functions and
+#    templates (some in libstdc++'s own headers, e.g. std::to_string's digit
+#    table) would otherwise be STB_GNU_UNIQUE symbols, which glibc binds across
+#    every plugin in the process despite RTLD_LOCAL and which make dlclose a
+#    no-op, so a replaced plugin could never be unloaded.
 # Used in-tree and, installed with the KubeAIScalerPlugin package, out of tree.
 include_guard(GLOBAL)
 
@@ -24,6 +29,7 @@ function(kubeai_scaler_add_plugin target)
     C_VISIBILITY_PRESET hidden
     CXX_VISIBILITY_PRESET hidden
     VISIBILITY_INLINES_HIDDEN ON)
+  target_compile_options(${target} PRIVATE $<$<AND:$<COMPILE_LANGUAGE:CXX>,$<CXX_COMPILER_ID:GNU>>:-fno-gnu-unique>)
 
   # The C header needs C99; scaler_plugin.hpp needs C++17. Only ask for what
   # the project enabled, so a C-only project needs no C++ compiler.

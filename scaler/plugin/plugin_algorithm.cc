@@ -83,13 +83,13 @@ std::string_view bufferText(const char* buffer, std::size_t capacity) noexcept {
 }  // namespace
 
 PluginAlgorithm::PluginAlgorithm(std::string name, std::filesystem::path file, std::shared_ptr<void> library,
-                                 const kubeai_scaling_algorithm* self, kubeai_plugin_compute_fn compute,
+                                 const kubeai_scaling_algorithm* self, kubeai_plugin_compute_fn computeFn,
                                  std::uint32_t abiVersion)
     : name_(std::move(name)),
       file_(std::move(file)),
       library_(std::move(library)),
       self_(self),
-      compute_(compute),
+      compute_(computeFn),
       abiVersion_(abiVersion) {}
 
 core::Result<core::AlgorithmOutput> PluginAlgorithm::compute(const core::AlgorithmInput& input) const {
@@ -144,12 +144,11 @@ core::Result<core::AlgorithmOutput> PluginAlgorithm::compute(const core::Algorit
 
   if (status != KUBEAI_SCALER_OK) {
     const std::string_view text = bufferText(error.data(), error.size());
-    return core::Error{"algorithm " + name_ + ": " +
-                       (text.empty() ? "returned error code " + std::to_string(status) : std::string(text))};
+    // No "algorithm NAME" prefix: decide() adds that context to the reason.
+    return core::Error{text.empty() ? "returned error code " + std::to_string(status) : std::string(text)};
   }
   if (out.desired_replicas < 0) {
-    return core::Error{"algorithm " + name_ + ": returned negative desired replicas " +
-                       std::to_string(out.desired_replicas)};
+    return core::Error{"returned negative desired replicas (" + std::to_string(out.desired_replicas) + ")"};
   }
 
   core::AlgorithmOutput output;

@@ -42,9 +42,9 @@ class PluginAlgorithm final : public core::ScalingAlgorithm {
   static constexpr std::size_t kErrorCapacity = 320;
 
   // `self` is the plugin's own exported Algorithm (handed back to compute as
-  // is); `compute` comes from the loader's validated, zero-filled copy of it.
+  // is); `computeFn` comes from the loader's validated, zero-filled copy of it.
   PluginAlgorithm(std::string name, std::filesystem::path file, std::shared_ptr<void> library,
-                  const kubeai_scaling_algorithm* self, kubeai_plugin_compute_fn compute, std::uint32_t abiVersion);
+                  const kubeai_scaling_algorithm* self, kubeai_plugin_compute_fn computeFn, std::uint32_t abiVersion);
 
   [[nodiscard]] std::string_view name() const noexcept override { return name_; }
   [[nodiscard]] core::Result<core::AlgorithmOutput> compute(const core::AlgorithmInput& input) const override;

@@ -42,14 +42,14 @@ TEST_CASE("the example plugins load from the build's plugins directory") {
   auto registry = core::AlgorithmRegistry::withBuiltins();
   registerPlugins(*registry, reports);
   for (const auto& report : reports) {
-    CHECK_MESSAGE(report.ok(), report.file.string() + ": " + report.error);
+    CHECK_MESSAGE(report.ok(), (report.file.string() + ": " + report.error));
   }
   CHECK(registry->find("CappedSmoothRatio") != nullptr);
   CHECK(registry->find("StepScale") != nullptr);
 }
 
-// Each test case loads its own copy of the state only as far as it uses its
-// own policy names: the smoothing state lives in the plugin, one per process.
+// The smoothing state lives in the loaded plugin, shared by every test case in
+// the process: each case uses its own policy names, so none sees another's state.
 TEST_CASE("CappedSmoothRatio: one step per row") {
   auto algorithm = mustLoad(CAPPED_SMOOTH_RATIO_SO);
   REQUIRE(algorithm->name() == "CappedSmoothRatio");
@@ -104,7 +104,7 @@ TEST_CASE("CappedSmoothRatio: smooths across calls, per policy") {
   auto output = computeOk(*algorithm, InputBuilder().policy("a", "chat").replicas(10).gpu(2.0));
   CHECK(output.desiredReplicas == 13);
   CHECK(output.reason == "scaled with capped smoothing (smoothed ratio 1.30)");
-  // Third: 0.3 x 2.0 + 0.7 x 1.3 = 1.51 -> ceil(13 x 1.51) = 20 > 13 x 1.5: capped at 20.
+  // Third: 0.3 x 2.0 + 0.7 x 1.3 = 1.51 -> ceil(13 x 1.51) = 20, just within the cap ceil(13 x 1.5) = 20.
   output = computeOk(*algorithm, InputBuilder().policy("a", "chat").replicas(13).gpu(2.0));
   CHECK(output.reason == "scaled with capped smoothing (smoothed ratio 1.51)");
   CHECK(output.desiredReplicas == 20);
@@ -178,7 +178,7 @@ TEST_CASE("CappedSmoothRatio: a bad parameter is an error naming it and its valu
     CAPTURE(row.value);
     const auto error =
         computeError(*algorithm, InputBuilder().policy("bad", row.key).replicas(4).gpu(2.0).parameter(row.key, row.value));
-    CHECK(error.rfind(std::string("algorithm CappedSmoothRatio: parameter ") + row.key + ": invalid value \"" +
+    CHECK(error.rfind(std::string("parameter ") + row.key + ": invalid value \"" +
                           row.value + "\", want ",
                       0) == 0);
   }
@@ -263,7 +263,7 @@ TEST_CASE("StepScale: a bad step is an error") {
   for (const char* step : {"0", "-1", "abc", "2.5", "", " 3", "+3", "99999999999", "3x"}) {
     CAPTURE(step);
     CHECK(computeError(*algorithm, InputBuilder().replicas(3).gpu(2.0).parameter("step", step)) ==
-          std::string("algorithm StepScale: parameter step: invalid value \"") + step +
+          std::string("parameter step: invalid value \"") + step +
               "\", want a positive integer (e.g. \"2\")");
   }
 }

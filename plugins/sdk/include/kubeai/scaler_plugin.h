@@ -30,11 +30,14 @@
 extern "C" {
 #endif
 
-/* A cast that C++ code built with -Wold-style-cast accepts as well. */
+/* A cast and a null pointer that C++ code built with -Wold-style-cast and
+ * -Wzero-as-null-pointer-constant accepts as well. */
 #ifdef __cplusplus
 #define KUBEAI_SCALER_U32(x) static_cast<uint32_t>(x)
+#define KUBEAI_SCALER_NULL nullptr
 #else
 #define KUBEAI_SCALER_U32(x) ((uint32_t)(x))
+#define KUBEAI_SCALER_NULL NULL
 #endif
 
 #define KUBEAI_SCALER_ABI_VERSION_MAJOR 1u
@@ -151,10 +154,10 @@ typedef struct kubeai_scaling_algorithm {
 
 /* Copies text into a host buffer, truncating to fit and always terminating. */
 static inline void kubeai_copy_text(char* buffer, size_t capacity, const char* text) {
-  if (buffer == NULL || capacity == 0) {
+  if (buffer == KUBEAI_SCALER_NULL || capacity == 0) {
     return;
   }
-  size_t n = text == NULL ? 0 : strlen(text);
+  size_t n = text == KUBEAI_SCALER_NULL ? 0 : strlen(text);
   if (n >= capacity) {
     n = capacity - 1;
   }
@@ -174,17 +177,18 @@ static inline void kubeai_result_set_error(kubeai_scaling_result* result, const 
 
 /* Looks up a parameter by key; returns NULL when the policy does not set it. */
 static inline const char* kubeai_input_parameter(const kubeai_scaling_input* input, const char* key) {
-  if (input == NULL || key == NULL || !KUBEAI_SCALER_HAS_FIELD(kubeai_scaling_input, input, parameter_count) ||
-      input->parameters == NULL) {
-    return NULL;
+  if (input == KUBEAI_SCALER_NULL || key == KUBEAI_SCALER_NULL ||
+      !KUBEAI_SCALER_HAS_FIELD(kubeai_scaling_input, input, parameter_count) ||
+      input->parameters == KUBEAI_SCALER_NULL) {
+    return KUBEAI_SCALER_NULL;
   }
   for (size_t i = 0; i < input->parameter_count; ++i) {
     const kubeai_parameter* p = &input->parameters[i];
-    if (p->key != NULL && strcmp(p->key, key) == 0) {
-      return p->value != NULL ? p->value : "";
+    if (p->key != KUBEAI_SCALER_NULL && strcmp(p->key, key) == 0) {
+      return p->value != KUBEAI_SCALER_NULL ? p->value : "";
     }
   }
-  return NULL;
+  return KUBEAI_SCALER_NULL;
 }
 
 #ifdef __cplusplus

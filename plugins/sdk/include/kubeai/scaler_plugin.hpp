@@ -24,20 +24,14 @@
 
 #include "kubeai/scaler_plugin.h"
 
-#if __cplusplus >= 202002L && defined(__has_include)
-#if __has_include(<span>)
-#include <span>
-#define KUBEAI_SCALER_PLUGIN_HAVE_SPAN 1
-#endif
-#endif
-
 namespace kubeai::plugin_sdk {
 
 using MetricRatio = kubeai_metric_ratio;  // {int32_t slot; double ratio;}, slot a kubeai_metric_slot
 using Parameter = kubeai_parameter;       // {const char* key; const char* value;}
 
 // A read-only, non-owning view of a C array that the host owns for the
-// duration of one compute() call.
+// duration of one compute() call. A contiguous range: in C++20 it converts to
+// std::span<const T> through span's range constructor.
 template <typename T>
 class View {
  public:
@@ -51,11 +45,6 @@ class View {
   [[nodiscard]] constexpr std::size_t size() const noexcept { return size_; }
   [[nodiscard]] constexpr bool empty() const noexcept { return size_ == 0; }
   [[nodiscard]] constexpr const T& operator[](std::size_t index) const noexcept { return data_[index]; }
-
-#ifdef KUBEAI_SCALER_PLUGIN_HAVE_SPAN
-  // NOLINTNEXTLINE(google-explicit-constructor): a view converts to a span freely.
-  constexpr operator std::span<const T>() const noexcept { return {data_, size_}; }
-#endif
 
  private:
   const T* data_ = nullptr;
