@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <utility>
 
 namespace kubeai::core {
 namespace {
@@ -158,9 +159,9 @@ RateLimited limitRate(std::int32_t desired, std::int32_t base, const History& hi
   return {desired, LimitedBy::kNone};
 }
 
-History recordDecision(const History& history, const PolicySpec& spec, TimePoint now, std::int32_t currentReplicas,
+History recordDecision(History history, const PolicySpec& spec, TimePoint now, std::int32_t currentReplicas,
                        std::int32_t recommendation, std::int32_t published) {
-  History next = history;
+  History next = std::move(history);
   if (!next.published) {
     next.publishedBeforeChanges = currentReplicas;
     next.published = currentReplicas;

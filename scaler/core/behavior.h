@@ -41,8 +41,9 @@ RateLimited limitRate(std::int32_t desired, std::int32_t base, const History& hi
                       TimePoint now);
 
 // The history after publishing `published` at `now` for `recommendation`,
-// keeping only what the policy's windows and periods can still need.
-History recordDecision(const History& history, const PolicySpec& spec, TimePoint now, std::int32_t currentReplicas,
+// keeping only what the policy's windows and periods can still need. Takes the
+// history by value so a caller that is done with it can move it in.
+History recordDecision(History history, const PolicySpec& spec, TimePoint now, std::int32_t currentReplicas,
                        std::int32_t recommendation, std::int32_t published);
 
 }  // namespace kubeai::core

@@ -4,6 +4,7 @@
 #include <array>
 #include <chrono>
 #include <string>
+#include <utility>
 
 #include "core/behavior.h"
 #include "core/builtin_algorithms.h"
@@ -56,7 +57,7 @@ Recommendation recommend(const Policy& policy, const SlotRatios& ratios, std::in
 
 }  // namespace
 
-Outcome decide(const Policy& policy, const Observation& observation, const History& history, TimePoint now,
+Outcome decide(const Policy& policy, const Observation& observation, History history, TimePoint now,
                const AlgorithmRegistry& algorithms) {
   const PolicySpec& spec = policy.spec;
   Decision decision;
@@ -113,7 +114,7 @@ Outcome decide(const Policy& policy, const Observation& observation, const Histo
   }
 
   decision.desiredReplicas = replicas;
-  History next = recordDecision(history, spec, now, decision.currentReplicas, decision.recommendedReplicas, replicas);
+  History next = recordDecision(std::move(history), spec, now, decision.currentReplicas, decision.recommendedReplicas, replicas);
   return Outcome{std::move(decision), std::move(next)};
 }
 

@@ -19,10 +19,12 @@ struct Outcome {
 // the next history goes out. The server, `evaluate` (with an empty history),
 // tests and the simulator all run this one function.
 //
+// `history` is taken by value: the server moves each policy's history in and
+// stores the one that comes out, so a warm decision copies nothing.
 // `policy` must have passed validatePolicy(). An unknown algorithm falls back to
 // MaxRatio (algorithmValid = false); an algorithm that fails holds the current
 // replicas and says why in reason and algorithmError.
-Outcome decide(const Policy& policy, const Observation& observation, const History& history, TimePoint now,
+Outcome decide(const Policy& policy, const Observation& observation, History history, TimePoint now,
                const AlgorithmRegistry& algorithms);
 
 }  // namespace kubeai::core

@@ -22,7 +22,7 @@ class Run {
     Observation observation;
     observation.currentReplicas = current;
     observation.gpuUtilizationPercent = gpuPercent;
-    Outcome outcome = decide(policy_, observation, history_, at(seconds), *registry_);
+    Outcome outcome = decide(policy_, observation, std::move(history_), at(seconds), *registry_);
     history_ = std::move(outcome.history);
     return outcome.decision;
   }
