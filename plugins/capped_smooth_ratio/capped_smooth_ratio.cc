@@ -143,7 +143,9 @@ class CappedSmoothRatio {
     const double smoothed = smooth(input, *maxRatio, settings.smoothingFactor);
     const double tolerance = input.tolerance();
     // Compare with the bounds as a user reads them (inclusive at both ends).
-    if (smoothed >= 1.0 - tolerance && smoothed <= 1.0 + tolerance) {
+    // At zero replicas there is nothing to hold: any load wakes the workload,
+    // as with the built-ins.
+    if (current > 0 && smoothed >= 1.0 - tolerance && smoothed <= 1.0 + tolerance) {
       return {current, "within tolerance after smoothing (smoothed ratio " + formatNumber(smoothed, 2) + ")", {}};
     }
 

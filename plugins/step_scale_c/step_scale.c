@@ -77,7 +77,11 @@ static int step_compute(const kubeai_scaling_algorithm* self, const kubeai_scali
     }
   }
 
-  if (max_ratio > 1.0 + tolerance) {
+  if (current == 0 && max_ratio > 0.0) {
+    /* At zero replicas there is nothing to hold: any load wakes the workload. */
+    result->desired_replicas = step;
+    snprintf(text, sizeof text, "max ratio %.2f at zero replicas: up %d", max_ratio, (int)step);
+  } else if (max_ratio > 1.0 + tolerance) {
     result->desired_replicas = current > INT32_MAX - step ? INT32_MAX : current + step;
     snprintf(text, sizeof text, "max ratio %.2f above %.2f: up %d", max_ratio, 1.0 + tolerance, (int)step);
   } else if (max_ratio < 1.0 - tolerance) {

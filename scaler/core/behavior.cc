@@ -17,16 +17,6 @@ std::int32_t saturate(std::int64_t value) {
   return static_cast<std::int32_t>(std::clamp<std::int64_t>(value, 0, kMaxReplicas));
 }
 
-std::int32_t saturate(double value) {
-  if (!(value > 0.0)) {
-    return 0;
-  }
-  if (value >= static_cast<double>(kMaxReplicas)) {
-    return static_cast<std::int32_t>(kMaxReplicas);
-  }
-  return static_cast<std::int32_t>(value);
-}
-
 // The replicas at the start of a policy's period. Without history the period
 // starts where we are now.
 std::int32_t periodStart(const ScalingPolicy& policy, std::int32_t base, const History& history, TimePoint now) {
@@ -40,16 +30,23 @@ std::int32_t proposeUp(const ScalingPolicy& policy, std::int32_t start) {
   if (policy.type == ScalingPolicyType::kPods) {
     return saturate(std::int64_t{start} + policy.value);
   }
-  // Rounded up, as the HPA does, so that a small percentage of a small count
-  // still allows one more replica.
-  return saturate(std::ceil(static_cast<double>(start) * (1.0 + policy.value / 100.0)));
+  // ceil(start * (1 + value/100)) in integers: in floating point 25 * 1.12
+  // is 28.000000000000004 and would allow 29. Rounded up, as the HPA does, so
+  // that a small percentage of a small count still allows one more replica.
+  const std::int64_t scaled = std::int64_t{start} * (100 + std::int64_t{policy.value});
+  return saturate((scaled + 99) / 100);
 }
 
 std::int32_t proposeDown(const ScalingPolicy& policy, std::int32_t start) {
   if (policy.type == ScalingPolicyType::kPods) {
     return saturate(std::int64_t{start} - policy.value);
   }
-  return saturate(std::floor(static_cast<double>(start) * (1.0 - policy.value / 100.0)));
+  // floor(start * (1 - value/100)) in integers: in floating point 10 * 0.2 is
+  // 1.9999999999999996 and would allow 1 instead of 2.
+  if (policy.value >= 100) {
+    return 0;
+  }
+  return saturate(std::int64_t{start} * (100 - std::int64_t{policy.value}) / 100);
 }
 
 std::int32_t longestWindowSeconds(const PolicySpec& spec) {

@@ -31,11 +31,20 @@ Result<AlgorithmOutput> AverageRatioAlgorithm::compute(const AlgorithmInput& inp
 }
 
 Result<AlgorithmOutput> WeightedRatioAlgorithm::compute(const AlgorithmInput& input) const {
+  auto weightOf = [&](const MetricRatio& metric) {
+    const std::size_t slot = slotIndex(metric.slot);
+    return slot < input.weights.size() ? input.weights[slot] : 1.0;
+  };
+  // Weights are scaled by the largest one first: the mean is the same, and
+  // weights near DBL_MAX can no longer overflow the sums into Inf or NaN.
+  double largest = 0.0;
+  for (const MetricRatio& metric : input.ratios) {
+    largest = std::max(largest, weightOf(metric));
+  }
   double weightedSum = 0.0;
   double totalWeight = 0.0;
   for (const MetricRatio& metric : input.ratios) {
-    const std::size_t slot = slotIndex(metric.slot);
-    const double weight = slot < input.weights.size() ? input.weights[slot] : 1.0;
+    const double weight = largest > 0.0 ? weightOf(metric) / largest : 0.0;
     weightedSum += weight * metric.ratio;
     totalWeight += weight;
   }

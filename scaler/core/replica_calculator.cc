@@ -71,6 +71,10 @@ std::int32_t ceilReplicas(double value) {
 }
 
 RatioScaling scaleByRatio(std::int32_t currentReplicas, double ratio, double tolerance) {
+  // A NaN ratio says nothing about load; never let it read as "scale to 0".
+  if (std::isnan(ratio)) {
+    return {currentReplicas, true};
+  }
   if (currentReplicas > 0 && withinTolerance(ratio, tolerance)) {
     return {currentReplicas, true};
   }

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstring>
+#include <exception>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -140,7 +141,16 @@ core::Result<core::AlgorithmOutput> PluginAlgorithm::compute(const core::Algorit
   out.error = error.data();
   out.error_capacity = error.size();
 
-  const int status = compute_(self_, &in, &out);
+  int status = KUBEAI_SCALER_ERROR;
+  // The ABI forbids unwinding out of compute(), but a plugin written without
+  // the SDK's macro may throw anyway; that must not reach the server's threads.
+  try {
+    status = compute_(self_, &in, &out);
+  } catch (const std::exception& e) {
+    return core::Error{std::string("threw an exception across the C ABI: ") + e.what()};
+  } catch (...) {
+    return core::Error{"threw an exception across the C ABI"};
+  }
 
   if (status != KUBEAI_SCALER_OK) {
     const std::string_view text = bufferText(error.data(), error.size());

@@ -2,11 +2,13 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include <cerrno>
+#include <algorithm>
+#include <charconv>
 #include <cstdlib>
+#include <initializer_list>
+#include <string_view>
 #include <limits>
 #include <nlohmann/json.hpp>
-#include <regex>
 #include <string>
 
 namespace kubeai::policy {
@@ -17,42 +19,100 @@ namespace {
 constexpr std::size_t kMaxNodes = 100'000;
 constexpr int kMaxDepth = 64;
 
-bool matches(const std::string& text, const std::regex& pattern) { return std::regex_match(text, pattern); }
+bool isDigit(char c) { return c >= '0' && c <= '9'; }
 
-nlohmann::json resolvePlainScalar(const std::string& text) {
-  static const std::regex kNull("~|null|Null|NULL|");
-  static const std::regex kTrue("true|True|TRUE");
-  static const std::regex kFalse("false|False|FALSE");
-  static const std::regex kInt("[-+]?[0-9]+");
-  static const std::regex kFloat(R"([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?)");
-  static const std::regex kInf(R"([-+]?\.(inf|Inf|INF))");
-  static const std::regex kNan(R"(\.(nan|NaN|NAN))");
+bool oneOf(std::string_view text, std::initializer_list<std::string_view> words) {
+  return std::find(words.begin(), words.end(), text) != words.end();
+}
 
-  if (matches(text, kNull)) {
-    return nullptr;
+// [-+]?[0-9]+
+bool isInteger(std::string_view text) {
+  if (!text.empty() && (text.front() == '-' || text.front() == '+')) {
+    text.remove_prefix(1);
   }
-  if (matches(text, kTrue)) {
-    return true;
+  return !text.empty() && std::all_of(text.begin(), text.end(), isDigit);
+}
+
+// [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?, scanned by hand: a
+// std::regex recurses once per character and overflows the stack on a long
+// enough number.
+bool isFloat(std::string_view text) {
+  std::size_t i = 0;
+  if (i < text.size() && (text[i] == '-' || text[i] == '+')) {
+    ++i;
   }
-  if (matches(text, kFalse)) {
+  std::size_t digits = 0;
+  while (i < text.size() && isDigit(text[i])) {
+    ++i;
+    ++digits;
+  }
+  if (i < text.size() && text[i] == '.') {
+    ++i;
+    std::size_t fraction = 0;
+    while (i < text.size() && isDigit(text[i])) {
+      ++i;
+      ++fraction;
+    }
+    if (digits == 0 && fraction == 0) {
+      return false;
+    }
+  } else if (digits == 0) {
     return false;
   }
-  if (matches(text, kInt)) {
-    errno = 0;
-    char* end = nullptr;
-    const long long value = std::strtoll(text.c_str(), &end, 10);
-    if (errno == 0 && end != nullptr && *end == '\0') {
-      return static_cast<std::int64_t>(value);
+  if (i < text.size() && (text[i] == 'e' || text[i] == 'E')) {
+    ++i;
+    if (i < text.size() && (text[i] == '-' || text[i] == '+')) {
+      ++i;
     }
-    return std::strtod(text.c_str(), nullptr);  // out of int64 range: keep the magnitude
+    std::size_t exponent = 0;
+    while (i < text.size() && isDigit(text[i])) {
+      ++i;
+      ++exponent;
+    }
+    if (exponent == 0) {
+      return false;
+    }
   }
-  if (matches(text, kFloat)) {
-    return std::strtod(text.c_str(), nullptr);
+  return i == text.size();
+}
+
+double toDouble(const std::string& text) {
+  // strtod, not from_chars: it accepts the leading '+' YAML allows. Overflow
+  // gives +-HUGE_VAL (infinite), which validation refuses like any infinity.
+  return std::strtod(text.c_str(), nullptr);
+}
+
+nlohmann::json resolvePlainScalar(const std::string& text) {
+  if (oneOf(text, {"", "~", "null", "Null", "NULL"})) {
+    return nullptr;
   }
-  if (matches(text, kInf)) {
-    return text.front() == '-' ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
+  // YAML 1.1 booleans as well as 1.2's, as kubectl (sigs.k8s.io/yaml) reads
+  // manifests: `enabled: no` is false there, so it is false here.
+  if (oneOf(text, {"true", "True", "TRUE", "yes", "Yes", "YES", "y", "Y", "on", "On", "ON"})) {
+    return true;
   }
-  if (matches(text, kNan)) {
+  if (oneOf(text, {"false", "False", "FALSE", "no", "No", "NO", "n", "N", "off", "Off", "OFF"})) {
+    return false;
+  }
+  if (isInteger(text)) {
+    std::int64_t value = 0;
+    const char* begin = text.data() + (text.front() == '+' ? 1 : 0);
+    const auto [end, error] = std::from_chars(begin, text.data() + text.size(), value);
+    if (error == std::errc() && end == text.data() + text.size()) {
+      return value;
+    }
+    return toDouble(text);  // out of int64 range: keep the magnitude
+  }
+  if (isFloat(text)) {
+    return toDouble(text);
+  }
+  if (oneOf(text, {".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF"})) {
+    return std::numeric_limits<double>::infinity();
+  }
+  if (oneOf(text, {"-.inf", "-.Inf", "-.INF"})) {
+    return -std::numeric_limits<double>::infinity();
+  }
+  if (oneOf(text, {".nan", ".NaN", ".NAN"})) {
     return std::numeric_limits<double>::quiet_NaN();
   }
   return text;

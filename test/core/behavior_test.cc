@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "core/decide.h"
@@ -100,6 +101,8 @@ TEST_CASE("rate policies: limits from the replicas at the start of each period")
       {"up Percent from 0 still wakes one", {ScalingPolicyType::kPercent, 100, 60}, true, 0, 1},
       {"down Pods", {ScalingPolicyType::kPods, 3, 60}, false, 10, 7},
       {"down Percent rounds down", {ScalingPolicyType::kPercent, 25, 60}, false, 7, 5},  // floor(5.25)
+      {"down Percent 80 of 10 is 2, not 1", {ScalingPolicyType::kPercent, 80, 60}, false, 10, 2},  // 10 * 0.2 in floating point is 1.99..
+      {"up Percent 12 of 25 is 28, not 29", {ScalingPolicyType::kPercent, 12, 60}, true, 25, 28},  // 25 * 1.12 is 28.000..04
       {"down Pods below zero", {ScalingPolicyType::kPods, 50, 60}, false, 10, 0},
       {"down Percent over 100", {ScalingPolicyType::kPercent, 150, 60}, false, 10, 0},
   };
@@ -111,6 +114,23 @@ TEST_CASE("rate policies: limits from the replicas at the start of each period")
                               : scaleDownLimit(scaling, row.start, none, at(0));
     REQUIRE(limit.has_value());
     CHECK(*limit == row.limit);
+  }
+}
+
+TEST_CASE("Percent limits are exact for every start and value") {
+  const History none;
+  for (std::int32_t start = 0; start <= 1000; ++start) {
+    for (std::int32_t value = 1; value <= 200; ++value) {
+      const ScalingRules scaling = rules(0, {{ScalingPolicyType::kPercent, value, 60}});
+      const std::int64_t up = (std::int64_t{start} * (100 + value) + 99) / 100;
+      const std::int64_t down = value >= 100 ? 0 : std::int64_t{start} * (100 - value) / 100;
+      if (*scaleUpLimit(scaling, start, none, at(0)) != std::max<std::int64_t>({up, std::int64_t{start}, std::int64_t{1}}) ||
+          *scaleDownLimit(scaling, start, none, at(0)) != std::min<std::int64_t>(down, std::int64_t{start})) {
+        CAPTURE(start);
+        CAPTURE(value);
+        FAIL("Percent limit off");
+      }
+    }
   }
 }
 

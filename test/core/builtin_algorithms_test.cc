@@ -105,6 +105,17 @@ TEST_CASE("WeightedRatio: missing weights weigh 1.0, extra weights are ignored")
   }
 }
 
+TEST_CASE("WeightedRatio: weights near DBL_MAX do not overflow into Inf or NaN") {
+  const WeightedRatioAlgorithm algorithm;
+  for (const std::vector<double>& weights :
+       {std::vector<double>{1e308, 0, 1e308}, std::vector<double>{1e308, 0, 1}, std::vector<double>{1e-320, 0, 1e-320}}) {
+    const AlgorithmOutput output = run(algorithm, {10, {{kP99, 2.0}, {kGpu, 2.0}}, weights});
+    CHECK(output.desiredReplicas == 20);
+    REQUIRE(output.ratio.has_value());
+    CHECK(*output.ratio == doctest::Approx(2.0));
+  }
+}
+
 TEST_CASE("WeightedRatio holds when the weights of the present slots sum to zero") {
   const WeightedRatioAlgorithm algorithm;
   // GPU weighs 0 and is the only present slot; the others weigh 1 but have no data.

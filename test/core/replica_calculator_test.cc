@@ -82,6 +82,7 @@ TEST_CASE("scaleByRatio holds within tolerance, else ceil(max(current, 1) * rati
       {0, 1.0, 1, false},   // at zero a ratio within tolerance still wakes one replica
       {0, 0.05, 1, false},  // any load wakes one
       {0, 0.0, 0, false},   // no load stays at zero
+      {5, kNaN, 5, true},   // NaN says nothing: hold, never scale to zero
   };
   for (const Row& row : rows) {
     CAPTURE(row.current);

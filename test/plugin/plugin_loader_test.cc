@@ -142,6 +142,12 @@ TEST_CASE("a C++ plugin's exceptions become errors and the process survives") {
   CHECK(output.reason == "cpp fixture");
 }
 
+TEST_CASE("an exception thrown across the C ABI without the SDK is caught by the host") {
+  auto algorithm = mustLoad(FIXTURE_RAW_THROWING_SO);
+  CHECK(computeError(*algorithm, InputBuilder().replicas(4).gpu(2.0)) ==
+        "threw an exception across the C ABI: raw plugin exploded");
+}
+
 TEST_CASE("the C++ SDK's Input view reads what the host passed") {
   auto algorithm = mustLoad(FIXTURE_CPP_SO);
   InputBuilder input;

@@ -147,6 +147,13 @@ struct ThrowsEmptyWhat {
 struct ThrowsOther {
   Result compute(const Input&) const { throw std::string("not an exception class"); }
 };
+struct LeavesReplicasUnset {
+  Result compute(const Input&) const {
+    Result result;
+    result.reason = "nothing to say";
+    return result;
+  }
+};
 struct Fails {
   Result compute(const Input&) const { return Result::failure("no thanks"); }
 };
@@ -206,6 +213,20 @@ TEST_CASE("the trampoline: answers, errors and exceptions") {
   outcome = call<ThrowsOther>(&raw.input);
   CHECK(outcome.status == KUBEAI_SCALER_ERROR);
   CHECK(outcome.error == "unknown exception");
+
+  // The host presets the current replicas; an unset answer keeps them.
+  std::array<char, 32> reason{};
+  std::array<char, 32> error{};
+  kubeai_scaling_result preset{};
+  preset.struct_size = sizeof(kubeai_scaling_result);
+  preset.desired_replicas = 3;
+  preset.reason = reason.data();
+  preset.reason_capacity = reason.size();
+  preset.error = error.data();
+  preset.error_capacity = error.size();
+  CHECK(detail::invoke(&instanceOf<LeavesReplicasUnset>, &raw.input, &preset) == KUBEAI_SCALER_OK);
+  CHECK(preset.desired_replicas == 3);
+  CHECK(std::string(reason.data()) == "nothing to say");
 
   outcome = call<Fails>(&raw.input);
   CHECK(outcome.status == KUBEAI_SCALER_ERROR);

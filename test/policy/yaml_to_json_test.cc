@@ -30,7 +30,14 @@ TEST_CASE("plain scalars resolve by the YAML 1.2 core schema; quoted ones stay s
       {"v: 1e3", 1000.0},
       {"v: true", true},
       {"v: False", false},
-      {"v: yes", "yes"},          // YAML 1.1 booleans are strings in 1.2
+      {"v: yes", true},           // YAML 1.1 booleans, as kubectl reads them
+      {"v: off", false},
+      {"v: +5", 5},
+      {"v: .5", 0.5},
+      {"v: 5.", 5.0},
+      {"v: 1e", "1e"},            // not a number
+      {"v: 1.2.3", "1.2.3"},
+      {"v: -", "-"},
       {"v: ~", nullptr},
       {"v:", nullptr},
       {"v: null", nullptr},
@@ -75,6 +82,11 @@ TEST_CASE("an alias bomb is refused instead of exhausting memory") {
   auto converted = yamlToJson(YAML::Load(yaml));
   REQUIRE_FALSE(converted.ok());
   CHECK(converted.error().message.find("too large") != std::string::npos);
+}
+
+TEST_CASE("a number of 100,000 digits converts without exhausting the stack") {
+  const auto json = convert("v: " + std::string(100000, '1'));
+  CHECK(std::isinf(json["v"].get<double>()));
 }
 
 TEST_CASE("deep nesting is refused") {

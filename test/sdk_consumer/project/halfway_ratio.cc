@@ -32,7 +32,8 @@ class HalfwayRatio {
     if (!ratio) {
       return {current, "no metrics available", {}};
     }
-    if (*ratio >= 1.0 - input.tolerance() && *ratio <= 1.0 + input.tolerance()) {
+    // At zero replicas there is nothing to hold: any load must wake the workload.
+    if (current > 0 && *ratio >= 1.0 - input.tolerance() && *ratio <= 1.0 + input.tolerance()) {
       return {current, "within tolerance", {}};
     }
     const double target = std::max(current, 1) * *ratio;

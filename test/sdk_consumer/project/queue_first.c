@@ -28,7 +28,8 @@ static int compute(const kubeai_scaling_algorithm* self, const kubeai_scaling_in
     kubeai_result_set_error(result, "no metric ratio to scale on");
     return KUBEAI_SCALER_ERROR;
   }
-  if (ratio >= 1.0 - input->tolerance && ratio <= 1.0 + input->tolerance) {
+  /* At zero replicas there is nothing to hold: any load must wake the workload. */
+  if (input->current_replicas > 0 && ratio >= 1.0 - input->tolerance && ratio <= 1.0 + input->tolerance) {
     kubeai_result_set_reason(result, "within tolerance"); /* desired is preset to current */
     return KUBEAI_SCALER_OK;
   }

@@ -107,8 +107,9 @@ typedef struct kubeai_scaling_input {
  * kubeai_result_set_reason(). Before the call the host sets desired_replicas to
  * the current replicas and both texts to "", so a plugin that holds need only
  * return KUBEAI_SCALER_OK. On success the host uses desired_replicas (must be
- * >= 0; the host applies behaviour and min/max afterwards) and reason (empty
- * becomes "computed by NAME"); on KUBEAI_SCALER_ERROR it uses error and keeps
+ * >= 0; the host applies behaviour and min/max afterwards; at zero current
+ * replicas, answer at least 1 under any load, or a scaled-to-zero workload
+ * never wakes) and reason (empty becomes "computed by NAME"); on KUBEAI_SCALER_ERROR it uses error and keeps
  * the current replicas. */
 typedef struct kubeai_scaling_result {
   uint32_t struct_size; /* sizeof(kubeai_scaling_result) as the host compiled it */

@@ -137,11 +137,12 @@ class Input {
 };
 
 // What compute() returns. desiredReplicas is the recommendation before the
-// host applies behaviour and min/max; it must be >= 0. A non-empty error makes
+// host applies behaviour and min/max; it must be >= 0. Left unset it holds the
+// current replicas (a default-constructed Result never means "scale to 0"). A non-empty error makes
 // the call fail with that message (the host then holds the current replicas),
 // for plugins that prefer not to throw; desiredReplicas and reason are then ignored.
 struct Result {
-  std::int32_t desiredReplicas = 0;
+  std::optional<std::int32_t> desiredReplicas;
   std::string reason;
   std::string error;
 
@@ -172,7 +173,9 @@ int invoke(Algorithm& (*instance)(), const kubeai_scaling_input* input, kubeai_s
       kubeai_result_set_error(result, out.error.c_str());
       return KUBEAI_SCALER_ERROR;
     }
-    result->desired_replicas = out.desiredReplicas;
+    if (out.desiredReplicas) {
+      result->desired_replicas = *out.desiredReplicas;  // else the host's preset: the current replicas
+    }
     kubeai_result_set_reason(result, out.reason.c_str());
     return KUBEAI_SCALER_OK;
   } catch (const std::exception& e) {
