@@ -1,6 +1,5 @@
 #include "cli/evaluate_command.h"
 
-#include <cerrno>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <ostream>
@@ -93,10 +92,11 @@ core::Result<core::Observation> parseMetricArguments(std::int32_t currentReplica
     if (found == nullptr) {
       return core::Error{"--metric " + argument + ": unknown metric \"" + key + "\" (one of " + knownKeys() + ")"};
     }
-    errno = 0;
+    // ERANGE is not an error here: an overflow reads as infinite (no data, as
+    // for a query) and an underflow as (nearly) zero, which is what was meant.
     char* end = nullptr;
     const double value = std::strtod(text.c_str(), &end);
-    if (text.empty() || end == nullptr || *end != '\0' || errno == ERANGE) {
+    if (text.empty() || end == nullptr || *end != '\0') {
       return core::Error{"--metric " + argument + ": \"" + text + "\" is not a number"};
     }
     if (observation.*(found->field)) {

@@ -54,20 +54,26 @@ int runValidate(const ValidateOptions& options, std::ostream& out, std::ostream&
   }
   const core::AlgorithmRegistry& registry = *setup.value().registry;
 
-  bool allValid = true;
+  std::size_t policies = 0;
+  std::size_t invalid = 0;
+  std::size_t unreadable = 0;
+  std::size_t empty = 0;
   for (const std::string& argument : options.paths) {
     const auto files = expand(argument);
     if (files.empty()) {
       out << argument << ": no *.yaml, *.yml or *.json files\n";
     }
+    std::size_t found = 0;
     for (const auto& path : files) {
       const std::string file = path.string();
       const policy::PolicyFile parsed = policy::loadPolicyFile(path);
       if (parsed.error) {
         out << file << ": error: " << parsed.error->message << "\n";
-        allValid = false;
+        ++unreadable;
         continue;
       }
+      found += parsed.policies.size();
+      policies += parsed.policies.size();
       if (parsed.policies.empty()) {
         out << file << ": no " << policy::kPolicyKind << " found\n";
       }
@@ -85,14 +91,29 @@ int runValidate(const ValidateOptions& options, std::ostream& out, std::ostream&
           out << prefix << "ok\n";
           continue;
         }
-        allValid = false;
+        ++invalid;
         for (const auto& error : document.errors) {
           out << prefix << error.toString() << "\n";
         }
       }
     }
+    // Asked to validate policies, finding none is a mistake (wrong path, wrong file).
+    if (found == 0) {
+      ++empty;
+    }
   }
-  return allValid ? kExitOk : kExitUsage;
+  if (invalid == 0 && unreadable == 0 && empty == 0) {
+    return kExitOk;
+  }
+  err << "error: " << invalid << " of " << policies << " policies invalid";
+  if (unreadable > 0) {
+    err << ", " << unreadable << " file(s) unreadable";
+  }
+  if (empty > 0) {
+    err << ", " << empty << " argument(s) without any policy";
+  }
+  err << "\n";
+  return kExitUsage;
 }
 
 }  // namespace kubeai::cli

@@ -1,5 +1,6 @@
 #include "policy/policy_parser.h"
 
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cmath>
@@ -340,9 +341,20 @@ void validate(PolicyDocument& document) {
   for (const auto& error : document.errors) {
     failed.insert(error.field);
   }
+  // A field that failed to decode also silences checks on the object holding
+  // it: `enabled: maybe` should not add "latency needs a target" as well.
+  auto decodedBadly = [&](const std::string& field) {
+    for (const auto& bad : failed) {
+      if (bad == field || (bad.size() > field.size() && bad.compare(0, field.size(), field) == 0 &&
+                           (bad[field.size()] == '.' || bad[field.size()] == '['))) {
+        return true;
+      }
+    }
+    return false;
+  };
   core::ValidationReport report = core::validatePolicy(document.policy);
   for (auto& error : report.errors) {
-    if (failed.count(error.field) == 0) {
+    if (!decodedBadly(error.field)) {
       document.errors.push_back(std::move(error));
     }
   }
@@ -445,6 +457,9 @@ PolicyFile parsePolicyYaml(std::string_view text) {
   std::vector<YAML::Node> documents;
   try {
     documents = YAML::LoadAll(std::string(text));
+  } catch (const YAML::DeepRecursion& e) {
+    file.error = core::Error{"invalid YAML at line " + std::to_string(e.mark.line + 1) + ": nested too deeply"};
+    return file;
   } catch (const YAML::Exception& e) {
     file.error = core::Error{"invalid YAML at line " + std::to_string(e.mark.line + 1) + ", column " +
                              std::to_string(e.mark.column + 1) + ": " + e.msg};
@@ -465,17 +480,32 @@ PolicyFile parsePolicyYaml(std::string_view text) {
 }
 
 PolicyFile loadPolicyFile(const std::filesystem::path& path) {
+  PolicyFile file;
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  if (status.type() == std::filesystem::file_type::not_found) {
+    file.error = core::Error{"no such file: " + path.string()};
+    return file;
+  }
+  // Not /dev/zero, a FIFO or a directory: those never end or are no policy.
+  if (!std::filesystem::is_regular_file(status)) {
+    file.error = core::Error{path.string() + ": not a regular file"};
+    return file;
+  }
+  const auto size = std::filesystem::file_size(path, ec);
+  if (!ec && size > kMaxPolicyFileBytes) {
+    file.error = core::Error{path.string() + ": " + std::to_string(size) + " bytes, larger than the " +
+                             std::to_string(kMaxPolicyFileBytes) + " a policy file may have"};
+    return file;
+  }
   std::ifstream stream(path, std::ios::binary);
   if (!stream) {
-    PolicyFile file;
-    std::error_code ec;
-    file.error = core::Error{std::filesystem::exists(path, ec) ? "cannot read " + path.string()
-                                                               : "no such file: " + path.string()};
+    file.error = core::Error{"cannot read " + path.string()};
     return file;
   }
   std::ostringstream contents;
   contents << stream.rdbuf();
-  PolicyFile file = parsePolicyYaml(contents.str());
+  file = parsePolicyYaml(contents.str());
   if (file.error) {
     file.error = file.error->withContext(path.string());
   }

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
@@ -16,6 +17,8 @@ namespace kubeai::policy {
 
 inline constexpr std::string_view kPolicyApiVersion = "kubeai.io/v1alpha1";
 inline constexpr std::string_view kPolicyKind = "AIInferenceAutoscalerPolicy";
+// Far above any real policy file (the API server stores objects up to 1.5 MiB).
+inline constexpr std::uintmax_t kMaxPolicyFileBytes = 16u * 1024u * 1024u;
 
 // One AIInferenceAutoscalerPolicy as read, with everything wrong with it.
 struct PolicyDocument {
@@ -47,7 +50,8 @@ PolicyDocument parsePolicyJsonText(std::string_view text);
 // skipped; `kind: List` and `AIInferenceAutoscalerPolicyList` are unpacked.
 PolicyFile parsePolicyYaml(std::string_view text);
 
-// Reads and parses a file; a missing or unreadable file sets PolicyFile::error.
+// Reads and parses a file; a missing, unreadable, non-regular or oversized
+// (kMaxPolicyFileBytes) file sets PolicyFile::error.
 PolicyFile loadPolicyFile(const std::filesystem::path& path);
 
 }  // namespace kubeai::policy

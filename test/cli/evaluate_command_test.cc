@@ -112,6 +112,9 @@ TEST_CASE("evaluate: NaN and Inf are no data, 0 is data") {
                       "gpuUtilizationPercent=inf"})["reason"] == "no metrics available");
   CHECK(evaluateJson({"--policy", example("max-ratio.yaml"), "--current-replicas", "2", "--metric",
                       "gpuUtilizationPercent=0"})["desiredReplicas"] == 1);
+  // A subnormal is a (tiny) number, not a parse error.
+  CHECK(evaluateJson({"--policy", example("max-ratio.yaml"), "--current-replicas", "2", "--metric",
+                      "gpuUtilizationPercent=4.9e-324"})["desiredReplicas"] == 1);
 }
 
 TEST_CASE("evaluate: an unknown algorithm falls back to MaxRatio, warns, and succeeds") {

@@ -34,6 +34,7 @@ spec:
 )");
   const CommandResult result = runScaler({"validate", file.string()});
   CHECK(result.exitCode == 2);
+  CHECK(result.err == "error: 1 of 2 policies invalid\n");
   const std::string prefix = file.string() + ": ";
   CHECK(result.out == prefix + "default/good: ok\n" + prefix + "llm/bad: spec.maxReplicas: must be >= minReplicas (5)\n" +
                           prefix + "llm/bad: spec.metrics.gpuUtilization.targetPercentage: must be between 1 and 100\n");
@@ -49,6 +50,7 @@ TEST_CASE("validate reports YAML syntax errors, missing files and warnings") {
   const CommandResult missing = runScaler({"validate", "/nonexistent/p.yaml"});
   CHECK(missing.exitCode == 2);
   CHECK(missing.out.find("no such file") != std::string::npos);
+  CHECK(missing.err.find("1 file(s) unreadable") != std::string::npos);
 
   std::string typo = readAll(example("max-ratio.yaml"));
   typo.replace(typo.find("cooldownPeriod"), 14, "cooldownPeriods");
@@ -72,12 +74,21 @@ TEST_CASE("validate a directory: every manifest in it") {
   CHECK(withPlugins.out.find("warning") == std::string::npos);
 }
 
-TEST_CASE("validate skips other kinds and says when a file has no policy") {
+TEST_CASE("validate skips other kinds, and an argument without any policy is an error") {
   TempDir dir;
   const auto file = dir.write("cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n");
   const CommandResult result = runScaler({"validate", file.string()});
-  CHECK(result.exitCode == 0);
+  CHECK(result.exitCode == 2);
   CHECK(result.out == file.string() + ": no AIInferenceAutoscalerPolicy found\n");
+  CHECK(result.err == "error: 0 of 0 policies invalid, 1 argument(s) without any policy\n");
+
+  // Beside a policy in the same directory, a ConfigMap is simply skipped.
+  std::filesystem::copy_file(example("max-ratio.yaml"), dir.path() / "policy.yaml");
+  const CommandResult mixed = runScaler({"validate", dir.path().string()});
+  CHECK(mixed.exitCode == 0);
+
+  const TempDir emptyDir;
+  CHECK(runScaler({"validate", emptyDir.path().string()}).exitCode == 2);
 }
 
 }  // namespace

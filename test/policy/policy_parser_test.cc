@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -309,6 +310,42 @@ TEST_CASE("invalid JSON and non-objects are errors, not crashes") {
   CHECK_FALSE(parsePolicyJsonText("[1,2]").ok());
   CHECK_FALSE(parsePolicyJsonText("null").ok());
   CHECK_FALSE(parsePolicyJsonText("\"\xff\xfe\"").ok());  // invalid UTF-8
+}
+
+TEST_CASE("files that never end, or are too large, are refused before reading") {
+  const PolicyFile device = loadPolicyFile("/dev/zero");
+  REQUIRE(device.error.has_value());
+  CHECK(device.error->message == "/dev/zero: not a regular file");
+
+  // A sparse file: large, but costs no disk.
+  const auto big = std::filesystem::temp_directory_path() / "kubeai-policy-parser-big.yaml";
+  std::ofstream(big).put('#');
+  std::filesystem::resize_file(big, kMaxPolicyFileBytes + 1);
+  const PolicyFile huge = loadPolicyFile(big);
+  std::filesystem::remove(big);
+  REQUIRE(huge.error.has_value());
+  CHECK(huge.error->message.find("larger than the 16777216 a policy file may have") != std::string::npos);
+}
+
+TEST_CASE("nesting beyond yaml-cpp's depth guard is reported as such") {
+  const PolicyFile file = parsePolicyYaml(std::string(100000, '['));
+  REQUIRE(file.error.has_value());
+  CHECK(file.error->message.find("nested too deeply") != std::string::npos);
+}
+
+TEST_CASE("a field that fails to decode does not also fail the checks of its object") {
+  const PolicyDocument document = parseOne(R"(
+apiVersion: kubeai.io/v1alpha1
+kind: AIInferenceAutoscalerPolicy
+metadata: {name: x}
+spec:
+  targetRef: {kind: Deployment, name: web}
+  maxReplicas: 3
+  metrics:
+    gpuUtilization: {enabled: maybe, targetPercentage: 70}
+)");
+  CHECK(errorsOf(document) ==
+        std::vector<std::string>{"spec.metrics.gpuUtilization.enabled: must be true or false, got string"});
 }
 
 TEST_CASE("a missing file says so") {
