@@ -14,40 +14,14 @@
 #include <string>
 #include <vector>
 
+#include "support/temp_dir.h"
+
 namespace kubeai::testing {
 
 struct CommandResult {
   int exitCode = -1;
   std::string out;
   std::string err;
-};
-
-// A directory removed when the test ends.
-class TempDir {
- public:
-  TempDir() {
-    std::random_device random;
-    path_ = std::filesystem::temp_directory_path() /
-            ("kubeai-cli-test-" + std::to_string(::getpid()) + "-" + std::to_string(random()));
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  [[nodiscard]] const std::filesystem::path& path() const { return path_; }
-
-  std::filesystem::path write(const std::string& name, const std::string& contents) const {
-    const auto file = path_ / name;
-    std::ofstream(file, std::ios::binary) << contents;
-    return file;
-  }
-
- private:
-  std::filesystem::path path_;
 };
 
 inline std::string readAll(const std::filesystem::path& file) {
