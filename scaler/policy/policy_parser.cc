@@ -1,6 +1,8 @@
 #include "policy/policy_parser.h"
 
 #include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/parser.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cmath>
@@ -363,6 +365,47 @@ void validate(PolicyDocument& document) {
   }
 }
 
+// yaml-cpp 0.7 loops forever on some malformed input: a stray ',' at document
+// level yields an endless series of empty documents, each starting where the
+// last one did, until memory runs out. Walking the events first and stopping
+// at a document that makes no progress turns that into an error.
+class ProgressCheck final : public YAML::EventHandler {
+ public:
+  std::optional<YAML::Mark> stuckAt;
+
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    if (lastStart_ && *lastStart_ == mark.pos) {
+      stuckAt = mark;
+    }
+    lastStart_ = mark.pos;
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+
+ private:
+  std::optional<int> lastStart_;
+};
+
+// Throws YAML::Exception on a syntax error, like YAML::LoadAll.
+std::optional<core::Error> findStuckParse(const std::string& text) {
+  std::istringstream input(text);
+  YAML::Parser parser(input);
+  ProgressCheck check;
+  while (!check.stuckAt && parser.HandleNextDocument(check)) {
+  }
+  if (!check.stuckAt) {
+    return std::nullopt;
+  }
+  return core::Error{"invalid YAML at line " + std::to_string(check.stuckAt->line + 1) + ", column " +
+                     std::to_string(check.stuckAt->column + 1) + ": unexpected token (a stray ',' or '?')"};
+}
+
 bool isPolicyKind(const json& object) {
   auto kind = object.find("kind");
   return kind != object.end() && kind->is_string() && kind->get<std::string>() == kPolicyKind;
@@ -456,7 +499,12 @@ PolicyFile parsePolicyYaml(std::string_view text) {
   PolicyFile file;
   std::vector<YAML::Node> documents;
   try {
-    documents = YAML::LoadAll(std::string(text));
+    const std::string contents(text);
+    if (auto stuck = findStuckParse(contents)) {
+      file.error = std::move(*stuck);
+      return file;
+    }
+    documents = YAML::LoadAll(contents);
   } catch (const YAML::DeepRecursion& e) {
     file.error = core::Error{"invalid YAML at line " + std::to_string(e.mark.line + 1) + ": nested too deeply"};
     return file;

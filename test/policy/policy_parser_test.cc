@@ -305,6 +305,15 @@ TEST_CASE("invalid YAML reports line and column") {
   CHECK(file.error->message.rfind("invalid YAML at line ", 0) == 0);
 }
 
+TEST_CASE("input on which yaml-cpp would loop forever is refused") {
+  for (const char* text : {",", ", x", "---\n,\n"}) {
+    CAPTURE(text);
+    const PolicyFile file = parsePolicyYaml(text);
+    REQUIRE(file.error.has_value());
+    CHECK(file.error->message.find("unexpected token") != std::string::npos);
+  }
+}
+
 TEST_CASE("invalid JSON and non-objects are errors, not crashes") {
   CHECK(errorsOf(parsePolicyJsonText("{not json")) == std::vector<std::string>{"invalid JSON"});
   CHECK_FALSE(parsePolicyJsonText("[1,2]").ok());
