@@ -1,18 +1,11 @@
 #include "policy/policy_parser.h"
 
-#include <yaml-cpp/depthguard.h>
-#include <yaml-cpp/eventhandler.h>
-#include <yaml-cpp/parser.h>
-#include <yaml-cpp/yaml.h>
-
 #include <cmath>
-#include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
 
-#include "policy/yaml_to_json.h"
+#include "policy/yaml_documents.h"
 
 namespace kubeai::policy {
 namespace {
@@ -365,47 +358,6 @@ void validate(PolicyDocument& document) {
   }
 }
 
-// yaml-cpp 0.7 loops forever on some malformed input: a stray ',' at document
-// level yields an endless series of empty documents, each starting where the
-// last one did, until memory runs out. Walking the events first and stopping
-// at a document that makes no progress turns that into an error.
-class ProgressCheck final : public YAML::EventHandler {
- public:
-  std::optional<YAML::Mark> stuckAt;
-
-  void OnDocumentStart(const YAML::Mark& mark) override {
-    if (lastStart_ && *lastStart_ == mark.pos) {
-      stuckAt = mark;
-    }
-    lastStart_ = mark.pos;
-  }
-  void OnDocumentEnd() override {}
-  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
-  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
-  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
-  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
-  void OnSequenceEnd() override {}
-  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
-  void OnMapEnd() override {}
-
- private:
-  std::optional<int> lastStart_;
-};
-
-// Throws YAML::Exception on a syntax error, like YAML::LoadAll.
-std::optional<core::Error> findStuckParse(const std::string& text) {
-  std::istringstream input(text);
-  YAML::Parser parser(input);
-  ProgressCheck check;
-  while (!check.stuckAt && parser.HandleNextDocument(check)) {
-  }
-  if (!check.stuckAt) {
-    return std::nullopt;
-  }
-  return core::Error{"invalid YAML at line " + std::to_string(check.stuckAt->line + 1) + ", column " +
-                     std::to_string(check.stuckAt->column + 1) + ": unexpected token (a stray ',' or '?')"};
-}
-
 bool isPolicyKind(const json& object) {
   auto kind = object.find("kind");
   return kind != object.end() && kind->is_string() && kind->get<std::string>() == kPolicyKind;
@@ -497,24 +449,13 @@ PolicyDocument parsePolicyJsonText(std::string_view text) {
 
 PolicyFile parsePolicyYaml(std::string_view text) {
   PolicyFile file;
-  std::vector<YAML::Node> documents;
-  try {
-    const std::string contents(text);
-    if (auto stuck = findStuckParse(contents)) {
-      file.error = std::move(*stuck);
-      return file;
-    }
-    documents = YAML::LoadAll(contents);
-  } catch (const YAML::DeepRecursion& e) {
-    file.error = core::Error{"invalid YAML at line " + std::to_string(e.mark.line + 1) + ": nested too deeply"};
-    return file;
-  } catch (const YAML::Exception& e) {
-    file.error = core::Error{"invalid YAML at line " + std::to_string(e.mark.line + 1) + ", column " +
-                             std::to_string(e.mark.column + 1) + ": " + e.msg};
+  auto documents = parseYamlDocuments(text);
+  if (!documents.ok()) {
+    file.error = documents.error();
     return file;
   }
-  for (std::size_t i = 0; i < documents.size(); ++i) {
-    auto converted = yamlToJson(documents[i]);
+  for (std::size_t i = 0; i < documents.value().size(); ++i) {
+    const auto& converted = documents.value()[i];
     if (!converted.ok()) {
       PolicyDocument document;
       document.index = i;
@@ -528,32 +469,13 @@ PolicyFile parsePolicyYaml(std::string_view text) {
 }
 
 PolicyFile loadPolicyFile(const std::filesystem::path& path) {
-  PolicyFile file;
-  std::error_code ec;
-  const auto status = std::filesystem::status(path, ec);
-  if (status.type() == std::filesystem::file_type::not_found) {
-    file.error = core::Error{"no such file: " + path.string()};
+  auto contents = readManifestFile(path);
+  if (!contents.ok()) {
+    PolicyFile file;
+    file.error = contents.error();
     return file;
   }
-  // Not /dev/zero, a FIFO or a directory: those never end or are no policy.
-  if (!std::filesystem::is_regular_file(status)) {
-    file.error = core::Error{path.string() + ": not a regular file"};
-    return file;
-  }
-  const auto size = std::filesystem::file_size(path, ec);
-  if (!ec && size > kMaxPolicyFileBytes) {
-    file.error = core::Error{path.string() + ": " + std::to_string(size) + " bytes, larger than the " +
-                             std::to_string(kMaxPolicyFileBytes) + " a policy file may have"};
-    return file;
-  }
-  std::ifstream stream(path, std::ios::binary);
-  if (!stream) {
-    file.error = core::Error{"cannot read " + path.string()};
-    return file;
-  }
-  std::ostringstream contents;
-  contents << stream.rdbuf();
-  file = parsePolicyYaml(contents.str());
+  PolicyFile file = parsePolicyYaml(contents.value());
   if (file.error) {
     file.error = file.error->withContext(path.string());
   }

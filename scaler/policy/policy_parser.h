@@ -12,13 +12,13 @@
 #include "core/policy.h"
 #include "core/result.h"
 #include "core/validation.h"
+#include "policy/yaml_documents.h"
 
 namespace kubeai::policy {
 
 inline constexpr std::string_view kPolicyApiVersion = "kubeai.io/v1alpha1";
 inline constexpr std::string_view kPolicyKind = "AIInferenceAutoscalerPolicy";
-// Far above any real policy file (the API server stores objects up to 1.5 MiB).
-inline constexpr std::uintmax_t kMaxPolicyFileBytes = 16u * 1024u * 1024u;
+inline constexpr std::uintmax_t kMaxPolicyFileBytes = kMaxManifestFileBytes;
 
 // One AIInferenceAutoscalerPolicy as read, with everything wrong with it.
 struct PolicyDocument {

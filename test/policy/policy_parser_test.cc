@@ -333,7 +333,7 @@ TEST_CASE("files that never end, or are too large, are refused before reading") 
   const PolicyFile huge = loadPolicyFile(big);
   std::filesystem::remove(big);
   REQUIRE(huge.error.has_value());
-  CHECK(huge.error->message.find("larger than the 16777216 a policy file may have") != std::string::npos);
+  CHECK(huge.error->message.find("larger than the 16777216 a manifest file may have") != std::string::npos);
 }
 
 TEST_CASE("nesting beyond yaml-cpp's depth guard is reported as such") {
