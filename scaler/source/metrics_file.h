@@ -1,0 +1,54 @@
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/observation.h"
+#include "core/result.h"
+#include "core/validation.h"
+
+namespace kubeai::source {
+
+// One entry of the metrics file: what the embedded metric source reports for
+// one policy. A key left out of the file is "no data", never 0.
+struct MetricsFileEntry {
+  std::optional<std::int32_t> currentReplicas;
+  std::optional<double> latencyP99Ms;
+  std::optional<double> latencyP95Ms;
+  std::optional<double> gpuUtilizationPercent;
+  std::optional<double> requestQueueDepth;
+
+  // The observation for the pipeline; replicas default to `fallbackReplicas`
+  // when the file does not give them.
+  [[nodiscard]] core::Observation observation(std::int32_t fallbackReplicas) const;
+};
+
+// The whole file: entries by "<namespace>/<policyName>".
+struct MetricsFile {
+  std::map<std::string, MetricsFileEntry, std::less<>> entries;
+  std::vector<core::FieldError> warnings;  // unknown keys, accepted
+
+  [[nodiscard]] const MetricsFileEntry* find(std::string_view policyKey) const;
+};
+
+// Parses the metrics file (YAML), e.g.
+//
+//   default/chat:
+//     currentReplicas: 3
+//     latencyP99Ms: 420
+//     gpuUtilizationPercent: 81.5
+//
+// Every problem is reported at once with its path ("default/chat.latencyP99Ms:
+// must be a number"); a file with any error yields no MetricsFile, so that the
+// caller keeps serving the last good one.
+core::Result<MetricsFile> parseMetricsFile(std::string_view text);
+
+// Reads and parses; errors name the file.
+core::Result<MetricsFile> loadMetricsFile(const std::filesystem::path& path);
+
+}  // namespace kubeai::source

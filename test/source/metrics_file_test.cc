@@ -1,0 +1,101 @@
+#include "source/metrics_file.h"
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "support/temp_dir.h"
+
+namespace kubeai::source {
+namespace {
+
+TEST_CASE("the metrics file maps namespace/policy to values; a key left out is no data") {
+  auto parsed = parseMetricsFile(R"(
+default/chat:
+  currentReplicas: 3
+  latencyP99Ms: 420
+  gpuUtilizationPercent: 81.5
+llm/embed:
+  requestQueueDepth: 0
+batch/idle:
+)");
+  REQUIRE(parsed.ok());
+  const MetricsFile& file = parsed.value();
+  CHECK(file.entries.size() == 3);
+  const MetricsFileEntry* chat = file.find("default/chat");
+  REQUIRE(chat != nullptr);
+  CHECK(chat->currentReplicas == 3);
+  CHECK(chat->latencyP99Ms == 420.0);
+  CHECK_FALSE(chat->latencyP95Ms.has_value());
+  CHECK(chat->gpuUtilizationPercent == 81.5);
+
+  const core::Observation embed = file.find("llm/embed")->observation(2);
+  CHECK(embed.currentReplicas == 2);         // not in the file: the fallback
+  CHECK(embed.requestQueueDepth == 0.0);     // a real zero
+  CHECK_FALSE(embed.gpuUtilizationPercent.has_value());
+
+  const MetricsFileEntry* idle = file.find("batch/idle");
+  REQUIRE(idle != nullptr);
+  CHECK_FALSE(idle->gpuUtilizationPercent.has_value());
+  CHECK(file.find("default/other") == nullptr);
+}
+
+TEST_CASE("every problem in the metrics file is reported with its path, and nothing is half-loaded") {
+  auto parsed = parseMetricsFile(R"(
+default/chat:
+  currentReplicas: 2.5
+  latencyP99Ms: fast
+  gpuUtilizationPercent: -4
+no-slash: {}
+default/list: [1, 2]
+)");
+  REQUIRE_FALSE(parsed.ok());
+  const std::string& message = parsed.error().message;
+  CHECK(message.rfind("5 errors: ", 0) == 0);
+  for (const char* part : {"default/chat.currentReplicas: must be an integer >= 0",
+                           "default/chat.latencyP99Ms: must be a number",
+                           "default/chat.gpuUtilizationPercent: must be >= 0",
+                           "no-slash: key must be \"<namespace>/<policyName>\"",
+                           "default/list: must be a mapping of metric names to values"}) {
+    CAPTURE(part);
+    CHECK(message.find(part) != std::string::npos);
+  }
+}
+
+TEST_CASE("metrics file edge cases") {
+  CHECK(parseMetricsFile("").value().entries.empty());
+  CHECK(parseMetricsFile("# nothing yet\n").value().entries.empty());
+  CHECK_FALSE(parseMetricsFile("- a\n- b\n").ok());
+  CHECK_FALSE(parseMetricsFile("a: 1\n---\nb: 2\n").ok());
+  CHECK_FALSE(parseMetricsFile("default/chat: {latencyP99Ms: [").ok());
+  CHECK_FALSE(parseMetricsFile(",").ok());  // yaml-cpp's endless loop, guarded
+
+  auto nan = parseMetricsFile("default/chat: {gpuUtilizationPercent: .nan}\n");
+  REQUIRE(nan.ok());
+  CHECK(std::isnan(*nan.value().find("default/chat")->gpuUtilizationPercent));  // passed on: no data
+
+  auto unknown = parseMetricsFile("default/chat: {gpuUtilisation: 50}\n");
+  REQUIRE(unknown.ok());
+  REQUIRE(unknown.value().warnings.size() == 1);
+  CHECK(unknown.value().warnings[0].toString() == "default/chat.gpuUtilisation: unknown field, ignored");
+}
+
+TEST_CASE("loadMetricsFile names the file in its errors") {
+  testing::TempDir dir;
+  const auto bad = dir.write("metrics.yaml", "default/chat: {latencyP99Ms: slow}\n");
+  auto loaded = loadMetricsFile(bad);
+  REQUIRE_FALSE(loaded.ok());
+  CHECK(loaded.error().message.rfind("metrics file " + bad.string() + ": ", 0) == 0);
+  CHECK(loadMetricsFile(dir.path() / "absent.yaml").error().message ==
+        "no such file: " + (dir.path() / "absent.yaml").string());
+}
+
+TEST_CASE("the example metrics file loads") {
+  auto loaded = loadMetricsFile(KUBEAI_EXAMPLES_DIR "/metrics.yaml");
+  REQUIRE(loaded.ok());
+  CHECK(loaded.value().warnings.empty());
+  CHECK(loaded.value().find("default/llm-max-ratio") != nullptr);
+}
+
+}  // namespace
+}  // namespace kubeai::source
