@@ -79,16 +79,6 @@ void decodeEntry(const std::string& key, const json& object, MetricsFile& file,
 
 }  // namespace
 
-core::Observation MetricsFileEntry::observation(std::int32_t fallbackReplicas) const {
-  core::Observation observation;
-  observation.currentReplicas = currentReplicas.value_or(fallbackReplicas);
-  observation.latencyP99Ms = latencyP99Ms;
-  observation.latencyP95Ms = latencyP95Ms;
-  observation.gpuUtilizationPercent = gpuUtilizationPercent;
-  observation.requestQueueDepth = requestQueueDepth;
-  return observation;
-}
-
 const MetricsFileEntry* MetricsFile::find(std::string_view policyKey) const {
   const auto found = entries.find(policyKey);
   return found == entries.end() ? nullptr : &found->second;

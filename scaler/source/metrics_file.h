@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "core/observation.h"
+#include "source/metric_source.h"
 #include "core/result.h"
 #include "core/validation.h"
 
@@ -16,17 +16,7 @@ namespace kubeai::source {
 
 // One entry of the metrics file: what the embedded metric source reports for
 // one policy. A key left out of the file is "no data", never 0.
-struct MetricsFileEntry {
-  std::optional<std::int32_t> currentReplicas;
-  std::optional<double> latencyP99Ms;
-  std::optional<double> latencyP95Ms;
-  std::optional<double> gpuUtilizationPercent;
-  std::optional<double> requestQueueDepth;
-
-  // The observation for the pipeline; replicas default to `fallbackReplicas`
-  // when the file does not give them.
-  [[nodiscard]] core::Observation observation(std::int32_t fallbackReplicas) const;
-};
+using MetricsFileEntry = MetricReading;
 
 // The whole file: entries by "<namespace>/<policyName>".
 struct MetricsFile {

@@ -1,0 +1,15 @@
+#include "source/metric_source.h"
+
+namespace kubeai::source {
+
+core::Observation MetricReading::observation(std::int32_t fallbackReplicas) const {
+  core::Observation observation;
+  observation.currentReplicas = currentReplicas.value_or(fallbackReplicas);
+  observation.latencyP99Ms = latencyP99Ms;
+  observation.latencyP95Ms = latencyP95Ms;
+  observation.gpuUtilizationPercent = gpuUtilizationPercent;
+  observation.requestQueueDepth = requestQueueDepth;
+  return observation;
+}
+
+}  // namespace kubeai::source

@@ -1,0 +1,41 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "core/observation.h"
+#include "core/policy.h"
+#include "core/result.h"
+
+namespace kubeai::source {
+
+// What a metric source saw for one policy. An empty optional is no data,
+// never 0.
+struct MetricReading {
+  std::optional<std::int32_t> currentReplicas;  // when the source knows them (file, kube-state-metrics)
+  std::optional<double> latencyP99Ms;
+  std::optional<double> latencyP95Ms;
+  std::optional<double> gpuUtilizationPercent;
+  std::optional<double> requestQueueDepth;  // total across replicas
+
+  // The observation for the pipeline; replicas are `fallbackReplicas` when the
+  // reading does not carry them.
+  [[nodiscard]] core::Observation observation(std::int32_t fallbackReplicas) const;
+};
+
+// Where the evaluation loop gets metric values (DESIGN §6): the metrics file,
+// Prometheus. Called from the evaluation thread only, once per cycle for all
+// policies at once, so a source can share one query among many policies.
+class MetricSource {
+ public:
+  virtual ~MetricSource() = default;
+
+  // One result per policy, in the same order. An Error is a failed read (a
+  // query that failed, a source that is down): the loop keeps the policy's last
+  // decision and marks it stale after --metrics-stale-after. A policy the
+  // source knows nothing about is a reading without data, not an error.
+  virtual std::vector<core::Result<MetricReading>> read(const std::vector<core::Policy>& policies) = 0;
+};
+
+}  // namespace kubeai::source
