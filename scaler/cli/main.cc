@@ -2,9 +2,12 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "cli/duration.h"
 #include "cli/evaluate_command.h"
 #include "cli/exit_codes.h"
 #include "cli/plugins_command.h"
+#include "cli/query_command.h"
+#include "cli/serve_command.h"
 #include "cli/validate_command.h"
 
 int main(int argc, char** argv) {
@@ -37,6 +40,46 @@ int main(int argc, char** argv) {
   pluginsCommand->add_option("--plugin-dir", plugins.pluginDir, "Directory of algorithm plugins (*.so)")->required();
   pluginsCommand->add_option("--output", plugins.output, "text or json")->check(CLI::IsMember({"text", "json"}));
 
+  ServeOptions serve;
+  std::string servePluginDir;
+  std::string interval = "15s";
+  std::string staleAfter;
+  auto* serveCommand = app.add_subcommand("serve", "Run the KEDA external scaler");
+  serveCommand->add_option("--grpc-address", serve.grpcAddress, "KEDA's ExternalScaler gRPC address")
+      ->capture_default_str();
+  serveCommand->add_option("--metrics-address", serve.metricsAddress, "HTTP address of /metrics, /healthz, /readyz")
+      ->capture_default_str();
+  serveCommand->add_option("--health-address", serve.healthAddress,
+                           "Plaintext grpc.health.v1 address for probes when TLS is on");
+  serveCommand->add_option("--policy-dir", serve.policyDir, "Directory of policy manifests (watched)");
+  serveCommand->add_option("--metrics-file", serve.metricsFile, "YAML file of metric values per policy (watched)");
+  serveCommand->add_option("--plugin-dir", servePluginDir, "Directory of algorithm plugins (*.so, watched)");
+  serveCommand->add_option("--evaluation-interval", interval, "How often every policy is evaluated")
+      ->capture_default_str();
+  serveCommand->add_option("--metrics-stale-after", staleAfter,
+                           "After this long without metrics a policy answers UNAVAILABLE (default 3 x interval)");
+  serveCommand->add_option("--tls-cert-file", serve.tlsCertFile, "Server certificate (PEM; reloaded when it changes)");
+  serveCommand->add_option("--tls-key-file", serve.tlsKeyFile, "Server private key (PEM)");
+  serveCommand->add_option("--tls-client-ca-file", serve.tlsClientCaFile,
+                           "CA for client certificates: mutual TLS, a client certificate is required");
+  serveCommand->add_option("--log-level", serve.logLevel, "debug, info, warn or error")->capture_default_str();
+  serveCommand->add_option("--log-format", serve.logFormat, "text or json")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+
+  QueryOptions query;
+  std::string queryTimeout = "3s";
+  auto* queryCommand = app.add_subcommand("query", "Call what KEDA calls (GetMetricSpec, GetMetrics, IsActive)");
+  queryCommand->add_option("--address", query.address, "The server's gRPC address, HOST:PORT")->required();
+  queryCommand->add_option("--policy", query.policy, "Policy name (the trigger's policyName)")->required();
+  queryCommand->add_option("--namespace", query.ns, "Policy namespace (the trigger's policyNamespace)");
+  queryCommand->add_option("--output", query.output, "text or json")->check(CLI::IsMember({"text", "json"}));
+  queryCommand->add_option("--timeout", queryTimeout, "Deadline for the three calls (e.g. 3s)");
+  queryCommand->add_option("--tls-ca-file", query.tlsCaFile, "CA bundle: use TLS and verify the server with it");
+  queryCommand->add_option("--tls-cert-file", query.tlsCertFile, "Client certificate (mTLS)");
+  queryCommand->add_option("--tls-key-file", query.tlsKeyFile, "Client key (mTLS)");
+  queryCommand->add_option("--tls-server-name", query.tlsServerName, "Name to verify in the server's certificate");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -64,6 +107,35 @@ int main(int argc, char** argv) {
   }
   if (*pluginsCommand) {
     return runPlugins(plugins, std::cout, std::cerr);
+  }
+  if (*serveCommand) {
+    auto parsedInterval = parseDuration(interval);
+    if (!parsedInterval.ok()) {
+      std::cerr << "error: --evaluation-interval: " << parsedInterval.error().message << "\n";
+      return kExitUsage;
+    }
+    serve.evaluationInterval = parsedInterval.value();
+    if (!staleAfter.empty()) {
+      auto parsedStale = parseDuration(staleAfter);
+      if (!parsedStale.ok()) {
+        std::cerr << "error: --metrics-stale-after: " << parsedStale.error().message << "\n";
+        return kExitUsage;
+      }
+      serve.metricsStaleAfter = parsedStale.value();
+    }
+    if (!servePluginDir.empty()) {
+      serve.pluginDir = servePluginDir;
+    }
+    return runServe(serve);
+  }
+  if (*queryCommand) {
+    auto timeout = parseDuration(queryTimeout);
+    if (!timeout.ok()) {
+      std::cerr << "error: --timeout: " << timeout.error().message << "\n";
+      return kExitUsage;
+    }
+    query.timeout = timeout.value();
+    return runQuery(query, std::cout, std::cerr);
   }
   return kExitUsage;
 }

@@ -220,7 +220,7 @@ TEST_CASE("evaluate: a plugin error holds and exits 1") {
   CHECK(decision["algorithmError"].get<std::string>().find("smoothingFactor") != std::string::npos);
 }
 
-TEST_CASE("evaluate: a plugin that fails to load is reported and exits 1; the decision still prints") {
+TEST_CASE("evaluate: a plugin that fails to load is reported and exits 1, the decision still prints") {
   TempDir dir;
   std::filesystem::copy_file(CAPPED_SMOOTH_RATIO_SO, dir.path() / "capped_smooth_ratio.so");
   dir.write("broken.so", "not an ELF file");

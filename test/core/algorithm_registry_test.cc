@@ -51,7 +51,7 @@ TEST_CASE("the registry refuses null, empty and duplicate names") {
   CHECK(duplicate.error().message == "duplicate algorithm name \"Custom\": already registered");
 }
 
-TEST_CASE("replace swaps a plugin; holders of the old one keep it alive") {
+TEST_CASE("replace swaps a plugin, holders of the old one keep it alive") {
   auto registry = AlgorithmRegistry::withBuiltins();
   REQUIRE(registry->add(std::make_shared<NamedAlgorithm>("Custom", 1)).ok());
   const auto old = registry->find("Custom");

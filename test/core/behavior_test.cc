@@ -134,7 +134,7 @@ TEST_CASE("Percent limits are exact for every start and value") {
   }
 }
 
-TEST_CASE("selectPolicy picks the most (Max) or least (Min) permissive limit; Disabled forbids") {
+TEST_CASE("selectPolicy picks the most (Max) or least (Min) permissive limit, Disabled forbids") {
   const std::vector<ScalingPolicy> policies = {{ScalingPolicyType::kPods, 4, 60},
                                                {ScalingPolicyType::kPercent, 100, 60}};
   const History none;
@@ -175,7 +175,7 @@ TEST_CASE("a scale-up policy limits each period relative to its start, through t
   CHECK(run.step(70, 4, 400).desiredReplicas == 6);
 }
 
-TEST_CASE("a scale-down policy limits through time; Min picks the slower of two") {
+TEST_CASE("a scale-down policy limits through time, Min picks the slower of two") {
   Policy policy = gpuOnly();
   policy.spec.scaleDown = rules(0,
                                 {{ScalingPolicyType::kPods, 4, 60}, {ScalingPolicyType::kPercent, 10, 60}},

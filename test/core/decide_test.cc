@@ -165,7 +165,7 @@ TEST_CASE("a failing algorithm holds the current replicas and says why") {
   CHECK(negative.algorithmError == "returned negative desired replicas (-3)");
 }
 
-TEST_CASE("plugins get identity, present ratios and parameters; their answer is still clamped") {
+TEST_CASE("plugins get identity, present ratios and parameters, their answer is still clamped") {
   auto registry = AlgorithmRegistry::withBuiltins();
   REQUIRE(registry->add(std::make_shared<EchoAlgorithm>()).ok());
   Policy policy = testing::makePolicy();

@@ -93,7 +93,7 @@ TEST_CASE("scaleByRatio holds within tolerance, else ceil(max(current, 1) * rati
   }
 }
 
-TEST_CASE("computeRatios: value / target per slot; missing data is absent, zero is data") {
+TEST_CASE("computeRatios: value / target per slot, missing data is absent, zero is data") {
   Policy policy = testing::makePolicy();
   Observation observation;
   observation.currentReplicas = 4;

@@ -16,7 +16,7 @@ nlohmann::json convert(const std::string& yaml) {
   return converted.value();
 }
 
-TEST_CASE("plain scalars resolve by the YAML 1.2 core schema; quoted ones stay strings") {
+TEST_CASE("plain scalars resolve by the YAML 1.2 core schema, quoted ones stay strings") {
   struct Row {
     const char* yaml;
     nlohmann::json expected;

@@ -9,7 +9,7 @@
 namespace kubeai::source {
 namespace {
 
-TEST_CASE("the metrics file maps namespace/policy to values; a key left out is no data") {
+TEST_CASE("the metrics file maps namespace/policy to values, a key left out is no data") {
   auto parsed = parseMetricsFile(R"(
 default/chat:
   currentReplicas: 3

@@ -79,7 +79,7 @@ TEST_CASE("a file that stops parsing keeps serving its last good policies, and s
   CHECK(maxOf(set, "default/one") == 9);
 }
 
-TEST_CASE("a policy that becomes invalid keeps its last good version; a new invalid one is refused") {
+TEST_CASE("a policy that becomes invalid keeps its last good version, a new invalid one is refused") {
   testing::TempDir dir;
   dir.write("a.yaml", policy("one", 3));
   PolicyDirectory directory(dir.path());
@@ -141,7 +141,7 @@ TEST_CASE("a mounted ConfigMap (symlinks into ..data) is read, and swapping ..da
   CHECK(maxOf(reload(directory), "default/one") == 8);
 }
 
-TEST_CASE("a missing directory is an error; an empty one is an empty set") {
+TEST_CASE("a missing directory is an error, an empty one is an empty set") {
   PolicyDirectory missing("/nonexistent/policies");
   auto result = missing.reload();
   REQUIRE_FALSE(result.ok());

@@ -1,0 +1,352 @@
+#include "cli/serve_command.h"
+
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/security/tls_certificate_provider.h>
+#include <grpcpp/security/tls_credentials_options.h>
+#include <pthread.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+
+#include "cli/exit_codes.h"
+#include "cli/logging.h"
+#include "core/algorithm_registry.h"
+#include "plugin/plugin_reloader.h"
+#include "server/decision_store.h"
+#include "server/evaluation_loop.h"
+#include "server/external_scaler_service.h"
+#include "source/file_metric_source.h"
+#include "source/policy_directory.h"
+#include "telemetry/http_endpoint.h"
+#include "telemetry/telemetry.h"
+#include "watch/file_watcher.h"
+
+namespace kubeai::cli {
+namespace {
+
+std::string formatMs(std::chrono::milliseconds duration) { return std::to_string(duration.count()) + "ms"; }
+
+// Telemetry and logs for what the evaluation loop does; evaluation thread only.
+class ServeListener final : public server::EvaluationListener {
+ public:
+  explicit ServeListener(telemetry::Telemetry& telemetry) : telemetry_(telemetry) {}
+
+  void onDecision(const core::Policy& policy, const core::Decision& decision, const core::Observation& observation,
+                  bool cooldownActive, std::optional<core::TimePoint> lastScaleTime, double seconds) override {
+    telemetry_.recordDecision(policy, decision, observation, cooldownActive, lastScaleTime, seconds);
+    const std::string key = policy.key();
+    auto [last, inserted] = lastDesired_.try_emplace(key, decision.desiredReplicas);
+    if (inserted || last->second != decision.desiredReplicas) {
+      const std::string from = inserted ? "" : std::to_string(last->second);
+      last->second = decision.desiredReplicas;
+      logEvent(LogLevel::kInfo, "desired replicas", {{"policy", key},
+                                                     {"from", from},
+                                                     {"desired", std::to_string(decision.desiredReplicas)},
+                                                     {"current", std::to_string(decision.currentReplicas)},
+                                                     {"algorithm", decision.algorithm},
+                                                     {"reason", decision.reason},
+                                                     {"limitedBy", std::string(core::limitedByName(decision.limitedBy))}});
+    }
+    if (!decision.algorithmValid && unknownAlgorithm_.insert(key).second) {
+      logEvent(LogLevel::kWarn, "unknown algorithm, using MaxRatio",
+               {{"policy", key}, {"algorithm", decision.requestedAlgorithm}});
+    } else if (decision.algorithmValid) {
+      unknownAlgorithm_.erase(key);
+    }
+  }
+
+  void onError(const std::string& ns, const std::string& name, const std::string& type,
+               const std::string& message) override {
+    telemetry_.recordError(ns, name, type);
+    // Said once per distinct problem, not every cycle.
+    std::string& last = lastError_[ns + "/" + name + "/" + type];
+    if (last != message) {
+      last = message;
+      logEvent(LogLevel::kWarn, "policy error", {{"policy", ns + "/" + name}, {"type", type}, {"error", message}});
+    }
+  }
+
+  void onRemoved(const std::string& ns, const std::string& name) override {
+    telemetry_.removePolicy(ns, name);
+    const std::string key = ns + "/" + name;
+    lastDesired_.erase(key);
+    unknownAlgorithm_.erase(key);
+    std::erase_if(lastError_, [&](const auto& entry) { return entry.first.rfind(key + "/", 0) == 0; });
+    logEvent(LogLevel::kInfo, "policy removed", {{"policy", key}});
+  }
+
+  void onCycle(const std::map<std::string, std::size_t>& states, double) override {
+    telemetry_.setPolicyStates(states);
+  }
+
+ private:
+  telemetry::Telemetry& telemetry_;
+  std::map<std::string, std::int32_t> lastDesired_;
+  std::set<std::string> unknownAlgorithm_;
+  std::map<std::string, std::string> lastError_;
+};
+
+// Splits the directory's set into what is served and what is refused.
+void applyPolicies(const source::PolicySet& set, server::EvaluationLoop& loop) {
+  std::vector<server::InvalidPolicy> invalid;
+  for (const auto& problem : set.problems) {
+    logEvent(LogLevel::kWarn, "policy problem",
+             {{"file", problem.file.string()}, {"policy", problem.policy}, {"error", problem.message}});
+    const std::size_t slash = problem.policy.find('/');
+    if (slash != std::string::npos) {
+      invalid.push_back({problem.policy.substr(0, slash), problem.policy.substr(slash + 1), problem.message});
+    }
+  }
+  loop.setPolicies(set.policies, std::move(invalid));
+}
+
+void reportPlugins(const std::vector<plugin::PluginLoadReport>& reports, telemetry::Telemetry& telemetry) {
+  std::size_t loaded = 0;
+  std::size_t failed = 0;
+  for (const auto& report : reports) {
+    if (report.ok()) {
+      ++loaded;
+      logEvent(LogLevel::kInfo, "plugin loaded",
+               {{"file", report.file.string()}, {"algorithm", std::string(report.algorithm->name())}});
+    } else {
+      ++failed;
+      logEvent(LogLevel::kError, "plugin failed", {{"file", report.file.string()}, {"error", report.error}});
+    }
+  }
+  telemetry.setPlugins(loaded, failed);
+}
+
+core::Status checkReadable(const std::string& path, const char* flag) {
+  std::ifstream stream(path);
+  if (!stream) {
+    return core::Error{std::string(flag) + ": cannot read " + path};
+  }
+  return core::Ok{};
+}
+
+core::Result<std::shared_ptr<grpc::ServerCredentials>> serverCredentials(const ServeOptions& options) {
+  if (options.tlsCertFile.empty() && options.tlsKeyFile.empty()) {
+    if (!options.tlsClientCaFile.empty()) {
+      return core::Error{"--tls-client-ca-file needs --tls-cert-file and --tls-key-file"};
+    }
+    return grpc::InsecureServerCredentials();
+  }
+  if (options.tlsCertFile.empty() || options.tlsKeyFile.empty()) {
+    return core::Error{"--tls-cert-file and --tls-key-file go together"};
+  }
+  for (const auto& [path, flag] : {std::pair{options.tlsCertFile, "--tls-cert-file"},
+                                   std::pair{options.tlsKeyFile, "--tls-key-file"},
+                                   std::pair{options.tlsClientCaFile, "--tls-client-ca-file"}}) {
+    if (!path.empty()) {
+      if (auto status = checkReadable(path, flag); !status.ok()) {
+        return status.error();
+      }
+    }
+  }
+  // Re-read every second: cert-manager replaces the files in place, and the
+  // next handshake uses the new certificate without a restart.
+  constexpr unsigned kRefreshSeconds = 1;
+  auto provider = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+      options.tlsKeyFile, options.tlsCertFile, options.tlsClientCaFile, kRefreshSeconds);
+  grpc::experimental::TlsServerCredentialsOptions tls(provider);
+  tls.watch_identity_key_cert_pairs();
+  if (options.tlsClientCaFile.empty()) {
+    tls.set_cert_request_type(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+  } else {
+    tls.watch_root_certs();
+    tls.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  }
+  return grpc::experimental::TlsServerCredentials(tls);
+}
+
+std::string hostOf(const std::string& address) {
+  const std::size_t colon = address.rfind(':');
+  return colon == std::string::npos ? address : address.substr(0, colon);
+}
+
+}  // namespace
+
+int runServe(const ServeOptions& options) {
+  // Signals are taken by sigwait() on this thread only: block them before any
+  // thread (gRPC, civetweb, the loop, the watcher) exists, so all inherit it.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  if (auto logging = setUpLogging(options.logLevel, options.logFormat); !logging.ok()) {
+    std::fprintf(stderr, "error: %s\n", logging.error().message.c_str());
+    return kExitUsage;
+  }
+  auto fail = [](int code, const std::string& message) {
+    logEvent(LogLevel::kError, message);
+    return code;
+  };
+  if (options.policyDir.empty()) {
+    return fail(kExitUsage, "serve needs --policy-dir (the Kubernetes policy source is not available yet)");
+  }
+  if (options.metricsFile.empty()) {
+    return fail(kExitUsage, "serve needs --metrics-file (the Prometheus metric source is not available yet)");
+  }
+  if (options.evaluationInterval.count() <= 0) {
+    return fail(kExitUsage, "--evaluation-interval must be greater than 0");
+  }
+  const std::chrono::milliseconds staleAfter = options.metricsStaleAfter.value_or(3 * options.evaluationInterval);
+  auto credentials = serverCredentials(options);
+  if (!credentials.ok()) {
+    return fail(kExitUsage, credentials.error().message);
+  }
+
+  telemetry::Telemetry telemetry;
+  auto registry = core::AlgorithmRegistry::withBuiltins();
+  std::unique_ptr<plugin::PluginReloader> plugins;
+  if (options.pluginDir) {
+    const auto scratch = std::filesystem::temp_directory_path() /
+                         ("kubeai-scaler-plugins-" + std::to_string(::getpid()));
+    plugins = std::make_unique<plugin::PluginReloader>(*registry, *options.pluginDir, scratch);
+    auto reports = plugins->reload();
+    if (!reports.ok()) {
+      return fail(kExitUsage, reports.error().message);
+    }
+    reportPlugins(reports.value(), telemetry);
+  }
+
+  source::PolicyDirectory policies(options.policyDir);
+  auto initialPolicies = policies.reload();
+  if (!initialPolicies.ok()) {
+    return fail(kExitUsage, initialPolicies.error().message);
+  }
+  source::FileMetricSource metrics(options.metricsFile);
+  if (auto loaded = metrics.reload(); !loaded.ok()) {
+    return fail(kExitUsage, loaded.error().message);
+  }
+
+  server::DecisionStore store;
+  ServeListener listener(telemetry);
+  server::EvaluationLoop loop(store, *registry, metrics, {options.evaluationInterval, staleAfter},
+                              server::EvaluationLoop::systemClock(), &listener);
+  applyPolicies(initialPolicies.value(), loop);
+  loop.runOnce();  // decisions exist before the first RPC can arrive
+  logEvent(LogLevel::kInfo, "policies loaded",
+           {{"policies", std::to_string(initialPolicies.value().policies.size())},
+            {"problems", std::to_string(initialPolicies.value().problems.size())},
+            {"interval", formatMs(options.evaluationInterval)},
+            {"staleAfter", formatMs(staleAfter)}});
+
+  server::ExternalScalerService service(store, [&telemetry](std::string_view method, grpc::StatusCode code,
+                                                            double seconds) {
+    telemetry.recordRpc(method, static_cast<int>(code), seconds);
+  });
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::ServerBuilder builder;
+  int grpcPort = 0;
+  builder.AddListeningPort(options.grpcAddress, credentials.value(), &grpcPort);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> grpcServer = builder.BuildAndStart();
+  if (!grpcServer || grpcPort == 0) {
+    return fail(kExitFailure, "cannot listen for gRPC on " + options.grpcAddress);
+  }
+  grpcServer->GetHealthCheckService()->SetServingStatus(true);
+  logEvent(LogLevel::kInfo, "serving gRPC",
+           {{"address", hostOf(options.grpcAddress) + ":" + std::to_string(grpcPort)},
+            {"tls", options.tlsCertFile.empty() ? "off" : (options.tlsClientCaFile.empty() ? "on" : "mutual")}});
+
+  std::unique_ptr<grpc::Server> healthServer;
+  if (!options.healthAddress.empty()) {
+    grpc::ServerBuilder healthBuilder;
+    int healthPort = 0;
+    healthBuilder.AddListeningPort(options.healthAddress, grpc::InsecureServerCredentials(), &healthPort);
+    healthServer = healthBuilder.BuildAndStart();
+    if (!healthServer || healthPort == 0) {
+      return fail(kExitFailure, "cannot listen for gRPC health on " + options.healthAddress);
+    }
+    healthServer->GetHealthCheckService()->SetServingStatus(true);
+    logEvent(LogLevel::kInfo, "serving gRPC health",
+             {{"address", hostOf(options.healthAddress) + ":" + std::to_string(healthPort)}});
+  }
+
+  std::unique_ptr<telemetry::HttpEndpoint> http;
+  try {
+    telemetry::HttpEndpoint::Options httpOptions;
+    httpOptions.address = options.metricsAddress;
+    httpOptions.collectables = telemetry.collectables();
+    httpOptions.readiness = [&store] {
+      telemetry::ReadyReport report{true, "ok\n"};
+      for (const auto& entry : store.all()) {
+        if (entry->state != server::PolicyState::kReady) {
+          report.body += entry->ns + "/" + entry->name + ": " + std::string(server::policyStateName(entry->state)) +
+                         ": " + entry->message + "\n";
+        }
+      }
+      return report;
+    };
+    http = std::make_unique<telemetry::HttpEndpoint>(std::move(httpOptions));
+  } catch (const std::exception& e) {
+    grpcServer->Shutdown();
+    return fail(kExitFailure, e.what());
+  }
+  logEvent(LogLevel::kInfo, "serving HTTP", {{"address", http->address()}});
+
+  watch::FileWatcher::Options watchOptions;
+  watchOptions.onError = [](std::string_view message) {
+    logEvent(LogLevel::kError, "file watch", {{"error", std::string(message)}});
+  };
+  watch::FileWatcher watcher(watchOptions);
+  watcher.watch(options.policyDir, [&] {
+    auto set = policies.reload();
+    if (!set.ok()) {
+      telemetry.recordReloadError("policy-dir");
+      logEvent(LogLevel::kError, "policy directory", {{"error", set.error().message}});
+      return;
+    }
+    if (!set.value().problems.empty()) {
+      telemetry.recordReloadError("policy-dir");
+    }
+    applyPolicies(set.value(), loop);
+  });
+  watcher.watch(options.metricsFile, [&] {
+    if (auto loaded = metrics.reload(); !loaded.ok()) {
+      telemetry.recordReloadError("metrics-file");
+      logEvent(LogLevel::kError, "metrics file, keeping the last good one", {{"error", loaded.error().message}});
+      return;
+    }
+    loop.trigger();
+  });
+  if (plugins) {
+    watcher.watch(*options.pluginDir, [&] {
+      auto reports = plugins->reload();
+      if (!reports.ok()) {
+        telemetry.recordReloadError("plugin-dir");
+        logEvent(LogLevel::kError, "plugin directory", {{"error", reports.error().message}});
+        return;
+      }
+      reportPlugins(reports.value(), telemetry);
+      loop.trigger();
+    });
+  }
+  loop.start();
+
+  int received = 0;
+  sigwait(&signals, &received);
+  logEvent(LogLevel::kInfo, "shutting down", {{"signal", received == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  grpcServer->GetHealthCheckService()->SetServingStatus(false);
+  // Open streams are cancelled after the deadline; KEDA reconnects elsewhere.
+  grpcServer->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  grpcServer->Wait();
+  if (healthServer) {
+    healthServer->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+    healthServer->Wait();
+  }
+  loop.stop();
+  return kExitOk;
+}
+
+}  // namespace kubeai::cli

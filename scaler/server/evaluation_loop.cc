@@ -1,0 +1,208 @@
+#include "server/evaluation_loop.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "core/decide.h"
+
+namespace kubeai::server {
+namespace {
+
+double secondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+std::string formatSeconds(core::TimePoint::duration duration) {
+  return std::to_string(std::chrono::duration_cast<std::chrono::seconds>(duration).count()) + "s";
+}
+
+}  // namespace
+
+EvaluationLoop::Clock EvaluationLoop::systemClock() {
+  return [] { return std::chrono::system_clock::now(); };
+}
+
+EvaluationLoop::EvaluationLoop(DecisionStore& store, const core::AlgorithmRegistry& algorithms,
+                               source::MetricSource& metrics, EvaluationOptions options, Clock clock,
+                               EvaluationListener* listener)
+    : store_(store),
+      algorithms_(algorithms),
+      metrics_(metrics),
+      options_(options),
+      clock_(std::move(clock)),
+      listener_(listener != nullptr ? listener : &noListener_) {}
+
+EvaluationLoop::~EvaluationLoop() { stop(); }
+
+void EvaluationLoop::setPolicies(std::vector<core::Policy> policies, std::vector<InvalidPolicy> invalid) {
+  auto nextPolicies = std::make_shared<const std::vector<core::Policy>>(std::move(policies));
+  auto nextInvalid = std::make_shared<const std::vector<InvalidPolicy>>(std::move(invalid));
+  {
+    const std::lock_guard lock(mutex_);
+    policies_ = std::move(nextPolicies);
+    invalid_ = std::move(nextInvalid);
+    triggered_ = true;
+  }
+  wake_.notify_all();
+}
+
+void EvaluationLoop::trigger() {
+  {
+    const std::lock_guard lock(mutex_);
+    triggered_ = true;
+  }
+  wake_.notify_all();
+}
+
+void EvaluationLoop::start() {
+  if (!thread_.joinable()) {
+    thread_ = std::jthread([this](const std::stop_token& stop) { loop(stop); });
+  }
+}
+
+void EvaluationLoop::stop() {
+  if (thread_.joinable()) {
+    thread_.request_stop();
+    wake_.notify_all();
+    thread_.join();
+  }
+}
+
+std::uint64_t EvaluationLoop::cycles() const {
+  const std::lock_guard lock(mutex_);
+  return cycles_;
+}
+
+void EvaluationLoop::loop(const std::stop_token& stop) {
+  while (!stop.stop_requested()) {
+    runOnce();
+    std::unique_lock lock(mutex_);
+    wake_.wait_for(lock, stop, options_.interval, [this] { return triggered_; });
+  }
+}
+
+void EvaluationLoop::runOnce() {
+  std::shared_ptr<const std::vector<core::Policy>> policies;
+  std::shared_ptr<const std::vector<InvalidPolicy>> invalid;
+  {
+    const std::lock_guard lock(mutex_);
+    policies = policies_;
+    invalid = invalid_;
+    triggered_ = false;  // a trigger during the cycle asks for another one
+  }
+  {
+    const std::lock_guard cycle(cycleMutex_);
+    evaluate(*policies, *invalid);
+  }
+  const std::lock_guard lock(mutex_);
+  ++cycles_;
+}
+
+void EvaluationLoop::evaluate(const std::vector<core::Policy>& policies, const std::vector<InvalidPolicy>& invalid) {
+  const auto started = std::chrono::steady_clock::now();
+  const core::TimePoint now = clock_();
+  std::map<std::string, std::size_t> states = {{"pending", 0}, {"ready", 0}, {"stale", 0}, {"invalid", 0}};
+  std::map<std::string, std::pair<std::string, std::string>> present;
+
+  std::vector<core::Result<source::MetricReading>> readings = metrics_.read(policies);
+  if (readings.size() != policies.size()) {
+    // A source bug must not index out of bounds; treat it as a failed read.
+    readings.assign(policies.size(), core::Error{"metric source returned " + std::to_string(readings.size()) +
+                                                 " readings for " + std::to_string(policies.size()) + " policies"});
+  }
+
+  for (std::size_t i = 0; i < policies.size(); ++i) {
+    const core::Policy& policy = policies[i];
+    const std::string& ns = policy.metadata.namespace_;
+    const std::string& name = policy.metadata.name;
+    const std::string key = policy.key();
+    present[key] = {ns, name};
+    auto [slot, inserted] = memory_.try_emplace(key);
+    PolicyMemory& memory = slot->second;
+    if (inserted) {
+      memory.firstSeen = now;
+    }
+
+    PolicyEntry entry;
+    entry.ns = ns;
+    entry.name = name;
+
+    if (!readings[i].ok()) {
+      const std::string& error = readings[i].error().message;
+      listener_->onError(ns, name, "metrics", error);
+      const core::TimePoint since = memory.lastGoodRead.value_or(memory.firstSeen);
+      if (now - since >= options_.staleAfter) {
+        entry.state = PolicyState::kStale;
+        entry.decision = memory.lastDecision;
+        entry.decidedAt = memory.decidedAt;
+        entry.message = "policy " + key + ": metrics unavailable for " + formatSeconds(now - since) + ": " + error;
+        listener_->onError(ns, name, "stale", entry.message);
+      } else if (memory.lastDecision) {
+        entry.state = PolicyState::kReady;  // the last decision stays in force until stale
+        entry.decision = memory.lastDecision;
+        entry.decidedAt = memory.decidedAt;
+      } else {
+        entry.state = PolicyState::kPending;
+        entry.message = "policy " + key + ": no metrics yet: " + error;
+      }
+      ++states[std::string(policyStateName(entry.state))];
+      store_.publish(std::move(entry));
+      continue;
+    }
+
+    memory.lastGoodRead = now;
+    const std::int32_t fallback =
+        memory.history.published.value_or(std::max(policy.spec.effectiveMinReplicas(), std::int32_t{1}));
+    const core::Observation observation = readings[i].value().observation(fallback);
+    const auto decideStarted = std::chrono::steady_clock::now();
+    core::Outcome outcome = core::decide(policy, observation, std::move(memory.history), now, algorithms_);
+    const double decideSeconds = secondsSince(decideStarted);
+    memory.history = std::move(outcome.history);
+
+    const core::Decision& decision = outcome.decision;
+    const auto cooldown = std::chrono::seconds(policy.spec.effectiveCooldownSeconds());
+    const bool cooldownActive = memory.history.lastChangeAt && cooldown.count() > 0 &&
+                                now - *memory.history.lastChangeAt < cooldown;
+    listener_->onDecision(policy, decision, observation, cooldownActive, memory.history.lastChangeAt, decideSeconds);
+    if (!decision.algorithmError.empty()) {
+      listener_->onError(ns, name, "algorithm", decision.algorithmError);
+    }
+
+    memory.lastDecision = decision;
+    memory.decidedAt = now;
+    entry.state = PolicyState::kReady;
+    entry.decision = std::move(outcome.decision);
+    entry.decidedAt = now;
+    ++states["ready"];
+    store_.publish(std::move(entry));
+  }
+
+  for (const InvalidPolicy& refused : invalid) {
+    const std::string key = refused.ns + "/" + refused.name;
+    if (present.count(key) != 0) {
+      continue;  // its last good version is being served
+    }
+    present[key] = {refused.ns, refused.name};
+    memory_.erase(key);
+    PolicyEntry entry;
+    entry.ns = refused.ns;
+    entry.name = refused.name;
+    entry.state = PolicyState::kInvalid;
+    entry.message = "policy " + key + " is invalid: " + refused.message;
+    listener_->onError(refused.ns, refused.name, "invalid", refused.message);
+    ++states["invalid"];
+    store_.publish(std::move(entry));
+  }
+
+  for (const auto& [key, names] : published_) {
+    if (present.count(key) == 0) {
+      store_.remove(names.first, names.second);
+      memory_.erase(key);
+      listener_->onRemoved(names.first, names.second);
+    }
+  }
+  published_ = std::move(present);
+  listener_->onCycle(states, secondsSince(started));
+}
+
+}  // namespace kubeai::server

@@ -1,0 +1,129 @@
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/algorithm_registry.h"
+#include "core/decision.h"
+#include "core/history.h"
+#include "core/observation.h"
+#include "core/policy.h"
+#include "server/decision_store.h"
+#include "source/metric_source.h"
+
+namespace kubeai::server {
+
+// What the loop tells telemetry and logs; every method has a no-op default.
+// Called on the evaluation thread.
+class EvaluationListener {
+ public:
+  virtual ~EvaluationListener() = default;
+  virtual void onDecision(const core::Policy& /*policy*/, const core::Decision& /*decision*/,
+                          const core::Observation& /*observation*/, bool /*cooldownActive*/,
+                          std::optional<core::TimePoint> /*lastScaleTime*/, double /*seconds*/) {}
+  // errorType: "metrics" (a failed read), "stale", "algorithm" (a plugin failed), "invalid".
+  virtual void onError(const std::string& /*ns*/, const std::string& /*name*/, const std::string& /*errorType*/,
+                       const std::string& /*message*/) {}
+  virtual void onRemoved(const std::string& /*ns*/, const std::string& /*name*/) {}
+  // Policies by state name after each cycle ("pending", "ready", "stale", "invalid").
+  virtual void onCycle(const std::map<std::string, std::size_t>& /*policiesByState*/, double /*seconds*/) {}
+};
+
+// A policy the source refused, never valid: served as kInvalid with why.
+struct InvalidPolicy {
+  std::string ns;
+  std::string name;
+  std::string message;
+};
+
+struct EvaluationOptions {
+  std::chrono::milliseconds interval{15'000};
+  std::chrono::milliseconds staleAfter{45'000};  // --metrics-stale-after, default 3 x interval
+};
+
+// Runs every policy through core::decide() each interval, and at once when
+// triggered (a policy, the metrics or a plugin changed), carrying each
+// policy's History from one decision to the next, and publishes the results
+// to the DecisionStore that the gRPC handlers read.
+//
+// Replicas: from the metric reading when it has them; otherwise the value
+// last published (KEDA is assumed to have applied it), or minReplicas (at
+// least 1) for a policy's first decision.
+//
+// A failed metric read keeps the policy's last decision in force; after
+// staleAfter without a good read it becomes kStale, and RPCs answer
+// UNAVAILABLE so that the ScaledObject's fallback applies.
+class EvaluationLoop {
+ public:
+  using Clock = std::function<core::TimePoint()>;
+
+  EvaluationLoop(DecisionStore& store, const core::AlgorithmRegistry& algorithms, source::MetricSource& metrics,
+                 EvaluationOptions options, Clock clock = systemClock(), EvaluationListener* listener = nullptr);
+  ~EvaluationLoop();
+  EvaluationLoop(const EvaluationLoop&) = delete;
+  EvaluationLoop& operator=(const EvaluationLoop&) = delete;
+
+  // Replaces the policy set; takes effect at the next cycle, which this
+  // triggers. Thread-safe.
+  void setPolicies(std::vector<core::Policy> policies, std::vector<InvalidPolicy> invalid = {});
+
+  // Asks for a cycle now (metrics or plugins changed). Thread-safe.
+  void trigger();
+
+  // Runs cycles on a background thread until stop() or destruction.
+  void start();
+  void stop();
+
+  // One cycle on the calling thread (tests; and the first cycle at start-up,
+  // so the server is ready before it listens).
+  void runOnce();
+
+  // Cycles completed so far; tests wait on it.
+  [[nodiscard]] std::uint64_t cycles() const;
+
+  static Clock systemClock();
+
+ private:
+  struct PolicyMemory {
+    core::TimePoint firstSeen{};
+    core::History history;
+    std::optional<core::TimePoint> lastGoodRead;
+    std::optional<core::Decision> lastDecision;
+    core::TimePoint decidedAt{};
+  };
+
+  void loop(const std::stop_token& stop);
+  void evaluate(const std::vector<core::Policy>& policies, const std::vector<InvalidPolicy>& invalid);
+
+  DecisionStore& store_;
+  const core::AlgorithmRegistry& algorithms_;
+  source::MetricSource& metrics_;
+  const EvaluationOptions options_;
+  const Clock clock_;
+  EvaluationListener* const listener_;
+  EvaluationListener noListener_;
+
+  mutable std::mutex mutex_;  // guards the fields below
+  std::condition_variable_any wake_;
+  std::shared_ptr<const std::vector<core::Policy>> policies_ = std::make_shared<const std::vector<core::Policy>>();
+  std::shared_ptr<const std::vector<InvalidPolicy>> invalid_ = std::make_shared<const std::vector<InvalidPolicy>>();
+  bool triggered_ = false;
+  std::uint64_t cycles_ = 0;
+
+  // Touched only by the cycle (one at a time: cycleMutex_).
+  std::mutex cycleMutex_;
+  std::map<std::string, PolicyMemory> memory_;  // by namespace/name
+  std::map<std::string, std::pair<std::string, std::string>> published_;  // keys in the store -> ns, name
+
+  std::jthread thread_;
+};
+
+}  // namespace kubeai::server

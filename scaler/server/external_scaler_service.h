@@ -1,0 +1,94 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <string_view>
+
+// The generated service is the base class, so it cannot be forward-declared.
+#include "externalscaler.grpc.pb.h"
+#include "server/decision_store.h"
+
+namespace kubeai::server {
+
+// KEDA's ExternalScaler (DESIGN §4) answered from the DecisionStore: no RPC
+// waits on I/O or on the evaluation loop, and the two streams are callback
+// reactors, so an open stream holds no thread.
+//
+//   IsActive          desired > 0; UNAVAILABLE while the policy is pending,
+//                     stale or invalid; NOT_FOUND when unknown
+//   GetMetrics        one MetricValue {the requested name, D, D}; same errors;
+//                     INVALID_ARGUMENT when the name is not kubeai-<policy>
+//   GetMetricSpec     one MetricSpec {kubeai-<policy>, 1, 1.0} for every known
+//                     policy, whatever its state: the spec does not depend on
+//                     the decision, and KEDA builds the HPA from it; were it
+//                     refused while a policy is pending or stale, the HPA would
+//                     lack the metric and the ScaledObject's `fallback`, which
+//                     acts on GetMetrics errors, could never apply
+//   StreamIsActive    the IsActive answer at once, then each change of it;
+//                     finishes with the status when the policy becomes unknown
+//                     or unservable (KEDA reconnects and polls meanwhile)
+//   StreamMetricSpec  the GetMetricSpec answer at once; stays open and
+//                     finishes with NOT_FOUND when the policy is removed
+//
+// Every request names its policy through ScaledObjectRef (see
+// scaled_object_ref.h); bad metadata is INVALID_ARGUMENT.
+//
+// Lifetime: the store and this service must outlive the grpc::Server they are
+// registered with (Shutdown() and Wait() it first): open streams hold
+// subscriptions to the store until gRPC calls their OnDone().
+class ExternalScalerService final : public externalscaler::ExternalScaler::CallbackService {
+ public:
+  // Called once per finished RPC: unary calls when answered (`seconds` is the
+  // handler's time), streams when gRPC is done with them (`seconds` is the
+  // stream's life). `method` is the bare RPC name ("GetMetrics"; service
+  // "externalscaler.ExternalScaler"). Runs on gRPC's threads, concurrently:
+  // it must be thread-safe, quick and non-blocking, like a counter update.
+  using RequestObserver = std::function<void(std::string_view method, grpc::StatusCode code, double seconds)>;
+
+  static constexpr std::string_view kIsActive = "IsActive";
+  static constexpr std::string_view kStreamIsActive = "StreamIsActive";
+  static constexpr std::string_view kGetMetricSpec = "GetMetricSpec";
+  static constexpr std::string_view kGetMetrics = "GetMetrics";
+  static constexpr std::string_view kStreamMetricSpec = "StreamMetricSpec";
+
+  explicit ExternalScalerService(DecisionStore& store, RequestObserver observer = {});
+  ExternalScalerService(const ExternalScalerService&) = delete;
+  ExternalScalerService& operator=(const ExternalScalerService&) = delete;
+  ~ExternalScalerService() override;
+
+  // Streams gRPC has not yet finished with (for /metrics and tests).
+  [[nodiscard]] std::size_t openStreams() const noexcept { return openStreams_.load(std::memory_order_relaxed); }
+
+  grpc::ServerUnaryReactor* IsActive(grpc::CallbackServerContext* context,
+                                     const externalscaler::ScaledObjectRef* request,
+                                     externalscaler::IsActiveResponse* response) override;
+  grpc::ServerWriteReactor<externalscaler::IsActiveResponse>* StreamIsActive(
+      grpc::CallbackServerContext* context, const externalscaler::ScaledObjectRef* request) override;
+  grpc::ServerUnaryReactor* GetMetricSpec(grpc::CallbackServerContext* context,
+                                          const externalscaler::ScaledObjectRef* request,
+                                          externalscaler::GetMetricSpecResponse* response) override;
+  grpc::ServerUnaryReactor* GetMetrics(grpc::CallbackServerContext* context,
+                                       const externalscaler::GetMetricsRequest* request,
+                                       externalscaler::GetMetricsResponse* response) override;
+  grpc::ServerWriteReactor<externalscaler::GetMetricSpecResponse>* StreamMetricSpec(
+      grpc::CallbackServerContext* context, const externalscaler::ScaledObjectRef* request) override;
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  template <typename Response>
+  friend class PolicyStream;
+
+  grpc::ServerUnaryReactor* finishUnary(grpc::CallbackServerContext* context, std::string_view method,
+                                        Clock::time_point start, grpc::Status status);
+  void streamOpened() noexcept { openStreams_.fetch_add(1, std::memory_order_relaxed); }
+  void streamDone(std::string_view method, grpc::StatusCode code, Clock::time_point start);
+  void observe(std::string_view method, grpc::StatusCode code, Clock::time_point start) const;
+
+  DecisionStore& store_;
+  RequestObserver observer_;
+  std::atomic<std::size_t> openStreams_{0};
+};
+
+}  // namespace kubeai::server

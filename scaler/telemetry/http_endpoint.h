@@ -1,0 +1,70 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace prometheus {
+class Collectable;
+}  // namespace prometheus
+
+namespace kubeai::telemetry {
+
+// What /readyz answers: 200 with `body` when ready, 503 with it otherwise
+// (the server lists its pending and stale policies there).
+struct ReadyReport {
+  bool ready = false;
+  std::string body;
+};
+
+// The plain-HTTP side of the server, for Prometheus and the kubelet:
+//   GET /metrics  the collectables, Prometheus text format 0.0.4
+//   GET /healthz  200 "ok" while the process serves HTTP at all (liveness)
+//   GET /readyz   200 or 503 from the readiness callback
+// Anything else is 404 (405 for a method other than GET or HEAD).
+//
+// One civetweb server with a few worker threads: probes and scrapes are rare
+// and cheap, and a slow scraper ties up at most one of them. The handlers and
+// the callbacks run on those worker threads, possibly concurrently; the
+// callbacks must be thread-safe and must not block for long (kubelet probes
+// time out after a second by default).
+class HttpEndpoint {
+ public:
+  struct Options {
+    // IPv4 "HOST:PORT" (e.g. "0.0.0.0:8080"); "localhost" means 127.0.0.1.
+    // Port 0 binds a free port chosen by the kernel: read it from port().
+    std::string address = "0.0.0.0:8080";
+    // Exported on /metrics in this order (Telemetry::collectables(), a
+    // prometheus::Registry of your own, ...), collected afresh on each scrape.
+    std::vector<std::shared_ptr<const prometheus::Collectable>> collectables;
+    // Unset: always ready, body "ok". An exception from it is answered with 500.
+    std::function<ReadyReport()> readiness;
+    // civetweb's own complaints once serving (a client that went away, ...);
+    // called on worker threads. Unset: dropped.
+    std::function<void(std::string_view message)> onServerError;
+    int workerThreads = 4;
+  };
+
+  // Binds and starts serving before returning. Throws std::invalid_argument
+  // for a malformed address and std::runtime_error when it cannot be bound
+  // (in use, not a local address, no permission); both messages name the address.
+  explicit HttpEndpoint(Options options);
+  // Stops accepting, waits for running requests to finish, joins the workers.
+  ~HttpEndpoint();
+  HttpEndpoint(const HttpEndpoint&) = delete;
+  HttpEndpoint& operator=(const HttpEndpoint&) = delete;
+
+  // The bound port: the one asked for, or the kernel's choice for port 0.
+  [[nodiscard]] std::uint16_t port() const noexcept;
+  // "HOST:PORT" as bound, for logs: "127.0.0.1:41733".
+  [[nodiscard]] std::string address() const;
+
+ private:
+  struct Server;  // the civetweb context and what its callbacks need
+  std::unique_ptr<Server> server_;
+};
+
+}  // namespace kubeai::telemetry

@@ -1,0 +1,224 @@
+#include "telemetry/http_endpoint.h"
+
+#include <arpa/inet.h>
+#include <doctest/doctest.h>
+#include <netinet/in.h>
+#include <prometheus/counter.h>
+#include <prometheus/registry.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include "telemetry/telemetry.h"
+
+namespace kubeai::telemetry {
+namespace {
+
+struct HttpResponse {
+  int status = 0;
+  std::string headers;  // the head without the status line, lower-cased names kept as sent
+  std::string body;
+};
+
+// One HTTP/1.0 exchange on 127.0.0.1 (the server closes after answering), so
+// the tests see exactly what a scraper or the kubelet gets.
+HttpResponse request(std::uint16_t port, std::string_view method, std::string_view path) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0);
+  const std::string out = std::string(method) + " " + std::string(path) + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+  REQUIRE(send(fd, out.data(), out.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(out.size()));
+  std::string in;
+  char buffer[4096];
+  for (ssize_t got = 0; (got = recv(fd, buffer, sizeof buffer, 0)) > 0;) in.append(buffer, static_cast<std::size_t>(got));
+  close(fd);
+
+  HttpResponse response;
+  const std::size_t headEnd = in.find("\r\n\r\n");
+  REQUIRE(headEnd != std::string::npos);
+  REQUIRE(in.rfind("HTTP/1.", 0) == 0);
+  response.status = std::stoi(in.substr(in.find(' ') + 1, 3));
+  response.headers = in.substr(0, headEnd);
+  response.body = in.substr(headEnd + 4);
+  return response;
+}
+
+HttpEndpoint::Options loopback() {
+  HttpEndpoint::Options options;
+  options.address = "127.0.0.1:0";
+  options.workerThreads = 2;
+  return options;
+}
+
+TEST_CASE("/metrics serves every collectable in the Prometheus text format") {
+  auto registry = std::make_shared<prometheus::Registry>();
+  prometheus::BuildCounter().Name("kubeai_test_things_total").Help("things").Register(*registry).Add({{"kind", "a"}}).Increment(3);
+  auto extra = std::make_shared<prometheus::Registry>();
+  prometheus::BuildCounter().Name("kubeai_test_extra_total").Help("extra").Register(*extra).Add({}).Increment();
+
+  HttpEndpoint::Options options = loopback();
+  options.collectables = {registry, extra};
+  HttpEndpoint endpoint(options);
+  REQUIRE(endpoint.port() != 0);
+  CHECK(endpoint.address() == "127.0.0.1:" + std::to_string(endpoint.port()));
+
+  const HttpResponse metrics = request(endpoint.port(), "GET", "/metrics");
+  CHECK(metrics.status == 200);
+  CHECK(metrics.headers.find("Content-Type: text/plain; version=0.0.4") != std::string::npos);
+  CHECK(metrics.body.find("# TYPE kubeai_test_things_total counter\n") != std::string::npos);
+  CHECK(metrics.body.find("kubeai_test_things_total{kind=\"a\"} 3\n") != std::string::npos);
+  CHECK(metrics.body.find("kubeai_test_extra_total 1\n") != std::string::npos);
+
+  // Live values, not a snapshot taken at start.
+  prometheus::BuildCounter().Name("kubeai_test_later_total").Help("later").Register(*registry).Add({}).Increment();
+  CHECK(request(endpoint.port(), "GET", "/metrics?x=1").body.find("kubeai_test_later_total 1\n") != std::string::npos);
+}
+
+TEST_CASE("/metrics serves Telemetry's families") {
+  Telemetry telemetry;
+  core::Policy policy;
+  policy.metadata.namespace_ = "llm";
+  policy.metadata.name = "chat";
+  policy.spec.targetRef.name = "chat-server";
+  core::Decision decision;
+  decision.currentReplicas = 1;
+  decision.desiredReplicas = 4;
+  telemetry.recordDecision(policy, decision, core::Observation{}, false, std::nullopt, 1e-4);
+  telemetry.recordRpc("GetMetrics", 0, 1e-4);
+
+  HttpEndpoint::Options options = loopback();
+  options.collectables = telemetry.collectables();
+  HttpEndpoint endpoint(options);
+  const std::string body = request(endpoint.port(), "GET", "/metrics").body;
+  CHECK(body.find("kubeai_autoscaler_desired_replicas{namespace=\"llm\",policy=\"chat\",target=\"chat-server\"} 4\n") !=
+        std::string::npos);
+  CHECK(body.find("kubeai_scaler_grpc_requests_total{code=\"OK\",method=\"GetMetrics\"} 1\n") != std::string::npos);
+  CHECK(body.find("kubeai_autoscaler_reconcile_duration_seconds_count 1\n") != std::string::npos);
+
+  telemetry.removePolicy("llm", "chat");
+  CHECK(request(endpoint.port(), "GET", "/metrics").body.find("policy=\"chat\"") == std::string::npos);
+}
+
+TEST_CASE("/healthz, /readyz and everything else") {
+  std::atomic<bool> ready{false};
+  HttpEndpoint::Options options = loopback();
+  options.readiness = [&] {
+    return ready ? ReadyReport{true, "ok"} : ReadyReport{false, "not ready: default/chat pending\n"};
+  };
+  HttpEndpoint endpoint(options);
+  const std::uint16_t port = endpoint.port();
+
+  const HttpResponse health = request(port, "GET", "/healthz");
+  CHECK(health.status == 200);
+  CHECK(health.body == "ok");
+
+  const HttpResponse notReady = request(port, "GET", "/readyz");
+  CHECK(notReady.status == 503);
+  CHECK(notReady.body == "not ready: default/chat pending\n");
+  ready = true;
+  const HttpResponse isReady = request(port, "GET", "/readyz");
+  CHECK(isReady.status == 200);
+  CHECK(isReady.body == "ok");
+
+  struct Row {
+    const char* method;
+    const char* path;
+    int status;
+  };
+  for (const Row& row : {
+           Row{"GET", "/", 404},                  // no index
+           Row{"GET", "/metricsx", 404},          // no prefix matching
+           Row{"GET", "/metrics/extra", 404},     // nor below a known path
+           Row{"GET", "/../etc/passwd", 404},     // no file serving at all
+           Row{"POST", "/metrics", 405},          // read-only
+           Row{"DELETE", "/readyz", 405},
+           Row{"HEAD", "/healthz", 200},          // as GET, without the body
+       }) {
+    CAPTURE(row.method);
+    CAPTURE(row.path);
+    const HttpResponse response = request(port, row.method, row.path);
+    CHECK(response.status == row.status);
+    if (std::string_view(row.method) == "HEAD") CHECK(response.body.empty());
+  }
+  CHECK(request(port, "POST", "/metrics").headers.find("Allow: GET, HEAD") != std::string::npos);
+}
+
+TEST_CASE("a readiness callback that throws is answered with 500, and the server keeps serving") {
+  HttpEndpoint::Options options = loopback();
+  options.readiness = []() -> ReadyReport { throw std::runtime_error("store unavailable"); };
+  HttpEndpoint endpoint(options);
+  const HttpResponse response = request(endpoint.port(), "GET", "/readyz");
+  CHECK(response.status == 500);
+  CHECK(response.body.find("store unavailable") != std::string::npos);
+  CHECK(request(endpoint.port(), "GET", "/healthz").status == 200);
+}
+
+TEST_CASE("port 0 picks a free port per endpoint, and a port in use is a clear start-up error") {
+  HttpEndpoint first(loopback());
+  HttpEndpoint second(loopback());
+  CHECK(first.port() != second.port());
+  CHECK(request(first.port(), "GET", "/healthz").status == 200);
+  CHECK(request(second.port(), "GET", "/healthz").status == 200);
+
+  HttpEndpoint::Options taken = loopback();
+  taken.address = "127.0.0.1:" + std::to_string(first.port());
+  try {
+    HttpEndpoint third(taken);
+    FAIL("binding a port in use must fail");
+  } catch (const std::runtime_error& error) {
+    const std::string message = error.what();
+    CHECK(message.find("cannot serve HTTP on " + taken.address) != std::string::npos);
+    CHECK(message.find("in use") != std::string::npos);
+  }
+  CHECK(request(first.port(), "GET", "/healthz").status == 200);  // the first one is unharmed
+}
+
+TEST_CASE("malformed addresses are refused before anything is bound, naming the address") {
+  struct Row {
+    const char* address;
+    const char* says;
+  };
+  for (const Row& row : {
+           Row{"8080", "expected HOST:PORT"},             // no host
+           Row{":8080", "with a host"},                   // empty host
+           Row{"127.0.0.1:", "port must be"},             // no port
+           Row{"127.0.0.1:http", "port must be"},         // names are not resolved
+           Row{"127.0.0.1:70000", "port must be"},        // out of range
+           Row{"127.0.0.1:8080s", "port must be"},        // civetweb's TLS suffix is not ours
+           Row{"127.0.0.1:-1", "port must be"},
+           Row{"999.1.1.1:80", "IPv4 address"},           // civetweb itself would take it
+           Row{"example.com:80", "IPv4 address"},
+           Row{"[::1]:8080", "IPv6"},                     // this civetweb build has no IPv6
+       }) {
+    CAPTURE(row.address);
+    HttpEndpoint::Options options = loopback();
+    options.address = row.address;
+    try {
+      HttpEndpoint endpoint(options);
+      FAIL("must be refused");
+    } catch (const std::invalid_argument& error) {
+      const std::string message = error.what();
+      CHECK(message.find(std::string("\"") + row.address + "\"") != std::string::npos);
+      CHECK(message.find(row.says) != std::string::npos);
+    }
+  }
+
+  HttpEndpoint::Options localhost = loopback();
+  localhost.address = "localhost:0";
+  HttpEndpoint endpoint(localhost);
+  CHECK(endpoint.address().rfind("127.0.0.1:", 0) == 0);
+}
+
+}  // namespace
+}  // namespace kubeai::telemetry
