@@ -10,6 +10,7 @@
 #include "cli/exit_codes.h"
 #include "core/result.h"
 #include "externalscaler.grpc.pb.h"
+#include "telemetry/telemetry.h"
 
 namespace kubeai::cli {
 namespace {
@@ -56,26 +57,7 @@ core::Result<std::shared_ptr<grpc::ChannelCredentials>> credentials(const QueryO
 }
 
 std::string codeName(grpc::StatusCode code) {
-  switch (code) {
-    case grpc::StatusCode::OK: return "OK";
-    case grpc::StatusCode::CANCELLED: return "CANCELLED";
-    case grpc::StatusCode::UNKNOWN: return "UNKNOWN";
-    case grpc::StatusCode::INVALID_ARGUMENT: return "INVALID_ARGUMENT";
-    case grpc::StatusCode::DEADLINE_EXCEEDED: return "DEADLINE_EXCEEDED";
-    case grpc::StatusCode::NOT_FOUND: return "NOT_FOUND";
-    case grpc::StatusCode::ALREADY_EXISTS: return "ALREADY_EXISTS";
-    case grpc::StatusCode::PERMISSION_DENIED: return "PERMISSION_DENIED";
-    case grpc::StatusCode::RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
-    case grpc::StatusCode::FAILED_PRECONDITION: return "FAILED_PRECONDITION";
-    case grpc::StatusCode::ABORTED: return "ABORTED";
-    case grpc::StatusCode::OUT_OF_RANGE: return "OUT_OF_RANGE";
-    case grpc::StatusCode::UNIMPLEMENTED: return "UNIMPLEMENTED";
-    case grpc::StatusCode::INTERNAL: return "INTERNAL";
-    case grpc::StatusCode::UNAVAILABLE: return "UNAVAILABLE";
-    case grpc::StatusCode::DATA_LOSS: return "DATA_LOSS";
-    case grpc::StatusCode::UNAUTHENTICATED: return "UNAUTHENTICATED";
-    default: return "CODE_" + std::to_string(static_cast<int>(code));
-  }
+  return std::string(telemetry::grpcCodeName(static_cast<int>(code)));
 }
 
 nlohmann::json statusJson(const grpc::Status& status) {
@@ -155,30 +137,21 @@ int runQuery(const QueryOptions& options, std::ostream& out, std::ostream& err) 
     out << result.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   } else {
     out << "policy:        " << options.ns << "/" << options.policy << " at " << options.address << "\n";
-    out << "GetMetricSpec: ";
-    if (specStatus.ok()) {
-      for (const auto& item : spec.metricspecs()) {
-        out << item.metricname() << " target " << item.targetsize() << " ";
-      }
-      out << "\n";
-    } else {
-      out << codeName(specStatus.error_code()) << ": " << specStatus.error_message() << "\n";
+    // One line per call: its answer, or the status it failed with.
+    auto line = [&out](const char* label, const grpc::Status& status, const std::string& answer) {
+      out << label << (status.ok() ? answer : codeName(status.error_code()) + ": " + status.error_message()) << "\n";
+    };
+    std::string specText;
+    for (const auto& item : spec.metricspecs()) {
+      specText += item.metricname() + " target " + std::to_string(item.targetsize());
     }
-    out << "GetMetrics:    ";
-    if (metricsStatus.ok()) {
-      for (const auto& item : metrics.metricvalues()) {
-        out << item.metricname() << " = " << item.metricvalue() << " (desired replicas) ";
-      }
-      out << "\n";
-    } else {
-      out << codeName(metricsStatus.error_code()) << ": " << metricsStatus.error_message() << "\n";
+    std::string metricsText;
+    for (const auto& item : metrics.metricvalues()) {
+      metricsText += item.metricname() + " = " + std::to_string(item.metricvalue()) + " (desired replicas)";
     }
-    out << "IsActive:      ";
-    if (activeStatus.ok()) {
-      out << (active.result() ? "true" : "false") << "\n";
-    } else {
-      out << codeName(activeStatus.error_code()) << ": " << activeStatus.error_message() << "\n";
-    }
+    line("GetMetricSpec: ", specStatus, specText);
+    line("GetMetrics:    ", metricsStatus, metricsText);
+    line("IsActive:      ", activeStatus, active.result() ? "true" : "false");
   }
   return specStatus.ok() && metricsStatus.ok() && activeStatus.ok() ? kExitOk : kExitFailure;
 }
