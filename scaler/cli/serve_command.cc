@@ -1,5 +1,6 @@
 #include "cli/serve_command.h"
 
+#include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/server_credentials.h>
@@ -166,6 +167,23 @@ core::Result<std::shared_ptr<grpc::ServerCredentials>> serverCredentials(const S
   return grpc::experimental::TlsServerCredentials(tls);
 }
 
+// The plaintext health port serves grpc.health.v1 only. gRPC will not start a
+// server without a service of its own ("at least one of the completion queues
+// must be frequently polled"), so this answers every other method
+// UNIMPLEMENTED: the scaler API never leaks onto the plaintext port.
+class HealthOnlyService final : public grpc::CallbackGenericService {
+ public:
+  grpc::ServerGenericBidiReactor* CreateReactor(grpc::GenericCallbackServerContext* /*context*/) override {
+    // gRPC's callback API owns reactors through `new`/OnDone(): deleting itself there is the contract.
+    class Refusal final : public grpc::ServerGenericBidiReactor {
+     public:
+      Refusal() { Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "only grpc.health.v1 is served on this port")); }
+      void OnDone() override { delete this; }
+    };
+    return new Refusal;
+  }
+};
+
 std::string hostOf(const std::string& address) {
   const std::size_t colon = address.rfind(':');
   return colon == std::string::npos ? address : address.substr(0, colon);
@@ -208,9 +226,21 @@ int runServe(const ServeOptions& options) {
   telemetry::Telemetry telemetry;
   auto registry = core::AlgorithmRegistry::withBuiltins();
   std::unique_ptr<plugin::PluginReloader> plugins;
+  std::filesystem::path pluginScratch;
+  // The loaded copies are unlinked at once; the directory goes when serve does.
+  struct ScratchRemover {
+    std::filesystem::path& path;
+    ~ScratchRemover() {
+      std::error_code ignored;
+      if (!path.empty()) {
+        std::filesystem::remove_all(path, ignored);
+      }
+    }
+  } scratchRemover{pluginScratch};
   if (options.pluginDir) {
-    const auto scratch = std::filesystem::temp_directory_path() /
-                         ("kubeai-scaler-plugins-" + std::to_string(::getpid()));
+    pluginScratch = std::filesystem::temp_directory_path() /
+                    ("kubeai-scaler-plugins-" + std::to_string(::getpid()));
+    const auto& scratch = pluginScratch;
     plugins = std::make_unique<plugin::PluginReloader>(*registry, *options.pluginDir, scratch);
     auto reports = plugins->reload();
     if (!reports.ok()) {
@@ -259,9 +289,11 @@ int runServe(const ServeOptions& options) {
            {{"address", hostOf(options.grpcAddress) + ":" + std::to_string(grpcPort)},
             {"tls", options.tlsCertFile.empty() ? "off" : (options.tlsClientCaFile.empty() ? "on" : "mutual")}});
 
+  HealthOnlyService healthOnly;
   std::unique_ptr<grpc::Server> healthServer;
   if (!options.healthAddress.empty()) {
     grpc::ServerBuilder healthBuilder;
+    healthBuilder.RegisterCallbackGenericService(&healthOnly);
     int healthPort = 0;
     healthBuilder.AddListeningPort(options.healthAddress, grpc::InsecureServerCredentials(), &healthPort);
     healthServer = healthBuilder.BuildAndStart();
@@ -295,12 +327,12 @@ int runServe(const ServeOptions& options) {
   }
   logEvent(LogLevel::kInfo, "serving HTTP", {{"address", http->address()}});
 
-  watch::FileWatcher::Options watchOptions;
-  watchOptions.onError = [](std::string_view message) {
-    logEvent(LogLevel::kError, "file watch", {{"error", std::string(message)}});
-  };
-  watch::FileWatcher watcher(watchOptions);
-  watcher.watch(options.policyDir, [&] {
+  // Each reload runs under one lock: on the watcher's thread, and once more
+  // here after the watches exist, so that a change made while serve was
+  // starting (after the first read, before the watch) is not missed.
+  std::mutex reloadMutex;
+  auto reloadPolicies = [&] {
+    const std::lock_guard lock(reloadMutex);
     auto set = policies.reload();
     if (!set.ok()) {
       telemetry.recordReloadError("policy-dir");
@@ -311,26 +343,43 @@ int runServe(const ServeOptions& options) {
       telemetry.recordReloadError("policy-dir");
     }
     applyPolicies(set.value(), loop);
-  });
-  watcher.watch(options.metricsFile, [&] {
+  };
+  auto reloadMetrics = [&] {
+    const std::lock_guard lock(reloadMutex);
     if (auto loaded = metrics.reload(); !loaded.ok()) {
       telemetry.recordReloadError("metrics-file");
       logEvent(LogLevel::kError, "metrics file, keeping the last good one", {{"error", loaded.error().message}});
       return;
     }
     loop.trigger();
-  });
+  };
+  auto reloadPlugins = [&] {
+    const std::lock_guard lock(reloadMutex);
+    auto reports = plugins->reload();
+    if (!reports.ok()) {
+      telemetry.recordReloadError("plugin-dir");
+      logEvent(LogLevel::kError, "plugin directory", {{"error", reports.error().message}});
+      return;
+    }
+    reportPlugins(reports.value(), telemetry);
+    loop.trigger();
+  };
+
+  watch::FileWatcher::Options watchOptions;
+  watchOptions.onError = [](std::string_view message) {
+    logEvent(LogLevel::kError, "file watch", {{"error", std::string(message)}});
+  };
+  watch::FileWatcher watcher(watchOptions);
+  watcher.watch(options.policyDir, reloadPolicies);
+  watcher.watch(options.metricsFile, reloadMetrics);
   if (plugins) {
-    watcher.watch(*options.pluginDir, [&] {
-      auto reports = plugins->reload();
-      if (!reports.ok()) {
-        telemetry.recordReloadError("plugin-dir");
-        logEvent(LogLevel::kError, "plugin directory", {{"error", reports.error().message}});
-        return;
-      }
-      reportPlugins(reports.value(), telemetry);
-      loop.trigger();
-    });
+    watcher.watch(*options.pluginDir, reloadPlugins);
+  }
+  // Catch up with what changed between the first read and the watches.
+  reloadPolicies();
+  reloadMetrics();
+  if (plugins) {
+    reloadPlugins();
   }
   loop.start();
 

@@ -135,7 +135,8 @@ void EvaluationLoop::evaluate(const std::vector<core::Policy>& policies, const s
         entry.state = PolicyState::kStale;
         entry.decision = memory.lastDecision;
         entry.decidedAt = memory.decidedAt;
-        entry.message = "policy " + key + ": metrics unavailable for " + formatSeconds(now - since) + ": " + error;
+        // No "policy NS/NAME" here: the RPC status and /readyz put the name first.
+        entry.message = "metrics unavailable for " + formatSeconds(now - since) + ": " + error;
         listener_->onError(ns, name, "stale", entry.message);
       } else if (memory.lastDecision) {
         entry.state = PolicyState::kReady;  // the last decision stays in force until stale
@@ -143,7 +144,7 @@ void EvaluationLoop::evaluate(const std::vector<core::Policy>& policies, const s
         entry.decidedAt = memory.decidedAt;
       } else {
         entry.state = PolicyState::kPending;
-        entry.message = "policy " + key + ": no metrics yet: " + error;
+        entry.message = "no metrics yet: " + error;
       }
       ++states[std::string(policyStateName(entry.state))];
       store_.publish(std::move(entry));
@@ -188,7 +189,7 @@ void EvaluationLoop::evaluate(const std::vector<core::Policy>& policies, const s
     entry.ns = refused.ns;
     entry.name = refused.name;
     entry.state = PolicyState::kInvalid;
-    entry.message = "policy " + key + " is invalid: " + refused.message;
+    entry.message = refused.message;
     listener_->onError(refused.ns, refused.name, "invalid", refused.message);
     ++states["invalid"];
     store_.publish(std::move(entry));

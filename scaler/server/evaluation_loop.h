@@ -38,6 +38,8 @@ class EvaluationListener {
 };
 
 // A policy the source refused, never valid: served as kInvalid with why.
+// Entry messages never repeat the policy's name: the RPC status ("policy
+// NS/NAME is invalid: ...") and /readyz put it first.
 struct InvalidPolicy {
   std::string ns;
   std::string name;
