@@ -266,7 +266,7 @@ int runServe(const ServeOptions& options) {
   applyPolicies(initialPolicies.value(), loop);
   loop.runOnce();  // decisions exist before the first RPC can arrive
   logEvent(LogLevel::kInfo, "policies loaded",
-           {{"policies", std::to_string(initialPolicies.value().policies.size())},
+           {{"policies", std::to_string(initialPolicies.value().policies->size())},
             {"problems", std::to_string(initialPolicies.value().problems.size())},
             {"interval", formatMs(options.evaluationInterval)},
             {"staleAfter", formatMs(staleAfter)}});

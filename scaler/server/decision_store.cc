@@ -166,7 +166,7 @@ void DecisionStore::Subscription::reset() noexcept {
 
 DecisionStore::~DecisionStore() = default;
 
-void DecisionStore::publish(PolicyEntry entry) {
+std::shared_ptr<const PolicyEntry> DecisionStore::publish(PolicyEntry entry) {
   // Built outside the lock; made visible, with its version, under it.
   auto fresh = std::make_shared<PolicyEntry>(std::move(entry));
   const detail::PolicyKeyView key{fresh->ns, fresh->name};
@@ -186,6 +186,7 @@ void DecisionStore::publish(PolicyEntry entry) {
   if (visiblyDifferent(previous.get(), fresh.get())) {
     notify(key);
   }
+  return fresh;
 }  // `previous` is released here, outside the lock
 
 void DecisionStore::remove(std::string_view ns, std::string_view name) {

@@ -128,8 +128,9 @@ class DecisionStore {
   DecisionStore& operator=(const DecisionStore&) = delete;
   ~DecisionStore();
 
-  // Replaces the entry for entry.ns/entry.name (its version is set by the store).
-  void publish(PolicyEntry entry);
+  // Replaces the entry for entry.ns/entry.name (its version is set by the
+  // store) and returns it, so a publisher can keep it without a copy.
+  std::shared_ptr<const PolicyEntry> publish(PolicyEntry entry);
 
   // Removes a policy; its listeners get nullptr once (NOT_FOUND from then on).
   void remove(std::string_view ns, std::string_view name);

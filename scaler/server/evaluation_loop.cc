@@ -35,7 +35,12 @@ EvaluationLoop::EvaluationLoop(DecisionStore& store, const core::AlgorithmRegist
 EvaluationLoop::~EvaluationLoop() { stop(); }
 
 void EvaluationLoop::setPolicies(std::vector<core::Policy> policies, std::vector<InvalidPolicy> invalid) {
-  auto nextPolicies = std::make_shared<const std::vector<core::Policy>>(std::move(policies));
+  setPolicies(std::make_shared<const std::vector<core::Policy>>(std::move(policies)), std::move(invalid));
+}
+
+void EvaluationLoop::setPolicies(std::shared_ptr<const std::vector<core::Policy>> policies,
+                                 std::vector<InvalidPolicy> invalid) {
+  auto nextPolicies = policies ? std::move(policies) : std::make_shared<const std::vector<core::Policy>>();
   auto nextInvalid = std::make_shared<const std::vector<InvalidPolicy>>(std::move(invalid));
   {
     const std::lock_guard lock(mutex_);
@@ -102,7 +107,7 @@ void EvaluationLoop::evaluate(const std::vector<core::Policy>& policies, const s
   const auto started = std::chrono::steady_clock::now();
   const core::TimePoint now = clock_();
   std::map<std::string, std::size_t> states = {{"pending", 0}, {"ready", 0}, {"stale", 0}, {"invalid", 0}};
-  std::map<std::string, std::pair<std::string, std::string>> present;
+  std::set<std::string> present;  // namespace/name of every policy published this cycle
 
   std::vector<core::Result<source::MetricReading>> readings = metrics_.read(policies);
   if (readings.size() != policies.size()) {
@@ -116,7 +121,7 @@ void EvaluationLoop::evaluate(const std::vector<core::Policy>& policies, const s
     const std::string& ns = policy.metadata.namespace_;
     const std::string& name = policy.metadata.name;
     const std::string key = policy.key();
-    present[key] = {ns, name};
+    present.insert(key);
     auto [slot, inserted] = memory_.try_emplace(key);
     PolicyMemory& memory = slot->second;
     if (inserted) {
@@ -133,15 +138,18 @@ void EvaluationLoop::evaluate(const std::vector<core::Policy>& policies, const s
       const core::TimePoint since = memory.lastGoodRead.value_or(memory.firstSeen);
       if (now - since >= options_.staleAfter) {
         entry.state = PolicyState::kStale;
-        entry.decision = memory.lastDecision;
-        entry.decidedAt = memory.decidedAt;
+        if (memory.lastReady) {
+          entry.decision = memory.lastReady->decision;
+          entry.decidedAt = memory.lastReady->decidedAt;
+        }
         // No "policy NS/NAME" here: the RPC status and /readyz put the name first.
         entry.message = "metrics unavailable for " + formatSeconds(now - since) + ": " + error;
         listener_->onError(ns, name, "stale", entry.message);
-      } else if (memory.lastDecision) {
-        entry.state = PolicyState::kReady;  // the last decision stays in force until stale
-        entry.decision = memory.lastDecision;
-        entry.decidedAt = memory.decidedAt;
+      } else if (memory.lastReady) {
+        // The last decision stays in force until stale: the same entry again.
+        ++states["ready"];
+        memory.lastReady = store_.publish(*memory.lastReady);
+        continue;
       } else {
         entry.state = PolicyState::kPending;
         entry.message = "no metrics yet: " + error;
@@ -169,13 +177,11 @@ void EvaluationLoop::evaluate(const std::vector<core::Policy>& policies, const s
       listener_->onError(ns, name, "algorithm", decision.algorithmError);
     }
 
-    memory.lastDecision = decision;
-    memory.decidedAt = now;
     entry.state = PolicyState::kReady;
     entry.decision = std::move(outcome.decision);
     entry.decidedAt = now;
     ++states["ready"];
-    store_.publish(std::move(entry));
+    memory.lastReady = store_.publish(std::move(entry));
   }
 
   for (const InvalidPolicy& refused : invalid) {
@@ -183,7 +189,7 @@ void EvaluationLoop::evaluate(const std::vector<core::Policy>& policies, const s
     if (present.count(key) != 0) {
       continue;  // its last good version is being served
     }
-    present[key] = {refused.ns, refused.name};
+    present.insert(key);
     memory_.erase(key);
     PolicyEntry entry;
     entry.ns = refused.ns;
@@ -195,14 +201,36 @@ void EvaluationLoop::evaluate(const std::vector<core::Policy>& policies, const s
     store_.publish(std::move(entry));
   }
 
-  for (const auto& [key, names] : published_) {
-    if (present.count(key) == 0) {
-      store_.remove(names.first, names.second);
-      memory_.erase(key);
-      listener_->onRemoved(names.first, names.second);
+  std::set<std::string> gone;  // in key order, as listeners see removals
+  for (auto it = memory_.begin(); it != memory_.end();) {
+    if (present.count(it->first) == 0) {
+      gone.insert(it->first);
+      it = memory_.erase(it);
+    } else {
+      ++it;
     }
   }
-  published_ = std::move(present);
+  for (const std::string& key : publishedInvalid_) {
+    if (present.count(key) == 0) {
+      gone.insert(key);
+    }
+  }
+  for (const std::string& key : gone) {
+    // Keys are "namespace/name"; neither part can hold a '/'.
+    const std::size_t slash = key.find('/');
+    const std::string ns = key.substr(0, slash);
+    const std::string name = key.substr(slash + 1);
+    store_.remove(ns, name);
+    listener_->onRemoved(ns, name);
+  }
+  std::set<std::string> invalidNow;
+  for (const InvalidPolicy& refused : invalid) {
+    const std::string key = refused.ns + "/" + refused.name;
+    if (memory_.count(key) == 0) {
+      invalidNow.insert(key);
+    }
+  }
+  publishedInvalid_ = std::move(invalidNow);
   listener_->onCycle(states, secondsSince(started));
 }
 

@@ -7,6 +7,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -76,6 +77,8 @@ class EvaluationLoop {
   // Replaces the policy set; takes effect at the next cycle, which this
   // triggers. Thread-safe.
   void setPolicies(std::vector<core::Policy> policies, std::vector<InvalidPolicy> invalid = {});
+  // The same, sharing the set with its source (never null).
+  void setPolicies(std::shared_ptr<const std::vector<core::Policy>> policies, std::vector<InvalidPolicy> invalid = {});
 
   // Asks for a cycle now (metrics or plugins changed). Thread-safe.
   void trigger();
@@ -98,8 +101,9 @@ class EvaluationLoop {
     core::TimePoint firstSeen{};
     core::History history;
     std::optional<core::TimePoint> lastGoodRead;
-    std::optional<core::Decision> lastDecision;
-    core::TimePoint decidedAt{};
+    // The last ready entry published, shared with the store: its decision
+    // stays in force while metrics fail, and is served stale after that.
+    std::shared_ptr<const PolicyEntry> lastReady;
   };
 
   void loop(const std::stop_token& stop);
@@ -122,8 +126,8 @@ class EvaluationLoop {
 
   // Touched only by the cycle (one at a time: cycleMutex_).
   std::mutex cycleMutex_;
-  std::map<std::string, PolicyMemory> memory_;  // by namespace/name
-  std::map<std::string, std::pair<std::string, std::string>> published_;  // keys in the store -> ns, name
+  std::map<std::string, PolicyMemory> memory_;  // by namespace/name: the policies evaluated
+  std::set<std::string> publishedInvalid_;      // namespace/name of the invalid ones in the store
 
   std::jthread thread_;
 };

@@ -101,14 +101,32 @@ grpc::Status invalidArgument(const core::Error& error) { return {grpc::StatusCod
 // waiting for mutex_ while the store holds the key's lock, and releasing the
 // subscription waits for that call to end.
 template <typename Response>
-class PolicyStream final : public grpc::ServerWriteReactor<Response> {
+class PolicyStream final : public grpc::ServerWriteReactor<Response>, public ExternalScalerService::OpenStream {
  public:
   using Answer = grpc::Status (*)(const PolicyRef&, const PolicyEntry*, Response&);
   using Clock = std::chrono::steady_clock;
 
   PolicyStream(ExternalScalerService& service, std::string_view method, Clock::time_point start, Answer answer)
       : service_(service), method_(method), start_(start), answer_(answer) {
-    service_.streamOpened();
+    accepted_ = service_.streamOpened(this);
+  }
+
+  // False when the server is shutting down: finish with finishAtStart().
+  [[nodiscard]] bool accepted() const { return accepted_; }
+
+  void finishForShutdown() override {
+    const std::lock_guard lock(mutex_);
+    if (finishing_) {
+      return;
+    }
+    next_.reset();  // the end now, not after the value waiting
+    finishing_ = true;
+    grpc::Status status(grpc::StatusCode::UNAVAILABLE, "server shutting down");
+    if (writing_) {
+      finishAfterWrite_ = std::move(status);
+    } else {
+      finishNow(std::move(status));
+    }
   }
 
   // Bad metadata: finish at once, no subscription.
@@ -150,6 +168,7 @@ class PolicyStream final : public grpc::ServerWriteReactor<Response> {
   }
 
   void OnDone() override {
+    service_.streamClosing(this);
     subscription_ = {};  // see the class comment: never under mutex_
     service_.streamDone(method_, code_, start_);
     delete this;
@@ -209,6 +228,7 @@ class PolicyStream final : public grpc::ServerWriteReactor<Response> {
   const std::string_view method_;
   const Clock::time_point start_;
   const Answer answer_;
+  bool accepted_ = true;
   PolicyRef ref_;
   DecisionStore::Subscription subscription_;
 
@@ -243,6 +263,26 @@ grpc::ServerUnaryReactor* ExternalScalerService::finishUnary(grpc::CallbackServe
   auto* reactor = context->DefaultReactor();
   reactor->Finish(std::move(status));
   return reactor;
+}
+
+bool ExternalScalerService::streamOpened(OpenStream* stream) {
+  openStreams_.fetch_add(1, std::memory_order_relaxed);
+  const std::lock_guard lock(streamsMutex_);
+  streams_.insert(stream);
+  return !shuttingDown_;
+}
+
+void ExternalScalerService::streamClosing(OpenStream* stream) {
+  const std::lock_guard lock(streamsMutex_);
+  streams_.erase(stream);
+}
+
+void ExternalScalerService::finishStreams() {
+  const std::lock_guard lock(streamsMutex_);
+  shuttingDown_ = true;
+  for (OpenStream* stream : streams_) {
+    stream->finishForShutdown();
+  }
 }
 
 void ExternalScalerService::streamDone(std::string_view method, grpc::StatusCode code, Clock::time_point start) {
@@ -312,7 +352,9 @@ grpc::ServerWriteReactor<IsActiveResponse>* ExternalScalerService::StreamIsActiv
   // Owns itself: deleted in OnDone() (see PolicyStream).
   auto* stream = new PolicyStream<IsActiveResponse>(*this, kStreamIsActive, start, &answerIsActive);
   auto ref = policyRefFrom(*request);
-  if (!ref) {
+  if (!stream->accepted()) {
+    stream->finishAtStart({grpc::StatusCode::UNAVAILABLE, "server shutting down"});
+  } else if (!ref) {
     stream->finishAtStart(invalidArgument(ref.error()));
   } else {
     stream->start(store_, std::move(ref).value());
@@ -326,7 +368,9 @@ grpc::ServerWriteReactor<GetMetricSpecResponse>* ExternalScalerService::StreamMe
   // Owns itself: deleted in OnDone() (see PolicyStream).
   auto* stream = new PolicyStream<GetMetricSpecResponse>(*this, kStreamMetricSpec, start, &answerMetricSpec);
   auto ref = policyRefFrom(*request);
-  if (!ref) {
+  if (!stream->accepted()) {
+    stream->finishAtStart({grpc::StatusCode::UNAVAILABLE, "server shutting down"});
+  } else if (!ref) {
     stream->finishAtStart(invalidArgument(ref.error()));
   } else {
     stream->start(store_, std::move(ref).value());

@@ -1,6 +1,8 @@
 #pragma once
 
 #include <atomic>
+#include <mutex>
+#include <unordered_set>
 #include <chrono>
 #include <cstddef>
 #include <functional>
@@ -61,6 +63,13 @@ class ExternalScalerService final : public externalscaler::ExternalScaler::Callb
   // Streams gRPC has not yet finished with (for /metrics and tests).
   [[nodiscard]] std::size_t openStreams() const noexcept { return openStreams_.load(std::memory_order_relaxed); }
 
+  // Ends every open stream with UNAVAILABLE ("server shutting down"), and
+  // every stream opened from now on at once, so that grpc::Server::Shutdown()
+  // does not wait out its deadline on streams KEDA would keep open forever.
+  // KEDA reconnects, to another replica behind the Service. Call it just
+  // before Shutdown(). Thread-safe.
+  void finishStreams();
+
   grpc::ServerUnaryReactor* IsActive(grpc::CallbackServerContext* context,
                                      const externalscaler::ScaledObjectRef* request,
                                      externalscaler::IsActiveResponse* response) override;
@@ -80,15 +89,32 @@ class ExternalScalerService final : public externalscaler::ExternalScaler::Callb
   template <typename Response>
   friend class PolicyStream;
 
+  // What finishStreams() needs of an open stream.
+  class OpenStream {
+   public:
+    virtual void finishForShutdown() = 0;
+
+   protected:
+    ~OpenStream() = default;
+  };
+
   grpc::ServerUnaryReactor* finishUnary(grpc::CallbackServerContext* context, std::string_view method,
                                         Clock::time_point start, grpc::Status status);
-  void streamOpened() noexcept { openStreams_.fetch_add(1, std::memory_order_relaxed); }
+  // False once finishStreams() ran: the stream must finish at once.
+  bool streamOpened(OpenStream* stream);
+  void streamClosing(OpenStream* stream);
   void streamDone(std::string_view method, grpc::StatusCode code, Clock::time_point start);
   void observe(std::string_view method, grpc::StatusCode code, Clock::time_point start) const;
 
   DecisionStore& store_;
   RequestObserver observer_;
   std::atomic<std::size_t> openStreams_{0};
+
+  // Never held while a stream's own lock is: a stream takes this one only
+  // when it opens and in OnDone().
+  std::mutex streamsMutex_;
+  std::unordered_set<OpenStream*> streams_;
+  bool shuttingDown_ = false;
 };
 
 }  // namespace kubeai::server

@@ -1,7 +1,9 @@
 #include "source/policy_directory.h"
 
 #include <algorithm>
-#include <set>
+#include <functional>
+#include <memory>
+#include <tuple>
 #include <system_error>
 #include <utility>
 
@@ -12,6 +14,10 @@ namespace kubeai::source {
 namespace {
 
 namespace fs = std::filesystem;
+
+bool keyLess(const core::Policy* a, const core::Policy* b) {
+  return std::tie(a->metadata.namespace_, a->metadata.name) < std::tie(b->metadata.namespace_, b->metadata.name);
+}
 
 bool isManifest(const fs::path& path) {
   const std::string name = path.filename().string();
@@ -34,8 +40,8 @@ std::string PolicyProblem::toString() const {
 
 PolicyDirectory::PolicyDirectory(std::filesystem::path directory) : directory_(std::move(directory)) {}
 
-void PolicyDirectory::parse(const fs::path& file, FileState& state, const std::string& contents) {
-  state.contents = contents;
+void PolicyDirectory::parse(const fs::path& file, FileState& state, const std::string& contents,
+                            std::map<std::string, core::Policy>& good) {
   state.problems.clear();
   const policy::PolicyFile parsed = policy::parsePolicyYaml(contents);
   if (parsed.error) {
@@ -44,9 +50,11 @@ void PolicyDirectory::parse(const fs::path& file, FileState& state, const std::s
       message += "; still serving its last good version";
     }
     state.problems.push_back({file, "", std::move(message)});
+    for (const core::Policy* policy : state.lastGood) {
+      good.emplace(policy->key(), *policy);
+    }
     return;
   }
-  std::map<std::string, core::Policy> good;
   for (const policy::PolicyDocument& document : parsed.policies) {
     const bool named = !document.policy.metadata.name.empty();
     const std::string key = named ? document.policy.key() : document.displayName();
@@ -62,14 +70,20 @@ void PolicyDirectory::parse(const fs::path& file, FileState& state, const std::s
     }
     // An invalid edit keeps the version that worked, as the API server would
     // have refused the edit.
-    const auto previous = named ? state.lastGood.find(key) : state.lastGood.end();
-    if (previous != state.lastGood.end() && good.count(key) == 0) {
-      good.emplace(key, previous->second);
+    const core::Policy* previous = nullptr;
+    if (named) {
+      const auto found =
+          std::lower_bound(state.lastGood.begin(), state.lastGood.end(), &document.policy, keyLess);
+      if (found != state.lastGood.end() && !keyLess(&document.policy, *found)) {
+        previous = *found;
+      }
+    }
+    if (previous != nullptr && good.count(key) == 0) {
+      good.emplace(key, *previous);
       message += "; still serving its last good version";
     }
     state.problems.push_back({file, key, std::move(message)});
   }
-  state.lastGood = std::move(good);
 }
 
 core::Result<PolicySet> PolicyDirectory::reload() {
@@ -91,7 +105,10 @@ core::Result<PolicySet> PolicyDirectory::reload() {
   }
   std::sort(found.begin(), found.end());
 
+  // Changed files are parsed into `fresh`; the others keep pointing into
+  // current_ (alive until the end) and their shadowed maps.
   std::map<fs::path, FileState> next;
+  std::map<fs::path, std::map<std::string, core::Policy>> fresh;
   for (const fs::path& file : found) {
     FileState state;
     if (auto existing = files_.find(file); existing != files_.end()) {
@@ -102,28 +119,66 @@ core::Result<PolicySet> PolicyDirectory::reload() {
       // Vanished or unreadable between the listing and the read: keep what
       // worked and say why.
       state.problems = {{file, "", contents.error().message}};
-    } else if (contents.value() != state.contents || state.contents.empty()) {
-      parse(file, state, contents.value());
+    } else {
+      const std::size_t hash = std::hash<std::string>{}(contents.value());
+      if (!state.parsed || hash != state.contentHash || contents.value().size() != state.contentSize) {
+        parse(file, state, contents.value(), fresh[file]);
+        state.contentHash = hash;
+        state.contentSize = contents.value().size();
+        state.parsed = true;
+      }
     }
     next.emplace(file, std::move(state));
   }
-  files_ = std::move(next);
 
   PolicySet set;
+  auto policies = std::make_shared<std::vector<core::Policy>>();
   std::map<std::string, const fs::path*> owners;
-  for (const auto& [file, state] : files_) {
+  for (auto& [file, state] : next) {
     set.problems.insert(set.problems.end(), state.problems.begin(), state.problems.end());
-    for (const auto& [key, policy] : state.lastGood) {
+    const auto parsed = fresh.find(file);
+    std::map<std::string, core::Policy> shadowed;
+    const auto take = [&](const std::string& key, const core::Policy& policy) {
       auto [owner, inserted] = owners.emplace(key, &file);
       if (!inserted) {
         set.problems.push_back({file, key, "already defined in " + owner->second->string() + "; ignored here"});
-        continue;
+        shadowed.emplace(key, policy);
+      } else {
+        policies->push_back(policy);
       }
-      set.policies.push_back(policy);
+    };
+    if (parsed != fresh.end()) {
+      for (const auto& [key, policy] : parsed->second) {
+        take(key, policy);
+      }
+    } else {
+      for (const core::Policy* policy : state.lastGood) {
+        take(policy->key(), *policy);
+      }
     }
+    state.shadowed = std::move(shadowed);
+    state.lastGood.clear();
   }
-  std::sort(set.policies.begin(), set.policies.end(),
-            [](const core::Policy& a, const core::Policy& b) { return a.key() < b.key(); });
+  policies->shrink_to_fit();  // held for as long as the set serves: no growth slack
+  std::sort(policies->begin(), policies->end(),
+            [](const core::Policy& a, const core::Policy& b) { return keyLess(&a, &b); });
+
+  // Every file's lastGood now points into the new set or its own shadowed map.
+  for (const core::Policy& policy : *policies) {
+    next.at(*owners.at(policy.key())).lastGood.push_back(&policy);
+  }
+  for (auto& [file, state] : next) {
+    if (!state.shadowed.empty()) {
+      for (const auto& [key, policy] : state.shadowed) {
+        state.lastGood.push_back(&policy);
+      }
+      std::sort(state.lastGood.begin(), state.lastGood.end(), keyLess);
+    }
+    state.lastGood.shrink_to_fit();
+  }
+  files_ = std::move(next);
+  current_ = policies;
+  set.policies = std::move(policies);
   return set;
 }
 

@@ -1,7 +1,9 @@
 #pragma once
 
+#include <cstddef>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -20,7 +22,10 @@ struct PolicyProblem {
 };
 
 struct PolicySet {
-  std::vector<core::Policy> policies;   // valid, one per namespace/name, sorted by it
+  // Valid, one per namespace/name, sorted by namespace then name; never null. Shared with the
+  // directory (and then with the evaluation loop), so 10,000 policies are held
+  // once, not once per holder.
+  std::shared_ptr<const std::vector<core::Policy>> policies = std::make_shared<const std::vector<core::Policy>>();
   std::vector<PolicyProblem> problems;  // in file order
 };
 
@@ -46,15 +51,27 @@ class PolicyDirectory {
 
  private:
   struct FileState {
-    std::string contents;                              // what was parsed last
-    std::map<std::string, core::Policy> lastGood;      // by namespace/name, in this file
-    std::vector<PolicyProblem> problems;               // from the last parse
+    // What was parsed last, as a hash: the text itself would cost as much
+    // memory as the policies.
+    std::size_t contentHash = 0;
+    std::size_t contentSize = 0;
+    bool parsed = false;
+    // This file's last good policies, sorted by namespace/name: into current_
+    // when served, into `shadowed` when an earlier file defines the same name.
+    // Pointers, not a map by name: 10,000 keys would cost more than the set.
+    std::vector<const core::Policy*> lastGood;
+    std::map<std::string, core::Policy> shadowed;
+    std::vector<PolicyProblem> problems;  // from the last parse
   };
 
-  void parse(const std::filesystem::path& file, FileState& state, const std::string& contents);
+  // Parses a changed file into `good` (its policies, last good versions kept
+  // for documents that became invalid) and its problems into `state`.
+  static void parse(const std::filesystem::path& file, FileState& state, const std::string& contents,
+                    std::map<std::string, core::Policy>& good);
 
   std::filesystem::path directory_;
   std::map<std::filesystem::path, FileState> files_;
+  std::shared_ptr<const std::vector<core::Policy>> current_ = std::make_shared<const std::vector<core::Policy>>();
 };
 
 }  // namespace kubeai::source

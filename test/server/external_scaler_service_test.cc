@@ -579,6 +579,45 @@ TEST_CASE("the server shuts down cleanly with streams open") {
   server.reset();
 }
 
+TEST_CASE("finishStreams ends every open stream with UNAVAILABLE, and new ones at once, so shutdown waits for none") {
+  auto server = std::make_unique<TestServer>();
+  server->store.publish(readyEntry("default", "chat", 1));
+  std::vector<ClientStream<IsActiveResponse>> streams;
+  for (int i = 0; i < 20; ++i) {
+    streams.push_back(openIsActive(*server, scaledObject("chat", "default")));
+    bool result = false;
+    REQUIRE(readActive(streams.back(), result));
+  }
+  auto spec = openMetricSpec(*server, scaledObject("chat", "default"));
+  GetMetricSpecResponse message;
+  REQUIRE(spec.reader->Read(&message));
+
+  server->service().finishStreams();
+  for (auto& stream : streams) {
+    bool result = false;
+    CHECK_FALSE(readActive(stream, result));
+    const grpc::Status status = stream.reader->Finish();
+    CHECK(status.error_code() == grpc::StatusCode::UNAVAILABLE);
+    CHECK(status.error_message() == "server shutting down");
+  }
+  CHECK_FALSE(spec.reader->Read(&message));
+  CHECK(spec.reader->Finish().error_code() == grpc::StatusCode::UNAVAILABLE);
+
+  auto late = openIsActive(*server, scaledObject("chat", "default"));
+  bool result = false;
+  CHECK_FALSE(readActive(late, result));
+  CHECK(late.reader->Finish().error_code() == grpc::StatusCode::UNAVAILABLE);
+  // Unary calls still answer until the server stops.
+  CHECK(metrics(*server, scaledObject("chat", "default"), "kubeai-chat").status.ok());
+
+  // Nothing is left for Shutdown() to wait for: its deadline is never reached.
+  const auto start = std::chrono::steady_clock::now();
+  server->shutdown(std::chrono::seconds(30));
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(10));
+  CHECK(server->service().openStreams() == 0);
+  CHECK(server->store.watchedPolicies() == 0);
+}
+
 TEST_CASE("every finished RPC is reported once to the observer, with its method and code") {
   TestServer server;
   server.store.publish(readyEntry("default", "chat", 1));

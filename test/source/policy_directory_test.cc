@@ -24,14 +24,14 @@ PolicySet reload(PolicyDirectory& directory) {
 
 std::vector<std::string> keys(const PolicySet& set) {
   std::vector<std::string> keys;
-  for (const auto& p : set.policies) {
+  for (const auto& p : *set.policies) {
     keys.push_back(p.key());
   }
   return keys;
 }
 
 int maxOf(const PolicySet& set, const std::string& key) {
-  for (const auto& p : set.policies) {
+  for (const auto& p : *set.policies) {
     if (p.key() == key) {
       return p.spec.maxReplicas;
     }
@@ -63,7 +63,7 @@ TEST_CASE("a file that stops parsing keeps serving its last good policies, and s
   dir.write("a.yaml", policy("one", 3));
   dir.write("b.yaml", policy("two", 4));
   PolicyDirectory directory(dir.path());
-  REQUIRE(reload(directory).policies.size() == 2);
+  REQUIRE(reload(directory).policies->size() == 2);
 
   dir.write("a.yaml", "spec: [broken\n");
   PolicySet set = reload(directory);
@@ -83,7 +83,7 @@ TEST_CASE("a policy that becomes invalid keeps its last good version, a new inva
   testing::TempDir dir;
   dir.write("a.yaml", policy("one", 3));
   PolicyDirectory directory(dir.path());
-  REQUIRE(reload(directory).policies.size() == 1);
+  REQUIRE(reload(directory).policies->size() == 1);
 
   dir.write("a.yaml", policy("one", 0) + "---\n" + policy("new", 0));
   const PolicySet set = reload(directory);
@@ -101,7 +101,7 @@ TEST_CASE("deleting a file or a document removes its policies") {
   dir.write("a.yaml", policy("one", 3) + "---\n" + policy("two", 3));
   dir.write("b.yaml", policy("three", 3));
   PolicyDirectory directory(dir.path());
-  REQUIRE(reload(directory).policies.size() == 3);
+  REQUIRE(reload(directory).policies->size() == 3);
 
   dir.write("a.yaml", policy("one", 3));
   std::filesystem::remove(dir.path() / "b.yaml");
@@ -114,11 +114,42 @@ TEST_CASE("the same namespace/name in two files: the first file by name wins") {
   dir.write("b.yaml", policy("one", 7));
   PolicyDirectory directory(dir.path());
   const PolicySet set = reload(directory);
-  REQUIRE(set.policies.size() == 1);
-  CHECK(set.policies[0].spec.maxReplicas == 3);
+  REQUIRE(set.policies->size() == 1);
+  CHECK((*set.policies)[0].spec.maxReplicas == 3);
   REQUIRE(set.problems.size() == 1);
   CHECK(set.problems[0].file == dir.path() / "b.yaml");
   CHECK(set.problems[0].message.find("already defined in") != std::string::npos);
+}
+
+TEST_CASE("a name shadowed by an earlier file is served from the later file once the earlier one goes") {
+  testing::TempDir dir;
+  dir.write("a.yaml", policy("one", 3));
+  dir.write("b.yaml", policy("one", 7) + "---\n" + policy("two", 4));
+  PolicyDirectory directory(dir.path());
+  REQUIRE(maxOf(reload(directory), "default/one") == 3);
+  // b.yaml is unchanged, so it is not parsed again: its shadowed version
+  // and its served one both come from what the directory kept.
+  CHECK(maxOf(reload(directory), "default/one") == 3);
+  std::filesystem::remove(dir.path() / "a.yaml");
+  const PolicySet set = reload(directory);
+  CHECK(keys(set) == std::vector<std::string>{"default/one", "default/two"});
+  CHECK(maxOf(set, "default/one") == 7);
+  CHECK(set.problems.empty());
+  // And b.yaml breaking now keeps both of its policies.
+  dir.write("b.yaml", "spec: [unclosed\n");
+  CHECK(keys(reload(directory)) == std::vector<std::string>{"default/one", "default/two"});
+}
+
+TEST_CASE("a set stays valid after later reloads replace it") {
+  testing::TempDir dir;
+  dir.write("a.yaml", policy("one", 3));
+  PolicyDirectory directory(dir.path());
+  const PolicySet first = reload(directory);
+  dir.write("a.yaml", policy("one", 5) + "---\n" + policy("two", 4));
+  const PolicySet second = reload(directory);
+  CHECK(keys(second) == std::vector<std::string>{"default/one", "default/two"});
+  CHECK(keys(first) == std::vector<std::string>{"default/one"});  // its holder still reads it
+  CHECK(maxOf(first, "default/one") == 3);
 }
 
 TEST_CASE("a mounted ConfigMap (symlinks into ..data) is read, and swapping ..data is seen") {
@@ -149,14 +180,14 @@ TEST_CASE("a missing directory is an error, an empty one is an empty set") {
 
   testing::TempDir dir;
   PolicyDirectory empty(dir.path());
-  CHECK(reload(empty).policies.empty());
+  CHECK(reload(empty).policies->empty());
 }
 
 TEST_CASE("the example policies load as one set") {
   PolicyDirectory directory(KUBEAI_EXAMPLES_DIR "/policies");
   const PolicySet set = reload(directory);
   CHECK(set.problems.empty());
-  CHECK(set.policies.size() == 5);
+  CHECK(set.policies->size() == 5);
 }
 
 }  // namespace
