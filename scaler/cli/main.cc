@@ -1,6 +1,8 @@
 // Wiring only: parse the command line and hand each command its options.
 #include <CLI/CLI.hpp>
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include "cli/duration.h"
 #include "cli/evaluate_command.h"
@@ -44,6 +46,8 @@ int main(int argc, char** argv) {
   std::string servePluginDir;
   std::string interval = "15s";
   std::string staleAfter;
+  std::string prometheusTimeout = "2s";
+  std::vector<std::string> prometheusHeaders;
   auto* serveCommand = app.add_subcommand("serve", "Run the KEDA external scaler");
   serveCommand->add_option("--grpc-address", serve.grpcAddress, "KEDA's ExternalScaler gRPC address")
       ->capture_default_str();
@@ -53,6 +57,33 @@ int main(int argc, char** argv) {
                            "Plaintext grpc.health.v1 address for probes when TLS is on");
   serveCommand->add_option("--policy-dir", serve.policyDir, "Directory of policy manifests (watched)");
   serveCommand->add_option("--metrics-file", serve.metricsFile, "YAML file of metric values per policy (watched)");
+  auto* prometheusUrl = serveCommand->add_option(
+      "--prometheus-url", serve.prometheusUrl,
+      "Read metrics from this Prometheus-compatible API (http[s]://host:port[/prefix]) instead of --metrics-file");
+  serveCommand->add_option("--prometheus-timeout", prometheusTimeout, "Deadline of each Prometheus query")
+      ->capture_default_str()
+      ->needs(prometheusUrl);
+  serveCommand->add_option("--prometheus-bearer-token-file", serve.prometheusBearerTokenFile,
+                           "Bearer token for Prometheus (re-read when it changes)")
+      ->needs(prometheusUrl);
+  serveCommand->add_option("--prometheus-basic-auth-user", serve.prometheusBasicAuthUser,
+                           "Basic auth user for Prometheus")
+      ->needs(prometheusUrl);
+  serveCommand->add_option("--prometheus-basic-auth-password-file", serve.prometheusBasicAuthPasswordFile,
+                           "Basic auth password for Prometheus (re-read when it changes)")
+      ->needs(prometheusUrl);
+  serveCommand->add_option("--prometheus-ca-file", serve.prometheusCaFile, "CA bundle to verify Prometheus' certificate")
+      ->needs(prometheusUrl);
+  serveCommand->add_flag("--prometheus-insecure-skip-verify", serve.prometheusInsecureSkipVerify,
+                         "Do not verify Prometheus' TLS certificate")
+      ->needs(prometheusUrl);
+  serveCommand->add_option("--prometheus-header", prometheusHeaders,
+                           "NAME=VALUE sent with every Prometheus query, e.g. X-Scope-OrgID=team-a (repeatable)")
+      ->needs(prometheusUrl);
+  serveCommand->add_option("--replicas-query", serve.replicasQuery,
+                           "PromQL for a target's current replicas (default: kube-state-metrics' "
+                           "kube_deployment_spec_replicas / kube_statefulset_replicas)")
+      ->needs(prometheusUrl);
   serveCommand->add_option("--plugin-dir", servePluginDir, "Directory of algorithm plugins (*.so, watched)");
   serveCommand->add_option("--evaluation-interval", interval, "How often every policy is evaluated")
       ->capture_default_str();
@@ -122,6 +153,20 @@ int main(int argc, char** argv) {
         return kExitUsage;
       }
       serve.metricsStaleAfter = parsedStale.value();
+    }
+    auto parsedTimeout = parseDuration(prometheusTimeout);
+    if (!parsedTimeout.ok()) {
+      std::cerr << "error: --prometheus-timeout: " << parsedTimeout.error().message << "\n";
+      return kExitUsage;
+    }
+    serve.prometheusTimeout = parsedTimeout.value();
+    for (const std::string& header : prometheusHeaders) {
+      auto parsed = parseHeaderFlag(header);
+      if (!parsed.ok()) {
+        std::cerr << "error: " << parsed.error().message << "\n";
+        return kExitUsage;
+      }
+      serve.prometheusHeaders.push_back(std::move(parsed).value());
     }
     if (!servePluginDir.empty()) {
       serve.pluginDir = servePluginDir;

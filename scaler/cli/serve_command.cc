@@ -9,14 +9,18 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
+#include <cstdint>
 #include <fstream>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <set>
+#include <utility>
 
 #include "cli/exit_codes.h"
+#include "cli/freed_memory.h"
 #include "cli/logging.h"
 #include "core/algorithm_registry.h"
 #include "plugin/plugin_reloader.h"
@@ -25,6 +29,8 @@
 #include "server/external_scaler_service.h"
 #include "source/file_metric_source.h"
 #include "source/policy_directory.h"
+#include "source/prometheus/client/prometheus_client.h"
+#include "source/prometheus/prometheus_metric_source.h"
 #include "telemetry/http_endpoint.h"
 #include "telemetry/telemetry.h"
 #include "watch/file_watcher.h"
@@ -85,6 +91,8 @@ class ServeListener final : public server::EvaluationListener {
 
   void onCycle(const std::map<std::string, std::size_t>& states, double) override {
     telemetry_.setPolicyStates(states);
+    // After reloads and /metrics scrapes, whose garbage has been freed by now.
+    releaseFreedMemory();
   }
 
  private:
@@ -94,33 +102,131 @@ class ServeListener final : public server::EvaluationListener {
   std::map<std::string, std::string> lastError_;
 };
 
-// Splits the directory's set into what is served and what is refused.
-void applyPolicies(const source::PolicySet& set, server::EvaluationLoop& loop) {
+// Says each reload's problems once: a reload that finds what the previous one
+// found (the catch-up reload at start, an edit elsewhere in the directory)
+// does not log it again.
+class RepeatFilter {
+ public:
+  // True when `line` was not said by the previous round.
+  bool fresh(const std::string& line) {
+    current_.insert(line);
+    return previous_.count(line) == 0;
+  }
+  void endRound() { previous_ = std::exchange(current_, {}); }
+
+ private:
+  std::set<std::string> previous_;
+  std::set<std::string> current_;
+};
+
+// Splits the directory's set into what is served and what is refused. With
+// Prometheus, a policy whose prometheusQuery does not expand (an unknown
+// placeholder) is refused here, once, rather than failing every cycle.
+void applyPolicies(const source::PolicySet& set, server::EvaluationLoop& loop,
+                   const source::prometheus::PrometheusMetricSource* prometheus, RepeatFilter& said) {
   std::vector<server::InvalidPolicy> invalid;
   for (const auto& problem : set.problems) {
-    logEvent(LogLevel::kWarn, "policy problem",
-             {{"file", problem.file.string()}, {"policy", problem.policy}, {"error", problem.message}});
+    if (said.fresh(problem.toString())) {
+      logEvent(LogLevel::kWarn, "policy problem",
+               {{"file", problem.file.string()}, {"policy", problem.policy}, {"error", problem.message}});
+    }
     const std::size_t slash = problem.policy.find('/');
     if (slash != std::string::npos) {
       invalid.push_back({problem.policy.substr(0, slash), problem.policy.substr(slash + 1), problem.message});
     }
   }
-  loop.setPolicies(set.policies, std::move(invalid));
+  if (prometheus == nullptr) {
+    said.endRound();
+    loop.setPolicies(set.policies, std::move(invalid));
+    return;
+  }
+  // The set is shared with the directory; copy it only when one is refused.
+  std::vector<core::Policy> accepted;
+  bool refused = false;
+  for (std::size_t i = 0; i < set.policies->size(); ++i) {
+    const core::Policy& policy = (*set.policies)[i];
+    const core::Status queries = prometheus->check(policy);
+    if (queries.ok()) {
+      if (refused) {
+        accepted.push_back(policy);
+      }
+      continue;
+    }
+    if (!refused) {
+      refused = true;
+      accepted.assign(set.policies->begin(), set.policies->begin() + static_cast<std::ptrdiff_t>(i));
+    }
+    if (said.fresh(policy.key() + ": " + queries.error().message)) {
+      logEvent(LogLevel::kWarn, "policy problem", {{"policy", policy.key()}, {"error", queries.error().message}});
+    }
+    invalid.push_back({policy.metadata.namespace_, policy.metadata.name, queries.error().message});
+  }
+  said.endRound();
+  if (refused) {
+    loop.setPolicies(std::move(accepted), std::move(invalid));
+  } else {
+    loop.setPolicies(set.policies, std::move(invalid));
+  }
 }
 
-void reportPlugins(const std::vector<plugin::PluginLoadReport>& reports, telemetry::Telemetry& telemetry) {
+// What serve says about its Prometheus at start: where, and which kinds of
+// credentials; never a credential, nor a header's value.
+void logPrometheus(const ServeOptions& options) {
+  std::string auth = "none";
+  if (!options.prometheusBearerTokenFile.empty()) {
+    auth = "bearer";
+  } else if (!options.prometheusBasicAuthUser.empty()) {
+    auth = "basic";
+  }
+  std::string headers;
+  for (const auto& header : options.prometheusHeaders) {
+    headers += headers.empty() ? "" : ",";
+    headers += header.first;
+  }
+  std::string tls = "system CAs";
+  if (options.prometheusInsecureSkipVerify) {
+    tls = "not verified";
+  } else if (!options.prometheusCaFile.empty()) {
+    tls = options.prometheusCaFile.string();
+  }
+  logEvent(LogLevel::kInfo, "metrics from Prometheus",
+           {{"url", options.prometheusUrl},
+            {"timeout", formatMs(options.prometheusTimeout)},
+            {"auth", auth},
+            {"tls", tls},
+            {"headers", headers},
+            {"replicasQuery", options.replicasQuery.empty() ? "kube-state-metrics" : options.replicasQuery}});
+}
+
+bool isHeaderNameChar(char c) {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) {
+    return true;
+  }
+  return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
+void reportPlugins(const std::vector<plugin::PluginLoadReport>& reports, telemetry::Telemetry& telemetry,
+                   RepeatFilter& said) {
   std::size_t loaded = 0;
   std::size_t failed = 0;
   for (const auto& report : reports) {
     if (report.ok()) {
       ++loaded;
-      logEvent(LogLevel::kInfo, "plugin loaded",
-               {{"file", report.file.string()}, {"algorithm", std::string(report.algorithm->name())}});
+      // The algorithm object is new for each version loaded, so a replaced
+      // file is said again.
+      const std::string name(report.algorithm->name());
+      if (said.fresh(report.file.string() + "\n" + name + "\n" +
+                     std::to_string(reinterpret_cast<std::uintptr_t>(report.algorithm.get())))) {
+        logEvent(LogLevel::kInfo, "plugin loaded", {{"file", report.file.string()}, {"algorithm", name}});
+      }
     } else {
       ++failed;
-      logEvent(LogLevel::kError, "plugin failed", {{"file", report.file.string()}, {"error", report.error}});
+      if (said.fresh(report.file.string() + "\n" + report.error)) {
+        logEvent(LogLevel::kError, "plugin failed", {{"file", report.file.string()}, {"error", report.error}});
+      }
     }
   }
+  said.endRound();
   telemetry.setPlugins(loaded, failed);
 }
 
@@ -191,6 +297,38 @@ std::string hostOf(const std::string& address) {
 
 }  // namespace
 
+core::Result<std::pair<std::string, std::string>> parseHeaderFlag(std::string_view text) {
+  // Built with += : GCC 12 warns falsely (-Wrestrict) on "literal" + string chains.
+  auto error = [](std::string_view subject, std::string_view problem) {
+    std::string message = "--prometheus-header ";
+    message += subject;
+    message += ": ";
+    message += problem;
+    return core::Error{std::move(message)};
+  };
+  // A malformed flag is not echoed: it may well be "Authorization: Bearer <token>".
+  const std::size_t equals = text.find('=');
+  if (equals == std::string_view::npos) {
+    return core::Error{"--prometheus-header: expected NAME=VALUE, e.g. X-Scope-OrgID=team-a"};
+  }
+  const std::string_view name = text.substr(0, equals);
+  const std::string_view value = text.substr(equals + 1);
+  if (name.empty() || !std::all_of(name.begin(), name.end(), isHeaderNameChar)) {
+    return core::Error{"--prometheus-header: NAME must be an HTTP header name: letters, digits and !#$%&'*+-.^_`|~"};
+  }
+  if (value.empty()) {
+    return error(name, "the value is empty");
+  }
+  // A line break would start another header (or end them all).
+  const bool control = std::any_of(value.begin(), value.end(), [](char c) {
+    return (static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f;
+  });
+  if (control) {
+    return error(name, "the value holds a control character");
+  }
+  return std::pair{std::string(name), std::string(value)};
+}
+
 int runServe(const ServeOptions& options) {
   // Signals are taken by sigwait() on this thread only: block them before any
   // thread (gRPC, civetweb, the loop, the watcher) exists, so all inherit it.
@@ -211,8 +349,20 @@ int runServe(const ServeOptions& options) {
   if (options.policyDir.empty()) {
     return fail(kExitUsage, "serve needs --policy-dir (the Kubernetes policy source is not available yet)");
   }
-  if (options.metricsFile.empty()) {
-    return fail(kExitUsage, "serve needs --metrics-file (the Prometheus metric source is not available yet)");
+  const bool fromPrometheus = !options.prometheusUrl.empty();
+  if (fromPrometheus && !options.metricsFile.empty()) {
+    return fail(kExitUsage, "--prometheus-url and --metrics-file are exclusive: metrics come from one source");
+  }
+  if (!fromPrometheus && options.metricsFile.empty()) {
+    return fail(kExitUsage, "serve needs --metrics-file or --prometheus-url");
+  }
+  if (fromPrometheus && options.prometheusTimeout.count() <= 0) {
+    return fail(kExitUsage, "--prometheus-timeout must be greater than 0");
+  }
+  if (fromPrometheus && !options.replicasQuery.empty()) {
+    if (auto replicas = source::prometheus::checkReplicasQuery(options.replicasQuery); !replicas.ok()) {
+      return fail(kExitUsage, replicas.error().withContext("--replicas-query").message);
+    }
   }
   if (options.evaluationInterval.count() <= 0) {
     return fail(kExitUsage, "--evaluation-interval must be greater than 0");
@@ -225,6 +375,8 @@ int runServe(const ServeOptions& options) {
 
   telemetry::Telemetry telemetry;
   auto registry = core::AlgorithmRegistry::withBuiltins();
+  RepeatFilter pluginsSaid;
+  RepeatFilter problemsSaid;
   std::unique_ptr<plugin::PluginReloader> plugins;
   std::filesystem::path pluginScratch;
   // The loaded copies are unlinked at once; the directory goes when serve does.
@@ -246,7 +398,7 @@ int runServe(const ServeOptions& options) {
     if (!reports.ok()) {
       return fail(kExitUsage, reports.error().message);
     }
-    reportPlugins(reports.value(), telemetry);
+    reportPlugins(reports.value(), telemetry, pluginsSaid);
   }
 
   source::PolicyDirectory policies(options.policyDir);
@@ -254,16 +406,48 @@ int runServe(const ServeOptions& options) {
   if (!initialPolicies.ok()) {
     return fail(kExitUsage, initialPolicies.error().message);
   }
-  source::FileMetricSource metrics(options.metricsFile);
-  if (auto loaded = metrics.reload(); !loaded.ok()) {
-    return fail(kExitUsage, loaded.error().message);
+  // One metric source: the file, or Prometheus through the libcurl client.
+  std::unique_ptr<source::FileMetricSource> fileMetrics;
+  std::unique_ptr<source::prometheus::PrometheusClient> prometheusClient;
+  std::unique_ptr<source::prometheus::PrometheusMetricSource> prometheusMetrics;
+  source::MetricSource* metrics = nullptr;
+  if (fromPrometheus) {
+    source::prometheus::PrometheusClientOptions clientOptions;
+    clientOptions.url = options.prometheusUrl;
+    clientOptions.timeout = options.prometheusTimeout;
+    clientOptions.bearerTokenFile = options.prometheusBearerTokenFile;
+    clientOptions.basicAuthUser = options.prometheusBasicAuthUser;
+    clientOptions.basicAuthPasswordFile = options.prometheusBasicAuthPasswordFile;
+    clientOptions.caFile = options.prometheusCaFile;
+    clientOptions.insecureSkipVerify = options.prometheusInsecureSkipVerify;
+    clientOptions.headers = options.prometheusHeaders;
+    auto client = source::prometheus::PrometheusClient::create(std::move(clientOptions));
+    if (!client.ok()) {
+      return fail(kExitUsage, client.error().message);
+    }
+    prometheusClient = std::move(client).value();
+    source::prometheus::PrometheusSourceOptions sourceOptions;
+    sourceOptions.queries.replicasQuery = options.replicasQuery;
+    sourceOptions.onWarning = [](const std::string& query, const std::string& warning) {
+      logEvent(LogLevel::kWarn, "Prometheus warning", {{"warning", warning}, {"query", query}});
+    };
+    prometheusMetrics =
+        std::make_unique<source::prometheus::PrometheusMetricSource>(*prometheusClient, std::move(sourceOptions));
+    metrics = prometheusMetrics.get();
+    logPrometheus(options);
+  } else {
+    fileMetrics = std::make_unique<source::FileMetricSource>(options.metricsFile);
+    if (auto loaded = fileMetrics->reload(); !loaded.ok()) {
+      return fail(kExitUsage, loaded.error().message);
+    }
+    metrics = fileMetrics.get();
   }
 
   server::DecisionStore store;
   ServeListener listener(telemetry);
-  server::EvaluationLoop loop(store, *registry, metrics, {options.evaluationInterval, staleAfter},
+  server::EvaluationLoop loop(store, *registry, *metrics, {options.evaluationInterval, staleAfter},
                               server::EvaluationLoop::systemClock(), &listener);
-  applyPolicies(initialPolicies.value(), loop);
+  applyPolicies(initialPolicies.value(), loop, prometheusMetrics.get(), problemsSaid);
   loop.runOnce();  // decisions exist before the first RPC can arrive
   logEvent(LogLevel::kInfo, "policies loaded",
            {{"policies", std::to_string(initialPolicies.value().policies->size())},
@@ -342,11 +526,11 @@ int runServe(const ServeOptions& options) {
     if (!set.value().problems.empty()) {
       telemetry.recordReloadError("policy-dir");
     }
-    applyPolicies(set.value(), loop);
+    applyPolicies(set.value(), loop, prometheusMetrics.get(), problemsSaid);
   };
   auto reloadMetrics = [&] {
     const std::lock_guard lock(reloadMutex);
-    if (auto loaded = metrics.reload(); !loaded.ok()) {
+    if (auto loaded = fileMetrics->reload(); !loaded.ok()) {
       telemetry.recordReloadError("metrics-file");
       logEvent(LogLevel::kError, "metrics file, keeping the last good one", {{"error", loaded.error().message}});
       return;
@@ -361,7 +545,7 @@ int runServe(const ServeOptions& options) {
       logEvent(LogLevel::kError, "plugin directory", {{"error", reports.error().message}});
       return;
     }
-    reportPlugins(reports.value(), telemetry);
+    reportPlugins(reports.value(), telemetry, pluginsSaid);
     loop.trigger();
   };
 
@@ -371,13 +555,17 @@ int runServe(const ServeOptions& options) {
   };
   watch::FileWatcher watcher(watchOptions);
   watcher.watch(options.policyDir, reloadPolicies);
-  watcher.watch(options.metricsFile, reloadMetrics);
+  if (fileMetrics) {
+    watcher.watch(options.metricsFile, reloadMetrics);
+  }
   if (plugins) {
     watcher.watch(*options.pluginDir, reloadPlugins);
   }
   // Catch up with what changed between the first read and the watches.
   reloadPolicies();
-  reloadMetrics();
+  if (fileMetrics) {
+    reloadMetrics();
+  }
   if (plugins) {
     reloadPlugins();
   }
@@ -387,7 +575,10 @@ int runServe(const ServeOptions& options) {
   sigwait(&signals, &received);
   logEvent(LogLevel::kInfo, "shutting down", {{"signal", received == SIGTERM ? "SIGTERM" : "SIGINT"}});
   grpcServer->GetHealthCheckService()->SetServingStatus(false);
-  // Open streams are cancelled after the deadline; KEDA reconnects elsewhere.
+  // KEDA keeps its streams open forever: end them (UNAVAILABLE, so KEDA
+  // reconnects, to another replica) instead of waiting out the deadline,
+  // which now only bounds unary calls still running.
+  service.finishStreams();
   grpcServer->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   grpcServer->Wait();
   if (healthServer) {

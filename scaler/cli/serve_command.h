@@ -4,6 +4,11 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/result.h"
 
 namespace kubeai::cli {
 
@@ -12,7 +17,16 @@ struct ServeOptions {
   std::string metricsAddress = "0.0.0.0:8080";  // /metrics, /healthz, /readyz
   std::string healthAddress;                    // plaintext grpc.health.v1, for probes when TLS is on
   std::filesystem::path policyDir;
-  std::filesystem::path metricsFile;
+  std::filesystem::path metricsFile;             // the metrics come from this file or from Prometheus
+  std::string prometheusUrl;                     // base URL; may carry a path prefix (Thanos, Mimir)
+  std::chrono::milliseconds prometheusTimeout{2000};  // per query
+  std::filesystem::path prometheusBearerTokenFile;    // re-read when it changes
+  std::string prometheusBasicAuthUser;
+  std::filesystem::path prometheusBasicAuthPasswordFile;
+  std::filesystem::path prometheusCaFile;             // empty = the system's CAs
+  bool prometheusInsecureSkipVerify = false;
+  std::vector<std::pair<std::string, std::string>> prometheusHeaders;  // X-Scope-OrgID and the like
+  std::string replicasQuery;  // empty = kube-state-metrics' spec replicas of the target's kind
   std::optional<std::filesystem::path> pluginDir;
   std::chrono::milliseconds evaluationInterval{15'000};
   std::optional<std::chrono::milliseconds> metricsStaleAfter;  // default 3 x evaluationInterval
@@ -23,10 +37,17 @@ struct ServeOptions {
   std::string logFormat = "text";
 };
 
+// Parses a --prometheus-header value, NAME=VALUE: NAME an HTTP header name
+// (letters, digits and !#$%&'*+-.^_`|~), VALUE not empty and on one line.
+core::Result<std::pair<std::string, std::string>> parseHeaderFlag(std::string_view text);
+
 // Runs the server until SIGTERM or SIGINT: evaluates every policy on a timer
 // and on changes, answers KEDA's ExternalScaler calls from memory, serves
 // /metrics, /healthz and /readyz, and reloads the policy directory, the
 // metrics file, the plugins and the TLS certificates when they change on disk.
+// Metrics come from --metrics-file or from Prometheus (--prometheus-url), one
+// query per distinct expression per cycle, on the evaluation thread: a slow
+// Prometheus delays decisions, never an RPC.
 // Returns the exit code: 0 after a clean shutdown, 1 when something it needs
 // cannot start (a port in use), 2 for bad options or unreadable start-up files.
 int runServe(const ServeOptions& options);

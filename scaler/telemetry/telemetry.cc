@@ -43,6 +43,15 @@ constexpr std::array<const char*, core::kMetricSlotCount> kMetricTypeNames = {
 
 constexpr std::array<const char*, 4> kStoreStates = {"pending", "ready", "stale", "invalid"};
 
+// A policy's state, indexing kStoreStates; kUnknown until the first call about it.
+enum class PolicyStatus : std::uint8_t { kPending = 0, kReady = 1, kStale = 2, kInvalid = 3, kUnknown = 4 };
+
+// Error types that are states rather than failed steps (EvaluationListener::onError).
+constexpr std::string_view kStaleError = "stale";
+constexpr std::string_view kInvalidError = "invalid";
+// The stale reason when no failed step was recorded before it (not expected).
+constexpr std::string_view kUnknownReason = "unknown";
+
 // grpc::StatusCode 0..16, in order (grpc/impl/codegen/status_code_enum.h).
 constexpr std::array<std::string_view, 17> kGrpcCodeNames = {
     "OK",
@@ -149,6 +158,9 @@ struct PolicyValues {
   std::array<double, core::kMetricSlotCount> metricTargets = kNoValues;
   double lastScaleTimeSeconds = kNoValue;
   std::vector<std::pair<std::string, std::uint64_t>> errors;  // by error_type; rarely more than one
+  PolicyStatus status = PolicyStatus::kUnknown;
+  bool decisionInForce = false;  // the loop serves a decision: a failed read leaves the policy ready
+  std::string failure;           // type of the last failed step since the last decision: the stale reason
 };
 
 // The per-policy families, exported from PolicyValues at scrape time.
@@ -240,6 +252,14 @@ std::vector<prometheus::MetricFamily> PolicySeriesCollector::Collect() const {
                                "1 while the cooldown period holds the policy's published replicas", MetricType::Gauge);
   auto lastScaleTime = family("kubeai_autoscaler_last_scale_time_seconds",
                               "Unix time at which the policy's desired replicas last changed", MetricType::Gauge);
+  auto policyState = family("kubeai_scaler_policy_state",
+                            "1 for the policy's state: pending (no metrics yet), ready, stale (RPCs answer "
+                            "UNAVAILABLE), invalid (refused)",
+                            MetricType::Gauge);
+  auto policyStale = family("kubeai_scaler_policy_stale",
+                            "1 while the policy is stale (RPCs answer UNAVAILABLE), by the type of the failed step "
+                            "that made it so",
+                            MetricType::Gauge);
 
   for (const auto& [key, values] : snapshot) {
     for (std::size_t direction = 0; direction < values.decisions.size(); ++direction) {
@@ -266,12 +286,20 @@ std::vector<prometheus::MetricFamily> PolicySeriesCollector::Collect() const {
     for (const auto& [errorType, count] : values.errors) {
       addCounter(reconcileErrors, policyLabels(key, "error_type", errorType), static_cast<double>(count));
     }
+    if (values.status != PolicyStatus::kUnknown) {
+      addGauge(policyState, policyLabels(key, "state", kStoreStates[static_cast<std::size_t>(values.status)]), 1.0);
+    }
+    if (values.status == PolicyStatus::kStale) {
+      addGauge(policyStale,
+               policyLabels(key, "reason", values.failure.empty() ? kUnknownReason : std::string_view(values.failure)),
+               1.0);
+    }
   }
 
   std::vector<prometheus::MetricFamily> families;
-  families.reserve(8);
+  families.reserve(10);
   for (auto* each : {&decisions, &currentReplicas, &desiredReplicas, &metricValue, &metricTarget, &reconcileErrors,
-                     &cooldownActive, &lastScaleTime}) {
+                     &cooldownActive, &lastScaleTime, &policyState, &policyStale}) {
     families.push_back(std::move(*each));
   }
   return families;
@@ -373,11 +401,28 @@ void Telemetry::recordDecision(const core::Policy& policy, const core::Decision&
     values.metricValues = metricValues;
     values.metricTargets = metricTargets;
     values.lastScaleTimeSeconds = lastScaleSeconds;
+    values.status = PolicyStatus::kReady;
+    values.decisionInForce = true;
+    values.failure.clear();
   });
 }
 
 void Telemetry::recordError(std::string_view ns, std::string_view name, std::string_view errorType) {
   state_->policySeries->update(ns, name, [&](PolicyValues& values) {
+    if (errorType == kStaleError) {
+      values.status = PolicyStatus::kStale;
+    } else if (errorType == kInvalidError) {
+      // Refused: the loop forgets the policy, so a valid version starts pending.
+      values.status = PolicyStatus::kInvalid;
+      values.decisionInForce = false;
+      values.failure.clear();
+    } else {
+      values.failure.assign(errorType);
+      // Reported before "stale" in the same cycle: a stale policy stays stale.
+      if (values.status != PolicyStatus::kStale) {
+        values.status = values.decisionInForce ? PolicyStatus::kReady : PolicyStatus::kPending;
+      }
+    }
     for (auto& [type, count] : values.errors) {
       if (type == errorType) {
         ++count;

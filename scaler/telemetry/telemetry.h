@@ -33,6 +33,8 @@ namespace kubeai::telemetry {
 //   kubeai_autoscaler_reconcile_errors_total{error_type}
 //   kubeai_autoscaler_cooldown_active                        0 | 1
 //   kubeai_autoscaler_last_scale_time_seconds                unix seconds; once the policy scaled
+//   kubeai_scaler_policy_state{state}                        1, one series: pending | ready | stale | invalid
+//   kubeai_scaler_policy_stale{reason}                       1 while stale; absent otherwise
 // Process-wide:
 //   kubeai_autoscaler_reconcile_duration_seconds             histogram of evaluations
 //   kubeai_scaler_grpc_requests_total{method,code}           code as gRPC names it: OK, NOT_FOUND, ...
@@ -44,6 +46,15 @@ namespace kubeai::telemetry {
 // metric_type is latency_p99, latency_p95 (milliseconds), gpu_utilization
 // (percent) or request_queue_depth (total queue; its target is per replica, as
 // the policy states it).
+//
+// A policy's state follows the evaluation loop's calls: a decision makes it
+// ready; an error of type "stale" makes it stale, and "invalid" invalid; any
+// other error (a failed step such as "metrics") leaves it stale if it was,
+// otherwise ready when it has a decision in force, else pending. The stale
+// reason is the type of the failed step recorded last before it went stale
+// (today always "metrics"): a fixed vocabulary, never a message. Both series
+// follow the policy's state within one evaluation cycle, and the recovered
+// policy's stale series disappears.
 //
 // Series are created when first recorded and a policy's series are removed
 // with it (removePolicy), so a deleted policy disappears from /metrics instead
@@ -72,7 +83,9 @@ class Telemetry {
                       const core::Observation& observation, bool cooldownActive,
                       std::optional<core::TimePoint> lastScaleTime, double evaluationSeconds);
 
-  // A failed evaluation step of one policy (e.g. "metrics", "replicas", "plugin").
+  // A failed evaluation step of one policy (e.g. "metrics", "replicas", "plugin"),
+  // or the policy's state: "stale" (its metrics failed past the staleness
+  // bound) or "invalid" (refused, never evaluated); see the class comment.
   void recordError(std::string_view ns, std::string_view name, std::string_view errorType);
 
   // Drops every series of ns/name. Recording the policy again recreates them

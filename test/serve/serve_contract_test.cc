@@ -496,5 +496,31 @@ TEST_CASE("serve exits 0 on SIGTERM") {
   CHECK(std::chrono::steady_clock::now() - started < scaled(5s));
 }
 
+TEST_CASE("SIGTERM with KEDA's streams open ends them with UNAVAILABLE and exits at once, not at the deadline") {
+  World world;
+  StreamCollector<IsActiveResponse> active(
+      [&](grpc::ClientContext* context) { return world.stub->StreamIsActive(context, ref("wake", "batch")); });
+  StreamCollector<GetMetricSpecResponse> spec([&](grpc::ClientContext* context) {
+    return world.stub->StreamMetricSpec(context, ref("frontend", "team-a", {{"policyName", "latency"}}));
+  });
+  REQUIRE(active.next(kFirstMessage).has_value());
+  REQUIRE(spec.next(kFirstMessage).has_value());
+
+  const auto started = std::chrono::steady_clock::now();
+  CHECK(world.serve->terminate(scaled(10s)) == 0);
+  // The gRPC Shutdown() deadline is 5 s: well under it means the streams did
+  // not hold the server up.
+  CHECK(std::chrono::steady_clock::now() - started < scaled(4s));
+  auto activeEnd = active.next(kFirstMessage);
+  REQUIRE(activeEnd.has_value());
+  CHECK_FALSE(activeEnd->message.has_value());
+  CHECK(activeEnd->status.error_code() == grpc::StatusCode::UNAVAILABLE);
+  CHECK(activeEnd->status.error_message() == "server shutting down");
+  auto specEnd = spec.next(kFirstMessage);
+  REQUIRE(specEnd.has_value());
+  CHECK_FALSE(specEnd->message.has_value());
+  CHECK(specEnd->status.error_code() == grpc::StatusCode::UNAVAILABLE);
+}
+
 }  // namespace
 }  // namespace kubeai::testing

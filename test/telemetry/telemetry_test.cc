@@ -190,6 +190,102 @@ TEST_CASE("a policy known only from its errors has no replica series") {
   CHECK(text.find("kubeai_autoscaler_cooldown_active{") == std::string::npos);
 }
 
+// One call of the evaluation loop about llm/chat (EvaluationListener's order
+// within a cycle: "metrics" before "stale"; a decision before "algorithm").
+enum class Call { kDecision, kMetrics, kStale, kAlgorithm, kInvalid };
+
+void record(Telemetry& telemetry, Call call) {
+  switch (call) {
+    case Call::kDecision:
+      telemetry.recordDecision(chatPolicy(), decision(2, 2), observation(), false, std::nullopt, 1e-5);
+      return;
+    case Call::kMetrics: telemetry.recordError("llm", "chat", "metrics"); return;
+    case Call::kStale: telemetry.recordError("llm", "chat", "stale"); return;
+    case Call::kAlgorithm: telemetry.recordError("llm", "chat", "algorithm"); return;
+    case Call::kInvalid: telemetry.recordError("llm", "chat", "invalid"); return;
+  }
+}
+
+// The one kubeai_scaler_policy_state and kubeai_scaler_policy_stale series of
+// llm/chat in a scrape ("" when absent), checking there is at most one of each.
+struct StateSeries {
+  std::string state;
+  std::string staleReason;
+};
+
+StateSeries stateSeries(const std::string& text) {
+  StateSeries found;
+  std::istringstream lines(text);
+  const std::string statePrefix = "kubeai_scaler_policy_state{" + kChat + ",state=\"";
+  const std::string stalePrefix = "kubeai_scaler_policy_stale{" + kChat + ",reason=\"";
+  for (std::string line; std::getline(lines, line);) {
+    for (const auto& [prefix, into] : {std::pair{&statePrefix, &found.state}, std::pair{&stalePrefix, &found.staleReason}}) {
+      if (line.rfind(*prefix, 0) != 0) continue;
+      CHECK_MESSAGE(into->empty(), "a second series: " << line);
+      const std::size_t end = line.find('"', prefix->size());
+      *into = line.substr(prefix->size(), end - prefix->size());
+      CHECK(line.substr(end) == "\"} 1");
+    }
+  }
+  return found;
+}
+
+TEST_CASE("each policy's state and why it is stale follow the evaluation loop's calls") {
+  struct Row {
+    const char* what;
+    std::vector<Call> calls;
+    StateSeries expected;
+  };
+  using enum Call;
+  for (const Row& row : {
+           Row{"nothing recorded: no series", {}, {"", ""}},
+           Row{"a decision", {kDecision}, {"ready", ""}},
+           Row{"no metrics yet", {kMetrics}, {"pending", ""}},
+           Row{"a failed read keeps the last decision in force", {kDecision, kMetrics}, {"ready", ""}},
+           Row{"stale past the bound, with the failed step as its reason",
+               {kDecision, kMetrics, kMetrics, kStale}, {"stale", "metrics"}},
+           Row{"stale without ever deciding", {kMetrics, kStale}, {"stale", "metrics"}},
+           Row{"still stale: the next cycle's failed read comes before its stale",
+               {kMetrics, kStale, kMetrics}, {"stale", "metrics"}},
+           Row{"recovered: one good decision clears it", {kMetrics, kStale, kDecision}, {"ready", ""}},
+           Row{"a plugin's error holds the decision: still ready", {kDecision, kAlgorithm}, {"ready", ""}},
+           Row{"stale with no failed step recorded before it", {kDecision, kStale}, {"stale", "unknown"}},
+           Row{"refused", {kDecision, kInvalid}, {"invalid", ""}},
+           Row{"refused while stale", {kMetrics, kStale, kInvalid}, {"invalid", ""}},
+           Row{"valid again: the loop starts it afresh, pending", {kDecision, kInvalid, kMetrics}, {"pending", ""}},
+       }) {
+    CAPTURE(row.what);
+    Telemetry telemetry;
+    for (Call call : row.calls) record(telemetry, call);
+    const StateSeries got = stateSeries(scrape(telemetry));
+    CHECK(got.state == row.expected.state);
+    CHECK(got.staleReason == row.expected.staleReason);
+  }
+}
+
+TEST_CASE("a stale policy's series go with it, and other policies keep theirs") {
+  Telemetry telemetry;
+  record(telemetry, Call::kMetrics);
+  record(telemetry, Call::kStale);
+  telemetry.recordError("llm", "embed", "metrics");
+  telemetry.recordError("llm", "embed", "stale");
+  const std::string before = scrape(telemetry);
+  CHECK(sample(before, "kubeai_scaler_policy_stale{" + kChat + ",reason=\"metrics\"}") == 1.0);
+  CHECK(sample(before, "kubeai_scaler_policy_stale{namespace=\"llm\",policy=\"embed\",reason=\"metrics\"}") == 1.0);
+  // The error counters stay as they were: the states are counted there too.
+  CHECK(sample(before, "kubeai_autoscaler_reconcile_errors_total{error_type=\"stale\"," + kChat + "}") == 1.0);
+
+  telemetry.removePolicy("llm", "chat");
+  const std::string after = scrape(telemetry);
+  CHECK(after.find("policy=\"chat\"") == std::string::npos);
+  CHECK(sample(after, "kubeai_scaler_policy_stale{namespace=\"llm\",policy=\"embed\",reason=\"metrics\"}") == 1.0);
+  CHECK(sample(after, "kubeai_scaler_policy_state{namespace=\"llm\",policy=\"embed\",state=\"stale\"}") == 1.0);
+
+  // Back again, it starts with no state until the loop says.
+  telemetry.recordError("llm", "chat", "metrics");
+  CHECK(stateSeries(scrape(telemetry)).state == "pending");
+}
+
 TEST_CASE("gRPC calls are counted by method and code name, and timed by method") {
   struct Row {
     int code;

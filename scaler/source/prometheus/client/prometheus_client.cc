@@ -1,0 +1,661 @@
+#include "source/prometheus/client/prometheus_client.h"
+
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <mutex>
+#include <string_view>
+#include <system_error>
+
+namespace kubeai::source::prometheus {
+namespace {
+
+// Longer GET URLs are refused by common proxies and servers (Go's default
+// header limit is 1 MiB, nginx's request line 8 KiB): such a query goes as POST.
+constexpr std::size_t kMaxGetUrlBytes = 8 * 1024;
+constexpr std::size_t kMaxBodyBytes = std::size_t{32} * 1024 * 1024;
+// A credential file is a token or a password: anything bigger is the wrong file.
+constexpr std::size_t kMaxCredentialBytes = 64 * 1024;
+constexpr long kMaxRedirects = 3;
+constexpr const char* kUserAgent = "kubeai-scaler";
+
+struct EasyDeleter {
+  void operator()(CURL* handle) const noexcept { curl_easy_cleanup(handle); }
+};
+struct MultiDeleter {
+  void operator()(CURLM* handle) const noexcept { curl_multi_cleanup(handle); }
+};
+struct SlistDeleter {
+  void operator()(curl_slist* list) const noexcept { curl_slist_free_all(list); }
+};
+struct UrlDeleter {
+  void operator()(CURLU* url) const noexcept { curl_url_cleanup(url); }
+};
+struct CurlStringDeleter {
+  void operator()(char* text) const noexcept { curl_free(text); }
+};
+using EasyHandle = std::unique_ptr<CURL, EasyDeleter>;
+using MultiHandle = std::unique_ptr<CURLM, MultiDeleter>;
+using HeaderList = std::unique_ptr<curl_slist, SlistDeleter>;
+using UrlHandle = std::unique_ptr<CURLU, UrlDeleter>;
+using CurlString = std::unique_ptr<char, CurlStringDeleter>;
+
+// curl_global_init is not thread-safe in every libcurl build: once per process.
+core::Status initCurlOnce() {
+  static std::once_flag once;
+  static CURLcode code = CURLE_OK;
+  std::call_once(once, [] { code = curl_global_init(CURL_GLOBAL_DEFAULT); });
+  if (code != CURLE_OK) {
+    std::string message = "libcurl initialisation failed: ";
+    message += curl_easy_strerror(code);
+    return core::Error{message};
+  }
+  return core::Ok{};
+}
+
+// RFC 3986 unreserved characters stay, everything else is %XX: valid in a
+// query string and in an application/x-www-form-urlencoded body alike.
+std::string percentEncode(std::string_view text) {
+  static constexpr std::string_view kHex = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(text.size() * 3);
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if ((byte >= 'A' && byte <= 'Z') || (byte >= 'a' && byte <= 'z') || (byte >= '0' && byte <= '9') || c == '-' ||
+        c == '.' || c == '_' || c == '~') {
+      out += c;
+    } else {
+      out += '%';
+      out += kHex[byte >> 4U];
+      out += kHex[byte & 0x0FU];
+    }
+  }
+  return out;
+}
+
+// A URL as it may appear in a message: any user:password@ replaced.
+std::string redactUserInfo(const std::string& url) {
+  const auto schemeEnd = url.find("://");
+  const auto authorityStart = schemeEnd == std::string::npos ? 0 : schemeEnd + 3;
+  const auto authorityEnd = std::min(url.find_first_of("/?#", authorityStart), url.size());
+  const auto at = url.rfind('@', authorityEnd == 0 ? 0 : authorityEnd - 1);
+  if (at == std::string::npos || at < authorityStart) {
+    return url;
+  }
+  std::string out = url.substr(0, authorityStart);
+  out += "***";
+  out += url.substr(at);
+  return out;
+}
+
+std::string inQuotes(std::string_view text) {
+  std::string out = "\"";
+  out += text;
+  out += '"';
+  return out;
+}
+
+// What readFile does with a file longer than its limit.
+enum class Oversize { kError, kTruncate };
+
+// Reads a file, up to `limit` bytes. Errors name the option: "<what> <path>: <why>".
+core::Result<std::string> readFile(const std::filesystem::path& path, std::string_view what, std::size_t limit,
+                                   Oversize oversize) {
+  auto fail = [&](const std::string& why) {
+    std::string message(what);
+    message += ' ';
+    message += path.string();
+    message += ": ";
+    message += why;
+    return core::Error{message};
+  };
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return fail(std::error_code(errno, std::generic_category()).message());
+  }
+  std::string content;
+  std::array<char, 4096> buffer{};
+  while (true) {
+    const ssize_t got = ::read(fd, buffer.data(), buffer.size());
+    if (got < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      const int error = errno;
+      ::close(fd);
+      return fail(std::error_code(error, std::generic_category()).message());
+    }
+    if (got == 0) {
+      break;
+    }
+    content.append(buffer.data(), static_cast<std::size_t>(got));
+    if (content.size() > limit) {
+      ::close(fd);
+      if (oversize == Oversize::kTruncate) {
+        content.resize(limit);
+        return content;
+      }
+      std::string why = "larger than ";
+      why += std::to_string(limit);
+      why += " bytes, not a credential";
+      return fail(why);
+    }
+  }
+  ::close(fd);
+  return content;
+}
+
+core::Result<std::string> readCredentialFile(const std::filesystem::path& path, std::string_view what) {
+  return readFile(path, what, kMaxCredentialBytes, Oversize::kError);
+}
+
+// Prometheus trims a credentials file of surrounding whitespace; so do we.
+core::Result<std::string> readBearerToken(const std::filesystem::path& path) {
+  constexpr std::string_view kWhat = "prometheus bearer token file";
+  auto content = readCredentialFile(path, kWhat);
+  if (!content) {
+    return content.error();
+  }
+  std::string_view token = content.value();
+  constexpr std::string_view kSpace = " \t\r\n";
+  const auto first = token.find_first_not_of(kSpace);
+  if (first == std::string_view::npos) {
+    std::string message(kWhat);
+    message += ' ';
+    message += path.string();
+    message += ": empty";
+    return core::Error{message};
+  }
+  token = token.substr(first, token.find_last_not_of(kSpace) - first + 1);
+  return std::string(token);
+}
+
+// A password may end in spaces: only the newline an editor adds is trimmed.
+core::Result<std::string> readPassword(const std::filesystem::path& path) {
+  auto content = readCredentialFile(path, "prometheus basic auth password file");
+  if (!content) {
+    return content.error();
+  }
+  std::string password = std::move(content).value();
+  if (!password.empty() && password.back() == '\n') {
+    password.pop_back();
+    if (!password.empty() && password.back() == '\r') {
+      password.pop_back();
+    }
+  }
+  return password;
+}
+
+// RFC 9110 token characters.
+bool isHeaderName(std::string_view name) {
+  constexpr std::string_view kSymbols = "!#$%&'*+-.^_`|~";
+  return !name.empty() && std::all_of(name.begin(), name.end(), [&](char c) {
+    const auto byte = static_cast<unsigned char>(c);
+    return (byte >= 'A' && byte <= 'Z') || (byte >= 'a' && byte <= 'z') || (byte >= '0' && byte <= '9') ||
+           kSymbols.find(c) != std::string_view::npos;
+  });
+}
+
+// The query endpoint, {url}/api/v1/query, checked: http or https, a host, and
+// neither credentials (they would show in messages), a query nor a fragment.
+core::Result<std::string> queryEndpoint(const std::string& url) {
+  auto fail = [&](std::string_view why) {
+    std::string message = "prometheus URL ";
+    message += inQuotes(redactUserInfo(url));
+    message += ": ";
+    message += why;
+    return core::Error{message};
+  };
+  UrlHandle handle(curl_url());
+  if (!handle) {
+    return fail("out of memory");
+  }
+  if (const CURLUcode code = curl_url_set(handle.get(), CURLUPART_URL, url.c_str(), CURLU_NON_SUPPORT_SCHEME);
+      code != CURLUE_OK) {
+    std::string why = curl_url_strerror(code);
+    why += " (expected http://host:port or https://host:port, with an optional path)";
+    return fail(why);
+  }
+  auto part = [&](CURLUPart which) -> std::string {
+    char* raw = nullptr;
+    if (curl_url_get(handle.get(), which, &raw, 0) != CURLUE_OK || raw == nullptr) {
+      return {};
+    }
+    const CurlString owned(raw);
+    return owned.get();
+  };
+  const std::string scheme = part(CURLUPART_SCHEME);
+  if (scheme != "http" && scheme != "https") {
+    return fail("the scheme must be http or https");
+  }
+  if (part(CURLUPART_HOST).empty()) {
+    return fail("no host");
+  }
+  if (!part(CURLUPART_USER).empty() || !part(CURLUPART_PASSWORD).empty()) {
+    return fail("credentials in the URL are not accepted: use the basic auth user and password file");
+  }
+  if (!part(CURLUPART_QUERY).empty()) {
+    return fail("a query string is not accepted in the base URL");
+  }
+  if (!part(CURLUPART_FRAGMENT).empty()) {
+    return fail("a fragment is not accepted in the base URL");
+  }
+  std::string path = part(CURLUPART_PATH);
+  while (!path.empty() && path.back() == '/') {
+    path.pop_back();
+  }
+  path += "/api/v1/query";
+  if (curl_url_set(handle.get(), CURLUPART_PATH, path.c_str(), 0) != CURLUE_OK) {
+    return fail("cannot append /api/v1/query to its path");
+  }
+  std::string endpoint = part(CURLUPART_URL);
+  if (endpoint.empty()) {
+    return fail("cannot be rebuilt");
+  }
+  return endpoint;
+}
+
+core::Status checkOptions(const PrometheusClientOptions& options) {
+  if (options.timeout.count() <= 0) {
+    return core::Error{"prometheus timeout: must be positive"};
+  }
+  if (options.maxParallel == 0) {
+    return core::Error{"prometheus parallel queries: must be at least 1"};
+  }
+  if (!options.bearerTokenFile.empty() && !options.basicAuthUser.empty()) {
+    return core::Error{"prometheus bearer token file and basic auth user: choose one"};
+  }
+  if (!options.basicAuthPasswordFile.empty() && options.basicAuthUser.empty()) {
+    return core::Error{"prometheus basic auth password file: given without a basic auth user"};
+  }
+  if (options.basicAuthUser.find(':') != std::string::npos) {
+    return core::Error{"prometheus basic auth user: must not contain ':'"};
+  }
+  for (const auto& [name, value] : options.headers) {
+    if (!isHeaderName(name)) {
+      std::string message = "prometheus header ";
+      message += inQuotes(name);
+      message += ": not a valid header name";
+      return core::Error{message};
+    }
+    if (value.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
+      std::string message = "prometheus header ";
+      message += name;
+      message += ": the value must not contain CR, LF or NUL";
+      return core::Error{message};
+    }
+  }
+  if (!options.bearerTokenFile.empty()) {
+    if (auto token = readBearerToken(options.bearerTokenFile); !token) {
+      return token.error();
+    }
+  }
+  if (!options.basicAuthPasswordFile.empty()) {
+    if (auto password = readPassword(options.basicAuthPasswordFile); !password) {
+      return password.error();
+    }
+  }
+  if (!options.caFile.empty()) {
+    // A CA bundle may be large: read it only as far as to know it can be read.
+    if (auto ca = readFile(options.caFile, "prometheus CA file", 1, Oversize::kTruncate); !ca) {
+      return ca.error();
+    }
+  }
+  return core::Ok{};
+}
+
+// One query of a batch, from its start to its result.
+struct Transfer {
+  std::size_t index = 0;
+  CURL* easy = nullptr;
+  bool post = false;
+  std::string body;
+  bool tooLarge = false;
+  std::array<char, CURL_ERROR_SIZE> errorBuffer{};
+};
+
+// libcurl calls this from inside curl_multi_perform; no exception may cross it.
+std::size_t appendBody(char* data, std::size_t size, std::size_t count, void* user) noexcept {
+  auto* transfer = static_cast<Transfer*>(user);
+  const std::size_t bytes = size * count;
+  if (transfer->body.size() + bytes > kMaxBodyBytes) {
+    transfer->tooLarge = true;
+    return 0;  // aborts the transfer with CURLE_WRITE_ERROR
+  }
+  try {
+    transfer->body.append(data, bytes);
+  } catch (...) {
+    return 0;
+  }
+  return bytes;
+}
+
+// A multi handle with its connection cache and the easy handles it drives.
+// Kept between batches: that is what makes connections (and TLS sessions)
+// last across evaluation cycles.
+struct Session {
+  MultiHandle multi;
+  std::vector<EasyHandle> idle;
+};
+
+// What a batch sends besides the query: read once per batch.
+struct Credentials {
+  std::string bearerToken;
+  std::string password;
+};
+
+}  // namespace
+
+class PrometheusClient::Impl {
+ public:
+  Impl(PrometheusClientOptions options, std::string endpoint)
+      : options_(std::move(options)), endpoint_(std::move(endpoint)) {}
+
+  std::vector<core::Result<HttpResponse>> run(const std::vector<std::string>& expressions) {
+    std::vector<core::Result<HttpResponse>> results(expressions.size(), core::Result<HttpResponse>(HttpResponse{}));
+    if (expressions.empty()) {
+      return results;
+    }
+    auto failAll = [&](const core::Error& error) {
+      std::fill(results.begin(), results.end(), core::Result<HttpResponse>(error));
+      return results;
+    };
+    auto credentials = readCredentials();
+    if (!credentials) {
+      return failAll(credentials.error());
+    }
+    HeaderList headers;
+    if (auto built = buildHeaders(); built) {
+      headers = std::move(built).value();
+    } else {
+      return failAll(built.error());
+    }
+    std::unique_ptr<Session> session = acquire();
+    if (!session) {
+      return failAll(core::Error{"prometheus client: cannot create a curl multi handle"});
+    }
+    runOn(*session, expressions, credentials.value(), headers.get(), results);
+    release(std::move(session));
+    return results;
+  }
+
+ private:
+  core::Result<Credentials> readCredentials() const {
+    Credentials credentials;
+    if (!options_.bearerTokenFile.empty()) {
+      auto token = readBearerToken(options_.bearerTokenFile);
+      if (!token) {
+        return token.error();
+      }
+      credentials.bearerToken = std::move(token).value();
+    }
+    if (!options_.basicAuthPasswordFile.empty()) {
+      auto password = readPassword(options_.basicAuthPasswordFile);
+      if (!password) {
+        return password.error();
+      }
+      credentials.password = std::move(password).value();
+    }
+    return credentials;
+  }
+
+  core::Result<HeaderList> buildHeaders() const {
+    HeaderList list;
+    auto add = [&](const std::string& line) {
+      curl_slist* grown = curl_slist_append(list.get(), line.c_str());
+      if (grown == nullptr) {
+        return false;
+      }
+      static_cast<void>(list.release());  // now owned by `grown`
+      list.reset(grown);
+      return true;
+    };
+    // "Expect:" stops curl from asking a long POST to wait for "100 Continue".
+    bool ok = add("Accept: application/json") && add("Expect:");
+    for (const auto& [name, value] : options_.headers) {
+      std::string line = name;
+      // "Name;" is curl's way to send a header with an empty value.
+      line += value.empty() ? ";" : ": ";
+      line += value;
+      ok = ok && add(line);
+    }
+    if (!ok) {
+      return core::Error{"prometheus client: out of memory building the headers"};
+    }
+    return list;
+  }
+
+  std::unique_ptr<Session> acquire() {
+    {
+      const std::lock_guard lock(mutex_);
+      if (!sessions_.empty()) {
+        auto session = std::move(sessions_.back());
+        sessions_.pop_back();
+        return session;
+      }
+    }
+    auto session = std::make_unique<Session>();
+    session->multi.reset(curl_multi_init());
+    if (!session->multi) {
+      return nullptr;
+    }
+    // Keep one idle connection per parallel slot between batches.
+    curl_multi_setopt(session->multi.get(), CURLMOPT_MAXCONNECTS, static_cast<long>(options_.maxParallel));
+    return session;
+  }
+
+  void release(std::unique_ptr<Session> session) {
+    const std::lock_guard lock(mutex_);
+    sessions_.push_back(std::move(session));
+  }
+
+  std::string methodAndUrl(bool post) const {
+    std::string text = post ? "POST " : "GET ";
+    text += endpoint_;
+    return text;
+  }
+
+  // Sets every option of one query on a (reset) easy handle.
+  void configure(CURL* easy, Transfer& transfer, const std::string& expression, const Credentials& credentials,
+                 curl_slist* headers) const {
+    curl_easy_reset(easy);  // keeps its DNS and TLS session caches
+    std::string encoded = "query=";
+    encoded += percentEncode(expression);
+    const bool post = endpoint_.size() + 1 + encoded.size() > kMaxGetUrlBytes;
+    transfer.post = post;
+    if (post) {
+      curl_easy_setopt(easy, CURLOPT_URL, endpoint_.c_str());
+      curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE, static_cast<long>(encoded.size()));
+      curl_easy_setopt(easy, CURLOPT_COPYPOSTFIELDS, encoded.c_str());
+      // Keep a POST a POST through a 301/302 (307/308 always are).
+      curl_easy_setopt(easy, CURLOPT_POSTREDIR, static_cast<long>(CURL_REDIR_POST_301 | CURL_REDIR_POST_302));
+    } else {
+      std::string url = endpoint_;
+      url += '?';
+      url += encoded;
+      curl_easy_setopt(easy, CURLOPT_URL, url.c_str());  // curl copies strings it is given
+      curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
+    }
+    curl_easy_setopt(easy, CURLOPT_PRIVATE, &transfer);
+    curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, transfer.errorBuffer.data());
+    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &appendBody);
+    curl_easy_setopt(easy, CURLOPT_WRITEDATA, &transfer);
+    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(easy, CURLOPT_USERAGENT, kUserAgent);
+    curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");  // whatever libcurl decodes (gzip)
+    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);           // threads: no SIGALRM for DNS timeouts
+    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.timeout.count()));
+    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options_.timeout.count()));
+    curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);  // idle pooled connections through NATs
+    curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(easy, CURLOPT_MAXREDIRS, kMaxRedirects);
+    curl_easy_setopt(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    if (!options_.caFile.empty()) {
+      curl_easy_setopt(easy, CURLOPT_CAINFO, options_.caFile.c_str());
+    }
+    if (options_.insecureSkipVerify) {
+      curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 0L);
+      curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    // curl's own auth (not a hand-made Authorization header): it is withheld
+    // from a redirect to another host or port.
+    if (!credentials.bearerToken.empty()) {
+      curl_easy_setopt(easy, CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BEARER));
+      curl_easy_setopt(easy, CURLOPT_XOAUTH2_BEARER, credentials.bearerToken.c_str());
+    } else if (!options_.basicAuthUser.empty()) {
+      curl_easy_setopt(easy, CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BASIC));
+      curl_easy_setopt(easy, CURLOPT_USERNAME, options_.basicAuthUser.c_str());
+      curl_easy_setopt(easy, CURLOPT_PASSWORD, credentials.password.c_str());
+    }
+  }
+
+  core::Result<HttpResponse> finish(Transfer& transfer, CURLcode code) const {
+    const bool post = transfer.post;
+    if (transfer.tooLarge) {
+      std::string message = methodAndUrl(post);
+      message += ": response larger than 32 MiB (does the query select far more series than it should?)";
+      return core::Error{message};
+    }
+    if (code != CURLE_OK) {
+      std::string message = methodAndUrl(post);
+      message += ": ";
+      message += curl_easy_strerror(code);
+      if (transfer.errorBuffer[0] != '\0') {
+        message += ": ";
+        message += transfer.errorBuffer.data();
+      }
+      return core::Error{message};
+    }
+    HttpResponse response;
+    curl_easy_getinfo(transfer.easy, CURLINFO_RESPONSE_CODE, &response.status);
+    response.body = std::move(transfer.body);
+    return response;
+  }
+
+  void runOn(Session& session, const std::vector<std::string>& expressions, const Credentials& credentials,
+             curl_slist* headers, std::vector<core::Result<HttpResponse>>& results) const {
+    CURLM* multi = session.multi.get();
+    std::vector<Transfer> transfers(expressions.size());
+    std::vector<EasyHandle> busy;  // handles of transfers in flight, back to `idle` when done
+    std::size_t next = 0;
+    std::size_t active = 0;
+
+    auto fail = [&](std::size_t index, std::string_view why) {
+      std::string message = methodAndUrl(false);
+      message += ": ";
+      message += why;
+      results[index] = core::Error{message};
+    };
+    // Starts queries until maxParallel are in flight or none is left.
+    auto startMore = [&] {
+      while (next < expressions.size() && active < options_.maxParallel) {
+        const std::size_t index = next++;
+        EasyHandle easy;
+        if (!session.idle.empty()) {
+          easy = std::move(session.idle.back());
+          session.idle.pop_back();
+        } else {
+          easy.reset(curl_easy_init());
+        }
+        if (!easy) {
+          fail(index, "cannot create a curl easy handle");
+          continue;
+        }
+        Transfer& transfer = transfers[index];
+        transfer.index = index;
+        transfer.easy = easy.get();
+        configure(easy.get(), transfer, expressions[index], credentials, headers);
+        if (const CURLMcode code = curl_multi_add_handle(multi, easy.get()); code != CURLM_OK) {
+          fail(index, curl_multi_strerror(code));
+          session.idle.push_back(std::move(easy));
+          continue;
+        }
+        busy.push_back(std::move(easy));
+        ++active;
+      }
+    };
+    auto retire = [&](CURL* easy) {
+      curl_multi_remove_handle(multi, easy);
+      const auto it = std::find_if(busy.begin(), busy.end(), [&](const EasyHandle& h) { return h.get() == easy; });
+      if (it != busy.end()) {
+        session.idle.push_back(std::move(*it));
+        busy.erase(it);
+      }
+      --active;
+    };
+
+    startMore();
+    while (active > 0) {
+      int running = 0;
+      if (const CURLMcode code = curl_multi_perform(multi, &running); code != CURLM_OK) {
+        // Not a network failure but libcurl's own (out of memory): give up on what is left.
+        for (auto& easy : busy) {
+          Transfer* transfer = nullptr;
+          curl_easy_getinfo(easy.get(), CURLINFO_PRIVATE, &transfer);
+          fail(transfer->index, curl_multi_strerror(code));
+          curl_multi_remove_handle(multi, easy.get());
+        }
+        busy.clear();  // their handles may be in any state: not reused
+        active = 0;
+        while (next < expressions.size()) {
+          fail(next++, curl_multi_strerror(code));
+        }
+        break;
+      }
+      int queued = 0;
+      while (CURLMsg* message = curl_multi_info_read(multi, &queued)) {
+        if (message->msg != CURLMSG_DONE) {
+          continue;
+        }
+        // Copied out: `message` dies with curl_multi_remove_handle.
+        CURL* easy = message->easy_handle;
+        const CURLcode code = message->data.result;
+        Transfer* transfer = nullptr;
+        curl_easy_getinfo(easy, CURLINFO_PRIVATE, &transfer);
+        results[transfer->index] = finish(*transfer, code);
+        retire(easy);
+      }
+      startMore();
+      if (active > 0) {
+        // Wakes on socket activity or curl's next timeout, whichever is first.
+        curl_multi_poll(multi, nullptr, 0, 1000, nullptr);
+      }
+    }
+  }
+
+  const PrometheusClientOptions options_;
+  const std::string endpoint_;  // {url}/api/v1/query
+  std::mutex mutex_;
+  std::vector<std::unique_ptr<Session>> sessions_;  // idle ones, between batches
+};
+
+core::Result<std::unique_ptr<PrometheusClient>> PrometheusClient::create(PrometheusClientOptions options) {
+  if (auto init = initCurlOnce(); !init) {
+    return init.error();
+  }
+  auto endpoint = queryEndpoint(options.url);
+  if (!endpoint) {
+    return endpoint.error();
+  }
+  if (auto checked = checkOptions(options); !checked) {
+    return checked.error();
+  }
+  return std::make_unique<PrometheusClient>(Passkey{},
+                                            std::make_unique<Impl>(std::move(options), std::move(endpoint).value()));
+}
+
+PrometheusClient::PrometheusClient(Passkey /*only create() makes one*/, std::unique_ptr<Impl> impl)
+    : impl_(std::move(impl)) {}
+
+PrometheusClient::~PrometheusClient() = default;
+
+std::vector<core::Result<HttpResponse>> PrometheusClient::instantQueries(const std::vector<std::string>& expressions) {
+  return impl_->run(expressions);
+}
+
+}  // namespace kubeai::source::prometheus

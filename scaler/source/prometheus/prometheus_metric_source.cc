@@ -1,0 +1,210 @@
+#include "source/prometheus/prometheus_metric_source.h"
+
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <unordered_map>
+#include <utility>
+
+#include "source/prometheus/query_result.h"
+
+namespace kubeai::source::prometheus {
+namespace {
+
+// The queries of one reading, in the order their errors are reported.
+enum Slot : std::size_t { kLatencyP99, kLatencyP95, kGpuUtilization, kRequestQueueDepth, kReplicas, kSlots };
+
+constexpr std::array<const char*, kSlots> kSlotNames = {"latencyP99", "latencyP95", "gpuUtilization",
+                                                        "requestQueueDepth", "replicas"};
+
+// A warning text repeated with ever-changing details must not grow memory
+// without bound: past this many, forget them all (some are logged again).
+constexpr std::size_t kMaxRememberedWarnings = 1024;
+
+constexpr double kMillisecondsPerSecond = 1000.0;
+
+using Value = core::Result<std::optional<double>>;
+
+// The distinct expressions of a cycle, each with its index in the request.
+class ExpressionSet {
+ public:
+  std::size_t add(std::string expression) {
+    const auto [it, inserted] = index_.try_emplace(std::move(expression), expressions_.size());
+    if (inserted) {
+      expressions_.push_back(it->first);
+    }
+    return it->second;
+  }
+  [[nodiscard]] const std::vector<std::string>& expressions() const { return expressions_; }
+
+ private:
+  std::unordered_map<std::string, std::size_t> index_;
+  std::vector<std::string> expressions_;
+};
+
+struct Plan {
+  std::optional<core::Error> error;  // the templates did not expand
+  std::array<std::optional<std::size_t>, kSlots> query;  // index into the expressions
+};
+
+void appendError(std::string& errors, std::string_view slot, const std::string& message) {
+  if (!errors.empty()) {
+    errors += "; ";
+  }
+  errors += slot;
+  errors += ": ";
+  errors += message;
+}
+
+// A replica count from a query: kube-state-metrics' gauges are whole numbers;
+// a sum of averages may not be, so the nearest one is taken.
+core::Result<std::optional<std::int32_t>> replicaCount(std::optional<double> value, const std::string& query) {
+  if (!value) {
+    return std::optional<std::int32_t>{};
+  }
+  if (*value < 0.0 || *value > static_cast<double>(std::numeric_limits<std::int32_t>::max())) {
+    std::string message = "query `";
+    message += query;
+    message += "` returned ";
+    message += std::to_string(*value);
+    message += ", which is not a replica count";
+    return core::Error{std::move(message)};
+  }
+  return std::optional<std::int32_t>{static_cast<std::int32_t>(std::llround(*value))};
+}
+
+}  // namespace
+
+PrometheusMetricSource::PrometheusMetricSource(QueryTransport& transport, PrometheusSourceOptions options)
+    : transport_(transport), options_(std::move(options)) {}
+
+core::Status PrometheusMetricSource::check(const core::Policy& policy) const {
+  auto queries = policyQueries(policy, options_.queries);
+  if (!queries.ok()) {
+    return queries.error();
+  }
+  return core::Ok{};
+}
+
+std::vector<core::Result<MetricReading>> PrometheusMetricSource::read(const std::vector<core::Policy>& policies) {
+  ExpressionSet set;
+  std::vector<Plan> plans(policies.size());
+  for (std::size_t i = 0; i < policies.size(); ++i) {
+    auto queries = policyQueries(policies[i], options_.queries);
+    if (!queries.ok()) {
+      plans[i].error = queries.error();
+      continue;
+    }
+    PolicyQueries& q = queries.value();
+    std::array<std::optional<std::string>*, kSlots - 1> metricQueries = {&q.latencyP99, &q.latencyP95,
+                                                                         &q.gpuUtilization, &q.requestQueueDepth};
+    for (std::size_t slot = 0; slot < metricQueries.size(); ++slot) {
+      if (*metricQueries[slot]) {
+        plans[i].query[slot] = set.add(std::move(**metricQueries[slot]));
+      }
+    }
+    plans[i].query[kReplicas] = set.add(std::move(q.replicas));
+  }
+
+  const std::vector<std::string>& expressions = set.expressions();
+  std::vector<Value> values;
+  values.reserve(expressions.size());
+  if (!expressions.empty()) {
+    std::vector<core::Result<HttpResponse>> responses = transport_.instantQueries(expressions);
+    for (std::size_t e = 0; e < expressions.size(); ++e) {
+      if (responses.size() != expressions.size()) {
+        // A transport bug must not index out of bounds: every query failed.
+        std::string message = "query `";
+        message += expressions[e];
+        message += "`: the HTTP client returned ";
+        message += std::to_string(responses.size());
+        message += " answers for ";
+        message += std::to_string(expressions.size());
+        message += " queries";
+        values.emplace_back(core::Error{std::move(message)});
+        continue;
+      }
+      if (!responses[e].ok()) {
+        std::string context = "query `";
+        context += expressions[e];
+        context += "`";
+        values.emplace_back(responses[e].error().withContext(context));
+        continue;
+      }
+      auto read = readQueryResponse(responses[e].value(), expressions[e]);
+      if (!read.ok()) {
+        values.emplace_back(read.error());
+        continue;
+      }
+      reportWarnings(expressions[e], read.value().warnings);
+      values.emplace_back(read.value().value);
+    }
+  }
+
+  std::vector<core::Result<MetricReading>> readings;
+  readings.reserve(policies.size());
+  for (const Plan& plan : plans) {
+    if (plan.error) {
+      readings.emplace_back(*plan.error);
+      continue;
+    }
+    MetricReading reading;
+    std::string errors;
+    std::array<std::optional<double>*, kSlots - 1> targets = {&reading.latencyP99Ms, &reading.latencyP95Ms,
+                                                              &reading.gpuUtilizationPercent,
+                                                              &reading.requestQueueDepth};
+    for (std::size_t slot = 0; slot < kSlots; ++slot) {
+      if (!plan.query[slot]) {
+        continue;
+      }
+      const std::size_t index = *plan.query[slot];
+      const Value& value = values[index];
+      if (!value.ok()) {
+        appendError(errors, kSlotNames[slot], value.error().message);
+        continue;
+      }
+      if (slot == kReplicas) {
+        auto replicas = replicaCount(value.value(), expressions[index]);
+        if (!replicas.ok()) {
+          appendError(errors, kSlotNames[slot], replicas.error().message);
+        } else {
+          reading.currentReplicas = replicas.value();
+        }
+        continue;
+      }
+      std::optional<double> metric = value.value();
+      if (metric && (slot == kLatencyP99 || slot == kLatencyP95)) {
+        *metric *= kMillisecondsPerSecond;  // the queries return seconds
+      }
+      *targets[slot] = metric;
+    }
+    if (errors.empty()) {
+      readings.emplace_back(std::move(reading));
+    } else {
+      readings.emplace_back(core::Error{std::move(errors)});
+    }
+  }
+  return readings;
+}
+
+void PrometheusMetricSource::reportWarnings(const std::string& query, const std::vector<std::string>& warnings) {
+  for (const std::string& warning : warnings) {
+    if (warned_.size() >= kMaxRememberedWarnings) {
+      warned_.clear();
+    }
+    if (!warned_.insert(warning).second) {
+      continue;
+    }
+    if (options_.onWarning) {
+      options_.onWarning(query, warning);
+    } else {
+      spdlog::warn("Prometheus warning: {} (query `{}`)", warning, query);
+    }
+  }
+}
+
+}  // namespace kubeai::source::prometheus

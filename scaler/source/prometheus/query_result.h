@@ -1,0 +1,38 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.h"
+#include "source/prometheus/client/query_transport.h"
+
+namespace kubeai::source::prometheus {
+
+// What one instant query said. `value` empty = no data (an empty vector, NaN,
+// +Inf or -Inf): the slot is left out, never read as 0.
+struct QueryValue {
+  std::optional<double> value;
+  std::vector<std::string> warnings;  // Prometheus' `warnings`, for the log
+};
+
+// Reads the answer of GET /api/v1/query for `query` (pure: no I/O).
+//
+// - `data.resultType` "vector" with one sample, or "scalar" -> its value.
+// - "vector" with no sample, or a value NaN or ±Inf -> no data.
+// - "vector" with two or more series -> an error that says to aggregate.
+// - "matrix" or "string" -> an error: a range vector or a string is no reading.
+// - HTTP status outside 2xx, `"status": "error"`, a body that is not the JSON
+//   Prometheus sends -> an error with the HTTP status and Prometheus' own
+//   `errorType`/`error`, or the start of the body (an auth proxy's "401
+//   Unauthorized" is plain text).
+//
+// Every error message starts with the query, so it reads on its own.
+core::Result<QueryValue> readQueryResponse(const HttpResponse& response, std::string_view query);
+
+// A sample value as Prometheus writes it: "1", "0.25", "1e3", "NaN", "+Inf",
+// "-Inf". std::nullopt when the text is not a number.
+std::optional<double> parseSampleValue(std::string_view text);
+
+}  // namespace kubeai::source::prometheus

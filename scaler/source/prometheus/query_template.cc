@@ -1,0 +1,281 @@
+#include "source/prometheus/query_template.h"
+
+#include <cstdio>
+#include <utility>
+#include <vector>
+
+namespace kubeai::source::prometheus {
+namespace {
+
+constexpr std::string_view kRegexMeta = R"(\.+*?()|[]{}^$)";
+
+bool isNameChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+bool isQuote(char c) { return c == '"' || c == '\'' || c == '`'; }
+
+// Whether the string opening at `quote` is the operand of a regex matcher
+// (label=~"..." or label!~"..."), looking back over blanks.
+bool opensRegex(std::string_view tmpl, std::size_t quote) {
+  std::size_t end = quote;
+  while (end > 0 && (tmpl[end - 1] == ' ' || tmpl[end - 1] == '\t' || tmpl[end - 1] == '\n' ||
+                     tmpl[end - 1] == '\r')) {
+    --end;
+  }
+  return end >= 2 && tmpl[end - 1] == '~' && (tmpl[end - 2] == '=' || tmpl[end - 2] == '!');
+}
+
+std::string knownPlaceholders(bool withQuantile) {
+  return withQuantile ? "${namespace}, ${target}, ${policy}, ${quantile}" : "${namespace}, ${target}, ${policy}";
+}
+
+// A position for error messages, counted from 1 ("at character 12").
+std::string at(std::size_t position) {
+  std::string text = "at character ";
+  text += std::to_string(position + 1);
+  return text;
+}
+
+}  // namespace
+
+core::Result<std::string> escapePromqlString(std::string_view value, char quote) {
+  std::string out;
+  out.reserve(value.size());
+  if (quote == '`') {
+    // A raw string has no escapes: it can hold anything but its delimiter.
+    if (value.find('`') != std::string_view::npos) {
+      return core::Error{"the value holds a backtick, which a raw `...` string cannot hold"};
+    }
+    out = value;
+    return out;
+  }
+  for (const char c : value) {
+    if (c == '\\' || c == quote) {
+      out += '\\';
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      char hex[5];
+      std::snprintf(hex, sizeof hex, "\\x%02x", static_cast<unsigned>(static_cast<unsigned char>(c)));
+      out += hex;
+    } else {
+      out += c;  // UTF-8 passes through: PromQL strings are UTF-8
+    }
+  }
+  return out;
+}
+
+std::string escapeRegex(std::string_view value) {
+  std::string out;
+  out.reserve(value.size());
+  for (const char c : value) {
+    if (kRegexMeta.find(c) != std::string_view::npos) {
+      out += '\\';
+    }
+    out += c;
+  }
+  return out;
+}
+
+core::Result<std::string> expandTemplate(std::string_view tmpl, const TemplateValues& values) {
+  std::string out;
+  out.reserve(tmpl.size() + 64);
+  char quote = 0;  // the open string's delimiter, 0 outside strings
+  std::size_t stringStart = 0;
+  bool regex = false;
+  std::size_t i = 0;
+  while (i < tmpl.size()) {
+    const char c = tmpl[i];
+    if (quote == 0 && c == '#') {
+      // A comment runs to the end of the line; quotes in it open nothing.
+      const std::size_t end = tmpl.find('\n', i);
+      const std::size_t stop = end == std::string_view::npos ? tmpl.size() : end;
+      out += tmpl.substr(i, stop - i);
+      i = stop;
+      continue;
+    }
+    if (quote == 0 && isQuote(c)) {
+      quote = c;
+      stringStart = i;
+      regex = opensRegex(tmpl, i);
+      out += c;
+      ++i;
+      continue;
+    }
+    if (quote != 0 && quote != '`' && c == '\\' && i + 1 < tmpl.size()) {
+      // An escape is copied whole, so \" does not close the string.
+      out += tmpl.substr(i, 2);
+      i += 2;
+      continue;
+    }
+    if (quote != 0 && c == quote) {
+      quote = 0;
+      out += c;
+      ++i;
+      continue;
+    }
+    if (c != '$' || i + 1 >= tmpl.size() || tmpl[i + 1] != '{') {
+      out += c;
+      ++i;
+      continue;
+    }
+
+    std::size_t close = i + 2;
+    while (close < tmpl.size() && isNameChar(tmpl[close])) {
+      ++close;
+    }
+    if (close == tmpl.size() || tmpl[close] != '}') {
+      std::string message = "unterminated placeholder ";
+      message += at(i);
+      message += ": write ${name}";
+      return core::Error{std::move(message)};
+    }
+    const std::string_view name = tmpl.substr(i + 2, close - i - 2);
+    const bool withQuantile = !values.quantile.empty();
+    std::string_view value;
+    bool isName = true;  // user data, allowed inside strings only
+    if (name == "namespace") {
+      value = values.namespace_;
+    } else if (name == "target") {
+      value = values.target;
+    } else if (name == "policy") {
+      value = values.policy;
+    } else if (name == "quantile" && withQuantile) {
+      value = values.quantile;
+      isName = false;
+    } else {
+      std::string message = "unknown placeholder ${";
+      message += name;
+      message += "} ";
+      message += at(i);
+      if (name == "quantile") {
+        message += ": ${quantile} is known in latency queries only";
+      } else {
+        message += " (known: ";
+        message += knownPlaceholders(withQuantile);
+        message += ")";
+      }
+      return core::Error{std::move(message)};
+    }
+
+    if (quote == 0) {
+      if (isName) {
+        std::string message = "${";
+        message += name;
+        message += "} ";
+        message += at(i);
+        message += " must be inside a quoted string, e.g. namespace=\"${namespace}\"";
+        return core::Error{std::move(message)};
+      }
+      out += value;
+    } else {
+      const std::string literal = regex ? escapeRegex(value) : std::string(value);
+      auto escaped = escapePromqlString(literal, quote);
+      if (!escaped.ok()) {
+        std::string context = "${";
+        context += name;
+        context += "} ";
+        context += at(i);
+        return escaped.error().withContext(context);
+      }
+      out += escaped.value();
+    }
+    i = close + 1;
+  }
+  if (quote != 0) {
+    std::string message = "string opened ";
+    message += at(stringStart);
+    message += " is not closed";
+    return core::Error{std::move(message)};
+  }
+  return out;
+}
+
+namespace {
+
+// Expands `custom` when the policy set one, else `fallback`; errors name
+// `field` (the policy's prometheusQuery, or the default's source).
+void expandInto(std::optional<std::string>& into, const std::string& custom, std::string_view fallback,
+                const TemplateValues& values, std::string_view field, std::vector<std::string>& errors) {
+  const std::string_view tmpl = custom.empty() ? fallback : std::string_view(custom);
+  auto expanded = expandTemplate(tmpl, values);
+  if (!expanded.ok()) {
+    std::string message(field);
+    message += ": ";
+    message += expanded.error().message;
+    errors.push_back(std::move(message));
+    return;
+  }
+  into = std::move(expanded).value();
+}
+
+bool hasTarget(const std::optional<double>& target) { return target && *target > 0.0; }
+
+}  // namespace
+
+core::Result<PolicyQueries> policyQueries(const core::Policy& policy, const QueryOptions& options) {
+  const core::MetricsSpec& metrics = policy.spec.metrics;
+  TemplateValues values{policy.metadata.namespace_, policy.spec.targetRef.name, policy.metadata.name, {}};
+  PolicyQueries queries;
+  std::vector<std::string> errors;
+
+  if (metrics.latency && metrics.latency->enabled) {
+    const core::LatencyMetricSpec& latency = *metrics.latency;
+    constexpr std::string_view kField = "spec.metrics.latency.prometheusQuery";
+    const std::size_t before = errors.size();
+    if (hasTarget(latency.targetP99Ms)) {
+      values.quantile = kQuantileP99;
+      expandInto(queries.latencyP99, latency.prometheusQuery, kDefaultLatencyQuery, values, kField, errors);
+    }
+    // One custom query serves both quantiles; report its error once.
+    if (hasTarget(latency.targetP95Ms) && errors.size() == before) {
+      values.quantile = kQuantileP95;
+      expandInto(queries.latencyP95, latency.prometheusQuery, kDefaultLatencyQuery, values, kField, errors);
+    }
+    values.quantile = {};
+  }
+  if (metrics.gpuUtilization && metrics.gpuUtilization->enabled && hasTarget(metrics.gpuUtilization->targetPercentage)) {
+    expandInto(queries.gpuUtilization, metrics.gpuUtilization->prometheusQuery, kDefaultGpuUtilizationQuery, values,
+               "spec.metrics.gpuUtilization.prometheusQuery", errors);
+  }
+  if (metrics.requestQueueDepth && metrics.requestQueueDepth->enabled &&
+      hasTarget(metrics.requestQueueDepth->targetDepth)) {
+    expandInto(queries.requestQueueDepth, metrics.requestQueueDepth->prometheusQuery, kDefaultRequestQueueDepthQuery,
+               values, "spec.metrics.requestQueueDepth.prometheusQuery", errors);
+  }
+
+  const std::string_view replicasDefault = policy.spec.targetRef.kind == "StatefulSet"
+                                               ? kDefaultStatefulSetReplicasQuery
+                                               : kDefaultDeploymentReplicasQuery;
+  std::optional<std::string> replicas;
+  expandInto(replicas, options.replicasQuery, replicasDefault, values, "--replicas-query", errors);
+
+  if (!errors.empty()) {
+    std::string message;
+    for (const std::string& error : errors) {
+      if (!message.empty()) {
+        message += "; ";
+      }
+      message += error;
+    }
+    return core::Error{std::move(message)};
+  }
+  queries.replicas = std::move(*replicas);
+  return queries;
+}
+
+core::Status checkReplicasQuery(std::string_view tmpl) {
+  auto expanded = expandTemplate(tmpl, TemplateValues{"namespace", "target", "policy", {}});
+  if (!expanded.ok()) {
+    return expanded.error();
+  }
+  return core::Ok{};
+}
+
+}  // namespace kubeai::source::prometheus
