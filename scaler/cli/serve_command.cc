@@ -89,8 +89,9 @@ class ServeListener final : public server::EvaluationListener {
     logEvent(LogLevel::kInfo, "policy removed", {{"policy", key}});
   }
 
-  void onCycle(const std::map<std::string, std::size_t>& states, double) override {
+  void onCycle(const std::map<std::string, std::size_t>& states, double seconds) override {
     telemetry_.setPolicyStates(states);
+    telemetry_.recordCycle(seconds);
     // After reloads and /metrics scrapes, whose garbage has been freed by now.
     releaseFreedMemory();
   }

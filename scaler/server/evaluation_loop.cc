@@ -79,10 +79,19 @@ std::uint64_t EvaluationLoop::cycles() const {
 }
 
 void EvaluationLoop::loop(const std::stop_token& stop) {
+  // Cycles start every interval, not an interval after the last one ended:
+  // a cycle that takes long (10,000 policies, a slow Prometheus) does not
+  // push every later one back. Triggered cycles come in between and leave the
+  // schedule alone; a cycle that overran the next tick starts the next at once.
+  auto nextTick = std::chrono::steady_clock::now();
   while (!stop.stop_requested()) {
     runOnce();
+    const auto now = std::chrono::steady_clock::now();
+    while (nextTick <= now) {
+      nextTick += options_.interval;
+    }
     std::unique_lock lock(mutex_);
-    wake_.wait_for(lock, stop, options_.interval, [this] { return triggered_; });
+    wake_.wait_until(lock, stop, nextTick, [this] { return triggered_; });
   }
 }
 

@@ -86,6 +86,12 @@ Histogram::BucketBoundaries latencyBuckets() {
   return {1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 0.5, 1.0};
 }
 
+// A cycle reads every policy's metrics (Prometheus round trips, bounded by
+// --prometheus-timeout) and evaluates them all: 1 ms .. 30 s.
+Histogram::BucketBoundaries cycleBuckets() {
+  return {1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0};
+}
+
 Direction directionOf(const core::Decision& decision) noexcept {
   if (decision.desiredReplicas > decision.currentReplicas) return Direction::kUp;
   if (decision.desiredReplicas < decision.currentReplicas) return Direction::kDown;
@@ -326,6 +332,11 @@ struct Telemetry::State {
                                              .Name("kubeai_autoscaler_reconcile_duration_seconds")
                                              .Help("Time taken by one policy evaluation")
                                              .Register(*registry);
+  Family<Histogram>& cycleDuration =
+      prometheus::BuildHistogram()
+          .Name("kubeai_scaler_evaluation_cycle_seconds")
+          .Help("Time taken by one evaluation cycle: reading every policy's metrics, then deciding for each")
+          .Register(*registry);
   Family<Counter>& grpcRequests = prometheus::BuildCounter()
                                       .Name("kubeai_scaler_grpc_requests_total")
                                       .Help("External-scaler gRPC calls answered, by method and status code")
@@ -353,6 +364,7 @@ struct Telemetry::State {
           .Register(*registry);
 
   Histogram& reconcileDurationSeries = reconcileDuration.Add({}, latencyBuckets());
+  Histogram& cycleDurationSeries = cycleDuration.Add({}, cycleBuckets());
   Gauge& pluginsLoadedSeries = pluginsLoaded.Add({});
   Gauge& pluginLoadErrorsSeries = pluginLoadErrors.Add({});
 
@@ -464,6 +476,8 @@ void Telemetry::recordRpc(std::string_view method, int grpcCode, double seconds)
   requests->Increment();
   duration->Observe(seconds);
 }
+
+void Telemetry::recordCycle(double seconds) { state_->cycleDurationSeries.Observe(seconds); }
 
 void Telemetry::setPolicyStates(const std::map<std::string, std::size_t>& countsByState) {
   std::lock_guard lock(state_->statesMutex);

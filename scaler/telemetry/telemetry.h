@@ -95,6 +95,9 @@ class Telemetry {
   // One finished gRPC call; grpcCode is the numeric grpc::StatusCode (0 = OK).
   void recordRpc(std::string_view method, int grpcCode, double seconds);
 
+  // One evaluation cycle of every policy, metric reads included.
+  void recordCycle(double seconds);
+
   // Policies per state; the four states of the store are always exported
   // (0 when absent from the map), any other key is exported as given.
   void setPolicyStates(const std::map<std::string, std::size_t>& countsByState);

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <mutex>
 #include <thread>
 
 #include "core/algorithm_registry.h"
@@ -167,6 +168,45 @@ TEST_CASE("invalid policies are served as invalid, removed ones disappear") {
   CHECK(f.store.find("default", "embed") == nullptr);
   CHECK(f.store.find("default", "broken") == nullptr);
   CHECK(f.listener.removed == std::vector<std::string>{"default/broken", "default/embed"});
+}
+
+// A source as slow as a Prometheus answering in 300 ms: cycles still start
+// every interval (fixed rate), not an interval after the previous one ended.
+class SlowMetricSource final : public source::MetricSource {
+ public:
+  std::mutex mutex;
+  std::vector<std::chrono::steady_clock::time_point> starts;
+
+  std::vector<core::Result<source::MetricReading>> read(const std::vector<core::Policy>& policies) override {
+    {
+      const std::lock_guard lock(mutex);
+      starts.push_back(std::chrono::steady_clock::now());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the slow source itself, not a wait
+    return std::vector<core::Result<source::MetricReading>>(policies.size(), source::MetricReading{});
+  }
+};
+
+TEST_CASE("cycles start every interval, however long a cycle takes") {
+  DecisionStore store;
+  auto registry = core::AlgorithmRegistry::withBuiltins();
+  SlowMetricSource metrics;
+  EvaluationLoop loop{store, *registry, metrics, EvaluationOptions{std::chrono::milliseconds(500), seconds(45)}};
+  loop.setPolicies({gpuPolicy("chat")});
+  loop.start();
+  const auto deadline = std::chrono::steady_clock::now() + seconds(30);
+  while (loop.cycles() < 6 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  loop.stop();
+  const std::lock_guard lock(metrics.mutex);
+  REQUIRE(metrics.starts.size() >= 6);
+  // From the 2nd start (the 1st cycle may be one setPolicies triggered) to
+  // the 6th: 4 intervals of 500 ms at a fixed rate; 4 x 800 ms if each wait
+  // began when the cycle ended.
+  const auto span = metrics.starts[5] - metrics.starts[1];
+  CHECK(span < std::chrono::milliseconds(2800));
+  CHECK(span >= std::chrono::milliseconds(1900));
 }
 
 TEST_CASE("the background loop runs a cycle promptly when triggered") {

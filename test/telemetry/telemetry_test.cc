@@ -347,6 +347,19 @@ TEST_CASE("policy states, plugins and reload errors") {
   CHECK(sample(text, "kubeai_scaler_config_reload_errors_total{source=\"policy-dir\"}") == 1.0);
 }
 
+TEST_CASE("evaluation cycles are timed") {
+  Telemetry telemetry;
+  CHECK(sample(scrape(telemetry), "kubeai_scaler_evaluation_cycle_seconds_count") == 0.0);
+  telemetry.recordCycle(0.004);
+  telemetry.recordCycle(3.0);
+  const std::string text = scrape(telemetry);
+  CHECK(sample(text, "kubeai_scaler_evaluation_cycle_seconds_count") == 2.0);
+  CHECK(sample(text, "kubeai_scaler_evaluation_cycle_seconds_sum") == doctest::Approx(3.004));
+  CHECK(sample(text, "kubeai_scaler_evaluation_cycle_seconds_bucket{le=\"0.005\"}") == 1.0);
+  CHECK(sample(text, "kubeai_scaler_evaluation_cycle_seconds_bucket{le=\"2.5\"}") == 1.0);
+  CHECK(sample(text, "kubeai_scaler_evaluation_cycle_seconds_bucket{le=\"5\"}") == 2.0);
+}
+
 TEST_CASE("families added to registry() are exported with the rest") {
   Telemetry telemetry;
   prometheus::BuildGauge().Name("kubeai_scaler_test_extra").Help("extra").Register(*telemetry.registry()).Add({}).Set(7);
