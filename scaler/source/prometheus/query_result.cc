@@ -176,6 +176,10 @@ core::Result<QueryValue> readQueryResponse(const HttpResponse& response, std::st
     } else {
       cause += excerpt(response.body);  // not Prometheus' JSON: an auth proxy, a load balancer
     }
+    if (response.status == 401 || response.status == 403) {
+      cause += " (check the credentials: --prometheus-bearer-token-file, or --prometheus-basic-auth-user "
+               "and --prometheus-basic-auth-password-file)";
+    }
     return queryError(query, cause);
   }
   if (body.is_discarded() || !body.is_object()) {

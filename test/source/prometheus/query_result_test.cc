@@ -102,6 +102,9 @@ TEST_CASE("Prometheus' own error is carried with the HTTP status") {
 TEST_CASE("a body that is not Prometheus' JSON is an error with the status and the body's start") {
   // An auth proxy's plain-text refusals.
   CHECK(contains(readError(401, "Unauthorized\n"), "HTTP 401: Unauthorized"));
+  CHECK(contains(readError(401, "Unauthorized\n"), "check the credentials: --prometheus-bearer-token-file"));
+  CHECK(contains(readError(403, "Forbidden"), "check the credentials"));
+  CHECK_FALSE(contains(readError(503, "Service Unavailable"), "credentials"));
   CHECK(contains(readError(403, "Forbidden: tenant \"team-a\" may not read\r\n"),
                  R"(HTTP 403: Forbidden: tenant "team-a" may not read)"));
   // A load balancer with no backend, and an empty answer.
