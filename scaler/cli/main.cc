@@ -48,6 +48,7 @@ int main(int argc, char** argv) {
   std::string staleAfter;
   std::string prometheusTimeout = "2s";
   std::vector<std::string> prometheusHeaders;
+  std::string kubeconfig;
   auto* serveCommand = app.add_subcommand("serve", "Run the KEDA external scaler");
   serveCommand->add_option("--grpc-address", serve.grpcAddress, "KEDA's ExternalScaler gRPC address")
       ->capture_default_str();
@@ -55,7 +56,25 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   serveCommand->add_option("--health-address", serve.healthAddress,
                            "Plaintext grpc.health.v1 address for probes when TLS is on");
-  serveCommand->add_option("--policy-dir", serve.policyDir, "Directory of policy manifests (watched)");
+  auto* policyDir = serveCommand->add_option("--policy-dir", serve.policyDir, "Directory of policy manifests (watched)");
+  auto* kubernetes = serveCommand->add_flag(
+      "--kubernetes", serve.kubernetes,
+      "Read policies from the Kubernetes API (list + watch), replicas from /scale; write status and Events");
+  kubernetes->excludes(policyDir);
+  serveCommand->add_option("--kubeconfig", kubeconfig,
+                           "kubeconfig file (default $KUBECONFIG, then ~/.kube/config, then in-cluster)")
+      ->needs(kubernetes);
+  serveCommand->add_option("--namespace", serve.kubeNamespace, "Watch policies in this namespace only (default all)")
+      ->needs(kubernetes);
+  serveCommand->add_flag("--leader-elect", serve.leaderElect,
+                         "Write status and Events only while holding a Lease (default; --leader-elect=false: always)")
+      ->needs(kubernetes);
+  serveCommand->add_option("--lease-name", serve.leaseName, "Name of the coordination.k8s.io Lease")
+      ->capture_default_str()
+      ->needs(kubernetes);
+  serveCommand->add_option("--lease-namespace", serve.leaseNamespace,
+                           "Namespace of the Lease (default $POD_NAMESPACE, else the kubeconfig's namespace)")
+      ->needs(kubernetes);
   serveCommand->add_option("--metrics-file", serve.metricsFile, "YAML file of metric values per policy (watched)");
   auto* prometheusUrl = serveCommand->add_option(
       "--prometheus-url", serve.prometheusUrl,
@@ -170,6 +189,9 @@ int main(int argc, char** argv) {
     }
     if (!servePluginDir.empty()) {
       serve.pluginDir = servePluginDir;
+    }
+    if (!kubeconfig.empty()) {
+      serve.kubeconfig = kubeconfig;
     }
     return runServe(serve);
   }

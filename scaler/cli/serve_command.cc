@@ -10,19 +10,27 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <csignal>
+#include <cstdlib>
 #include <cstdint>
 #include <fstream>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <set>
+#include <tuple>
 #include <utility>
 
 #include "cli/exit_codes.h"
 #include "cli/freed_memory.h"
 #include "cli/logging.h"
 #include "core/algorithm_registry.h"
+#include "kube/client/kube_client.h"
+#include "kube/leader_elector.h"
+#include "kube/policy_watcher.h"
+#include "kube/scale_replica_source.h"
+#include "kube/status_writer.h"
 #include "plugin/plugin_reloader.h"
 #include "server/decision_store.h"
 #include "server/evaluation_loop.h"
@@ -40,14 +48,92 @@ namespace {
 
 std::string formatMs(std::chrono::milliseconds duration) { return std::to_string(duration.count()) + "ms"; }
 
+// With --kubernetes: hands what the evaluation loop decided to the status
+// writer. The loop names a failing policy by namespace/name only; the policy
+// itself (uid, generation) comes from the watcher's latest set.
+class StatusBridge {
+ public:
+  explicit StatusBridge(kube::StatusWriter& writer) : writer_(writer) {}
+
+  // Watcher thread.
+  void setPolicies(const kube::PolicySnapshot& snapshot) {
+    const std::lock_guard lock(mutex_);
+    policies_ = snapshot.policies;
+    invalidGenerations_ = snapshot.invalidGenerations;
+  }
+
+  // Evaluation thread, from here on.
+  void onDecision(const core::Policy& policy, const core::Decision& decision, const core::Observation& observation,
+                  std::optional<core::TimePoint> lastScaleTime) {
+    writer_.onDecision(policy, decision, observation, lastScaleTime);
+  }
+
+  void onError(const std::string& ns, const std::string& name, const std::string& type, const std::string& message) {
+    std::shared_ptr<const std::vector<core::Policy>> policies;
+    std::optional<std::int64_t> invalidGeneration;
+    {
+      const std::lock_guard lock(mutex_);
+      policies = policies_;
+      if (auto found = invalidGenerations_.find(ns + "/" + name); found != invalidGenerations_.end()) {
+        invalidGeneration = found->second;
+      }
+    }
+    const core::Policy* policy = find(*policies, ns, name);
+    if (type == "invalid") {
+      // Refused by the parser (its generation kept by the watcher), or valid
+      // but refused by serve (a Prometheus query that does not expand).
+      const std::int64_t generation =
+          invalidGeneration.value_or(policy != nullptr ? policy->metadata.generation : std::int64_t{0});
+      writer_.onInvalid(ns, name, generation, message);
+      return;
+    }
+    if (policy == nullptr) {
+      return;  // deleted since the loop's cycle began: onRemoved follows
+    }
+    // A missing target is a metrics read failure to the loop (ScaleReplicaSource's
+    // kTargetNotFoundPrefix); the status says TargetNotFound.
+    const std::size_t at = message.find(kube::kTargetNotFoundPrefix);
+    if ((type == "metrics" || type == "stale") && at != std::string::npos) {
+      writer_.onError(*policy, "target_not_found", message.substr(at + kube::kTargetNotFoundPrefix.size()));
+      return;
+    }
+    writer_.onError(*policy, type, message);
+  }
+
+  void onRemoved(const std::string& ns, const std::string& name) { writer_.onRemoved(ns, name); }
+
+ private:
+  // The set is sorted by namespace then name (PolicySnapshot).
+  static const core::Policy* find(const std::vector<core::Policy>& policies, const std::string& ns,
+                                  const std::string& name) {
+    const auto found = std::lower_bound(policies.begin(), policies.end(), std::pair{&ns, &name},
+                                        [](const core::Policy& policy, const auto& key) {
+                                          return std::tie(policy.metadata.namespace_, policy.metadata.name) <
+                                                 std::tie(*key.first, *key.second);
+                                        });
+    if (found == policies.end() || found->metadata.namespace_ != ns || found->metadata.name != name) {
+      return nullptr;
+    }
+    return &*found;
+  }
+
+  kube::StatusWriter& writer_;
+  std::mutex mutex_;
+  std::shared_ptr<const std::vector<core::Policy>> policies_ = std::make_shared<const std::vector<core::Policy>>();
+  std::map<std::string, std::int64_t> invalidGenerations_;
+};
+
 // Telemetry and logs for what the evaluation loop does; evaluation thread only.
 class ServeListener final : public server::EvaluationListener {
  public:
-  explicit ServeListener(telemetry::Telemetry& telemetry) : telemetry_(telemetry) {}
+  ServeListener(telemetry::Telemetry& telemetry, StatusBridge* status) : telemetry_(telemetry), status_(status) {}
 
   void onDecision(const core::Policy& policy, const core::Decision& decision, const core::Observation& observation,
                   bool cooldownActive, std::optional<core::TimePoint> lastScaleTime, double seconds) override {
     telemetry_.recordDecision(policy, decision, observation, cooldownActive, lastScaleTime, seconds);
+    if (status_ != nullptr) {
+      status_->onDecision(policy, decision, observation, lastScaleTime);
+    }
     const std::string key = policy.key();
     auto [last, inserted] = lastDesired_.try_emplace(key, decision.desiredReplicas);
     if (inserted || last->second != decision.desiredReplicas) {
@@ -72,6 +158,9 @@ class ServeListener final : public server::EvaluationListener {
   void onError(const std::string& ns, const std::string& name, const std::string& type,
                const std::string& message) override {
     telemetry_.recordError(ns, name, type);
+    if (status_ != nullptr) {
+      status_->onError(ns, name, type, message);
+    }
     // Said once per distinct problem, not every cycle.
     std::string& last = lastError_[ns + "/" + name + "/" + type];
     if (last != message) {
@@ -82,6 +171,9 @@ class ServeListener final : public server::EvaluationListener {
 
   void onRemoved(const std::string& ns, const std::string& name) override {
     telemetry_.removePolicy(ns, name);
+    if (status_ != nullptr) {
+      status_->onRemoved(ns, name);
+    }
     const std::string key = ns + "/" + name;
     lastDesired_.erase(key);
     unknownAlgorithm_.erase(key);
@@ -98,6 +190,7 @@ class ServeListener final : public server::EvaluationListener {
 
  private:
   telemetry::Telemetry& telemetry_;
+  StatusBridge* const status_;  // null without --kubernetes
   std::map<std::string, std::int32_t> lastDesired_;
   std::set<std::string> unknownAlgorithm_;
   std::map<std::string, std::string> lastError_;
@@ -123,6 +216,43 @@ class RepeatFilter {
 // Splits the directory's set into what is served and what is refused. With
 // Prometheus, a policy whose prometheusQuery does not expand (an unknown
 // placeholder) is refused here, once, rather than failing every cycle.
+void applyPolicySet(const std::shared_ptr<const std::vector<core::Policy>>& policies,
+                    std::vector<server::InvalidPolicy> invalid, server::EvaluationLoop& loop,
+                    const source::prometheus::PrometheusMetricSource* prometheus, RepeatFilter& said) {
+  if (prometheus == nullptr) {
+    said.endRound();
+    loop.setPolicies(policies, std::move(invalid));
+    return;
+  }
+  // The set is shared with its source; copy it only when one is refused.
+  std::vector<core::Policy> accepted;
+  bool refused = false;
+  for (std::size_t i = 0; i < policies->size(); ++i) {
+    const core::Policy& policy = (*policies)[i];
+    const core::Status queries = prometheus->check(policy);
+    if (queries.ok()) {
+      if (refused) {
+        accepted.push_back(policy);
+      }
+      continue;
+    }
+    if (!refused) {
+      refused = true;
+      accepted.assign(policies->begin(), policies->begin() + static_cast<std::ptrdiff_t>(i));
+    }
+    if (said.fresh(policy.key() + ": " + queries.error().message)) {
+      logEvent(LogLevel::kWarn, "policy problem", {{"policy", policy.key()}, {"error", queries.error().message}});
+    }
+    invalid.push_back({policy.metadata.namespace_, policy.metadata.name, queries.error().message});
+  }
+  said.endRound();
+  if (refused) {
+    loop.setPolicies(std::move(accepted), std::move(invalid));
+  } else {
+    loop.setPolicies(policies, std::move(invalid));
+  }
+}
+
 void applyPolicies(const source::PolicySet& set, server::EvaluationLoop& loop,
                    const source::prometheus::PrometheusMetricSource* prometheus, RepeatFilter& said) {
   std::vector<server::InvalidPolicy> invalid;
@@ -136,37 +266,55 @@ void applyPolicies(const source::PolicySet& set, server::EvaluationLoop& loop,
       invalid.push_back({problem.policy.substr(0, slash), problem.policy.substr(slash + 1), problem.message});
     }
   }
-  if (prometheus == nullptr) {
-    said.endRound();
-    loop.setPolicies(set.policies, std::move(invalid));
-    return;
+  applyPolicySet(set.policies, std::move(invalid), loop, prometheus, said);
+}
+
+// The same for the Kubernetes API's set: each refused policy said once.
+void applyWatchedPolicies(kube::PolicySnapshot snapshot, server::EvaluationLoop& loop,
+                          const source::prometheus::PrometheusMetricSource* prometheus, RepeatFilter& said) {
+  for (const auto& refused : snapshot.invalid) {
+    const std::string key = refused.ns + "/" + refused.name;
+    if (said.fresh(key + ": " + refused.message)) {
+      logEvent(LogLevel::kWarn, "policy problem", {{"policy", key}, {"error", refused.message}});
+    }
   }
-  // The set is shared with the directory; copy it only when one is refused.
-  std::vector<core::Policy> accepted;
-  bool refused = false;
-  for (std::size_t i = 0; i < set.policies->size(); ++i) {
-    const core::Policy& policy = (*set.policies)[i];
-    const core::Status queries = prometheus->check(policy);
-    if (queries.ok()) {
-      if (refused) {
-        accepted.push_back(policy);
-      }
-      continue;
-    }
-    if (!refused) {
-      refused = true;
-      accepted.assign(set.policies->begin(), set.policies->begin() + static_cast<std::ptrdiff_t>(i));
-    }
-    if (said.fresh(policy.key() + ": " + queries.error().message)) {
-      logEvent(LogLevel::kWarn, "policy problem", {{"policy", policy.key()}, {"error", queries.error().message}});
-    }
-    invalid.push_back({policy.metadata.namespace_, policy.metadata.name, queries.error().message});
+  applyPolicySet(snapshot.policies, std::move(snapshot.invalid), loop, prometheus, said);
+}
+
+// The watcher's and the elector's words, as serve's log lines.
+void logWatch(kube::WatchLogLevel level, std::string_view message, const kube::WatchLogFields& fields) {
+  LogLevel mapped = LogLevel::kInfo;
+  switch (level) {
+    case kube::WatchLogLevel::kDebug:
+      mapped = LogLevel::kDebug;
+      break;
+    case kube::WatchLogLevel::kInfo:
+      mapped = LogLevel::kInfo;
+      break;
+    case kube::WatchLogLevel::kWarn:
+      mapped = LogLevel::kWarn;
+      break;
+    case kube::WatchLogLevel::kError:
+      mapped = LogLevel::kError;
+      break;
   }
-  said.endRound();
-  if (refused) {
-    loop.setPolicies(std::move(accepted), std::move(invalid));
-  } else {
-    loop.setPolicies(set.policies, std::move(invalid));
+  // logEvent takes a fixed list: the watcher says at most three fields.
+  auto field = [&](std::size_t i) {
+    return i < fields.size() ? LogField{fields[i].first, fields[i].second} : LogField{"", ""};
+  };
+  switch (fields.size()) {
+    case 0:
+      logEvent(mapped, message);
+      break;
+    case 1:
+      logEvent(mapped, message, {field(0)});
+      break;
+    case 2:
+      logEvent(mapped, message, {field(0), field(1)});
+      break;
+    default:
+      logEvent(mapped, message, {field(0), field(1), field(2)});
+      break;
   }
 }
 
@@ -196,7 +344,9 @@ void logPrometheus(const ServeOptions& options) {
             {"auth", auth},
             {"tls", tls},
             {"headers", headers},
-            {"replicasQuery", options.replicasQuery.empty() ? "kube-state-metrics" : options.replicasQuery}});
+            {"replicasQuery", options.kubernetes ? "none (/scale)"
+                                                 : (options.replicasQuery.empty() ? "kube-state-metrics"
+                                                                                  : options.replicasQuery)}});
 }
 
 bool isHeaderNameChar(char c) {
@@ -347,8 +497,11 @@ int runServe(const ServeOptions& options) {
     logEvent(LogLevel::kError, message);
     return code;
   };
-  if (options.policyDir.empty()) {
-    return fail(kExitUsage, "serve needs --policy-dir (the Kubernetes policy source is not available yet)");
+  if (options.kubernetes && !options.policyDir.empty()) {
+    return fail(kExitUsage, "--kubernetes and --policy-dir are exclusive: policies come from one source");
+  }
+  if (!options.kubernetes && options.policyDir.empty()) {
+    return fail(kExitUsage, "serve needs --policy-dir or --kubernetes");
   }
   const bool fromPrometheus = !options.prometheusUrl.empty();
   if (fromPrometheus && !options.metricsFile.empty()) {
@@ -359,6 +512,9 @@ int runServe(const ServeOptions& options) {
   }
   if (fromPrometheus && options.prometheusTimeout.count() <= 0) {
     return fail(kExitUsage, "--prometheus-timeout must be greater than 0");
+  }
+  if (options.kubernetes && !options.replicasQuery.empty()) {
+    return fail(kExitUsage, "--replicas-query has no use with --kubernetes: the replicas come from /scale");
   }
   if (fromPrometheus && !options.replicasQuery.empty()) {
     if (auto replicas = source::prometheus::checkReplicasQuery(options.replicasQuery); !replicas.ok()) {
@@ -402,10 +558,33 @@ int runServe(const ServeOptions& options) {
     reportPlugins(reports.value(), telemetry, pluginsSaid);
   }
 
-  source::PolicyDirectory policies(options.policyDir);
-  auto initialPolicies = policies.reload();
-  if (!initialPolicies.ok()) {
-    return fail(kExitUsage, initialPolicies.error().message);
+  // Policies from a directory, or from the Kubernetes API (read once serving).
+  std::optional<source::PolicyDirectory> policies;
+  core::Result<source::PolicySet> initialPolicies = source::PolicySet{};
+  std::unique_ptr<kube::KubeClient> kubeClient;
+  kube::KubeConfig kubeConfig;
+  if (options.kubernetes) {
+    auto config = kube::loadKubeConfig(options.kubeconfig);
+    if (!config.ok()) {
+      return fail(kExitUsage, config.error().withContext("Kubernetes configuration").message);
+    }
+    kubeConfig = std::move(config).value();
+    // Where the API is, never how it is reached (tokens, keys).
+    logEvent(LogLevel::kInfo, "Kubernetes API",
+             {{"server", kubeConfig.server},
+              {"source", kubeConfig.source},
+              {"namespace", options.kubeNamespace.empty() ? "all" : options.kubeNamespace}});
+    auto client = kube::KubeClient::create(kubeConfig);
+    if (!client.ok()) {
+      return fail(kExitUsage, client.error().withContext("Kubernetes client").message);
+    }
+    kubeClient = std::move(client).value();
+  } else {
+    policies.emplace(options.policyDir);
+    initialPolicies = policies->reload();
+    if (!initialPolicies.ok()) {
+      return fail(kExitUsage, initialPolicies.error().message);
+    }
   }
   // One metric source: the file, or Prometheus through the libcurl client.
   std::unique_ptr<source::FileMetricSource> fileMetrics;
@@ -429,6 +608,8 @@ int runServe(const ServeOptions& options) {
     prometheusClient = std::move(client).value();
     source::prometheus::PrometheusSourceOptions sourceOptions;
     sourceOptions.queries.replicasQuery = options.replicasQuery;
+    // With --kubernetes the replicas come from /scale (ScaleReplicaSource).
+    sourceOptions.queries.queryReplicas = !options.kubernetes;
     sourceOptions.onWarning = [](const std::string& query, const std::string& warning) {
       logEvent(LogLevel::kWarn, "Prometheus warning", {{"warning", warning}, {"query", query}});
     };
@@ -444,17 +625,56 @@ int runServe(const ServeOptions& options) {
     metrics = fileMetrics.get();
   }
 
+  // With --kubernetes: replicas from each target's /scale, over the metrics;
+  // status and Events written by the holder of the Lease.
+  std::unique_ptr<kube::ScaleReplicaSource> scaleReplicas;
+  std::unique_ptr<kube::LeaderElector> elector;
+  std::unique_ptr<kube::StatusWriter> statusWriter;
+  std::unique_ptr<StatusBridge> statusBridge;
+  if (kubeClient) {
+    scaleReplicas = std::make_unique<kube::ScaleReplicaSource>(*metrics, *kubeClient);
+    metrics = scaleReplicas.get();
+    if (options.leaderElect) {
+      kube::LeaderElectionOptions lease;
+      lease.leaseName = options.leaseName;
+      lease.leaseNamespace = options.leaseNamespace;
+      if (lease.leaseNamespace.empty()) {
+        const char* podNamespace = std::getenv("POD_NAMESPACE");
+        lease.leaseNamespace = podNamespace != nullptr && *podNamespace != '\0' ? podNamespace : kubeConfig.ns;
+      }
+      lease.onError = [](const std::string& error) {
+        logEvent(LogLevel::kWarn, "leader election", {{"error", error}});
+      };
+      logEvent(LogLevel::kInfo, "leader election", {{"lease", lease.leaseNamespace + "/" + lease.leaseName}});
+      elector = std::make_unique<kube::LeaderElector>(*kubeClient, std::move(lease), [](bool leading) {
+        logEvent(LogLevel::kInfo, leading ? "leading: writing status and Events" : "not leading: status writes stopped");
+      });
+    }
+    kube::StatusWriterOptions writerOptions;
+    writerOptions.availableAlgorithms = registry->names();
+    writerOptions.onWriteError = [](const std::string& policy, const std::string& error) {
+      logEvent(LogLevel::kWarn, "status write", {{"policy", policy}, {"error", error}});
+    };
+    kube::LeaderElector* leader = elector.get();
+    statusWriter = std::make_unique<kube::StatusWriter>(*kubeClient, std::move(writerOptions), [leader] {
+      return leader == nullptr || leader->isLeader();
+    });
+    statusBridge = std::make_unique<StatusBridge>(*statusWriter);
+  }
+
   server::DecisionStore store;
-  ServeListener listener(telemetry);
+  ServeListener listener(telemetry, statusBridge.get());
   server::EvaluationLoop loop(store, *registry, *metrics, {options.evaluationInterval, staleAfter},
                               server::EvaluationLoop::systemClock(), &listener);
-  applyPolicies(initialPolicies.value(), loop, prometheusMetrics.get(), problemsSaid);
-  loop.runOnce();  // decisions exist before the first RPC can arrive
-  logEvent(LogLevel::kInfo, "policies loaded",
-           {{"policies", std::to_string(initialPolicies.value().policies->size())},
-            {"problems", std::to_string(initialPolicies.value().problems.size())},
-            {"interval", formatMs(options.evaluationInterval)},
-            {"staleAfter", formatMs(staleAfter)}});
+  if (!options.kubernetes) {
+    applyPolicies(initialPolicies.value(), loop, prometheusMetrics.get(), problemsSaid);
+    loop.runOnce();  // decisions exist before the first RPC can arrive
+    logEvent(LogLevel::kInfo, "policies loaded",
+             {{"policies", std::to_string(initialPolicies.value().policies->size())},
+              {"problems", std::to_string(initialPolicies.value().problems.size())},
+              {"interval", formatMs(options.evaluationInterval)},
+              {"staleAfter", formatMs(staleAfter)}});
+  }
 
   server::ExternalScalerService service(store, [&telemetry](std::string_view method, grpc::StatusCode code,
                                                             double seconds) {
@@ -469,7 +689,8 @@ int runServe(const ServeOptions& options) {
   if (!grpcServer || grpcPort == 0) {
     return fail(kExitFailure, "cannot listen for gRPC on " + options.grpcAddress);
   }
-  grpcServer->GetHealthCheckService()->SetServingStatus(true);
+  // From the API, the policies arrive after the first list: not serving until then.
+  grpcServer->GetHealthCheckService()->SetServingStatus(!options.kubernetes);
   logEvent(LogLevel::kInfo, "serving gRPC",
            {{"address", hostOf(options.grpcAddress) + ":" + std::to_string(grpcPort)},
             {"tls", options.tlsCertFile.empty() ? "off" : (options.tlsClientCaFile.empty() ? "on" : "mutual")}});
@@ -485,17 +706,22 @@ int runServe(const ServeOptions& options) {
     if (!healthServer || healthPort == 0) {
       return fail(kExitFailure, "cannot listen for gRPC health on " + options.healthAddress);
     }
-    healthServer->GetHealthCheckService()->SetServingStatus(true);
+    healthServer->GetHealthCheckService()->SetServingStatus(!options.kubernetes);
     logEvent(LogLevel::kInfo, "serving gRPC health",
              {{"address", hostOf(options.healthAddress) + ":" + std::to_string(healthPort)}});
   }
 
+  // The first list from the API is in (always so with --policy-dir).
+  std::atomic<bool> listed{!options.kubernetes};
   std::unique_ptr<telemetry::HttpEndpoint> http;
   try {
     telemetry::HttpEndpoint::Options httpOptions;
     httpOptions.address = options.metricsAddress;
     httpOptions.collectables = telemetry.collectables();
-    httpOptions.readiness = [&store] {
+    httpOptions.readiness = [&store, &listed] {
+      if (!listed.load()) {
+        return telemetry::ReadyReport{false, "policies not listed yet from the Kubernetes API\n"};
+      }
       telemetry::ReadyReport report{true, "ok\n"};
       for (const auto& entry : store.all()) {
         if (entry->state != server::PolicyState::kReady) {
@@ -518,7 +744,7 @@ int runServe(const ServeOptions& options) {
   std::mutex reloadMutex;
   auto reloadPolicies = [&] {
     const std::lock_guard lock(reloadMutex);
-    auto set = policies.reload();
+    auto set = policies->reload();
     if (!set.ok()) {
       telemetry.recordReloadError("policy-dir");
       logEvent(LogLevel::kError, "policy directory", {{"error", set.error().message}});
@@ -547,6 +773,9 @@ int runServe(const ServeOptions& options) {
       return;
     }
     reportPlugins(reports.value(), telemetry, pluginsSaid);
+    if (statusWriter) {
+      statusWriter->setAvailableAlgorithms(registry->names());
+    }
     loop.trigger();
   };
 
@@ -555,7 +784,9 @@ int runServe(const ServeOptions& options) {
     logEvent(LogLevel::kError, "file watch", {{"error", std::string(message)}});
   };
   watch::FileWatcher watcher(watchOptions);
-  watcher.watch(options.policyDir, reloadPolicies);
+  if (policies) {
+    watcher.watch(options.policyDir, reloadPolicies);
+  }
   if (fileMetrics) {
     watcher.watch(options.metricsFile, reloadMetrics);
   }
@@ -563,18 +794,57 @@ int runServe(const ServeOptions& options) {
     watcher.watch(*options.pluginDir, reloadPlugins);
   }
   // Catch up with what changed between the first read and the watches.
-  reloadPolicies();
+  if (policies) {
+    reloadPolicies();
+  }
   if (fileMetrics) {
     reloadMetrics();
   }
   if (plugins) {
     reloadPlugins();
   }
+  // The API's policies: each set applied as the directory's are; the first one
+  // evaluated at once, then serve says it is ready.
+  std::unique_ptr<kube::PolicyWatcher> policyWatcher;
+  if (kubeClient) {
+    if (elector) {
+      elector->start();
+    }
+    statusWriter->start();
+    kube::PolicyWatcherOptions policyWatchOptions;
+    policyWatchOptions.ns = options.kubeNamespace;
+    policyWatchOptions.log = logWatch;
+    policyWatcher = std::make_unique<kube::PolicyWatcher>(
+        *kubeClient, std::move(policyWatchOptions), [&](kube::PolicySnapshot snapshot) {
+          const std::lock_guard lock(reloadMutex);
+          const std::size_t count = snapshot.policies->size();
+          const std::size_t refused = snapshot.invalid.size();
+          statusBridge->setPolicies(snapshot);
+          applyWatchedPolicies(std::move(snapshot), loop, prometheusMetrics.get(), problemsSaid);
+          if (!listed.load()) {
+            loop.runOnce();  // decisions exist before serve says it is ready
+            listed = true;
+            grpcServer->GetHealthCheckService()->SetServingStatus(true);
+            if (healthServer) {
+              healthServer->GetHealthCheckService()->SetServingStatus(true);
+            }
+            logEvent(LogLevel::kInfo, "policies loaded",
+                     {{"policies", std::to_string(count)},
+                      {"problems", std::to_string(refused)},
+                      {"interval", formatMs(options.evaluationInterval)},
+                      {"staleAfter", formatMs(staleAfter)}});
+          }
+        });
+    policyWatcher->start();
+  }
   loop.start();
 
   int received = 0;
   sigwait(&signals, &received);
   logEvent(LogLevel::kInfo, "shutting down", {{"signal", received == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  if (policyWatcher) {
+    policyWatcher->stop();  // no more policy sets (nor health changes) from here
+  }
   grpcServer->GetHealthCheckService()->SetServingStatus(false);
   // KEDA keeps its streams open forever: end them (UNAVAILABLE, so KEDA
   // reconnects, to another replica) instead of waiting out the deadline,
@@ -587,6 +857,12 @@ int runServe(const ServeOptions& options) {
     healthServer->Wait();
   }
   loop.stop();
+  if (statusWriter) {
+    statusWriter->stop();
+  }
+  if (elector) {
+    elector->stop();  // releases the Lease: another replica takes over at once
+  }
   return kExitOk;
 }
 

@@ -17,6 +17,14 @@ struct ServeOptions {
   std::string metricsAddress = "0.0.0.0:8080";  // /metrics, /healthz, /readyz
   std::string healthAddress;                    // plaintext grpc.health.v1, for probes when TLS is on
   std::filesystem::path policyDir;
+  // Policies from the Kubernetes API instead of --policy-dir; replicas from
+  // each target's /scale; status and Events written back (by the Lease holder).
+  bool kubernetes = false;
+  std::optional<std::filesystem::path> kubeconfig;  // default $KUBECONFIG, ~/.kube/config, in-cluster
+  std::string kubeNamespace;                        // watch one namespace; empty = all
+  bool leaderElect = true;                          // only with --kubernetes
+  std::string leaseName = "kubeai-scaler";
+  std::string leaseNamespace;  // default $POD_NAMESPACE, else the kubeconfig's namespace
   std::filesystem::path metricsFile;             // the metrics come from this file or from Prometheus
   std::string prometheusUrl;                     // base URL; may carry a path prefix (Thanos, Mimir)
   std::chrono::milliseconds prometheusTimeout{2000};  // per query
@@ -45,6 +53,9 @@ core::Result<std::pair<std::string, std::string>> parseHeaderFlag(std::string_vi
 // and on changes, answers KEDA's ExternalScaler calls from memory, serves
 // /metrics, /healthz and /readyz, and reloads the policy directory, the
 // metrics file, the plugins and the TLS certificates when they change on disk.
+// With --kubernetes, policies come from the API (list + watch), current
+// replicas from /scale, and the Lease holder writes status and Events; gRPC
+// health and /readyz say ready once the first list is in.
 // Metrics come from --metrics-file or from Prometheus (--prometheus-url), one
 // query per distinct expression per cycle, on the evaluation thread: a slow
 // Prometheus delays decisions, never an RPC.

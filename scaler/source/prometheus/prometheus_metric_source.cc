@@ -107,7 +107,9 @@ std::vector<core::Result<MetricReading>> PrometheusMetricSource::read(const std:
         plans[i].query[slot] = set.add(std::move(**metricQueries[slot]));
       }
     }
-    plans[i].query[kReplicas] = set.add(std::move(q.replicas));
+    if (q.replicas) {
+      plans[i].query[kReplicas] = set.add(std::move(*q.replicas));
+    }
   }
 
   const std::vector<std::string>& expressions = set.expressions();

@@ -254,7 +254,9 @@ core::Result<PolicyQueries> policyQueries(const core::Policy& policy, const Quer
                                                ? kDefaultStatefulSetReplicasQuery
                                                : kDefaultDeploymentReplicasQuery;
   std::optional<std::string> replicas;
-  expandInto(replicas, options.replicasQuery, replicasDefault, values, "--replicas-query", errors);
+  if (options.queryReplicas) {
+    expandInto(replicas, options.replicasQuery, replicasDefault, values, "--replicas-query", errors);
+  }
 
   if (!errors.empty()) {
     std::string message;
@@ -266,7 +268,7 @@ core::Result<PolicyQueries> policyQueries(const core::Policy& policy, const Quer
     }
     return core::Error{std::move(message)};
   }
-  queries.replicas = std::move(*replicas);
+  queries.replicas = std::move(replicas);
   return queries;
 }
 

@@ -64,6 +64,9 @@ struct QueryOptions {
   // --replicas-query; empty = kDefaultDeploymentReplicasQuery, or
   // kDefaultStatefulSetReplicasQuery for a StatefulSet target.
   std::string replicasQuery;
+  // False when another source gives the replicas (serve --kubernetes reads
+  // /scale): the replicas query is then never sent, and cannot fail a reading.
+  bool queryReplicas = true;
 };
 
 // The expanded queries one policy needs this cycle. A metric is queried only
@@ -74,7 +77,7 @@ struct PolicyQueries {
   std::optional<std::string> latencyP95;
   std::optional<std::string> gpuUtilization;
   std::optional<std::string> requestQueueDepth;
-  std::string replicas;
+  std::optional<std::string> replicas;  // nullopt when QueryOptions::queryReplicas is false
 };
 
 // The queries of a policy: its own prometheusQuery when set, else the default.

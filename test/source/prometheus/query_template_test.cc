@@ -48,6 +48,16 @@ TEST_CASE("the default queries are scoped to the policy's namespace and target")
   CHECK(q.replicas == R"(kube_deployment_spec_replicas{namespace="llm",deployment="chat"})");
 }
 
+TEST_CASE("no replicas query when another source gives the replicas (serve --kubernetes reads /scale)") {
+  QueryOptions options;
+  options.queryReplicas = false;
+  options.replicasQuery = "max(${broken";  // not even expanded
+  auto queries = policyQueries(policy("llm", "p", "vllm", "StatefulSet"), options);
+  REQUIRE(queries.ok());
+  CHECK_FALSE(queries.value().replicas.has_value());
+  CHECK(queries.value().gpuUtilization.has_value());
+}
+
 TEST_CASE("a StatefulSet's replicas come from kube_statefulset_replicas") {
   auto queries = policyQueries(policy("llm", "p", "vllm", "StatefulSet"), {});
   REQUIRE(queries.ok());

@@ -1,4 +1,5 @@
 #include "source/prometheus/client/prometheus_client.h"
+#include "http/curl_handles.h"
 
 #include <curl/curl.h>
 #include <fcntl.h>
@@ -23,39 +24,12 @@ constexpr std::size_t kMaxCredentialBytes = 64 * 1024;
 constexpr long kMaxRedirects = 3;
 constexpr const char* kUserAgent = "kubeai-scaler";
 
-struct EasyDeleter {
-  void operator()(CURL* handle) const noexcept { curl_easy_cleanup(handle); }
-};
-struct MultiDeleter {
-  void operator()(CURLM* handle) const noexcept { curl_multi_cleanup(handle); }
-};
-struct SlistDeleter {
-  void operator()(curl_slist* list) const noexcept { curl_slist_free_all(list); }
-};
-struct UrlDeleter {
-  void operator()(CURLU* url) const noexcept { curl_url_cleanup(url); }
-};
-struct CurlStringDeleter {
-  void operator()(char* text) const noexcept { curl_free(text); }
-};
-using EasyHandle = std::unique_ptr<CURL, EasyDeleter>;
-using MultiHandle = std::unique_ptr<CURLM, MultiDeleter>;
-using HeaderList = std::unique_ptr<curl_slist, SlistDeleter>;
-using UrlHandle = std::unique_ptr<CURLU, UrlDeleter>;
-using CurlString = std::unique_ptr<char, CurlStringDeleter>;
-
-// curl_global_init is not thread-safe in every libcurl build: once per process.
-core::Status initCurlOnce() {
-  static std::once_flag once;
-  static CURLcode code = CURLE_OK;
-  std::call_once(once, [] { code = curl_global_init(CURL_GLOBAL_DEFAULT); });
-  if (code != CURLE_OK) {
-    std::string message = "libcurl initialisation failed: ";
-    message += curl_easy_strerror(code);
-    return core::Error{message};
-  }
-  return core::Ok{};
-}
+using http::CurlString;
+using http::EasyHandle;
+using http::HeaderList;
+using http::MultiHandle;
+using http::UrlHandle;
+using http::initCurlOnce;
 
 // RFC 3986 unreserved characters stay, everything else is %XX: valid in a
 // query string and in an application/x-www-form-urlencoded body alike.

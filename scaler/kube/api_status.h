@@ -1,0 +1,29 @@
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+
+// Internal to kubeai::kube (source-only): what the adapters share about the
+// API's answers.
+namespace kubeai::kube::detail {
+
+// A metav1.Status from an error answer, or what could be read of one.
+struct ApiStatus {
+  long code = 0;           // Status.code, else the HTTP status
+  std::string reason;      // "NotFound", "Expired", "TooManyRequests"
+  std::string message;     // the server's words; may be empty
+  std::optional<std::chrono::milliseconds> retryAfter;  // details.retryAfterSeconds
+
+  // "HTTP 503: etcd is down" (or "HTTP 503" without a message).
+  [[nodiscard]] std::string describe() const;
+};
+
+// Reads a Status body; httpStatus is used when the body does not say.
+ApiStatus parseApiStatus(long httpStatus, std::string_view body);
+
+// For a query value (a continue token is base64: '+', '/', '=').
+std::string percentEncode(std::string_view text);
+
+}  // namespace kubeai::kube::detail

@@ -1,0 +1,391 @@
+#include "kube/policy_status.h"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+
+#include <nlohmann/json.hpp>
+
+namespace kubeai::kube {
+namespace {
+
+using nlohmann::json;
+
+// GCC 12 warns falsely (-Wrestrict) on "literal" + std::string.
+std::string concat(std::string_view first, std::string_view second) {
+  std::string out(first);
+  out += second;
+  return out;
+}
+
+std::string formatWith(core::TimePoint time, bool micros) {
+  const auto sinceEpoch = time.time_since_epoch();
+  const auto days = std::chrono::floor<std::chrono::days>(sinceEpoch);
+  const std::chrono::year_month_day date{std::chrono::sys_days{days}};
+  const std::chrono::hh_mm_ss clock{std::chrono::floor<std::chrono::microseconds>(sinceEpoch - days)};
+  char buffer[48];
+  const int year = static_cast<int>(date.year());
+  const unsigned month = static_cast<unsigned>(date.month());
+  const unsigned day = static_cast<unsigned>(date.day());
+  const auto hours = clock.hours().count();
+  const auto minutes = clock.minutes().count();
+  const auto seconds = clock.seconds().count();
+  if (micros) {
+    std::snprintf(buffer, sizeof buffer, "%04d-%02u-%02uT%02lld:%02lld:%02lld.%06lldZ", year, month, day,
+                  static_cast<long long>(hours), static_cast<long long>(minutes), static_cast<long long>(seconds),
+                  static_cast<long long>(clock.subseconds().count()));
+  } else {
+    std::snprintf(buffer, sizeof buffer, "%04d-%02u-%02uT%02lld:%02lld:%02lldZ", year, month, day,
+                  static_cast<long long>(hours), static_cast<long long>(minutes), static_cast<long long>(seconds));
+  }
+  return buffer;
+}
+
+bool readInt(std::string_view text, std::size_t pos, std::size_t width, int& out) {
+  if (pos + width > text.size()) {
+    return false;
+  }
+  const char* first = text.data() + pos;
+  const auto [end, error] = std::from_chars(first, first + width, out);
+  return error == std::errc{} && end == first + width;
+}
+
+// Keeps the lastTransitionTime of the same condition last built when its
+// status did not change: that is what the field means (metav1.Condition).
+Condition carryTransition(Condition next, const std::vector<Condition>& previous) {
+  const auto it = std::find_if(previous.begin(), previous.end(),
+                               [&](const Condition& condition) { return condition.type == next.type; });
+  if (it != previous.end() && it->status == next.status && !it->lastTransitionTime.empty()) {
+    next.lastTransitionTime = it->lastTransitionTime;
+  }
+  return next;
+}
+
+Condition makeCondition(std::string_view type, bool status, std::string reason, std::string message,
+                        std::int64_t generation, const std::string& now) {
+  return Condition{std::string(type), status ? "True" : "False", std::move(reason),
+                   truncateUtf8(std::move(message), kMaxConditionMessageBytes), now, generation};
+}
+
+std::string limitedByReason(core::LimitedBy limitedBy) {
+  // The condition reason is the stage's name in CamelCase ("maxReplicas" -> "MaxReplicas").
+  std::string reason(core::limitedByName(limitedBy));
+  if (!reason.empty()) {
+    reason[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(reason[0])));
+  }
+  return reason;
+}
+
+// Two decimals: enough for a person reading status, and fewer writes for
+// noise in the last digits.
+double rounded(double value) { return std::round(value * 100.0) / 100.0; }
+
+json metricValue(const std::optional<double>& value) {
+  return value ? json(rounded(*value)) : json(nullptr);
+}
+
+std::vector<Condition> withoutTransitionTimes(std::vector<Condition> conditions) {
+  for (Condition& condition : conditions) {
+    condition.lastTransitionTime.clear();
+  }
+  return conditions;
+}
+
+std::string joined(const std::vector<std::string>& names) {
+  std::string out;
+  for (const std::string& name : names) {
+    if (!out.empty()) {
+      out += ", ";
+    }
+    out += name;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string truncateUtf8(std::string text, std::size_t maxBytes) {
+  if (text.size() <= maxBytes) {
+    return text;
+  }
+  constexpr std::string_view kEllipsis = "...";
+  std::size_t cut = maxBytes > kEllipsis.size() ? maxBytes - kEllipsis.size() : 0;
+  // Back off over continuation bytes (10xxxxxx), not to split a character.
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0U) == 0x80U) {
+    --cut;
+  }
+  text.resize(cut);
+  text += kEllipsis;
+  return text;
+}
+
+std::string formatTime(core::TimePoint time) { return formatWith(time, false); }
+std::string formatMicroTime(core::TimePoint time) { return formatWith(time, true); }
+
+std::optional<core::TimePoint> parseTime(std::string_view text) {
+  int year = 0;
+  int month = 0;
+  int day = 0;
+  int hour = 0;
+  int minute = 0;
+  int second = 0;
+  if (!readInt(text, 0, 4, year) || text.size() < 20 || text[4] != '-' || !readInt(text, 5, 2, month) ||
+      text[7] != '-' || !readInt(text, 8, 2, day) || (text[10] != 'T' && text[10] != 't') ||
+      !readInt(text, 11, 2, hour) || text[13] != ':' || !readInt(text, 14, 2, minute) || text[16] != ':' ||
+      !readInt(text, 17, 2, second)) {
+    return std::nullopt;
+  }
+  std::size_t pos = 19;
+  std::chrono::microseconds fraction{0};
+  if (pos < text.size() && text[pos] == '.') {
+    ++pos;
+    std::int64_t scale = 100000;
+    while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
+      fraction += std::chrono::microseconds((text[pos] - '0') * scale);
+      scale /= 10;
+      ++pos;
+    }
+  }
+  std::chrono::minutes offset{0};
+  if (pos < text.size() && (text[pos] == 'Z' || text[pos] == 'z')) {
+    ++pos;
+  } else if (pos < text.size() && (text[pos] == '+' || text[pos] == '-')) {
+    int offsetHours = 0;
+    int offsetMinutes = 0;
+    if (!readInt(text, pos + 1, 2, offsetHours) || pos + 3 >= text.size() || text[pos + 3] != ':' ||
+        !readInt(text, pos + 4, 2, offsetMinutes)) {
+      return std::nullopt;
+    }
+    offset = std::chrono::hours(offsetHours) + std::chrono::minutes(offsetMinutes);
+    if (text[pos] == '-') {
+      offset = -offset;
+    }
+    pos += 6;
+  } else {
+    return std::nullopt;
+  }
+  if (pos != text.size()) {
+    return std::nullopt;
+  }
+  const std::chrono::year_month_day date{std::chrono::year(year), std::chrono::month(static_cast<unsigned>(month)),
+                                         std::chrono::day(static_cast<unsigned>(day))};
+  if (!date.ok() || hour > 23 || minute > 59 || second > 60) {
+    return std::nullopt;
+  }
+  const auto time = std::chrono::sys_days(date) + std::chrono::hours(hour) + std::chrono::minutes(minute) +
+                    std::chrono::seconds(second) + fraction - offset;
+  return std::chrono::time_point_cast<core::TimePoint::duration>(time);
+}
+
+StatusChange compareStatus(const PolicyStatus& written, const PolicyStatus& built) {
+  if (written.currentReplicas != built.currentReplicas || written.desiredReplicas != built.desiredReplicas ||
+      written.lastAlgorithm != built.lastAlgorithm || written.lastScaleReason != built.lastScaleReason ||
+      written.observedGeneration != built.observedGeneration ||
+      withoutTransitionTimes(written.conditions) != withoutTransitionTimes(built.conditions)) {
+    return StatusChange::kSignificant;
+  }
+  if (written.currentMetrics != built.currentMetrics) {
+    // Present in one and not the other is more than noise: a metric appeared or went away.
+    const bool sameShape = written.currentMetrics.has_value() == built.currentMetrics.has_value() &&
+                           (!built.currentMetrics ||
+                            (written.currentMetrics->latencyP99Ms.has_value() ==
+                                 built.currentMetrics->latencyP99Ms.has_value() &&
+                             written.currentMetrics->latencyP95Ms.has_value() ==
+                                 built.currentMetrics->latencyP95Ms.has_value() &&
+                             written.currentMetrics->gpuUtilizationPercent.has_value() ==
+                                 built.currentMetrics->gpuUtilizationPercent.has_value() &&
+                             written.currentMetrics->requestQueueDepth.has_value() ==
+                                 built.currentMetrics->requestQueueDepth.has_value()));
+    return sameShape ? StatusChange::kMetricsOnly : StatusChange::kSignificant;
+  }
+  return StatusChange::kNone;
+}
+
+std::string unknownAlgorithmMessage(std::string_view requested, const std::vector<std::string>& available,
+                                    std::string_view used) {
+  std::string message = "algorithm \"";
+  message += requested;
+  message += "\" not found; available: ";
+  message += available.empty() ? std::string("(none)") : joined(available);
+  message += "; using ";
+  message += used;
+  return message;
+}
+
+PolicyStatus statusFromDecision(const core::Policy& policy, const core::Decision& decision,
+                                const core::Observation& observation, std::optional<core::TimePoint> lastScaleTime,
+                                const std::vector<std::string>& availableAlgorithms,
+                                const std::vector<Condition>& previous, core::TimePoint now) {
+  const std::string nowText = formatTime(now);
+  const std::int64_t generation = policy.metadata.generation;
+  PolicyStatus status;
+  status.currentReplicas = decision.currentReplicas;
+  status.desiredReplicas = decision.desiredReplicas;
+  if (lastScaleTime) {
+    status.lastScaleTime = formatTime(*lastScaleTime);
+  }
+  status.currentMetrics = CurrentMetrics{observation.latencyP99Ms, observation.latencyP95Ms,
+                                         observation.gpuUtilizationPercent, observation.requestQueueDepth};
+  status.lastAlgorithm = decision.algorithm;
+  status.lastScaleReason = decision.reason;
+  status.observedGeneration = generation;
+
+  status.conditions.push_back(carryTransition(
+      makeCondition(kConditionReady, true, "Evaluated", concat("desired replicas decided: ", decision.reason), generation,
+                    nowText),
+      previous));
+  if (decision.algorithmValid) {
+    status.conditions.push_back(carryTransition(
+        makeCondition(kConditionAlgorithmValid, true, "AlgorithmFound", concat("using ", decision.algorithm), generation,
+                      nowText),
+        previous));
+  } else {
+    status.conditions.push_back(carryTransition(
+        makeCondition(kConditionAlgorithmValid, false, "UnknownAlgorithm",
+                      unknownAlgorithmMessage(decision.requestedAlgorithm, availableAlgorithms, decision.algorithm),
+                      generation, nowText),
+        previous));
+  }
+  if (decision.limitedBy == core::LimitedBy::kNone) {
+    status.conditions.push_back(carryTransition(
+        makeCondition(kConditionScalingLimited, false, "NotLimited",
+                      "the desired replicas are the algorithm's recommendation", generation, nowText),
+        previous));
+  } else {
+    std::string message = "the recommendation was limited by ";
+    message += core::limitedByName(decision.limitedBy);
+    status.conditions.push_back(carryTransition(
+        makeCondition(kConditionScalingLimited, true, limitedByReason(decision.limitedBy), std::move(message),
+                      generation, nowText),
+        previous));
+  }
+  return status;
+}
+
+std::optional<PolicyStatus> statusFromError(const std::optional<PolicyStatus>& previous, std::int64_t generation,
+                                            std::string_view errorType, const std::string& message,
+                                            core::TimePoint now) {
+  const bool everBuilt =
+      previous && std::any_of(previous->conditions.begin(), previous->conditions.end(),
+                              [](const Condition& condition) { return condition.type == kConditionReady; });
+  std::string reason;
+  std::string text = message;
+  if (errorType == "metrics" || errorType == "algorithm") {
+    if (everBuilt) {
+      return std::nullopt;  // the last decision (or the held one) is still in force
+    }
+    reason = "Pending";
+    text = concat("no decision yet: ", message);
+  } else if (errorType == "stale") {
+    reason = "MetricsUnavailable";
+  } else if (errorType == "target_not_found") {
+    reason = "TargetNotFound";
+  } else if (errorType == "invalid") {
+    reason = "InvalidPolicy";
+  } else if (errorType == "replicas") {
+    reason = "ReplicasUnavailable";
+  } else {
+    reason = "EvaluationFailed";
+  }
+
+  PolicyStatus status = previous.value_or(PolicyStatus{});
+  status.observedGeneration = generation;
+  std::vector<Condition> conditions;
+  conditions.push_back(carryTransition(
+      makeCondition(kConditionReady, false, std::move(reason), std::move(text), generation, formatTime(now)),
+      status.conditions));
+  for (const Condition& condition : status.conditions) {
+    if (condition.type != kConditionReady) {
+      conditions.push_back(condition);
+    }
+  }
+  status.conditions = std::move(conditions);
+  return status;
+}
+
+PolicyStatus statusFromInvalid(const std::optional<PolicyStatus>& previous, std::int64_t generation,
+                               const std::string& message, core::TimePoint now) {
+  // An invalid policy is never evaluated: no AlgorithmValid or ScalingLimited
+  // would be true of it, so Ready is the only condition.
+  PolicyStatus status;
+  status.observedGeneration = generation;
+  status.conditions.push_back(
+      carryTransition(makeCondition(kConditionReady, false, "InvalidPolicy", message, generation, formatTime(now)),
+                      previous ? previous->conditions : std::vector<Condition>{}));
+  return status;
+}
+
+std::string statusMergePatch(const PolicyStatus& status) {
+  json body = json::object();
+  if (status.currentReplicas) {
+    body["currentReplicas"] = *status.currentReplicas;
+  }
+  if (status.desiredReplicas) {
+    body["desiredReplicas"] = *status.desiredReplicas;
+  }
+  if (status.lastScaleTime) {
+    body["lastScaleTime"] = *status.lastScaleTime;
+  }
+  if (status.currentMetrics) {
+    body["currentMetrics"] = json{{"latencyP99Ms", metricValue(status.currentMetrics->latencyP99Ms)},
+                                  {"latencyP95Ms", metricValue(status.currentMetrics->latencyP95Ms)},
+                                  {"gpuUtilizationPercent", metricValue(status.currentMetrics->gpuUtilizationPercent)},
+                                  {"requestQueueDepth", metricValue(status.currentMetrics->requestQueueDepth)}};
+  }
+  if (status.lastAlgorithm) {
+    body["lastAlgorithm"] = *status.lastAlgorithm;
+  }
+  if (status.lastScaleReason) {
+    body["lastScaleReason"] = *status.lastScaleReason;
+  }
+  body["observedGeneration"] = status.observedGeneration;
+  json conditions = json::array();
+  for (const Condition& condition : status.conditions) {
+    conditions.push_back(json{{"type", condition.type},
+                              {"status", condition.status},
+                              {"reason", condition.reason},
+                              {"message", condition.message},
+                              {"lastTransitionTime", condition.lastTransitionTime},
+                              {"observedGeneration", condition.observedGeneration}});
+  }
+  // A merge patch replaces a list whole: the conditions are always sent complete.
+  body["conditions"] = std::move(conditions);
+  return json{{"status", std::move(body)}}.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::vector<PendingEvent> eventsForDecision(EventMemory& memory, const core::Decision& decision,
+                                            const std::vector<std::string>& availableAlgorithms) {
+  std::vector<PendingEvent> events;
+  const bool unknown = !decision.algorithmValid;
+  if (unknown && !memory.unknownAlgorithm) {
+    events.push_back({EventType::kWarning, "UnknownAlgorithm",
+                      unknownAlgorithmMessage(decision.requestedAlgorithm, availableAlgorithms, decision.algorithm)});
+  }
+  memory.unknownAlgorithm = unknown;
+
+  const bool failed = !decision.algorithmError.empty();
+  if (failed && !memory.pluginError) {
+    std::string message = "algorithm ";
+    message += decision.algorithm;
+    message += " failed, holding current replicas: ";
+    message += decision.algorithmError;
+    events.push_back({EventType::kWarning, "PluginError", std::move(message)});
+  }
+  memory.pluginError = failed;
+
+  if (memory.desiredReplicas && *memory.desiredReplicas != decision.desiredReplicas) {
+    std::string message = "desired replicas ";
+    message += std::to_string(*memory.desiredReplicas);
+    message += " -> ";
+    message += std::to_string(decision.desiredReplicas);
+    message += ": ";
+    message += decision.reason;
+    events.push_back({EventType::kNormal, "DesiredReplicasChanged", std::move(message)});
+  }
+  memory.desiredReplicas = decision.desiredReplicas;
+  return events;
+}
+
+}  // namespace kubeai::kube

@@ -1,0 +1,147 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/decision.h"
+#include "core/history.h"
+#include "core/observation.h"
+#include "core/policy.h"
+
+// The status of an AIInferenceAutoscalerPolicy and the Events worth
+// recording, built from what the evaluation decided: pure functions over plain
+// values (no I/O, no clock: `now` comes in), so the status writer's machinery
+// and these rules are tested apart.
+namespace kubeai::kube {
+
+// metav1.Condition.
+struct Condition {
+  std::string type;    // "Ready", "AlgorithmValid", "ScalingLimited"
+  std::string status;  // "True", "False", "Unknown"
+  std::string reason;  // CamelCase, stable: it is matched on by people and tools
+  std::string message;
+  std::string lastTransitionTime;  // RFC 3339; changes only when `status` does
+  std::int64_t observedGeneration = 0;
+
+  bool operator==(const Condition&) const = default;
+};
+
+inline constexpr std::string_view kConditionReady = "Ready";
+inline constexpr std::string_view kConditionAlgorithmValid = "AlgorithmValid";
+inline constexpr std::string_view kConditionScalingLimited = "ScalingLimited";
+
+// status.currentMetrics: only what was observed.
+struct CurrentMetrics {
+  std::optional<double> latencyP99Ms;
+  std::optional<double> latencyP95Ms;
+  std::optional<double> gpuUtilizationPercent;
+  std::optional<double> requestQueueDepth;
+
+  bool operator==(const CurrentMetrics&) const = default;
+};
+
+// The fields of status this server writes. An empty optional is "leave what
+// the server has": the patch is a JSON merge patch, so a field left out is
+// kept (after a restart, an error must not wipe the replicas last written).
+struct PolicyStatus {
+  std::optional<std::int32_t> currentReplicas;
+  std::optional<std::int32_t> desiredReplicas;
+  std::optional<std::string> lastScaleTime;  // RFC 3339
+  std::optional<CurrentMetrics> currentMetrics;
+  std::optional<std::string> lastAlgorithm;    // "MaxRatio", as the seed's "Viewing Active Algorithms" shows
+  std::optional<std::string> lastScaleReason;  // "within tolerance"
+  std::int64_t observedGeneration = 0;
+  std::vector<Condition> conditions;  // Ready, AlgorithmValid, ScalingLimited, in that order when present
+
+  bool operator==(const PolicyStatus&) const = default;
+};
+
+// Why a write is due, comparing what was built with what was last written.
+enum class StatusChange {
+  kNone,         // equal but for timestamps: no write
+  kMetricsOnly,  // only currentMetrics moved: written at a limited rate
+  kSignificant,  // replicas, algorithm, reason, generation or a condition changed: written now
+};
+
+// Timestamps are the conditions' lastTransitionTime and lastScaleTime: neither
+// alone is a reason to write (a lastScaleTime change comes with a change of
+// desiredReplicas, which is).
+StatusChange compareStatus(const PolicyStatus& written, const PolicyStatus& built);
+
+// metav1.Condition.message is at most 32768 bytes (the CRD's schema says so too).
+inline constexpr std::size_t kMaxConditionMessageBytes = 32768;
+// Core/v1 Events: a long message is cut (kubectl shows a line; plugins' errors can be long).
+inline constexpr std::size_t kMaxEventMessageBytes = 1024;
+
+// At most maxBytes, ending in "..." when cut, never splitting a UTF-8 character.
+std::string truncateUtf8(std::string text, std::size_t maxBytes);
+
+// RFC 3339 in UTC with seconds ("2026-11-28T01:00:00Z"), as metav1.Time.
+std::string formatTime(core::TimePoint time);
+// With microseconds ("2026-11-28T01:00:00.000000Z"), as metav1.MicroTime.
+std::string formatMicroTime(core::TimePoint time);
+// Either of the above, or any RFC 3339 time with an offset; nullopt if not one.
+std::optional<core::TimePoint> parseTime(std::string_view text);
+
+// "algorithm \"Foo\" not found; available: AverageRatio, MaxRatio, WeightedRatio; using MaxRatio"
+std::string unknownAlgorithmMessage(std::string_view requested, const std::vector<std::string>& available,
+                                    std::string_view used);
+
+// The status after a decision. `previous` holds the conditions last built
+// for this policy: a condition whose status did not change keeps its
+// lastTransitionTime.
+PolicyStatus statusFromDecision(const core::Policy& policy, const core::Decision& decision,
+                                const core::Observation& observation, std::optional<core::TimePoint> lastScaleTime,
+                                const std::vector<std::string>& availableAlgorithms,
+                                const std::vector<Condition>& previous, core::TimePoint now);
+
+// The status after an error that leaves no decision in force. errorType is
+// the evaluation's ("stale", "target_not_found", "metrics", ...); nullopt
+// when the error changes nothing in status: "metrics" (a failed read keeps
+// the last decision in force until "stale") and "algorithm" (the decision,
+// holding replicas, carries it). Fields other than Ready are those of
+// `previous` (the status last built, if any).
+std::optional<PolicyStatus> statusFromError(const std::optional<PolicyStatus>& previous, std::int64_t generation,
+                                            std::string_view errorType, const std::string& message,
+                                            core::TimePoint now);
+
+// The status of a policy refused by validation: Ready=False/InvalidPolicy.
+PolicyStatus statusFromInvalid(const std::optional<PolicyStatus>& previous, std::int64_t generation,
+                               const std::string& message, core::TimePoint now);
+
+// {"status": {...}}: the body of a merge patch on /status. Metrics not
+// observed are sent as null, so that the patch removes a stale value.
+std::string statusMergePatch(const PolicyStatus& status);
+
+// --- Events ---------------------------------------------------------------
+
+enum class EventType { kNormal, kWarning };
+
+struct PendingEvent {
+  EventType type = EventType::kNormal;
+  std::string reason;  // "UnknownAlgorithm", "PluginError", "DesiredReplicasChanged"
+  std::string message;
+
+  bool operator==(const PendingEvent&) const = default;
+};
+
+// What the last decisions of one policy were, for Events once per transition.
+struct EventMemory {
+  bool unknownAlgorithm = false;
+  bool pluginError = false;
+  std::optional<std::int32_t> desiredReplicas;
+};
+
+// The Events a decision calls for, given and updating `memory`: a Warning
+// UnknownAlgorithm or PluginError on the way into that state (not every
+// cycle in it), a Normal DesiredReplicasChanged when the published value
+// moved ("desired replicas 3 -> 5: <reason>"; none for a policy's first
+// decision, which changes nothing).
+std::vector<PendingEvent> eventsForDecision(EventMemory& memory, const core::Decision& decision,
+                                            const std::vector<std::string>& availableAlgorithms);
+
+}  // namespace kubeai::kube

@@ -1,0 +1,440 @@
+#include "kube/policy_watcher.h"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "kube/api_status.h"
+#include "policy/policy_parser.h"
+
+namespace kubeai::kube {
+namespace {
+
+using detail::ApiStatus;
+using detail::parseApiStatus;
+using detail::percentEncode;
+
+using json = nlohmann::json;
+
+// Joins with +=: GCC 12 warns falsely (-Wrestrict) on "literal" + std::string.
+template <typename... Parts>
+std::string concat(const Parts&... parts) {
+  std::string out;
+  ((out += parts), ...);
+  return out;
+}
+
+
+std::string stringAt(const json& object, std::string_view outer, std::string_view inner) {
+  const auto first = object.find(outer);
+  if (first == object.end() || !first->is_object()) {
+    return {};
+  }
+  const auto second = first->find(inner);
+  return second != first->end() && second->is_string() ? second->get<std::string>() : std::string();
+}
+
+// A policy from the API, decoded as the policy directory decodes a file's
+// documents: the messages name the fields.
+std::pair<std::pair<std::string, std::string>, detail::WatchedPolicy> decodePolicy(json& object) {
+  // List items of a custom resource carry apiVersion and kind, but a proxy or
+  // an older server may leave them out: they are implied by the path.
+  if (object.is_object()) {
+    if (!object.contains("apiVersion")) {
+      object["apiVersion"] = std::string(kPolicyGroupVersion);
+    }
+    if (!object.contains("kind")) {
+      object["kind"] = std::string(policy::kPolicyKind);
+    }
+  }
+  policy::PolicyDocument document = policy::parsePolicyJson(object);
+  detail::WatchedPolicy watched;
+  watched.generation = document.policy.metadata.generation;
+  std::pair<std::string, std::string> key{document.policy.metadata.namespace_, document.policy.metadata.name};
+  if (document.ok()) {
+    watched.policy = std::move(document.policy);
+  } else {
+    for (const auto& error : document.errors) {
+      if (!watched.invalidMessage.empty()) {
+        watched.invalidMessage += "; ";
+      }
+      watched.invalidMessage += error.toString();
+    }
+  }
+  return {std::move(key), std::move(watched)};
+}
+
+std::uint64_t splitMix(std::uint64_t& state) {
+  std::uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
+  z = (z ^ (z >> 30U)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27U)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31U);
+}
+
+bool sleepUnlessStopped(std::chrono::milliseconds delay, std::stop_token stop) {
+  std::mutex mutex;
+  std::condition_variable_any wake;
+  std::unique_lock lock(mutex);
+  wake.wait_for(lock, stop, delay, [] { return false; });
+  return !stop.stop_requested();
+}
+
+}  // namespace
+
+PolicyWatcher::PolicyWatcher(KubeClient& client, PolicyWatcherOptions options, OnChange onChange)
+    : client_(client), options_(std::move(options)), onChange_(std::move(onChange)), randomState_(std::random_device{}()) {
+  randomState_ = (randomState_ << 32U) ^ static_cast<std::uint64_t>(std::random_device{}());
+}
+
+PolicyWatcher::~PolicyWatcher() { stop(); }
+
+void PolicyWatcher::start() {
+  if (thread_.joinable()) {
+    return;
+  }
+  publisher_ = std::jthread([this](const std::stop_token& stop) { publishLoop(stop); });
+  thread_ = std::jthread([this](const std::stop_token& stop) { run(stop); });
+}
+
+void PolicyWatcher::stop() {
+  // The watcher first: it may still mark changes for the publisher.
+  if (thread_.joinable()) {
+    thread_.request_stop();
+    thread_.join();
+  }
+  if (publisher_.joinable()) {
+    publisher_.request_stop();
+    publisher_.join();
+  }
+}
+
+PolicyWatcher::Health PolicyWatcher::health() const {
+  const std::lock_guard lock(mutex_);
+  return Health{synced_.load(), resourceVersion_, lists_, watches_, lastError_};
+}
+
+std::string PolicyWatcher::collectionPath() const {
+  std::string path = "/apis/";
+  path += kPolicyGroupVersion;
+  if (!options_.ns.empty()) {
+    path += "/namespaces/";
+    path += options_.ns;
+  }
+  path += "/";
+  path += kPolicyPlural;
+  return path;
+}
+
+void PolicyWatcher::log(WatchLogLevel level, std::string_view message, WatchLogFields fields) const {
+  if (options_.log) {
+    options_.log(level, message, fields);
+  }
+}
+
+void PolicyWatcher::fail(std::string message) {
+  log(WatchLogLevel::kWarn, "policy watch", {{"error", message}});
+  const std::lock_guard lock(mutex_);
+  lastError_ = std::move(message);
+}
+
+bool PolicyWatcher::backOff(const std::stop_token& stop, std::optional<std::chrono::milliseconds> retryAfter) {
+  // Exponential, with "equal jitter": half the step is fixed, half random, so
+  // that servers started together do not retry in step.
+  const auto initial = std::max<std::int64_t>(options_.backoffInitial.count(), 1);
+  const auto cap = std::max<std::int64_t>(options_.backoffMax.count(), initial);
+  std::int64_t step = initial;
+  for (std::uint32_t i = 0; i < failures_ && step < cap; ++i) {
+    step *= 2;
+  }
+  step = std::min(step, cap);
+  ++failures_;
+  const std::int64_t half = step / 2;
+  std::chrono::milliseconds delay(half + static_cast<std::int64_t>(splitMix(randomState_) %
+                                                                   static_cast<std::uint64_t>(step - half + 1)));
+  if (retryAfter && *retryAfter > delay) {
+    delay = *retryAfter;  // the server said when
+  }
+  log(WatchLogLevel::kDebug, "policy watch backing off", {{"delay", std::to_string(delay.count()) + "ms"}});
+  return options_.sleep ? options_.sleep(delay, stop) : sleepUnlessStopped(delay, stop);
+}
+
+void PolicyWatcher::run(const std::stop_token& stop) {
+  bool needList = true;
+  while (!stop.stop_requested()) {
+    if (needList) {
+      std::optional<ListFailure> failure = list(stop);
+      if (stop.stop_requested()) {
+        return;
+      }
+      if (failure) {
+        fail(failure->message);
+        if (!backOff(stop, failure->retryAfter)) {
+          return;
+        }
+        continue;
+      }
+      needList = false;
+      failures_ = 0;
+    }
+    std::optional<std::chrono::milliseconds> retryAfter;
+    switch (watch(stop, retryAfter)) {
+      case WatchEnd::kStopped:
+        return;
+      case WatchEnd::kResume:
+        break;
+      case WatchEnd::kRelist:
+        needList = true;
+        break;
+      case WatchEnd::kBackoff:
+        if (!backOff(stop, retryAfter)) {
+          return;
+        }
+        break;
+    }
+  }
+}
+
+std::optional<PolicyWatcher::ListFailure> PolicyWatcher::list(const std::stop_token& stop) {
+  std::map<Key, Object> fresh;
+  std::string resourceVersion;
+  std::string continueToken;
+  do {
+    std::string path = collectionPath();
+    path += "?limit=";
+    path += std::to_string(options_.pageSize);
+    if (!continueToken.empty()) {
+      path += "&continue=";
+      path += percentEncode(continueToken);
+    }
+    auto response = client_.request("GET", path, {}, {}, options_.requestTimeout);
+    if (!response.ok()) {
+      return ListFailure{response.error().message, std::nullopt};
+    }
+    if (response.value().status != 200) {
+      const ApiStatus status = parseApiStatus(response.value().status, response.value().body);
+      // An expired continue token is 410 too: the next attempt starts over.
+      return ListFailure{concat("GET ", path, ": ", status.describe()), status.retryAfter};
+    }
+    json body = json::parse(response.value().body, nullptr, false);
+    if (body.is_discarded() || !body.is_object()) {
+      return ListFailure{concat("GET ", path, ": the response is not a JSON object"), std::nullopt};
+    }
+    if (auto items = body.find("items"); items != body.end() && items->is_array()) {
+      for (json& item : *items) {
+        auto [key, object] = decodePolicy(item);
+        if (key.second.empty()) {
+          log(WatchLogLevel::kWarn, "policy without a name ignored", {{"path", path}});
+          continue;
+        }
+        fresh.insert_or_assign(std::move(key), std::move(object));
+      }
+    }
+    resourceVersion = stringAt(body, "metadata", "resourceVersion");
+    continueToken = stringAt(body, "metadata", "continue");
+  } while (!continueToken.empty() && !stop.stop_requested());
+  if (stop.stop_requested()) {
+    return std::nullopt;
+  }
+  std::size_t count = fresh.size();
+  {
+    const std::lock_guard lock(mutex_);
+    // A relist replaces everything: what was deleted while the watch was down is gone.
+    objects_ = std::move(fresh);
+    resourceVersion_ = resourceVersion;
+    ++lists_;
+    lastError_.clear();
+  }
+  publishNow();
+  synced_ = true;
+  log(WatchLogLevel::kInfo, "policies listed",
+      {{"path", collectionPath()}, {"policies", std::to_string(count)}, {"resourceVersion", resourceVersion}});
+  return std::nullopt;
+}
+
+PolicyWatcher::WatchEnd PolicyWatcher::watch(const std::stop_token& stop,
+                                             std::optional<std::chrono::milliseconds>& retryAfter) {
+  const auto span = static_cast<std::uint64_t>(
+      std::max(options_.watchTimeoutMaxSeconds - options_.watchTimeoutMinSeconds, 0) + 1);
+  const std::int32_t timeoutSeconds =
+      options_.watchTimeoutMinSeconds + static_cast<std::int32_t>(splitMix(randomState_) % span);
+  std::string resourceVersion;
+  {
+    const std::lock_guard lock(mutex_);
+    resourceVersion = resourceVersion_;
+    ++watches_;
+  }
+  std::string path = collectionPath();
+  path += "?watch=1&allowWatchBookmarks=true&resourceVersion=";
+  path += percentEncode(resourceVersion);
+  path += "&timeoutSeconds=";
+  path += std::to_string(timeoutSeconds);
+
+  WatchEnd end = WatchEnd::kResume;
+  std::size_t lines = 0;
+  const auto started = std::chrono::steady_clock::now();
+  // The server ends the watch after timeoutSeconds; silence well beyond it
+  // means a dead connection.
+  auto result = client_.stream(
+      path,
+      [&](std::string_view line) {
+        ++lines;
+        return onEvent(line, end, retryAfter);
+      },
+      stop, std::chrono::seconds(timeoutSeconds + 60));
+  if (stop.stop_requested()) {
+    return WatchEnd::kStopped;
+  }
+  if (!result.ok()) {
+    fail(result.error().message);
+    return WatchEnd::kBackoff;
+  }
+  const long status = result.value();
+  if (status == 410) {
+    log(WatchLogLevel::kInfo, "policy watch expired, listing again", {{"resourceVersion", resourceVersion}});
+    return WatchEnd::kRelist;
+  }
+  if (status != 200) {
+    if (end != WatchEnd::kBackoff) {
+      fail(concat("GET ", path, ": HTTP ", std::to_string(status)));
+    }
+    return end == WatchEnd::kRelist ? WatchEnd::kRelist : WatchEnd::kBackoff;
+  }
+  if (end != WatchEnd::kResume) {
+    return end;
+  }
+  // A watch that ends at once without a single event (a proxy closing it)
+  // must not become a busy loop.
+  if (lines == 0 && std::chrono::steady_clock::now() - started < std::chrono::seconds(1)) {
+    fail(concat("GET ", path, ": the watch ended at once"));
+    return WatchEnd::kBackoff;
+  }
+  failures_ = 0;
+  log(WatchLogLevel::kDebug, "policy watch ended, resuming", {{"events", std::to_string(lines)}});
+  return WatchEnd::kResume;
+}
+
+bool PolicyWatcher::onEvent(std::string_view line, WatchEnd& end, std::optional<std::chrono::milliseconds>& retryAfter) {
+  if (line.empty() || line == "\r") {
+    return true;
+  }
+  json event = json::parse(line, nullptr, false);
+  if (event.is_discarded() || !event.is_object()) {
+    log(WatchLogLevel::kWarn, "policy watch: a line is not JSON, resuming", {});
+    end = WatchEnd::kBackoff;
+    return false;
+  }
+  // A failed watch request answers a Status object, not an event.
+  if (!event.contains("type") && event.value("kind", "") == "Status") {
+    const ApiStatus status = parseApiStatus(0, std::string(line));
+    retryAfter = status.retryAfter;
+    if (status.code == 410) {
+      end = WatchEnd::kRelist;
+      log(WatchLogLevel::kInfo, "policy watch expired, listing again", {});
+    } else {
+      end = WatchEnd::kBackoff;
+      fail(concat("watch ", collectionPath(), ": ", status.describe()));
+    }
+    return false;
+  }
+  const std::string type = event.value("type", "");
+  auto objectIt = event.find("object");
+  if (objectIt == event.end() || !objectIt->is_object()) {
+    log(WatchLogLevel::kWarn, "policy watch: an event without an object", {{"type", type}});
+    return true;
+  }
+  json& object = *objectIt;
+  if (type == "ERROR") {
+    const ApiStatus status = parseApiStatus(0, object.dump());
+    if (status.code == 410) {
+      end = WatchEnd::kRelist;
+      log(WatchLogLevel::kInfo, "policy watch expired, listing again", {{"message", status.message}});
+    } else {
+      retryAfter = status.retryAfter;
+      end = WatchEnd::kBackoff;
+      fail(concat("watch ", collectionPath(), ": ", status.describe()));
+    }
+    return false;
+  }
+  const std::string resourceVersion = stringAt(object, "metadata", "resourceVersion");
+  if (type == "BOOKMARK") {
+    if (!resourceVersion.empty()) {
+      const std::lock_guard lock(mutex_);
+      resourceVersion_ = resourceVersion;
+    }
+    return true;
+  }
+  if (type != "ADDED" && type != "MODIFIED" && type != "DELETED") {
+    log(WatchLogLevel::kWarn, "policy watch: unknown event type ignored", {{"type", type}});
+    return true;
+  }
+  auto [key, decoded] = decodePolicy(object);
+  if (key.second.empty()) {
+    log(WatchLogLevel::kWarn, "policy without a name ignored", {{"type", type}});
+    return true;
+  }
+  {
+    const std::lock_guard lock(mutex_);
+    if (type == "DELETED") {
+      objects_.erase(key);
+    } else {
+      objects_.insert_or_assign(key, std::move(decoded));
+    }
+    if (!resourceVersion.empty()) {
+      resourceVersion_ = resourceVersion;
+    }
+    lastError_.clear();
+  }
+  log(WatchLogLevel::kDebug, "policy event", {{"type", type}, {"policy", concat(key.first, "/", key.second)}});
+  markDirty();
+  return true;
+}
+
+void PolicyWatcher::markDirty() {
+  {
+    const std::lock_guard lock(mutex_);
+    dirty_ = true;
+  }
+  dirtyChanged_.notify_all();
+}
+
+void PolicyWatcher::publishLoop(const std::stop_token& stop) {
+  while (!stop.stop_requested()) {
+    {
+      std::unique_lock lock(mutex_);
+      if (!dirtyChanged_.wait(lock, stop, [this] { return dirty_; })) {
+        return;
+      }
+    }
+    // Let the rest of a burst arrive (a relist's worth of ADDED events, a
+    // kubectl apply of many files), then publish once.
+    if (!sleepUnlessStopped(options_.coalesce, stop)) {
+      return;
+    }
+    publishNow();
+  }
+}
+
+void PolicyWatcher::publishNow() {
+  const std::lock_guard publishing(publishMutex_);
+  PolicySnapshot snapshot;
+  {
+    auto policies = std::make_shared<std::vector<core::Policy>>();
+    const std::lock_guard lock(mutex_);
+    dirty_ = false;
+    policies->reserve(objects_.size());
+    for (const auto& [key, object] : objects_) {
+      if (object.policy) {
+        policies->push_back(*object.policy);
+      } else {
+        snapshot.invalid.push_back({key.first, key.second, object.invalidMessage});
+        snapshot.invalidGenerations[concat(key.first, "/", key.second)] = object.generation;
+      }
+    }
+    snapshot.policies = std::move(policies);
+  }
+  if (onChange_) {
+    onChange_(std::move(snapshot));
+  }
+}
+
+}  // namespace kubeai::kube

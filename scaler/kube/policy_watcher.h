@@ -1,0 +1,158 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "core/policy.h"
+#include "kube/client/kube_client.h"
+#include "server/evaluation_loop.h"
+
+namespace kubeai::kube {
+
+// The policy resource (DESIGN §2) as the API serves it.
+inline constexpr std::string_view kPolicyGroupVersion = "kubeai.io/v1alpha1";
+inline constexpr std::string_view kPolicyPlural = "aiinferenceautoscalerpolicies";
+
+// What the watcher says about itself; the CLI turns it into log lines, tests
+// collect it. Fields are never credentials.
+enum class WatchLogLevel { kDebug, kInfo, kWarn, kError };
+using WatchLogFields = std::vector<std::pair<std::string, std::string>>;
+using WatchLog = std::function<void(WatchLogLevel, std::string_view message, const WatchLogFields& fields)>;
+
+namespace detail {
+// One object as decoded: a policy, or why it is refused.
+struct WatchedPolicy {
+  std::optional<core::Policy> policy;  // when valid
+  std::string invalidMessage;          // when not
+  std::int64_t generation = 0;
+};
+}  // namespace detail
+
+// Everything the API holds at one moment, as the evaluation loop takes it.
+struct PolicySnapshot {
+  // Valid policies, sorted by namespace then name; never null.
+  std::shared_ptr<const std::vector<core::Policy>> policies = std::make_shared<const std::vector<core::Policy>>();
+  // Policies the parser refused; messages name the fields ("spec.maxReplicas: ...").
+  std::vector<server::InvalidPolicy> invalid;
+  // metadata.generation of each refused policy, by "namespace/name" (the
+  // status writer's observedGeneration).
+  std::map<std::string, std::int64_t> invalidGenerations;
+};
+
+struct PolicyWatcherOptions {
+  std::string ns;  // empty: all namespaces
+  // Watch events arriving within this long of one another are published once.
+  std::chrono::milliseconds coalesce{100};
+  // Failures back off exponentially with jitter between these; a success resets.
+  std::chrono::milliseconds backoffInitial{500};
+  std::chrono::milliseconds backoffMax{30'000};
+  std::chrono::milliseconds requestTimeout{30'000};  // each list page
+  // The watch's timeoutSeconds is drawn from [min, max] for each watch, so that
+  // many servers do not reconnect in step (client-go does the same).
+  std::int32_t watchTimeoutMinSeconds = 300;
+  std::int32_t watchTimeoutMaxSeconds = 600;
+  std::int32_t pageSize = 500;
+  WatchLog log;  // may be empty
+  // Waits `delay` or until `stop`; returns false when stopped. Tests replace
+  // it to record the back-off without sleeping.
+  std::function<bool(std::chrono::milliseconds delay, std::stop_token stop)> sleep;
+};
+
+// Reads AIInferenceAutoscalerPolicy objects from the Kubernetes API (DESIGN §6):
+// a paginated list (limit, continue), then a watch from the list's
+// resourceVersion with bookmarks; a watch that ends is resumed from the last
+// resourceVersion seen, an expired one (an ERROR event with code 410, or HTTP
+// 410) is replaced by a fresh list. Connection failures, 429 (its
+// retryAfterSeconds honoured) and 5xx back off.
+//
+// onChange gets the whole set after the first list, after each relist, and
+// after watch events (bursts coalesced). It is called from the watcher's own
+// threads, one call at a time.
+class PolicyWatcher {
+ public:
+  using OnChange = std::function<void(PolicySnapshot)>;
+
+  struct Health {
+    bool synced = false;          // the first list completed
+    std::string resourceVersion;  // the last one seen
+    std::uint64_t lists = 0;      // completed lists (the first one and relists)
+    std::uint64_t watches = 0;    // watches started
+    std::string lastError;        // the last failure, empty once a request succeeds
+  };
+
+  PolicyWatcher(KubeClient& client, PolicyWatcherOptions options, OnChange onChange);
+  ~PolicyWatcher();
+  PolicyWatcher(const PolicyWatcher&) = delete;
+  PolicyWatcher& operator=(const PolicyWatcher&) = delete;
+
+  // Starts the list and watch on a background thread.
+  void start();
+  // Stops promptly (the watch stream is told through its stop_token); idempotent.
+  void stop();
+
+  [[nodiscard]] bool synced() const noexcept { return synced_.load(); }
+  [[nodiscard]] Health health() const;
+
+  // The collection path, with "?" or "&" to follow: tests and logs.
+  [[nodiscard]] std::string collectionPath() const;
+
+ private:
+  using Object = detail::WatchedPolicy;
+  using Key = std::pair<std::string, std::string>;  // namespace, name: the snapshot's order
+
+  enum class WatchEnd { kResume, kRelist, kBackoff, kStopped };
+
+  void run(const std::stop_token& stop);
+  void publishLoop(const std::stop_token& stop);
+  // Reads every page into a new map; the error carries the HTTP status and message.
+  struct ListFailure {
+    std::string message;
+    std::optional<std::chrono::milliseconds> retryAfter;
+  };
+  std::optional<ListFailure> list(const std::stop_token& stop);
+  WatchEnd watch(const std::stop_token& stop, std::optional<std::chrono::milliseconds>& retryAfter);
+  // One watch event line; false ends the stream.
+  bool onEvent(std::string_view line, WatchEnd& end, std::optional<std::chrono::milliseconds>& retryAfter);
+  void publishNow();
+  void markDirty();
+  bool backOff(const std::stop_token& stop, std::optional<std::chrono::milliseconds> retryAfter);
+  void fail(std::string message);
+  void log(WatchLogLevel level, std::string_view message, WatchLogFields fields = {}) const;
+
+  KubeClient& client_;
+  const PolicyWatcherOptions options_;
+  const OnChange onChange_;
+
+  std::atomic<bool> synced_{false};
+  std::uint32_t failures_ = 0;  // consecutive; watcher thread only
+  std::uint64_t randomState_;   // jitter and timeoutSeconds; watcher thread only
+
+  mutable std::mutex mutex_;  // guards the fields below
+  std::condition_variable_any dirtyChanged_;
+  std::map<Key, Object> objects_;
+  std::string resourceVersion_;
+  bool dirty_ = false;
+  std::uint64_t lists_ = 0;
+  std::uint64_t watches_ = 0;
+  std::string lastError_;
+
+  std::mutex publishMutex_;  // one onChange at a time
+
+  std::jthread publisher_;
+  std::jthread thread_;
+};
+
+}  // namespace kubeai::kube

@@ -1,0 +1,176 @@
+#include "kube/scale_replica_source.h"
+
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <thread>
+
+#include "kube/api_status.h"
+
+namespace kubeai::kube {
+namespace {
+
+using json = nlohmann::json;
+
+// Joins with +=: GCC 12 warns falsely (-Wrestrict) on "literal" + std::string.
+template <typename... Parts>
+std::string concat(const Parts&... parts) {
+  std::string out;
+  ((out += parts), ...);
+  return out;
+}
+
+
+std::optional<std::int32_t> replicasAt(const json& object, std::string_view field) {
+  const auto block = object.find(field);
+  if (block == object.end() || !block->is_object()) {
+    return std::nullopt;
+  }
+  const auto replicas = block->find("replicas");
+  if (replicas == block->end() || !replicas->is_number_integer()) {
+    return std::nullopt;
+  }
+  const auto value = replicas->get<std::int64_t>();
+  if (value < 0 || value > INT32_MAX) {
+    return std::nullopt;
+  }
+  return static_cast<std::int32_t>(value);
+}
+
+}  // namespace
+
+bool isTargetNotFound(std::string_view message) noexcept {
+  return message.find(kTargetNotFoundPrefix) != std::string_view::npos;
+}
+
+ScaleReplicaSource::ScaleReplicaSource(source::MetricSource& inner, KubeClient& client,
+                                       ScaleReplicaSourceOptions options)
+    : inner_(inner), client_(client), options_(options) {}
+
+core::Result<std::string> ScaleReplicaSource::scalePath(const core::Policy& policy) {
+  const core::TargetRef& target = policy.spec.targetRef;
+  std::string plural;
+  if (target.kind == "Deployment") {
+    plural = "deployments";
+  } else if (target.kind == "StatefulSet") {
+    plural = "statefulsets";
+  } else {
+    std::string message = "spec.targetRef.kind ";
+    message += target.kind;
+    message += ": no /scale known (Deployment or StatefulSet)";
+    return core::Error{std::move(message)};
+  }
+  const std::string apiVersion = target.apiVersion.empty() ? std::string("apps/v1") : target.apiVersion;
+  // A core-group version ("v1") lives under /api, the others under /apis.
+  std::string path = apiVersion.find('/') == std::string::npos ? "/api/" : "/apis/";
+  path += apiVersion;
+  path += "/namespaces/";
+  path += policy.metadata.namespace_;
+  path += "/";
+  path += plural;
+  path += "/";
+  path += target.name;
+  path += "/scale";
+  return path;
+}
+
+core::Result<std::int32_t> ScaleReplicaSource::fetch(const core::Policy& policy, const std::string& path) {
+  auto response = client_.request("GET", path, {}, {}, options_.timeout);
+  if (!response.ok()) {
+    return response.error();  // names the method and the path
+  }
+  const long status = response.value().status;
+  if (status == 404) {
+    std::string message(kTargetNotFoundPrefix);
+    message += "target ";
+    message += policy.spec.targetRef.kind;
+    message += " ";
+    message += policy.metadata.namespace_;
+    message += "/";
+    message += policy.spec.targetRef.name;
+    message += " not found";
+    return core::Error{std::move(message)};
+  }
+  if (status != 200) {
+    std::string message = "GET ";
+    message += path;
+    message += ": ";
+    message += detail::parseApiStatus(status, response.value().body).describe();
+    return core::Error{std::move(message)};
+  }
+  const json scale = json::parse(response.value().body, nullptr, false);
+  if (scale.is_discarded() || !scale.is_object()) {
+    return core::Error{concat("GET ", path, ": the response is not a JSON object")};
+  }
+  if (auto replicas = replicasAt(scale, "status")) {
+    return *replicas;
+  }
+  if (auto replicas = replicasAt(scale, "spec")) {
+    return *replicas;
+  }
+  // spec.replicas is omitted when 0 (omitempty), and a Scale without status is new.
+  return std::int32_t{0};
+}
+
+std::vector<core::Result<source::MetricReading>> ScaleReplicaSource::read(const std::vector<core::Policy>& policies) {
+  std::vector<core::Result<source::MetricReading>> readings = inner_.read(policies);
+  if (readings.size() != policies.size()) {
+    return readings;  // the loop reports the mismatch
+  }
+  // One request per distinct target: several policies may share one.
+  std::vector<std::string> paths;
+  std::vector<const core::Policy*> owners;  // the first policy naming each path: for messages
+  std::vector<std::optional<std::size_t>> pathOf(policies.size());
+  std::map<std::string, std::size_t> indexOf;
+  for (std::size_t i = 0; i < policies.size(); ++i) {
+    if (!readings[i].ok()) {
+      continue;  // no metrics: the replicas would not be used
+    }
+    auto path = scalePath(policies[i]);
+    if (!path.ok()) {
+      readings[i] = path.error();
+      continue;
+    }
+    auto [found, inserted] = indexOf.try_emplace(path.value(), paths.size());
+    if (inserted) {
+      paths.push_back(path.value());
+      owners.push_back(&policies[i]);
+    }
+    pathOf[i] = found->second;
+  }
+
+  std::vector<std::optional<core::Result<std::int32_t>>> results(paths.size());
+  std::atomic<std::size_t> next{0};
+  auto work = [&] {
+    for (std::size_t j = next++; j < paths.size(); j = next++) {
+      results[j] = fetch(*owners[j], paths[j]);
+    }
+  };
+  const std::size_t workers = std::min(std::max<std::size_t>(options_.parallelism, 1), paths.size());
+  {
+    std::vector<std::jthread> threads;
+    threads.reserve(workers > 0 ? workers - 1 : 0);
+    for (std::size_t w = 1; w < workers; ++w) {
+      threads.emplace_back(work);
+    }
+    work();  // this thread is a worker too
+  }  // joined
+
+  for (std::size_t i = 0; i < policies.size(); ++i) {
+    if (!pathOf[i]) {
+      continue;
+    }
+    const core::Result<std::int32_t>& replicas = *results[*pathOf[i]];
+    if (!replicas.ok()) {
+      // The same path is the same target: the message fits every policy naming it.
+      readings[i] = replicas.error();
+      continue;
+    }
+    readings[i].value().currentReplicas = replicas.value();
+  }
+  return readings;
+}
+
+}  // namespace kubeai::kube

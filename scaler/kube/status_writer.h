@@ -1,0 +1,151 @@
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "core/decision.h"
+#include "core/history.h"
+#include "core/observation.h"
+#include "core/policy.h"
+#include "kube/client/kube_client.h"
+#include "kube/event_recorder.h"
+#include "kube/policy_status.h"
+
+namespace kubeai::kube {
+
+struct StatusWriterOptions {
+  std::vector<std::string> availableAlgorithms;  // for AlgorithmValid=False messages
+  // A change of currentMetrics alone (replicas, reason and conditions equal)
+  // is written at most this often: metrics move every evaluation, and a write
+  // per policy per interval would load the API server for nothing a person
+  // reading status needs.
+  std::chrono::seconds metricsRefreshInterval{60};
+  // A write answered 409, 429, 5xx or not at all is tried this many times in
+  // all, backing off from retryBackoff (doubled each time); then the policy
+  // stays dirty and the next evaluation tries again.
+  int maxAttempts = 3;
+  std::chrono::milliseconds retryBackoff{200};
+  std::chrono::milliseconds requestTimeout{10'000};
+  // Client-side limit on status writes and Events together (client-go's QPS);
+  // 0 = none.
+  double maxRequestsPerSecond = 20;
+  // How often the worker looks at mayWrite() when idle, to notice gained leadership.
+  std::chrono::milliseconds leaderPollInterval{250};
+  // At most this many Events waiting; more are dropped (counted) rather than
+  // growing without bound while the API server is slow.
+  std::size_t maxQueuedEvents = 1000;
+  EventRecorderOptions events;
+  // Problems the worker met (a write or an Event that failed for good): for
+  // the log. Called on the worker thread. May be empty.
+  std::function<void(const std::string& policyKey, const std::string& error)> onWriteError;
+  // The wall clock, for condition and Event times (tests). Empty = system clock.
+  std::function<core::TimePoint()> clock;
+};
+
+// Writes each policy's status (a JSON merge patch on /status) and records
+// Events from a worker thread; the calls below never block on I/O: they
+// build the status (cheap), keep the latest per policy, and queue the
+// policy's key once however many evaluations pass before the worker gets to
+// it, so a policy is written at most once per evaluation and a slow API
+// server costs memory per policy, not per evaluation.
+//
+// A write happens only when a field other than a timestamp changed (see
+// compareStatus()), only while mayWrite() (the leader), and is never sent to
+// spec. Gaining leadership makes every policy dirty again, so that the new
+// leader writes the current state once. A 404 (the policy was deleted
+// meanwhile) drops the write.
+class StatusWriter {
+ public:
+  struct Stats {
+    std::uint64_t writes = 0;         // status PATCHes answered 2xx
+    std::uint64_t writeFailures = 0;  // writes given up for now (retried at the next evaluation) or refused
+    std::uint64_t events = 0;         // Events created or aggregated
+    std::uint64_t eventFailures = 0;  // Events that failed or were dropped
+  };
+
+  StatusWriter(KubeClient& client, StatusWriterOptions options, std::function<bool()> mayWrite);
+  ~StatusWriter();
+  StatusWriter(const StatusWriter&) = delete;
+  StatusWriter& operator=(const StatusWriter&) = delete;
+
+  void start();
+  // Stops the worker (an in-flight request finishes or times out first).
+  void stop();
+
+  // Evaluation-thread calls.
+  void onDecision(const core::Policy& policy, const core::Decision& decision, const core::Observation& observation,
+                  std::optional<core::TimePoint> lastScaleTime);
+  // errorType: "metrics", "stale", "algorithm", "target_not_found", "replicas", ... (see statusFromError()).
+  void onError(const core::Policy& policy, const std::string& errorType, const std::string& message);
+  // The same for a caller that knows the policy by name only (as
+  // server::EvaluationListener::onError does): the generation and uid are
+  // those last seen for it (0 and none for a policy never seen).
+  void onError(const std::string& ns, const std::string& name, const std::string& errorType,
+               const std::string& message);
+  void onInvalid(const std::string& ns, const std::string& name, std::int64_t generation, const std::string& message);
+  void onRemoved(const std::string& ns, const std::string& name);
+  void setAvailableAlgorithms(std::vector<std::string> names);
+
+  [[nodiscard]] Stats stats() const;
+  // True once nothing is queued and no request is in flight, false after
+  // `timeout` (tests; a graceful shutdown).
+  bool waitIdle(std::chrono::milliseconds timeout);
+
+ private:
+  struct Record {
+    PolicyReference ref;
+    std::int64_t generation = 0;           // metadata.generation last seen
+    std::optional<PolicyStatus> built;    // the latest status built
+    std::optional<PolicyStatus> written;  // what the API server has, as far as we know
+    std::chrono::steady_clock::time_point writtenAt{};
+    EventMemory events;
+    bool queued = false;
+  };
+  struct QueuedEvent {
+    PolicyReference ref;
+    PendingEvent event;
+  };
+  enum class WriteResult { kWritten, kGone, kRefused, kRetryLater };
+
+  Record& recordFor(const std::string& ns, const std::string& name, const std::string& uid);
+  void markIfDueLocked(const std::string& key, Record& record);
+  void queueEventsLocked(const PolicyReference& ref, std::vector<PendingEvent> events);
+  void run(const std::stop_token& stop);
+  WriteResult write(const PolicyReference& ref, const std::string& body, const std::stop_token& stop);
+  void pace(const std::stop_token& stop);
+  [[nodiscard]] bool mayWrite() const { return !mayWrite_ || mayWrite_(); }
+  [[nodiscard]] core::TimePoint now() const;
+  void reportError(const std::string& key, const std::string& error) const;
+
+  KubeClient& client_;
+  const StatusWriterOptions options_;
+  const std::function<bool()> mayWrite_;
+  EventRecorder events_;
+
+  mutable std::mutex mutex_;  // guards the fields below; never held across a request
+  std::condition_variable_any wake_;
+  std::vector<std::string> availableAlgorithms_;
+  std::map<std::string, Record> records_;  // by namespace/name
+  std::deque<std::string> dirty_;          // keys whose Record is queued
+  std::deque<QueuedEvent> queuedEvents_;
+  bool busy_ = false;  // the worker is sending something
+  bool wasLeader_ = false;
+  Stats stats_;
+
+  std::chrono::steady_clock::time_point nextRequest_{};  // touched by the worker only
+
+  std::jthread worker_;
+};
+
+}  // namespace kubeai::kube

@@ -1,0 +1,166 @@
+#include "kube/scale_replica_source.h"
+
+#include <doctest/doctest.h>
+
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "fake_kube_client.h"
+#include "support/wait.h"
+
+namespace kubeai::kube {
+namespace {
+
+using testing::FakeKubeClient;
+
+core::Policy policy(const std::string& ns, const std::string& name, const std::string& kind, const std::string& target) {
+  core::Policy p;
+  p.metadata.namespace_ = ns;
+  p.metadata.name = name;
+  p.spec.targetRef.kind = kind;
+  p.spec.targetRef.name = target;
+  p.spec.maxReplicas = 10;
+  return p;
+}
+
+// The inner metric source: a reading with metrics (and replicas that /scale
+// must replace), or an error, by policy name.
+class StubMetrics final : public source::MetricSource {
+ public:
+  std::vector<core::Result<source::MetricReading>> read(const std::vector<core::Policy>& policies) override {
+    std::vector<core::Result<source::MetricReading>> out;
+    for (const auto& p : policies) {
+      if (p.metadata.name == "no-metrics") {
+        out.emplace_back(core::Error{"query failed"});
+        continue;
+      }
+      source::MetricReading reading;
+      reading.currentReplicas = 99;
+      reading.gpuUtilizationPercent = 50;
+      out.emplace_back(reading);
+    }
+    return out;
+  }
+};
+
+TEST_CASE("ScaleReplicaSource scale paths by the target's kind") {
+  struct Row {
+    core::Policy policy;
+    std::string expected;  // the path, or the error
+  };
+  core::Policy extensions = policy("default", "x", "Deployment", "old");
+  extensions.spec.targetRef.apiVersion = "apps/v1beta2";
+  const std::vector<Row> rows = {
+      // Deployments and StatefulSets under apps/v1.
+      {policy("default", "chat", "Deployment", "chat-server"), "/apis/apps/v1/namespaces/default/deployments/chat-server/scale"},
+      {policy("team-a", "db", "StatefulSet", "vector-db"), "/apis/apps/v1/namespaces/team-a/statefulsets/vector-db/scale"},
+      // The targetRef's apiVersion is the path's group/version.
+      {extensions, "/apis/apps/v1beta2/namespaces/default/deployments/old/scale"},
+      // A kind without a known /scale is an error naming the field.
+      {policy("default", "r", "ReplicaSet", "rs"), "spec.targetRef.kind ReplicaSet: no /scale known (Deployment or StatefulSet)"},
+  };
+  for (const Row& row : rows) {
+    CAPTURE(row.expected);
+    auto path = ScaleReplicaSource::scalePath(row.policy);
+    CHECK((path.ok() ? path.value() : path.error().message) == row.expected);
+  }
+}
+
+TEST_CASE("ScaleReplicaSource sets replicas from /scale and reports missing targets") {
+  StubMetrics inner;
+  FakeKubeClient client;
+  client.onRequest = [](std::string_view method, const std::string& path) -> core::Result<KubeResponse> {
+    static const std::map<std::string, KubeResponse> answers = {
+        // status.replicas wins over spec.replicas (a rollout in progress).
+        {"/apis/apps/v1/namespaces/default/deployments/chat/scale",
+         {200, R"({"kind":"Scale","spec":{"replicas":5},"status":{"replicas":4,"selector":"app=chat"}})"}},
+        // No status yet: spec.replicas.
+        {"/apis/apps/v1/namespaces/default/statefulsets/db/scale", {200, R"({"kind":"Scale","spec":{"replicas":3}})"}},
+        // Scaled to zero: spec.replicas omitted, status.replicas 0.
+        {"/apis/apps/v1/namespaces/default/deployments/idle/scale", {200, R"({"kind":"Scale","spec":{},"status":{"replicas":0}})"}},
+        {"/apis/apps/v1/namespaces/default/deployments/forbidden/scale",
+         {403, R"({"kind":"Status","code":403,"message":"deployments.apps \"forbidden\" is forbidden"})"}},
+    };
+    CHECK(method == "GET");
+    if (path == "/apis/apps/v1/namespaces/default/deployments/down/scale") {
+      return core::Error{testing::concat("GET ", path, ": connection refused")};
+    }
+    auto found = answers.find(path);
+    if (found == answers.end()) {
+      return KubeResponse{404, R"({"kind":"Status","code":404,"reason":"NotFound"})"};
+    }
+    return found->second;
+  };
+  ScaleReplicaSource source(inner, client, {4, std::chrono::milliseconds(1234)});
+  const std::vector<core::Policy> policies = {
+      policy("default", "chat", "Deployment", "chat"),     policy("default", "chat-2", "Deployment", "chat"),
+      policy("default", "db", "StatefulSet", "db"),        policy("default", "idle", "Deployment", "idle"),
+      policy("default", "missing", "Deployment", "ghost"), policy("default", "forbidden", "Deployment", "forbidden"),
+      policy("default", "down", "Deployment", "down"),     policy("default", "no-metrics", "Deployment", "chat"),
+  };
+  auto readings = source.read(policies);
+  REQUIRE(readings.size() == policies.size());
+  auto replicas = [&](std::size_t i) { return readings[i].ok() ? readings[i].value().currentReplicas.value_or(-1) : -2; };
+  auto error = [&](std::size_t i) { return readings[i].ok() ? std::string() : readings[i].error().message; };
+  CHECK(replicas(0) == 4);
+  CHECK(replicas(1) == 4);
+  CHECK(readings[0].value().gpuUtilizationPercent == 50);  // the inner source's metrics kept
+  CHECK(replicas(2) == 3);
+  CHECK(replicas(3) == 0);
+  CHECK(error(4) == "TargetNotFound: target Deployment default/ghost not found");
+  CHECK(isTargetNotFound(error(4)));
+  CHECK(isTargetNotFound(testing::concat("no metrics yet: ", error(4))));
+  CHECK(error(5) == "GET /apis/apps/v1/namespaces/default/deployments/forbidden/scale: HTTP 403: deployments.apps "
+                    "\"forbidden\" is forbidden");
+  CHECK_FALSE(isTargetNotFound(error(5)));
+  CHECK(error(6).find("connection refused") != std::string::npos);
+  CHECK(error(7) == "query failed");  // a failed metrics read is not followed by a /scale GET
+
+  // One GET per distinct target, each with the configured timeout.
+  const auto requests = client.requests();
+  CHECK(requests.size() == 6);
+  for (auto timeout : client.timeouts()) {
+    CHECK(timeout == std::chrono::milliseconds(1234));
+  }
+}
+
+TEST_CASE("ScaleReplicaSource reads many targets with bounded parallelism") {
+  StubMetrics inner;
+  FakeKubeClient client;
+  std::mutex mutex;
+  int inFlight = 0;
+  int most = 0;
+  client.onRequest = [&](std::string_view, const std::string&) -> core::Result<KubeResponse> {
+    {
+      const std::lock_guard lock(mutex);
+      most = std::max(most, ++inFlight);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    {
+      const std::lock_guard lock(mutex);
+      --inFlight;
+    }
+    return KubeResponse{200, R"({"status":{"replicas":2}})"};
+  };
+  std::vector<core::Policy> policies;
+  for (int i = 0; i < 64; ++i) {
+    policies.push_back(policy("default", testing::concat("p", std::to_string(i)), "Deployment", testing::concat("t", std::to_string(i))));
+  }
+  ScaleReplicaSource source(inner, client, {8, std::chrono::seconds(5)});
+  const auto started = std::chrono::steady_clock::now();
+  auto readings = source.read(policies);
+  for (const auto& reading : readings) {
+    REQUIRE(reading.ok());
+    CHECK(reading.value().currentReplicas == 2);
+  }
+  CHECK(most <= 8);
+  CHECK(most >= 2);
+  // 64 x 5 ms one at a time would be 320 ms.
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::milliseconds(300));
+  CHECK(source.read({}).empty());
+}
+
+}  // namespace
+}  // namespace kubeai::kube

@@ -1,0 +1,337 @@
+"""`kubeai-scaler serve --kubernetes` end to end against the API emulator.
+
+The real binary, a kubeconfig written here pointing at the emulator (bearer
+token from a file, so it can be rotated), metrics from a --metrics-file, and
+KEDA's side as the Python gRPC client of test/serve. Policies and Deployments
+are created, changed and deleted through the emulator's API while serving;
+GetMetrics must follow. The API misbehaves on purpose: watches cut mid-stream,
+history compacted (410 Expired, relist), 503s, a rotated token, and the whole
+server offline for a few seconds (serve answers from memory, catches up after).
+
+Run by CTest with the flags of test/serve (serve_helpers.run_tests).
+"""
+
+import json
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "serve"))
+sys.path.insert(0, os.path.join(HERE, "..", "emulator"))
+
+import grpc  # noqa: E402
+
+import serve_helpers as H  # noqa: E402
+from emulator_fixture import Emulator  # noqa: E402
+
+POLICIES = "/apis/kubeai.io/v1alpha1/namespaces/default/aiinferenceautoscalerpolicies"
+
+
+def policy(name, max_replicas=10, target=None, kind="Deployment"):
+    return {"apiVersion": "kubeai.io/v1alpha1", "kind": "AIInferenceAutoscalerPolicy",
+            "metadata": {"name": name, "namespace": "default"},
+            "spec": {"targetRef": {"apiVersion": "apps/v1", "kind": kind, "name": target or name},
+                     "maxReplicas": max_replicas,
+                     "cooldownPeriod": 0,
+                     "scaleDown": {"stabilizationWindowSeconds": 0},
+                     "metrics": {"gpuUtilization": {"targetPercentage": 70}}}}
+
+
+def deployment(name, replicas):
+    return {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": name, "namespace": "default"},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
+                     "template": {"metadata": {"labels": {"app": name}},
+                                  "spec": {"containers": [{"name": "c", "image": "x"}]}}},
+            "status": {"replicas": replicas}}
+
+
+class KubernetesServeTest(H.ServeTestCase):
+    """One emulator and one server for the class; each test uses its own policy names."""
+
+    TOKEN = "token-one"
+
+    @classmethod
+    def setUpClass(cls):
+        import shutil
+        import tempfile
+        cls.dir = tempfile.mkdtemp(prefix="kubeai-kube-serve-test-")
+        cls.addClassCleanup(shutil.rmtree, cls.dir, ignore_errors=True)
+        cls.token_file = os.path.join(cls.dir, "token")
+        with open(cls.token_file, "w") as out:
+            out.write(cls.TOKEN + "\n")
+        cls.emulator = Emulator("--token-file", cls.token_file)
+        cls.emulator.start()
+        cls.addClassCleanup(cls.emulator.stop)
+        cls.kubeconfig = os.path.join(cls.dir, "kubeconfig")
+        with open(cls.kubeconfig, "w") as out:
+            out.write("apiVersion: v1\nkind: Config\n"
+                      "clusters:\n- name: emulator\n  cluster:\n    server: %s\n"
+                      "users:\n- name: test\n  user:\n    tokenFile: %s\n"
+                      "contexts:\n- name: test\n  context: {cluster: emulator, user: test, namespace: default}\n"
+                      "current-context: test\n" % (cls.emulator.url, cls.token_file))
+        # /scale says 3 replicas; the file's currentReplicas (1) must not be used.
+        cls.emulator.put_object(deployment("chat", 3))
+        cls.api("POST", POLICIES, policy("chat"))
+        cls.metrics = {"default/chat": {"currentReplicas": 1, "gpuUtilizationPercent": 140}}
+        for name in ("crud", "ghost", "cut", "expired", "rotated", "offline", "failing"):
+            cls.metrics["default/" + name] = {"gpuUtilizationPercent": 140}
+        cls.metrics_file = os.path.join(cls.dir, "metrics.yaml")
+        H.write_atomically(cls.metrics_file, H.metrics_yaml(cls.metrics))
+        cls.serve = H.Serve(H.ARGS.scaler, ["--kubernetes", "--kubeconfig", cls.kubeconfig,
+                                            "--metrics-file", cls.metrics_file, "--evaluation-interval", "1s",
+                                            # /scale fails while the API is offline: not stale that soon.
+                                            "--metrics-stale-after", "60s", "--leader-elect=false"], cls.dir)
+        cls.addClassCleanup(H.ServeTestCase.stop_serve, cls.serve)
+        cls.channel = grpc.insecure_channel(cls.serve.grpc_address, options=H.channel_options())
+        cls.addClassCleanup(cls.channel.close)
+        cls.stub = H.STUBS.pb_grpc.ExternalScalerStub(cls.channel)
+
+    @classmethod
+    def api(cls, method, path, body=None, content_type="application/json"):
+        """The test's own API call; retried over the 503s injected for serve (they match any path)."""
+        import time
+        with open(cls.token_file) as f:
+            token = f.read().strip()
+        for _ in range(10):
+            status, _, parsed = cls.emulator.request(method, path, body, token=token, content_type=content_type)
+            if status != 503:
+                break
+            time.sleep(0.1)
+        assert 200 <= status < 300, (method, path, status, parsed)
+        return parsed
+
+    def wait_desired(self, name, expected, what, timeout=10.0):
+        H.wait_until(lambda: self.desired(name) == expected, timeout,
+                     "%s: desired %s for default/%s (now %s)" % (what, expected, name, self.desired(name)))
+
+    def watch_requests(self):
+        return [r for r in self.emulator.control("GET", "requests")
+                if "aiinferenceautoscalerpolicies" in json.dumps(r) and "watch" in json.dumps(r)]
+
+    def test_ready_with_replicas_from_scale(self):
+        H.wait_until(lambda: self.serve.http_get("/readyz")[0] == 200, 10.0, "/readyz 200")
+        health = H.STUBS.health_grpc.HealthStub(self.channel)
+        response = health.Check(H.STUBS.health_pb.HealthCheckRequest(service=""), timeout=H.RPC_TIMEOUT)
+        self.assertEqual(response.status, H.STUBS.health_pb.HealthCheckResponse.SERVING)
+        # ceil(3 x 140 / 70) = 6: the 3 replicas of /scale, not the file's 1.
+        self.wait_desired("chat", 6, "replicas from /scale")
+        # The status writer (no leader election here) wrote what was decided.
+        def written():
+            status = self.api("GET", POLICIES + "/chat").get("status", {})
+            return status if status.get("desiredReplicas") == 6 else None
+        status = H.wait_until(written, 10.0, "status.desiredReplicas written")
+        self.assertEqual(status["currentReplicas"], 3)
+        ready = [c for c in status["conditions"] if c["type"] == "Ready"]
+        self.assertEqual(ready[0]["status"], "True")
+        started = self.serve.find_log(lambda r: r.get("msg") == "Kubernetes API")
+        self.assertEqual(started["server"], self.emulator.url)
+        self.assertIn("kubeconfig", started["source"])
+        self.assertNotIn(self.TOKEN, self.serve.log_text())
+
+    def test_create_update_delete_follow(self):
+        self.emulator.put_object(deployment("crud", 2))
+        self.api("POST", POLICIES, policy("crud"))
+        self.wait_desired("crud", 4, "a created policy")  # ceil(2 x 2)
+        self.api("PATCH", POLICIES + "/crud", {"spec": {"maxReplicas": 3}}, "application/merge-patch+json")
+        self.wait_desired("crud", 3, "maxReplicas lowered")
+        # The Deployment scaled in (by KEDA): /scale says 1 now, so 2 are wanted.
+        self.emulator.put_object(deployment("crud", 1))
+        self.wait_desired("crud", 2, "the target's replicas changed")
+        self.api("DELETE", POLICIES + "/crud")
+        H.wait_until(lambda: self.desired("crud") is None, 10.0, "a deleted policy gone")
+        self.assert_code(grpc.StatusCode.NOT_FOUND, self.stub.GetMetrics,
+                         H.STUBS.pb.GetMetricsRequest(scaledObjectRef=H.ref("crud"), metricName="kubeai-crud"))
+
+    def test_missing_target_then_created(self):
+        self.api("POST", POLICIES, policy("ghost"))
+        H.wait_until(lambda: "TargetNotFound: target Deployment default/ghost not found"
+                     in self.serve.http_get("/readyz")[1], 10.0, "/readyz naming the missing target")
+        self.assertIsNone(self.desired("ghost"))
+
+        def target_not_found():
+            conditions = self.api("GET", POLICIES + "/ghost").get("status", {}).get("conditions", [])
+            return [c for c in conditions if c["type"] == "Ready" and c.get("reason") == "TargetNotFound"]
+        condition = H.wait_until(target_not_found, 10.0, "Ready=False/TargetNotFound written")[0]
+        self.assertEqual(condition["status"], "False")
+        self.assertEqual(condition["message"], "target Deployment default/ghost not found")
+        self.emulator.put_object(deployment("ghost", 5))
+        self.wait_desired("ghost", 10, "the target created")  # ceil(5 x 2), max 10
+
+    def test_watch_cut_mid_stream_resumes(self):
+        H.wait_until(lambda: self.serve.http_get("/readyz")[0] == 200, 10.0, "/readyz 200")
+        before = len(self.watch_requests())
+        self.emulator.control("POST", "cut-watches")
+        self.emulator.put_object(deployment("cut", 1))
+        self.api("POST", POLICIES, policy("cut"))
+        self.wait_desired("cut", 2, "a policy created after the watch was cut")
+        self.assertGreater(len(self.watch_requests()), before)
+
+    def test_compacted_history_relists(self):
+        H.wait_until(lambda: self.serve.http_get("/readyz")[0] == 200, 10.0, "/readyz 200")
+        mark = self.serve.log_mark()
+        # The store moves on (a Deployment the policy watch does not see), its history is
+        # compacted, and the watch is cut: it resumes from a resourceVersion now too old,
+        # gets 410 Expired, and must list again.
+        self.emulator.put_object(deployment("expired", 2))
+        self.emulator.control("POST", "compact")
+        self.emulator.control("POST", "cut-watches")
+        self.serve.wait_for_log(lambda r: r.get("msg") == "policy watch expired, listing again", 10.0,
+                                "410 Expired seen", after=mark)
+        self.serve.wait_for_log(lambda r: r.get("msg") == "policies listed", 10.0, "the relist", after=mark)
+        self.api("POST", POLICIES, policy("expired"))
+        self.wait_desired("expired", 4, "a policy created after the relist")
+
+    def test_failures_back_off_and_recover(self):
+        H.wait_until(lambda: self.serve.http_get("/readyz")[0] == 200, 10.0, "/readyz 200")
+        mark = self.serve.log_mark()
+        self.emulator.control("POST", "fail?status=503&count=3&path=aiinferenceautoscalerpolicies")
+        self.emulator.control("POST", "cut-watches")
+        self.serve.wait_for_log(lambda r: r.get("msg") == "policy watch" and "503" in r.get("error", ""), 10.0,
+                                "the watch meeting a 503", after=mark)
+        self.emulator.put_object(deployment("failing", 1))
+        self.api("POST", POLICIES, policy("failing"))
+        self.wait_desired("failing", 2, "a policy created while the watch failed with 503", timeout=15.0)
+        self.assertEqual(self.desired("chat"), 6)
+
+    def test_token_rotation(self):
+        H.wait_until(lambda: self.serve.http_get("/readyz")[0] == 200, 10.0, "/readyz 200")
+        with open(self.token_file + ".new", "w") as out:
+            out.write("token-two\n")
+        os.replace(self.token_file + ".new", self.token_file)
+        self.emulator.control("POST", "cut-watches")  # the next watch meets the new token with a 401
+        self.emulator.put_object(deployment("rotated", 1))
+        self.api("POST", POLICIES, policy("rotated"))
+        self.wait_desired("rotated", 2, "a policy created after the token rotated", timeout=15.0)
+
+    def test_zz_offline_keeps_answering_then_catches_up(self):
+        # Last (zz): it takes the API away for a while.
+        self.wait_desired("chat", 6, "before going offline")
+        self.emulator.control("POST", "offline?seconds=3")
+        for _ in range(10):
+            self.assertEqual(self.desired("chat"), 6)  # from memory, at once
+        H.wait_until(lambda: self.serve.find_log(lambda r: r.get("msg") == "policy watch"), 5.0,
+                     "serve to notice the API is gone")
+        H.wait_until(lambda: self._try_create("offline"), 15.0, "the API back")
+        self.wait_desired("offline", 8, "a policy created after the API came back", timeout=40.0)
+
+    def _try_create(self, name):
+        try:
+            self.emulator.put_object(deployment(name, 4))
+            self.api("POST", POLICIES, policy(name))
+            return True
+        except (AssertionError, OSError):
+            return False
+
+
+class NotReadyBeforeListTest(H.ServeTestCase):
+    """gRPC health and /readyz say not ready until the first list is in."""
+
+    def test_not_ready_until_listed(self):
+        import shutil
+        import tempfile
+        directory = tempfile.mkdtemp(prefix="kubeai-kube-serve-test-")
+        self.addCleanup(shutil.rmtree, directory, ignore_errors=True)
+        emulator = Emulator("--token", "t")
+        emulator.start()
+        self.addCleanup(emulator.stop)
+        kubeconfig = os.path.join(directory, "kubeconfig")
+        with open(kubeconfig, "w") as out:
+            out.write("apiVersion: v1\nkind: Config\n"
+                      "clusters:\n- name: e\n  cluster: {server: '%s'}\n"
+                      "users:\n- name: u\n  user: {token: t}\n"
+                      "contexts:\n- name: c\n  context: {cluster: e, user: u}\n"
+                      "current-context: c\n" % emulator.url)
+        metrics = os.path.join(directory, "metrics.yaml")
+        with open(metrics, "w") as out:
+            out.write("{}\n")
+        # Policy lists fail (503) a few times: serve starts, but is not ready.
+        emulator.control("POST", "fail?status=503&count=3&path=aiinferenceautoscalerpolicies")
+        serve = H.Serve(H.ARGS.scaler, ["--kubernetes", "--kubeconfig", kubeconfig, "--metrics-file", metrics,
+                                        "--evaluation-interval", "1s", "--lease-namespace", "default"], directory)
+        self.addCleanup(H.ServeTestCase.stop_serve, serve)
+        status, body = serve.http_get("/readyz")
+        channel = grpc.insecure_channel(serve.grpc_address, options=H.channel_options())
+        self.addCleanup(channel.close)
+        health = H.STUBS.health_grpc.HealthStub(channel)
+        serving = H.STUBS.health_pb.HealthCheckResponse.SERVING
+        if status != 200:
+            self.assertEqual(status, 503)
+            self.assertIn("policies not listed yet", body)
+        H.wait_until(lambda: serve.http_get("/readyz")[0] == 200, 15.0, "/readyz once listed")
+        H.wait_until(lambda: health.Check(H.STUBS.health_pb.HealthCheckRequest(service=""),
+                                          timeout=H.RPC_TIMEOUT).status == serving, 5.0, "SERVING once listed")
+        # The 503s were met and said.
+        self.assertTrue(serve.find_log(lambda r: r.get("msg") == "policy watch" and "503" in r.get("error", "")))
+
+        # --leader-elect is on by default: the Lease is held while serving, released on SIGTERM.
+        def holder():
+            status, _, lease = emulator.request(
+                "GET", "/apis/coordination.k8s.io/v1/namespaces/default/leases/kubeai-scaler", token="t")
+            return lease.get("spec", {}).get("holderIdentity") if status == 200 else None
+        H.wait_until(holder, 10.0, "the Lease held")
+        H.ServeTestCase.stop_serve(serve)
+        self.assertFalse(holder())
+
+
+class LeaderElectionTest(H.ServeTestCase):
+    """Two servers on one API: both answer gRPC, one holds the Lease and writes status; when it
+    stops (releasing the Lease) the other takes over and writes."""
+
+    def test_one_writer_and_takeover(self):
+        import shutil
+        import tempfile
+        directory = tempfile.mkdtemp(prefix="kubeai-kube-serve-test-")
+        self.addCleanup(shutil.rmtree, directory, ignore_errors=True)
+        emulator = Emulator("--token", "t")
+        emulator.start()
+        self.addCleanup(emulator.stop)
+        kubeconfig = os.path.join(directory, "kubeconfig")
+        with open(kubeconfig, "w") as out:
+            out.write("apiVersion: v1\nkind: Config\n"
+                      "clusters:\n- name: e\n  cluster: {server: '%s'}\n"
+                      "users:\n- name: u\n  user: {token: t}\n"
+                      "contexts:\n- name: c\n  context: {cluster: e, user: u, namespace: default}\n"
+                      "current-context: c\n" % emulator.url)
+        metrics = os.path.join(directory, "metrics.yaml")
+        with open(metrics, "w") as out:
+            out.write("default/chat: {gpuUtilizationPercent: 140}\n")
+        emulator.put_object(deployment("chat", 2))
+        status, _, created = emulator.request("POST", POLICIES, policy("chat"), token="t")
+        self.assertEqual(status, 201, created)
+
+        def api(method, path, body=None, content_type="application/json"):
+            code, _, parsed = emulator.request(method, path, body, token="t", content_type=content_type)
+            self.assertLess(code, 300, parsed)
+            return parsed
+
+        servers = []
+        for _ in range(2):
+            serve = H.Serve(H.ARGS.scaler, ["--kubernetes", "--kubeconfig", kubeconfig, "--metrics-file", metrics,
+                                            "--evaluation-interval", "1s"], directory)
+            self.addCleanup(H.ServeTestCase.stop_serve, serve)
+            servers.append(serve)
+
+        def leading(serve):
+            return bool(serve.find_log(lambda r: r.get("msg") == "leading: writing status and Events"))
+        H.wait_until(lambda: any(leading(s) for s in servers), 15.0, "a leader")
+        leader = next(s for s in servers if leading(s))
+        other = next(s for s in servers if s is not leader)
+        self.assertFalse(leading(other))
+        H.wait_until(lambda: api("GET", POLICIES + "/chat").get("status", {}).get("desiredReplicas") == 4, 10.0,
+                     "status written by the leader")
+        # Both answer KEDA.
+        for serve in servers:
+            with grpc.insecure_channel(serve.grpc_address, options=H.channel_options()) as channel:
+                self.stub = H.STUBS.pb_grpc.ExternalScalerStub(channel)
+                H.wait_until(lambda: self.desired("chat") == 4, 10.0, "desired 4 from every server")
+
+        H.ServeTestCase.stop_serve(leader)  # releases the Lease
+        H.wait_until(lambda: leading(other), 10.0, "the other server taking over")
+        api("PATCH", POLICIES + "/chat", {"spec": {"maxReplicas": 3}}, "application/merge-patch+json")
+        H.wait_until(lambda: api("GET", POLICIES + "/chat").get("status", {}).get("desiredReplicas") == 3, 10.0,
+                     "status written by the new leader")
+
+
+if __name__ == "__main__":
+    H.run_tests(lambda args, stubs: None)
