@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "emulator"))
 import grpc  # noqa: E402
 
 import serve_helpers as H  # noqa: E402
-from emulator_fixture import Emulator  # noqa: E402
+from emulator_fixture import Emulator, make_certs  # noqa: E402
 
 POLICIES = "/apis/kubeai.io/v1alpha1/namespaces/default/aiinferenceautoscalerpolicies"
 
@@ -331,6 +331,76 @@ class LeaderElectionTest(H.ServeTestCase):
         api("PATCH", POLICIES + "/chat", {"spec": {"maxReplicas": 3}}, "application/merge-patch+json")
         H.wait_until(lambda: api("GET", POLICIES + "/chat").get("status", {}).get("desiredReplicas") == 3, 10.0,
                      "status written by the new leader")
+
+
+class KubectlSeesStatusTest(H.ServeTestCase):
+    """The round trip an operator makes: `kubectl apply` a policy, serve (over TLS, as in a cluster)
+    decides and writes its status, `kubectl get` shows it; `kubectl delete` and serve forgets it."""
+
+    def test_kubectl_apply_get_delete(self):
+        import shutil
+        import subprocess
+        import tempfile
+        kubectl_binary = os.environ.get("KUBECTL") or shutil.which("kubectl") or "/usr/bin/kubectl"
+        self.assertTrue(os.path.exists(kubectl_binary), "kubectl not found (scripts/install-deps installs it)")
+        directory = tempfile.mkdtemp(prefix="kubeai-kube-kubectl-test-")
+        self.addCleanup(shutil.rmtree, directory, ignore_errors=True)
+        certs = make_certs(directory)
+        emulator = Emulator("--token", "t", tls=certs)
+        emulator.start()
+        self.addCleanup(emulator.stop)
+        kubeconfig = os.path.join(directory, "kubeconfig")
+        with open(kubeconfig, "w") as out:
+            json.dump({"apiVersion": "v1", "kind": "Config", "current-context": "c",
+                       "clusters": [{"name": "e", "cluster": {"server": emulator.url,
+                                                              "certificate-authority": certs["ca"]}}],
+                       "users": [{"name": "u", "user": {"token": "t"}}],
+                       "contexts": [{"name": "c", "context": {"cluster": "e", "user": "u", "namespace": "default"}}]},
+                      out)
+
+        def kubectl(*args, stdin=None):
+            env = dict(os.environ, KUBECONFIG=kubeconfig, HOME=directory)
+            done = subprocess.run([kubectl_binary, "--cache-dir", os.path.join(directory, "cache"),
+                                   "--request-timeout", "20s", *args], input=stdin, capture_output=True,
+                                  text=True, env=env, timeout=60)
+            return done.returncode, done.stdout, done.stderr
+
+        emulator.put_object(deployment("chat", 2))
+        metrics = os.path.join(directory, "metrics.yaml")
+        with open(metrics, "w") as out:
+            out.write("default/chat: {gpuUtilizationPercent: 140}\n")
+        serve = H.Serve(H.ARGS.scaler, ["--kubernetes", "--kubeconfig", kubeconfig, "--metrics-file", metrics,
+                                        "--evaluation-interval", "1s", "--leader-elect=false"], directory)
+        self.addCleanup(H.ServeTestCase.stop_serve, serve)
+        code, _, err = kubectl("apply", "-f", "-", stdin=json.dumps(policy("chat")))
+        self.assertEqual(code, 0, err)
+
+        def shown():
+            code, out, _ = kubectl("get", "aiap", "chat", "-o",
+                                   "jsonpath={.status.desiredReplicas} {.status.currentReplicas} "
+                                   "{.status.lastAlgorithm} {.status.observedGeneration}")
+            return out if code == 0 and out.startswith("4 ") else None
+        # ceil(2 x 140 / 70) = 4, on 2 replicas read from /scale, by MaxRatio, for generation 1.
+        self.assertEqual(H.wait_until(shown, 15.0, "kubectl get showing serve's status"), "4 2 MaxRatio 1")
+        code, out, err = kubectl("get", "aiap", "chat")
+        self.assertEqual(code, 0, err)
+        self.assertIn("MaxRatio", out)  # the printer columns show the algorithm
+
+        with grpc.insecure_channel(serve.grpc_address, options=H.channel_options()) as channel:
+            self.stub = H.STUBS.pb_grpc.ExternalScalerStub(channel)
+            H.wait_until(lambda: self.desired("chat") == 4, 10.0, "GetMetrics answering 4")
+            code, _, err = kubectl("delete", "aiap", "chat")
+            self.assertEqual(code, 0, err)
+            request = H.STUBS.pb.GetMetricsRequest(
+                metricName="kubeai-chat", scaledObjectRef=H.ref("chat", "default"))
+
+            def not_found():
+                try:
+                    self.stub.GetMetrics(request, timeout=H.RPC_TIMEOUT)
+                except grpc.RpcError as error:
+                    return error.code() == grpc.StatusCode.NOT_FOUND
+                return False
+            H.wait_until(not_found, 10.0, "NOT_FOUND once kubectl deleted the policy")
 
 
 if __name__ == "__main__":
