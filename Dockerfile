@@ -22,13 +22,15 @@ RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release \
  && strip --strip-unneeded /install/bin/kubeai-scaler /install/plugins/*.so
 
 FROM debian:12-slim AS runtime
-# Runtime libraries only (the packages of the binary's DT_NEEDED libraries;
+# Runtime libraries only (the packages of the DT_NEEDED libraries of the binary,
+# in Release and in the Debug build, which also links gRPC's own c-ares, re2, zlib;
 # their own dependencies come with them). libc6, libgcc-s1 and libstdc++6 are
 # in the base image already.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       ca-certificates \
       libabsl20220623 \
+      libc-ares2 \
       libcivetweb1 \
       libcurl4 \
       libfmt9 \
@@ -36,9 +38,11 @@ RUN apt-get update \
       libgrpc29 \
       libprometheus-cpp-core1.0 \
       libprotobuf32 \
+      libre2-9 \
       libspdlog1.10 \
       libssl3 \
       libyaml-cpp0.7 \
+      zlib1g \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --gid 65532 kubeai \
  && useradd --uid 65532 --gid 65532 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin kubeai

@@ -102,8 +102,13 @@ def package_of(path):
     raise AssertionError(f"no package owns {path}")
 
 
+# The sanitizer build (scripts/test --sanitize) links these runtimes; the image
+# is built in Release, which never does.
+SANITIZER_RUNTIME = re.compile(r"^lib(a|ub|t|l|hwa)san\.so")
+
+
 def ldd(path):
-    """{soname: resolved path} of everything the dynamic loader loads for path."""
+    """{soname: resolved path} of everything the dynamic loader loads for path, sanitizer runtimes left out."""
     done = subprocess.run(["ldd", path], capture_output=True, text=True, check=True)
     libraries = {}
     for line in done.stdout.splitlines():
@@ -111,7 +116,8 @@ def ldd(path):
         if match:
             if match.group(2) == "not":
                 raise AssertionError(f"{path}: {line.strip()}")
-            libraries[match.group(1)] = match.group(2)
+            if not SANITIZER_RUNTIME.match(match.group(1)):
+                libraries[match.group(1)] = match.group(2)
         else:
             match = re.match(r"\s*(/\S+) \(", line)  # the loader itself
             if match:
@@ -121,7 +127,8 @@ def ldd(path):
 
 def needed(path):
     done = subprocess.run(["objdump", "-p", path], capture_output=True, text=True, check=True)
-    return re.findall(r"^\s*NEEDED\s+(\S+)", done.stdout, re.MULTILINE)
+    return [soname for soname in re.findall(r"^\s*NEEDED\s+(\S+)", done.stdout, re.MULTILINE)
+            if not SANITIZER_RUNTIME.match(soname)]
 
 
 def dependency_closure(packages):
