@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "http/percent_encoding.h"
+
 namespace kubeai::kube::detail {
 
 std::string ApiStatus::describe() const {
@@ -39,22 +41,23 @@ ApiStatus parseApiStatus(long httpStatus, std::string_view body) {
   return status;
 }
 
-std::string percentEncode(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(text.size());
-  for (const char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
-    if ((byte >= 'a' && byte <= 'z') || (byte >= 'A' && byte <= 'Z') || (byte >= '0' && byte <= '9') || c == '-' ||
-        c == '.' || c == '_' || c == '~') {
-      out += c;
-    } else {
-      out += '%';
-      out += kHex[byte >> 4U];
-      out += kHex[byte & 0x0FU];
-    }
+std::string describeFailure(std::string_view method, std::string_view path, long httpStatus, std::string_view body) {
+  std::string text(method);
+  text += ' ';
+  text += path;
+  text += ": HTTP ";
+  text += std::to_string(httpStatus);
+  const ApiStatus status = parseApiStatus(httpStatus, body);
+  if (!status.message.empty()) {
+    text += ": ";
+    text += status.message;
+  } else if (!body.empty() && !nlohmann::json::accept(body)) {
+    text += ": ";
+    text += body.substr(0, 200);
   }
-  return out;
+  return text;
 }
+
+std::string percentEncode(std::string_view text) { return http::percentEncode(text); }
 
 }  // namespace kubeai::kube::detail

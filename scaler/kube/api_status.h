@@ -23,6 +23,11 @@ struct ApiStatus {
 // Reads a Status body; httpStatus is used when the body does not say.
 ApiStatus parseApiStatus(long httpStatus, std::string_view body);
 
+// A failed request for errors and logs: "POST /api/v1/namespaces/NS/events:
+// HTTP 403: <the server's message>", or the start of a body that is not a
+// Status (a proxy's page).
+std::string describeFailure(std::string_view method, std::string_view path, long httpStatus, std::string_view body);
+
 // For a query value (a continue token is base64: '+', '/', '=').
 std::string percentEncode(std::string_view text);
 

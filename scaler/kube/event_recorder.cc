@@ -8,6 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "kube/api_status.h"
+
 namespace kubeai::kube {
 namespace {
 
@@ -20,22 +22,8 @@ std::string eventsPath(const std::string& ns) {
   return path;
 }
 
-// "POST /api/v1/namespaces/NS/events: HTTP 403: <the server's message>"
 core::Error httpError(std::string_view method, const std::string& path, const KubeResponse& response) {
-  std::string message(method);
-  message += " ";
-  message += path;
-  message += ": HTTP ";
-  message += std::to_string(response.status);
-  const json body = json::parse(response.body, nullptr, false);
-  if (body.is_object() && body.contains("message") && body["message"].is_string()) {
-    message += ": ";
-    message += body["message"].get<std::string>();
-  } else if (!response.body.empty()) {
-    message += ": ";
-    message += response.body.substr(0, 200);
-  }
-  return core::Error{std::move(message)};
+  return core::Error{detail::describeFailure(method, path, response.status, response.body)};
 }
 
 // "event UnknownAlgorithm on policy NS/NAME", built with += (GCC 12 warns

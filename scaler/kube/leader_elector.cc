@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "kube/api_status.h"
 #include "kube/policy_status.h"
 
 namespace kubeai::kube {
@@ -18,17 +19,7 @@ namespace {
 using nlohmann::json;
 
 std::string describe(std::string_view method, const std::string& path, const KubeResponse& response) {
-  std::string message(method);
-  message += " ";
-  message += path;
-  message += ": HTTP ";
-  message += std::to_string(response.status);
-  const json body = json::parse(response.body, nullptr, false);
-  if (body.is_object() && body.contains("message") && body["message"].is_string()) {
-    message += ": ";
-    message += body["message"].get<std::string>();
-  }
-  return message;
+  return detail::describeFailure(method, path, response.status, response.body);
 }
 
 // GCC 12 warns falsely (-Wrestrict) on "literal" + std::string.

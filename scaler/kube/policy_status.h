@@ -11,6 +11,7 @@
 #include "core/history.h"
 #include "core/observation.h"
 #include "core/policy.h"
+#include "kube/client/kube_time.h"
 
 // The status of an AIInferenceAutoscalerPolicy and the Events worth
 // recording, built from what the evaluation decided: pure functions over plain
@@ -80,12 +81,6 @@ inline constexpr std::size_t kMaxEventMessageBytes = 1024;
 // At most maxBytes, ending in "..." when cut, never splitting a UTF-8 character.
 std::string truncateUtf8(std::string text, std::size_t maxBytes);
 
-// RFC 3339 in UTC with seconds ("2026-11-28T01:00:00Z"), as metav1.Time.
-std::string formatTime(core::TimePoint time);
-// With microseconds ("2026-11-28T01:00:00.000000Z"), as metav1.MicroTime.
-std::string formatMicroTime(core::TimePoint time);
-// Either of the above, or any RFC 3339 time with an offset; nullopt if not one.
-std::optional<core::TimePoint> parseTime(std::string_view text);
 
 // "algorithm \"Foo\" not found; available: AverageRatio, MaxRatio, WeightedRatio; using MaxRatio"
 std::string unknownAlgorithmMessage(std::string_view requested, const std::vector<std::string>& available,

@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "kube/client/file_util.h"
+#include "kube/client/kube_time.h"
 
 extern char** environ;  // NOLINT: POSIX declares it nowhere in C++ headers
 
@@ -137,69 +138,7 @@ std::string execInfo(const std::string& apiVersion) {
 
 }  // namespace
 
-std::optional<std::chrono::system_clock::time_point> parseRfc3339(std::string_view text) {
-  // YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM)
-  auto number = [&](std::size_t at, std::size_t width, int& out) {
-    if (at + width > text.size()) {
-      return false;
-    }
-    const auto* first = text.data() + at;
-    const auto [end, ec] = std::from_chars(first, first + width, out);
-    return ec == std::errc() && end == first + width;
-  };
-  int year = 0;
-  int month = 0;
-  int day = 0;
-  int hour = 0;
-  int minute = 0;
-  int second = 0;
-  if (text.size() < 20 || !number(0, 4, year) || text[4] != '-' || !number(5, 2, month) || text[7] != '-' ||
-      !number(8, 2, day) || (text[10] != 'T' && text[10] != 't' && text[10] != ' ') || !number(11, 2, hour) ||
-      text[13] != ':' || !number(14, 2, minute) || text[16] != ':' || !number(17, 2, second)) {
-    return std::nullopt;
-  }
-  std::size_t at = 19;
-  std::chrono::nanoseconds fraction{0};
-  if (text[at] == '.') {
-    ++at;
-    long long scale = 100000000;
-    long long nanos = 0;
-    const std::size_t digitsStart = at;
-    while (at < text.size() && text[at] >= '0' && text[at] <= '9') {
-      nanos += (text[at] - '0') * scale;
-      scale /= 10;
-      ++at;
-    }
-    if (at == digitsStart) {
-      return std::nullopt;
-    }
-    fraction = std::chrono::nanoseconds(nanos);
-  }
-  std::chrono::minutes offset{0};
-  if (at < text.size() && (text[at] == 'Z' || text[at] == 'z') && at + 1 == text.size()) {
-    // UTC
-  } else if (at + 6 == text.size() && (text[at] == '+' || text[at] == '-') && text[at + 3] == ':') {
-    int offsetHours = 0;
-    int offsetMinutes = 0;
-    if (!number(at + 1, 2, offsetHours) || !number(at + 4, 2, offsetMinutes)) {
-      return std::nullopt;
-    }
-    offset = std::chrono::hours(offsetHours) + std::chrono::minutes(offsetMinutes);
-    if (text[at] == '-') {
-      offset = -offset;
-    }
-  } else {
-    return std::nullopt;
-  }
-  const std::chrono::year_month_day date{std::chrono::year(year), std::chrono::month(static_cast<unsigned>(month)),
-                                         std::chrono::day(static_cast<unsigned>(day))};
-  if (!date.ok() || hour > 23 || minute > 59 || second > 60) {
-    return std::nullopt;
-  }
-  const auto point = std::chrono::sys_days(date) + std::chrono::hours(hour) + std::chrono::minutes(minute) +
-                     std::chrono::seconds(second) - offset;
-  return std::chrono::time_point_cast<std::chrono::system_clock::duration>(point + fraction);
-}
+std::optional<std::chrono::system_clock::time_point> parseRfc3339(std::string_view text) { return parseTime(text); }
 
 core::Result<ExecResult> parseExecCredential(std::string_view json, std::string_view expectedApiVersion) {
   auto fail = [](std::string_view why) {

@@ -1,6 +1,5 @@
-// Private to kubeai::kube_client: reading credential files and base64.
-// (prometheus_client.cc has a similar readFile in an anonymous namespace;
-// a few lines are duplicated rather than shared across adapters.)
+// Private to kubeai::kube_client: reading credential files (over
+// http::readSmallFile, shared with the Prometheus client) and base64.
 #pragma once
 
 #include <filesystem>

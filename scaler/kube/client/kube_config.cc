@@ -10,6 +10,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "http/small_file.h"
 #include "kube/client/file_util.h"
 #include "kube/client/kube_client.h"
 
@@ -17,41 +18,7 @@ namespace kubeai::kube {
 namespace detail {
 
 core::Result<std::string> readSmallFile(const std::filesystem::path& path, std::string_view what) {
-  auto fail = [&](const std::string& why) {
-    std::string message(what);
-    message += ' ';
-    message += path.string();
-    message += ": ";
-    message += why;
-    return core::Error{message};
-  };
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    return fail(std::error_code(errno, std::generic_category()).message());
-  }
-  std::string content;
-  std::array<char, 8192> buffer{};
-  while (true) {
-    const ssize_t got = ::read(fd, buffer.data(), buffer.size());
-    if (got < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      const int error = errno;
-      ::close(fd);
-      return fail(std::error_code(error, std::generic_category()).message());
-    }
-    if (got == 0) {
-      break;
-    }
-    content.append(buffer.data(), static_cast<std::size_t>(got));
-    if (content.size() > kMaxCredentialFileBytes) {
-      ::close(fd);
-      return fail("larger than 4 MiB");
-    }
-  }
-  ::close(fd);
-  return content;
+  return http::readSmallFile(path, what, kMaxCredentialFileBytes);
 }
 
 core::Result<std::string> readTokenFile(const std::filesystem::path& path, std::string_view what) {

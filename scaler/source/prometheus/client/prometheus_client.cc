@@ -1,5 +1,7 @@
 #include "source/prometheus/client/prometheus_client.h"
 #include "http/curl_handles.h"
+#include "http/percent_encoding.h"
+#include "http/small_file.h"
 
 #include <curl/curl.h>
 #include <fcntl.h>
@@ -31,25 +33,7 @@ using http::MultiHandle;
 using http::UrlHandle;
 using http::initCurlOnce;
 
-// RFC 3986 unreserved characters stay, everything else is %XX: valid in a
-// query string and in an application/x-www-form-urlencoded body alike.
-std::string percentEncode(std::string_view text) {
-  static constexpr std::string_view kHex = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(text.size() * 3);
-  for (const char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
-    if ((byte >= 'A' && byte <= 'Z') || (byte >= 'a' && byte <= 'z') || (byte >= '0' && byte <= '9') || c == '-' ||
-        c == '.' || c == '_' || c == '~') {
-      out += c;
-    } else {
-      out += '%';
-      out += kHex[byte >> 4U];
-      out += kHex[byte & 0x0FU];
-    }
-  }
-  return out;
-}
+using http::percentEncode;
 
 // A URL as it may appear in a message: any user:password@ replaced.
 std::string redactUserInfo(const std::string& url) {
@@ -73,58 +57,10 @@ std::string inQuotes(std::string_view text) {
   return out;
 }
 
-// What readFile does with a file longer than its limit.
-enum class Oversize { kError, kTruncate };
-
-// Reads a file, up to `limit` bytes. Errors name the option: "<what> <path>: <why>".
-core::Result<std::string> readFile(const std::filesystem::path& path, std::string_view what, std::size_t limit,
-                                   Oversize oversize) {
-  auto fail = [&](const std::string& why) {
-    std::string message(what);
-    message += ' ';
-    message += path.string();
-    message += ": ";
-    message += why;
-    return core::Error{message};
-  };
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    return fail(std::error_code(errno, std::generic_category()).message());
-  }
-  std::string content;
-  std::array<char, 4096> buffer{};
-  while (true) {
-    const ssize_t got = ::read(fd, buffer.data(), buffer.size());
-    if (got < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      const int error = errno;
-      ::close(fd);
-      return fail(std::error_code(error, std::generic_category()).message());
-    }
-    if (got == 0) {
-      break;
-    }
-    content.append(buffer.data(), static_cast<std::size_t>(got));
-    if (content.size() > limit) {
-      ::close(fd);
-      if (oversize == Oversize::kTruncate) {
-        content.resize(limit);
-        return content;
-      }
-      std::string why = "larger than ";
-      why += std::to_string(limit);
-      why += " bytes, not a credential";
-      return fail(why);
-    }
-  }
-  ::close(fd);
-  return content;
-}
+using http::Oversize;
 
 core::Result<std::string> readCredentialFile(const std::filesystem::path& path, std::string_view what) {
-  return readFile(path, what, kMaxCredentialBytes, Oversize::kError);
+  return http::readSmallFile(path, what, kMaxCredentialBytes);
 }
 
 // Prometheus trims a credentials file of surrounding whitespace; so do we.
@@ -275,7 +211,7 @@ core::Status checkOptions(const PrometheusClientOptions& options) {
   }
   if (!options.caFile.empty()) {
     // A CA bundle may be large: read it only as far as to know it can be read.
-    if (auto ca = readFile(options.caFile, "prometheus CA file", 1, Oversize::kTruncate); !ca) {
+    if (auto ca = http::readSmallFile(options.caFile, "prometheus CA file", 1, Oversize::kTruncate); !ca) {
       return ca.error();
     }
   }
