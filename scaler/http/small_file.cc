@@ -55,4 +55,23 @@ core::Result<std::string> readSmallFile(const std::filesystem::path& path, std::
   return content;
 }
 
+core::Result<std::string> readTokenFile(const std::filesystem::path& path, std::string_view what, std::size_t limit) {
+  auto content = readSmallFile(path, what, limit);
+  if (!content) {
+    return content.error();
+  }
+  std::string_view token = content.value();
+  constexpr std::string_view kSpace = " \t\r\n";
+  const auto first = token.find_first_not_of(kSpace);
+  if (first == std::string_view::npos) {
+    std::string message(what);
+    message += ' ';
+    message += path.string();
+    message += ": empty";
+    return core::Error{message};
+  }
+  token = token.substr(first, token.find_last_not_of(kSpace) - first + 1);
+  return std::string(token);
+}
+
 }  // namespace kubeai::http

@@ -19,4 +19,8 @@ enum class Oversize { kError, kTruncate };
 core::Result<std::string> readSmallFile(const std::filesystem::path& path, std::string_view what, std::size_t limit,
                                         Oversize oversize = Oversize::kError);
 
+// A bearer token file: read as above, trimmed of surrounding whitespace (as
+// Prometheus and client-go do); an empty token is an error.
+core::Result<std::string> readTokenFile(const std::filesystem::path& path, std::string_view what, std::size_t limit);
+
 }  // namespace kubeai::http

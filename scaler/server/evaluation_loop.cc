@@ -155,9 +155,10 @@ void EvaluationLoop::evaluate(const std::vector<core::Policy>& policies, const s
         entry.message = "metrics unavailable for " + formatSeconds(now - since) + ": " + error;
         listener_->onError(ns, name, "stale", entry.message);
       } else if (memory.lastReady) {
-        // The last decision stays in force until stale: the same entry again.
+        // The last decision stays in force until stale. The store holds that
+        // very entry (a stale one is only published past this branch, and a
+        // good read after it publishes a new lastReady): nothing to publish.
         ++states["ready"];
-        memory.lastReady = store_.publish(*memory.lastReady);
         continue;
       } else {
         entry.state = PolicyState::kPending;

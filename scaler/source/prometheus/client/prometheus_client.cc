@@ -65,23 +65,7 @@ core::Result<std::string> readCredentialFile(const std::filesystem::path& path, 
 
 // Prometheus trims a credentials file of surrounding whitespace; so do we.
 core::Result<std::string> readBearerToken(const std::filesystem::path& path) {
-  constexpr std::string_view kWhat = "prometheus bearer token file";
-  auto content = readCredentialFile(path, kWhat);
-  if (!content) {
-    return content.error();
-  }
-  std::string_view token = content.value();
-  constexpr std::string_view kSpace = " \t\r\n";
-  const auto first = token.find_first_not_of(kSpace);
-  if (first == std::string_view::npos) {
-    std::string message(kWhat);
-    message += ' ';
-    message += path.string();
-    message += ": empty";
-    return core::Error{message};
-  }
-  token = token.substr(first, token.find_last_not_of(kSpace) - first + 1);
-  return std::string(token);
+  return http::readTokenFile(path, "prometheus bearer token file", kMaxCredentialBytes);
 }
 
 // A password may end in spaces: only the newline an editor adds is trimmed.
