@@ -196,6 +196,7 @@ class KubernetesServeTest(H.ServeTestCase):
 
     def test_token_rotation(self):
         H.wait_until(lambda: self.serve.http_get("/readyz")[0] == 200, 10.0, "/readyz 200")
+        self.emulator.control("POST", "requests/clear")
         with open(self.token_file + ".new", "w") as out:
             out.write("token-two\n")
         os.replace(self.token_file + ".new", self.token_file)
@@ -203,6 +204,14 @@ class KubernetesServeTest(H.ServeTestCase):
         self.emulator.put_object(deployment("rotated", 1))
         self.api("POST", POLICIES, policy("rotated"))
         self.wait_desired("rotated", 2, "a policy created after the token rotated", timeout=15.0)
+        # Recovery alone would also hold if serve had never sent the old token again: the log must
+        # show serve's 401 and, after it, serve's requests succeeding with the re-read token.
+        served = [r for r in self.emulator.control("GET", "requests")
+                  if r.get("userAgent", "").startswith("kubeai-scaler")]
+        statuses = [r["status"] for r in served]
+        self.assertIn(401, statuses, "serve never met the rotated token: %s" % statuses)
+        after = statuses[statuses.index(401) + 1:]
+        self.assertTrue(any(200 <= s < 300 for s in after), "no success after the 401: %s" % statuses)
 
     def test_zz_offline_keeps_answering_then_catches_up(self):
         # Last (zz): it takes the API away for a while.

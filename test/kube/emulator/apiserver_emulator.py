@@ -1241,6 +1241,7 @@ def make_handler(emulator):
             entry = {"method": self.command, "path": path, "query": url.query,
                      "contentType": self.headers.get("Content-Type", ""),
                      "accept": self.headers.get("Accept", ""),
+                     "userAgent": self.headers.get("User-Agent", ""),
                      "body": raw[:65536].decode("utf-8", "replace"), "status": 0}
             self.log_entry = entry
             emulator.log_request(entry)
