@@ -21,6 +21,9 @@ with only what the cluster would provide replaced:
              SERVING while the KEDA port refuses a client without a certificate
 
   deployment_run_test.py --kubectl PATH --scaler PATH --plugin-dir DIR --source-dir REPO [unittest args]
+
+--scaler may be test/deploy/run_in_image.sh, with --plugin-dir /etc/kubeai-scaler/plugins: then the
+image runs, as its own non-root user (test/deploy/image_test.sh).
 """
 
 import argparse
@@ -171,14 +174,19 @@ class RunTestCase(unittest.TestCase):
     def setUp(self):
         self.directory = tempfile.mkdtemp(prefix="deploy-run-")
         self.addCleanup(shutil.rmtree, self.directory, ignore_errors=True)
+        # Readable by the image's non-root user when --scaler runs the image (run_in_image.sh), as the
+        # pod's volumes are: Secrets mode 0644, the /tmp emptyDir 0777.
+        os.chmod(self.directory, 0o755)
         self.container = render(self.OVERLAY)
         self.emulator = Emulator(self.directory)
         self.addCleanup(self.emulator.stop)
         self.emulator.kubectl("apply", "-f", os.path.join(ARGS.source_dir, "examples/policies"))
         if "--tls-cert-file" in " ".join(self.container["args"]):
             make_certificates(self.directory)
+            os.chmod(os.path.join(self.directory, "tls.key"), 0o644)
         scratch = os.path.join(self.directory, "tmp")  # the /tmp emptyDir
         os.mkdir(scratch)
+        os.chmod(scratch, 0o1777)
         self.serve = h.Serve(ARGS.scaler, local_args(self.container, self.directory), scratch)
         self.addCleanup(self.serve.kill)
 

@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# Builds the image from the Dockerfile and runs it as the cluster would.
+#
+#   test/deploy/image_test.sh [--tag NAME] [--kubectl PATH]
+#
+# The build: `docker build` where a Docker engine answers; otherwise buildah
+# (Debian's `buildah`, daemonless), with the same Dockerfile. When the base
+# images can be neither found locally nor pulled (a machine that reaches only
+# Debian's archive), debian:12 and debian:12-slim are made with debootstrap
+# --variant=minbase from that archive, as Debian's official images are.
+#
+# Then, on the image:
+#   - its USER is not root;
+#   - no -dev package is installed in it, and ldd finds every library of the
+#     binary and the plugins;
+#   - its default command (validate of the example policies against the
+#     example plugins) succeeds;
+#   - test/deploy/deployment_run_test.py runs with the image's binary
+#     (run_in_image.sh): the Deployment's own args, as deploy/ and the mTLS
+#     overlay render them, against the Kubernetes API emulator; the probes
+#     answer, the plugins load, the Lease is taken, SIGTERM exits 0.
+#
+# Not part of scripts/test (it takes 5-10 minutes on 2 cores): CTest runs it
+# when configured with -DKUBEAI_IMAGE_TESTS=ON (`ctest -L image`).
+set -euo pipefail
+
+source_dir=$(cd "$(dirname "$0")/../.." && pwd)
+tag=kubeai-scaler:test
+kubectl=kubectl
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --tag) tag=$2; shift 2 ;;
+    --kubectl) kubectl=$2; shift 2 ;;
+    *) echo "image_test.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+
+say() { printf '== %s\n' "$*"; }
+fail() { printf 'FAIL: %s\n' "$*" >&2; exit 1; }
+
+cleanup=()
+trap 'for c in "${cleanup[@]}"; do eval "$c" || true; done' EXIT
+
+if docker info >/dev/null 2>&1; then
+  builder=docker
+elif command -v buildah >/dev/null; then
+  builder=buildah
+else
+  fail "no Docker engine answers and buildah is not installed (apt-get install buildah debootstrap)"
+fi
+say "building $tag with $builder"
+
+# Runs a command inside the image, as its user, with ldd, dpkg and the like.
+in_image() {
+  if [[ $builder == docker ]]; then
+    docker run --rm --entrypoint "$1" "$tag" "${@:2}"
+  else
+    chroot --userspec="$user" --groups="${user#*:}" "$rootfs" "$@"
+  fi
+}
+
+start=$SECONDS
+if [[ $builder == docker ]]; then
+  docker build -t "$tag" "$source_dir"
+  user=$(docker image inspect --format '{{.Config.User}}' "$tag")
+  cmd_json=$(docker image inspect --format '{{json .Config.Cmd}}' "$tag")
+  size=$(docker image inspect --format '{{.Size}}' "$tag")
+  export KUBEAI_IMAGE=$tag
+else
+  missing=()
+  for base in debian:12 debian:12-slim; do
+    buildah inspect --type image "docker.io/library/$base" >/dev/null 2>&1 \
+      || timeout 120 buildah pull "docker.io/library/$base" >/dev/null 2>&1 \
+      || missing+=("$base")
+  done
+  if [[ ${#missing[@]} -gt 0 ]]; then
+    say "no registry answers: making ${missing[*]} with debootstrap from Debian's archive"
+    command -v debootstrap >/dev/null || fail "debootstrap is not installed (apt-get install debootstrap)"
+    work=$(mktemp -d /tmp/kubeai-image-base-XXXXXX)
+    cleanup+=("rm -rf '$work'")
+    debootstrap --variant=minbase bookworm "$work/rootfs" http://deb.debian.org/debian >"$work/debootstrap.log" 2>&1 \
+      || { tail -20 "$work/debootstrap.log" >&2; fail "debootstrap bookworm"; }
+    # The sources of Debian's own images: the release, its updates and security.
+    rm -f "$work/rootfs/etc/apt/sources.list"
+    cat >"$work/rootfs/etc/apt/sources.list.d/debian.sources" <<'EOF'
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: bookworm bookworm-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb
+URIs: http://deb.debian.org/debian-security
+Suites: bookworm-security
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+EOF
+    rm -rf "$work/rootfs/var/lib/apt/lists/"* "$work/rootfs/var/cache/apt/"*.bin
+    base_ctr=$(buildah from scratch)
+    cp -a "$work/rootfs/." "$(buildah mount "$base_ctr")/"
+    buildah umount "$base_ctr" >/dev/null
+    buildah config --cmd bash "$base_ctr"
+    buildah commit --rm "$base_ctr" "docker.io/library/${missing[0]}" >/dev/null
+    for base in "${missing[@]:1}"; do
+      buildah tag "docker.io/library/${missing[0]}" "docker.io/library/$base"
+    done
+  fi
+  buildah bud --isolation chroot --pull-never -t "$tag" "$source_dir"
+  user=$(buildah inspect --type image --format '{{.OCIv1.Config.User}}' "$tag")
+  cmd_json=$(buildah inspect --type image --format '{{json .OCIv1.Config.Cmd}}' "$tag")
+  size=$(buildah inspect --type image --format '{{.Size}}' "$tag" 2>/dev/null || echo "?")
+  ctr=$(buildah from --pull-never "$tag")
+  cleanup+=("buildah rm '$ctr' >/dev/null")
+  rootfs=$(buildah mount "$ctr")
+  export KUBEAI_IMAGE_ROOTFS=$rootfs KUBEAI_IMAGE_USER=$user
+fi
+say "built in $((SECONDS - start)) s; size $size bytes; USER $user"
+
+[[ -n $user && ${user%%:*} != 0 && ${user%%:*} != root ]] || fail "the image runs as root (USER '$user')"
+
+dev=$(in_image dpkg-query -W -f '${Package}\n' | grep -E -- '-dev(:|$)' || true)
+[[ -z $dev ]] || fail "-dev packages in the runtime image: $dev"
+missing=$(in_image ldd /usr/local/bin/kubeai-scaler /etc/kubeai-scaler/plugins/capped_smooth_ratio.so \
+  /etc/kubeai-scaler/plugins/step_scale.so | grep 'not found' || true)
+[[ -z $missing ]] || fail "libraries missing in the image: $missing"
+say "non-root, no -dev packages, every library found"
+
+mapfile -t cmd < <(/usr/bin/python3 -c 'import json,sys; print("\n".join(json.loads(sys.argv[1])))' "$cmd_json")
+"$source_dir/test/deploy/run_in_image.sh" "${cmd[@]}" || fail "the image's default command: ${cmd[*]}"
+say "the default command succeeds"
+
+/usr/bin/python3 "$source_dir/test/deploy/deployment_run_test.py" --kubectl "$kubectl" \
+  --scaler "$source_dir/test/deploy/run_in_image.sh" --plugin-dir /etc/kubeai-scaler/plugins \
+  --source-dir "$source_dir"
+say "the Deployment's args run in the image"
