@@ -75,6 +75,16 @@ int main(int argc, char** argv) {
   serveCommand->add_option("--lease-namespace", serve.leaseNamespace,
                            "Namespace of the Lease (default $POD_NAMESPACE, else the kubeconfig's namespace)")
       ->needs(kubernetes);
+  serveCommand->add_option("--status-qps", serve.statusQps,
+                           "Status writes and Events per second, on average (0: unlimited); a new leader "
+                           "rewrites every status once at this rate")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber)
+      ->needs(kubernetes);
+  serveCommand->add_option("--status-burst", serve.statusBurst, "Status writes and Events sent at once after a quiet spell")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber)
+      ->needs(kubernetes);
   serveCommand->add_option("--metrics-file", serve.metricsFile, "YAML file of metric values per policy (watched)");
   auto* prometheusUrl = serveCommand->add_option(
       "--prometheus-url", serve.prometheusUrl,

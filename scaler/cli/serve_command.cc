@@ -652,6 +652,8 @@ int runServe(const ServeOptions& options) {
     }
     kube::StatusWriterOptions writerOptions;
     writerOptions.availableAlgorithms = registry->names();
+    writerOptions.maxRequestsPerSecond = options.statusQps;
+    writerOptions.maxBurst = options.statusBurst;
     writerOptions.onWriteError = [](const std::string& policy, const std::string& error) {
       logEvent(LogLevel::kWarn, "status write", {{"policy", policy}, {"error", error}});
     };

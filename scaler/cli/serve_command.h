@@ -25,6 +25,8 @@ struct ServeOptions {
   bool leaderElect = true;                          // only with --kubernetes
   std::string leaseName = "kubeai-scaler";
   std::string leaseNamespace;  // default $POD_NAMESPACE, else the kubeconfig's namespace
+  double statusQps = 20;       // status writes and Events per second; 0 = unlimited
+  int statusBurst = 40;
   std::filesystem::path metricsFile;             // the metrics come from this file or from Prometheus
   std::string prometheusUrl;                     // base URL; may carry a path prefix (Thanos, Mimir)
   std::chrono::milliseconds prometheusTimeout{2000};  // per query

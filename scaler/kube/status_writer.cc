@@ -204,14 +204,18 @@ void StatusWriter::pace(const std::stop_token& stop) {
   if (options_.maxRequestsPerSecond <= 0) {
     return;
   }
+  // A token bucket kept as one time (GCRA): nextRequest_ is when the bucket
+  // is next allowed to send; it may lag now by up to maxBurst - 1 gaps, which
+  // is the burst saved up while idle.
   const auto gap = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
       std::chrono::duration<double>(1.0 / options_.maxRequestsPerSecond));
   const auto start = std::chrono::steady_clock::now();
+  nextRequest_ = std::max(nextRequest_, start - gap * (std::max(options_.maxBurst, 1) - 1));
   if (nextRequest_ > start) {
     std::unique_lock lock(mutex_);
     wake_.wait_until(lock, stop, nextRequest_, [] { return false; });
   }
-  nextRequest_ = std::max(nextRequest_, start) + gap;
+  nextRequest_ += gap;
 }
 
 StatusWriter::WriteResult StatusWriter::write(const PolicyReference& ref, const std::string& body,

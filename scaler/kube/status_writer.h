@@ -37,9 +37,12 @@ struct StatusWriterOptions {
   int maxAttempts = 3;
   std::chrono::milliseconds retryBackoff{200};
   std::chrono::milliseconds requestTimeout{10'000};
-  // Client-side limit on status writes and Events together (client-go's QPS);
-  // 0 = none.
+  // Client-side limit on status writes and Events together, as client-go's
+  // QPS and burst: on average at most maxRequestsPerSecond, with up to
+  // maxBurst sent at once after a quiet spell; 0 = none. A new leader
+  // rewrites every policy's status once at this rate (serve --status-qps).
   double maxRequestsPerSecond = 20;
+  int maxBurst = 40;
   // How often the worker looks at mayWrite() when idle, to notice gained leadership.
   std::chrono::milliseconds leaderPollInterval{250};
   // At most this many Events waiting; more are dropped (counted) rather than

@@ -179,6 +179,33 @@ TEST_CASE("after the attempts fail the policy stays dirty for the next evaluatio
   CHECK(writer.stats().writes == 1);
 }
 
+TEST_CASE("writes are paced at maxRequestsPerSecond after a burst of maxBurst") {
+  RecordingKubeClient client;
+  std::mutex mutex;
+  std::vector<std::chrono::steady_clock::time_point> sentAt;
+  client.setHandler([&](const RecordedRequest&) -> core::Result<KubeResponse> {
+    const std::lock_guard lock(mutex);
+    sentAt.push_back(std::chrono::steady_clock::now());
+    return KubeResponse{200, "{}"};
+  });
+  StatusWriterOptions options = fastOptions();
+  options.maxRequestsPerSecond = 2;  // one every 500 ms
+  options.maxBurst = 5;
+  StatusWriter writer(client, options, [] { return true; });
+  writer.start();
+  for (int i = 0; i < 6; ++i) {
+    core::Policy policy = makePolicy();
+    policy.metadata.name = "chat-" + std::to_string(i);
+    writer.onDecision(policy, makeDecision(), observation(), std::nullopt);
+  }
+  REQUIRE(writer.waitIdle(5s));
+  const std::lock_guard lock(mutex);
+  REQUIRE(sentAt.size() == 6);
+  // The first five at once (the bucket starts full), the sixth a gap later.
+  CHECK(sentAt[4] - sentAt[0] < 400ms);
+  CHECK(sentAt[5] - sentAt[0] >= 450ms);
+}
+
 TEST_CASE("a 404 drops the write, another 4xx is not retried") {
   RecordingKubeClient client;
   std::atomic<long> answer{404};
