@@ -1,30 +1,23 @@
 #include "cli/serve_command.h"
 
-#include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
-#include <grpcpp/security/server_credentials.h>
-#include <grpcpp/security/tls_certificate_provider.h>
-#include <grpcpp/security/tls_credentials_options.h>
 #include <pthread.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdlib>
-#include <cstdint>
-#include <fstream>
-#include <map>
 #include <memory>
 #include <mutex>
-#include <set>
-#include <tuple>
 #include <utility>
 
 #include "cli/exit_codes.h"
-#include "cli/freed_memory.h"
 #include "cli/logging.h"
+#include "cli/serve_grpc.h"
+#include "cli/serve_listener.h"
+#include "cli/serve_reload.h"
+#include "cli/status_bridge.h"
 #include "core/algorithm_registry.h"
 #include "kube/client/kube_client.h"
 #include "kube/leader_elector.h"
@@ -47,239 +40,6 @@ namespace kubeai::cli {
 namespace {
 
 std::string formatMs(std::chrono::milliseconds duration) { return std::to_string(duration.count()) + "ms"; }
-
-// With --kubernetes: hands what the evaluation loop decided to the status
-// writer. The loop names a failing policy by namespace/name only; the policy
-// itself (uid, generation) comes from the watcher's latest set.
-class StatusBridge {
- public:
-  explicit StatusBridge(kube::StatusWriter& writer) : writer_(writer) {}
-
-  // Watcher thread.
-  void setPolicies(const kube::PolicySnapshot& snapshot) {
-    const std::lock_guard lock(mutex_);
-    policies_ = snapshot.policies;
-    invalidGenerations_ = snapshot.invalidGenerations;
-  }
-
-  // Evaluation thread, from here on.
-  void onDecision(const core::Policy& policy, const core::Decision& decision, const core::Observation& observation,
-                  std::optional<core::TimePoint> lastScaleTime) {
-    writer_.onDecision(policy, decision, observation, lastScaleTime);
-  }
-
-  void onError(const std::string& ns, const std::string& name, const std::string& type, const std::string& message) {
-    std::shared_ptr<const std::vector<core::Policy>> policies;
-    std::optional<std::int64_t> invalidGeneration;
-    {
-      const std::lock_guard lock(mutex_);
-      policies = policies_;
-      if (auto found = invalidGenerations_.find(ns + "/" + name); found != invalidGenerations_.end()) {
-        invalidGeneration = found->second;
-      }
-    }
-    const core::Policy* policy = find(*policies, ns, name);
-    if (type == "invalid") {
-      // Refused by the parser (its generation kept by the watcher), or valid
-      // but refused by serve (a Prometheus query that does not expand).
-      const std::int64_t generation =
-          invalidGeneration.value_or(policy != nullptr ? policy->metadata.generation : std::int64_t{0});
-      writer_.onInvalid(ns, name, generation, message);
-      return;
-    }
-    if (policy == nullptr) {
-      return;  // deleted since the loop's cycle began: onRemoved follows
-    }
-    // A missing target is a metrics read failure to the loop (ScaleReplicaSource's
-    // kTargetNotFoundPrefix); the status says TargetNotFound.
-    const std::size_t at = message.find(kube::kTargetNotFoundPrefix);
-    if ((type == "metrics" || type == "stale") && at != std::string::npos) {
-      writer_.onError(*policy, "target_not_found", message.substr(at + kube::kTargetNotFoundPrefix.size()));
-      return;
-    }
-    writer_.onError(*policy, type, message);
-  }
-
-  void onRemoved(const std::string& ns, const std::string& name) { writer_.onRemoved(ns, name); }
-
- private:
-  // The set is sorted by namespace then name (PolicySnapshot).
-  static const core::Policy* find(const std::vector<core::Policy>& policies, const std::string& ns,
-                                  const std::string& name) {
-    const auto found = std::lower_bound(policies.begin(), policies.end(), std::pair{&ns, &name},
-                                        [](const core::Policy& policy, const auto& key) {
-                                          return std::tie(policy.metadata.namespace_, policy.metadata.name) <
-                                                 std::tie(*key.first, *key.second);
-                                        });
-    if (found == policies.end() || found->metadata.namespace_ != ns || found->metadata.name != name) {
-      return nullptr;
-    }
-    return &*found;
-  }
-
-  kube::StatusWriter& writer_;
-  std::mutex mutex_;
-  std::shared_ptr<const std::vector<core::Policy>> policies_ = std::make_shared<const std::vector<core::Policy>>();
-  std::map<std::string, std::int64_t> invalidGenerations_;
-};
-
-// Telemetry and logs for what the evaluation loop does; evaluation thread only.
-class ServeListener final : public server::EvaluationListener {
- public:
-  ServeListener(telemetry::Telemetry& telemetry, StatusBridge* status) : telemetry_(telemetry), status_(status) {}
-
-  void onDecision(const core::Policy& policy, const core::Decision& decision, const core::Observation& observation,
-                  bool cooldownActive, std::optional<core::TimePoint> lastScaleTime, double seconds) override {
-    telemetry_.recordDecision(policy, decision, observation, cooldownActive, lastScaleTime, seconds);
-    if (status_ != nullptr) {
-      status_->onDecision(policy, decision, observation, lastScaleTime);
-    }
-    const std::string key = policy.key();
-    auto [last, inserted] = lastDesired_.try_emplace(key, decision.desiredReplicas);
-    if (inserted || last->second != decision.desiredReplicas) {
-      const std::string from = inserted ? "" : std::to_string(last->second);
-      last->second = decision.desiredReplicas;
-      logEvent(LogLevel::kInfo, "desired replicas", {{"policy", key},
-                                                     {"from", from},
-                                                     {"desired", std::to_string(decision.desiredReplicas)},
-                                                     {"current", std::to_string(decision.currentReplicas)},
-                                                     {"algorithm", decision.algorithm},
-                                                     {"reason", decision.reason},
-                                                     {"limitedBy", std::string(core::limitedByName(decision.limitedBy))}});
-    }
-    if (!decision.algorithmValid && unknownAlgorithm_.insert(key).second) {
-      logEvent(LogLevel::kWarn, "unknown algorithm, using MaxRatio",
-               {{"policy", key}, {"algorithm", decision.requestedAlgorithm}});
-    } else if (decision.algorithmValid) {
-      unknownAlgorithm_.erase(key);
-    }
-  }
-
-  void onError(const std::string& ns, const std::string& name, const std::string& type,
-               const std::string& message) override {
-    telemetry_.recordError(ns, name, type);
-    if (status_ != nullptr) {
-      status_->onError(ns, name, type, message);
-    }
-    // Said once per distinct problem, not every cycle.
-    std::string& last = lastError_[ns + "/" + name + "/" + type];
-    if (last != message) {
-      last = message;
-      logEvent(LogLevel::kWarn, "policy error", {{"policy", ns + "/" + name}, {"type", type}, {"error", message}});
-    }
-  }
-
-  void onRemoved(const std::string& ns, const std::string& name) override {
-    telemetry_.removePolicy(ns, name);
-    if (status_ != nullptr) {
-      status_->onRemoved(ns, name);
-    }
-    const std::string key = ns + "/" + name;
-    lastDesired_.erase(key);
-    unknownAlgorithm_.erase(key);
-    std::erase_if(lastError_, [&](const auto& entry) { return entry.first.rfind(key + "/", 0) == 0; });
-    logEvent(LogLevel::kInfo, "policy removed", {{"policy", key}});
-  }
-
-  void onCycle(const std::map<std::string, std::size_t>& states, double seconds) override {
-    telemetry_.setPolicyStates(states);
-    telemetry_.recordCycle(seconds);
-    // After reloads and /metrics scrapes, whose garbage has been freed by now.
-    releaseFreedMemory();
-  }
-
- private:
-  telemetry::Telemetry& telemetry_;
-  StatusBridge* const status_;  // null without --kubernetes
-  std::map<std::string, std::int32_t> lastDesired_;
-  std::set<std::string> unknownAlgorithm_;
-  std::map<std::string, std::string> lastError_;
-};
-
-// Says each reload's problems once: a reload that finds what the previous one
-// found (the catch-up reload at start, an edit elsewhere in the directory)
-// does not log it again.
-class RepeatFilter {
- public:
-  // True when `line` was not said by the previous round.
-  bool fresh(const std::string& line) {
-    current_.insert(line);
-    return previous_.count(line) == 0;
-  }
-  void endRound() { previous_ = std::exchange(current_, {}); }
-
- private:
-  std::set<std::string> previous_;
-  std::set<std::string> current_;
-};
-
-// Splits the directory's set into what is served and what is refused. With
-// Prometheus, a policy whose prometheusQuery does not expand (an unknown
-// placeholder) is refused here, once, rather than failing every cycle.
-void applyPolicySet(const std::shared_ptr<const std::vector<core::Policy>>& policies,
-                    std::vector<server::InvalidPolicy> invalid, server::EvaluationLoop& loop,
-                    const source::prometheus::PrometheusMetricSource* prometheus, RepeatFilter& said) {
-  if (prometheus == nullptr) {
-    said.endRound();
-    loop.setPolicies(policies, std::move(invalid));
-    return;
-  }
-  // The set is shared with its source; copy it only when one is refused.
-  std::vector<core::Policy> accepted;
-  bool refused = false;
-  for (std::size_t i = 0; i < policies->size(); ++i) {
-    const core::Policy& policy = (*policies)[i];
-    const core::Status queries = prometheus->check(policy);
-    if (queries.ok()) {
-      if (refused) {
-        accepted.push_back(policy);
-      }
-      continue;
-    }
-    if (!refused) {
-      refused = true;
-      accepted.assign(policies->begin(), policies->begin() + static_cast<std::ptrdiff_t>(i));
-    }
-    if (said.fresh(policy.key() + ": " + queries.error().message)) {
-      logEvent(LogLevel::kWarn, "policy problem", {{"policy", policy.key()}, {"error", queries.error().message}});
-    }
-    invalid.push_back({policy.metadata.namespace_, policy.metadata.name, queries.error().message});
-  }
-  said.endRound();
-  if (refused) {
-    loop.setPolicies(std::move(accepted), std::move(invalid));
-  } else {
-    loop.setPolicies(policies, std::move(invalid));
-  }
-}
-
-void applyPolicies(const source::PolicySet& set, server::EvaluationLoop& loop,
-                   const source::prometheus::PrometheusMetricSource* prometheus, RepeatFilter& said) {
-  std::vector<server::InvalidPolicy> invalid;
-  for (const auto& problem : set.problems) {
-    if (said.fresh(problem.toString())) {
-      logEvent(LogLevel::kWarn, "policy problem",
-               {{"file", problem.file.string()}, {"policy", problem.policy}, {"error", problem.message}});
-    }
-    const std::size_t slash = problem.policy.find('/');
-    if (slash != std::string::npos) {
-      invalid.push_back({problem.policy.substr(0, slash), problem.policy.substr(slash + 1), problem.message});
-    }
-  }
-  applyPolicySet(set.policies, std::move(invalid), loop, prometheus, said);
-}
-
-// The same for the Kubernetes API's set: each refused policy said once.
-void applyWatchedPolicies(kube::PolicySnapshot snapshot, server::EvaluationLoop& loop,
-                          const source::prometheus::PrometheusMetricSource* prometheus, RepeatFilter& said) {
-  for (const auto& refused : snapshot.invalid) {
-    const std::string key = refused.ns + "/" + refused.name;
-    if (said.fresh(key + ": " + refused.message)) {
-      logEvent(LogLevel::kWarn, "policy problem", {{"policy", key}, {"error", refused.message}});
-    }
-  }
-  applyPolicySet(snapshot.policies, std::move(snapshot.invalid), loop, prometheus, said);
-}
 
 // The watcher's and the elector's words, as serve's log lines.
 void logWatch(kube::WatchLogLevel level, std::string_view message, const kube::WatchLogFields& fields) {
@@ -349,136 +109,7 @@ void logPrometheus(const ServeOptions& options) {
                                                                                   : options.replicasQuery)}});
 }
 
-bool isHeaderNameChar(char c) {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) {
-    return true;
-  }
-  return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-}
-
-void reportPlugins(const std::vector<plugin::PluginLoadReport>& reports, telemetry::Telemetry& telemetry,
-                   RepeatFilter& said) {
-  std::size_t loaded = 0;
-  std::size_t failed = 0;
-  for (const auto& report : reports) {
-    if (report.ok()) {
-      ++loaded;
-      // The algorithm object is new for each version loaded, so a replaced
-      // file is said again.
-      const std::string name(report.algorithm->name());
-      if (said.fresh(report.file.string() + "\n" + name + "\n" +
-                     std::to_string(reinterpret_cast<std::uintptr_t>(report.algorithm.get())))) {
-        logEvent(LogLevel::kInfo, "plugin loaded", {{"file", report.file.string()}, {"algorithm", name}});
-      }
-    } else {
-      ++failed;
-      if (said.fresh(report.file.string() + "\n" + report.error)) {
-        logEvent(LogLevel::kError, "plugin failed", {{"file", report.file.string()}, {"error", report.error}});
-      }
-    }
-  }
-  said.endRound();
-  telemetry.setPlugins(loaded, failed);
-}
-
-core::Status checkReadable(const std::string& path, const char* flag) {
-  std::ifstream stream(path);
-  if (!stream) {
-    return core::Error{std::string(flag) + ": cannot read " + path};
-  }
-  return core::Ok{};
-}
-
-core::Result<std::shared_ptr<grpc::ServerCredentials>> serverCredentials(const ServeOptions& options) {
-  if (options.tlsCertFile.empty() && options.tlsKeyFile.empty()) {
-    if (!options.tlsClientCaFile.empty()) {
-      return core::Error{"--tls-client-ca-file needs --tls-cert-file and --tls-key-file"};
-    }
-    return grpc::InsecureServerCredentials();
-  }
-  if (options.tlsCertFile.empty() || options.tlsKeyFile.empty()) {
-    return core::Error{"--tls-cert-file and --tls-key-file go together"};
-  }
-  for (const auto& [path, flag] : {std::pair{options.tlsCertFile, "--tls-cert-file"},
-                                   std::pair{options.tlsKeyFile, "--tls-key-file"},
-                                   std::pair{options.tlsClientCaFile, "--tls-client-ca-file"}}) {
-    if (!path.empty()) {
-      if (auto status = checkReadable(path, flag); !status.ok()) {
-        return status.error();
-      }
-    }
-  }
-  // Re-read every second: cert-manager replaces the files in place, and the
-  // next handshake uses the new certificate without a restart.
-  constexpr unsigned kRefreshSeconds = 1;
-  auto provider = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
-      options.tlsKeyFile, options.tlsCertFile, options.tlsClientCaFile, kRefreshSeconds);
-  grpc::experimental::TlsServerCredentialsOptions tls(provider);
-  tls.watch_identity_key_cert_pairs();
-  if (options.tlsClientCaFile.empty()) {
-    tls.set_cert_request_type(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
-  } else {
-    tls.watch_root_certs();
-    tls.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
-  }
-  return grpc::experimental::TlsServerCredentials(tls);
-}
-
-// The plaintext health port serves grpc.health.v1 only. gRPC will not start a
-// server without a service of its own ("at least one of the completion queues
-// must be frequently polled"), so this answers every other method
-// UNIMPLEMENTED: the scaler API never leaks onto the plaintext port.
-class HealthOnlyService final : public grpc::CallbackGenericService {
- public:
-  grpc::ServerGenericBidiReactor* CreateReactor(grpc::GenericCallbackServerContext* /*context*/) override {
-    // gRPC's callback API owns reactors through `new`/OnDone(): deleting itself there is the contract.
-    class Refusal final : public grpc::ServerGenericBidiReactor {
-     public:
-      Refusal() { Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "only grpc.health.v1 is served on this port")); }
-      void OnDone() override { delete this; }
-    };
-    return new Refusal;
-  }
-};
-
-std::string hostOf(const std::string& address) {
-  const std::size_t colon = address.rfind(':');
-  return colon == std::string::npos ? address : address.substr(0, colon);
-}
-
 }  // namespace
-
-core::Result<std::pair<std::string, std::string>> parseHeaderFlag(std::string_view text) {
-  // Built with += : GCC 12 warns falsely (-Wrestrict) on "literal" + string chains.
-  auto error = [](std::string_view subject, std::string_view problem) {
-    std::string message = "--prometheus-header ";
-    message += subject;
-    message += ": ";
-    message += problem;
-    return core::Error{std::move(message)};
-  };
-  // A malformed flag is not echoed: it may well be "Authorization: Bearer <token>".
-  const std::size_t equals = text.find('=');
-  if (equals == std::string_view::npos) {
-    return core::Error{"--prometheus-header: expected NAME=VALUE, e.g. X-Scope-OrgID=team-a"};
-  }
-  const std::string_view name = text.substr(0, equals);
-  const std::string_view value = text.substr(equals + 1);
-  if (name.empty() || !std::all_of(name.begin(), name.end(), isHeaderNameChar)) {
-    return core::Error{"--prometheus-header: NAME must be an HTTP header name: letters, digits and !#$%&'*+-.^_`|~"};
-  }
-  if (value.empty()) {
-    return error(name, "the value is empty");
-  }
-  // A line break would start another header (or end them all).
-  const bool control = std::any_of(value.begin(), value.end(), [](char c) {
-    return (static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f;
-  });
-  if (control) {
-    return error(name, "the value holds a control character");
-  }
-  return std::pair{std::string(name), std::string(value)};
-}
 
 int runServe(const ServeOptions& options) {
   // Signals are taken by sigwait() on this thread only: block them before any
@@ -497,33 +128,10 @@ int runServe(const ServeOptions& options) {
     logEvent(LogLevel::kError, message);
     return code;
   };
-  if (options.kubernetes && !options.policyDir.empty()) {
-    return fail(kExitUsage, "--kubernetes and --policy-dir are exclusive: policies come from one source");
-  }
-  if (!options.kubernetes && options.policyDir.empty()) {
-    return fail(kExitUsage, "serve needs --policy-dir or --kubernetes");
+  if (auto checked = checkServeOptions(options); !checked.ok()) {
+    return fail(kExitUsage, checked.error().message);
   }
   const bool fromPrometheus = !options.prometheusUrl.empty();
-  if (fromPrometheus && !options.metricsFile.empty()) {
-    return fail(kExitUsage, "--prometheus-url and --metrics-file are exclusive: metrics come from one source");
-  }
-  if (!fromPrometheus && options.metricsFile.empty()) {
-    return fail(kExitUsage, "serve needs --metrics-file or --prometheus-url");
-  }
-  if (fromPrometheus && options.prometheusTimeout.count() <= 0) {
-    return fail(kExitUsage, "--prometheus-timeout must be greater than 0");
-  }
-  if (options.kubernetes && !options.replicasQuery.empty()) {
-    return fail(kExitUsage, "--replicas-query has no use with --kubernetes: the replicas come from /scale");
-  }
-  if (fromPrometheus && !options.replicasQuery.empty()) {
-    if (auto replicas = source::prometheus::checkReplicasQuery(options.replicasQuery); !replicas.ok()) {
-      return fail(kExitUsage, replicas.error().withContext("--replicas-query").message);
-    }
-  }
-  if (options.evaluationInterval.count() <= 0) {
-    return fail(kExitUsage, "--evaluation-interval must be greater than 0");
-  }
   const std::chrono::milliseconds staleAfter = options.metricsStaleAfter.value_or(3 * options.evaluationInterval);
   auto credentials = serverCredentials(options);
   if (!credentials.ok()) {

@@ -47,6 +47,10 @@ struct ServeOptions {
   std::string logFormat = "text";
 };
 
+// The checks no single flag makes (sources exclusive or missing, intervals,
+// --replicas-query's template); an Error says what to change.
+core::Status checkServeOptions(const ServeOptions& options);
+
 // Parses a --prometheus-header value, NAME=VALUE: NAME an HTTP header name
 // (letters, digits and !#$%&'*+-.^_`|~), VALUE not empty and on one line.
 core::Result<std::pair<std::string, std::string>> parseHeaderFlag(std::string_view text);

@@ -1,0 +1,88 @@
+// serve's options: the checks no single flag can make, and --prometheus-header.
+#include <algorithm>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "cli/serve_command.h"
+#include "source/prometheus/query_template.h"
+
+namespace kubeai::cli {
+namespace {
+
+bool isHeaderNameChar(char c) {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) {
+    return true;
+  }
+  return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
+}  // namespace
+
+core::Status checkServeOptions(const ServeOptions& options) {
+  if (options.kubernetes && !options.policyDir.empty()) {
+    return core::Error{"--kubernetes and --policy-dir are exclusive: policies come from one source"};
+  }
+  if (!options.kubernetes && options.policyDir.empty()) {
+    return core::Error{"serve needs --policy-dir or --kubernetes"};
+  }
+  const bool fromPrometheus = !options.prometheusUrl.empty();
+  if (fromPrometheus && !options.metricsFile.empty()) {
+    return core::Error{"--prometheus-url and --metrics-file are exclusive: metrics come from one source"};
+  }
+  if (!fromPrometheus && options.metricsFile.empty()) {
+    return core::Error{"serve needs --metrics-file or --prometheus-url"};
+  }
+  if (fromPrometheus && options.prometheusTimeout.count() <= 0) {
+    return core::Error{"--prometheus-timeout must be greater than 0"};
+  }
+  if (options.kubernetes && !options.replicasQuery.empty()) {
+    return core::Error{"--replicas-query has no use with --kubernetes: the replicas come from /scale"};
+  }
+  if (fromPrometheus && !options.replicasQuery.empty()) {
+    if (auto replicas = source::prometheus::checkReplicasQuery(options.replicasQuery); !replicas.ok()) {
+      return replicas.error().withContext("--replicas-query");
+    }
+  }
+  if (options.evaluationInterval.count() <= 0) {
+    return core::Error{"--evaluation-interval must be greater than 0"};
+  }
+  if (options.statusQps < 0 || options.statusBurst < 1) {
+    return core::Error{"--status-qps must be at least 0 and --status-burst at least 1"};
+  }
+  return core::Ok{};
+}
+
+core::Result<std::pair<std::string, std::string>> parseHeaderFlag(std::string_view text) {
+  // Built with += : GCC 12 warns falsely (-Wrestrict) on "literal" + string chains.
+  auto error = [](std::string_view subject, std::string_view problem) {
+    std::string message = "--prometheus-header ";
+    message += subject;
+    message += ": ";
+    message += problem;
+    return core::Error{std::move(message)};
+  };
+  // A malformed flag is not echoed: it may well be "Authorization: Bearer <token>".
+  const std::size_t equals = text.find('=');
+  if (equals == std::string_view::npos) {
+    return core::Error{"--prometheus-header: expected NAME=VALUE, e.g. X-Scope-OrgID=team-a"};
+  }
+  const std::string_view name = text.substr(0, equals);
+  const std::string_view value = text.substr(equals + 1);
+  if (name.empty() || !std::all_of(name.begin(), name.end(), isHeaderNameChar)) {
+    return core::Error{"--prometheus-header: NAME must be an HTTP header name: letters, digits and !#$%&'*+-.^_`|~"};
+  }
+  if (value.empty()) {
+    return error(name, "the value is empty");
+  }
+  // A line break would start another header (or end them all).
+  const bool control = std::any_of(value.begin(), value.end(), [](char c) {
+    return (static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f;
+  });
+  if (control) {
+    return error(name, "the value holds a control character");
+  }
+  return std::pair{std::string(name), std::string(value)};
+}
+
+}  // namespace kubeai::cli
