@@ -59,12 +59,18 @@ in_image() {
   fi
 }
 
+# A field of the image's config (JSON in $config): a string, or a list one item a line.
+config_field() {
+  /usr/bin/python3 -c 'import json, sys
+value = json.loads(sys.argv[1]).get(sys.argv[2]) or ""
+print("\n".join(value) if isinstance(value, list) else value)' "$config" "$1"
+}
+
 start=$SECONDS
 if [[ $builder == docker ]]; then
   docker build -t "$tag" "$source_dir"
-  user=$(docker image inspect --format '{{.Config.User}}' "$tag")
-  cmd_json=$(docker image inspect --format '{{json .Config.Cmd}}' "$tag")
-  size=$(docker image inspect --format '{{.Size}}' "$tag")
+  config=$(docker image inspect "$tag" | /usr/bin/python3 -c 'import json, sys; print(json.dumps(json.load(sys.stdin)[0]["Config"]))')
+  user=$(config_field User)
   export KUBEAI_IMAGE=$tag
 else
   missing=()
@@ -106,15 +112,14 @@ EOF
     done
   fi
   buildah bud --isolation chroot --pull-never -t "$tag" "$source_dir"
-  user=$(buildah inspect --type image --format '{{.OCIv1.Config.User}}' "$tag")
-  cmd_json=$(buildah inspect --type image --format '{{json .OCIv1.Config.Cmd}}' "$tag")
-  size=$(buildah inspect --type image --format '{{.Size}}' "$tag" 2>/dev/null || echo "?")
+  config=$(buildah inspect --type image "$tag" | /usr/bin/python3 -c 'import json, sys; print(json.dumps(json.load(sys.stdin)["OCIv1"]["config"]))')
+  user=$(config_field User)
   ctr=$(buildah from --pull-never "$tag")
   cleanup+=("buildah rm '$ctr' >/dev/null")
   rootfs=$(buildah mount "$ctr")
   export KUBEAI_IMAGE_ROOTFS=$rootfs KUBEAI_IMAGE_USER=$user
 fi
-say "built in $((SECONDS - start)) s; size $size bytes; USER $user"
+say "built in $((SECONDS - start)) s; USER $user"
 
 [[ -n $user && ${user%%:*} != 0 && ${user%%:*} != root ]] || fail "the image runs as root (USER '$user')"
 
@@ -125,7 +130,7 @@ missing=$(in_image ldd /usr/local/bin/kubeai-scaler /etc/kubeai-scaler/plugins/c
 [[ -z $missing ]] || fail "libraries missing in the image: $missing"
 say "non-root, no -dev packages, every library found"
 
-mapfile -t cmd < <(/usr/bin/python3 -c 'import json,sys; print("\n".join(json.loads(sys.argv[1])))' "$cmd_json")
+mapfile -t cmd < <(config_field Cmd)
 "$source_dir/test/deploy/run_in_image.sh" "${cmd[@]}" || fail "the image's default command: ${cmd[*]}"
 say "the default command succeeds"
 
