@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <memory>
 #include <mutex>
+#include <thread>
 #include <utility>
 
 #include "cli/exit_codes.h"
@@ -352,6 +353,7 @@ int runServe(const ServeOptions& options) {
   // here after the watches exist, so that a change made while serve was
   // starting (after the first read, before the watch) is not missed.
   std::mutex reloadMutex;
+  bool stopping = false;  // under reloadMutex
   auto reloadPolicies = [&] {
     const std::lock_guard lock(reloadMutex);
     auto set = policies->reload();
@@ -431,7 +433,7 @@ int runServe(const ServeOptions& options) {
           const std::size_t refused = snapshot.invalid.size();
           statusBridge->setPolicies(snapshot);
           applyWatchedPolicies(std::move(snapshot), loop, prometheusMetrics.get(), problemsSaid);
-          if (!listed.load()) {
+          if (!listed.load() && !stopping) {
             loop.runOnce();  // decisions exist before serve says it is ready
             listed = true;
             grpcServer->GetHealthCheckService()->SetServingStatus(true);
@@ -452,10 +454,35 @@ int runServe(const ServeOptions& options) {
   int received = 0;
   sigwait(&signals, &received);
   logEvent(LogLevel::kInfo, "shutting down", {{"signal", received == SIGTERM ? "SIGTERM" : "SIGINT"}});
-  if (policyWatcher) {
-    policyWatcher->stop();  // no more policy sets (nor health changes) from here
+  // Not ready from here: the probes, and KEDA's next connection, go to
+  // another replica. Under the reload lock, so that a first list arriving
+  // now cannot say ready again.
+  {
+    const std::lock_guard lock(reloadMutex);
+    stopping = true;
+    grpcServer->GetHealthCheckService()->SetServingStatus(false);
+    if (healthServer) {
+      healthServer->GetHealthCheckService()->SetServingStatus(false);
+    }
   }
-  grpcServer->GetHealthCheckService()->SetServingStatus(false);
+  // The kubelet kills the pod terminationGracePeriodSeconds (30 s) after
+  // SIGTERM, so the slow steps run side by side, not one after another: the
+  // status writer finishes its request in flight and the Lease is released
+  // (another replica writes status at once instead of after the lease
+  // duration); the policy watcher may be waiting on a list request.
+  std::jthread handOver([&] {
+    if (statusWriter) {
+      statusWriter->stop();  // no more writes: the Lease can go
+    }
+    if (elector) {
+      elector->stop();  // releases the Lease
+    }
+  });
+  std::jthread unwatch([&] {
+    if (policyWatcher) {
+      policyWatcher->stop();  // no more policy sets (nor health changes) from here
+    }
+  });
   // KEDA keeps its streams open forever: end them (UNAVAILABLE, so KEDA
   // reconnects, to another replica) instead of waiting out the deadline,
   // which now only bounds unary calls still running.
@@ -466,13 +493,9 @@ int runServe(const ServeOptions& options) {
     healthServer->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
     healthServer->Wait();
   }
-  loop.stop();
-  if (statusWriter) {
-    statusWriter->stop();
-  }
-  if (elector) {
-    elector->stop();  // releases the Lease: another replica takes over at once
-  }
+  unwatch.join();
+  handOver.join();
+  loop.stop();  // after the watcher, which hands the loop its policy sets
   return kExitOk;
 }
 

@@ -10,7 +10,9 @@ with only what the cluster would provide replaced:
   - in-cluster credentials -> --kubeconfig of the emulator;
   - --grpc-address/--metrics-address -> free 127.0.0.1 ports; --health-address
     keeps its port number's role but on a free port;
-  - --prometheus-url -> a closed local port (metrics fail; the server runs);
+  - --prometheus-url -> a stand-in answering every query with 50 (a real
+    Prometheus is tested in test/prometheus; here the server only needs
+    metrics to decide, so that it writes status and Events);
   - --plugin-dir -> the built plugins; TLS files -> certificates made here.
 
   PlainTest  the readiness probe (grpc.health.v1 Check on the probed port)
@@ -31,11 +33,11 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import unittest
+import urllib.parse
 import urllib.request
 
 sys.dont_write_bytecode = True
@@ -50,20 +52,55 @@ NAMESPACE = "kubeai-system"
 SERVING = b"\x08\x01"  # HealthCheckResponse{status: SERVING}
 
 
-def render(directory):
+def render_all(directory):
     done = subprocess.run([ARGS.kubectl, "kustomize", os.path.join(ARGS.source_dir, directory)],
                           capture_output=True, text=True, timeout=60)
     if done.returncode != 0:
         raise AssertionError(f"kubectl kustomize {directory} failed:\n{done.stderr}")
-    (deployment,) = [d for d in yaml.safe_load_all(done.stdout) if d and d["kind"] == "Deployment"]
+    return done.stdout
+
+
+def render(directory):
+    (deployment,) = [d for d in yaml.safe_load_all(render_all(directory)) if d and d["kind"] == "Deployment"]
     (container,) = [c for c in deployment["spec"]["template"]["spec"]["containers"] if c["name"] == "kubeai-scaler"]
     return container
 
 
-def closed_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]  # closed again when this returns
+class StandInPrometheus:
+    """Answers every /api/v1/query with one sample of value 50, on a free port."""
+
+    def __init__(self):
+        import http.server
+        import threading
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 (http.server's name)
+                self.answer()
+
+            def do_POST(self):  # noqa: N802
+                self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                self.answer()
+
+            def answer(self):
+                body = json.dumps({"status": "success", "data": {"resultType": "vector", "result": [
+                    {"metric": {}, "value": [0, "50"]}]}}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
 
 
 def split(arg):
@@ -106,6 +143,17 @@ class Emulator:
         except urllib.error.HTTPError:
             return None
 
+    def post(self, path, body):
+        request = urllib.request.Request(f"http://{self.address}{path}", data=json.dumps(body).encode(),
+                                         headers={"Content-Type": "application/json"}, method="POST")
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return json.loads(response.read())
+
+    def requests(self):
+        """The emulator's log of API requests: method, path, query, userAgent, status."""
+        with urllib.request.urlopen(f"http://{self.address}/_emulator/requests", timeout=5) as response:
+            return json.loads(response.read())
+
     def stop(self):
         if self.process.poll() is None:
             self.process.terminate()
@@ -130,7 +178,7 @@ def make_certificates(directory):
         "-days", "2", "-extfile", "server.ext")
 
 
-def local_args(container, directory):
+def local_args(container, directory, prometheus_url):
     """The container's args for this machine (see the module's doc); `serve` and the addresses
     that Serve sets itself are left out. Returns (args, the probed gRPC port's role)."""
     args = container["args"]
@@ -146,13 +194,36 @@ def local_args(container, directory):
         if name == "--health-address":
             value = "127.0.0.1:0"
         elif name == "--prometheus-url":
-            value = f"http://127.0.0.1:{closed_port()}"
+            value = prometheus_url
         elif name == "--plugin-dir":
             value = ARGS.plugin_dir
         elif "tls" in mounts and value.startswith(mounts["tls"] + "/"):
             value = os.path.join(directory, os.path.basename(value))
         out.append(f"{name}={value}" if value else name)
     return out
+
+
+def rbac_attributes(method, path, query):
+    """(apiGroup, resource[/subresource], verb, namespace, name) of an API request, as the API
+    server's authorizer sees it."""
+    parts = path.strip("/").split("/")
+    group, rest = ("", parts[2:]) if parts[0] == "api" else (parts[1], parts[3:])
+    namespace = None
+    if rest[:1] == ["namespaces"] and len(rest) >= 3:
+        namespace, rest = rest[1], rest[2:]
+    resource = rest[0] + ("/" + rest[2] if len(rest) > 2 else "")
+    name = rest[1] if len(rest) > 1 else None
+    if method == "GET":
+        watch = urllib.parse.parse_qs(query).get("watch", [""])[-1] in ("1", "true")
+        verb = "watch" if watch else ("get" if name else "list")
+    else:
+        verb = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}[method]
+    return group, resource, verb, namespace, name
+
+
+def rbac_allows(rules, group, resource, verb, name):
+    return any(group in r.get("apiGroups", []) and resource in r["resources"] and verb in r["verbs"]
+               and (not r.get("resourceNames") or name in r["resourceNames"]) for r in rules)
 
 
 def health_check(address, timeout=5):
@@ -181,13 +252,25 @@ class RunTestCase(unittest.TestCase):
         self.emulator = Emulator(self.directory)
         self.addCleanup(self.emulator.stop)
         self.emulator.kubectl("apply", "-f", os.path.join(ARGS.source_dir, "examples/policies"))
+        # inference-server, the target of the example policies in default (/scale answers for it).
+        target = os.path.join(self.directory, "inference-server.json")
+        with open(target, "w", encoding="utf-8") as f:
+            json.dump({"apiVersion": "apps/v1", "kind": "Deployment",
+                       "metadata": {"name": "inference-server", "namespace": "default"},
+                       "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "inference-server"}},
+                                "template": {"metadata": {"labels": {"app": "inference-server"}},
+                                             "spec": {"containers": [{"name": "server", "image": "example"}]}}}},
+                      f)
+        self.emulator.kubectl("apply", "-f", target)
         if "--tls-cert-file" in " ".join(self.container["args"]):
             make_certificates(self.directory)
             os.chmod(os.path.join(self.directory, "tls.key"), 0o644)
         scratch = os.path.join(self.directory, "tmp")  # the /tmp emptyDir
         os.mkdir(scratch)
         os.chmod(scratch, 0o1777)
-        self.serve = h.Serve(ARGS.scaler, local_args(self.container, self.directory), scratch)
+        self.prometheus = StandInPrometheus()
+        self.addCleanup(self.prometheus.stop)
+        self.serve = h.Serve(ARGS.scaler, local_args(self.container, self.directory, self.prometheus.url), scratch)
         self.addCleanup(self.serve.kill)
 
     def probed_address(self):
@@ -218,7 +301,42 @@ class PlainTest(RunTestCase):
         path = f"/apis/coordination.k8s.io/v1/namespaces/{lease_namespace}/leases/{args['--lease-name']}"
         h.wait_until(lambda: (self.emulator.get(path) or {}).get("spec", {}).get("holderIdentity"), h.seconds(15),
                      f"the Lease {path} held")
+        self.check_rbac_covers_requests(lease_namespace)
         self.assertEqual(self.serve.stop(), 0)
+
+    def check_rbac_covers_requests(self, lease_namespace):
+        """Every request the server made is one deploy/rbac.yaml allows: the ClusterRole anywhere, the Role
+        in its namespace. A policy naming an unknown algorithm brings a Warning Event (create)."""
+        policy = {"apiVersion": "kubeai.io/v1alpha1", "kind": "AIInferenceAutoscalerPolicy",
+                  "metadata": {"name": "rbac-unknown-algorithm", "namespace": "default"},
+                  "spec": {"targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "inference-server"},
+                           "minReplicas": 1, "maxReplicas": 4, "algorithm": {"name": "NoSuchAlgorithm"},
+                           "metrics": {"gpuUtilization": {"enabled": True, "targetPercentage": 70}}}}
+        self.emulator.post("/apis/kubeai.io/v1alpha1/namespaces/default/aiinferenceautoscalerpolicies", policy)
+        h.wait_until(lambda: any(e.get("reason") == "UnknownAlgorithm"
+                                 for e in (self.emulator.get("/api/v1/namespaces/default/events") or {}).get(
+                                     "items", [])),
+                     h.seconds(20), "the UnknownAlgorithm Event")
+        objects = [d for d in yaml.safe_load_all(render_all("deploy")) if d]
+        (cluster_role,) = [d for d in objects if d["kind"] == "ClusterRole"]
+        (role,) = [d for d in objects if d["kind"] == "Role"]
+        self.assertEqual(role["metadata"]["namespace"], lease_namespace)
+        seen = set()
+        for request in self.emulator.requests():
+            if not request.get("userAgent", "").startswith("kubeai-scaler"):
+                continue  # kubectl's own
+            group, resource, verb, namespace, name = rbac_attributes(request["method"], request["path"],
+                                                                     request["query"])
+            seen.add((resource, verb))
+            allowed = rbac_allows(cluster_role["rules"], group, resource, verb, name) or (
+                namespace == lease_namespace and rbac_allows(role["rules"], group, resource, verb, name))
+            self.assertTrue(allowed, f"{request['method']} {request['path']}?{request['query']}: "
+                                     f"{verb} {group or 'core'}/{resource} {name or ''} is not granted by RBAC")
+        # What the run must have exercised for the check to mean something.
+        for needed in [("aiinferenceautoscalerpolicies", "list"), ("aiinferenceautoscalerpolicies", "watch"),
+                       ("aiinferenceautoscalerpolicies/status", "patch"), ("deployments/scale", "get"),
+                       ("events", "create"), ("leases", "create")]:
+            self.assertIn(needed, seen)
 
 
 class MtlsTest(RunTestCase):

@@ -400,8 +400,8 @@ def rule_set(role):
 class RbacTest(unittest.TestCase):
     def test_cluster_role_is_exactly_what_the_server_needs(self):
         self.assertEqual(rule_set(one("ClusterRole")), sorted([
-            (("kubeai.io",), ("aiinferenceautoscalerpolicies",), ("get", "list", "watch"), ()),
-            (("kubeai.io",), ("aiinferenceautoscalerpolicies/status",), ("get", "patch", "update"), ()),
+            (("kubeai.io",), ("aiinferenceautoscalerpolicies",), ("list", "watch"), ()),
+            (("kubeai.io",), ("aiinferenceautoscalerpolicies/status",), ("patch",), ()),
             (("apps",), ("deployments/scale", "statefulsets/scale"), ("get",), ()),
             (("",), ("events",), ("create", "patch"), ()),
         ]))
