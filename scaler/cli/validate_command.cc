@@ -6,6 +6,7 @@
 #include "cli/algorithm_setup.h"
 #include "cli/exit_codes.h"
 #include "policy/policy_parser.h"
+#include "source/prometheus/query_template.h"
 
 namespace kubeai::cli {
 namespace {
@@ -88,7 +89,15 @@ int runValidate(const ValidateOptions& options, std::ostream& out, std::ostream&
               << "); MaxRatio will be used\n";
         }
         if (document.ok()) {
-          out << prefix << "ok\n";
+          // The policy's own prometheusQuery templates, expanded as serve
+          // --prometheus-url does: it refuses a policy whose template does not.
+          const auto queries = source::prometheus::policyQueries(document.policy, {});
+          if (queries.ok()) {
+            out << prefix << "ok\n";
+          } else {
+            ++invalid;
+            out << prefix << queries.error().message << "\n";
+          }
           continue;
         }
         ++invalid;

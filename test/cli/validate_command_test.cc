@@ -40,6 +40,39 @@ spec:
                           prefix + "llm/bad: spec.metrics.gpuUtilization.targetPercentage: must be between 1 and 100\n");
 }
 
+TEST_CASE("validate expands each prometheusQuery as serve --prometheus-url does") {
+  TempDir dir;
+  const auto file = dir.write("queries.yaml", R"(apiVersion: kubeai.io/v1alpha1
+kind: AIInferenceAutoscalerPolicy
+metadata: {name: scoped}
+spec:
+  targetRef: {kind: Deployment, name: web}
+  maxReplicas: 3
+  metrics:
+    gpuUtilization:
+      targetPercentage: 70
+      prometheusQuery: 'avg(DCGM_FI_DEV_GPU_UTIL{namespace="${namespace}", pod=~"${target}-.*"})'
+---
+apiVersion: kubeai.io/v1alpha1
+kind: AIInferenceAutoscalerPolicy
+metadata: {name: typo}
+spec:
+  targetRef: {kind: Deployment, name: web}
+  maxReplicas: 3
+  metrics:
+    gpuUtilization:
+      targetPercentage: 70
+      prometheusQuery: 'avg(DCGM_FI_DEV_GPU_UTIL{model="${model}"})'
+)");
+  const CommandResult result = runScaler({"validate", file.string()});
+  CHECK(result.exitCode == 2);
+  CHECK(result.err == "error: 1 of 2 policies invalid\n");
+  const std::string prefix = file.string() + ": ";
+  CHECK(result.out.rfind(prefix + "default/scoped: ok\n" + prefix +
+                             "default/typo: spec.metrics.gpuUtilization.prometheusQuery: unknown placeholder ${model}",
+                         0) == 0);
+}
+
 TEST_CASE("validate reports YAML syntax errors, missing files and warnings") {
   TempDir dir;
   const auto broken = dir.write("broken.yaml", "spec: [unclosed\n");
