@@ -1,5 +1,8 @@
 #include "kube/api_status.h"
 
+#include <algorithm>
+#include <cstdint>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "http/percent_encoding.h"
@@ -17,14 +20,27 @@ std::string ApiStatus::describe() const {
 }
 
 ApiStatus parseApiStatus(long httpStatus, std::string_view body) {
-  ApiStatus status;
-  status.code = httpStatus;
   const nlohmann::json object = nlohmann::json::parse(body, nullptr, false);
-  if (object.is_discarded() || !object.is_object()) {
+  if (object.is_discarded()) {
+    ApiStatus status;
+    status.code = httpStatus;
     return status;
   }
-  if (auto code = object.find("code"); code != object.end() && code->is_number_integer() && code->get<long>() != 0) {
-    status.code = code->get<long>();
+  return parseApiStatusJson(httpStatus, object);
+}
+
+ApiStatus parseApiStatusJson(long httpStatus, const nlohmann::json& object) {
+  ApiStatus status;
+  status.code = httpStatus;
+  if (!object.is_object()) {
+    return status;
+  }
+  // Status.code is an int32: anything else (a huge or unsigned number) is not one.
+  if (auto code = object.find("code"); code != object.end() && code->is_number_integer()) {
+    const auto value = code->get<std::int64_t>();
+    if (value > 0 && value <= std::numeric_limits<std::int32_t>::max()) {
+      status.code = static_cast<long>(value);
+    }
   }
   if (auto reason = object.find("reason"); reason != object.end() && reason->is_string()) {
     status.reason = reason->get<std::string>();
@@ -33,9 +49,20 @@ ApiStatus parseApiStatus(long httpStatus, std::string_view body) {
     status.message = message->get<std::string>();
   }
   if (auto details = object.find("details"); details != object.end() && details->is_object()) {
-    if (auto retry = details->find("retryAfterSeconds"); retry != details->end() && retry->is_number_integer() &&
-                                                         retry->get<long>() > 0) {
-      status.retryAfter = std::chrono::seconds(retry->get<long>());
+    if (auto retry = details->find("retryAfterSeconds"); retry != details->end() && retry->is_number_integer()) {
+      // Bounded before it becomes a duration: seconds → milliseconds of a
+      // number near INT64_MAX overflows (UB), and a server asking for days
+      // would freeze whoever waits.
+      const auto limit = static_cast<std::uint64_t>(kMaxRetryAfter.count());
+      std::uint64_t seconds = 0;
+      if (retry->is_number_unsigned()) {
+        seconds = std::min(retry->get<std::uint64_t>(), limit);
+      } else if (const auto value = retry->get<std::int64_t>(); value > 0) {
+        seconds = std::min(static_cast<std::uint64_t>(value), limit);
+      }
+      if (seconds > 0) {
+        status.retryAfter = std::chrono::seconds(static_cast<std::int64_t>(seconds));
+      }
     }
   }
   return status;

@@ -1,8 +1,11 @@
 #include "kube/policy_watcher.h"
 
 #include <algorithm>
+#include <exception>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
+#include <string>
 
 #include "kube/api_status.h"
 #include "policy/policy_parser.h"
@@ -12,6 +15,7 @@ namespace {
 
 using detail::ApiStatus;
 using detail::parseApiStatus;
+using detail::parseApiStatusJson;
 using detail::percentEncode;
 
 using json = nlohmann::json;
@@ -23,7 +27,75 @@ std::string concat(const Parts&... parts) {
   ((out += parts), ...);
   return out;
 }
+// Deeper than any policy, list or Status (a policy nests about six levels).
+// nlohmann parses and destroys without recursion, but dump(), copies and
+// comparisons recurse: a 2 MB line of brackets (a million levels) would
+// overflow the stack after parsing. So depth is bounded while parsing.
+constexpr int kMaxJsonDepth = 64;
 
+// A watch that ran this long, or brought a change, shows a healthy server:
+// what follows it (a resume, a relist) needs no back-off (client-go's
+// reflector uses the same second for its "very short watch").
+constexpr std::chrono::seconds kShortWatch{1};
+
+// Parses an API answer or a watch line; discarded, with `error` saying why,
+// when it is not JSON or nests deeper than kMaxJsonDepth.
+json parseBounded(std::string_view text, std::string& error) {
+  bool tooDeep = false;
+  json value = json::parse(
+      text,
+      [&tooDeep](int depth, json::parse_event_t event, json& /*parsed*/) {
+        if ((event == json::parse_event_t::object_start || event == json::parse_event_t::array_start) &&
+            depth >= kMaxJsonDepth) {
+          tooDeep = true;
+          return false;  // not kept: nothing below it is stored either
+        }
+        return true;
+      },
+      false);
+  if (tooDeep) {
+    error = concat("nested deeper than ", std::to_string(kMaxJsonDepth), " levels");
+    return json(json::value_t::discarded);
+  }
+  if (value.is_discarded()) {
+    error = "not JSON";
+  }
+  return value;
+}
+
+// The field's text when it is a string; null when absent or of another type.
+const std::string* stringField(const json& object, const char* key) {
+  if (!object.is_object()) {
+    return nullptr;
+  }
+  const auto found = object.find(key);
+  return found != object.end() && found->is_string() ? found->get_ptr<const std::string*>() : nullptr;
+}
+
+// What is wrong with a list page's shape, if anything: a page that cannot be
+// read must fail the list rather than be taken as an empty one (which would
+// delete every policy).
+std::optional<std::string> listPageProblem(const json& body) {
+  if (!body.is_object()) {
+    return concat("the response is not a JSON object, got ", body.type_name());
+  }
+  if (auto items = body.find("items"); items != body.end() && !items->is_null() && !items->is_array()) {
+    return concat("items: must be a list, got ", items->type_name());
+  }
+  auto metadata = body.find("metadata");
+  if (metadata == body.end() || metadata->is_null()) {
+    return std::nullopt;
+  }
+  if (!metadata->is_object()) {
+    return concat("metadata: must be an object, got ", metadata->type_name());
+  }
+  for (const char* key : {"resourceVersion", "continue"}) {
+    if (auto field = metadata->find(key); field != metadata->end() && !field->is_null() && !field->is_string()) {
+      return concat("metadata.", key, ": must be a string, got ", field->type_name());
+    }
+  }
+  return std::nullopt;
+}
 
 std::string stringAt(const json& object, std::string_view outer, std::string_view inner) {
   const auto first = object.find(outer);
@@ -51,6 +123,13 @@ std::pair<std::pair<std::string, std::string>, detail::WatchedPolicy> decodePoli
   detail::WatchedPolicy watched;
   watched.generation = document.policy.metadata.generation;
   std::pair<std::string, std::string> key{document.policy.metadata.namespace_, document.policy.metadata.name};
+  // Kept for the status writer, valid or not; only the status, so that the
+  // rest of the object is not held twice.
+  if (object.is_object()) {
+    if (auto status = object.find("status"); status != object.end() && status->is_object()) {
+      watched.apiStatus = status->dump(-1, ' ', false, json::error_handler_t::replace);
+    }
+  }
   if (document.ok()) {
     watched.policy = std::move(document.policy);
   } else {
@@ -151,8 +230,11 @@ bool PolicyWatcher::backOff(const std::stop_token& stop, std::optional<std::chro
   const std::int64_t half = step / 2;
   std::chrono::milliseconds delay(half + static_cast<std::int64_t>(splitMix(randomState_) %
                                                                    static_cast<std::uint64_t>(step - half + 1)));
-  if (retryAfter && *retryAfter > delay) {
-    delay = *retryAfter;  // the server said when
+  if (retryAfter) {
+    // The server said when, within reason: a 429 asking for days would
+    // freeze the policy set for as long.
+    const auto ceiling = std::max<std::chrono::milliseconds>(options_.backoffMax, std::chrono::seconds(1));
+    delay = std::max(delay, std::clamp<std::chrono::milliseconds>(*retryAfter, std::chrono::seconds(1), ceiling));
   }
   log(WatchLogLevel::kDebug, "policy watch backing off", {{"delay", std::to_string(delay.count()) + "ms"}});
   return options_.sleep ? options_.sleep(delay, stop) : sleepUnlessStopped(delay, stop);
@@ -160,9 +242,21 @@ bool PolicyWatcher::backOff(const std::stop_token& stop, std::optional<std::chro
 
 void PolicyWatcher::run(const std::stop_token& stop) {
   bool needList = true;
+  // Set when a relist follows a watch that did not last: the list's success
+  // then says nothing of the watch to come, so it must not reset the back-off
+  // (a server expiring every watch at once would otherwise be listed in a
+  // hot loop).
+  bool relistAfterShortWatch = false;
   while (!stop.stop_requested()) {
     if (needList) {
-      std::optional<ListFailure> failure = list(stop);
+      std::optional<ListFailure> failure;
+      try {
+        failure = list(stop);
+      } catch (const std::exception& error) {
+        // The last line of defence: bad API data is handled where it is
+        // read, but nothing may end the watcher's thread (or the process).
+        failure = ListFailure{concat("list ", collectionPath(), ": ", error.what()), std::nullopt};
+      }
       if (stop.stop_requested()) {
         return;
       }
@@ -174,7 +268,10 @@ void PolicyWatcher::run(const std::stop_token& stop) {
         continue;
       }
       needList = false;
-      failures_ = 0;
+      if (!relistAfterShortWatch) {
+        failures_ = 0;
+      }
+      relistAfterShortWatch = false;
     }
     std::optional<std::chrono::milliseconds> retryAfter;
     switch (watch(stop, retryAfter)) {
@@ -184,6 +281,12 @@ void PolicyWatcher::run(const std::stop_token& stop) {
         break;
       case WatchEnd::kRelist:
         needList = true;
+        if (!lastWatchLasted_) {
+          relistAfterShortWatch = true;
+          if (!backOff(stop, retryAfter)) {
+            return;
+          }
+        }
         break;
       case WatchEnd::kBackoff:
         if (!backOff(stop, retryAfter)) {
@@ -215,15 +318,19 @@ std::optional<PolicyWatcher::ListFailure> PolicyWatcher::list(const std::stop_to
       // An expired continue token is 410 too: the next attempt starts over.
       return ListFailure{concat("GET ", path, ": ", status.describe()), status.retryAfter};
     }
-    json body = json::parse(response.value().body, nullptr, false);
-    if (body.is_discarded() || !body.is_object()) {
-      return ListFailure{concat("GET ", path, ": the response is not a JSON object"), std::nullopt};
+    std::string parseError;
+    json body = parseBounded(response.value().body, parseError);
+    if (body.is_discarded()) {
+      return ListFailure{concat("GET ", path, ": the response is ", parseError), std::nullopt};
+    }
+    if (auto problem = listPageProblem(body)) {
+      return ListFailure{concat("GET ", path, ": ", *problem), std::nullopt};
     }
     if (auto items = body.find("items"); items != body.end() && items->is_array()) {
       for (json& item : *items) {
         auto [key, object] = decodePolicy(item);
         if (key.second.empty()) {
-          log(WatchLogLevel::kWarn, "policy without a name ignored", {{"path", path}});
+          log(WatchLogLevel::kWarn, "policy without a name ignored", {{"path", path}, {"error", object.invalidMessage}});
           continue;
         }
         fresh.insert_or_assign(std::move(key), std::move(object));
@@ -270,19 +377,32 @@ PolicyWatcher::WatchEnd PolicyWatcher::watch(const std::stop_token& stop,
   path += std::to_string(timeoutSeconds);
 
   WatchEnd end = WatchEnd::kResume;
-  std::size_t lines = 0;
+  std::size_t changes = 0;  // ADDED, MODIFIED, DELETED
+  lastWatchLasted_ = false;
   const auto started = std::chrono::steady_clock::now();
-  // The server ends the watch after timeoutSeconds; silence well beyond it
-  // means a dead connection.
-  auto result = client_.stream(
-      path,
-      [&](std::string_view line) {
-        ++lines;
-        return onEvent(line, end, retryAfter);
-      },
-      stop, std::chrono::seconds(timeoutSeconds + 60));
+  std::optional<core::Result<long>> streamed;
+  try {
+    // The server ends the watch after timeoutSeconds; silence well beyond it
+    // means a dead connection.
+    streamed.emplace(client_.stream(
+        path, [&](std::string_view line) { return onEvent(line, end, retryAfter, changes); }, stop,
+        std::chrono::seconds(timeoutSeconds + 60)));
+  } catch (const std::exception& error) {
+    // The last line of defence: a line's bad data is handled in onEvent, but
+    // an exception from anywhere below must end this watch, not the process.
+    if (stop.stop_requested()) {
+      return WatchEnd::kStopped;
+    }
+    fail(concat("watch ", path, ": ", error.what()));
+    return WatchEnd::kBackoff;
+  }
+  const core::Result<long>& result = *streamed;
   if (stop.stop_requested()) {
     return WatchEnd::kStopped;
+  }
+  lastWatchLasted_ = changes > 0 || std::chrono::steady_clock::now() - started >= kShortWatch;
+  if (lastWatchLasted_) {
+    failures_ = 0;  // the server was healthy for a while: start the back-off over
   }
   if (!result.ok()) {
     fail(result.error().message);
@@ -302,30 +422,35 @@ PolicyWatcher::WatchEnd PolicyWatcher::watch(const std::stop_token& stop,
   if (end != WatchEnd::kResume) {
     return end;
   }
-  // A watch that ends at once without a single event (a proxy closing it)
-  // must not become a busy loop.
-  if (lines == 0 && std::chrono::steady_clock::now() - started < std::chrono::seconds(1)) {
+  // A watch that ends at once without a change (a proxy closing it) must not
+  // become a busy loop.
+  if (!lastWatchLasted_) {
     fail(concat("GET ", path, ": the watch ended at once"));
     return WatchEnd::kBackoff;
   }
-  failures_ = 0;
-  log(WatchLogLevel::kDebug, "policy watch ended, resuming", {{"events", std::to_string(lines)}});
+  log(WatchLogLevel::kDebug, "policy watch ended, resuming", {{"events", std::to_string(changes)}});
   return WatchEnd::kResume;
 }
 
-bool PolicyWatcher::onEvent(std::string_view line, WatchEnd& end, std::optional<std::chrono::milliseconds>& retryAfter) {
+bool PolicyWatcher::onEvent(std::string_view line, WatchEnd& end, std::optional<std::chrono::milliseconds>& retryAfter,
+                            std::size_t& changes) {
   if (line.empty() || line == "\r") {
     return true;
   }
-  json event = json::parse(line, nullptr, false);
+  // Every field is read only after its type is checked: the API (or a proxy
+  // in front of it) is outside data, and a throw here would end the process.
+  std::string parseError;
+  json event = parseBounded(line, parseError);
   if (event.is_discarded() || !event.is_object()) {
-    log(WatchLogLevel::kWarn, "policy watch: a line is not JSON, resuming", {});
+    log(WatchLogLevel::kWarn, "policy watch: a line is refused, resuming",
+        {{"error", event.is_discarded() ? parseError : concat("not a JSON object, got ", event.type_name())}});
     end = WatchEnd::kBackoff;
     return false;
   }
   // A failed watch request answers a Status object, not an event.
-  if (!event.contains("type") && event.value("kind", "") == "Status") {
-    const ApiStatus status = parseApiStatus(0, std::string(line));
+  const std::string* kind = stringField(event, "kind");
+  if (!event.contains("type") && kind != nullptr && *kind == "Status") {
+    const ApiStatus status = parseApiStatusJson(0, event);
     retryAfter = status.retryAfter;
     if (status.code == 410) {
       end = WatchEnd::kRelist;
@@ -336,7 +461,14 @@ bool PolicyWatcher::onEvent(std::string_view line, WatchEnd& end, std::optional<
     }
     return false;
   }
-  const std::string type = event.value("type", "");
+  const std::string* typeText = stringField(event, "type");
+  if (typeText == nullptr) {
+    const auto found = event.find("type");
+    log(WatchLogLevel::kWarn, "policy watch: an event without a type ignored",
+        {{"type", found == event.end() ? std::string("absent") : concat("a ", found->type_name())}});
+    return true;
+  }
+  const std::string type = *typeText;
   auto objectIt = event.find("object");
   if (objectIt == event.end() || !objectIt->is_object()) {
     log(WatchLogLevel::kWarn, "policy watch: an event without an object", {{"type", type}});
@@ -344,7 +476,7 @@ bool PolicyWatcher::onEvent(std::string_view line, WatchEnd& end, std::optional<
   }
   json& object = *objectIt;
   if (type == "ERROR") {
-    const ApiStatus status = parseApiStatus(0, object.dump());
+    const ApiStatus status = parseApiStatusJson(0, object);
     if (status.code == 410) {
       end = WatchEnd::kRelist;
       log(WatchLogLevel::kInfo, "policy watch expired, listing again", {{"message", status.message}});
@@ -369,9 +501,10 @@ bool PolicyWatcher::onEvent(std::string_view line, WatchEnd& end, std::optional<
   }
   auto [key, decoded] = decodePolicy(object);
   if (key.second.empty()) {
-    log(WatchLogLevel::kWarn, "policy without a name ignored", {{"type", type}});
+    log(WatchLogLevel::kWarn, "policy without a name ignored", {{"type", type}, {"error", decoded.invalidMessage}});
     return true;
   }
+  ++changes;
   {
     const std::lock_guard lock(mutex_);
     if (type == "DELETED") {
@@ -423,6 +556,9 @@ void PolicyWatcher::publishNow() {
     dirty_ = false;
     policies->reserve(objects_.size());
     for (const auto& [key, object] : objects_) {
+      if (object.apiStatus) {
+        snapshot.apiStatuses.emplace(concat(key.first, "/", key.second), *object.apiStatus);
+      }
       if (object.policy) {
         policies->push_back(*object.policy);
       } else {

@@ -38,6 +38,8 @@ struct WatchedPolicy {
   std::optional<core::Policy> policy;  // when valid
   std::string invalidMessage;          // when not
   std::int64_t generation = 0;
+  // The object's .status as compact JSON, when it is an object: valid or not.
+  std::optional<std::string> apiStatus;
 };
 }  // namespace detail
 
@@ -50,13 +52,22 @@ struct PolicySnapshot {
   // metadata.generation of each refused policy, by "namespace/name" (the
   // status writer's observedGeneration).
   std::map<std::string, std::int64_t> invalidGenerations;
+  // What the API holds as each policy's .status (valid and refused ones), by
+  // "namespace/name", as compact JSON text; absent when the object has no
+  // status object. The status writer starts from it, so that a restarted
+  // server or a new leader keeps the conditions' lastTransitionTime.
+  std::map<std::string, std::string> apiStatuses;
 };
 
 struct PolicyWatcherOptions {
   std::string ns;  // empty: all namespaces
   // Watch events arriving within this long of one another are published once.
   std::chrono::milliseconds coalesce{100};
-  // Failures back off exponentially with jitter between these; a success resets.
+  // Failures back off exponentially with jitter between these; a watch that
+  // lasted (or brought events) resets. A relist after a watch that did not is
+  // backed off too, so that a server expiring every watch at once is not
+  // listed in a hot loop. A server's retryAfterSeconds is taken within
+  // [1 s, backoffMax].
   std::chrono::milliseconds backoffInitial{500};
   std::chrono::milliseconds backoffMax{30'000};
   std::chrono::milliseconds requestTimeout{30'000};  // each list page
@@ -125,7 +136,9 @@ class PolicyWatcher {
   std::optional<ListFailure> list(const std::stop_token& stop);
   WatchEnd watch(const std::stop_token& stop, std::optional<std::chrono::milliseconds>& retryAfter);
   // One watch event line; false ends the stream.
-  bool onEvent(std::string_view line, WatchEnd& end, std::optional<std::chrono::milliseconds>& retryAfter);
+  // `changes` counts ADDED, MODIFIED and DELETED events applied.
+  bool onEvent(std::string_view line, WatchEnd& end, std::optional<std::chrono::milliseconds>& retryAfter,
+               std::size_t& changes);
   void publishNow();
   void markDirty();
   bool backOff(const std::stop_token& stop, std::optional<std::chrono::milliseconds> retryAfter);
@@ -138,6 +151,9 @@ class PolicyWatcher {
 
   std::atomic<bool> synced_{false};
   std::uint32_t failures_ = 0;  // consecutive; watcher thread only
+  // The last watch ran long enough, or brought changes: the server is
+  // healthy, so what follows (a resume, a relist) need not wait. Watcher thread only.
+  bool lastWatchLasted_ = false;
   std::uint64_t randomState_;   // jitter and timeoutSeconds; watcher thread only
 
   mutable std::mutex mutex_;  // guards the fields below

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -58,18 +59,36 @@ std::string expired() {
                          {"code", 410}});
 }
 
-// A watcher over a fake client, recording every snapshot and every back-off.
+// A line nested `depth` levels inside `prefix`…`suffix`: 2 bytes a level.
+std::string deeplyNested(const std::string& prefix, std::size_t depth, const std::string& suffix) {
+  return testing::concat(prefix, std::string(depth, '['), std::string(depth, ']'), suffix);
+}
+
+// A watcher over a fake client, recording every snapshot, every back-off and
+// every log line ("message: error").
 struct Fixture {
   FakeKubeClient client;
   std::mutex mutex;
   std::vector<PolicySnapshot> snapshots;
   std::vector<milliseconds> delays;
+  std::vector<std::string> logs;
   std::unique_ptr<PolicyWatcher> watcher;
 
   explicit Fixture(std::string ns = "") {
     PolicyWatcherOptions options;
     options.ns = std::move(ns);
     options.coalesce = milliseconds(20);
+    options.log = [this](WatchLogLevel, std::string_view message, const WatchLogFields& fields) {
+      std::string line(message);
+      for (const auto& [key, value] : fields) {
+        if (key == "error") {
+          line += ": ";
+          line += value;
+        }
+      }
+      const std::lock_guard lock(mutex);
+      logs.push_back(std::move(line));
+    };
     options.sleep = [this](milliseconds delay, const std::stop_token& stop) {
       {
         const std::lock_guard lock(mutex);
@@ -99,6 +118,11 @@ struct Fixture {
   std::vector<milliseconds> backoffs() {
     const std::lock_guard lock(mutex);
     return delays;
+  }
+  bool logged(const std::string& fragment) {
+    const std::lock_guard lock(mutex);
+    return std::any_of(logs.begin(), logs.end(),
+                       [&](const std::string& line) { return line.find(fragment) != std::string::npos; });
   }
   void waitFor(const std::function<bool()>& condition, const std::string& what) {
     testing::waitUntil(condition, testing::stretched(std::chrono::seconds(5)), what, nullptr, milliseconds(2));
@@ -214,7 +238,7 @@ TEST_CASE("PolicyWatcher coalesces a burst of events into few snapshots") {
   CHECK(f.snapshots.size() < 20);
 }
 
-TEST_CASE("PolicyWatcher lists again after a watch ERROR 410, and after an HTTP 410") {
+TEST_CASE("PolicyWatcher lists again after a watch ERROR 410, and after an HTTP 410, backing off only after a short watch") {
   Fixture f;
   std::atomic<int> lists{0};
   f.client.onRequest = [&](std::string_view, const std::string&) -> core::Result<KubeResponse> {
@@ -227,16 +251,228 @@ TEST_CASE("PolicyWatcher lists again after a watch ERROR 410, and after an HTTP 
   };
   f.watcher->start();
   f.waitFor([&] { return f.watcher->synced(); }, "the first list");
-  f.client.addStream({{expired()}, 200L});
+  // A watch that brought a change then expired: the server is healthy, the
+  // relist is at once.
+  f.client.addStream({{event("ADDED", policyObject("default", "embed", 2, "11")), expired()}, 200L});
   f.waitForNames({"default/chat@7"});
   CHECK(lists == 2);
   f.waitFor([&] { return f.client.streams().size() >= 2; }, "the watch after the relist");
   CHECK(queryValue(f.client.streams()[1], "resourceVersion") == "52");
+  CHECK(f.backoffs().empty());
 
+  // One expired at once: the relist waits a first back-off step (client-go's
+  // reflector does the same), so that a server expiring every watch is not
+  // listed in a hot loop.
   f.client.addStream({{}, 410L});
   f.waitFor([&] { return lists == 3; }, "a list after HTTP 410");
   f.waitFor([&] { return f.watcher->health().lists == 3; }, "the third list to complete");
-  CHECK(f.backoffs().empty());
+  const auto delays = f.backoffs();
+  REQUIRE(delays.size() == 1);
+  CHECK(delays[0].count() >= 250);
+  CHECK(delays[0].count() <= 500);
+}
+
+// Answers every list at once with one policy (after `listDelay`) and every
+// watch with an ERROR 410 at once: a server whose watch cache is always
+// behind.
+class AlwaysExpiredClient final : public KubeClient {
+ public:
+  std::atomic<int> lists{0};
+  milliseconds listDelay{5};
+
+  core::Result<KubeResponse> request(std::string_view, const std::string&, const std::string&, std::string_view,
+                                     milliseconds) override {
+    std::this_thread::sleep_for(listDelay);
+    const int n = ++lists;
+    return KubeResponse{200, listBody({policyObject("default", "chat", 5, "9")}, std::to_string(10 + n))};
+  }
+  core::Result<long> stream(const std::string&, const std::function<bool(std::string_view)>& onLine, std::stop_token,
+                            milliseconds) override {
+    onLine(expired());
+    return 200L;
+  }
+};
+
+TEST_CASE("PolicyWatcher backs off, growing, between relists when every watch expires at once") {
+  AlwaysExpiredClient client;
+  std::mutex mutex;
+  std::vector<milliseconds> delays;
+  PolicyWatcherOptions options;
+  options.backoffInitial = milliseconds(100);
+  options.backoffMax = milliseconds(400);
+  // Really waits (so that the count of lists over a window means something),
+  // and records.
+  options.sleep = [&](milliseconds delay, const std::stop_token& stop) {
+    {
+      const std::lock_guard lock(mutex);
+      delays.push_back(delay);
+    }
+    std::mutex sleepMutex;
+    std::condition_variable_any wake;
+    std::unique_lock lock(sleepMutex);
+    wake.wait_for(lock, stop, delay, [] { return false; });
+    return !stop.stop_requested();
+  };
+  PolicyWatcher watcher(client, std::move(options), nullptr);
+  watcher.start();
+  std::this_thread::sleep_for(milliseconds(1500));
+  watcher.stop();
+  // Back-offs of [50,100], [100,200], then [200,400] ms: about seven lists in
+  // 1.5 s. Without them, hundreds (one every listDelay).
+  CHECK(client.lists >= 2);
+  CHECK(client.lists <= 12);
+  const std::lock_guard lock(mutex);
+  REQUIRE(delays.size() >= 3);
+  CHECK(delays[0].count() <= 100);
+  CHECK(delays[1].count() >= 100);
+  CHECK(delays[2].count() >= 200);
+  for (const milliseconds delay : delays) {
+    CHECK(delay.count() <= 400);
+  }
+}
+
+TEST_CASE("PolicyWatcher bounds a server's retryAfterSeconds by its back-off maximum") {
+  Fixture f;
+  // Each row a 429 asking for too long; the last list succeeds.
+  const std::vector<std::string> retryAfters = {
+      "1000000",               // 11 days: the policy set would be frozen for as long
+      "9223372036854775807",   // INT64_MAX: overflows seconds → milliseconds
+      "18446744073709551615",  // UINT64_MAX: not even a signed number
+  };
+  std::atomic<std::size_t> calls{0};
+  f.client.onRequest = [&](std::string_view, const std::string&) -> core::Result<KubeResponse> {
+    const std::size_t n = calls++;
+    if (n < retryAfters.size()) {
+      return KubeResponse{429, testing::concat(R"({"kind":"Status","code":429,"reason":"TooManyRequests",)",
+                                               R"("details":{"retryAfterSeconds":)", retryAfters[n], "}}")};
+    }
+    return KubeResponse{200, listBody({}, "10")};
+  };
+  f.watcher->start();
+  f.waitFor([&] { return f.watcher->synced(); }, "the list to succeed at last");
+  const auto delays = f.backoffs();
+  REQUIRE(delays.size() == retryAfters.size());
+  for (std::size_t i = 0; i < delays.size(); ++i) {
+    CAPTURE(retryAfters[i]);
+    CHECK(delays[i] == milliseconds(30'000));  // PolicyWatcherOptions::backoffMax
+  }
+}
+
+TEST_CASE("PolicyWatcher ignores or refuses malformed watch lines without ending the process") {
+  Fixture f;
+  f.client.onRequest = [](std::string_view, const std::string&) -> core::Result<KubeResponse> {
+    return KubeResponse{200, listBody({}, "10")};
+  };
+  f.watcher->start();
+  f.waitFor([&] { return f.watcher->synced(); }, "the first list");
+  // Lines with fields of the wrong type: each ignored (with a warning), the stream goes on.
+  f.client.addStream({{
+                          R"({"type":1,"object":{}})",                                    // type a number
+                          R"({"kind":5})",                                                // kind a number, no type
+                          R"({"type":["ADDED"],"object":{"kind":"Status"}})",             // type a list
+                          R"({"type":"ADDED","object":{"metadata":5}})",                  // metadata a number
+                          R"({"type":"ADDED","object":{"metadata":{"name":7}}})",         // name a number
+                          R"({"type":"MODIFIED","object":{"metadata":{"name":"x","namespace":"default",)"
+                          R"("resourceVersion":5},"spec":[]}})",                         // resourceVersion a number, spec a list
+                          R"({"type":"ADDED","object":[]})",                              // object a list
+                          event("ADDED", policyObject("default", "chat", 5, "11")),      // still read after all that
+                      },
+                      200L, true});
+  f.waitForNames({"default/chat@5"});
+  CHECK(f.logged("an event without a type ignored"));
+  CHECK(f.logged("policy without a name ignored: metadata: must be an object, got integer"));
+  CHECK(f.logged("policy without a name ignored: metadata.name: must be a string, got integer"));
+  CHECK(f.last().invalid.size() == 1);  // default/x: refused, with the reason
+  CHECK(f.last().invalid.at(0).message.find("spec") != std::string::npos);
+  f.client.releaseStream();
+
+  // Lines that end the watch (resumed after a back-off): a Status whose
+  // fields have the wrong types, an ERROR whose code is text, and lines
+  // nested 200,000 levels deep (dumping them, as the
+  // ERROR event's object once was, overflows the stack).
+  f.client.addStream({{R"({"kind":"Status","code":"500","details":{"retryAfterSeconds":"9"}})"}, 500L});
+  f.client.addStream({{R"({"type":"ERROR","object":{"kind":"Status","code":"410","message":5}})"}, 200L});
+  f.client.addStream({{deeplyNested(R"({"type":"ERROR","object":{"kind":"Status","details":)", 200'000, "}}")}, 200L});
+  f.client.addStream({{deeplyNested(R"({"type":"ADDED","object":)", 200'000, "}")}, 200L});
+  f.client.addStream({{event("MODIFIED", policyObject("default", "chat", 8, "12"))}, 200L, true});
+  f.waitForNames({"default/chat@8"});
+  CHECK(f.logged("a line is refused, resuming: nested deeper than 64 levels"));
+  CHECK(f.backoffs().size() == 4);
+  CHECK(f.watcher->health().lists == 1);  // nothing above asked for a relist
+}
+
+TEST_CASE("PolicyWatcher refuses a list page of the wrong shape with a message, and lists again") {
+  Fixture f;
+  // Each row one page that must fail the list (rather than read as empty,
+  // which would delete every policy); then one that succeeds.
+  const std::vector<std::pair<std::string, std::string>> pages = {
+      {R"({"items":{}})", "items: must be a list, got object"},
+      {R"({"items":[],"metadata":5})", "metadata: must be an object, got number"},
+      {R"({"items":[],"metadata":{"resourceVersion":5}})", "metadata.resourceVersion: must be a string, got number"},
+      {R"({"items":[],"metadata":{"continue":[]}})", "metadata.continue: must be a string, got array"},
+      {"[]", "the response is not a JSON object, got array"},
+      {R"({"items":)", "the response is not JSON"},
+      {deeplyNested(R"({"items":)", 200'000, "}"), "the response is nested deeper than 64 levels"},
+  };
+  std::atomic<std::size_t> calls{0};
+  f.client.onRequest = [&](std::string_view, const std::string&) -> core::Result<KubeResponse> {
+    const std::size_t n = calls++;
+    if (n < pages.size()) {
+      return KubeResponse{200, pages[n].first};
+    }
+    // Items of the wrong shape are refused one by one; the good one is kept.
+    json bad = json::array({5, json{{"metadata", 5}}, json{{"metadata", {{"name", 7}}}}});
+    std::vector<json> items(bad.begin(), bad.end());
+    items.push_back(policyObject("default", "chat", 5, "9"));
+    return KubeResponse{200, listBody(items, "10")};
+  };
+  f.watcher->start();
+  f.waitFor([&] { return f.watcher->synced(); }, "the list to succeed at last");
+  CHECK(f.names() == std::vector<std::string>{"default/chat@5"});
+  CHECK(f.backoffs().size() == pages.size());
+  for (const auto& [page, message] : pages) {
+    CAPTURE(message);
+    CHECK(f.logged(message));
+  }
+  CHECK(f.logged("policy without a name ignored: a policy must be a JSON object, got integer"));
+  CHECK(f.watcher->health().resourceVersion == "10");
+}
+
+TEST_CASE("PolicyWatcher's snapshot carries each policy's status as the API holds it") {
+  Fixture f;
+  const json chatStatus = {{"observedGeneration", 1},
+                           {"conditions", json::array({{{"type", "Ready"},
+                                                        {"status", "True"},
+                                                        {"lastTransitionTime", "2024-05-01T10:00:00Z"}}})}};
+  json chat = policyObject("default", "chat", 5, "9");
+  chat["status"] = chatStatus;
+  json broken = policyObject("default", "broken", 5, "4", 3);
+  broken["spec"].erase("maxReplicas");
+  broken["status"] = {{"observedGeneration", 3}};
+  json odd = policyObject("default", "odd", 5, "5");
+  odd["status"] = "not an object";  // not kept
+  f.client.onRequest = [&](std::string_view, const std::string&) -> core::Result<KubeResponse> {
+    return KubeResponse{200, listBody({chat, broken, odd, policyObject("default", "bare", 2, "6")}, "10")};
+  };
+  f.watcher->start();
+  f.waitFor([&] { return f.watcher->synced(); }, "the first list");
+  PolicySnapshot snapshot = f.last();
+  REQUIRE(snapshot.apiStatuses.size() == 2);  // chat (valid) and broken (refused)
+  CHECK(snapshot.apiStatuses.at("default/chat") == chatStatus.dump());  // compact
+  CHECK(json::parse(snapshot.apiStatuses.at("default/broken")) == broken["status"]);
+
+  // Kept up to date by MODIFIED; gone with DELETED.
+  chat["status"]["observedGeneration"] = 2;
+  chat["metadata"]["resourceVersion"] = "11";
+  f.client.addStream({{event("MODIFIED", chat), event("DELETED", broken)}, 200L, true});
+  f.waitFor(
+      [&] {
+        const PolicySnapshot latest = f.last();
+        return latest.apiStatuses.count("default/broken") == 0 && latest.apiStatuses.count("default/chat") == 1 &&
+               json::parse(latest.apiStatuses.at("default/chat"))["observedGeneration"] == 2;
+      },
+      "the statuses to follow the events");
+  CHECK(f.last().apiStatuses.size() == 1);
 }
 
 TEST_CASE("PolicyWatcher backs off exponentially on 5xx, honours 429's retryAfterSeconds, and resets after success") {
