@@ -180,7 +180,7 @@ int runServe(const ServeOptions& options) {
     kubeConfig = std::move(config).value();
     // Where the API is, never how it is reached (tokens, keys).
     logEvent(LogLevel::kInfo, "Kubernetes API",
-             {{"server", kubeConfig.server},
+             {{"server", kube::serverForMessages(kubeConfig.server)},
               {"source", kubeConfig.source},
               {"namespace", options.kubeNamespace.empty() ? "all" : options.kubeNamespace}});
     auto client = kube::KubeClient::create(kubeConfig);

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <string>
+#include <string_view>
 
 #include "core/metric_slot.h"
 
@@ -53,6 +54,12 @@ void validateTarget(const TargetRef& target, Collector& out) {
   }
   if (target.apiVersion.empty()) {
     out.error("spec.targetRef.apiVersion", "must not be empty (omit it for apps/v1)");
+  } else if (!isApiGroupVersion(target.apiVersion)) {
+    // It becomes part of the /scale URL: anything but group/version could
+    // point the server at another namespace's object.
+    out.error("spec.targetRef.apiVersion",
+              "must be an API group/version such as apps/v1 (lowercase group, version vN, vNalphaM or "
+              "vNbetaM), got \"" + target.apiVersion + "\"");
   }
 }
 
@@ -174,6 +181,50 @@ bool isDns1123Subdomain(const std::string& value) {
     start = dot + 1;
   }
   return true;
+}
+
+bool isApiGroupVersion(const std::string& value) {
+  // ^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?v[0-9]+((alpha|beta)[0-9]+)?$, the CRD's pattern.
+  const auto isDigit = [](char c) { return c >= '0' && c <= '9'; };
+  std::string_view version(value);
+  if (const std::size_t slash = version.find('/'); slash != std::string_view::npos) {
+    const std::string_view group = version.substr(0, slash);
+    if (group.empty() || !isAlnumLower(group.front()) || !isAlnumLower(group.back())) {
+      return false;
+    }
+    for (char c : group) {
+      if (!isAlnumLower(c) && c != '-' && c != '.') {
+        return false;
+      }
+    }
+    version.remove_prefix(slash + 1);
+  }
+  if (version.empty() || version.front() != 'v') {
+    return false;
+  }
+  version.remove_prefix(1);
+  const auto digits = [&] {
+    std::size_t n = 0;
+    while (n < version.size() && isDigit(version[n])) {
+      ++n;
+    }
+    version.remove_prefix(n);
+    return n > 0;
+  };
+  if (!digits()) {
+    return false;
+  }
+  if (version.empty()) {
+    return true;
+  }
+  if (version.starts_with("alpha")) {
+    version.remove_prefix(5);
+  } else if (version.starts_with("beta")) {
+    version.remove_prefix(4);
+  } else {
+    return false;
+  }
+  return digits() && version.empty();
 }
 
 ValidationReport validatePolicy(const Policy& policy) {

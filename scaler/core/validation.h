@@ -30,4 +30,10 @@ ValidationReport validatePolicy(const Policy& policy);
 bool isDns1123Subdomain(const std::string& value);
 bool isDns1123Label(const std::string& value);
 
+// An API group/version as a targetRef's apiVersion: "v1" (the core group) or
+// "<group>/<version>" with a lowercase DNS-like group and a version vN,
+// vNalphaM or vNbetaM. The CRD's pattern for spec.targetRef.apiVersion is the
+// same rule; nothing else may be pasted into a request path.
+bool isApiGroupVersion(const std::string& value);
+
 }  // namespace kubeai::core

@@ -7,6 +7,7 @@
 #include <optional>
 #include <thread>
 
+#include "core/validation.h"
 #include "kube/api_status.h"
 
 namespace kubeai::kube {
@@ -63,6 +64,21 @@ core::Result<std::string> ScaleReplicaSource::scalePath(const core::Policy& poli
     return core::Error{std::move(message)};
   }
   const std::string apiVersion = target.apiVersion.empty() ? std::string("apps/v1") : target.apiVersion;
+  // Validation refuses these already; checked again because each one is
+  // pasted into the path, where a '/', '?', '#' or ".." would address
+  // another object (another namespace's /scale) with our credentials.
+  if (!core::isApiGroupVersion(apiVersion)) {
+    return core::Error{concat("spec.targetRef.apiVersion \"", apiVersion,
+                              "\": not an API group/version such as apps/v1; no /scale read")};
+  }
+  if (!core::isDns1123Label(policy.metadata.namespace_)) {
+    return core::Error{concat("metadata.namespace \"", policy.metadata.namespace_,
+                              "\": not an RFC 1123 label; no /scale read")};
+  }
+  if (!core::isDns1123Subdomain(target.name)) {
+    return core::Error{concat("spec.targetRef.name \"", target.name,
+                              "\": not an RFC 1123 subdomain; no /scale read")};
+  }
   // A core-group version ("v1") lives under /api, the others under /apis.
   std::string path = apiVersion.find('/') == std::string::npos ? "/api/" : "/apis/";
   path += apiVersion;

@@ -47,7 +47,9 @@ class ScaleReplicaSource final : public source::MetricSource {
 
   std::vector<core::Result<source::MetricReading>> read(const std::vector<core::Policy>& policies) override;
 
-  // The target's /scale path, or an Error for a kind without one.
+  // The target's /scale path, or an Error for a kind without one or for an
+  // apiVersion, namespace or name that is not a valid path segment (group/
+  // version, RFC 1123 label, RFC 1123 subdomain): nothing else reaches the URL.
   static core::Result<std::string> scalePath(const core::Policy& policy);
 
  private:

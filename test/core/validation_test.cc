@@ -69,6 +69,11 @@ TEST_CASE("each rule reports its field path") {
       {"bad kind", [](Policy& p) { p.spec.targetRef.kind = "ReplicaSet"; },
        "spec.targetRef.kind: must be Deployment or StatefulSet, got \"ReplicaSet\""},
       {"no target name", [](Policy& p) { p.spec.targetRef.name = ""; }, "spec.targetRef.name: required"},
+      // The apiVersion is part of the /scale path: a path of its own would read another namespace's object.
+      {"apiVersion with a path",
+       [](Policy& p) { p.spec.targetRef.apiVersion = "apps/v1/namespaces/kube-system/deployments/coredns/scale#"; },
+       "spec.targetRef.apiVersion: must be an API group/version such as apps/v1 (lowercase group, version vN, "
+       "vNalphaM or vNbetaM), got \"apps/v1/namespaces/kube-system/deployments/coredns/scale#\""},
       {"no name", [](Policy& p) { p.metadata.name = ""; }, "metadata.name: required"},
       {"bad namespace", [](Policy& p) { p.metadata.namespace_ = "Not_Valid"; },
        "metadata.namespace: must be a lowercase RFC 1123 label (a-z, 0-9, '-', at most 63 characters), got "
@@ -118,6 +123,39 @@ TEST_CASE("warnings: more than four weights, a queue metric without target") {
   const ValidationReport report = validatePolicy(policy);
   CHECK(report.errors.empty());
   CHECK(report.warnings.size() == 2);
+}
+
+TEST_CASE("API group/versions") {
+  struct Row {
+    const char* value;
+    bool valid;
+  };
+  const Row rows[] = {
+      {"apps/v1", true},               // the default
+      {"v1", true},                    // the core group
+      {"apps/v1beta2", true},          // a pre-release version
+      {"example.com/v2alpha1", true},  // a dotted group
+      {"a/v1", true},                  // a one-letter group
+      {"", false},                     // empty
+      {"apps/", false},                // no version
+      {"/v1", false},                  // empty group
+      {"apps/v1/namespaces/kube-system/deployments/coredns/scale#", false},  // a path
+      {"apps/v1?x=1", false},          // a query
+      {"apps/v1#", false},             // a fragment
+      {"apps/../v1", false},           // a dot segment
+      {"Apps/v1", false},              // uppercase
+      {"-apps/v1", false},             // a group starting with '-'
+      {"apps./v1", false},             // a group ending with '.'
+      {"apps/v", false},               // no version number
+      {"apps/1", false},               // no 'v'
+      {"apps/v1gamma1", false},        // neither alpha nor beta
+      {"apps/v1beta", false},          // beta without a number
+      {"apps/v1%2f", false},           // an encoded slash
+  };
+  for (const Row& row : rows) {
+    CAPTURE(row.value);
+    CHECK(isApiGroupVersion(row.value) == row.valid);
+  }
 }
 
 TEST_CASE("RFC 1123 names") {

@@ -212,6 +212,12 @@ class CrdShapeTest(unittest.TestCase):
         self.assertEqual(set(spec["required"]), {"targetRef", "maxReplicas", "metrics"})
         p = spec["properties"]
         self.assertEqual(p["targetRef"]["properties"]["kind"]["enum"], ["Deployment", "StatefulSet"])
+        # The same rule as core::isApiGroupVersion: group/version only, nothing else in the /scale path.
+        api_version = jsonschema.Draft7Validator(to_json_schema(p["targetRef"]["properties"]["apiVersion"]))
+        for ok in ("apps/v1", "v1", "apps/v1beta2", "example.com/v2alpha1"):
+            self.assertTrue(api_version.is_valid(ok), ok)
+        for bad in ("apps/v1/namespaces/x", "apps/v1#", "Apps/v1", "apps/../v1", "apps/v1gamma1", "apps/"):
+            self.assertFalse(api_version.is_valid(bad), bad)
         self.assertEqual(p["minReplicas"]["minimum"], 0)
         self.assertEqual(p["maxReplicas"]["minimum"], 1)
         self.assertEqual(p["cooldownPeriod"]["minimum"], 0)
@@ -300,6 +306,13 @@ NEGATIVES = [
     ("targetRef kind Job", with_change("targetRef.kind", "Job"), "schema", "spec.targetRef.kind"),
     ("targetRef name not a DNS name", with_change("targetRef.name", "Inference_Server"), "schema",
      "spec.targetRef.name"),
+    # The apiVersion is part of the /scale path: one carrying a path of its own would make the server
+    # read (and report as this policy's replicas) another namespace's /scale.
+    ("targetRef apiVersion with a path",
+     with_change("targetRef.apiVersion", "apps/v1/namespaces/kube-system/deployments/coredns/scale#"), "schema",
+     "spec.targetRef.apiVersion: must be an API group/version such as apps/v1"),
+    ("targetRef apiVersion with a query", with_change("targetRef.apiVersion", "apps/v1?watch=1"), "schema",
+     "spec.targetRef.apiVersion: must be an API group/version such as apps/v1"),
     ("GPU target over 100 %", with_change("metrics.gpuUtilization.targetPercentage", 101), "schema",
      "spec.metrics.gpuUtilization.targetPercentage: must be between 1 and 100"),
     ("GPU enabled without a target", with_change("metrics.gpuUtilization", {"enabled": True}), "cel",

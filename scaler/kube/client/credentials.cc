@@ -138,7 +138,9 @@ std::string execInfo(const std::string& apiVersion) {
 
 }  // namespace
 
-std::optional<std::chrono::system_clock::time_point> parseRfc3339(std::string_view text) { return parseTime(text); }
+std::optional<std::chrono::system_clock::time_point> parseRfc3339(std::string_view text) {
+  return parseExpiryTime(text);
+}
 
 core::Result<ExecResult> parseExecCredential(std::string_view json, std::string_view expectedApiVersion) {
   auto fail = [](std::string_view why) {

@@ -44,7 +44,9 @@ core::Result<ExecResult> runExecPlugin(const KubeConfig::Exec& exec,
 // Parses an ExecCredential; the apiVersion must be the one configured.
 core::Result<ExecResult> parseExecCredential(std::string_view json, std::string_view expectedApiVersion);
 
-// RFC 3339 ("2026-11-28T01:00:00Z", "…T01:00:00.5+02:00") to a time point.
+// An ExecCredential's expirationTimestamp, RFC 3339 ("2026-11-28T01:00:00Z",
+// "…T01:00:00.5+02:00"), to a time point; one beyond what a time point holds
+// (year 9999) is time_point::max(), never expiring.
 std::optional<std::chrono::system_clock::time_point> parseRfc3339(std::string_view text);
 
 // Token and exec credentials with their caching rules, shared by all the

@@ -39,17 +39,19 @@ using http::initCurlOnce;
 // server again, as client-go does (tls.Config.ServerName changes TLS only).
 struct Endpoint {
   std::string base;        // what paths are appended to
-  std::string display;     // the server as configured, for messages
+  std::string display;     // scheme://host:port and path prefix, for messages (never user:password@ or a query)
   std::string connectTo;   // "name:port:host:port", or empty
   std::string hostHeader;  // "Host: host:port", or empty
   bool https = false;
 };
 
 core::Result<Endpoint> parseServer(const KubeConfig& config) {
+  // Never config.server verbatim: messages are logged.
+  std::string shown = serverForMessages(config.server);
   auto fail = [&](std::string_view why) {
     std::string message = "kubernetes server ";
     message += '"';
-    message += config.server;
+    message += shown;
     message += "\": ";
     message += why;
     return core::Error{message};
@@ -72,18 +74,30 @@ core::Result<Endpoint> parseServer(const KubeConfig& config) {
   };
   Endpoint endpoint;
   const std::string scheme = part(CURLUPART_SCHEME);
+  const std::string host = part(CURLUPART_HOST);  // IPv6 comes bracketed
+  const std::string explicitPort = part(CURLUPART_PORT);
+  // From here on, the parts curl found: scheme://host:port and nothing else.
+  shown = scheme;
+  shown += "://";
+  shown += host;
+  if (!explicitPort.empty()) {
+    shown += ':';
+    shown += explicitPort;
+  }
   if (scheme != "https" && scheme != "http") {
     return fail("the scheme must be https (or http)");
   }
   endpoint.https = scheme == "https";
-  const std::string host = part(CURLUPART_HOST);  // IPv6 comes bracketed
   if (host.empty()) {
     return fail("no host");
   }
-  if (!part(CURLUPART_USER).empty() || !part(CURLUPART_QUERY).empty() || !part(CURLUPART_FRAGMENT).empty()) {
-    return fail("credentials, a query or a fragment are not accepted in the server URL");
+  if (!part(CURLUPART_USER).empty() || !part(CURLUPART_PASSWORD).empty() || !part(CURLUPART_OPTIONS).empty()) {
+    return fail("credentials (user:password@) are not accepted in the server URL: give the kubeconfig user a "
+                "token, a client certificate or an exec plugin");
   }
-  const std::string explicitPort = part(CURLUPART_PORT);
+  if (!part(CURLUPART_QUERY).empty() || !part(CURLUPART_FRAGMENT).empty()) {
+    return fail("a query or a fragment is not accepted in the server URL");
+  }
   const std::string port = part(CURLUPART_PORT, CURLU_DEFAULT_PORT);
   std::string path = part(CURLUPART_PATH);
   while (!path.empty() && path.back() == '/') {
@@ -539,6 +553,23 @@ class CurlKubeClient final : public KubeClient {
 };
 
 }  // namespace
+
+// For a URL curl cannot parse: everything up to the last '@' goes (a
+// password may hold '/' or '?'), then everything from the first '/', '?'
+// or '#'.
+std::string serverForMessages(std::string_view server) {
+  std::string out;
+  if (const std::size_t sep = server.find("://"); sep != std::string_view::npos) {
+    out = server.substr(0, sep + 3);
+    server.remove_prefix(sep + 3);
+  }
+  if (const std::size_t at = server.rfind('@'); at != std::string_view::npos) {
+    server.remove_prefix(at + 1);
+  }
+  out += server.substr(0, server.find_first_of("/?#"));
+  return out;
+}
+
 
 core::Result<std::unique_ptr<KubeClient>> KubeClient::create(KubeConfig config) {
   if (auto init = initCurlOnce(); !init) {

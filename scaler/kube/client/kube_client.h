@@ -64,6 +64,11 @@ struct KubeResponse {
   std::string body;
 };
 
+// The server URL as far as messages and logs may show it: scheme://host:port,
+// without user:password@, path, query or fragment, which may carry
+// credentials ("https://admin:hunter2@host/?token=s3cr3t" is "https://host").
+std::string serverForMessages(std::string_view server);
+
 // A minimal Kubernetes REST client over libcurl. Thread-safe; connections are
 // reused. Credentials are refreshed as KubeConfig says, and a 401 refreshes
 // them and retries the request once.

@@ -133,6 +133,11 @@ core::Result<std::string> scalar(const YAML::Node& node, const char* key, const 
 core::Result<YAML::Node> findNamed(const YAML::Node& root, const char* list, const char* inner, const std::string& name,
                                    const char* kind) {
   const YAML::Node entries = root[list];
+  if (entries && !entries.IsNull() && !entries.IsSequence()) {
+    std::string why = list;
+    why += ": must be a list";
+    return core::Error{why};
+  }
   if (entries && entries.IsSequence()) {
     for (const auto& entry : entries) {
       if (entry.IsMap() && entry["name"] && entry["name"].IsScalar() && entry["name"].Scalar() == name) {
@@ -197,7 +202,10 @@ core::Result<std::string> dataOrFile(const YAML::Node& node, const std::string& 
   return detail::readSmallFile(resolve(base, file.value()), what);
 }
 
-core::Result<KubeConfig> parseKubeconfig(const std::filesystem::path& file) {
+// Every node is type-checked before it is indexed (yaml-cpp throws
+// BadSubscript on a scalar's operator[]); parseKubeconfig catches what slips
+// through.
+core::Result<KubeConfig> parseKubeconfigChecked(const std::filesystem::path& file) {
   const KubeconfigErrors fail(file);
   auto text = detail::readSmallFile(file, "kubeconfig");
   if (!text) {
@@ -310,12 +318,14 @@ core::Result<KubeConfig> parseKubeconfig(const std::filesystem::path& file) {
   userWhere += inQuotes(userName.value());
   userWhere += ": ";
   const YAML::Node& u = user.value();
-  if (u["auth-provider"] && !u["auth-provider"].IsNull()) {
+  if (const YAML::Node provider = u["auth-provider"]; provider && !provider.IsNull()) {
     std::string why = userWhere;
     why += "auth-provider";
-    if (u["auth-provider"]["name"] && u["auth-provider"]["name"].IsScalar()) {
-      why += ' ';
-      why += inQuotes(u["auth-provider"]["name"].Scalar());
+    if (provider.IsMap()) {
+      if (const YAML::Node name = provider["name"]; name && name.IsScalar()) {
+        why += ' ';
+        why += inQuotes(name.Scalar());
+      }
     }
     why += " is not supported (removed from kubectl in 1.26): use an exec credential plugin";
     return fail(why);
@@ -415,6 +425,13 @@ core::Result<KubeConfig> parseKubeconfig(const std::filesystem::path& file) {
           return fail(why);
         }
         const YAML::Node value = entry["value"];
+        if (value && !value.IsNull() && !value.IsScalar()) {
+          std::string why = execWhere;
+          why += "env: ";
+          why += inQuotes(entry["name"].Scalar());
+          why += ": value must be a string";
+          return fail(why);
+        }
         exec.env.emplace_back(entry["name"].Scalar(),
                               value && value.IsScalar() ? value.Scalar() : std::string());
       }
@@ -422,6 +439,18 @@ core::Result<KubeConfig> parseKubeconfig(const std::filesystem::path& file) {
     config.exec = std::move(exec);
   }
   return config;
+}
+
+core::Result<KubeConfig> parseKubeconfig(const std::filesystem::path& file) {
+  // A malformed kubeconfig is a start-up error naming the file, never an
+  // uncaught exception (a scalar where a map belongs aborted the process).
+  try {
+    return parseKubeconfigChecked(file);
+  } catch (const YAML::Exception& e) {
+    std::string why = "unexpected structure: ";
+    why += e.what();
+    return KubeconfigErrors(file)(why);
+  }
 }
 
 core::Result<KubeConfig> inCluster() {

@@ -45,6 +45,11 @@ class StubMetrics final : public source::MetricSource {
   }
 };
 
+core::Policy withApiVersion(core::Policy p, const std::string& apiVersion) {
+  p.spec.targetRef.apiVersion = apiVersion;
+  return p;
+}
+
 TEST_CASE("ScaleReplicaSource scale paths by the target's kind") {
   struct Row {
     core::Policy policy;
@@ -60,6 +65,19 @@ TEST_CASE("ScaleReplicaSource scale paths by the target's kind") {
       {extensions, "/apis/apps/v1beta2/namespaces/default/deployments/old/scale"},
       // A kind without a known /scale is an error naming the field.
       {policy("default", "r", "ReplicaSet", "rs"), "spec.targetRef.kind ReplicaSet: no /scale known (Deployment or StatefulSet)"},
+      // The core group lives under /api.
+      {withApiVersion(policy("default", "c", "Deployment", "core"), "v1"), "/api/v1/namespaces/default/deployments/core/scale"},
+      // Nothing but a valid segment reaches the path, even if validation was bypassed: an
+      // apiVersion carrying a path of its own would read kube-system's coredns /scale.
+      {withApiVersion(policy("default", "x", "Deployment", "web"), "apps/v1/namespaces/kube-system/deployments/coredns/scale#"),
+       "spec.targetRef.apiVersion \"apps/v1/namespaces/kube-system/deployments/coredns/scale#\": not an API group/version such as apps/v1; no /scale read"},
+      {withApiVersion(policy("default", "x", "Deployment", "web"), "apps/v1?x="),
+       "spec.targetRef.apiVersion \"apps/v1?x=\": not an API group/version such as apps/v1; no /scale read"},
+      {policy("default", "x", "Deployment", "../../kube-system/deployments/coredns"),
+       "spec.targetRef.name \"../../kube-system/deployments/coredns\": not an RFC 1123 subdomain; no /scale read"},
+      {policy("default", "x", "Deployment", "web#"), "spec.targetRef.name \"web#\": not an RFC 1123 subdomain; no /scale read"},
+      {policy("kube-system/deployments/coredns/scale#", "x", "Deployment", "web"),
+       "metadata.namespace \"kube-system/deployments/coredns/scale#\": not an RFC 1123 label; no /scale read"},
   };
   for (const Row& row : rows) {
     CAPTURE(row.expected);

@@ -170,6 +170,8 @@ TEST_CASE("ExecCredential parsing and RFC 3339") {
   CHECK(parseRfc3339("2030-01-02T03:04:05.500Z").value() - *base == std::chrono::milliseconds(500));
   CHECK_FALSE(parseRfc3339("2030-13-02T03:04:05Z").has_value());
   CHECK_FALSE(parseRfc3339("2030-01-02 03:04").has_value());
+  // Far beyond what a time point holds: never expiring, not wrapped into the past.
+  CHECK(parseRfc3339("9999-12-31T23:59:59Z") == system_clock::time_point::max());
 }
 
 TEST_CASE("credential source: exec cached until shortly before expiry, re-run at once after a 401") {

@@ -145,6 +145,51 @@ TEST_CASE("request: transport errors name the method and URL, never the token") 
   CHECK(badServer.error().message.find("the scheme must be https") != std::string::npos);
 }
 
+TEST_CASE("create: server URL errors show scheme://host:port, never credentials or a query") {
+  struct Row {
+    std::string server;
+    std::string expected;  // the whole message
+  };
+  const std::string userinfo =
+      "credentials (user:password@) are not accepted in the server URL: give the kubeconfig user a token, a "
+      "client certificate or an exec plugin";
+  const std::vector<Row> rows = {
+      // The reviewer's case: user, password and a token in the query.
+      {"https://admin:hunter2@host/?token=s3cr3t", "kubernetes server \"https://host\": " + userinfo},
+      // Userinfo alone, a password alone, with a port and a path.
+      {"https://admin:hunter2@host:6443/k8s/clusters/c-1", "kubernetes server \"https://host:6443\": " + userinfo},
+      {"https://:hunter2@host", "kubernetes server \"https://host\": " + userinfo},
+      {"https://admin@host", "kubernetes server \"https://host\": " + userinfo},
+      // A query or a fragment, which may carry a token too.
+      {"https://host:6443/?token=s3cr3t", "kubernetes server \"https://host:6443\": a query or a fragment is not accepted in the server URL"},
+      {"https://host#s3cr3t", "kubernetes server \"https://host\": a query or a fragment is not accepted in the server URL"},
+      // Another scheme, with credentials that must not show either.
+      {"ftp://admin:hunter2@host/?token=s3cr3t", "kubernetes server \"ftp://host\": the scheme must be https (or http)"},
+  };
+  for (const Row& row : rows) {
+    CAPTURE(row.server);
+    KubeConfig config;
+    config.server = row.server;
+    const auto client = KubeClient::create(config);
+    REQUIRE_FALSE(client.ok());
+    CHECK(client.error().message == row.expected);
+  }
+  // A URL curl cannot parse: still no userinfo, path or query in the message.
+  for (const std::string server : {"https://admin:hunter2@host:notaport/?token=s3cr3t",
+                                   "https://admin:hun/ter?2@host:99999/x?token=s3cr3t", "admin:hunter2@host:port?token=s3cr3t"}) {
+    CAPTURE(server);
+    KubeConfig config;
+    config.server = server;
+    const auto client = KubeClient::create(config);
+    REQUIRE_FALSE(client.ok());
+    const std::string& message = client.error().message;
+    CHECK(message.starts_with("kubernetes server \""));
+    for (const char* secret : {"admin", "hunter", "ter", "s3cr3t", "token"}) {
+      CHECK_MESSAGE(message.find(secret) == std::string::npos, message);
+    }
+  }
+}
+
 TEST_CASE("request: a kubeconfig end to end, and an IPv6 server in messages") {
   FakeHttpServer server(echo);
   const TempDir dir;

@@ -1,10 +1,13 @@
 // loadKubeConfig: kubeconfig fields, the file search order and in-cluster.
 #include <doctest/doctest.h>
 
+#include <chrono>
+#include <optional>
 #include <string>
 
 #include "kube/client/file_util.h"
 #include "kube/client/kube_client.h"
+#include "kube/client/kube_time.h"
 #include "env_guard.h"
 #include "support/temp_dir.h"
 #include "support/wait.h"
@@ -169,6 +172,74 @@ TEST_CASE("kubeconfig: errors name the file and the field") {
   CHECK(missing.error().message.find("absent: No such file or directory") != std::string::npos);
 }
 
+TEST_CASE("kubeconfig: a malformed structure is an error naming the file, never an exception") {
+  const TempDir dir;
+  struct Row {
+    std::string text;
+    std::string expected;
+  };
+  const std::string ok = "    server: https://k\n";
+  const std::string head = "current-context: a\ncontexts:\n- {name: a, context: {cluster: c, user: u}}\n";
+  const std::string cluster = "clusters:\n- {name: c, cluster: {server: 'https://k'}}\n";
+  const std::vector<Row> rows = {
+      // The reviewer's case: a scalar auth-provider was indexed as a map (BadSubscript, exit 134).
+      {head + cluster + "users: [{name: u, user: {auth-provider: gcp}}]\n", "user \"u\": auth-provider is not supported"},
+      // A list auth-provider.
+      {kubeconfig(ok, "    auth-provider: [gcp]\n"), "user \"u1\": auth-provider is not supported"},
+      // auth-provider's name a map.
+      {kubeconfig(ok, "    auth-provider: {name: {x: 1}}\n"), "user \"u1\": auth-provider is not supported"},
+      // A scalar where the list of contexts belongs.
+      {"current-context: a\ncontexts: a\n", "contexts: must be a list"},
+      // A map where the list of clusters belongs.
+      {head + "clusters: {c: {server: 'https://k'}}\n", "clusters: must be a list"},
+      // A scalar where the list of users belongs.
+      {head + cluster + "users: u\n", "users: must be a list"},
+      // A scalar list entry, and a list where the context's map belongs.
+      {"current-context: a\ncontexts: [a, {name: a, context: [c, u]}]\n", "context \"a\": context must be a map"},
+      // A scalar where the cluster's map belongs.
+      {"current-context: a\ncontexts:\n- {name: a, context: {cluster: c}}\nclusters: [{name: c, cluster: k}]\n",
+       "cluster \"c\": cluster must be a map"},
+      // A scalar where the user's map belongs.
+      {head + cluster + "users: [{name: u, user: t}]\n", "user \"u\": user must be a map"},
+      // A list where a scalar belongs.
+      {"current-context: [a]\n", "current-context: must be a string"},
+      {kubeconfig("    server: [https://k]\n", ""), "cluster \"c1\": server: must be a string"},
+      {kubeconfig(ok, "    token: {a: b}\n"), "user \"u1\": token: must be a string"},
+      {kubeconfig("    server: https://k\n    insecure-skip-tls-verify: [true]\n", ""),
+       "cluster \"c1\": insecure-skip-tls-verify: must be a string"},
+      {kubeconfig(ok, "    client-certificate-data: [a]\n"), "user \"u1\": client-certificate-data: must be a string"},
+      // The exec block and its parts of the wrong type.
+      {kubeconfig(ok, "    exec: aws\n"), "user \"u1\": exec: must be a map"},
+      {kubeconfig(ok, "    exec: {apiVersion: client.authentication.k8s.io/v1, command: [x]}\n"),
+       "user \"u1\": exec.command: must be a string"},
+      {kubeconfig(ok, "    exec: {apiVersion: client.authentication.k8s.io/v1, command: x, args: a}\n"),
+       "user \"u1\": exec.args: must be a list of strings"},
+      {kubeconfig(ok, "    exec: {apiVersion: client.authentication.k8s.io/v1, command: x, args: [[a]]}\n"),
+       "user \"u1\": exec.args: must be a list of strings"},
+      {kubeconfig(ok, "    exec: {apiVersion: client.authentication.k8s.io/v1, command: x, env: {A: b}}\n"),
+       "user \"u1\": exec.env: must be a list of {name, value}"},
+      {kubeconfig(ok, "    exec: {apiVersion: client.authentication.k8s.io/v1, command: x, env: [A]}\n"),
+       "user \"u1\": exec.env: every entry needs a name"},
+      {kubeconfig(ok, "    exec: {apiVersion: client.authentication.k8s.io/v1, command: x, env: [{name: A, value: [b]}]}\n"),
+       "user \"u1\": exec.env: \"A\": value must be a string"},
+      // A list at the top.
+      {"- a\n- b\n", "not a kubeconfig"},
+      // An alias to nothing.
+      {"current-context: *nowhere\n", "not valid YAML"},
+  };
+  for (const auto& row : rows) {
+    CAPTURE(row.text);
+    kubeai::core::Result<KubeConfig> config = kubeai::core::Error{"not loaded"};
+    REQUIRE_NOTHROW(config = loadText(dir, row.text));
+    REQUIRE_FALSE(config.ok());
+    std::string prefix = "kubeconfig ";
+    prefix += (dir.path() / "config").string();
+    prefix += ": ";
+    CHECK(config.error().message.starts_with(prefix));
+    CHECK_MESSAGE(config.error().message.find(row.expected) != std::string::npos, config.error().message);
+  }
+}
+
 TEST_CASE("kubeconfig: --kubeconfig, then $KUBECONFIG's first existing file, then ~/.kube/config") {
   const TempDir dir;
   const auto one = dir.write("one", kubeconfig("    server: https://one\n", "    token: t\n"));
@@ -234,6 +305,51 @@ TEST_CASE("in-cluster: service-account files and the service host, IPv6 brackete
     REQUIRE_FALSE(config.ok());
     CHECK(config.error().message.find("in-cluster service account token") != std::string::npos);
   }
+}
+
+// kube_time (no test file of its own yet): the range of a TimePoint.
+TEST_CASE("parseTime: years outside a TimePoint's range are refused, not wrapped") {
+  using kubeai::core::TimePoint;
+  using kubeai::kube::parseExpiryTime;
+  using kubeai::kube::parseTime;
+  using namespace std::chrono;
+  struct Row {
+    const char* text;
+    std::optional<TimePoint> time;    // parseTime
+    std::optional<TimePoint> expiry;  // parseExpiryTime
+  };
+  const TimePoint y2030 = sys_days(2030y / January / 2) + 3h + 4min + 5s;
+  const TimePoint y1700 = sys_days(1700y / March / 1);
+  const Row rows[] = {
+      // In range: both the same time.
+      {"2030-01-02T03:04:05Z", y2030, y2030},
+      {"2030-01-02T04:04:05.000000+01:00", y2030, y2030},
+      {"1700-03-01T00:00:00Z", y1700, y1700},
+      // The reviewer's case: 9999 wrapped to 1816 (a Lease "expired", a credential "already expired").
+      {"9999-12-31T23:59:59Z", std::nullopt, TimePoint::max()},
+      // Just past the last representable second (2262-04-11T23:47:16Z), and an offset carrying it there.
+      {"2262-04-12T00:00:00Z", std::nullopt, TimePoint::max()},
+      {"2262-04-11T23:47:16.000000-01:00", std::nullopt, TimePoint::max()},
+      // Before the first (1677-09-21): refused by both (an expiry then is nonsense).
+      {"1600-01-01T00:00:00Z", std::nullopt, std::nullopt},
+      {"0001-01-01T00:00:00Z", std::nullopt, std::nullopt},
+      // Malformed stays malformed.
+      {"9999-13-31T23:59:59Z", std::nullopt, std::nullopt},
+      {"2030-01-02T03:04:05+25:00", std::nullopt, std::nullopt},
+  };
+  for (const Row& row : rows) {
+    CAPTURE(row.text);
+    CHECK(parseTime(row.text) == row.time);
+    CHECK(parseExpiryTime(row.text) == row.expiry);
+  }
+  // The edges of the range, to the second.
+  const auto last = parseTime("2262-04-11T23:47:15Z");
+  REQUIRE(last);
+  CHECK(*last <= TimePoint::max());
+  CHECK(kubeai::kube::formatTime(*last) == "2262-04-11T23:47:15Z");
+  const auto first = parseTime("1677-09-21T00:12:45Z");
+  REQUIRE(first);
+  CHECK(kubeai::kube::formatTime(*first) == "1677-09-21T00:12:45Z");
 }
 
 TEST_CASE("base64 decoding") {
