@@ -267,6 +267,10 @@ int runServe(const ServeOptions& options) {
       logEvent(LogLevel::kWarn, "status write", {{"policy", policy}, {"error", error}});
     };
     kube::LeaderElector* leader = elector.get();
+    if (leader != nullptr) {
+      // No request may still be in flight when leadership could have passed on.
+      writerOptions.leadershipRemaining = [leader] { return leader->remaining(); };
+    }
     statusWriter = std::make_unique<kube::StatusWriter>(*kubeClient, std::move(writerOptions), [leader] {
       return leader == nullptr || leader->isLeader();
     });

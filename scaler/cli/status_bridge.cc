@@ -25,6 +25,15 @@ const core::Policy* find(const std::vector<core::Policy>& policies, const std::s
 }  // namespace
 
 void StatusBridge::setPolicies(const kube::PolicySnapshot& snapshot) {
+  // Before the loop sees the set: the first status built for a policy keeps
+  // the times of the conditions the API already holds (a restart or a new
+  // leader does not reset lastTransitionTime).
+  for (const auto& [key, status] : snapshot.apiStatuses) {
+    const std::size_t slash = key.find('/');
+    if (slash != std::string::npos) {
+      writer_.observeApiStatus(key.substr(0, slash), key.substr(slash + 1), status);
+    }
+  }
   const std::lock_guard lock(mutex_);
   policies_ = snapshot.policies;
   invalidGenerations_ = snapshot.invalidGenerations;

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <utility>
@@ -77,6 +78,25 @@ void EventRecorder::forget(const std::string& ns, const std::string& name) {
   }
 }
 
+core::Result<std::chrono::milliseconds> EventRecorder::timeoutFor(std::string_view method, const std::string& path,
+                                                                  const PolicyReference& object,
+                                                                  const PendingEvent& event) const {
+  if (!options_.writeWindow) {
+    return options_.requestTimeout;
+  }
+  const std::chrono::milliseconds window = options_.writeWindow();
+  if (window.count() <= 0) {
+    std::string message = eventContext(object, event);
+    message += ": ";
+    message += method;
+    message += " ";
+    message += path;
+    message += ": not sent: leadership lost";
+    return core::Error{std::move(message)};
+  }
+  return std::min(options_.requestTimeout, window);
+}
+
 core::Status EventRecorder::record(const PolicyReference& object, const PendingEvent& event) {
   const core::TimePoint now = clock_();
   const Key key{object.ns, object.name, object.uid, static_cast<int>(event.type), event.reason, event.message};
@@ -98,7 +118,12 @@ core::Status EventRecorder::record(const PolicyReference& object, const PendingE
   const std::int32_t count = previous->count + 1;
   const std::string lastTimestamp = formatTime(now);
   const json patch{{"count", count}, {"lastTimestamp", lastTimestamp}};
-  auto response = client_.request("PATCH", path, patch.dump(-1, ' ', false, json::error_handler_t::replace), "application/merge-patch+json", options_.requestTimeout);
+  const auto timeout = timeoutFor("PATCH", path, object, event);
+  if (!timeout.ok()) {
+    return timeout.error();
+  }
+  auto response = client_.request("PATCH", path, patch.dump(-1, ' ', false, json::error_handler_t::replace),
+                                  "application/merge-patch+json", timeout.value());
   if (!response.ok()) {
     return response.error().withContext(eventContext(object, event));
   }
@@ -169,7 +194,14 @@ core::Status EventRecorder::create(const PolicyReference& object, const PendingE
                     {"count", 1},
                     {"reportingComponent", options_.component},
                     {"reportingInstance", options_.instance}};
-    auto response = client_.request("POST", path, body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json", options_.requestTimeout);
+    // Asked again before each POST: the PATCH before it (or the POST whose
+    // name was taken) may have used up the leader's time.
+    const auto timeout = timeoutFor("POST", path, object, event);
+    if (!timeout.ok()) {
+      return timeout.error();
+    }
+    auto response = client_.request("POST", path, body.dump(-1, ' ', false, json::error_handler_t::replace),
+                                    "application/json", timeout.value());
     if (!response.ok()) {
       return response.error().withContext(eventContext(object, event));
     }

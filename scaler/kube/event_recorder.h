@@ -6,6 +6,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <tuple>
 
 #include "core/history.h"
@@ -31,6 +32,12 @@ struct EventRecorderOptions {
   // as client-go's EventCorrelator does.
   std::chrono::seconds aggregationWindow{600};
   std::chrono::milliseconds requestTimeout{10'000};
+  // How long this process may still write (a leader's certain tenure), asked
+  // before every request, the second of a PATCH -> 404 -> POST too: each is
+  // sent with at most that timeout, so that none lands after another replica
+  // took over, and none at all once it is zero. Empty = no limit. The status
+  // writer fills it from its mayWrite and leadershipRemaining.
+  std::function<std::chrono::milliseconds()> writeWindow;
 };
 
 // Records core/v1 Events on policies. Synchronous: called from the status
@@ -60,6 +67,10 @@ class EventRecorder {
   using Key = std::tuple<std::string, std::string, std::string, int, std::string, std::string>;
 
   core::Status create(const PolicyReference& object, const PendingEvent& event, const Key& key, core::TimePoint now);
+  // The request's timeout within writeWindow; an error naming the request
+  // when the window is closed.
+  core::Result<std::chrono::milliseconds> timeoutFor(std::string_view method, const std::string& path,
+                                                     const PolicyReference& object, const PendingEvent& event) const;
   void expire(core::TimePoint now);
 
   KubeClient& client_;

@@ -93,6 +93,15 @@ bool LeaderElector::isLeader() const noexcept {
   return leading_.load() && std::chrono::steady_clock::now().time_since_epoch().count() < validUntil_.load();
 }
 
+std::chrono::milliseconds LeaderElector::remaining() const noexcept {
+  if (!leading_.load()) {
+    return std::chrono::milliseconds(0);
+  }
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      SteadyTime(SteadyTime::duration(validUntil_.load())) - std::chrono::steady_clock::now());
+  return std::max(left, std::chrono::milliseconds(0));
+}
+
 void LeaderElector::reportError(const std::string& error) {
   if (options_.onError && error != lastError_) {
     options_.onError(error);
@@ -206,9 +215,11 @@ bool LeaderElector::tryAcquireOrRenew() {
 
   const bool ours = holder == options_.identity;
   if (!holder.empty() && !ours) {
-    const auto duration = std::chrono::seconds(durationSeconds);
-    const std::optional<core::TimePoint> renewed = parseTime(renewTime);
-    const bool expired = (renewed && *renewed + duration < wallNow) || started - observedAt_ >= duration;
+    // Only the local observation counts (see the class comment): a renewTime
+    // long past may be a live holder whose clock runs behind ours.
+    // Clamped: a value from the API must not overflow the nanosecond arithmetic.
+    const std::chrono::seconds duration(std::clamp<std::int64_t>(durationSeconds, 0, 365LL * 24 * 3600));
+    const bool expired = started - observedAt_ >= duration;
     if (!expired) {
       lastError_.clear();  // a round that went as it should: a later problem is news
       setLeading(false);   // another holder: stop at once, whatever we believed

@@ -37,11 +37,13 @@ std::string defaultLeaderIdentity();
 // A background thread acquiring and renewing a coordination.k8s.io/v1 Lease,
 // as client-go's leaderelection does:
 // - an absent Lease is created; a Lease held by another is taken over only
-//   once expired: its renewTime + leaseDurationSeconds is past, or its record
-//   has not changed for leaseDurationSeconds as this process observed it
-//   (the second holds whatever the clocks' skew); a released one (no holder)
-//   at once. Every update carries the resourceVersion read, so of two
-//   candidates one wins and the other gets 409.
+//   once its record (holder, renewTime, resourceVersion) has not changed for
+//   leaseDurationSeconds as this process observed it, on its own steady
+//   clock, whatever renewTime says: renewTime is the holder's wall clock, and
+//   trusting it would let a holder whose clock runs behind be taken over
+//   while it still writes (client-go does the same). A released one (no
+//   holder) is taken at once. Every update carries the resourceVersion read,
+//   so of two candidates one wins and the other gets 409.
 // - the holder renews every renewInterval, retrying every retryInterval on
 //   failure. It stops leading at once when it sees another holder or gets a
 //   409, and in any case when its last successful renew is older than
@@ -61,6 +63,11 @@ class LeaderElector {
   // Stops trying, releases the Lease if held; onChange(false) if it was.
   void stop();
   [[nodiscard]] bool isLeader() const noexcept;
+  // How much longer leadership is certain (until the last successful renew
+  // plus leaseDuration less the margin), 0 when not leading: a request sent
+  // by the leader should time out within it, so that it cannot land after
+  // another replica took over (StatusWriterOptions::leadershipRemaining).
+  [[nodiscard]] std::chrono::milliseconds remaining() const noexcept;
   [[nodiscard]] const std::string& identity() const noexcept { return options_.identity; }
 
  private:

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 
 #include <nlohmann/json.hpp>
 
@@ -21,8 +22,9 @@ std::string concat(std::string_view first, std::string_view second) {
 }
 
 
-// Keeps the lastTransitionTime of the same condition last built when its
-// status did not change: that is what the field means (metav1.Condition).
+// Keeps the lastTransitionTime of the same condition last built (or read
+// from the API) when its status did not change: that is what the field means
+// (metav1.Condition).
 Condition carryTransition(Condition next, const std::vector<Condition>& previous) {
   const auto it = std::find_if(previous.begin(), previous.end(),
                                [&](const Condition& condition) { return condition.type == next.type; });
@@ -53,6 +55,53 @@ double rounded(double value) { return std::round(value * 100.0) / 100.0; }
 
 json metricValue(const std::optional<double>& value) {
   return value ? json(rounded(*value)) : json(nullptr);
+}
+
+std::optional<CurrentMetrics> roundedMetrics(const std::optional<CurrentMetrics>& metrics) {
+  if (!metrics) {
+    return std::nullopt;
+  }
+  const auto round = [](const std::optional<double>& value) {
+    return value ? std::optional<double>(rounded(*value)) : std::nullopt;
+  };
+  return CurrentMetrics{round(metrics->latencyP99Ms), round(metrics->latencyP95Ms),
+                        round(metrics->gpuUtilizationPercent), round(metrics->requestQueueDepth)};
+}
+
+// Readers of an object's status from the API: a field missing or of another
+// type is absent (never an exception: the text comes from outside).
+std::optional<std::string> stringAt(const json& object, const char* name) {
+  const auto it = object.find(name);
+  return it != object.end() && it->is_string() ? std::optional<std::string>(it->get<std::string>()) : std::nullopt;
+}
+
+std::optional<std::int64_t> int64At(const json& object, const char* name) {
+  const auto it = object.find(name);
+  if (it == object.end()) {
+    return std::nullopt;
+  }
+  if (it->is_number_unsigned()) {
+    const auto value = it->get<std::uint64_t>();
+    if (value > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+      return std::nullopt;
+    }
+    return static_cast<std::int64_t>(value);
+  }
+  return it->is_number_integer() ? std::optional<std::int64_t>(it->get<std::int64_t>()) : std::nullopt;
+}
+
+std::optional<std::int32_t> int32At(const json& object, const char* name) {
+  const std::optional<std::int64_t> value = int64At(object, name);
+  using Limits = std::numeric_limits<std::int32_t>;
+  if (!value || *value < Limits::min() || *value > Limits::max()) {
+    return std::nullopt;
+  }
+  return static_cast<std::int32_t>(*value);
+}
+
+std::optional<double> numberAt(const json& object, const char* name) {
+  const auto it = object.find(name);
+  return it != object.end() && it->is_number() ? std::optional<double>(it->get<double>()) : std::nullopt;
 }
 
 std::vector<Condition> withoutTransitionTimes(std::vector<Condition> conditions) {
@@ -92,27 +141,73 @@ std::string truncateUtf8(std::string text, std::size_t maxBytes) {
 
 
 StatusChange compareStatus(const PolicyStatus& written, const PolicyStatus& built) {
+  // As written: a status read back from the API holds two decimals.
+  const std::optional<CurrentMetrics> writtenMetrics = roundedMetrics(written.currentMetrics);
+  const std::optional<CurrentMetrics> builtMetrics = roundedMetrics(built.currentMetrics);
   if (written.currentReplicas != built.currentReplicas || written.desiredReplicas != built.desiredReplicas ||
       written.lastAlgorithm != built.lastAlgorithm || written.lastScaleReason != built.lastScaleReason ||
       written.observedGeneration != built.observedGeneration ||
       withoutTransitionTimes(written.conditions) != withoutTransitionTimes(built.conditions)) {
     return StatusChange::kSignificant;
   }
-  if (written.currentMetrics != built.currentMetrics) {
+  if (writtenMetrics != builtMetrics) {
     // Present in one and not the other is more than noise: a metric appeared or went away.
-    const bool sameShape = written.currentMetrics.has_value() == built.currentMetrics.has_value() &&
-                           (!built.currentMetrics ||
-                            (written.currentMetrics->latencyP99Ms.has_value() ==
-                                 built.currentMetrics->latencyP99Ms.has_value() &&
-                             written.currentMetrics->latencyP95Ms.has_value() ==
-                                 built.currentMetrics->latencyP95Ms.has_value() &&
-                             written.currentMetrics->gpuUtilizationPercent.has_value() ==
-                                 built.currentMetrics->gpuUtilizationPercent.has_value() &&
-                             written.currentMetrics->requestQueueDepth.has_value() ==
-                                 built.currentMetrics->requestQueueDepth.has_value()));
+    const bool sameShape = writtenMetrics.has_value() == builtMetrics.has_value() &&
+                           (!builtMetrics ||
+                            (writtenMetrics->latencyP99Ms.has_value() == builtMetrics->latencyP99Ms.has_value() &&
+                             writtenMetrics->latencyP95Ms.has_value() == builtMetrics->latencyP95Ms.has_value() &&
+                             writtenMetrics->gpuUtilizationPercent.has_value() ==
+                                 builtMetrics->gpuUtilizationPercent.has_value() &&
+                             writtenMetrics->requestQueueDepth.has_value() ==
+                                 builtMetrics->requestQueueDepth.has_value()));
     return sameShape ? StatusChange::kMetricsOnly : StatusChange::kSignificant;
   }
   return StatusChange::kNone;
+}
+
+std::optional<PolicyStatus> parseApiStatus(std::string_view statusJson) {
+  if (statusJson.empty()) {
+    return PolicyStatus{};
+  }
+  const json body = json::parse(statusJson, nullptr, false);
+  if (body.is_null()) {
+    return PolicyStatus{};
+  }
+  if (!body.is_object()) {
+    return std::nullopt;  // not JSON (parse errors come back as discarded), or not an object
+  }
+  PolicyStatus status;
+  status.currentReplicas = int32At(body, "currentReplicas");
+  status.desiredReplicas = int32At(body, "desiredReplicas");
+  status.lastScaleTime = stringAt(body, "lastScaleTime");
+  if (const auto metrics = body.find("currentMetrics"); metrics != body.end() && metrics->is_object()) {
+    status.currentMetrics = CurrentMetrics{numberAt(*metrics, "latencyP99Ms"), numberAt(*metrics, "latencyP95Ms"),
+                                           numberAt(*metrics, "gpuUtilizationPercent"),
+                                           numberAt(*metrics, "requestQueueDepth")};
+  }
+  status.lastAlgorithm = stringAt(body, "lastAlgorithm");
+  status.lastScaleReason = stringAt(body, "lastScaleReason");
+  status.observedGeneration = int64At(body, "observedGeneration").value_or(0);
+  if (const auto conditions = body.find("conditions"); conditions != body.end() && conditions->is_array()) {
+    for (const json& item : *conditions) {
+      if (!item.is_object()) {
+        continue;
+      }
+      status.conditions.push_back(Condition{stringAt(item, "type").value_or(""), stringAt(item, "status").value_or(""),
+                                            stringAt(item, "reason").value_or(""),
+                                            stringAt(item, "message").value_or(""),
+                                            stringAt(item, "lastTransitionTime").value_or(""),
+                                            int64At(item, "observedGeneration").value_or(0)});
+    }
+  }
+  return status;
+}
+
+std::vector<Condition> carryTransitions(std::vector<Condition> next, const std::vector<Condition>& previous) {
+  for (Condition& condition : next) {
+    condition = carryTransition(std::move(condition), previous);
+  }
+  return next;
 }
 
 std::string unknownAlgorithmMessage(std::string_view requested, const std::vector<std::string>& available,
@@ -223,6 +318,7 @@ PolicyStatus statusFromInvalid(const std::optional<PolicyStatus>& previous, std:
   // would be true of it, so Ready is the only condition.
   PolicyStatus status;
   status.observedGeneration = generation;
+  status.clearDecision = true;
   status.conditions.push_back(
       carryTransition(makeCondition(kConditionReady, false, "InvalidPolicy", message, generation, formatTime(now)),
                       previous ? previous->conditions : std::vector<Condition>{}));
@@ -231,6 +327,13 @@ PolicyStatus statusFromInvalid(const std::optional<PolicyStatus>& previous, std:
 
 std::string statusMergePatch(const PolicyStatus& status) {
   json body = json::object();
+  if (status.clearDecision) {
+    // null deletes in a merge patch (RFC 7386); the values set below win.
+    for (const char* field :
+         {"currentReplicas", "desiredReplicas", "currentMetrics", "lastAlgorithm", "lastScaleReason"}) {
+      body[field] = nullptr;
+    }
+  }
   if (status.currentReplicas) {
     body["currentReplicas"] = *status.currentReplicas;
   }

@@ -57,6 +57,13 @@ struct PolicyStatus {
   std::optional<std::string> lastScaleReason;  // "within tolerance"
   std::int64_t observedGeneration = 0;
   std::vector<Condition> conditions;  // Ready, AlgorithmValid, ScalingLimited, in that order when present
+  // The decision fields (currentReplicas, desiredReplicas, currentMetrics,
+  // lastAlgorithm, lastScaleReason) left empty are sent as null, which
+  // deletes them: an invalid policy is not evaluated, and `kubectl get` must
+  // not show a decision no longer made. lastScaleTime stays: when the target
+  // was last scaled is still true. Not compared by compareStatus(): what it
+  // deletes is compared as absent.
+  bool clearDecision = false;
 
   bool operator==(const PolicyStatus&) const = default;
 };
@@ -70,8 +77,23 @@ enum class StatusChange {
 
 // Timestamps are the conditions' lastTransitionTime and lastScaleTime: neither
 // alone is a reason to write (a lastScaleTime change comes with a change of
-// desiredReplicas, which is).
+// desiredReplicas, which is). Metrics are compared as written (two decimals),
+// so that a status read back from the API equals the one built.
 StatusChange compareStatus(const PolicyStatus& written, const PolicyStatus& built);
+
+// The status an object holds on the API (its `.status` as JSON text), as far
+// as this server writes it: for comparing with what would be written, and for
+// keeping the conditions' lastTransitionTime across restarts and leaders.
+// Comes from outside, so never throws: "" or "null" is an empty status; a
+// field of the wrong type (or out of range) is read as absent, a condition
+// that is not an object is skipped; nullopt when the text is not JSON or not
+// an object.
+std::optional<PolicyStatus> parseApiStatus(std::string_view statusJson);
+
+// `next` with each condition's lastTransitionTime taken from the condition of
+// the same type in `previous` when its status is the same (metav1.Condition:
+// the time changes only when the status does).
+std::vector<Condition> carryTransitions(std::vector<Condition> next, const std::vector<Condition>& previous);
 
 // metav1.Condition.message is at most 32768 bytes (the CRD's schema says so too).
 inline constexpr std::size_t kMaxConditionMessageBytes = 32768;
@@ -104,12 +126,14 @@ std::optional<PolicyStatus> statusFromError(const std::optional<PolicyStatus>& p
                                             std::string_view errorType, const std::string& message,
                                             core::TimePoint now);
 
-// The status of a policy refused by validation: Ready=False/InvalidPolicy.
+// The status of a policy refused by validation: Ready=False/InvalidPolicy,
+// and the decision fields deleted (clearDecision).
 PolicyStatus statusFromInvalid(const std::optional<PolicyStatus>& previous, std::int64_t generation,
                                const std::string& message, core::TimePoint now);
 
 // {"status": {...}}: the body of a merge patch on /status. Metrics not
-// observed are sent as null, so that the patch removes a stale value.
+// observed are sent as null, so that the patch removes a stale value; so are
+// the decision fields of a status with clearDecision.
 std::string statusMergePatch(const PolicyStatus& status);
 
 // --- Events ---------------------------------------------------------------

@@ -555,9 +555,11 @@ void PolicyWatcher::publishNow() {
     const std::lock_guard lock(mutex_);
     dirty_ = false;
     policies->reserve(objects_.size());
-    for (const auto& [key, object] : objects_) {
+    for (auto& [key, object] : objects_) {
       if (object.apiStatus) {
-        snapshot.apiStatuses.emplace(concat(key.first, "/", key.second), *object.apiStatus);
+        // Handed on once, then not held: a later event brings the object anew.
+        snapshot.apiStatuses.emplace(concat(key.first, "/", key.second), std::move(*object.apiStatus));
+        object.apiStatus.reset();
       }
       if (object.policy) {
         policies->push_back(*object.policy);

@@ -38,7 +38,8 @@ struct WatchedPolicy {
   std::optional<core::Policy> policy;  // when valid
   std::string invalidMessage;          // when not
   std::int64_t generation = 0;
-  // The object's .status as compact JSON, when it is an object: valid or not.
+  // The object's .status as compact JSON, when it is an object: valid or not;
+  // until the next snapshot hands it on.
   std::optional<std::string> apiStatus;
 };
 }  // namespace detail
@@ -52,9 +53,12 @@ struct PolicySnapshot {
   // metadata.generation of each refused policy, by "namespace/name" (the
   // status writer's observedGeneration).
   std::map<std::string, std::int64_t> invalidGenerations;
-  // What the API holds as each policy's .status (valid and refused ones), by
-  // "namespace/name", as compact JSON text; absent when the object has no
-  // status object. The status writer starts from it, so that a restarted
+  // What the API holds as .status (valid and refused policies), by
+  // "namespace/name", as compact JSON text, for the policies listed, added or
+  // modified since the previous snapshot only (all of them in the first and
+  // after a relist): a change to one policy does not hand on, nor make the
+  // status writer parse, ten thousand statuses. Absent when the object has
+  // no status object. The status writer starts from it, so that a restarted
   // server or a new leader keeps the conditions' lastTransitionTime.
   std::map<std::string, std::string> apiStatuses;
 };

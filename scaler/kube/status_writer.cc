@@ -34,13 +34,24 @@ std::string serverMessage(const KubeResponse& response) {
 
 bool retryable(long status) { return status == 409 || status == 429 || status >= 500; }
 
+// The Event recorder asks the writer how long it may still write.
+EventRecorderOptions withWriteWindow(EventRecorderOptions options, std::function<std::chrono::milliseconds()> window) {
+  if (!options.writeWindow) {
+    options.writeWindow = std::move(window);
+  }
+  return options;
+}
+
 }  // namespace
 
 StatusWriter::StatusWriter(KubeClient& client, StatusWriterOptions options, std::function<bool()> mayWrite)
     : client_(client),
       options_(std::move(options)),
       mayWrite_(std::move(mayWrite)),
-      events_(client, options_.events, options_.clock),
+      events_(client,
+              withWriteWindow(options_.events,
+                              [this] { return writeWindow(options_.events.requestTimeout); }),
+              options_.clock),
       availableAlgorithms_(options_.availableAlgorithms) {}
 
 StatusWriter::~StatusWriter() { stop(); }
@@ -57,6 +68,16 @@ void StatusWriter::stop() {
     wake_.notify_all();
     worker_.join();
   }
+}
+
+std::chrono::milliseconds StatusWriter::writeWindow(std::chrono::milliseconds limit) const {
+  if (!mayWrite()) {
+    return std::chrono::milliseconds(0);
+  }
+  if (options_.leadershipRemaining) {
+    limit = std::min(limit, options_.leadershipRemaining());
+  }
+  return std::max(limit, std::chrono::milliseconds(0));
 }
 
 core::TimePoint StatusWriter::now() const {
@@ -76,6 +97,7 @@ StatusWriter::Record& StatusWriter::recordFor(const std::string& ns, const std::
     // status holds nothing of ours, and whose Events start afresh.
     record.built.reset();
     record.written.reset();
+    record.observed.reset();  // perhaps the old object's: one write too many at worst
     record.events = EventMemory{};
   }
   record.ref.ns = ns;
@@ -86,21 +108,37 @@ StatusWriter::Record& StatusWriter::recordFor(const std::string& ns, const std::
   return record;
 }
 
+void StatusWriter::setBuiltLocked(Record& record, PolicyStatus status) {
+  if (!record.built && record.observed) {
+    // The first status this process builds: a condition whose status is as
+    // the API holds it keeps the API's time (set by a previous process or
+    // leader), not this process's start.
+    status.conditions = carryTransitions(std::move(status.conditions), record.observed->conditions);
+  }
+  record.built = std::move(status);
+}
+
+bool StatusWriter::dueLocked(const Record& record) const {
+  if (!record.built) {
+    return false;
+  }
+  if (!record.written) {
+    return true;
+  }
+  switch (compareStatus(*record.written, *record.built)) {
+    case StatusChange::kNone: return false;
+    case StatusChange::kSignificant: return true;
+    case StatusChange::kMetricsOnly:
+      return std::chrono::steady_clock::now() - record.writtenAt >= options_.metricsRefreshInterval;
+  }
+  return true;
+}
+
 void StatusWriter::markIfDueLocked(const std::string& key, Record& record) {
-  if (!record.built || record.queued) {
+  if (record.queued) {
     return;
   }
-  bool due = !record.written;
-  if (!due) {
-    switch (compareStatus(*record.written, *record.built)) {
-      case StatusChange::kNone: break;
-      case StatusChange::kSignificant: due = true; break;
-      case StatusChange::kMetricsOnly:
-        due = std::chrono::steady_clock::now() - record.writtenAt >= options_.metricsRefreshInterval;
-        break;
-    }
-  }
-  if (due) {
+  if (dueLocked(record)) {
     record.queued = true;
     dirty_.push_back(key);
     wake_.notify_all();
@@ -130,8 +168,9 @@ void StatusWriter::onDecision(const core::Policy& policy, const core::Decision& 
   Record& record = recordFor(policy.metadata.namespace_, policy.metadata.name, policy.metadata.uid);
   record.ref.resourceVersion = policy.metadata.resourceVersion;
   record.generation = policy.metadata.generation;
-  record.built = statusFromDecision(policy, decision, observation, lastScaleTime, availableAlgorithms_,
-                                    record.built ? record.built->conditions : std::vector<Condition>{}, time);
+  setBuiltLocked(record, statusFromDecision(policy, decision, observation, lastScaleTime, availableAlgorithms_,
+                                            record.built ? record.built->conditions : std::vector<Condition>{},
+                                            time));
   queueEventsLocked(record.ref, eventsForDecision(record.events, decision, availableAlgorithms_));
   markIfDueLocked(policy.key(), record);
 }
@@ -147,7 +186,7 @@ void StatusWriter::onError(const core::Policy& policy, const std::string& errorT
   if (!status) {
     return;
   }
-  record.built = std::move(status);
+  setBuiltLocked(record, std::move(*status));
   markIfDueLocked(policy.key(), record);
 }
 
@@ -160,7 +199,7 @@ void StatusWriter::onError(const std::string& ns, const std::string& name, const
   if (!status) {
     return;
   }
-  record.built = std::move(status);
+  setBuiltLocked(record, std::move(*status));
   markIfDueLocked(keyOf(ns, name), record);
 }
 
@@ -170,7 +209,7 @@ void StatusWriter::onInvalid(const std::string& ns, const std::string& name, std
   const std::lock_guard lock(mutex_);
   Record& record = recordFor(ns, name, {});
   record.generation = generation;
-  record.built = statusFromInvalid(record.built, generation, message, time);
+  setBuiltLocked(record, statusFromInvalid(record.built, generation, message, time));
   markIfDueLocked(keyOf(ns, name), record);
 }
 
@@ -183,6 +222,31 @@ void StatusWriter::onRemoved(const std::string& ns, const std::string& name) {
                   [&](const QueuedEvent& queued) { return queued.ref.ns == ns && queued.ref.name == name; });
   }
   events_.forget(ns, name);
+}
+
+void StatusWriter::observeApiStatus(const std::string& ns, const std::string& name, const std::string& statusJson) {
+  std::optional<PolicyStatus> seen = parseApiStatus(statusJson);
+  if (!seen) {
+    return;  // not a JSON object: what we knew stands
+  }
+  const std::lock_guard lock(mutex_);
+  Record& record = recordFor(ns, name, {});
+  record.observed = seen;
+  // Leading, this process is the only writer and its own writes come back
+  // here late (after one sent since, even): taking them would rewrite what
+  // the API already has. So only a policy not written yet takes it. Not
+  // leading, the API's status is the leader's: taken whole, compared with at
+  // once on gaining leadership.
+  if (record.written && mayWrite()) {
+    return;
+  }
+  record.written = std::move(seen);
+  record.writtenAt = std::chrono::steady_clock::now();  // metrics alone: rewritten at the refresh interval
+  if (record.built) {
+    // The leader's times for what we agree on, ours only where our status
+    // differs from the API's (not written yet, or not by us).
+    record.built->conditions = carryTransitions(std::move(record.built->conditions), record.written->conditions);
+  }
 }
 
 void StatusWriter::setAvailableAlgorithms(std::vector<std::string> names) {
@@ -229,9 +293,15 @@ StatusWriter::WriteResult StatusWriter::write(const PolicyReference& ref, const 
       return WriteResult::kRetryLater;  // losing the Lease stops writes at once
     }
     pace(stop);
+    // Asked after pacing, just before sending: a write must be answered (or
+    // given up) while leadership is still certain, not land after a takeover.
+    const std::chrono::milliseconds timeout = writeWindow(options_.requestTimeout);
+    if (stop.stop_requested() || timeout.count() <= 0) {
+      return WriteResult::kRetryLater;
+    }
     // No resourceVersion in the patch: a merge patch without one cannot
     // conflict, and status is ours alone to write.
-    auto response = client_.request("PATCH", path, body, "application/merge-patch+json", options_.requestTimeout);
+    auto response = client_.request("PATCH", path, body, "application/merge-patch+json", timeout);
     if (response.ok()) {
       const long status = response.value().status;
       if (status / 100 == 2) {
@@ -276,9 +346,12 @@ void StatusWriter::run(const std::stop_token& stop) {
     std::unique_lock lock(mutex_);
     if (leader && !wasLeader_) {
       // The previous leader may have written anything, or not the latest:
-      // write the current state of every policy once.
+      // compare with what the API held as last observed and write what
+      // differs; with nothing observed, write the current state once.
+      const auto steadyNow = std::chrono::steady_clock::now();
       for (auto& [key, record] : records_) {
-        record.written.reset();
+        record.written = record.observed;
+        record.writtenAt = steadyNow;
         markIfDueLocked(key, record);
       }
     }
@@ -320,9 +393,11 @@ void StatusWriter::run(const std::stop_token& stop) {
       continue;  // removed meanwhile
     }
     found->second.queued = false;
-    if (!found->second.built ||
-        (found->second.written && compareStatus(*found->second.written, *found->second.built) == StatusChange::kNone)) {
-      continue;  // nothing (left) to write: a key queued twice across a removal
+    if (!dueLocked(found->second)) {
+      // Nothing (left) to write: queued while a write was in flight (nothing
+      // written yet, so anything was due) and that write settled it, or
+      // queued twice across a removal, or the API's status observed since.
+      continue;
     }
     const PolicyReference ref = found->second.ref;
     const PolicyStatus sent = *found->second.built;

@@ -37,6 +37,12 @@ struct StatusWriterOptions {
   int maxAttempts = 3;
   std::chrono::milliseconds retryBackoff{200};
   std::chrono::milliseconds requestTimeout{10'000};
+  // How much longer this process is certainly the leader
+  // (LeaderElector::remaining()), asked before every status write and Event:
+  // the request's timeout is at most that, so that it cannot land after the
+  // Lease passed to another replica (mayWrite() alone is true when the
+  // request starts, not when it arrives); 0 = send nothing. Empty = no limit.
+  std::function<std::chrono::milliseconds()> leadershipRemaining;
   // Client-side limit on status writes and Events together, as client-go's
   // QPS and burst: on average at most maxRequestsPerSecond, with up to
   // maxBurst sent at once after a quiet spell; 0 = none. A new leader
@@ -65,9 +71,10 @@ struct StatusWriterOptions {
 //
 // A write happens only when a field other than a timestamp changed (see
 // compareStatus()), only while mayWrite() (the leader), and is never sent to
-// spec. Gaining leadership makes every policy dirty again, so that the new
-// leader writes the current state once. A 404 (the policy was deleted
-// meanwhile) drops the write.
+// spec. Gaining leadership compares every policy's status with what the API
+// held as last observed (observeApiStatus()), so that the new leader writes
+// once what differs (everything, when nothing was observed). A 404 (the
+// policy was deleted meanwhile) drops the write.
 class StatusWriter {
  public:
   struct Stats {
@@ -98,6 +105,18 @@ class StatusWriter {
                const std::string& message);
   void onInvalid(const std::string& ns, const std::string& name, std::int64_t generation, const std::string& message);
   void onRemoved(const std::string& ns, const std::string& name);
+  // Watcher thread: the policy's `.status` as the API holds it (JSON text;
+  // malformed text or fields are ignored, never thrown on). Call it for every
+  // policy of each snapshot, before the evaluation sees the snapshot, so that
+  // - the conditions built first by this process keep the API's
+  //   lastTransitionTime where their status is the same (a restarted server);
+  // - what the API holds is what the next write is compared with, so that a
+  //   restarted server or a new leader writes only what differs.
+  // While this process leads, status is its own to write and its writes
+  // come back here later, possibly older than one it has since sent: then it
+  // is taken only for a policy not yet written. While another leads, every
+  // observation is taken, the other leader's times included.
+  void observeApiStatus(const std::string& ns, const std::string& name, const std::string& statusJson);
   void setAvailableAlgorithms(std::vector<std::string> names);
 
   [[nodiscard]] Stats stats() const;
@@ -111,6 +130,7 @@ class StatusWriter {
     std::int64_t generation = 0;           // metadata.generation last seen
     std::optional<PolicyStatus> built;    // the latest status built
     std::optional<PolicyStatus> written;  // what the API server has, as far as we know
+    std::optional<PolicyStatus> observed;  // the status last read from the API (observeApiStatus)
     std::chrono::steady_clock::time_point writtenAt{};
     EventMemory events;
     bool queued = false;
@@ -122,12 +142,20 @@ class StatusWriter {
   enum class WriteResult { kWritten, kGone, kRefused, kRetryLater };
 
   Record& recordFor(const std::string& ns, const std::string& name, const std::string& uid);
+  // Whether the status built differs enough from the one written to be sent now.
+  [[nodiscard]] bool dueLocked(const Record& record) const;
   void markIfDueLocked(const std::string& key, Record& record);
+  // Keeps a newly built status, its conditions' times carried from the API's
+  // when this process built none before.
+  static void setBuiltLocked(Record& record, PolicyStatus status);
   void queueEventsLocked(const PolicyReference& ref, std::vector<PendingEvent> events);
   void run(const std::stop_token& stop);
   WriteResult write(const PolicyReference& ref, const std::string& body, const std::stop_token& stop);
   void pace(const std::stop_token& stop);
   [[nodiscard]] bool mayWrite() const { return !mayWrite_ || mayWrite_(); }
+  // The timeout for a request sent now: at most `limit` and the leadership
+  // remaining; 0 when this process may not write.
+  [[nodiscard]] std::chrono::milliseconds writeWindow(std::chrono::milliseconds limit) const;
   [[nodiscard]] core::TimePoint now() const;
   void reportError(const std::string& key, const std::string& error) const;
 

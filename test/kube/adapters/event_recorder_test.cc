@@ -21,10 +21,19 @@ const core::TimePoint kT0 = core::TimePoint(std::chrono::sys_days{std::chrono::y
 const PolicyReference kPolicy{"ml", "chat", "uid-1", "41"};
 const PendingEvent kUnknown{EventType::kWarning, "UnknownAlgorithm", "algorithm \"Foo\" not found; available: MaxRatio; using MaxRatio"};
 
+EventRecorderOptions recorderOptions() {
+  EventRecorderOptions options;
+  options.component = "kubeai-scaler";
+  options.instance = "scaler-0_abc";
+  options.aggregationWindow = 600s;
+  options.requestTimeout = 1s;
+  return options;
+}
+
 struct Fixture {
   RecordingKubeClient client;
   core::TimePoint now = kT0;
-  EventRecorder recorder{client, EventRecorderOptions{"kubeai-scaler", "scaler-0_abc", 600s, 1s}, [this] { return now; }};
+  EventRecorder recorder{client, recorderOptions(), [this] { return now; }};
 };
 
 TEST_CASE("a new Event names the policy, its reason and the reporter") {
@@ -100,6 +109,34 @@ TEST_CASE("an Event gone from the server is made again") {
   CHECK(fixture.client.requests("PATCH").size() == 1);
   REQUIRE(fixture.client.requests("POST").size() == 2);
   CHECK(nlohmann::json::parse(fixture.client.requests("POST")[1].body).at("count") == 1);
+}
+
+TEST_CASE("every request, the POST after a 404 too, is timed within the write window, none once it closed") {
+  Fixture fixture;
+  std::atomic<long> windowMs{50};
+  EventRecorderOptions options = recorderOptions();
+  options.writeWindow = [&] { return std::chrono::milliseconds(windowMs.load()); };
+  EventRecorder recorder(fixture.client, options, [&] { return fixture.now; });
+  REQUIRE(recorder.record(kPolicy, kUnknown).ok());
+  REQUIRE(fixture.client.requests("POST").size() == 1);
+  CHECK(fixture.client.requests("POST")[0].timeout == 50ms);  // the smaller of 1 s and the window
+
+  // The aggregating PATCH finds the Event gone; the window closes meanwhile:
+  // the POST that would follow is not sent.
+  fixture.client.setHandler([&](const RecordedRequest& request) -> core::Result<KubeResponse> {
+    if (request.method == "PATCH") {
+      windowMs = 0;
+      return KubeResponse{404, R"({"kind":"Status","code":404,"reason":"NotFound"})"};
+    }
+    return KubeResponse{201, "{}"};
+  });
+  const core::Status recorded = recorder.record(kPolicy, kUnknown);
+  REQUIRE_FALSE(recorded.ok());
+  CHECK(recorded.error().message ==
+        "event UnknownAlgorithm on policy ml/chat: POST /api/v1/namespaces/ml/events: not sent: leadership lost");
+  REQUIRE(fixture.client.requests("PATCH").size() == 1);
+  CHECK(fixture.client.requests("PATCH")[0].timeout == 50ms);
+  CHECK(fixture.client.requests("POST").size() == 1);
 }
 
 TEST_CASE("a refused Event says which, where, and the server's words") {

@@ -187,21 +187,59 @@ TEST_CASE("a renew interval longer than the lease is shortened, so leadership ho
   }
 }
 
-TEST_CASE("an expired Lease of another holder is taken over") {
+TEST_CASE("a Lease whose renewTime is long past is taken only after leaseDuration of local observation") {
   Fixture fixture;
+  // A live holder whose clock runs an hour behind ours: by its renewTime the
+  // lease expired long ago, but it renews (or may still) and writes. Only
+  // what this process observed on its own clock counts (client-go): the
+  // record must stay unchanged for leaseDurationSeconds first.
   const std::string anHourAgo = formatMicroTime(std::chrono::system_clock::now() - 1h);
   fixture.server.put({{"holderIdentity", "b"},
-                      {"leaseDurationSeconds", 15},
+                      {"leaseDurationSeconds", 2},
                       {"acquireTime", anHourAgo},
                       {"renewTime", anHourAgo},
                       {"leaseTransitions", 4}});
   auto elector = fixture.elector("a");
+  const auto started = std::chrono::steady_clock::now();
   elector->start();
-  REQUIRE(eventually([&] { return elector->isLeader(); }, 2s));
+  REQUIRE(fixture.client.waitFor("GET", 1, 2s));
+  std::this_thread::sleep_for(1500ms);
+  CHECK_FALSE(elector->isLeader());
+  CHECK(fixture.client.requests("PUT").empty());
+  CHECK(fixture.server.lease()->at("spec").at("holderIdentity") == "b");
+
+  REQUIRE(eventually([&] { return elector->isLeader(); }, 3s));
+  CHECK(std::chrono::steady_clock::now() - started >= 2s);
   const json spec = fixture.server.lease()->at("spec");
   CHECK(spec.at("holderIdentity") == "a");
   CHECK(spec.at("leaseTransitions") == 5);
   CHECK(spec.at("acquireTime") != anHourAgo);
+}
+
+TEST_CASE("a released Lease (no holder) is taken at once") {
+  Fixture fixture;
+  fixture.server.put({{"leaseDurationSeconds", 15},
+                      {"renewTime", formatMicroTime(std::chrono::system_clock::now())},
+                      {"leaseTransitions", 2}});
+  auto elector = fixture.elector("a");
+  const auto started = std::chrono::steady_clock::now();
+  elector->start();
+  REQUIRE(eventually([&] { return elector->isLeader(); }, 2s));
+  CHECK(std::chrono::steady_clock::now() - started < 1s);
+  CHECK(fixture.server.lease()->at("spec").at("holderIdentity") == "a");
+}
+
+TEST_CASE("remaining(): how long leadership is certain, 0 when not leading") {
+  Fixture fixture;
+  auto elector = fixture.elector("a");
+  CHECK(elector->remaining() == 0ms);
+  elector->start();
+  REQUIRE(eventually([&] { return elector->isLeader(); }, 2s));
+  const auto left = elector->remaining();
+  CHECK(left > 0ms);
+  CHECK(left <= 1600ms);  // the 2 s lease less its margin (a fifth)
+  elector->stop();
+  CHECK(elector->remaining() == 0ms);
 }
 
 TEST_CASE("a live Lease of another holder is left alone") {

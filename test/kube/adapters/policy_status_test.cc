@@ -198,6 +198,130 @@ TEST_CASE("an invalid policy: Ready=False/InvalidPolicy with the validation mess
   CHECK(again.conditions[0].lastTransitionTime == "2026-11-28T01:00:00Z");
 }
 
+TEST_CASE("an invalid policy deletes the decision fields a valid one wrote (null in the merge patch)") {
+  core::Observation observation;
+  observation.latencyP99Ms = 100.0;
+  const PolicyStatus ready =
+      statusFromDecision(makePolicy(), makeDecision(3, 5), observation, kT0 - 1h, kAlgorithms, {}, kT0);
+  const PolicyStatus invalid = statusFromInvalid(ready, 4, "spec.maxReplicas: must be >= minReplicas (2)", kT0);
+  const auto body = nlohmann::json::parse(statusMergePatch(invalid)).at("status");
+  // A merge patch keeps what it leaves out: these must be null to go.
+  for (const char* field :
+       {"currentReplicas", "desiredReplicas", "currentMetrics", "lastAlgorithm", "lastScaleReason"}) {
+    CAPTURE(field);
+    REQUIRE(body.contains(field));
+    CHECK(body.at(field).is_null());
+  }
+  CHECK_FALSE(body.contains("lastScaleTime"));  // when the target was last scaled is still true
+  CHECK(body.at("observedGeneration") == 4);
+  REQUIRE(body.at("conditions").size() == 1);  // the list is replaced whole: AlgorithmValid etc. go too
+  CHECK(body.at("conditions")[0].at("reason") == "InvalidPolicy");
+
+  // Valid again: the decision is written, nothing deleted.
+  const PolicyStatus again =
+      statusFromDecision(makePolicy(5), makeDecision(), observation, std::nullopt, kAlgorithms, invalid.conditions,
+                         kT0);
+  const auto valid = nlohmann::json::parse(statusMergePatch(again)).at("status");
+  CHECK(valid.at("desiredReplicas") == 3);
+  CHECK(valid.at("lastAlgorithm") == "MaxRatio");
+
+  // An invalid status read back from the API (the fields gone) is no change.
+  const auto readBack = parseApiStatus(R"({"observedGeneration":4,"lastScaleTime":"2026-11-28T00:00:00Z",)"
+                                       R"("conditions":)" + body.at("conditions").dump() + "}");
+  REQUIRE(readBack);
+  CHECK(compareStatus(*readBack, invalid) == StatusChange::kNone);
+  // One still holding the old decision is: it must be written.
+  const auto stale = parseApiStatus(R"({"observedGeneration":4,"desiredReplicas":5,"conditions":)" +
+                                    body.at("conditions").dump() + "}");
+  REQUIRE(stale);
+  CHECK(compareStatus(*stale, invalid) == StatusChange::kSignificant);
+}
+
+TEST_CASE("parseApiStatus: the status we wrote, read back, is no change, and what is malformed is absent") {
+  core::Observation observation;
+  observation.latencyP99Ms = 123.456;  // written as 123.46
+  observation.gpuUtilizationPercent = 70.0;
+  core::Decision decision = makeDecision(3, 4);
+  decision.limitedBy = core::LimitedBy::kScaleUpPolicy;
+  const PolicyStatus built = statusFromDecision(makePolicy(), decision, observation, kT0, kAlgorithms, {}, kT0);
+  const auto patch = nlohmann::json::parse(statusMergePatch(built));
+  const auto readBack = parseApiStatus(patch.at("status").dump());
+  REQUIRE(readBack);
+  CHECK(compareStatus(*readBack, built) == StatusChange::kNone);
+  CHECK(readBack->conditions == built.conditions);  // times and all
+  CHECK(readBack->lastScaleTime == built.lastScaleTime);
+
+  struct Row {
+    const char* json;
+    bool parsed;
+    std::size_t conditions;
+    std::optional<std::int32_t> desired;
+  };
+  const Row rows[] = {
+      {"", true, 0, std::nullopt},                                          // no status: empty
+      {"null", true, 0, std::nullopt},                                      // likewise
+      {"{}", true, 0, std::nullopt},                                        // an empty object
+      {"{not json", false, 0, std::nullopt},                                // malformed: ignored whole
+      {"[1,2]", false, 0, std::nullopt},                                    // not an object
+      {"\"text\"", false, 0, std::nullopt},                                 // not an object
+      {R"({"desiredReplicas":"five"})", true, 0, std::nullopt},             // a string: absent
+      {R"({"desiredReplicas":4.5})", true, 0, std::nullopt},                // not an integer: absent
+      {R"({"desiredReplicas":99999999999})", true, 0, std::nullopt},        // out of int32: absent
+      {R"({"desiredReplicas":18446744073709551615})", true, 0, std::nullopt},  // out of int64: absent
+      {R"({"desiredReplicas":-2})", true, 0, -2},                           // taken as it is (compared)
+      {R"({"conditions":"Ready"})", true, 0, std::nullopt},                 // not a list: none
+      {R"({"conditions":[1,null,{"type":7,"status":"True"}]})", true, 1, std::nullopt},  // only objects
+      {R"({"currentMetrics":[],"observedGeneration":"3"})", true, 0, std::nullopt},      // wrong types
+  };
+  for (const Row& row : rows) {
+    CAPTURE(row.json);
+    const auto status = parseApiStatus(row.json);
+    REQUIRE(status.has_value() == row.parsed);
+    if (status) {
+      CHECK(status->conditions.size() == row.conditions);
+      CHECK(status->desiredReplicas == row.desired);
+      CHECK(status->observedGeneration == 0);
+      CHECK_FALSE(status->currentMetrics);
+    }
+  }
+  const auto odd = parseApiStatus(R"({"conditions":[{"type":7,"status":"True","lastTransitionTime":1}]})");
+  REQUIRE(odd);
+  CHECK(odd->conditions[0].type.empty());
+  CHECK(odd->conditions[0].status == "True");
+  CHECK(odd->conditions[0].lastTransitionTime.empty());
+}
+
+TEST_CASE("carryTransitions keeps a time where type and status are the same") {
+  const std::vector<Condition> api = {
+      {"Ready", "True", "Evaluated", "", "2026-11-28T00:00:00Z", 3},
+      {"ScalingLimited", "False", "NotLimited", "", "2026-11-28T00:10:00Z", 3},
+      {"AlgorithmValid", "True", "AlgorithmFound", "", "", 3},
+  };
+  const std::vector<Condition> next = {
+      {"Ready", "True", "Evaluated", "other words", "2026-11-28T01:00:00Z", 4},            // same status: API's time
+      {"ScalingLimited", "True", "MaxReplicas", "", "2026-11-28T01:00:00Z", 4},           // changed: its own
+      {"AlgorithmValid", "True", "AlgorithmFound", "", "2026-11-28T01:00:00Z", 4},        // no time there: its own
+  };
+  const std::vector<Condition> carried = carryTransitions(next, api);
+  CHECK(carried[0].lastTransitionTime == "2026-11-28T00:00:00Z");
+  CHECK(carried[0].message == "other words");
+  CHECK(carried[1].lastTransitionTime == "2026-11-28T01:00:00Z");
+  CHECK(carried[2].lastTransitionTime == "2026-11-28T01:00:00Z");
+}
+
+TEST_CASE("compareStatus: metrics are compared as written, to two decimals") {
+  const core::Policy policy = makePolicy();
+  core::Observation observation;
+  observation.latencyP99Ms = 100.001;
+  const PolicyStatus base = statusFromDecision(policy, makeDecision(), observation, kT0, kAlgorithms, {}, kT0);
+  observation.latencyP99Ms = 100.004;  // both written as 100.0
+  const PolicyStatus same = statusFromDecision(policy, makeDecision(), observation, kT0, kAlgorithms, {}, kT0);
+  CHECK(compareStatus(base, same) == StatusChange::kNone);
+  observation.latencyP99Ms = 100.02;
+  const PolicyStatus moved = statusFromDecision(policy, makeDecision(), observation, kT0, kAlgorithms, {}, kT0);
+  CHECK(compareStatus(base, moved) == StatusChange::kMetricsOnly);
+}
+
 TEST_CASE("compareStatus: timestamps alone are no change") {
   const core::Policy policy = makePolicy();
   core::Observation observation;

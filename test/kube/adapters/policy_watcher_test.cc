@@ -108,6 +108,14 @@ struct Fixture {
     REQUIRE(!snapshots.empty());
     return snapshots.back();
   }
+  std::size_t snapshotCount() {
+    const std::lock_guard lock(mutex);
+    return snapshots.size();
+  }
+  std::vector<PolicySnapshot> snapshotsSince(std::size_t first) {
+    const std::lock_guard lock(mutex);
+    return {snapshots.begin() + static_cast<std::ptrdiff_t>(first), snapshots.end()};
+  }
   std::vector<std::string> names() {
     std::vector<std::string> out;
     for (const auto& policy : *last().policies) {
@@ -461,18 +469,21 @@ TEST_CASE("PolicyWatcher's snapshot carries each policy's status as the API hold
   CHECK(snapshot.apiStatuses.at("default/chat") == chatStatus.dump());  // compact
   CHECK(json::parse(snapshot.apiStatuses.at("default/broken")) == broken["status"]);
 
-  // Kept up to date by MODIFIED; gone with DELETED.
+  // Later snapshots carry only what changed: the MODIFIED chat, never the
+  // unchanged or DELETED broken.
+  const std::size_t before = f.snapshotCount();
   chat["status"]["observedGeneration"] = 2;
   chat["metadata"]["resourceVersion"] = "11";
   f.client.addStream({{event("MODIFIED", chat), event("DELETED", broken)}, 200L, true});
-  f.waitFor(
-      [&] {
-        const PolicySnapshot latest = f.last();
-        return latest.apiStatuses.count("default/broken") == 0 && latest.apiStatuses.count("default/chat") == 1 &&
-               json::parse(latest.apiStatuses.at("default/chat"))["observedGeneration"] == 2;
-      },
-      "the statuses to follow the events");
-  CHECK(f.last().apiStatuses.size() == 1);
+  f.waitFor([&] { return f.last().invalid.empty(); }, "the DELETED event");
+  std::map<std::string, std::string> later;
+  for (const PolicySnapshot& each : f.snapshotsSince(before)) {
+    for (const auto& [key, status] : each.apiStatuses) {
+      later[key] = status;
+    }
+  }
+  REQUIRE(later.size() == 1);
+  CHECK(json::parse(later.at("default/chat"))["observedGeneration"] == 2);
 }
 
 TEST_CASE("PolicyWatcher backs off exponentially on 5xx, honours 429's retryAfterSeconds, and resets after success") {

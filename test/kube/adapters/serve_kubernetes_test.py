@@ -314,6 +314,18 @@ class LeaderElectionTest(H.ServeTestCase):
             self.assertLess(code, 300, parsed)
             return parsed
 
+        # Ready=True since 2020, as a server before these two wrote it: neither may reset the time
+        # while Ready stays True (lastTransitionTime moves only when the condition's status does).
+        since = "2020-01-01T00:00:00Z"
+        api("PATCH", POLICIES + "/chat/status",
+            {"status": {"conditions": [{"type": "Ready", "status": "True", "reason": "Evaluated",
+                                        "message": "desired replicas computed", "lastTransitionTime": since}]}},
+            "application/merge-patch+json")
+
+        def ready_since():
+            conditions = api("GET", POLICIES + "/chat").get("status", {}).get("conditions", [])
+            return next((c.get("lastTransitionTime") for c in conditions if c.get("type") == "Ready"), None)
+
         servers = []
         for _ in range(2):
             serve = H.Serve(H.ARGS.scaler, ["--kubernetes", "--kubeconfig", kubeconfig, "--metrics-file", metrics,
@@ -329,6 +341,7 @@ class LeaderElectionTest(H.ServeTestCase):
         self.assertFalse(leading(other))
         H.wait_until(lambda: api("GET", POLICIES + "/chat").get("status", {}).get("desiredReplicas") == 4, 10.0,
                      "status written by the leader")
+        self.assertEqual(ready_since(), since)
         # Both answer KEDA.
         for serve in servers:
             with grpc.insecure_channel(serve.grpc_address, options=H.channel_options()) as channel:
@@ -340,6 +353,7 @@ class LeaderElectionTest(H.ServeTestCase):
         api("PATCH", POLICIES + "/chat", {"spec": {"maxReplicas": 3}}, "application/merge-patch+json")
         H.wait_until(lambda: api("GET", POLICIES + "/chat").get("status", {}).get("desiredReplicas") == 3, 10.0,
                      "status written by the new leader")
+        self.assertEqual(ready_since(), since)
 
 
 class KubectlSeesStatusTest(H.ServeTestCase):

@@ -332,6 +332,7 @@ TEST_CASE("errors and invalid policies reach status") {
   CHECK(sent[1].path == "/apis/kubeai.io/v1alpha1/namespaces/ml/aiinferenceautoscalerpolicies/bad/status");
   CHECK(statusOf(sent[1]).at("conditions")[0].at("reason") == "InvalidPolicy");
   CHECK(statusOf(sent[1]).at("observedGeneration") == 7);
+  CHECK(statusOf(sent[1]).at("desiredReplicas").is_null());  // a decision no longer made is deleted
 
   // A failed read while a decision is in force changes nothing.
   writer.onDecision(makePolicy(), makeDecision(), observation(), std::nullopt);
@@ -362,6 +363,164 @@ TEST_CASE("a removed policy is forgotten, and written afresh if it comes back") 
   writer.onDecision(again, makeDecision(), observation(), std::nullopt);
   REQUIRE(writer.waitIdle(2s));
   CHECK(patches(client).size() == 2);
+}
+
+// 2026-11-28T09:00:00Z, when a previous process (or leader) saw Ready turn True.
+const core::TimePoint kNine = core::TimePoint(std::chrono::sys_days{std::chrono::year{2026} / 11 / 28}) + 9h;
+
+// The status as the API holds it after a write built at `time`.
+std::string apiStatus(const core::Policy& policy, const core::Decision& decision, core::TimePoint time) {
+  const PolicyStatus status = statusFromDecision(policy, decision, observation(), std::nullopt,
+                                                 fastOptions().availableAlgorithms, {}, time);
+  return nlohmann::json::parse(statusMergePatch(status)).at("status").dump();
+}
+
+const nlohmann::json& conditionIn(const nlohmann::json& status, const std::string& type) {
+  for (const auto& condition : status.at("conditions")) {
+    if (condition.at("type") == type) {
+      return condition;
+    }
+  }
+  FAIL("no condition " << type);
+  return status;
+}
+
+// A fixed wall clock, an hour after kNine.
+StatusWriterOptions atTen() {
+  StatusWriterOptions options = fastOptions();
+  options.clock = [] { return kNine + 1h; };
+  return options;
+}
+
+TEST_CASE("a restarted server keeps the API's lastTransitionTime and does not rewrite an unchanged status") {
+  RecordingKubeClient client;
+  StatusWriter writer(client, atTen(), [] { return true; });
+  writer.observeApiStatus("ml", "chat", apiStatus(makePolicy(), makeDecision(), kNine));
+  writer.start();
+
+  // The decision the API already shows: nothing to write.
+  writer.onDecision(makePolicy(), makeDecision(), observation(), std::nullopt);
+  REQUIRE(writer.waitIdle(2s));
+  CHECK(patches(client).empty());
+
+  // Another decision, Ready still True: written, with Ready's time as the API had it.
+  writer.onDecision(makePolicy(), makeDecision(5), observation(), kNine + 1h);
+  REQUIRE(writer.waitIdle(2s));
+  auto sent = patches(client);
+  REQUIRE(sent.size() == 1);
+  CHECK(statusOf(sent[0]).at("desiredReplicas") == 5);
+  CHECK(conditionIn(statusOf(sent[0]), "Ready").at("lastTransitionTime") == "2026-11-28T09:00:00Z");
+  CHECK(conditionIn(statusOf(sent[0]), "AlgorithmValid").at("lastTransitionTime") == "2026-11-28T09:00:00Z");
+
+  // Ready turns False: now its time moves.
+  writer.onError(makePolicy(), "stale", "metrics unavailable for 45s: timeout");
+  REQUIRE(writer.waitIdle(2s));
+  sent = patches(client);
+  REQUIRE(sent.size() == 2);
+  CHECK(conditionIn(statusOf(sent[1]), "Ready").at("status") == "False");
+  CHECK(conditionIn(statusOf(sent[1]), "Ready").at("lastTransitionTime") == "2026-11-28T10:00:00Z");
+  CHECK(conditionIn(statusOf(sent[1]), "AlgorithmValid").at("lastTransitionTime") == "2026-11-28T09:00:00Z");
+}
+
+TEST_CASE("a new leader writes only the statuses that differ from the API's, keeping its times") {
+  RecordingKubeClient client;
+  std::atomic<bool> leader{false};
+  StatusWriter writer(client, atTen(), [&] { return leader.load(); });
+  writer.start();
+  core::Policy embed = makePolicy();
+  embed.metadata.name = "embed";
+  const std::string embedPath = "/apis/kubeai.io/v1alpha1/namespaces/ml/aiinferenceautoscalerpolicies/embed/status";
+  // The other leader wrote both; this replica agrees on chat, not on embed.
+  writer.observeApiStatus("ml", "chat", apiStatus(makePolicy(), makeDecision(), kNine));
+  writer.observeApiStatus("ml", "embed", apiStatus(embed, makeDecision(5), kNine));
+  writer.onDecision(makePolicy(), makeDecision(), observation(), std::nullopt);
+  writer.onDecision(embed, makeDecision(), observation(), std::nullopt);
+  std::this_thread::sleep_for(50ms);
+  CHECK(client.requests().empty());
+
+  leader = true;
+  REQUIRE(client.waitFor("PATCH", 1, 2s));
+  REQUIRE(writer.waitIdle(2s));
+  std::this_thread::sleep_for(50ms);  // a second write would be sent by now
+  auto sent = patches(client);
+  REQUIRE(sent.size() == 1);
+  CHECK(sent[0].path == embedPath);
+  CHECK(statusOf(sent[0]).at("desiredReplicas") == 3);
+  CHECK(conditionIn(statusOf(sent[0]), "Ready").at("lastTransitionTime") == "2026-11-28T09:00:00Z");
+
+  SUBCASE("our own writes coming back late are not taken for the API's status") {
+    writer.onDecision(embed, makeDecision(4), observation(), std::nullopt);
+    REQUIRE(writer.waitIdle(2s));
+    writer.onDecision(embed, makeDecision(6), observation(), std::nullopt);
+    REQUIRE(writer.waitIdle(2s));
+    REQUIRE(patches(client).size() == 3);
+    // The watch brings the write of 4 after the write of 6 was sent.
+    writer.observeApiStatus("ml", "embed", apiStatus(embed, makeDecision(4), kNine));
+    writer.onDecision(embed, makeDecision(6), observation(), std::nullopt);
+    REQUIRE(writer.waitIdle(2s));
+    CHECK(patches(client).size() == 3);
+  }
+  SUBCASE("what another leader wrote meanwhile is compared with on leading again") {
+    leader = false;
+    std::this_thread::sleep_for(50ms);
+    writer.observeApiStatus("ml", "chat", apiStatus(makePolicy(), makeDecision(7), kNine));  // differs now
+    writer.observeApiStatus("ml", "embed", apiStatus(embed, makeDecision(), kNine));       // agrees
+    leader = true;
+    REQUIRE(client.waitFor("PATCH", 2, 2s));
+    REQUIRE(writer.waitIdle(2s));
+    std::this_thread::sleep_for(50ms);
+    sent = patches(client);
+    REQUIRE(sent.size() == 2);
+    CHECK(sent[1].path == kStatusPath);
+    CHECK(statusOf(sent[1]).at("desiredReplicas") == 3);
+  }
+}
+
+TEST_CASE("a malformed status from the API is ignored, never thrown on") {
+  RecordingKubeClient client;
+  StatusWriter writer(client, atTen(), [] { return true; });
+  writer.start();
+  for (const char* text : {"{oops", "[]", "42", R"({"conditions":[{"type":"Ready","status":1}],"desiredReplicas":"3"})",
+                           R"({"conditions":[7,{"type":"Ready","status":"True","lastTransitionTime":false}]})"}) {
+    CAPTURE(text);
+    CHECK_NOTHROW(writer.observeApiStatus("ml", "chat", text));
+  }
+  writer.onDecision(makePolicy(), makeDecision(), observation(), std::nullopt);
+  REQUIRE(writer.waitIdle(2s));
+  const auto sent = patches(client);
+  REQUIRE(sent.size() == 1);  // what the API holds is not what we would write
+  CHECK(conditionIn(statusOf(sent[0]), "Ready").at("lastTransitionTime") == "2026-11-28T10:00:00Z");
+}
+
+TEST_CASE("a write or an Event is sent with no longer a timeout than leadership is certain") {
+  RecordingKubeClient client;
+  client.setHandler([&](const RecordedRequest&) -> core::Result<KubeResponse> { return KubeResponse{201, "{}"}; });
+  std::atomic<long> remainingMs{50};
+  StatusWriterOptions options = fastOptions();
+  options.leadershipRemaining = [&] { return std::chrono::milliseconds(remainingMs.load()); };
+  StatusWriter writer(client, options, [] { return true; });
+  writer.start();
+  core::Decision unknown = makeDecision();
+  unknown.requestedAlgorithm = "Foo";
+  unknown.algorithmValid = false;
+  writer.onDecision(makePolicy(), unknown, observation(), std::nullopt);  // a status and an Event
+  REQUIRE(writer.waitIdle(2s));
+  const auto sent = client.requests();
+  REQUIRE(sent.size() == 2);
+  for (const RecordedRequest& request : sent) {
+    CAPTURE(request.method);
+    CHECK(request.timeout > 0ms);
+    CHECK(request.timeout <= 50ms);
+  }
+
+  // Leadership no longer certain: nothing is sent.
+  remainingMs = 0;
+  client.clear();
+  writer.onDecision(makePolicy(), makeDecision(5), observation(), std::nullopt);  // a status and an Event
+  REQUIRE(writer.waitIdle(2s));
+  CHECK(client.requests().empty());
+  CHECK(writer.stats().writeFailures == 1);
+  CHECK(writer.stats().eventFailures == 1);
 }
 
 }  // namespace
