@@ -430,6 +430,10 @@ int runServe(const ServeOptions& options) {
     kube::PolicyWatcherOptions policyWatchOptions;
     policyWatchOptions.ns = options.kubeNamespace;
     policyWatchOptions.log = logWatch;
+    policyWatchOptions.onStatus = [bridge = statusBridge.get()](const std::string& ns, const std::string& name,
+                                                                const std::string& status) {
+      bridge->observeStatus(ns, name, status);
+    };
     policyWatcher = std::make_unique<kube::PolicyWatcher>(
         *kubeClient, std::move(policyWatchOptions), [&](kube::PolicySnapshot snapshot) {
           const std::lock_guard lock(reloadMutex);

@@ -25,6 +25,10 @@ class StatusBridge {
 
   // Watcher thread.
   void setPolicies(const kube::PolicySnapshot& snapshot);
+  // A status the API now holds, from a watch event that changed nothing else.
+  void observeStatus(const std::string& ns, const std::string& name, const std::string& status) {
+    writer_.observeApiStatus(ns, name, status);
+  }
 
   // Evaluation thread, from here on.
   void onDecision(const core::Policy& policy, const core::Decision& decision, const core::Observation& observation,

@@ -106,6 +106,16 @@ std::string stringAt(const json& object, std::string_view outer, std::string_vie
   return second != first->end() && second->is_string() ? second->get<std::string>() : std::string();
 }
 
+// True when `next` (a MODIFIED object) differs from `held` in its status and
+// resourceVersion only: the same generation (the API server bumps it on
+// every spec change; metadata such as labels is not used), decoded to the
+// same outcome (valid, or refused for the same reason).
+bool sameButStatus(const detail::WatchedPolicy& held, const detail::WatchedPolicy& next) {
+  return held.generation > 0 && held.generation == next.generation &&
+         held.policy.has_value() == next.policy.has_value() && held.invalidMessage == next.invalidMessage &&
+         (!held.policy || held.policy->metadata.uid == next.policy->metadata.uid);
+}
+
 // A policy from the API, decoded as the policy directory decodes a file's
 // documents: the messages name the fields.
 std::pair<std::pair<std::string, std::string>, detail::WatchedPolicy> decodePolicy(json& object) {
@@ -505,10 +515,23 @@ bool PolicyWatcher::onEvent(std::string_view line, WatchEnd& end, std::optional<
     return true;
   }
   ++changes;
+  std::optional<std::string> statusOnly;  // set when the event changed the status alone
   {
     const std::lock_guard lock(mutex_);
     if (type == "DELETED") {
       objects_.erase(key);
+    } else if (auto found = objects_.find(key);
+               type == "MODIFIED" && found != objects_.end() && sameButStatus(found->second, decoded)) {
+      statusOnly = decoded.apiStatus ? std::move(*decoded.apiStatus) : std::string();
+      if (!options_.onStatus) {
+        found->second.apiStatus = std::move(statusOnly);  // for the next snapshot
+        statusOnly.reset();
+      } else {
+        found->second.apiStatus.reset();  // handed on below, newer than any kept
+      }
+      if (found->second.policy && decoded.policy) {
+        found->second.policy->metadata.resourceVersion = decoded.policy->metadata.resourceVersion;
+      }
     } else {
       objects_.insert_or_assign(key, std::move(decoded));
     }
@@ -518,6 +541,12 @@ bool PolicyWatcher::onEvent(std::string_view line, WatchEnd& end, std::optional<
     lastError_.clear();
   }
   log(WatchLogLevel::kDebug, "policy event", {{"type", type}, {"policy", concat(key.first, "/", key.second)}});
+  if (statusOnly) {
+    if (!statusOnly->empty()) {
+      options_.onStatus(key.first, key.second, *statusOnly);
+    }
+    return true;
+  }
   markDirty();
   return true;
 }

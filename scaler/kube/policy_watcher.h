@@ -81,6 +81,13 @@ struct PolicyWatcherOptions {
   std::int32_t watchTimeoutMaxSeconds = 600;
   std::int32_t pageSize = 500;
   WatchLog log;  // may be empty
+  // A MODIFIED event that changes neither the spec (metadata.generation is
+  // the same) nor anything else the server uses is a status write: ours
+  // (every status the leader writes comes back this way) or another
+  // replica's. Its status is handed here at once, from the watcher's thread,
+  // and the set is not published again, which would re-evaluate every policy
+  // for nothing. Empty: the status waits for the next snapshot's apiStatuses.
+  std::function<void(const std::string& ns, const std::string& name, const std::string& status)> onStatus;
   // Waits `delay` or until `stop`; returns false when stopped. Tests replace
   // it to record the back-off without sleeping.
   std::function<bool(std::chrono::milliseconds delay, std::stop_token stop)> sleep;

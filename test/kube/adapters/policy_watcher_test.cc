@@ -74,9 +74,17 @@ struct Fixture {
   std::vector<std::string> logs;
   std::unique_ptr<PolicyWatcher> watcher;
 
-  explicit Fixture(std::string ns = "") {
+  std::vector<std::string> statuses;  // "ns/name: status" handed to onStatus, with statusCallback
+
+  explicit Fixture(std::string ns = "", bool statusCallback = false) {
     PolicyWatcherOptions options;
     options.ns = std::move(ns);
+    if (statusCallback) {
+      options.onStatus = [this](const std::string& policyNs, const std::string& name, const std::string& status) {
+        const std::lock_guard lock(mutex);
+        statuses.push_back(testing::concat(policyNs, "/", name, ": ", status));
+      };
+    }
     options.coalesce = milliseconds(20);
     options.log = [this](WatchLogLevel, std::string_view message, const WatchLogFields& fields) {
       std::string line(message);
@@ -402,7 +410,7 @@ TEST_CASE("PolicyWatcher ignores or refuses malformed watch lines without ending
   f.client.addStream({{R"({"type":"ERROR","object":{"kind":"Status","code":"410","message":5}})"}, 200L});
   f.client.addStream({{deeplyNested(R"({"type":"ERROR","object":{"kind":"Status","details":)", 200'000, "}}")}, 200L});
   f.client.addStream({{deeplyNested(R"({"type":"ADDED","object":)", 200'000, "}")}, 200L});
-  f.client.addStream({{event("MODIFIED", policyObject("default", "chat", 8, "12"))}, 200L, true});
+  f.client.addStream({{event("MODIFIED", policyObject("default", "chat", 8, "12", 2))}, 200L, true});
   f.waitForNames({"default/chat@8"});
   CHECK(f.logged("a line is refused, resuming: nested deeper than 64 levels"));
   CHECK(f.backoffs().size() == 4);
@@ -484,6 +492,42 @@ TEST_CASE("PolicyWatcher's snapshot carries each policy's status as the API hold
   }
   REQUIRE(later.size() == 1);
   CHECK(json::parse(later.at("default/chat"))["observedGeneration"] == 2);
+}
+
+TEST_CASE("PolicyWatcher: a status-only change goes to onStatus and publishes nothing; a spec change publishes") {
+  Fixture f("", true);
+  json chat = policyObject("default", "chat", 5, "9");
+  f.client.onRequest = [&](std::string_view, const std::string&) -> core::Result<KubeResponse> {
+    return KubeResponse{200, listBody({chat}, "10")};
+  };
+  f.watcher->start();
+  f.waitFor([&] { return f.watcher->synced(); }, "the first list");
+  const std::size_t listed = f.snapshotCount();
+
+  // What the leader's own status write looks like from the watch: same generation, new status.
+  json written = chat;
+  written["metadata"]["resourceVersion"] = "11";
+  written["status"] = {{"desiredReplicas", 4}};
+  // Then a spec change: the API server bumps the generation.
+  json edited = written;
+  edited["metadata"]["resourceVersion"] = "12";
+  edited["metadata"]["generation"] = 2;
+  edited["spec"]["maxReplicas"] = 7;
+  f.client.addStream({{event("MODIFIED", written)}, 200L});
+  f.waitFor(
+      [&] {
+        const std::lock_guard lock(f.mutex);
+        return !f.statuses.empty();
+      },
+      "the status handed to onStatus");
+  {
+    const std::lock_guard lock(f.mutex);
+    CHECK(f.statuses == std::vector<std::string>{R"(default/chat: {"desiredReplicas":4})"});
+  }
+  f.client.addStream({{event("MODIFIED", edited)}, 200L, true});
+  f.waitFor([&] { return f.names() == std::vector<std::string>{"default/chat@7"}; }, "the spec change published");
+  // One snapshot for the spec change, none for the status write.
+  CHECK(f.snapshotCount() == listed + 1);
 }
 
 TEST_CASE("PolicyWatcher backs off exponentially on 5xx, honours 429's retryAfterSeconds, and resets after success") {
