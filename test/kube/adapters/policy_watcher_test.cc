@@ -494,7 +494,7 @@ TEST_CASE("PolicyWatcher's snapshot carries each policy's status as the API hold
   CHECK(json::parse(later.at("default/chat"))["observedGeneration"] == 2);
 }
 
-TEST_CASE("PolicyWatcher: a status-only change goes to onStatus and publishes nothing; a spec change publishes") {
+TEST_CASE("PolicyWatcher: a status-only change goes to onStatus and publishes nothing, a spec change publishes") {
   Fixture f("", true);
   json chat = policyObject("default", "chat", 5, "9");
   f.client.onRequest = [&](std::string_view, const std::string&) -> core::Result<KubeResponse> {
