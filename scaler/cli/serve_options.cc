@@ -1,5 +1,6 @@
 // serve's options: the checks no single flag can make, and --prometheus-header.
 #include <algorithm>
+#include <cmath>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -47,8 +48,12 @@ core::Status checkServeOptions(const ServeOptions& options) {
   if (options.evaluationInterval.count() <= 0) {
     return core::Error{"--evaluation-interval must be greater than 0"};
   }
-  if (options.statusQps < 0 || options.statusBurst < 1) {
-    return core::Error{"--status-qps must be at least 0 and --status-burst at least 1"};
+  if (!std::isfinite(options.statusQps) || options.statusQps < 0 ||
+      (options.statusQps > 0 && options.statusQps < 0.001)) {
+    return core::Error{"--status-qps must be 0 (unlimited) or a finite rate of at least 0.001"};
+  }
+  if (options.statusBurst < 1 || options.statusBurst > 100'000) {
+    return core::Error{"--status-burst must be between 1 and 100000"};
   }
   return core::Ok{};
 }

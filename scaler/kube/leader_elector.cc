@@ -210,7 +210,11 @@ bool LeaderElector::tryAcquireOrRenew() {
   record += stringField(lease.value("metadata", json::object()), "resourceVersion");
   if (record != observedRecord_) {
     observedRecord_ = std::move(record);
-    observedAt_ = started;
+    // When the answer came, not when the GET was sent (client-go's rule too):
+    // a renew committed while a slow GET was in flight must count from when
+    // we saw it, or the holder, whose own lease runs from its renew, could
+    // still be writing when we take over.
+    observedAt_ = std::chrono::steady_clock::now();
   }
 
   const bool ours = holder == options_.identity;
@@ -219,7 +223,7 @@ bool LeaderElector::tryAcquireOrRenew() {
     // long past may be a live holder whose clock runs behind ours.
     // Clamped: a value from the API must not overflow the nanosecond arithmetic.
     const std::chrono::seconds duration(std::clamp<std::int64_t>(durationSeconds, 0, 365LL * 24 * 3600));
-    const bool expired = started - observedAt_ >= duration;
+    const bool expired = std::chrono::steady_clock::now() - observedAt_ >= duration;
     if (!expired) {
       lastError_.clear();  // a round that went as it should: a later problem is news
       setLeading(false);   // another holder: stop at once, whatever we believed

@@ -542,9 +542,11 @@ bool PolicyWatcher::onEvent(std::string_view line, WatchEnd& end, std::optional<
   }
   log(WatchLogLevel::kDebug, "policy event", {{"type", type}, {"policy", concat(key.first, "/", key.second)}});
   if (statusOnly) {
-    if (!statusOnly->empty()) {
-      options_.onStatus(key.first, key.second, *statusOnly);
-    }
+    // Under the publishing lock, so that it cannot overtake an older status
+    // a snapshot being published still carries. "" (the status removed) is
+    // handed on too: an empty status.
+    const std::lock_guard publishing(publishMutex_);
+    options_.onStatus(key.first, key.second, *statusOnly);
     return true;
   }
   markDirty();

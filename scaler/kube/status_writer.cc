@@ -265,16 +265,18 @@ bool StatusWriter::waitIdle(std::chrono::milliseconds timeout) {
 }
 
 void StatusWriter::pace(const std::stop_token& stop) {
-  if (options_.maxRequestsPerSecond <= 0) {
+  if (!(options_.maxRequestsPerSecond > 0)) {  // 0 (or NaN): unpaced
     return;
   }
   // A token bucket kept as one time (GCRA): nextRequest_ is when the bucket
   // is next allowed to send; it may lag now by up to maxBurst - 1 gaps, which
-  // is the burst saved up while idle.
+  // is the burst saved up while idle. Bounded (one a day at the slowest, a
+  // burst of 100,000 at most) so that the time arithmetic cannot overflow.
+  const double seconds = std::min(1.0 / options_.maxRequestsPerSecond, 86'400.0);
   const auto gap = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-      std::chrono::duration<double>(1.0 / options_.maxRequestsPerSecond));
+      std::chrono::duration<double>(seconds));
   const auto start = std::chrono::steady_clock::now();
-  nextRequest_ = std::max(nextRequest_, start - gap * (std::max(options_.maxBurst, 1) - 1));
+  nextRequest_ = std::max(nextRequest_, start - gap * (std::clamp(options_.maxBurst, 1, 100'000) - 1));
   if (nextRequest_ > start) {
     std::unique_lock lock(mutex_);
     wake_.wait_until(lock, stop, nextRequest_, [] { return false; });

@@ -153,7 +153,10 @@ void EvaluationLoop::evaluate(const std::vector<core::Policy>& policies, const s
         }
         // No "policy NS/NAME" here: the RPC status and /readyz put the name first.
         entry.message = "metrics unavailable for " + formatSeconds(now - since) + ": " + error;
-        listener_->onError(ns, name, "stale", entry.message);
+        // The listener writes status and logs each new problem once: its
+        // message must not change every cycle as the seconds above do.
+        listener_->onError(ns, name, "stale",
+                           "metrics unavailable for longer than " + formatSeconds(options_.staleAfter) + ": " + error);
       } else if (memory.lastReady) {
         // The last decision stays in force until stale. The store holds that
         // very entry (a stale one is only published past this branch, and a

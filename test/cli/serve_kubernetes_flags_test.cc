@@ -39,6 +39,13 @@ TEST_CASE("serve refuses bad Kubernetes flags with exit 2 and a message naming t
       {{"--kubernetes", "--leader-elect", "--kubeconfig", missing}, "no-such-kubeconfig"},
       // Not a boolean.
       {{"--kubernetes", "--leader-elect=maybe", "--kubeconfig", missing}, "--leader-elect"},
+      // Pacing out of range (a rate that would overflow the pacing arithmetic, a burst beyond reason).
+      {{"--kubernetes", "--status-qps", "-1", "--kubeconfig", missing}, "--status-qps"},
+      {{"--kubernetes", "--status-qps", "nan", "--kubeconfig", missing}, "--status-qps"},
+      {{"--kubernetes", "--status-qps", "1e-12", "--kubeconfig", missing}, "--status-qps"},
+      {{"--kubernetes", "--status-burst", "0", "--kubeconfig", missing}, "--status-burst"},
+      {{"--kubernetes", "--status-burst", "100000000", "--kubeconfig", missing}, "--status-burst"},
+      {{"--policy-dir", policies, "--status-qps", "5"}, "requires --kubernetes"},
   };
   for (const Row& row : rows) {
     std::vector<std::string> args = {"serve", "--metrics-file", metrics, "--grpc-address", "127.0.0.1:0",

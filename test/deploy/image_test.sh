@@ -103,7 +103,12 @@ Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 EOF
     rm -rf "$work/rootfs/var/lib/apt/lists/"* "$work/rootfs/var/cache/apt/"*.bin
     base_ctr=$(buildah from scratch)
-    cp -a "$work/rootfs/." "$(buildah mount "$base_ctr")/"
+    cleanup+=("buildah rm '$base_ctr' >/dev/null 2>&1")
+    # On a line of its own: set -e does not see a failure inside an argument,
+    # and an empty mount point would make the copy's target the host's /.
+    base_mnt=$(buildah mount "$base_ctr")
+    [[ -n $base_mnt && $base_mnt != / && -d $base_mnt ]] || fail "buildah mount gave '$base_mnt'"
+    cp -a "$work/rootfs/." "$base_mnt/"
     buildah umount "$base_ctr" >/dev/null
     buildah config --cmd bash "$base_ctr"
     buildah commit --rm "$base_ctr" "docker.io/library/${missing[0]}" >/dev/null
@@ -117,6 +122,7 @@ EOF
   ctr=$(buildah from --pull-never "$tag")
   cleanup+=("buildah rm '$ctr' >/dev/null")
   rootfs=$(buildah mount "$ctr")
+  [[ -n $rootfs && $rootfs != / && -d $rootfs ]] || fail "buildah mount gave '$rootfs'"
   export KUBEAI_IMAGE_ROOTFS=$rootfs KUBEAI_IMAGE_USER=$user
 fi
 say "built in $((SECONDS - start)) s; USER $user"

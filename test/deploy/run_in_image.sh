@@ -13,6 +13,12 @@
 # SIGKILL, which would hide how the server shuts down).
 set -euo pipefail
 
+# Only /tmp is shared with the image: the test's files must be there.
+case "${TMPDIR:-/tmp}" in
+  /tmp | /tmp/*) ;;
+  *) echo "run_in_image.sh: TMPDIR=$TMPDIR is not under /tmp, the only directory shared with the image" >&2; exit 2 ;;
+esac
+
 if [[ -n "${KUBEAI_IMAGE:-}" ]]; then
   exec docker run --rm -i --network host -v /tmp:/tmp ${TMPDIR:+-e TMPDIR="$TMPDIR"} \
     --entrypoint /usr/local/bin/kubeai-scaler "$KUBEAI_IMAGE" "$@"

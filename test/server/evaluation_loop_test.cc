@@ -2,8 +2,10 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <iterator>
 #include <mutex>
 #include <thread>
 
@@ -32,10 +34,13 @@ class ScriptedMetricSource final : public source::MetricSource {
 class RecordingListener final : public EvaluationListener {
  public:
   std::vector<std::string> errors;
+  std::vector<std::string> messages;  // "type: message", in order
   std::vector<std::string> removed;
   std::map<std::string, std::size_t> lastStates;
-  void onError(const std::string& ns, const std::string& name, const std::string& type, const std::string&) override {
+  void onError(const std::string& ns, const std::string& name, const std::string& type,
+               const std::string& message) override {
     errors.push_back(ns + "/" + name + ":" + type);
+    messages.push_back(type + ": " + message);
   }
   void onRemoved(const std::string& ns, const std::string& name) override { removed.push_back(ns + "/" + name); }
   void onCycle(const std::map<std::string, std::size_t>& states, double) override { lastStates = states; }
@@ -135,6 +140,17 @@ TEST_CASE("a failed read keeps the last decision, then goes stale, then recovers
   CHECK(entry->message == "metrics unavailable for 45s: prometheus: connection refused");
   CHECK(entry->decision.has_value());  // kept for the record
   CHECK(f.listener.lastStates["stale"] == 1);
+  // The listener (status, logs) gets a message that stays the same while the
+  // policy stays stale: one with the seconds in it would be a new status to
+  // write, and a new line to log, every evaluation.
+  f.now += seconds(15);
+  f.loop.runOnce();
+  CHECK(f.store.find("default", "chat")->message == "metrics unavailable for 60s: prometheus: connection refused");
+  std::vector<std::string> stale;
+  std::copy_if(f.listener.messages.begin(), f.listener.messages.end(), std::back_inserter(stale),
+               [](const std::string& message) { return message.rfind("stale: ", 0) == 0; });
+  CHECK(stale == std::vector<std::string>(
+                     2, "stale: metrics unavailable for longer than 45s: prometheus: connection refused"));
 
   f.metrics.readings.insert_or_assign("default/chat", gpu(50, 4));
   f.now += seconds(15);
