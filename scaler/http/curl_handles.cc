@@ -17,4 +17,19 @@ core::Status initCurlOnce() {
   return core::Ok{};
 }
 
+std::size_t appendToBoundedBody(char* data, std::size_t size, std::size_t count, void* body) noexcept {
+  auto* bounded = static_cast<BoundedBody*>(body);
+  const std::size_t bytes = size * count;
+  if (bounded->data.size() + bytes > bounded->limit) {
+    bounded->tooLarge = true;
+    return 0;  // aborts the transfer with CURLE_WRITE_ERROR
+  }
+  try {
+    bounded->data.append(data, bytes);
+  } catch (...) {
+    return 0;
+  }
+  return bytes;
+}
+
 }  // namespace kubeai::http

@@ -2,7 +2,9 @@
 
 #include <curl/curl.h>
 
+#include <cstddef>
 #include <memory>
+#include <string>
 
 #include "core/result.h"
 
@@ -30,6 +32,20 @@ using MultiHandle = std::unique_ptr<CURLM, MultiDeleter>;
 using HeaderList = std::unique_ptr<curl_slist, SlistDeleter>;
 using UrlHandle = std::unique_ptr<CURLU, UrlDeleter>;
 using CurlString = std::unique_ptr<char, CurlStringDeleter>;
+
+// A response body that stops growing at `limit` bytes: the transfer is then
+// aborted (CURLE_WRITE_ERROR) and `tooLarge` says why, so that a runaway
+// answer cannot take the process's memory.
+struct BoundedBody {
+  explicit BoundedBody(std::size_t limitBytes) : limit(limitBytes) {}
+  std::string data;
+  std::size_t limit;
+  bool tooLarge = false;
+};
+
+// CURLOPT_WRITEFUNCTION for a BoundedBody given as CURLOPT_WRITEDATA. libcurl
+// calls it from inside curl_*_perform: it throws nothing.
+std::size_t appendToBoundedBody(char* data, std::size_t size, std::size_t count, void* body) noexcept;
 
 // curl_global_init is not thread-safe in every libcurl build: call this
 // before the first handle; it initialises once per process.

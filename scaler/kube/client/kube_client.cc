@@ -146,28 +146,8 @@ bool appendHeader(HeaderList& list, const std::string& line) {
   return true;
 }
 
-struct Body {
-  std::string data;
-  bool tooLarge = false;
-};
-
-// libcurl calls these from inside curl_*_perform: no exception may cross them.
-std::size_t appendBody(char* data, std::size_t size, std::size_t count, void* user) noexcept {
-  auto* body = static_cast<Body*>(user);
-  const std::size_t bytes = size * count;
-  if (body->data.size() + bytes > kMaxBodyBytes) {
-    body->tooLarge = true;
-    return 0;  // aborts with CURLE_WRITE_ERROR
-  }
-  try {
-    body->data.append(data, bytes);
-  } catch (...) {
-    return 0;
-  }
-  return bytes;
-}
-
-// One stream's state, shared with its callbacks.
+// One stream's state, shared with its callbacks (which libcurl calls from
+// inside curl_easy_perform: no exception may cross them).
 struct StreamState {
   const std::function<bool(std::string_view)>* onLine = nullptr;
   CURL* easy = nullptr;
@@ -477,9 +457,9 @@ class CurlKubeClient final : public KubeClient {
     CURL* handle = easy.get();
     curl_easy_reset(handle);  // keeps its connections and DNS and TLS session caches
     std::array<char, CURL_ERROR_SIZE> errorBuffer{};
-    Body response;
+    http::BoundedBody response(kMaxBodyBytes);
     configure(handle, path, credential, headers.get(), errorBuffer.data());
-    curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, &appendBody);
+    curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, &http::appendToBoundedBody);
     curl_easy_setopt(handle, CURLOPT_WRITEDATA, &response);
     curl_easy_setopt(handle, CURLOPT_ACCEPT_ENCODING, "");  // gzip for large lists
     curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));

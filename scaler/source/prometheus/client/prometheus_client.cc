@@ -207,26 +207,9 @@ struct Transfer {
   std::size_t index = 0;
   CURL* easy = nullptr;
   bool post = false;
-  std::string body;
-  bool tooLarge = false;
+  http::BoundedBody body{kMaxBodyBytes};
   std::array<char, CURL_ERROR_SIZE> errorBuffer{};
 };
-
-// libcurl calls this from inside curl_multi_perform; no exception may cross it.
-std::size_t appendBody(char* data, std::size_t size, std::size_t count, void* user) noexcept {
-  auto* transfer = static_cast<Transfer*>(user);
-  const std::size_t bytes = size * count;
-  if (transfer->body.size() + bytes > kMaxBodyBytes) {
-    transfer->tooLarge = true;
-    return 0;  // aborts the transfer with CURLE_WRITE_ERROR
-  }
-  try {
-    transfer->body.append(data, bytes);
-  } catch (...) {
-    return 0;
-  }
-  return bytes;
-}
 
 // A multi handle with its connection cache and the easy handles it drives.
 // Kept between batches: that is what makes connections (and TLS sessions)
@@ -376,8 +359,8 @@ class PrometheusClient::Impl {
     }
     curl_easy_setopt(easy, CURLOPT_PRIVATE, &transfer);
     curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, transfer.errorBuffer.data());
-    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &appendBody);
-    curl_easy_setopt(easy, CURLOPT_WRITEDATA, &transfer);
+    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &http::appendToBoundedBody);
+    curl_easy_setopt(easy, CURLOPT_WRITEDATA, &transfer.body);
     curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(easy, CURLOPT_USERAGENT, kUserAgent);
     curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");  // whatever libcurl decodes (gzip)
@@ -410,7 +393,7 @@ class PrometheusClient::Impl {
 
   core::Result<HttpResponse> finish(Transfer& transfer, CURLcode code) const {
     const bool post = transfer.post;
-    if (transfer.tooLarge) {
+    if (transfer.body.tooLarge) {
       std::string message = methodAndUrl(post);
       message += ": response larger than 32 MiB (does the query select far more series than it should?)";
       return core::Error{message};
@@ -427,7 +410,7 @@ class PrometheusClient::Impl {
     }
     HttpResponse response;
     curl_easy_getinfo(transfer.easy, CURLINFO_RESPONSE_CODE, &response.status);
-    response.body = std::move(transfer.body);
+    response.body = std::move(transfer.body.data);
     return response;
   }
 
