@@ -37,6 +37,10 @@ struct PolicyEntry {
   std::optional<core::Decision> decision;  // the last decision (kept while stale)
   std::string message;                     // why pending/stale/invalid, for the RPC status and /readyz
   core::TimePoint decidedAt{};
+  // When the metrics behind `decision` were last read successfully (the
+  // evaluation loop's clock). The RPC path refuses a decision whose read is
+  // older than --metrics-stale-after, whether or not a cycle completed since.
+  std::optional<core::TimePoint> metricsReadAt;
   // Set by the store on every publish from one store-wide counter, so it only
   // grows for a key, also across remove() and a later publish().
   std::uint64_t version = 0;

@@ -150,6 +150,7 @@ void EvaluationLoop::evaluate(const std::vector<core::Policy>& policies, const s
         if (memory.lastReady) {
           entry.decision = memory.lastReady->decision;
           entry.decidedAt = memory.lastReady->decidedAt;
+          entry.metricsReadAt = memory.lastReady->metricsReadAt;
         }
         // No "policy NS/NAME" here: the RPC status and /readyz put the name first.
         entry.message = "metrics unavailable for " + formatSeconds(now - since) + ": " + error;
@@ -193,6 +194,7 @@ void EvaluationLoop::evaluate(const std::vector<core::Policy>& policies, const s
     entry.state = PolicyState::kReady;
     entry.decision = std::move(outcome.decision);
     entry.decidedAt = now;
+    entry.metricsReadAt = now;
     ++states["ready"];
     memory.lastReady = store_.publish(std::move(entry));
   }
