@@ -2,7 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <utility>
 
@@ -17,70 +17,103 @@ std::int32_t saturate(std::int64_t value) {
   return static_cast<std::int32_t>(std::clamp<std::int64_t>(value, 0, kMaxReplicas));
 }
 
-// The replicas at the start of a policy's period. Without history the period
-// starts where we are now.
-std::int32_t periodStart(const ScalingPolicy& policy, std::int32_t base, const History& history, TimePoint now) {
-  if (!history.published) {
-    return base;
+// The replicas this policy's decisions moved within `periodSeconds` before
+// `now` (the HPA's getReplicasChangePerPeriod).
+std::int64_t changedWithin(const std::vector<TimedReplicas>& events, std::int32_t periodSeconds, TimePoint now) {
+  const TimePoint cutoff = now - seconds(periodSeconds);
+  std::int64_t total = 0;
+  for (const auto& event : events) {
+    if (event.at > cutoff) {
+      total += event.replicas;
+    }
   }
-  return history.publishedAt(now - seconds(policy.periodSeconds));
+  return total;
 }
 
-std::int32_t proposeUp(const ScalingPolicy& policy, std::int32_t start) {
+std::int32_t proposeUp(const ScalingPolicy& policy, std::int64_t start) {
   if (policy.type == ScalingPolicyType::kPods) {
-    return saturate(std::int64_t{start} + policy.value);
+    return saturate(start + policy.value);
   }
   // ceil(start * (1 + value/100)) in integers: in floating point 25 * 1.12
   // is 28.000000000000004 and would allow 29. Rounded up, as the HPA does, so
   // that a small percentage of a small count still allows one more replica.
-  const std::int64_t scaled = std::int64_t{start} * (100 + std::int64_t{policy.value});
+  const std::int64_t scaled = std::max<std::int64_t>(start, 0) * (100 + std::int64_t{policy.value});
   return saturate((scaled + 99) / 100);
 }
 
-std::int32_t proposeDown(const ScalingPolicy& policy, std::int32_t start) {
+std::int32_t proposeDown(const ScalingPolicy& policy, std::int64_t start) {
   if (policy.type == ScalingPolicyType::kPods) {
-    return saturate(std::int64_t{start} - policy.value);
+    return saturate(start - policy.value);
   }
   // floor(start * (1 - value/100)) in integers: in floating point 10 * 0.2 is
   // 1.9999999999999996 and would allow 1 instead of 2.
   if (policy.value >= 100) {
     return 0;
   }
-  return saturate(std::int64_t{start} * (100 - std::int64_t{policy.value}) / 100);
+  return saturate(start * (100 - std::int64_t{policy.value}) / 100);
 }
 
-std::int32_t longestWindowSeconds(const PolicySpec& spec) {
+std::int32_t windowSeconds(const std::optional<ScalingRules>& rules) {
+  return rules ? rules->stabilizationWindowSeconds : 0;
+}
+
+std::int32_t longestPeriodSeconds(const std::optional<ScalingRules>& rules) {
   std::int32_t longest = 0;
-  for (const auto* rules : {&spec.scaleUp, &spec.scaleDown}) {
-    if (rules->has_value()) {
-      longest = std::max(longest, (*rules)->stabilizationWindowSeconds);
+  if (rules) {
+    for (const auto& policy : rules->policies) {
+      longest = std::max(longest, policy.periodSeconds);
     }
   }
   return longest;
 }
 
-std::int32_t longestPeriodSeconds(const PolicySpec& spec) {
-  std::int32_t longest = 0;
-  for (const auto* rules : {&spec.scaleUp, &spec.scaleDown}) {
-    if (rules->has_value()) {
-      for (const auto& policy : (*rules)->policies) {
-        longest = std::max(longest, policy.periodSeconds);
-      }
-    }
+// Events only count for the rules that have periods; none are kept otherwise.
+void recordEvent(std::vector<TimedReplicas>& events, const std::optional<ScalingRules>& rules, TimePoint now,
+                 std::int32_t replicas) {
+  if (replicas > 0 && longestPeriodSeconds(rules) > 0) {
+    events.push_back({now, replicas});
   }
-  return longest;
 }
+
+void dropOlderThan(std::vector<TimedReplicas>& events, std::int32_t periodSeconds, TimePoint now) {
+  const TimePoint cutoff = now - seconds(periodSeconds);
+  std::erase_if(events, [&](const TimedReplicas& event) { return event.at <= cutoff; });
+}
+
+int sign(std::int64_t value) { return (value > 0) - (value < 0); }
 
 }  // namespace
 
-std::int32_t stabilize(std::int32_t recommendation, std::int32_t base, const History& history,
-                       const PolicySpec& spec, TimePoint now) {
-  const std::int32_t upWindow = spec.scaleUp ? spec.scaleUp->stabilizationWindowSeconds : 0;
-  const std::int32_t downWindow = spec.scaleDown ? spec.scaleDown->stabilizationWindowSeconds : 0;
-  const TimePoint upCutoff = now - seconds(upWindow);
-  const TimePoint downCutoff = now - seconds(downWindow);
+Anchor anchorOn(const History& history, std::int32_t currentReplicas, TimePoint now,
+                std::chrono::milliseconds reactionTime) {
+  Anchor anchor{currentReplicas, std::nullopt};
+  if (!history.inFlight) {
+    return anchor;
+  }
+  ChangeInFlight change = *history.inFlight;
+  const std::int64_t before = std::int64_t{change.lastSeen} - change.replicas;
+  const std::int64_t gap = std::int64_t{currentReplicas} - change.replicas;
+  if (gap == 0 || sign(gap) != sign(before) || std::llabs(gap) > std::llabs(before)) {
+    return anchor;  // reached, overshot, or moved away: the world's value wins
+  }
+  if (std::llabs(gap) < std::llabs(before)) {
+    change.since = now;  // moving towards it: still on its way
+    change.lastSeen = currentReplicas;
+  }
+  if (now - change.since >= reactionTime) {
+    return anchor;  // the workload did not follow: something else holds it
+  }
+  anchor.replicas = change.replicas;
+  anchor.inFlight = change;
+  return anchor;
+}
 
-  std::int32_t upFloor = recommendation;    // lowest recent recommendation: how far up we may go
+std::int32_t stabilize(std::int32_t recommendation, std::int32_t anchor, const History& history,
+                       const PolicySpec& spec, TimePoint now) {
+  const TimePoint upCutoff = now - seconds(windowSeconds(spec.scaleUp));
+  const TimePoint downCutoff = now - seconds(windowSeconds(spec.scaleDown));
+
+  std::int32_t upFloor = recommendation;      // lowest recent recommendation: how far up we may go
   std::int32_t downCeiling = recommendation;  // highest recent recommendation: how far down we may go
   for (const auto& past : history.recommendations) {
     if (past.at > upCutoff) {
@@ -90,20 +123,24 @@ std::int32_t stabilize(std::int32_t recommendation, std::int32_t base, const His
       downCeiling = std::max(downCeiling, past.replicas);
     }
   }
-  return std::clamp(base, upFloor, downCeiling);
+  if (const auto& initial = history.initialRecommendation; initial && initial->at > downCutoff) {
+    downCeiling = std::max(downCeiling, initial->replicas);
+  }
+  return std::clamp(anchor, upFloor, downCeiling);
 }
 
-std::optional<std::int32_t> scaleUpLimit(const ScalingRules& rules, std::int32_t base, const History& history,
-                                         TimePoint now) {
+std::optional<std::int32_t> scaleUpLimit(const ScalingRules& rules, std::int32_t anchor,
+                                         const std::vector<TimedReplicas>& scaleUpEvents, TimePoint now) {
   if (rules.selectPolicy == SelectPolicy::kDisabled) {
-    return base;
+    return anchor;
   }
   if (rules.policies.empty()) {
     return std::nullopt;
   }
   std::optional<std::int32_t> limit;
   for (const auto& policy : rules.policies) {
-    const std::int32_t proposed = proposeUp(policy, periodStart(policy, base, history, now));
+    const std::int64_t start = std::int64_t{anchor} - changedWithin(scaleUpEvents, policy.periodSeconds, now);
+    const std::int32_t proposed = proposeUp(policy, start);
     if (!limit) {
       limit = proposed;
     } else if (rules.selectPolicy == SelectPolicy::kMax) {
@@ -112,23 +149,24 @@ std::optional<std::int32_t> scaleUpLimit(const ScalingRules& rules, std::int32_t
       limit = std::min(*limit, proposed);
     }
   }
-  // A period that started lower must not force a scale-down, and a workload
-  // at zero may always wake one replica: a Percent of 0 is 0, which would
-  // otherwise keep a scaled-to-zero workload asleep under load for good.
-  return std::max({*limit, base, std::int32_t{1}});
+  // Changes used up within the period must not force a scale-down, and a
+  // workload at zero may always wake one replica: a Percent of 0 is 0, which
+  // would otherwise keep a scaled-to-zero workload asleep under load for good.
+  return std::max({*limit, anchor, std::int32_t{1}});
 }
 
-std::optional<std::int32_t> scaleDownLimit(const ScalingRules& rules, std::int32_t base, const History& history,
-                                           TimePoint now) {
+std::optional<std::int32_t> scaleDownLimit(const ScalingRules& rules, std::int32_t anchor,
+                                           const std::vector<TimedReplicas>& scaleDownEvents, TimePoint now) {
   if (rules.selectPolicy == SelectPolicy::kDisabled) {
-    return base;
+    return anchor;
   }
   if (rules.policies.empty()) {
     return std::nullopt;
   }
   std::optional<std::int32_t> limit;
   for (const auto& policy : rules.policies) {
-    const std::int32_t proposed = proposeDown(policy, periodStart(policy, base, history, now));
+    const std::int64_t start = std::int64_t{anchor} + changedWithin(scaleDownEvents, policy.periodSeconds, now);
+    const std::int32_t proposed = proposeDown(policy, start);
     if (!limit) {
       limit = proposed;
     } else if (rules.selectPolicy == SelectPolicy::kMax) {
@@ -137,18 +175,18 @@ std::optional<std::int32_t> scaleDownLimit(const ScalingRules& rules, std::int32
       limit = std::max(*limit, proposed);
     }
   }
-  return std::min(*limit, base);
+  return std::min(*limit, anchor);
 }
 
-RateLimited limitRate(std::int32_t desired, std::int32_t base, const History& history, const PolicySpec& spec,
+RateLimited limitRate(std::int32_t desired, std::int32_t anchor, const History& history, const PolicySpec& spec,
                       TimePoint now) {
-  if (desired > base && spec.scaleUp) {
-    const auto limit = scaleUpLimit(*spec.scaleUp, base, history, now);
+  if (desired > anchor && spec.scaleUp) {
+    const auto limit = scaleUpLimit(*spec.scaleUp, anchor, history.scaleUpEvents, now);
     if (limit && desired > *limit) {
       return {*limit, LimitedBy::kScaleUpPolicy};
     }
-  } else if (desired < base && spec.scaleDown) {
-    const auto limit = scaleDownLimit(*spec.scaleDown, base, history, now);
+  } else if (desired < anchor && spec.scaleDown) {
+    const auto limit = scaleDownLimit(*spec.scaleDown, anchor, history.scaleDownEvents, now);
     if (limit && desired < *limit) {
       return {*limit, LimitedBy::kScaleDownPolicy};
     }
@@ -156,33 +194,38 @@ RateLimited limitRate(std::int32_t desired, std::int32_t base, const History& hi
   return {desired, LimitedBy::kNone};
 }
 
-History recordDecision(History history, const PolicySpec& spec, TimePoint now, std::int32_t currentReplicas,
-                       std::int32_t recommendation, std::int32_t published) {
+History recordDecision(History history, const PolicySpec& spec, TimePoint now, const Anchor& anchor,
+                       std::int32_t currentReplicas, std::int32_t recommendation, std::int32_t published) {
   History next = std::move(history);
-  if (!next.published) {
-    next.publishedBeforeChanges = currentReplicas;
-    next.published = currentReplicas;
-  }
-  if (published != *next.published) {
-    next.changes.push_back({now, published});
+  next.published = published;
+  next.inFlight = anchor.inFlight;
+  if (published != anchor.replicas) {
+    if (published > anchor.replicas) {
+      recordEvent(next.scaleUpEvents, spec.scaleUp, now, published - anchor.replicas);
+    } else {
+      recordEvent(next.scaleDownEvents, spec.scaleDown, now, anchor.replicas - published);
+    }
     next.lastChangeAt = now;
-    next.published = published;
+    next.inFlight.reset();
+    if (published != currentReplicas) {
+      next.inFlight = ChangeInFlight{published, now, currentReplicas};
+    }
   }
+  dropOlderThan(next.scaleUpEvents, longestPeriodSeconds(spec.scaleUp), now);
+  dropOlderThan(next.scaleDownEvents, longestPeriodSeconds(spec.scaleDown), now);
 
-  // Changes older than the longest period fold into the value before them;
-  // the newest such change still tells what the oldest period started with.
-  const TimePoint periodCutoff = now - seconds(longestPeriodSeconds(spec));
-  auto firstKept = std::find_if(next.changes.begin(), next.changes.end(),
-                                [&](const TimedReplicas& change) { return change.at > periodCutoff; });
-  if (firstKept != next.changes.begin()) {
-    next.publishedBeforeChanges = std::prev(firstKept)->replicas;
-    next.changes.erase(next.changes.begin(), firstKept);
+  const std::int32_t longestWindow = std::max(windowSeconds(spec.scaleUp), windowSeconds(spec.scaleDown));
+  dropOlderThan(next.recommendations, longestWindow, now);
+  if (longestWindow > 0) {
+    // Equal neighbours say the same in every window as the newer one alone.
+    if (!next.recommendations.empty() && next.recommendations.back().replicas == recommendation) {
+      next.recommendations.back().at = now;
+    } else {
+      next.recommendations.push_back({now, recommendation});
+    }
   }
-
-  const TimePoint windowCutoff = now - seconds(longestWindowSeconds(spec));
-  std::erase_if(next.recommendations, [&](const TimedReplicas& past) { return past.at <= windowCutoff; });
-  if (longestWindowSeconds(spec) > 0) {
-    next.recommendations.push_back({now, recommendation});
+  if (next.initialRecommendation && next.initialRecommendation->at <= now - seconds(windowSeconds(spec.scaleDown))) {
+    next.initialRecommendation.reset();
   }
   return next;
 }

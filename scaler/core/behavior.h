@@ -1,7 +1,9 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
+#include <vector>
 
 #include "core/decision.h"
 #include "core/history.h"
@@ -11,39 +13,62 @@ namespace kubeai::core {
 
 // The behaviour stages of the pipeline, as free functions over plain values
 // (after Kubernetes' horizontal.go, without its clock reads and its locks).
-// `base` is the value last published, or the current replicas when there is
-// no history.
+// Every stage works from the anchor: the observed current replicas, or our own
+// change while it is still on its way (see Anchor).
 
-// HPA stabilization: the recommendation is pulled towards `base`, no lower than
-// the minimum recommendation in the scale-up window and no higher than the
-// maximum in the scale-down window (both windows include `recommendation`).
-std::int32_t stabilize(std::int32_t recommendation, std::int32_t base, const History& history,
+struct Anchor {
+  std::int32_t replicas = 0;               // what behaviour treats as the current replicas
+  std::optional<ChangeInFlight> inFlight;  // set when `replicas` is our change on its way
+};
+
+// Where a decision at `now` stands. Our last change stays in flight while the
+// current replicas have not reached it, are not moving away from it, and either
+// it was published or the workload last moved towards it less than
+// `reactionTime` ago (the HPA reaches a large change in steps, under its own
+// rate limits). Anything else is the world moving the workload (KEDA's
+// fallback, a paused ScaledObject, `kubectl scale`): the current replicas win.
+Anchor anchorOn(const History& history, std::int32_t currentReplicas, TimePoint now,
+                std::chrono::milliseconds reactionTime);
+
+// HPA stabilization (stabilizeRecommendationWithBehaviors): the anchor,
+// brought to no lower than the lowest recommendation in the scale-up window
+// and no higher than the highest in the scale-down window (both windows
+// include `recommendation`; the scale-down window includes the first-sight
+// recommendation). So a scale-up never returns less than the anchor, and a
+// scale-down never more.
+std::int32_t stabilize(std::int32_t recommendation, std::int32_t anchor, const History& history,
                        const PolicySpec& spec, TimePoint now);
 
-// The highest value scale-up policies allow now, or nullopt for no limit
-// (no policies). Disabled allows nothing above `base`. Never below `base`,
-// and never below 1: waking from zero is not rate-limited.
-std::optional<std::int32_t> scaleUpLimit(const ScalingRules& rules, std::int32_t base, const History& history,
-                                         TimePoint now);
+// The highest value scale-up policies allow now, or nullopt for no limit (no
+// policies): each policy's period starts at the anchor minus the replicas
+// this policy's decisions added within it. Disabled allows nothing above the
+// anchor. Never below the anchor, and never below 1: waking from zero is not
+// rate-limited.
+std::optional<std::int32_t> scaleUpLimit(const ScalingRules& rules, std::int32_t anchor,
+                                         const std::vector<TimedReplicas>& scaleUpEvents, TimePoint now);
 
-// The lowest value scale-down policies allow now, or nullopt for no limit.
-// Disabled allows nothing below `base`. Never above `base`.
-std::optional<std::int32_t> scaleDownLimit(const ScalingRules& rules, std::int32_t base, const History& history,
-                                           TimePoint now);
+// The lowest value scale-down policies allow now, or nullopt for no limit:
+// each period starts at the anchor plus the replicas removed within it.
+// Disabled allows nothing below the anchor. Never above the anchor.
+std::optional<std::int32_t> scaleDownLimit(const ScalingRules& rules, std::int32_t anchor,
+                                           const std::vector<TimedReplicas>& scaleDownEvents, TimePoint now);
 
 struct RateLimited {
   std::int32_t replicas = 0;
   LimitedBy limitedBy = LimitedBy::kNone;  // kScaleUpPolicy, kScaleDownPolicy or kNone
 };
 
-// Applies spec.scaleUp / spec.scaleDown rate policies to a move from `base`.
-RateLimited limitRate(std::int32_t desired, std::int32_t base, const History& history, const PolicySpec& spec,
+// Applies spec.scaleUp / spec.scaleDown rate policies to a move from the anchor.
+RateLimited limitRate(std::int32_t desired, std::int32_t anchor, const History& history, const PolicySpec& spec,
                       TimePoint now);
 
-// The history after publishing `published` at `now` for `recommendation`,
-// keeping only what the policy's windows and periods can still need. Takes the
-// history by value so a caller that is done with it can move it in.
-History recordDecision(History history, const PolicySpec& spec, TimePoint now, std::int32_t currentReplicas,
-                       std::int32_t recommendation, std::int32_t published);
+// The history after publishing `published` at `now`, from `anchor`, for
+// `recommendation` (as stabilization saw it), with `currentReplicas` observed:
+// a published value other than the anchor is a scale event and a change in
+// flight until the workload reaches it. Keeps only what the policy's windows
+// and periods can still need. Takes the history by value so a caller that is
+// done with it can move it in.
+History recordDecision(History history, const PolicySpec& spec, TimePoint now, const Anchor& anchor,
+                       std::int32_t currentReplicas, std::int32_t recommendation, std::int32_t published);
 
 }  // namespace kubeai::core

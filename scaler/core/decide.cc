@@ -58,7 +58,7 @@ Recommendation recommend(const Policy& policy, const SlotRatios& ratios, std::in
 }  // namespace
 
 Outcome decide(const Policy& policy, const Observation& observation, History history, TimePoint now,
-               const AlgorithmRegistry& algorithms) {
+               const AlgorithmRegistry& algorithms, const DecideSettings& settings) {
   const PolicySpec& spec = policy.spec;
   Decision decision;
   decision.currentReplicas = std::max(observation.currentReplicas, 0);
@@ -84,8 +84,17 @@ Outcome decide(const Policy& policy, const Observation& observation, History his
   decision.ratio = recommendation.ratio;
   decision.algorithmError = std::move(recommendation.error);
 
-  const std::int32_t base = history.published.value_or(decision.currentReplicas);
+  const Anchor anchor = anchorOn(history, decision.currentReplicas, now, settings.reactionTime);
+  decision.anchorReplicas = anchor.replicas;
   std::int32_t replicas = decision.recommendedReplicas;
+  // The metrics still describe the pods that made them, not our change on
+  // its way: a recommendation between the two (a hold included) does not
+  // undo that change.
+  if (anchor.inFlight && replicas >= std::min(anchor.replicas, decision.currentReplicas) &&
+      replicas <= std::max(anchor.replicas, decision.currentReplicas)) {
+    replicas = anchor.replicas;
+  }
+  const std::int32_t stabilizedFrom = replicas;  // what the windows remember
   auto apply = [&](std::int32_t limited, LimitedBy by) {
     if (limited != replicas) {
       replicas = limited;
@@ -93,8 +102,8 @@ Outcome decide(const Policy& policy, const Observation& observation, History his
     }
   };
 
-  apply(stabilize(replicas, base, history, spec, now), LimitedBy::kStabilization);
-  const RateLimited rateLimited = limitRate(replicas, base, history, spec, now);
+  apply(stabilize(replicas, anchor.replicas, history, spec, now), LimitedBy::kStabilization);
+  const RateLimited rateLimited = limitRate(replicas, anchor.replicas, history, spec, now);
   apply(rateLimited.replicas, rateLimited.limitedBy);
 
   const std::int32_t minReplicas = spec.effectiveMinReplicas();
@@ -105,16 +114,18 @@ Outcome decide(const Policy& policy, const Observation& observation, History his
   };
   clampToBounds();
 
+  // The original reconciler skipped scaling during the cooldown, leaving the
+  // workload where it was: hold the anchor, never an older published value.
   const std::chrono::seconds cooldown(spec.effectiveCooldownSeconds());
-  if (history.published && history.lastChangeAt && replicas != *history.published &&
-      now - *history.lastChangeAt < cooldown) {
-    apply(*history.published, LimitedBy::kCooldown);
+  if (history.lastChangeAt && replicas != anchor.replicas && now - *history.lastChangeAt < cooldown) {
+    apply(anchor.replicas, LimitedBy::kCooldown);
     // Bounds still win if the policy's min/max changed during the cooldown.
     clampToBounds();
   }
 
   decision.desiredReplicas = replicas;
-  History next = recordDecision(std::move(history), spec, now, decision.currentReplicas, decision.recommendedReplicas, replicas);
+  History next = recordDecision(std::move(history), spec, now, anchor, decision.currentReplicas, stabilizedFrom,
+                                replicas);
   return Outcome{std::move(decision), std::move(next)};
 }
 

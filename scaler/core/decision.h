@@ -27,7 +27,10 @@ std::string_view limitedByName(LimitedBy limitedBy) noexcept;
 
 // What was decided for one policy, and why.
 struct Decision {
-  std::int32_t currentReplicas = 0;
+  std::int32_t currentReplicas = 0;      // observed: the target's spec.replicas
+  // What behaviour worked from: currentReplicas, or our own change still on
+  // its way to the workload (then the two differ).
+  std::int32_t anchorReplicas = 0;
   std::int32_t recommendedReplicas = 0;  // the algorithm's answer, before behaviour and min/max
   std::int32_t desiredReplicas = 0;      // the value to publish
   SlotRatios ratios{};                   // per slot; present slots only

@@ -15,23 +15,54 @@ struct TimedReplicas {
   std::int32_t replicas = 0;
 };
 
-// What behaviour (stabilization, rate policies, cooldown) remembers about one
-// policy between decisions. decide() takes one and returns the next; an empty
-// History is a policy seen for the first time (or `evaluate`, which has none).
-//
-// The behaviour stages govern the published series: stabilization and rate
-// policies work from the value last published, and a policy period starts with
-// the value published at that time.
-struct History {
-  std::optional<std::int32_t> published;        // the value last published; nullopt before the first decision
-  std::optional<TimePoint> lastChangeAt;        // when `published` last changed (cooldown, status.lastScaleTime)
-  std::int32_t publishedBeforeChanges = 0;      // the published value before changes.front()
-  std::vector<TimedReplicas> changes;           // published changes within the longest rate-policy period
-  std::vector<TimedReplicas> recommendations;   // raw recommendations within the longest stabilization window
-
-  // The published value at time `at`: the last change at or before it, else
-  // the value before all recorded changes.
-  [[nodiscard]] std::int32_t publishedAt(TimePoint at) const;
+// A change this server published that the workload has not reached yet. We
+// recommend upstream of KEDA and the HPA, so the current replicas follow a
+// published change only after a reaction time; until then the change counts as
+// current, so that the next cycle does not undo it.
+struct ChangeInFlight {
+  std::int32_t replicas = 0;     // the value published
+  TimePoint since;               // when published, or when the workload last moved towards it
+  std::int32_t lastSeen = 0;     // the current replicas seen at `since`
 };
+
+// What behaviour (stabilization, rate policies, cooldown) remembers about one
+// policy between decisions. decide() takes one and returns the next.
+//
+// Behaviour is anchored on the observed current replicas, as the HPA's is:
+// scale events are the changes this policy's decisions made relative to the
+// replicas they started from (the HPA's scaleUpEvents / scaleDownEvents), and
+// a rate policy's period starts at the current replicas minus (up) or plus
+// (down) the events within it. An empty History is `evaluate`, which has none;
+// a server sees a policy for the first time through firstSightHistory().
+struct History {
+  std::optional<std::int32_t> published;   // the value last published; nullopt before the first decision
+  std::optional<TimePoint> lastChangeAt;   // when a decision last changed the replicas (cooldown, status.lastScaleTime)
+  std::optional<ChangeInFlight> inFlight;  // our last change, while on its way
+  std::vector<TimedReplicas> scaleUpEvents;    // replicas added, within the longest scale-up period
+  std::vector<TimedReplicas> scaleDownEvents;  // replicas removed, within the longest scale-down period
+  // Recommendations within the longest stabilization window, oldest first; a
+  // recommendation equal to the one before it only moves that one's time.
+  std::vector<TimedReplicas> recommendations;
+  // The current replicas when the policy was first seen (the HPA's
+  // recordInitialRecommendation): counts in the scale-down window only, so a
+  // restart does not scale down at once what a window would have held.
+  std::optional<TimedReplicas> initialRecommendation;
+};
+
+// What a previous process published for a policy, as the Kubernetes API keeps
+// it in the policy's status (desiredReplicas, lastScaleTime) when its
+// observedGeneration matches.
+struct PublishedSeed {
+  std::int32_t desiredReplicas = 0;
+  std::optional<TimePoint> lastScaleTime;
+};
+
+// The history of a policy seen for the first time at `now` with
+// `currentReplicas`: its scale-down window holds the current replicas, and a
+// seed from the API brings back the published value, the last change time
+// (cooldown) and, when that change is younger than a reaction time and not
+// reached, the change in flight.
+History firstSightHistory(std::int32_t currentReplicas, TimePoint now,
+                          const std::optional<PublishedSeed>& seed = std::nullopt);
 
 }  // namespace kubeai::core

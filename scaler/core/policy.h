@@ -31,18 +31,21 @@ struct LatencyMetricSpec {
   std::optional<double> targetP99Ms;
   std::optional<double> targetP95Ms;
   std::string prometheusQuery;
+  bool treatEmptyAsZero = false;  // an empty query result (no series) is 0, not no data
 };
 
 struct GpuUtilizationMetricSpec {
   bool enabled = true;
   std::optional<double> targetPercentage;  // 1..100
   std::string prometheusQuery;
+  bool treatEmptyAsZero = false;  // an empty query result (no series) is 0, not no data
 };
 
 struct RequestQueueDepthMetricSpec {
   bool enabled = false;
   std::optional<double> targetDepth;  // per replica
   std::string prometheusQuery;
+  bool treatEmptyAsZero = false;  // an empty query result (no series) is 0, not no data
 };
 
 // A metric block left out of the policy is not configured at all.

@@ -1,6 +1,10 @@
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/policy.h"
@@ -22,9 +26,33 @@ struct ValidationReport {
   std::vector<FieldError> warnings;  // accepted, but probably not what the author meant
 };
 
+// The bounds of spec.scaleUp / spec.scaleDown. The window and the period are
+// the HPA's own (autoscaling validation: MaxStabilizationWindowSeconds,
+// MaxPeriodSeconds); the HPA sets no number of rate policies, we do, so that
+// one policy cannot make every decision walk thousands of them.
+inline constexpr std::int32_t kMaxStabilizationWindowSeconds = 3600;
+inline constexpr std::int32_t kMaxPeriodSeconds = 1800;
+inline constexpr std::size_t kMaxScalingPolicies = 10;
+
 // Every semantic problem at once (not just the first), with the defaults of
-// DESIGN §2 taken into account. Never throws.
+// DESIGN §2 taken into account, and the warning of scaleToZeroWakeWarning().
+// Never throws.
 ValidationReport validatePolicy(const Policy& policy);
+
+// A minReplicas: 0 policy wakes only through its metrics (KEDA activates the
+// workload when IsActive, desired > 0, says so). A metric read from the
+// target's own pods — a default query, or a prometheusQuery for which
+// selectsTargetPods() holds — has no series at 0 replicas: a policy whose
+// every metric in use (enabled, with a target > 0) is such can never wake.
+// The warning then names those fields; nullopt when minReplicas is not 0,
+// when some metric is read from outside the pods, or when none is in use
+// (an error of its own).
+std::optional<FieldError> scaleToZeroWakeWarning(const Policy& policy);
+
+// Whether a PromQL template selects the target's pods: a matcher `=` or `=~`
+// on the label pod (or exported_pod, pod_name) whose string holds ${target}.
+// Strings and # comments elsewhere are skipped; nothing else is parsed.
+bool selectsTargetPods(std::string_view query);
 
 // Kubernetes object-name rules (RFC 1123), shared with the parsers.
 bool isDns1123Subdomain(const std::string& value);

@@ -13,7 +13,10 @@ namespace {
 
 using testing::at;
 
-// Drives decide() through time as the server does, carrying history along.
+const std::vector<TimedReplicas> kNoEvents;
+
+// Drives decide() through time as the server does, carrying history along
+// from the first sight of the policy.
 class Run {
  public:
   explicit Run(Policy policy) : policy_(std::move(policy)), registry_(AlgorithmRegistry::withBuiltins()) {}
@@ -23,6 +26,10 @@ class Run {
     Observation observation;
     observation.currentReplicas = current;
     observation.gpuUtilizationPercent = gpuPercent;
+    if (!started_) {
+      history_ = firstSightHistory(current, at(seconds));
+      started_ = true;
+    }
     Outcome outcome = decide(policy_, observation, std::move(history_), at(seconds), *registry_);
     history_ = std::move(outcome.history);
     return outcome.decision;
@@ -34,6 +41,7 @@ class Run {
   Policy policy_;
   std::unique_ptr<AlgorithmRegistry> registry_;
   History history_;
+  bool started_ = false;
 };
 
 Policy gpuOnly() {
@@ -109,23 +117,21 @@ TEST_CASE("rate policies: limits from the replicas at the start of each period")
   for (const Row& row : rows) {
     CAPTURE(row.what);
     const ScalingRules scaling = rules(0, {row.policy});
-    const History none;
-    const auto limit = row.up ? scaleUpLimit(scaling, row.start, none, at(0))
-                              : scaleDownLimit(scaling, row.start, none, at(0));
+        const auto limit = row.up ? scaleUpLimit(scaling, row.start, kNoEvents, at(0))
+                              : scaleDownLimit(scaling, row.start, kNoEvents, at(0));
     REQUIRE(limit.has_value());
     CHECK(*limit == row.limit);
   }
 }
 
 TEST_CASE("Percent limits are exact for every start and value") {
-  const History none;
-  for (std::int32_t start = 0; start <= 1000; ++start) {
+    for (std::int32_t start = 0; start <= 1000; ++start) {
     for (std::int32_t value = 1; value <= 200; ++value) {
       const ScalingRules scaling = rules(0, {{ScalingPolicyType::kPercent, value, 60}});
       const std::int64_t up = (std::int64_t{start} * (100 + value) + 99) / 100;
       const std::int64_t down = value >= 100 ? 0 : std::int64_t{start} * (100 - value) / 100;
-      if (*scaleUpLimit(scaling, start, none, at(0)) != std::max<std::int64_t>({up, std::int64_t{start}, std::int64_t{1}}) ||
-          *scaleDownLimit(scaling, start, none, at(0)) != std::min<std::int64_t>(down, std::int64_t{start})) {
+      if (*scaleUpLimit(scaling, start, kNoEvents, at(0)) != std::max<std::int64_t>({up, std::int64_t{start}, std::int64_t{1}}) ||
+          *scaleDownLimit(scaling, start, kNoEvents, at(0)) != std::min<std::int64_t>(down, std::int64_t{start})) {
         CAPTURE(start);
         CAPTURE(value);
         FAIL("Percent limit off");
@@ -137,8 +143,7 @@ TEST_CASE("Percent limits are exact for every start and value") {
 TEST_CASE("selectPolicy picks the most (Max) or least (Min) permissive limit, Disabled forbids") {
   const std::vector<ScalingPolicy> policies = {{ScalingPolicyType::kPods, 4, 60},
                                                {ScalingPolicyType::kPercent, 100, 60}};
-  const History none;
-  struct Row {
+    struct Row {
     SelectPolicy select;
     std::int32_t up;
     std::int32_t down;
@@ -151,12 +156,12 @@ TEST_CASE("selectPolicy picks the most (Max) or least (Min) permissive limit, Di
   };
   for (const Row& row : rows) {
     CAPTURE(static_cast<int>(row.select));
-    CHECK(scaleUpLimit(rules(0, policies, row.select), 10, none, at(0)) == row.up);
-    CHECK(scaleDownLimit(rules(0, policies, row.select), 10, none, at(0)) == row.down);
+    CHECK(scaleUpLimit(rules(0, policies, row.select), 10, kNoEvents, at(0)) == row.up);
+    CHECK(scaleDownLimit(rules(0, policies, row.select), 10, kNoEvents, at(0)) == row.down);
   }
-  CHECK_FALSE(scaleUpLimit(rules(0), 10, none, at(0)).has_value());  // no policies: no limit
-  CHECK_FALSE(scaleDownLimit(rules(0), 10, none, at(0)).has_value());
-  CHECK(scaleUpLimit(rules(0, {}, SelectPolicy::kDisabled), 10, none, at(0)) == 10);
+  CHECK_FALSE(scaleUpLimit(rules(0), 10, kNoEvents, at(0)).has_value());  // no policies: no limit
+  CHECK_FALSE(scaleDownLimit(rules(0), 10, kNoEvents, at(0)).has_value());
+  CHECK(scaleUpLimit(rules(0, {}, SelectPolicy::kDisabled), 10, kNoEvents, at(0)) == 10);
 }
 
 TEST_CASE("a scale-up policy limits each period relative to its start, through time") {
@@ -168,10 +173,11 @@ TEST_CASE("a scale-up policy limits each period relative to its start, through t
   CHECK(first.recommendedReplicas == 10);
   CHECK(first.desiredReplicas == 4);
   CHECK(first.limitedBy == LimitedBy::kScaleUpPolicy);
-  // Still the same period (started at t=-50 with 2): no further growth, whatever current says.
+  // Still the same period: it starts at the current 4 minus the 2 this
+  // policy added at t=10, so no further growth.
   CHECK(run.step(30, 4, 400).desiredReplicas == 4);
   CHECK(run.step(69, 4, 400).desiredReplicas == 4);
-  // At t=70 the period starts at t=10, when 4 was published: up to 6.
+  // At t=70 the change of t=10 left the period, which starts at 4: up to 6.
   CHECK(run.step(70, 4, 400).desiredReplicas == 6);
 }
 
@@ -198,7 +204,7 @@ TEST_CASE("selectPolicy Disabled forbids that direction only") {
   CHECK(run.step(1, 6, 160).desiredReplicas == 12);  // up is free
 }
 
-TEST_CASE("cooldown holds the published value for cooldownPeriod after it last changed") {
+TEST_CASE("cooldown holds the current replicas for cooldownPeriod after a decision last changed them") {
   Policy policy = gpuOnly();
   policy.spec.cooldownPeriod = 60;
   Run run(policy);
@@ -248,7 +254,24 @@ TEST_CASE("history keeps only what windows and periods still need") {
     run.step(t, 10, t % 30 == 0 ? 160 : 40);
   }
   CHECK(run.history().recommendations.size() <= 3);  // 30 s window at 15 s steps
-  CHECK(run.history().changes.size() <= 5);          // 60 s period at 15 s steps
+  CHECK(run.history().scaleDownEvents.size() <= 5);  // 60 s period at 15 s steps
+  CHECK(run.history().scaleUpEvents.empty());        // no scale-up policies: nothing needs them
+  CHECK_FALSE(run.history().initialRecommendation.has_value());  // left the 30 s window long ago
+}
+
+TEST_CASE("a recommendation equal to the one before it only moves that one's time") {
+  Policy policy = gpuOnly();
+  policy.spec.scaleDown = rules(300);
+  Run run(policy);
+  for (int t = 0; t <= 280; t += 15) {
+    run.step(t, 10, 40);  // recommends 5 every time
+  }
+  REQUIRE(run.history().recommendations.size() == 1);
+  CHECK(run.history().recommendations.front().replicas == 5);
+  CHECK(run.history().recommendations.front().at == at(270));
+  // Still exact: the 10 seen first is held for the whole window, then the 5s take over.
+  CHECK(run.step(299, 10, 40).desiredReplicas == 10);
+  CHECK(run.step(300, 10, 40).desiredReplicas == 5);
 }
 
 }  // namespace
