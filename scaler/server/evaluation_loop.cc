@@ -1,6 +1,7 @@
 #include "server/evaluation_loop.h"
 
 #include <algorithm>
+#include <tuple>
 #include <utility>
 
 #include "core/decide.h"
@@ -10,6 +11,21 @@ namespace {
 
 double secondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+const std::string kNoProblem;
+
+// Both sources hand their sets sorted by namespace, then name.
+const core::Policy* findPolicy(const std::vector<core::Policy>& set, const std::string& ns, const std::string& name) {
+  const auto found = std::lower_bound(set.begin(), set.end(), std::pair{&ns, &name},
+                                      [](const core::Policy& policy, const auto& key) {
+                                        return std::tie(policy.metadata.namespace_, policy.metadata.name) <
+                                               std::tie(*key.first, *key.second);
+                                      });
+  if (found == set.end() || found->metadata.namespace_ != ns || found->metadata.name != name) {
+    return nullptr;
+  }
+  return &*found;
 }
 
 std::string formatSeconds(core::TimePoint::duration duration) {
@@ -106,17 +122,50 @@ void EvaluationLoop::runOnce() {
   }
   {
     const std::lock_guard cycle(cycleMutex_);
-    evaluate(*policies, *invalid);
+    evaluate(policies, *invalid);
   }
   const std::lock_guard lock(mutex_);
   ++cycles_;
 }
 
-void EvaluationLoop::evaluate(const std::vector<core::Policy>& policies, const std::vector<InvalidPolicy>& invalid) {
+void EvaluationLoop::evaluate(const std::shared_ptr<const std::vector<core::Policy>>& set,
+                              const std::vector<InvalidPolicy>& invalid) {
   const auto started = std::chrono::steady_clock::now();
   const core::TimePoint now = clock_();
   std::map<std::string, std::size_t> states = {{"pending", 0}, {"ready", 0}, {"stale", 0}, {"invalid", 0}};
   std::set<std::string> present;  // namespace/name of every policy published this cycle
+
+  // A refused latest version of a policy evaluated before: that policy goes
+  // on in its last valid version. The directory hands that version itself;
+  // from the API it is the one this loop kept.
+  std::map<std::string, const std::string*> problems;
+  std::vector<const core::Policy*> kept;
+  for (const InvalidPolicy& refused : invalid) {
+    const std::string key = refused.ns + "/" + refused.name;
+    problems.emplace(key, &refused.message);
+    const auto memory = memory_.find(key);
+    if (memory == memory_.end() || findPolicy(*set, refused.ns, refused.name) != nullptr) {
+      continue;  // never evaluated, or its last good version is in the set
+    }
+    if (!memory->second.kept) {
+      const core::Policy* last =
+          lastEvaluated_ ? findPolicy(*lastEvaluated_, refused.ns, refused.name) : nullptr;
+      if (last == nullptr) {
+        continue;
+      }
+      memory->second.kept = *last;
+    }
+    kept.push_back(&*memory->second.kept);
+  }
+  std::vector<core::Policy> withKept;  // only when some are kept: the set is shared with its source
+  if (!kept.empty()) {
+    withKept.reserve(set->size() + kept.size());
+    withKept.assign(set->begin(), set->end());
+    for (const core::Policy* policy : kept) {
+      withKept.push_back(*policy);
+    }
+  }
+  const std::vector<core::Policy>& policies = kept.empty() ? *set : withKept;
 
   std::vector<core::Result<source::MetricReading>> readings = metrics_.read(policies);
   if (readings.size() != policies.size()) {
@@ -135,6 +184,15 @@ void EvaluationLoop::evaluate(const std::vector<core::Policy>& policies, const s
     PolicyMemory& memory = slot->second;
     if (inserted) {
       memory.firstSeen = now;
+    }
+    if (i < set->size()) {
+      memory.kept.reset();  // the source hands a valid version again
+    }
+    const auto problem = problems.find(key);
+    const std::string& problemNow = problem != problems.end() ? *problem->second : kNoProblem;
+    if (memory.problem != problemNow) {
+      memory.problem = problemNow;
+      listener_->onSuperseded(policy, memory.problem);
     }
 
     PolicyEntry entry;
@@ -158,27 +216,53 @@ void EvaluationLoop::evaluate(const std::vector<core::Policy>& policies, const s
         // message must not change every cycle as the seconds above do.
         listener_->onError(ns, name, "stale",
                            "metrics unavailable for longer than " + formatSeconds(options_.staleAfter) + ": " + error);
-      } else if (memory.lastReady) {
+      } else if (memory.lastReady && memory.servingLastReady) {
         // The last decision stays in force until stale. The store holds that
         // very entry (a stale one is only published past this branch, and a
         // good read after it publishes a new lastReady): nothing to publish.
         ++states["ready"];
         continue;
       } else {
-        entry.state = PolicyState::kPending;
+        entry.state = memory.lastReady ? PolicyState::kStale : PolicyState::kPending;
         entry.message = "no metrics yet: " + error;
       }
       ++states[std::string(policyStateName(entry.state))];
+      memory.servingLastReady = false;
+      store_.publish(std::move(entry));
+      continue;
+    }
+
+    const source::MetricReading& reading = readings[i].value();
+    if (!reading.currentReplicas) {
+      // Never a decision from a guessed current: the last published value
+      // is not what the workload runs after KEDA's fallback or a manual
+      // scale, and minReplicas is not either.
+      const std::string error = "no replica data for " + policy.spec.targetRef.kind + " " + ns + "/" +
+                                policy.spec.targetRef.name + ": the metric source gave no current replicas";
+      listener_->onError(ns, name, "replicas", error);
+      entry.state = memory.lastReady ? PolicyState::kStale : PolicyState::kPending;
+      if (memory.lastReady) {
+        entry.decision = memory.lastReady->decision;
+        entry.decidedAt = memory.lastReady->decidedAt;
+        entry.metricsReadAt = memory.lastReady->metricsReadAt;
+      }
+      entry.message = error;
+      ++states[std::string(policyStateName(entry.state))];
+      memory.servingLastReady = false;
       store_.publish(std::move(entry));
       continue;
     }
 
     memory.lastGoodRead = now;
-    const std::int32_t fallback =
-        memory.history.published.value_or(std::max(policy.spec.effectiveMinReplicas(), std::int32_t{1}));
-    const core::Observation observation = readings[i].value().observation(fallback);
+    const core::Observation observation = reading.observation(*reading.currentReplicas);
+    if (!memory.decided) {
+      memory.history = core::firstSightHistory(observation.currentReplicas, now,
+                                               options_.seed ? options_.seed(policy) : std::nullopt);
+      memory.decided = true;
+    }
     const auto decideStarted = std::chrono::steady_clock::now();
-    core::Outcome outcome = core::decide(policy, observation, std::move(memory.history), now, algorithms_);
+    core::Outcome outcome =
+        core::decide(policy, observation, std::move(memory.history), now, algorithms_, options_.decide);
     const double decideSeconds = secondsSince(decideStarted);
     memory.history = std::move(outcome.history);
 
@@ -195,9 +279,13 @@ void EvaluationLoop::evaluate(const std::vector<core::Policy>& policies, const s
     entry.decision = std::move(outcome.decision);
     entry.decidedAt = now;
     entry.metricsReadAt = now;
+    // A ready entry's message is the problem of its latest version, for /readyz.
+    entry.message = memory.problem;
     ++states["ready"];
     memory.lastReady = store_.publish(std::move(entry));
+    memory.servingLastReady = true;
   }
+  lastEvaluated_ = set;
 
   for (const InvalidPolicy& refused : invalid) {
     const std::string key = refused.ns + "/" + refused.name;

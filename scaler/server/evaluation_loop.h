@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/algorithm_registry.h"
+#include "core/decide.h"
 #include "core/decision.h"
 #include "core/history.h"
 #include "core/observation.h"
@@ -34,6 +35,10 @@ class EvaluationListener {
   virtual void onError(const std::string& /*ns*/, const std::string& /*name*/, const std::string& /*errorType*/,
                        const std::string& /*message*/) {}
   virtual void onRemoved(const std::string& /*ns*/, const std::string& /*name*/) {}
+  // A policy is served in its last valid version because its latest one was
+  // refused (`problem` says why), or no longer (`problem` empty). Called when
+  // that changes, before the decision it applies to.
+  virtual void onSuperseded(const core::Policy& /*served*/, const std::string& /*problem*/) {}
   // Policies by state name after each cycle ("pending", "ready", "stale", "invalid").
   virtual void onCycle(const std::map<std::string, std::size_t>& /*policiesByState*/, double /*seconds*/) {}
 };
@@ -50,6 +55,10 @@ struct InvalidPolicy {
 struct EvaluationOptions {
   std::chrono::milliseconds interval{15'000};
   std::chrono::milliseconds staleAfter{45'000};  // --metrics-stale-after, default 3 x interval
+  core::DecideSettings decide;                    // --reaction-time
+  // What a previous process published for a policy seen for the first time
+  // (serve --kubernetes: the policy's status). Called on the evaluation thread.
+  std::function<std::optional<core::PublishedSeed>(const core::Policy&)> seed;
 };
 
 // Runs every policy through core::decide() each interval, and at once when
@@ -57,13 +66,24 @@ struct EvaluationOptions {
 // policy's History from one decision to the next, and publishes the results
 // to the DecisionStore that the gRPC handlers read.
 //
-// Replicas: from the metric reading when it has them; otherwise the value
-// last published (KEDA is assumed to have applied it), or minReplicas (at
-// least 1) for a policy's first decision.
+// Replicas: the reading's current replicas (the target's spec.replicas). A
+// reading without them is an error of that policy, at once unservable: a
+// decision is never made from a guessed current.
+//
+// First sight: a policy's first decision starts from core::firstSightHistory()
+// (its scale-down window holds the current replicas; `seed` brings back what
+// a previous process published).
 //
 // A failed metric read keeps the policy's last decision in force; after
 // staleAfter without a good read it becomes kStale, and RPCs answer
 // UNAVAILABLE so that the ScaledObject's fallback applies.
+//
+// A bad edit: a policy whose latest version is refused (listed as invalid)
+// while an earlier version was being evaluated keeps being evaluated in that
+// version, with its history; the entry is ready and carries the problem, and
+// the listener hears onSuperseded. Directory sources hand both versions (the
+// kept one in the set, the problem in `invalid`); the Kubernetes source hands
+// only the refusal, and the loop keeps the version it last evaluated.
 class EvaluationLoop {
  public:
   using Clock = std::function<core::TimePoint()>;
@@ -74,8 +94,8 @@ class EvaluationLoop {
   EvaluationLoop(const EvaluationLoop&) = delete;
   EvaluationLoop& operator=(const EvaluationLoop&) = delete;
 
-  // Replaces the policy set; takes effect at the next cycle, which this
-  // triggers. Thread-safe.
+  // Replaces the policy set (sorted by namespace, then name, as both sources
+  // hand it); takes effect at the next cycle, which this triggers. Thread-safe.
   void setPolicies(std::vector<core::Policy> policies, std::vector<InvalidPolicy> invalid = {});
   // The same, sharing the set with its source (never null).
   void setPolicies(std::shared_ptr<const std::vector<core::Policy>> policies, std::vector<InvalidPolicy> invalid = {});
@@ -99,15 +119,21 @@ class EvaluationLoop {
  private:
   struct PolicyMemory {
     core::TimePoint firstSeen{};
+    bool decided = false;  // history holds a decision (else the next one is the first sight)
     core::History history;
+    // The last valid version, once the source refuses the latest one and no
+    // longer hands this one (Kubernetes); evaluated in its place.
+    std::optional<core::Policy> kept;
+    std::string problem;  // why the latest version is refused; empty when it is not
     std::optional<core::TimePoint> lastGoodRead;
     // The last ready entry published, shared with the store: its decision
     // stays in force while metrics fail, and is served stale after that.
     std::shared_ptr<const PolicyEntry> lastReady;
+    bool servingLastReady = false;  // the store holds lastReady (nothing published over it since)
   };
 
   void loop(const std::stop_token& stop);
-  void evaluate(const std::vector<core::Policy>& policies, const std::vector<InvalidPolicy>& invalid);
+  void evaluate(const std::shared_ptr<const std::vector<core::Policy>>& set, const std::vector<InvalidPolicy>& invalid);
 
   DecisionStore& store_;
   const core::AlgorithmRegistry& algorithms_;
@@ -128,6 +154,7 @@ class EvaluationLoop {
   std::mutex cycleMutex_;
   std::map<std::string, PolicyMemory> memory_;  // by namespace/name: the policies evaluated
   std::set<std::string> publishedInvalid_;      // namespace/name of the invalid ones in the store
+  std::shared_ptr<const std::vector<core::Policy>> lastEvaluated_;  // the set of the last cycle, for kept versions
 
   std::jthread thread_;
 };

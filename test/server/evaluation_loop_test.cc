@@ -63,13 +63,20 @@ source::MetricReading gpu(double percent, std::optional<std::int32_t> replicas =
   return reading;
 }
 
+EvaluationOptions optionsOf(std::chrono::milliseconds interval, std::chrono::milliseconds staleAfter) {
+  EvaluationOptions options;
+  options.interval = interval;
+  options.staleAfter = staleAfter;
+  return options;
+}
+
 struct Fixture {
   DecisionStore store;
   std::unique_ptr<core::AlgorithmRegistry> registry = core::AlgorithmRegistry::withBuiltins();
   ScriptedMetricSource metrics;
   RecordingListener listener;
   core::TimePoint now = core::TimePoint{} + std::chrono::hours(24 * 365 * 56);
-  EvaluationLoop loop{store, *registry, metrics, EvaluationOptions{seconds(15), seconds(45)},
+  EvaluationLoop loop{store, *registry, metrics, optionsOf(seconds(15), seconds(45)),
                       [this] { return now; }, &listener};
 
   std::int32_t desired(const std::string& name) {
@@ -93,7 +100,7 @@ TEST_CASE("each cycle decides every policy and publishes it") {
   CHECK(f.loop.cycles() == 1);
 }
 
-TEST_CASE("history carries over between cycles: cooldown holds the published value") {
+TEST_CASE("history carries over between cycles: cooldown holds the current replicas") {
   Fixture f;
   f.metrics.readings.emplace("default/chat", gpu(100, 2));
   f.loop.setPolicies({gpuPolicy("chat", 60)});
@@ -109,14 +116,165 @@ TEST_CASE("history carries over between cycles: cooldown holds the published val
   CHECK(f.desired("chat") == 1);
 }
 
-TEST_CASE("without replicas from the source: minReplicas first, then the value last published") {
+TEST_CASE("no replica data is an error of the policy, never a guess") {
   Fixture f;
-  f.metrics.readings.emplace("default/chat", gpu(100));  // ratio 2
+  f.metrics.readings.emplace("default/chat", gpu(100));  // metrics, but no current replicas
   f.loop.setPolicies({gpuPolicy("chat")});
   f.loop.runOnce();
-  CHECK(f.desired("chat") == 2);  // from 1 (minReplicas)
+  auto entry = f.store.find("default", "chat");
+  REQUIRE(entry != nullptr);
+  CHECK(entry->state == PolicyState::kPending);
+  CHECK_FALSE(entry->servable());
+  CHECK(entry->message ==
+        "no replica data for Deployment default/chat: the metric source gave no current replicas");
+  CHECK(f.listener.errors == std::vector<std::string>{"default/chat:replicas"});
+
+  f.metrics.readings.insert_or_assign("default/chat", gpu(100, 2));
   f.loop.runOnce();
-  CHECK(f.desired("chat") == 4);  // from 2, as published
+  REQUIRE(f.desired("chat") == 4);
+
+  // Replicas gone again: unservable at once (KEDA's fallback applies), the
+  // last decision kept for the record, not served from a guessed current.
+  f.metrics.readings.insert_or_assign("default/chat", gpu(100));
+  f.now += seconds(15);
+  f.loop.runOnce();
+  entry = f.store.find("default", "chat");
+  CHECK(entry->state == PolicyState::kStale);
+  CHECK_FALSE(entry->servable());
+  CHECK(entry->decision->desiredReplicas == 4);
+  CHECK(f.listener.lastStates["stale"] == 1);
+
+  // A failed read after that does not bring the old decision back.
+  f.metrics.readings.insert_or_assign("default/chat", core::Error{"timeout"});
+  f.now += seconds(15);
+  f.loop.runOnce();
+  CHECK_FALSE(f.store.find("default", "chat")->servable());
+}
+
+TEST_CASE("first sight: the scale-down window holds the current replicas") {
+  Fixture f;
+  core::Policy policy = gpuPolicy("chat");
+  policy.spec.scaleDown = core::ScalingRules{300, {}, core::SelectPolicy::kMax};
+  f.metrics.readings.emplace("default/chat", gpu(10, 10));  // recommends 2
+  f.loop.setPolicies({policy});
+  f.loop.runOnce();
+  CHECK(f.desired("chat") == 10);
+  CHECK(f.store.find("default", "chat")->decision->limitedBy == core::LimitedBy::kStabilization);
+  f.now += seconds(300);
+  f.loop.runOnce();
+  CHECK(f.desired("chat") == 2);
+}
+
+TEST_CASE("first sight with a seed: what a previous process published comes back once") {
+  DecisionStore store;
+  auto registry = core::AlgorithmRegistry::withBuiltins();
+  ScriptedMetricSource metrics;
+  core::TimePoint now = core::TimePoint{} + std::chrono::hours(24 * 365 * 56);
+  std::vector<std::string> asked;
+  EvaluationOptions options = optionsOf(seconds(15), seconds(45));
+  options.seed = [&](const core::Policy& policy) -> std::optional<core::PublishedSeed> {
+    asked.push_back(policy.key());
+    return core::PublishedSeed{8, now - seconds(100)};
+  };
+  EvaluationLoop loop{store, *registry, metrics, options, [&] { return now; }};
+  metrics.readings.emplace("default/chat", gpu(25, 8));  // recommends 4
+  loop.setPolicies({gpuPolicy("chat", 300)});
+  loop.runOnce();
+  auto entry = store.find("default", "chat");
+  CHECK(entry->desiredReplicas() == 8);  // the cooldown of the status' lastScaleTime
+  CHECK(entry->decision->limitedBy == core::LimitedBy::kCooldown);
+  now += seconds(200);
+  loop.runOnce();
+  CHECK(store.find("default", "chat")->desiredReplicas() == 4);
+  CHECK(asked == std::vector<std::string>{"default/chat"});  // first sight only
+}
+
+TEST_CASE("the reaction time reaches decide()") {
+  DecisionStore store;
+  auto registry = core::AlgorithmRegistry::withBuiltins();
+  ScriptedMetricSource metrics;
+  core::TimePoint now = core::TimePoint{} + std::chrono::hours(24 * 365 * 56);
+  EvaluationOptions options = optionsOf(seconds(15), seconds(45));
+  options.decide.reactionTime = seconds(60);
+  EvaluationLoop loop{store, *registry, metrics, options, [&] { return now; }};
+  metrics.readings.emplace("default/chat", gpu(100, 2));  // 4
+  loop.setPolicies({gpuPolicy("chat")});
+  loop.runOnce();
+  REQUIRE(store.find("default", "chat")->desiredReplicas() == 4);
+  metrics.readings.insert_or_assign("default/chat", gpu(50, 2));  // at target with the 2 there
+  now += seconds(45);  // past the default 30 s, within 60 s
+  loop.runOnce();
+  CHECK(store.find("default", "chat")->desiredReplicas() == 4);
+  CHECK(store.find("default", "chat")->decision->anchorReplicas == 4);
+  now += seconds(15);
+  loop.runOnce();
+  CHECK(store.find("default", "chat")->desiredReplicas() == 2);
+}
+
+class SupersededListener final : public EvaluationListener {
+ public:
+  std::vector<std::string> calls;  // "ns/name generation: problem"
+  void onSuperseded(const core::Policy& served, const std::string& problem) override {
+    calls.push_back(served.key() + " " + std::to_string(served.metadata.generation) + ": " + problem);
+  }
+};
+
+TEST_CASE("a bad edit keeps the last valid version serving, with its history, in both sources' ways") {
+  DecisionStore store;
+  auto registry = core::AlgorithmRegistry::withBuiltins();
+  ScriptedMetricSource metrics;
+  SupersededListener listener;
+  core::TimePoint now = core::TimePoint{} + std::chrono::hours(24 * 365 * 56);
+  EvaluationLoop loop{store, *registry, metrics, optionsOf(seconds(15), seconds(45)), [&] { return now; },
+                      &listener};
+  core::Policy valid = gpuPolicy("chat", 300);
+  valid.metadata.generation = 1;
+  metrics.readings.emplace("default/chat", gpu(100, 2));  // 4, and a 300 s cooldown from here
+  loop.setPolicies({valid});
+  loop.runOnce();
+  REQUIRE(store.find("default", "chat")->desiredReplicas() == 4);
+
+  SUBCASE("Kubernetes: only the refusal is handed; the loop keeps the version it evaluated") {
+    loop.setPolicies(std::vector<core::Policy>{}, {{"default", "chat", "spec.maxReplicas: must be >= 1"}});
+  }
+  SUBCASE("directory: the last good version is in the set beside the problem") {
+    loop.setPolicies({valid}, {{"default", "chat", "spec.maxReplicas: must be >= 1"}});
+  }
+  metrics.readings.insert_or_assign("default/chat", gpu(10, 4));  // recommends 1
+  now += seconds(15);
+  loop.runOnce();
+  auto entry = store.find("default", "chat");
+  CHECK(entry->state == PolicyState::kReady);
+  CHECK(entry->desiredReplicas() == 4);  // the history came along: cooldown
+  CHECK(entry->decision->limitedBy == core::LimitedBy::kCooldown);
+  CHECK(entry->message == "spec.maxReplicas: must be >= 1");
+  now += seconds(15);
+  loop.runOnce();
+  CHECK(store.find("default", "chat")->state == PolicyState::kReady);
+  CHECK(listener.calls == std::vector<std::string>{"default/chat 1: spec.maxReplicas: must be >= 1"});  // once
+
+  // Fixed: the new version is served and the problem is cleared.
+  core::Policy fixed = valid;
+  fixed.metadata.generation = 3;
+  loop.setPolicies({fixed});
+  now += seconds(15);
+  loop.runOnce();
+  CHECK(store.find("default", "chat")->message.empty());
+  CHECK(listener.calls.back() == "default/chat 3: ");
+}
+
+TEST_CASE("a policy refused before it was ever evaluated is invalid, and its deletion forgets it") {
+  Fixture f;
+  f.loop.setPolicies(std::vector<core::Policy>{}, {{"default", "chat", "spec.maxReplicas: required"}});
+  f.loop.runOnce();
+  CHECK(f.store.find("default", "chat")->state == PolicyState::kInvalid);
+  f.metrics.readings.emplace("default/chat", gpu(100, 2));
+  f.loop.setPolicies({gpuPolicy("chat")});
+  f.loop.runOnce();
+  CHECK(f.desired("chat") == 4);
+  f.loop.setPolicies(std::vector<core::Policy>{});
+  f.loop.runOnce();
+  CHECK(f.store.find("default", "chat") == nullptr);
 }
 
 TEST_CASE("a failed read keeps the last decision, then goes stale, then recovers") {
@@ -207,7 +365,7 @@ TEST_CASE("cycles start every interval, however long a cycle takes") {
   DecisionStore store;
   auto registry = core::AlgorithmRegistry::withBuiltins();
   SlowMetricSource metrics;
-  EvaluationLoop loop{store, *registry, metrics, EvaluationOptions{std::chrono::milliseconds(500), seconds(45)}};
+  EvaluationLoop loop{store, *registry, metrics, optionsOf(std::chrono::milliseconds(500), seconds(45))};
   loop.setPolicies({gpuPolicy("chat")});
   loop.start();
   const auto deadline = std::chrono::steady_clock::now() + seconds(30);
