@@ -27,7 +27,7 @@ constexpr std::size_t kMaxRememberedWarnings = 1024;
 
 constexpr double kMillisecondsPerSecond = 1000.0;
 
-using Value = core::Result<std::optional<double>>;
+using Value = core::Result<QueryValue>;
 
 // The distinct expressions of a cycle, each with its index in the request.
 class ExpressionSet {
@@ -49,7 +49,24 @@ class ExpressionSet {
 struct Plan {
   std::optional<core::Error> error;  // the templates did not expand
   std::array<std::optional<std::size_t>, kSlots> query;  // index into the expressions
+  std::array<bool, kSlots> emptyIsZero{};  // the metric's treatEmptyAsZero
 };
+
+// Which slots read an empty result as 0 (never the replicas: a target that
+// kube-state-metrics does not know is no data, not a workload at 0).
+std::array<bool, kSlots> emptyIsZero(const core::MetricsSpec& metrics) {
+  std::array<bool, kSlots> out{};
+  if (metrics.latency) {
+    out[kLatencyP99] = out[kLatencyP95] = metrics.latency->treatEmptyAsZero;
+  }
+  if (metrics.gpuUtilization) {
+    out[kGpuUtilization] = metrics.gpuUtilization->treatEmptyAsZero;
+  }
+  if (metrics.requestQueueDepth) {
+    out[kRequestQueueDepth] = metrics.requestQueueDepth->treatEmptyAsZero;
+  }
+  return out;
+}
 
 void appendError(std::string& errors, std::string_view slot, const std::string& message) {
   if (!errors.empty()) {
@@ -100,6 +117,7 @@ std::vector<core::Result<MetricReading>> PrometheusMetricSource::read(const std:
       continue;
     }
     PolicyQueries& q = queries.value();
+    plans[i].emptyIsZero = emptyIsZero(policies[i].spec.metrics);
     std::array<std::optional<std::string>*, kSlots - 1> metricQueries = {&q.latencyP99, &q.latencyP95,
                                                                          &q.gpuUtilization, &q.requestQueueDepth};
     for (std::size_t slot = 0; slot < metricQueries.size(); ++slot) {
@@ -143,7 +161,7 @@ std::vector<core::Result<MetricReading>> PrometheusMetricSource::read(const std:
         continue;
       }
       reportWarnings(expressions[e], read.value().warnings);
-      values.emplace_back(read.value().value);
+      values.emplace_back(std::move(read).value());
     }
   }
 
@@ -170,7 +188,7 @@ std::vector<core::Result<MetricReading>> PrometheusMetricSource::read(const std:
         continue;
       }
       if (slot == kReplicas) {
-        auto replicas = replicaCount(value.value(), expressions[index]);
+        auto replicas = replicaCount(value.value().value, expressions[index]);
         if (!replicas.ok()) {
           appendError(errors, kSlotNames[slot], replicas.error().message);
         } else {
@@ -178,7 +196,10 @@ std::vector<core::Result<MetricReading>> PrometheusMetricSource::read(const std:
         }
         continue;
       }
-      std::optional<double> metric = value.value();
+      std::optional<double> metric = value.value().value;
+      if (!metric && value.value().empty && plan.emptyIsZero[slot]) {
+        metric = 0.0;  // a gauge that vanishes with its pods, or with the last waiting request
+      }
       if (metric && (slot == kLatencyP99 || slot == kLatencyP95)) {
         *metric *= kMillisecondsPerSecond;  // the queries return seconds
       }

@@ -30,10 +30,11 @@ struct PrometheusSourceOptions {
 // several series) makes its reading an Error naming the metric, the query and
 // the cause, so the loop keeps the last decision and marks it stale after
 // --metrics-stale-after; the same failure fails no other policy. No data (an
-// empty result, NaN, ±Inf) leaves that metric out. Latency queries return
-// seconds; readings are milliseconds. The replicas query is read like the
-// others: no data leaves the replicas to the loop's fallback (the value last
-// published), a failure fails the reading.
+// empty result, NaN, ±Inf) leaves that metric out, except that an empty
+// result (no series) of a metric with treatEmptyAsZero reads 0. Latency
+// queries return seconds; readings are milliseconds. The replicas query is
+// read like the others (an empty result is no data, whatever the metrics
+// say); a failure fails the reading.
 class PrometheusMetricSource final : public MetricSource {
  public:
   // `transport` must outlive the source.

@@ -116,7 +116,7 @@ core::Result<std::optional<double>> vectorValue(const json& result, std::string_
     return queryError(query, "unexpected response: data.result of a vector is not a list");
   }
   if (result.empty()) {
-    return std::optional<double>{};
+    return std::optional<double>{};  // the caller marks it `empty`
   }
   if (result.size() > 1) {
     std::string cause = "returned ";
@@ -215,6 +215,7 @@ core::Result<QueryValue> readQueryResponse(const HttpResponse& response, std::st
   core::Result<std::optional<double>> value = std::optional<double>{};
   if (resultType == "vector") {
     value = vectorValue(*result, query);
+    out.empty = result->is_array() && result->empty();
   } else if (resultType == "scalar") {
     value = samplePair(*result, query);
   } else if (resultType == "matrix") {

@@ -11,16 +11,20 @@
 namespace kubeai::source::prometheus {
 
 // What one instant query said. `value` empty = no data (an empty vector, NaN,
-// +Inf or -Inf): the slot is left out, never read as 0.
+// +Inf or -Inf): the slot is left out, never read as 0 — unless its metric
+// opted in with treatEmptyAsZero and `empty` says no series matched at all
+// (NaN is a series whose value is no number: it stays no data).
 struct QueryValue {
   std::optional<double> value;
+  bool empty = false;  // a vector without a sample
   std::vector<std::string> warnings;  // Prometheus' `warnings`, for the log
 };
 
 // Reads the answer of GET /api/v1/query for `query` (pure: no I/O).
 //
 // - `data.resultType` "vector" with one sample, or "scalar" -> its value.
-// - "vector" with no sample, or a value NaN or ±Inf -> no data.
+// - "vector" with no sample -> no data, and `empty`.
+// - a value NaN or ±Inf -> no data.
 // - "vector" with two or more series -> an error that says to aggregate.
 // - "matrix" or "string" -> an error: a range vector or a string is no reading.
 // - HTTP status outside 2xx, `"status": "error"`, a body that is not the JSON

@@ -1,5 +1,6 @@
 #include "source/prometheus/query_template.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <utility>
 #include <vector>
@@ -28,6 +29,14 @@ bool opensRegex(std::string_view tmpl, std::size_t quote) {
 
 std::string knownPlaceholders(bool withQuantile) {
   return withQuantile ? "${namespace}, ${target}, ${policy}, ${quantile}" : "${namespace}, ${target}, ${policy}";
+}
+
+// Joins pieces with +=: GCC 12 warns falsely (-Wrestrict) on "literal" + std::string.
+template <typename... Parts>
+std::string concat(const Parts&... parts) {
+  std::string out;
+  ((out += parts), ...);
+  return out;
 }
 
 // A position for error messages, counted from 1 ("at character 12").
@@ -197,14 +206,65 @@ core::Result<std::string> expandTemplate(std::string_view tmpl, const TemplateVa
   return out;
 }
 
+std::string defaultMetricQuery(DefaultMetric metric, std::string_view podsRegex) {
+  std::string query;
+  switch (metric) {
+    case DefaultMetric::kGpuUtilization:
+      query = R"(avg(DCGM_FI_DEV_GPU_UTIL{namespace="${namespace}",pod=~")";
+      query += podsRegex;
+      query += R"("}))";
+      break;
+    case DefaultMetric::kLatency:
+      query = R"(histogram_quantile(${quantile}, sum by (le) )";
+      query += R"((rate(inference_request_duration_seconds_bucket{namespace="${namespace}",pod=~")";
+      query += podsRegex;
+      query += R"("}[2m]))))";
+      break;
+    case DefaultMetric::kRequestQueueDepth:
+      query = R"(sum(inference_request_queue_depth{namespace="${namespace}",pod=~")";
+      query += podsRegex;
+      query += R"("}))";
+      break;
+  }
+  return query;
+}
+
+TargetPods targetPods(const core::TargetRef& target) {
+  if (target.kind == "StatefulSet") {
+    return {std::string(kStatefulSetPodsRegex), target.name};
+  }
+  const std::size_t length = target.name.size();
+  if (length <= kMaxUncutDeploymentName) {
+    return {std::string(kDeploymentPodsRegex), target.name};
+  }
+  const std::string letter = concat("[", kSafeAlphabet, "]");
+  if (length >= kMaxGeneratedNamePrefix) {
+    // The prefix <deployment>-<hash>- is cut inside the Deployment's own name:
+    // its pods are its first 58 characters and the 5-character suffix.
+    return {concat("${target}", letter, "{5}"), target.name.substr(0, kMaxGeneratedNamePrefix)};
+  }
+  // 47 to 57 characters: <deployment>-<hash>- is longer than 58 with a long
+  // enough hash. Cut to 58, it keeps 57 - length characters of the hash and
+  // no second dash: the pod is <deployment>-<62 - length characters>. A hash
+  // of at most 56 - length characters is not cut.
+  std::string regex;
+  const std::size_t longestUncutHash =
+      length + 2 < kMaxGeneratedNamePrefix ? std::min<std::size_t>(10, kMaxGeneratedNamePrefix - 2 - length) : 0;
+  if (longestUncutHash >= 1) {
+    regex = concat("${target}-", letter, "{1,", std::to_string(longestUncutHash), "}-", letter, "{5}|");
+  }
+  regex += concat("${target}-", letter, "{", std::to_string(kMaxGeneratedNamePrefix + 5 - 1 - length), "}");
+  return {std::move(regex), target.name};
+}
+
 namespace {
 
-// Expands `custom` when the policy set one, else `fallback`; errors name
-// `field` (the policy's prometheusQuery, or the default's source).
-void expandInto(std::optional<std::string>& into, const std::string& custom, std::string_view fallback,
-                const TemplateValues& values, std::string_view field, std::vector<std::string>& errors) {
-  const std::string_view tmpl = custom.empty() ? fallback : std::string_view(custom);
-  auto expanded = expandTemplate(tmpl, values);
+// Expands the policy's own template `custom` when it set one, else the
+// default `fallback` with `fallbackValues`; errors name `field`.
+void expandInto(std::optional<std::string>& into, const std::string& custom, const TemplateValues& values,
+                std::string_view fallback, const TemplateValues& fallbackValues, std::string_view field,
+                std::vector<std::string>& errors) {
+  auto expanded = custom.empty() ? expandTemplate(fallback, fallbackValues) : expandTemplate(custom, values);
   if (!expanded.ok()) {
     std::string message(field);
     message += ": ";
@@ -222,32 +282,39 @@ bool hasTarget(const std::optional<double>& target) { return target && *target >
 core::Result<PolicyQueries> policyQueries(const core::Policy& policy, const QueryOptions& options) {
   const core::MetricsSpec& metrics = policy.spec.metrics;
   TemplateValues values{policy.metadata.namespace_, policy.spec.targetRef.name, policy.metadata.name, {}};
+  // The defaults name the target as its pods' names hold it (targetPods()).
+  const TargetPods pods = targetPods(policy.spec.targetRef);
+  TemplateValues podValues = values;
+  podValues.target = pods.name;
   PolicyQueries queries;
   std::vector<std::string> errors;
 
   if (metrics.latency && metrics.latency->enabled) {
     const core::LatencyMetricSpec& latency = *metrics.latency;
     constexpr std::string_view kField = "spec.metrics.latency.prometheusQuery";
+    const std::string fallback = defaultMetricQuery(DefaultMetric::kLatency, pods.regex);
     const std::size_t before = errors.size();
     if (hasTarget(latency.targetP99Ms)) {
-      values.quantile = kQuantileP99;
-      expandInto(queries.latencyP99, latency.prometheusQuery, kDefaultLatencyQuery, values, kField, errors);
+      values.quantile = podValues.quantile = kQuantileP99;
+      expandInto(queries.latencyP99, latency.prometheusQuery, values, fallback, podValues, kField, errors);
     }
     // One custom query serves both quantiles; report its error once.
     if (hasTarget(latency.targetP95Ms) && errors.size() == before) {
-      values.quantile = kQuantileP95;
-      expandInto(queries.latencyP95, latency.prometheusQuery, kDefaultLatencyQuery, values, kField, errors);
+      values.quantile = podValues.quantile = kQuantileP95;
+      expandInto(queries.latencyP95, latency.prometheusQuery, values, fallback, podValues, kField, errors);
     }
-    values.quantile = {};
+    values.quantile = podValues.quantile = {};
   }
   if (metrics.gpuUtilization && metrics.gpuUtilization->enabled && hasTarget(metrics.gpuUtilization->targetPercentage)) {
-    expandInto(queries.gpuUtilization, metrics.gpuUtilization->prometheusQuery, kDefaultGpuUtilizationQuery, values,
+    expandInto(queries.gpuUtilization, metrics.gpuUtilization->prometheusQuery, values,
+               defaultMetricQuery(DefaultMetric::kGpuUtilization, pods.regex), podValues,
                "spec.metrics.gpuUtilization.prometheusQuery", errors);
   }
   if (metrics.requestQueueDepth && metrics.requestQueueDepth->enabled &&
       hasTarget(metrics.requestQueueDepth->targetDepth)) {
-    expandInto(queries.requestQueueDepth, metrics.requestQueueDepth->prometheusQuery, kDefaultRequestQueueDepthQuery,
-               values, "spec.metrics.requestQueueDepth.prometheusQuery", errors);
+    expandInto(queries.requestQueueDepth, metrics.requestQueueDepth->prometheusQuery, values,
+               defaultMetricQuery(DefaultMetric::kRequestQueueDepth, pods.regex), podValues,
+               "spec.metrics.requestQueueDepth.prometheusQuery", errors);
   }
 
   const std::string_view replicasDefault = policy.spec.targetRef.kind == "StatefulSet"
@@ -255,7 +322,7 @@ core::Result<PolicyQueries> policyQueries(const core::Policy& policy, const Quer
                                                : kDefaultDeploymentReplicasQuery;
   std::optional<std::string> replicas;
   if (options.queryReplicas) {
-    expandInto(replicas, options.replicasQuery, replicasDefault, values, "--replicas-query", errors);
+    expandInto(replicas, options.replicasQuery, values, replicasDefault, values, "--replicas-query", errors);
   }
 
   if (!errors.empty()) {

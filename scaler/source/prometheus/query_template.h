@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -9,20 +10,55 @@
 
 namespace kubeai::source::prometheus {
 
-// The default queries (issue 4, docs/metrics.md), scoped to the policy's
-// target: the original scaler's were cluster-wide, so every policy scaled on
-// the whole cluster's GPUs.
-inline constexpr std::string_view kDefaultGpuUtilizationQuery =
-    R"(avg(DCGM_FI_DEV_GPU_UTIL{namespace="${namespace}",pod=~"${target}-.*"}))";
-// Seconds (Prometheus' base unit); the source reports milliseconds.
-inline constexpr std::string_view kDefaultLatencyQuery =
-    R"(histogram_quantile(${quantile}, sum by (le) (rate(inference_request_duration_seconds_bucket{namespace="${namespace}",pod=~"${target}-.*"}[2m]))))";
-inline constexpr std::string_view kDefaultRequestQueueDepthQuery =
-    R"(sum(inference_request_queue_depth{namespace="${namespace}",pod=~"${target}-.*"}))";
+// The default queries are scoped to the policy's target (the original
+// scaler's were cluster-wide, so every policy scaled on the whole cluster's
+// GPUs), and select its pods by the names Kubernetes gives them, so that a
+// Deployment `llama` never averages in the pods of a Deployment `llama-70b`.
+//
+// Kubernetes' "safe" alphabet (k8s.io/apimachinery/pkg/util/rand: no vowels,
+// no 0, 1 or 3). A Deployment's pod is named
+// <replicaset>-<5 characters of it> (generateName, rand.String(5)), and its
+// ReplicaSet <deployment>-<pod-template-hash>, the hash being
+// rand.SafeEncodeString of a 32-bit FNV hash's decimal digits: 1 to 10
+// characters of the alphabet (9 or 10 nearly always).
+inline constexpr std::string_view kSafeAlphabet = "bcdfghjklmnpqrstvwxz2456789";
+// The pods of a Deployment whose name has at most kMaxUncutDeploymentName
+// characters, as a template: the contents of a regex matcher's string.
+inline constexpr std::string_view kDeploymentPodsRegex =
+    "${target}-[bcdfghjklmnpqrstvwxz2456789]{1,10}-[bcdfghjklmnpqrstvwxz2456789]{5}";
+// A StatefulSet's pods are <statefulset>-<ordinal>.
+inline constexpr std::string_view kStatefulSetPodsRegex = "${target}-[0-9]+";
+// generateName keeps a name to 63 characters by cutting its prefix
+// (<replicaset>-) to 58: past 46 characters a Deployment's pods may carry a
+// cut hash or none at all, and targetPods() matches those names too.
+inline constexpr std::size_t kMaxUncutDeploymentName = 46;
+inline constexpr std::size_t kMaxGeneratedNamePrefix = 58;
+
+// The metrics that have a default query.
+enum class DefaultMetric { kGpuUtilization, kLatency, kRequestQueueDepth };
+
+// The default template of `metric`, selecting the pods whose names match
+// `podsRegex` (a regex as template text, e.g. kDeploymentPodsRegex). Latency
+// queries return seconds (Prometheus' base unit); the source reports ms.
+std::string defaultMetricQuery(DefaultMetric metric, std::string_view podsRegex);
+
+// How the default queries select a target's pods: `regex` is template text in
+// which ${target} stands for `name`, the target's name, or its first
+// kMaxGeneratedNamePrefix characters when Kubernetes cuts it out of the pods'
+// names (a Deployment named with 58 characters or more).
+struct TargetPods {
+  std::string regex;
+  std::string name;
+};
+TargetPods targetPods(const core::TargetRef& target);
+
+// The current replicas from kube-state-metrics. max(), because two
+// kube-state-metrics replicas (its HA set-up) export the same series twice;
+// an empty result stays empty (no data), never 0.
 inline constexpr std::string_view kDefaultDeploymentReplicasQuery =
-    R"(kube_deployment_spec_replicas{namespace="${namespace}",deployment="${target}"})";
+    R"(max(kube_deployment_spec_replicas{namespace="${namespace}",deployment="${target}"}))";
 inline constexpr std::string_view kDefaultStatefulSetReplicasQuery =
-    R"(kube_statefulset_replicas{namespace="${namespace}",statefulset="${target}"})";
+    R"(max(kube_statefulset_replicas{namespace="${namespace}",statefulset="${target}"}))";
 
 // What ${quantile} becomes in the latency query for each slot.
 inline constexpr std::string_view kQuantileP99 = "0.99";

@@ -18,6 +18,13 @@
 namespace kubeai::source::prometheus {
 namespace {
 
+template <typename... Parts>
+std::string concat(const Parts&... parts) {
+  std::string out;
+  ((out += parts), ...);
+  return out;
+}
+
 std::string readDoc() {
   std::ifstream stream(KUBEAI_DOCS_DIR "/metrics.md");
   REQUIRE_MESSAGE(stream, "cannot read " KUBEAI_DOCS_DIR "/metrics.md");
@@ -76,13 +83,25 @@ std::string run(const std::string& command, int& exitCode) {
 
 TEST_CASE("docs/metrics.md shows the default queries the code sends") {
   const std::string doc = readDoc();
-  for (const std::string_view query : {kDefaultGpuUtilizationQuery, kDefaultLatencyQuery, kDefaultRequestQueueDepthQuery,
-                                       kDefaultDeploymentReplicasQuery, kDefaultStatefulSetReplicasQuery}) {
+  std::vector<std::string> queries = {std::string(kDefaultDeploymentReplicasQuery),
+                                      std::string(kDefaultStatefulSetReplicasQuery)};
+  for (const std::string_view pods : {kDeploymentPodsRegex, kStatefulSetPodsRegex}) {
+    for (const DefaultMetric metric :
+         {DefaultMetric::kGpuUtilization, DefaultMetric::kLatency, DefaultMetric::kRequestQueueDepth}) {
+      queries.push_back(defaultMetricQuery(metric, pods));
+    }
+  }
+  for (const std::string& query : queries) {
     CAPTURE(query);
     std::string cell = "| `";
     cell += query;
     cell += "` |";
     CHECK(doc.find(cell) != std::string::npos);
+  }
+  // The pods' regexes, and the alphabet they are written in, as the prose gives them.
+  for (const std::string_view text : {kDeploymentPodsRegex, kStatefulSetPodsRegex, kSafeAlphabet}) {
+    CAPTURE(text);
+    CHECK(doc.find(concat("`", text, "`")) != std::string::npos);
   }
 }
 

@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -165,10 +166,12 @@ TEST_CASE("a failing query fails only the policies that use it") {
 
   // The message names each failed metric with its query and Prometheus' cause.
   const std::string& message = readings[0].error().message;
-  CHECK(contains(message,
-                 R"(gpuUtilization: query `avg(DCGM_FI_DEV_GPU_UTIL{namespace="llm",pod=~"chat-.*"})`: HTTP 503: unavailable: too many queries)"));
-  CHECK(contains(message,
-                 R"(requestQueueDepth: query `sum(inference_request_queue_depth{namespace="llm",pod=~"chat-.*"})`: GET http://prometheus:9090/api/v1/query: Timeout was reached)"));
+  CHECK(contains(message, R"(gpuUtilization: query `avg(DCGM_FI_DEV_GPU_UTIL{namespace="llm",pod=~"chat-)"
+                          R"([bcdfghjklmnpqrstvwxz2456789]{1,10}-[bcdfghjklmnpqrstvwxz2456789]{5}"})`: )"
+                          R"(HTTP 503: unavailable: too many queries)"));
+  CHECK(contains(message, R"(requestQueueDepth: query `sum(inference_request_queue_depth{namespace="llm",pod=~"chat-)"
+                          R"([bcdfghjklmnpqrstvwxz2456789]{1,10}-[bcdfghjklmnpqrstvwxz2456789]{5}"})`: )"
+                          R"(GET http://prometheus:9090/api/v1/query: Timeout was reached)"));
   CHECK_FALSE(contains(message, "latencyP99"));
   CHECK(readings[2].error().message == message);
 }
@@ -191,6 +194,77 @@ TEST_CASE("no data leaves the metric out and is not an error") {
   CHECK_FALSE(readings[0].value().requestQueueDepth);
   CHECK_FALSE(readings[0].value().currentReplicas);  // the loop's fallback applies
   CHECK(readings[0].value().gpuUtilizationPercent == 0.0);
+}
+
+TEST_CASE("treatEmptyAsZero: an empty result of that metric is 0; NaN stays no data, an error an error") {
+  // Every query answers by the metric name in it.
+  struct Row {
+    const char* what;
+    std::string answer;  // the body for every metric query
+    bool optIn;
+    std::optional<double> value;  // each metric's reading; "error" rows fail instead
+    bool error;
+  };
+  const std::string error503 = R"({"status":"error","errorType":"unavailable","error":"too many queries"})";
+  const Row rows[] = {
+      // The opt-in: the gauge vanished with the last waiting request (or pod).
+      {"empty, opted in", kEmpty, true, 0.0, false},
+      // The default: no series is no data, never 0.
+      {"empty, not opted in", kEmpty, false, std::nullopt, false},
+      // A series whose value is no number is not an empty result.
+      {"NaN, opted in", vectorOf("NaN"), true, std::nullopt, false},
+      {"+Inf, opted in", vectorOf("+Inf"), true, std::nullopt, false},
+      // A real value is read as ever.
+      {"a value, opted in", vectorOf("2"), true, 2.0, false},
+      // A failed query is never 0.
+      {"HTTP 503, opted in", error503, true, std::nullopt, true},
+  };
+  for (const Row& row : rows) {
+    CAPTURE(row.what);
+    core::Policy p = policy("llm", "chat", "chat");
+    p.spec.metrics.latency->treatEmptyAsZero = row.optIn;
+    p.spec.metrics.gpuUtilization->treatEmptyAsZero = row.optIn;
+    p.spec.metrics.requestQueueDepth->treatEmptyAsZero = row.optIn;
+    FakeTransport transport([&](const std::string& expression) -> core::Result<HttpResponse> {
+      if (contains(expression, "kube_deployment_spec_replicas")) {
+        return HttpResponse{200, kEmpty};  // replicas are never 0 for an empty result
+      }
+      return HttpResponse{row.answer == error503 ? 503L : 200L, row.answer};
+    });
+    PrometheusMetricSource source(transport);
+    const auto readings = source.read({p});
+    REQUIRE(readings.size() == 1);
+    if (row.error) {
+      REQUIRE_FALSE(readings[0].ok());
+      CHECK(contains(readings[0].error().message, "HTTP 503: unavailable: too many queries"));
+      continue;
+    }
+    REQUIRE(readings[0].ok());
+    const MetricReading& reading = readings[0].value();
+    // Latency in ms: 2 s reads 2000, 0 reads 0.
+    const std::optional<double> latency = row.value ? std::optional<double>(*row.value * 1000.0) : std::nullopt;
+    CHECK(reading.latencyP99Ms == latency);
+    CHECK(reading.latencyP95Ms == latency);
+    CHECK(reading.gpuUtilizationPercent == row.value);
+    CHECK(reading.requestQueueDepth == row.value);
+    CHECK_FALSE(reading.currentReplicas);
+  }
+}
+
+TEST_CASE("treatEmptyAsZero belongs to the policy, not to the query two policies share") {
+  core::Policy zero = policy("llm", "zero", "chat");
+  zero.spec.metrics.requestQueueDepth->treatEmptyAsZero = true;
+  const core::Policy plain = policy("llm", "plain", "chat");  // the same target: the same queries
+  FakeTransport transport([](const std::string&) -> core::Result<HttpResponse> { return HttpResponse{200, kEmpty}; });
+  PrometheusMetricSource source(transport);
+  const auto readings = source.read({zero, plain});
+  REQUIRE(transport.calls.size() == 1);
+  CHECK(transport.calls[0].size() == 5);  // sent once for both
+  REQUIRE(readings[0].ok());
+  REQUIRE(readings[1].ok());
+  CHECK(readings[0].value().requestQueueDepth == 0.0);
+  CHECK_FALSE(readings[0].value().gpuUtilizationPercent);  // not opted in on that metric
+  CHECK_FALSE(readings[1].value().requestQueueDepth);
 }
 
 TEST_CASE("metrics disabled in the policy are not queried") {
@@ -217,7 +291,7 @@ TEST_CASE("the replicas query") {
     core::Policy p = policy("llm", "chat", "vllm");
     p.spec.targetRef.kind = "StatefulSet";
     FakeTransport transport([](const std::string& expression) -> core::Result<HttpResponse> {
-      if (contains(expression, R"(kube_statefulset_replicas{namespace="llm",statefulset="vllm"})")) {
+      if (expression == R"(max(kube_statefulset_replicas{namespace="llm",statefulset="vllm"}))") {
         return HttpResponse{200, vectorOf("7")};
       }
       return HttpResponse{200, kEmpty};
@@ -248,7 +322,7 @@ TEST_CASE("the replicas query") {
     PrometheusMetricSource source(transport);
     const auto readings = source.read({policy("llm", "chat", "chat")});
     REQUIRE_FALSE(readings[0].ok());
-    CHECK(contains(readings[0].error().message, "replicas: query `kube_deployment_spec_replicas{"));
+    CHECK(contains(readings[0].error().message, "replicas: query `max(kube_deployment_spec_replicas{"));
     CHECK(contains(readings[0].error().message, "HTTP 401: Unauthorized"));
   }
   SUBCASE("a negative count is an error") {

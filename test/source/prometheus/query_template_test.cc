@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <regex>
 #include <string>
 
 namespace kubeai::source::prometheus {
@@ -35,17 +37,112 @@ std::string expandError(std::string_view tmpl, const TemplateValues& values) {
   return expanded.error().message;
 }
 
-TEST_CASE("the default queries are scoped to the policy's namespace and target") {
+// Kubernetes' safe alphabet, as the expanded regexes hold it.
+constexpr const char* kSafe = "[bcdfghjklmnpqrstvwxz2456789]";
+
+TEST_CASE("the default queries are scoped to the policy's namespace and its Deployment's pods") {
   auto queries = policyQueries(policy("llm", "chat-policy", "chat"), {});
   REQUIRE(queries.ok());
   const PolicyQueries& q = queries.value();
-  CHECK(q.gpuUtilization == R"(avg(DCGM_FI_DEV_GPU_UTIL{namespace="llm",pod=~"chat-.*"}))");
+  // chat-<pod-template-hash>-<suffix>: never the pods of a Deployment chat-v2.
+  const std::string pods = std::string("chat-") + kSafe + "{1,10}-" + kSafe + "{5}";
+  CHECK(q.gpuUtilization == R"(avg(DCGM_FI_DEV_GPU_UTIL{namespace="llm",pod=~")" + pods + R"("}))");
+  CHECK(q.latencyP99 == R"(histogram_quantile(0.99, sum by (le) (rate(inference_request_duration_seconds_bucket{namespace="llm",pod=~")" +
+                            pods + R"("}[2m]))))");
+  CHECK(q.latencyP95 == R"(histogram_quantile(0.95, sum by (le) (rate(inference_request_duration_seconds_bucket{namespace="llm",pod=~")" +
+                            pods + R"("}[2m]))))");
+  CHECK(q.requestQueueDepth == R"(sum(inference_request_queue_depth{namespace="llm",pod=~")" + pods + R"("}))");
+  // Aggregated: two kube-state-metrics replicas export the same series.
+  CHECK(q.replicas == R"(max(kube_deployment_spec_replicas{namespace="llm",deployment="chat"}))");
+}
+
+TEST_CASE("a StatefulSet's pods are selected by their ordinals") {
+  auto queries = policyQueries(policy("llm", "p", "vllm", "StatefulSet"), {});
+  REQUIRE(queries.ok());
+  const PolicyQueries& q = queries.value();
+  CHECK(q.gpuUtilization == R"(avg(DCGM_FI_DEV_GPU_UTIL{namespace="llm",pod=~"vllm-[0-9]+"}))");
   CHECK(q.latencyP99 ==
-        R"(histogram_quantile(0.99, sum by (le) (rate(inference_request_duration_seconds_bucket{namespace="llm",pod=~"chat-.*"}[2m]))))");
-  CHECK(q.latencyP95 ==
-        R"(histogram_quantile(0.95, sum by (le) (rate(inference_request_duration_seconds_bucket{namespace="llm",pod=~"chat-.*"}[2m]))))");
-  CHECK(q.requestQueueDepth == R"(sum(inference_request_queue_depth{namespace="llm",pod=~"chat-.*"}))");
-  CHECK(q.replicas == R"(kube_deployment_spec_replicas{namespace="llm",deployment="chat"})");
+        R"(histogram_quantile(0.99, sum by (le) (rate(inference_request_duration_seconds_bucket{namespace="llm",pod=~"vllm-[0-9]+"}[2m]))))");
+  CHECK(q.requestQueueDepth == R"(sum(inference_request_queue_depth{namespace="llm",pod=~"vllm-[0-9]+"}))");
+  CHECK(q.replicas == R"(max(kube_statefulset_replicas{namespace="llm",statefulset="vllm"}))");
+}
+
+TEST_CASE("the target's name is regex-escaped inside the pods' regex, the regex itself is not") {
+  auto queries = policyQueries(policy("llm", "p", "llama-3.1"), {});
+  REQUIRE(queries.ok());
+  // \\. in PromQL is the regex \. (a literal dot); [, ], {, } and | stay regex.
+  CHECK(queries.value().gpuUtilization == std::string(R"(avg(DCGM_FI_DEV_GPU_UTIL{namespace="llm",pod=~"llama-3\\.1-)") +
+                                              kSafe + "{1,10}-" + kSafe + R"({5}"}))");
+}
+
+// A pod's name as Kubernetes makes it: the ReplicaSet <deployment>-<hash>,
+// then generateName's prefix "<replicaset>-" cut to 58 and 5 characters.
+std::string deploymentPod(const std::string& deployment, std::size_t hashLength) {
+  const std::string hash = std::string("7d9c5b8f4c").substr(0, hashLength);
+  std::string prefix = deployment + "-" + hash + "-";
+  prefix.resize(std::min<std::size_t>(prefix.size(), kMaxGeneratedNamePrefix));
+  return prefix + "x2b4q";
+}
+
+// The pods' regex with ${target} replaced as expandTemplate does (regex-escaped;
+// std::regex reads this RE2 subset alike), fully anchored as PromQL's =~ is.
+bool podMatches(const core::TargetRef& target, const std::string& pod) {
+  const TargetPods pods = targetPods(target);
+  std::string regex = pods.regex;
+  for (std::size_t at = regex.find("${target}"); at != std::string::npos; at = regex.find("${target}")) {
+    regex.replace(at, 9, escapeRegex(pods.name));
+  }
+  return std::regex_match(pod, std::regex(regex));
+}
+
+TEST_CASE("a Deployment's pods match at every name length, those of a longer-named one do not") {
+  // Past 46 characters generateName cuts the pods' names to 63 characters:
+  // their hash is cut, or (from 58 on) the Deployment's own name.
+  for (std::size_t length = 1; length <= 70; ++length) {
+    CAPTURE(length);
+    core::TargetRef target{"apps/v1", "Deployment", std::string(length, 'a')};
+    const std::string decoy = target.name + "-70b";  // a Deployment named a little longer
+    for (std::size_t hash = 1; hash <= 10; ++hash) {
+      CAPTURE(hash);
+      const std::string pod = deploymentPod(target.name, hash);
+      CHECK(pod.size() <= 63);
+      CHECK(podMatches(target, pod));
+      if (length + 3 <= kMaxGeneratedNamePrefix) {
+        // Beyond, the decoy's pods are cut before its "0" (not in the safe
+        // alphabet): "<name>-7<5>" looks like a pod of <name> with its hash cut.
+        CHECK_FALSE(podMatches(target, deploymentPod(decoy, hash)));
+      }
+    }
+    CHECK_FALSE(podMatches(target, target.name + "-0"));  // a StatefulSet's pod
+  }
+  // A StatefulSet's ordinals, and not a Deployment's pods.
+  const core::TargetRef statefulSet{"apps/v1", "StatefulSet", "vllm"};
+  CHECK(podMatches(statefulSet, "vllm-0"));
+  CHECK(podMatches(statefulSet, "vllm-12"));
+  CHECK_FALSE(podMatches(statefulSet, "vllm-70b-0"));
+  CHECK_FALSE(podMatches(statefulSet, "vllm-7d9c5b8f4c-x2b4q"));
+}
+
+TEST_CASE("the default queries of long Deployment names, cut as Kubernetes cuts their pods' names") {
+  const std::string fifty(50, 'm');  // the hash keeps 7 characters when cut: 50 + 1 + 7 + 5 = 63
+  CHECK(targetPods({"apps/v1", "Deployment", fifty}).regex ==
+        std::string("${target}-") + kSafe + "{1,6}-" + kSafe + "{5}|${target}-" + kSafe + "{12}");
+  const std::string sixty(60, 'm');  // cut inside the name: its first 58 characters
+  auto queries = policyQueries(policy("llm", "p", sixty), {});
+  REQUIRE(queries.ok());
+  CHECK(queries.value().gpuUtilization ==
+        R"(avg(DCGM_FI_DEV_GPU_UTIL{namespace="llm",pod=~")" + std::string(58, 'm') + kSafe + R"({5}"}))");
+  // The replicas are kube-state-metrics' by the full name.
+  CHECK(queries.value().replicas ==
+        R"(max(kube_deployment_spec_replicas{namespace="llm",deployment=")" + sixty + R"("}))");
+}
+
+TEST_CASE("defaultMetricQuery puts the pods' regex in each metric's matcher") {
+  CHECK(defaultMetricQuery(DefaultMetric::kRequestQueueDepth, kStatefulSetPodsRegex) ==
+        R"(sum(inference_request_queue_depth{namespace="${namespace}",pod=~"${target}-[0-9]+"}))");
+  CHECK(defaultMetricQuery(DefaultMetric::kGpuUtilization, kDeploymentPodsRegex) ==
+        std::string(R"(avg(DCGM_FI_DEV_GPU_UTIL{namespace="${namespace}",pod=~"${target}-)") + kSafe + "{1,10}-" +
+            kSafe + R"({5}"}))");
 }
 
 TEST_CASE("no replicas query when another source gives the replicas (serve --kubernetes reads /scale)") {
@@ -56,12 +153,6 @@ TEST_CASE("no replicas query when another source gives the replicas (serve --kub
   REQUIRE(queries.ok());
   CHECK_FALSE(queries.value().replicas.has_value());
   CHECK(queries.value().gpuUtilization.has_value());
-}
-
-TEST_CASE("a StatefulSet's replicas come from kube_statefulset_replicas") {
-  auto queries = policyQueries(policy("llm", "p", "vllm", "StatefulSet"), {});
-  REQUIRE(queries.ok());
-  CHECK(queries.value().replicas == R"(kube_statefulset_replicas{namespace="llm",statefulset="vllm"})");
 }
 
 TEST_CASE("--replicas-query replaces the default for every kind") {
