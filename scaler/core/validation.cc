@@ -180,10 +180,10 @@ bool isPodLabel(std::string_view name) { return name == "pod" || name == "export
 // when that selects the target's pods; nullopt when it is read from elsewhere.
 std::optional<std::string> podScoped(const std::string& query, const std::string& field) {
   if (query.empty()) {
-    return field + " (the default query)";
+    return field + ": the default query";
   }
   if (selectsTargetPods(query)) {
-    return field + ".prometheusQuery (selects the target's pods)";
+    return field + ".prometheusQuery: a matcher on the target's pods";
   }
   return std::nullopt;
 }
@@ -280,13 +280,12 @@ std::optional<FieldError> scaleToZeroWakeWarning(const Policy& policy) {
   }
   std::string message = "0, but every metric in use is read from the target's own pods (";
   for (std::size_t i = 0; i < scoped.size(); ++i) {
-    message += i == 0 ? "" : ", ";
+    message += i == 0 ? "" : "; ";
     message += scoped[i];
   }
   message +=
-      "): at 0 replicas there are no pods and no series, so the policy can never wake; add a metric read from "
-      "outside the pods, e.g. a gateway's or broker's queue for the target (see "
-      "examples/policies/queue-scale-to-zero.yaml)";
+      "), so at 0 replicas no series exists and nothing can wake the policy: add a metric read from outside the "
+      "pods, e.g. a gateway's or broker's queue for the target (examples/policies/queue-scale-to-zero.yaml)";
   return FieldError{"spec.minReplicas", std::move(message)};
 }
 

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <limits>
+#include <string>
+#include <vector>
 
 #include "policy_fixtures.h"
 
@@ -88,6 +90,22 @@ TEST_CASE("each rule reports its field path") {
        "spec.scaleDown.policies[0].periodSeconds: must be greater than 0"},
       {"negative window", [](Policy& p) { p.spec.scaleDown = ScalingRules{-1, {}, SelectPolicy::kMax}; },
        "spec.scaleDown.stabilizationWindowSeconds: must be >= 0"},
+      // The HPA's MaxStabilizationWindowSeconds: one hour.
+      {"window over an hour", [](Policy& p) { p.spec.scaleUp = ScalingRules{3601, {}, SelectPolicy::kMax}; },
+       "spec.scaleUp.stabilizationWindowSeconds: must be <= 3600"},
+      // The HPA's MaxPeriodSeconds: half an hour.
+      {"rate policy period over half an hour",
+       [](Policy& p) {
+         p.spec.scaleDown = ScalingRules{0, {{ScalingPolicyType::kPercent, 50, 1801}}, SelectPolicy::kMax};
+       },
+       "spec.scaleDown.policies[0].periodSeconds: must be <= 1800"},
+      // Our own bound: the HPA has none, a decision walks every policy.
+      {"eleven rate policies",
+       [](Policy& p) {
+         p.spec.scaleUp = ScalingRules{0, std::vector<ScalingPolicy>(11, {ScalingPolicyType::kPods, 1, 60}),
+                                       SelectPolicy::kMax};
+       },
+       "spec.scaleUp.policies: must have at most 10 entries, got 11"},
   };
   for (const Row& row : rows) {
     CAPTURE(row.what);
@@ -97,6 +115,14 @@ TEST_CASE("each rule reports its field path") {
     CAPTURE(errors.size());
     CHECK(std::find(errors.begin(), errors.end(), row.error) != errors.end());
   }
+}
+
+TEST_CASE("the HPA's bounds themselves are valid") {
+  Policy policy = testing::makePolicy();
+  policy.spec.scaleUp = ScalingRules{3600, std::vector<ScalingPolicy>(10, {ScalingPolicyType::kPods, 4, 1800}),
+                                     SelectPolicy::kMax};
+  policy.spec.scaleDown = ScalingRules{3600, {{ScalingPolicyType::kPercent, 100, 1800}}, SelectPolicy::kMin};
+  CHECK(errorsOf(policy).empty());
 }
 
 TEST_CASE("every problem is reported at once") {
@@ -123,6 +149,99 @@ TEST_CASE("warnings: more than four weights, a queue metric without target") {
   const ValidationReport report = validatePolicy(policy);
   CHECK(report.errors.empty());
   CHECK(report.warnings.size() == 2);
+}
+
+std::vector<std::string> warningsOf(const Policy& policy) {
+  std::vector<std::string> warnings;
+  for (const auto& warning : validatePolicy(policy).warnings) {
+    warnings.push_back(warning.toString());
+  }
+  return warnings;
+}
+
+// A minReplicas: 0 policy with only the queue metric in use, read by `query`.
+Policy scaleToZero(const std::string& query) {
+  Policy policy = testing::makePolicy();
+  policy.spec.minReplicas = 0;
+  policy.spec.metrics.gpuUtilization.reset();
+  policy.spec.metrics.latency.reset();
+  policy.spec.metrics.requestQueueDepth->prometheusQuery = query;
+  return policy;
+}
+
+TEST_CASE("scale to zero: a policy whose every metric reads the target's own pods can never wake") {
+  struct Row {
+    const char* what;
+    Policy policy;
+    bool warns;
+  };
+  Policy allDefaults = testing::makePolicy();
+  allDefaults.spec.minReplicas = 0;
+  Policy oneOutside = allDefaults;
+  oneOutside.spec.metrics.latency->prometheusQuery =
+      R"(histogram_quantile(${quantile}, sum by (le) (rate(gateway_duration_seconds_bucket{backend="${target}"}[1m]))))";
+  Policy minOne = allDefaults;
+  minOne.spec.minReplicas = 1;
+  Policy omittedMin = allDefaults;
+  omittedMin.spec.minReplicas.reset();  // 1
+  Policy outsideButUnused = allDefaults;
+  outsideButUnused.spec.metrics.requestQueueDepth->prometheusQuery = R"(sum(gw_queue{backend="${target}"}))";
+  outsideButUnused.spec.metrics.requestQueueDepth->targetDepth = 0.0;  // never queried
+  Policy outsideButDisabled = outsideButUnused;
+  outsideButDisabled.spec.metrics.requestQueueDepth->targetDepth = 5.0;
+  outsideButDisabled.spec.metrics.requestQueueDepth->enabled = false;
+  const Row rows[] = {
+      // Every default query reads the pods.
+      {"all defaults", allDefaults, true},
+      {"the queue's default query", scaleToZero(""), true},
+      // A pod matcher holding ${target}, in each form a query writes it.
+      {"pod=~ the target", scaleToZero(R"(sum(q{namespace="${namespace}",pod=~"${target}-.*"}))"), true},
+      {"pod = the target, spaced", scaleToZero(R"(sum(q{pod = "${target}-0"}))"), true},
+      {"exported_pod", scaleToZero(R"(sum(q{exported_pod=~'${target}.+'}))"), true},
+      {"pod_name", scaleToZero("sum(q{pod_name=~`^${target}-.*`})"), true},
+      // A signal from outside the pods wakes it.
+      {"a gateway's queue", scaleToZero(R"(sum(gateway_queue_depth{namespace="${namespace}",backend="${target}"}))"),
+       false},
+      {"a broker's queue", scaleToZero(R"(max(rabbitmq_queue_messages_ready{queue="${policy}"}))"), false},
+      {"one metric from outside is enough", oneOutside, false},
+      // Excluding the pods, or naming them without the target, is not reading them.
+      {"pod!~ the target", scaleToZero(R"(sum(q{pod!~"${target}-.*",backend="${target}"}))"), false},
+      {"pod of another workload", scaleToZero(R"(sum(q{pod=~"gateway-.*",backend="${target}"}))"), false},
+      {"pod in a comment or a string", scaleToZero("sum(q{backend=\"${target}\", note=\"pod=~${target}\"}) # pod=\"${target}\""),
+       false},
+      {"by (pod)", scaleToZero(R"(max by (pod) (q{backend="${target}"}))"), false},
+      // Only minReplicas 0 needs waking.
+      {"minReplicas 1", minOne, false},
+      {"minReplicas omitted", omittedMin, false},
+      // A metric that is not in use wakes nothing.
+      {"the outside metric has no target", outsideButUnused, true},
+      {"the outside metric is disabled", outsideButDisabled, true},
+  };
+  for (const Row& row : rows) {
+    CAPTURE(row.what);
+    const auto warning = scaleToZeroWakeWarning(row.policy);
+    CHECK(warning.has_value() == row.warns);
+    const auto warnings = warningsOf(row.policy);
+    // validatePolicy reports it among its warnings; it is never an error.
+    CHECK(std::count_if(warnings.begin(), warnings.end(),
+                        [](const std::string& w) { return w.rfind("spec.minReplicas: ", 0) == 0; }) ==
+          (row.warns ? 1 : 0));
+    CHECK(errorsOf(row.policy).empty());
+  }
+}
+
+TEST_CASE("the wake warning names every field that reads the pods, and says what to do") {
+  Policy policy = testing::makePolicy();
+  policy.spec.minReplicas = 0;
+  policy.spec.metrics.gpuUtilization->prometheusQuery = R"(avg(util{pod=~"${target}-.*"}))";
+  const auto warning = scaleToZeroWakeWarning(policy);
+  REQUIRE(warning);
+  CHECK(warning->toString() ==
+        "spec.minReplicas: 0, but every metric in use is read from the target's own pods (spec.metrics.latency: "
+        "the default query; spec.metrics.gpuUtilization.prometheusQuery: a matcher on the target's pods; "
+        "spec.metrics.requestQueueDepth: the default query), so at 0 replicas no series exists and nothing can "
+        "wake the policy: add a metric read from outside the pods, e.g. a gateway's or broker's queue for the "
+        "target (examples/policies/queue-scale-to-zero.yaml)");
 }
 
 TEST_CASE("API group/versions") {

@@ -57,6 +57,15 @@ TEST_CASE("an empty vector, NaN and infinities are no data, never 0") {
   CHECK_FALSE(read(200, R"({"status":"success","data":{"resultType":"scalar","result":[1732740000,"NaN"]}})").value);
 }
 
+TEST_CASE("only a vector without a sample is empty (what treatEmptyAsZero reads as 0)") {
+  CHECK(read(200, R"({"status":"success","data":{"resultType":"vector","result":[]}})").empty);
+  // A series whose value is no number is there: not empty.
+  CHECK_FALSE(read(200, vectorOf("NaN")).empty);
+  CHECK_FALSE(read(200, vectorOf("+Inf")).empty);
+  CHECK_FALSE(read(200, vectorOf("0")).empty);
+  CHECK_FALSE(read(200, R"({"status":"success","data":{"resultType":"scalar","result":[1732740000,"NaN"]}})").empty);
+}
+
 TEST_CASE("more than one series is an error that says to aggregate") {
   const std::string message = readError(
       200,
