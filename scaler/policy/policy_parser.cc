@@ -182,6 +182,9 @@ bool decodeMetricCommon(Decoder& in, const json& object, const std::string& path
     metric.enabled = *enabled;
   }
   metric.prometheusQuery = in.string(object, "prometheusQuery", path + ".prometheusQuery").value_or("");
+  if (auto zero = in.boolean(object, "treatEmptyAsZero", path + ".treatEmptyAsZero")) {
+    metric.treatEmptyAsZero = *zero;
+  }
   return true;
 }
 
@@ -196,19 +199,22 @@ void decodeMetrics(Decoder& in, const json& spec, core::MetricsSpec& metrics) {
     decodeMetricCommon(in, *latency, "spec.metrics.latency", spec_);
     spec_.targetP99Ms = in.number(*latency, "targetP99Ms", "spec.metrics.latency.targetP99Ms");
     spec_.targetP95Ms = in.number(*latency, "targetP95Ms", "spec.metrics.latency.targetP95Ms");
-    in.unknownFields(*latency, "spec.metrics.latency", {"enabled", "targetP99Ms", "targetP95Ms", "prometheusQuery"});
+    in.unknownFields(*latency, "spec.metrics.latency",
+                     {"enabled", "targetP99Ms", "targetP95Ms", "prometheusQuery", "treatEmptyAsZero"});
   }
   if (const json* gpu = in.object(*object, "gpuUtilization", "spec.metrics.gpuUtilization")) {
     core::GpuUtilizationMetricSpec& spec_ = metrics.gpuUtilization.emplace();
     decodeMetricCommon(in, *gpu, "spec.metrics.gpuUtilization", spec_);
     spec_.targetPercentage = in.number(*gpu, "targetPercentage", "spec.metrics.gpuUtilization.targetPercentage");
-    in.unknownFields(*gpu, "spec.metrics.gpuUtilization", {"enabled", "targetPercentage", "prometheusQuery"});
+    in.unknownFields(*gpu, "spec.metrics.gpuUtilization",
+                     {"enabled", "targetPercentage", "prometheusQuery", "treatEmptyAsZero"});
   }
   if (const json* queue = in.object(*object, "requestQueueDepth", "spec.metrics.requestQueueDepth")) {
     core::RequestQueueDepthMetricSpec& spec_ = metrics.requestQueueDepth.emplace();
     decodeMetricCommon(in, *queue, "spec.metrics.requestQueueDepth", spec_);
     spec_.targetDepth = in.number(*queue, "targetDepth", "spec.metrics.requestQueueDepth.targetDepth");
-    in.unknownFields(*queue, "spec.metrics.requestQueueDepth", {"enabled", "targetDepth", "prometheusQuery"});
+    in.unknownFields(*queue, "spec.metrics.requestQueueDepth",
+                     {"enabled", "targetDepth", "prometheusQuery", "treatEmptyAsZero"});
   }
   in.unknownFields(*object, "spec.metrics", {"latency", "gpuUtilization", "requestQueueDepth"});
 }

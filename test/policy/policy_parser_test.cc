@@ -45,6 +45,7 @@ spec:
     requestQueueDepth:
       enabled: true
       targetDepth: 8
+      treatEmptyAsZero: true
   scaleUp:
     stabilizationWindowSeconds: 0
     selectPolicy: Max
@@ -108,6 +109,9 @@ void checkFullPolicy(const core::Policy& policy) {
   REQUIRE(policy.spec.metrics.requestQueueDepth.has_value());
   CHECK(policy.spec.metrics.requestQueueDepth->enabled);
   CHECK(policy.spec.metrics.requestQueueDepth->targetDepth == 8.0);
+  CHECK(policy.spec.metrics.requestQueueDepth->treatEmptyAsZero);
+  CHECK_FALSE(policy.spec.metrics.latency->treatEmptyAsZero);  // defaulted: no data is not zero
+  CHECK_FALSE(policy.spec.metrics.gpuUtilization->treatEmptyAsZero);
   REQUIRE(policy.spec.scaleUp.has_value());
   CHECK(policy.spec.scaleUp->policies.size() == 2);
   CHECK(policy.spec.scaleUp->policies[0].type == core::ScalingPolicyType::kPercent);
@@ -138,7 +142,7 @@ TEST_CASE("the same policy in JSON, as the Kubernetes API serves it, gives the s
                    "parameters":{"smoothingFactor":"0.3","mode":"fast","steps":"4"}},
       "metrics":{"latency":{"targetP99Ms":800,"targetP95Ms":400,"prometheusQuery":"histogram_quantile(${quantile}, x)"},
                  "gpuUtilization":{"enabled":false,"targetPercentage":70},
-                 "requestQueueDepth":{"enabled":true,"targetDepth":8}},
+                 "requestQueueDepth":{"enabled":true,"targetDepth":8,"treatEmptyAsZero":true}},
       "scaleUp":{"stabilizationWindowSeconds":0,"selectPolicy":"Max","policies":[
          {"type":"Percent","value":100,"periodSeconds":15},{"type":"Pods","value":4,"periodSeconds":15}]},
       "scaleDown":{"stabilizationWindowSeconds":300,"selectPolicy":"Min","policies":[
@@ -233,6 +237,64 @@ spec:
     CAPTURE(error);
     CHECK(hasError(document, error));
   }
+}
+
+TEST_CASE("treatEmptyAsZero on each metric: a boolean, false when omitted") {
+  const PolicyDocument document = parseOne(R"(
+apiVersion: kubeai.io/v1alpha1
+kind: AIInferenceAutoscalerPolicy
+metadata: {name: zero}
+spec:
+  targetRef: {kind: Deployment, name: web}
+  maxReplicas: 3
+  metrics:
+    latency: {targetP99Ms: 100, treatEmptyAsZero: true}
+    gpuUtilization: {targetPercentage: 70, treatEmptyAsZero: false}
+    requestQueueDepth: {enabled: true, targetDepth: 2, treatEmptyAsZero: yes}
+)");
+  CHECK(document.ok());
+  CHECK(document.warnings.empty());  // a known field
+  CHECK(document.policy.spec.metrics.latency->treatEmptyAsZero);
+  CHECK_FALSE(document.policy.spec.metrics.gpuUtilization->treatEmptyAsZero);
+  CHECK(document.policy.spec.metrics.requestQueueDepth->treatEmptyAsZero);  // YAML 1.1's yes, as kubectl
+
+  const PolicyDocument wrong = parseOne(R"(
+apiVersion: kubeai.io/v1alpha1
+kind: AIInferenceAutoscalerPolicy
+metadata: {name: zero}
+spec:
+  targetRef: {kind: Deployment, name: web}
+  maxReplicas: 3
+  metrics:
+    requestQueueDepth: {enabled: true, targetDepth: 2, treatEmptyAsZero: "true"}
+)");
+  CHECK(errorsOf(wrong) ==
+        std::vector<std::string>{"spec.metrics.requestQueueDepth.treatEmptyAsZero: must be true or false, got string"});
+}
+
+TEST_CASE("the HPA's bounds on windows and periods, and at most 10 rate policies, name their fields") {
+  std::string yaml = kMinimal;
+  yaml += "  scaleUp:\n    stabilizationWindowSeconds: 3601\n    policies:\n";
+  for (int i = 0; i < 11; ++i) {
+    yaml += "      - {type: Pods, value: 1, periodSeconds: 60}\n";
+  }
+  yaml += "  scaleDown:\n    policies:\n      - {type: Percent, value: 50, periodSeconds: 1801}\n";
+  const PolicyDocument document = parseOne(yaml);
+  CHECK(errorsOf(document) == std::vector<std::string>{
+                                  "spec.scaleUp.stabilizationWindowSeconds: must be <= 3600",
+                                  "spec.scaleUp.policies: must have at most 10 entries, got 11",
+                                  "spec.scaleDown.policies[0].periodSeconds: must be <= 1800",
+                              });
+}
+
+TEST_CASE("a minReplicas: 0 policy reading only its own pods parses with the wake warning") {
+  std::string yaml = kMinimal;  // GPU by the default query
+  yaml += "  minReplicas: 0\n";
+  const PolicyDocument document = parseOne(yaml);
+  CHECK(document.ok());
+  REQUIRE(document.warnings.size() == 1);
+  CHECK(document.warnings[0].field == "spec.minReplicas");
+  CHECK(document.warnings[0].message.find("spec.metrics.gpuUtilization: the default query") != std::string::npos);
 }
 
 TEST_CASE("validation errors follow decoding, with their paths") {
