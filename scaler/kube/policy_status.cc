@@ -9,6 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/validation.h"
+
 namespace kubeai::kube {
 namespace {
 
@@ -267,6 +269,22 @@ PolicyStatus statusFromDecision(const core::Policy& policy, const core::Decision
         makeCondition(kConditionScalingLimited, true, limitedByReason(decision.limitedBy), std::move(message),
                       generation, nowText),
         previous));
+  }
+  if (policy.spec.effectiveMinReplicas() == 0) {
+    // Said where the policy is looked at, not only by `validate`: a
+    // scale-to-zero policy that cannot wake looks idle, not broken.
+    if (const auto warning = core::scaleToZeroWakeWarning(policy)) {
+      status.conditions.push_back(carryTransition(
+          makeCondition(kConditionCanWakeFromZero, false, "OnlyPodScopedMetrics", warning->toString(), generation,
+                        nowText),
+          previous));
+    } else {
+      status.conditions.push_back(carryTransition(
+          makeCondition(kConditionCanWakeFromZero, true, "OutsideSignal",
+                        "a metric in use is read from outside the target's pods, so it can wake from 0 replicas",
+                        generation, nowText),
+          previous));
+    }
   }
   return status;
 }

@@ -34,6 +34,9 @@ struct Condition {
 inline constexpr std::string_view kConditionReady = "Ready";
 inline constexpr std::string_view kConditionAlgorithmValid = "AlgorithmValid";
 inline constexpr std::string_view kConditionScalingLimited = "ScalingLimited";
+// minReplicas: 0 policies only: whether a metric can wake it from 0 replicas
+// (core::scaleToZeroWakeWarning).
+inline constexpr std::string_view kConditionCanWakeFromZero = "CanWakeFromZero";
 
 // status.currentMetrics: only what was observed.
 struct CurrentMetrics {
@@ -56,7 +59,8 @@ struct PolicyStatus {
   std::optional<std::string> lastAlgorithm;    // "MaxRatio", as the seed's "Viewing Active Algorithms" shows
   std::optional<std::string> lastScaleReason;  // "within tolerance"
   std::int64_t observedGeneration = 0;
-  std::vector<Condition> conditions;  // Ready, AlgorithmValid, ScalingLimited, in that order when present
+  // Ready, AlgorithmValid, ScalingLimited, CanWakeFromZero, in that order when present.
+  std::vector<Condition> conditions;
   // The decision fields (currentReplicas, desiredReplicas, currentMetrics,
   // lastAlgorithm, lastScaleReason) left empty are sent as null, which
   // deletes them: an invalid policy is not evaluated, and `kubectl get` must
@@ -110,7 +114,9 @@ std::string unknownAlgorithmMessage(std::string_view requested, const std::vecto
 
 // The status after a decision. `previous` holds the conditions last built
 // for this policy: a condition whose status did not change keeps its
-// lastTransitionTime.
+// lastTransitionTime. A minReplicas: 0 policy also gets CanWakeFromZero:
+// False/OnlyPodScopedMetrics with core::scaleToZeroWakeWarning()'s text, or
+// True/OutsideSignal.
 PolicyStatus statusFromDecision(const core::Policy& policy, const core::Decision& decision,
                                 const core::Observation& observation, std::optional<core::TimePoint> lastScaleTime,
                                 const std::vector<std::string>& availableAlgorithms,

@@ -3,6 +3,9 @@
 #include <doctest/doctest.h>
 
 #include <nlohmann/json.hpp>
+#include <string>
+
+#include "core/validation.h"
 
 namespace kubeai::kube {
 namespace {
@@ -142,6 +145,66 @@ TEST_CASE("ScalingLimited names the stage that limited the decision") {
     CAPTURE(row.reason);
     CHECK(conditionOf(status, "ScalingLimited").status == row.status);
     CHECK(conditionOf(status, "ScalingLimited").reason == row.reason);
+  }
+}
+
+// A minReplicas: 0 policy on the queue metric, read by `query` ("" = the default).
+core::Policy scaleToZeroPolicy(const std::string& query) {
+  core::Policy policy = makePolicy();
+  policy.spec.targetRef = core::TargetRef{"apps/v1", "Deployment", "embedder"};
+  policy.spec.minReplicas = 0;
+  policy.spec.maxReplicas = 8;
+  policy.spec.metrics.requestQueueDepth = core::RequestQueueDepthMetricSpec{true, 5.0, query};
+  return policy;
+}
+
+TEST_CASE("CanWakeFromZero: a scale-to-zero policy says whether anything can wake it") {
+  const core::Policy podsOnly = scaleToZeroPolicy("");  // the default query reads the target's pods
+  const PolicyStatus asleep = statusFromDecision(podsOnly, makeDecision(0, 0), {}, std::nullopt, kAlgorithms, {}, kT0);
+  REQUIRE(asleep.conditions.size() == 4);
+  CHECK(asleep.conditions.back().type == "CanWakeFromZero");  // after Ready, AlgorithmValid, ScalingLimited
+  const Condition& cannot = conditionOf(asleep, "CanWakeFromZero");
+  CHECK(cannot.status == "False");
+  CHECK(cannot.reason == "OnlyPodScopedMetrics");
+  // The warning `validate` prints, word for word.
+  const auto warning = core::scaleToZeroWakeWarning(podsOnly);
+  REQUIRE(warning);
+  CHECK(cannot.message == warning->toString());
+  CHECK(cannot.message.find("spec.metrics.requestQueueDepth: the default query") != std::string::npos);
+
+  // Fixed with a gateway's queue: True, and the condition's time moves.
+  const core::Policy gateway =
+      scaleToZeroPolicy(R"(sum(gateway_queue_depth{namespace="${namespace}",backend="${target}"}))");
+  const PolicyStatus wakes =
+      statusFromDecision(gateway, makeDecision(0, 0), {}, std::nullopt, kAlgorithms, asleep.conditions, kT0 + 1min);
+  const Condition& can = conditionOf(wakes, "CanWakeFromZero");
+  CHECK(can.status == "True");
+  CHECK(can.reason == "OutsideSignal");
+  CHECK(can.lastTransitionTime == "2026-11-28T01:01:00Z");
+  CHECK(conditionOf(wakes, "Ready").lastTransitionTime == "2026-11-28T01:00:00Z");
+
+  // Unchanged next cycle: no write is due.
+  const PolicyStatus again =
+      statusFromDecision(gateway, makeDecision(0, 0), {}, std::nullopt, kAlgorithms, wakes.conditions, kT0 + 2min);
+  CHECK(conditionOf(again, "CanWakeFromZero").lastTransitionTime == "2026-11-28T01:01:00Z");
+  CHECK(compareStatus(wakes, again) == StatusChange::kNone);
+
+  // Written and read back whole, as the API holds it.
+  const auto patch = nlohmann::json::parse(statusMergePatch(asleep));
+  CHECK(patch["status"]["conditions"][3]["type"] == "CanWakeFromZero");
+  CHECK(patch["status"]["conditions"][3]["status"] == "False");
+  const auto back = parseApiStatus(patch["status"].dump());
+  REQUIRE(back);
+  CHECK(compareStatus(*back, asleep) == StatusChange::kNone);
+}
+
+TEST_CASE("CanWakeFromZero only for minReplicas 0") {
+  core::Policy policy = scaleToZeroPolicy("");
+  policy.spec.minReplicas = 1;
+  const PolicyStatus status = statusFromDecision(policy, makeDecision(), {}, std::nullopt, kAlgorithms, {}, kT0);
+  CHECK(status.conditions.size() == 3);
+  for (const Condition& condition : status.conditions) {
+    CHECK(condition.type != "CanWakeFromZero");
   }
 }
 
