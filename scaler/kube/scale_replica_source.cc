@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdint>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -24,20 +25,28 @@ std::string concat(const Parts&... parts) {
 }
 
 
-std::optional<std::int32_t> replicasAt(const json& object, std::string_view field) {
-  const auto block = object.find(field);
-  if (block == object.end() || !block->is_object()) {
-    return std::nullopt;
+// spec.replicas of a Scale: the replicas asked for, as the HPA reads them.
+// Absent is 0 (autoscaling/v1 ScaleSpec.replicas is omitempty, so a target
+// scaled to zero sends "spec": {}); present but not an int32 >= 0 is an error,
+// never a guess.
+core::Result<std::int32_t> specReplicas(const json& scale, const std::string& path) {
+  const auto spec = scale.find("spec");
+  if (spec == scale.end() || spec->is_null()) {
+    return std::int32_t{0};
   }
-  const auto replicas = block->find("replicas");
-  if (replicas == block->end() || !replicas->is_number_integer()) {
-    return std::nullopt;
+  if (!spec->is_object()) {
+    return core::Error{concat("GET ", path, ": the Scale's spec is not an object")};
   }
-  const auto value = replicas->get<std::int64_t>();
-  if (value < 0 || value > INT32_MAX) {
-    return std::nullopt;
+  const auto replicas = spec->find("replicas");
+  if (replicas == spec->end() || replicas->is_null()) {
+    return std::int32_t{0};
   }
-  return static_cast<std::int32_t>(value);
+  if (replicas->is_number_unsigned() && replicas->get<std::uint64_t>() <= INT32_MAX) {
+    return static_cast<std::int32_t>(replicas->get<std::uint64_t>());
+  }
+  return core::Error{concat("GET ", path, ": the Scale's spec.replicas ", replicas->dump(-1, ' ', false,
+                                                                                          json::error_handler_t::replace),
+                            " is not an integer from 0 to 2147483647")};
 }
 
 }  // namespace
@@ -120,14 +129,10 @@ core::Result<std::int32_t> ScaleReplicaSource::fetch(const core::Policy& policy,
   if (scale.is_discarded() || !scale.is_object()) {
     return core::Error{concat("GET ", path, ": the response is not a JSON object")};
   }
-  if (auto replicas = replicasAt(scale, "status")) {
-    return *replicas;
-  }
-  if (auto replicas = replicasAt(scale, "spec")) {
-    return *replicas;
-  }
-  // spec.replicas is omitted when 0 (omitempty), and a Scale without status is new.
-  return std::int32_t{0};
+  // Not status.replicas: during a rolling update it counts the surge pods
+  // (13 for a Deployment of 10 with maxSurge 30 %), and a recommendation
+  // anchored on it would publish the surge as the new size at every rollout.
+  return specReplicas(scale, path);
 }
 
 std::vector<core::Result<source::MetricReading>> ScaleReplicaSource::read(const std::vector<core::Policy>& policies) {

@@ -34,13 +34,15 @@ struct ScaleReplicaSourceOptions {
 // cycle reads the inner source, then GETs
 // /apis/<group>/<version>/namespaces/NS/{deployments|statefulsets}/NAME/scale
 // for every policy (once per distinct target, `parallelism` at a time) and
-// sets MetricReading::currentReplicas from the Scale's status.replicas
-// (spec.replicas when there is no status). The inner source's replicas, if
-// any, are replaced.
+// sets MetricReading::currentReplicas from the Scale's spec.replicas, the
+// replicas asked for (the HPA's and the original's choice); 0 when absent
+// (omitempty). Never status.replicas: it counts a rolling update's surge pods.
+// The inner source's replicas, if any, are replaced.
 //
 // A target that does not exist makes the policy's reading an Error starting
-// with kTargetNotFoundPrefix; any other failure is an Error naming the path,
-// which the loop treats as a failed read (stale after --metrics-stale-after).
+// with kTargetNotFoundPrefix; any other failure (spec.replicas not an int32
+// >= 0 included) is an Error naming the path, which the loop treats as a
+// failed read (stale after --metrics-stale-after).
 class ScaleReplicaSource final : public source::MetricSource {
  public:
   ScaleReplicaSource(source::MetricSource& inner, KubeClient& client, ScaleReplicaSourceOptions options = {});

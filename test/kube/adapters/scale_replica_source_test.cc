@@ -86,14 +86,71 @@ TEST_CASE("ScaleReplicaSource scale paths by the target's kind") {
   }
 }
 
+TEST_CASE("ScaleReplicaSource: current replicas are the Scale's spec.replicas, never status.replicas") {
+  struct Row {
+    std::string scale;     // the /scale answer's body
+    std::int32_t replicas;  // the current replicas read, or -1 for an error
+    std::string error;     // the error's text after "GET <path>: ", for -1
+  };
+  const std::vector<Row> rows = {
+      // A rolling update of a Deployment of 10 with maxSurge 30 %: 13 pods, 10 asked for.
+      {R"({"kind":"Scale","spec":{"replicas":10},"status":{"replicas":13,"selector":"app=x"}})", 10, ""},
+      // Scaling up, the pods not there yet: still what is asked for.
+      {R"({"kind":"Scale","spec":{"replicas":5},"status":{"replicas":4}})", 5, ""},
+      // A new target whose controller has not written status yet.
+      {R"({"kind":"Scale","spec":{"replicas":3}})", 3, ""},
+      // Scaled to zero: ScaleSpec.replicas is omitempty, so spec is empty; status says 0 too.
+      {R"({"kind":"Scale","spec":{},"status":{"replicas":0}})", 0, ""},
+      // Scaled to zero while pods still terminate: 0, not the 2 still counted.
+      {R"({"kind":"Scale","spec":{},"status":{"replicas":2}})", 0, ""},
+      // No spec at all, or a null one: nothing asked for.
+      {R"({"kind":"Scale","status":{"replicas":4}})", 0, ""},
+      {R"({"kind":"Scale","spec":null})", 0, ""},
+      {R"({"kind":"Scale","spec":{"replicas":null}})", 0, ""},
+      // The largest int32.
+      {R"({"spec":{"replicas":2147483647}})", 2147483647, ""},
+      // What is not a replica count is an error naming the field and the value, never a guess
+      // (and never status.replicas instead).
+      {R"({"spec":{"replicas":-1},"status":{"replicas":3}})", -1,
+       "the Scale's spec.replicas -1 is not an integer from 0 to 2147483647"},
+      {R"({"spec":{"replicas":"3"}})", -1, "the Scale's spec.replicas \"3\" is not an integer from 0 to 2147483647"},
+      {R"({"spec":{"replicas":2.5}})", -1, "the Scale's spec.replicas 2.5 is not an integer from 0 to 2147483647"},
+      {R"({"spec":{"replicas":2147483648}})", -1,
+       "the Scale's spec.replicas 2147483648 is not an integer from 0 to 2147483647"},
+      {R"({"spec":[1]})", -1, "the Scale's spec is not an object"},
+      {R"([1,2])", -1, "the response is not a JSON object"},
+      {R"(not json)", -1, "the response is not a JSON object"},
+  };
+  constexpr const char* kPath = "/apis/apps/v1/namespaces/default/deployments/web/scale";
+  for (const Row& row : rows) {
+    CAPTURE(row.scale);
+    StubMetrics inner;
+    FakeKubeClient client;
+    client.onRequest = [&](std::string_view, const std::string& path) -> core::Result<KubeResponse> {
+      CHECK(path == kPath);
+      return KubeResponse{200, row.scale};
+    };
+    ScaleReplicaSource source(inner, client);
+    auto readings = source.read({policy("default", "web", "Deployment", "web")});
+    REQUIRE(readings.size() == 1);
+    if (row.replicas >= 0) {
+      REQUIRE(readings[0].ok());
+      CHECK(readings[0].value().currentReplicas == row.replicas);  // the inner source's 99 replaced
+    } else {
+      REQUIRE_FALSE(readings[0].ok());
+      CHECK(readings[0].error().message == testing::concat("GET ", kPath, ": ", row.error));
+    }
+  }
+}
+
 TEST_CASE("ScaleReplicaSource sets replicas from /scale and reports missing targets") {
   StubMetrics inner;
   FakeKubeClient client;
   client.onRequest = [](std::string_view method, const std::string& path) -> core::Result<KubeResponse> {
     static const std::map<std::string, KubeResponse> answers = {
-        // status.replicas wins over spec.replicas (a rollout in progress).
+        // A rollout in progress: spec.replicas (5), not the 6 pods of status.
         {"/apis/apps/v1/namespaces/default/deployments/chat/scale",
-         {200, R"({"kind":"Scale","spec":{"replicas":5},"status":{"replicas":4,"selector":"app=chat"}})"}},
+         {200, R"({"kind":"Scale","spec":{"replicas":5},"status":{"replicas":6,"selector":"app=chat"}})"}},
         // No status yet: spec.replicas.
         {"/apis/apps/v1/namespaces/default/statefulsets/db/scale", {200, R"({"kind":"Scale","spec":{"replicas":3}})"}},
         // Scaled to zero: spec.replicas omitted, status.replicas 0.
@@ -122,8 +179,8 @@ TEST_CASE("ScaleReplicaSource sets replicas from /scale and reports missing targ
   REQUIRE(readings.size() == policies.size());
   auto replicas = [&](std::size_t i) { return readings[i].ok() ? readings[i].value().currentReplicas.value_or(-1) : -2; };
   auto error = [&](std::size_t i) { return readings[i].ok() ? std::string() : readings[i].error().message; };
-  CHECK(replicas(0) == 4);
-  CHECK(replicas(1) == 4);
+  CHECK(replicas(0) == 5);
+  CHECK(replicas(1) == 5);
   CHECK(readings[0].value().gpuUtilizationPercent == 50);  // the inner source's metrics kept
   CHECK(replicas(2) == 3);
   CHECK(replicas(3) == 0);
@@ -160,7 +217,7 @@ TEST_CASE("ScaleReplicaSource reads many targets with bounded parallelism") {
       const std::lock_guard lock(mutex);
       --inFlight;
     }
-    return KubeResponse{200, R"({"status":{"replicas":2}})"};
+    return KubeResponse{200, R"({"spec":{"replicas":2},"status":{"replicas":3}})"};
   };
   std::vector<core::Policy> policies;
   for (int i = 0; i < 64; ++i) {
