@@ -1,38 +1,13 @@
+// The status writer: what the evaluation and watcher threads call (build the
+// status, queue it). The worker that sends it is in status_writer_worker.cc.
 #include "kube/status_writer.h"
 
 #include <algorithm>
 
-#include <nlohmann/json.hpp>
+#include "kube/status_seed.h"
 
 namespace kubeai::kube {
 namespace {
-
-std::string statusPath(const PolicyReference& ref) {
-  std::string path = "/apis/kubeai.io/v1alpha1/namespaces/";
-  path += ref.ns;
-  path += "/aiinferenceautoscalerpolicies/";
-  path += ref.name;
-  path += "/status";
-  return path;
-}
-
-std::string keyOf(const std::string& ns, const std::string& name) {
-  std::string key = ns;
-  key += "/";
-  key += name;
-  return key;
-}
-
-// The server's own words for an error answer, when it sent a Status object.
-std::string serverMessage(const KubeResponse& response) {
-  const nlohmann::json body = nlohmann::json::parse(response.body, nullptr, false);
-  if (body.is_object() && body.contains("message") && body["message"].is_string()) {
-    return body["message"].get<std::string>();
-  }
-  return response.body.substr(0, 200);
-}
-
-bool retryable(long status) { return status == 409 || status == 429 || status >= 500; }
 
 // The Event recorder asks the writer how long it may still write.
 EventRecorderOptions withWriteWindow(EventRecorderOptions options, std::function<std::chrono::milliseconds()> window) {
@@ -43,6 +18,13 @@ EventRecorderOptions withWriteWindow(EventRecorderOptions options, std::function
 }
 
 }  // namespace
+
+std::string StatusWriter::keyOf(const std::string& ns, const std::string& name) {
+  std::string key = ns;
+  key += "/";
+  key += name;
+  return key;
+}
 
 StatusWriter::StatusWriter(KubeClient& client, StatusWriterOptions options, std::function<bool()> mayWrite)
     : client_(client),
@@ -98,6 +80,7 @@ StatusWriter::Record& StatusWriter::recordFor(const std::string& ns, const std::
     record.built.reset();
     record.written.reset();
     record.observed.reset();  // perhaps the old object's: one write too many at worst
+    record.superseded.reset();
     record.events = EventMemory{};
   }
   record.ref.ns = ns;
@@ -116,6 +99,14 @@ void StatusWriter::setBuiltLocked(Record& record, PolicyStatus status) {
     status.conditions = carryTransitions(std::move(status.conditions), record.observed->conditions);
   }
   record.built = std::move(status);
+}
+
+PolicyStatus StatusWriter::supersededLocked(const Record& record, PolicyStatus status, core::TimePoint now) {
+  if (!record.superseded) {
+    return status;
+  }
+  return withSuperseded(std::move(status), *record.superseded,
+                        record.built ? record.built->conditions : std::vector<Condition>{}, now);
 }
 
 bool StatusWriter::dueLocked(const Record& record) const {
@@ -168,9 +159,9 @@ void StatusWriter::onDecision(const core::Policy& policy, const core::Decision& 
   Record& record = recordFor(policy.metadata.namespace_, policy.metadata.name, policy.metadata.uid);
   record.ref.resourceVersion = policy.metadata.resourceVersion;
   record.generation = policy.metadata.generation;
-  setBuiltLocked(record, statusFromDecision(policy, decision, observation, lastScaleTime, availableAlgorithms_,
-                                            record.built ? record.built->conditions : std::vector<Condition>{},
-                                            time));
+  PolicyStatus status = statusFromDecision(policy, decision, observation, lastScaleTime, availableAlgorithms_,
+                                           record.built ? record.built->conditions : std::vector<Condition>{}, time);
+  setBuiltLocked(record, supersededLocked(record, std::move(status), time));
   queueEventsLocked(record.ref, eventsForDecision(record.events, decision, availableAlgorithms_));
   markIfDueLocked(policy.key(), record);
 }
@@ -186,7 +177,7 @@ void StatusWriter::onError(const core::Policy& policy, const std::string& errorT
   if (!status) {
     return;
   }
-  setBuiltLocked(record, std::move(*status));
+  setBuiltLocked(record, supersededLocked(record, std::move(*status), time));
   markIfDueLocked(policy.key(), record);
 }
 
@@ -199,7 +190,7 @@ void StatusWriter::onError(const std::string& ns, const std::string& name, const
   if (!status) {
     return;
   }
-  setBuiltLocked(record, std::move(*status));
+  setBuiltLocked(record, supersededLocked(record, std::move(*status), time));
   markIfDueLocked(keyOf(ns, name), record);
 }
 
@@ -209,8 +200,36 @@ void StatusWriter::onInvalid(const std::string& ns, const std::string& name, std
   const std::lock_guard lock(mutex_);
   Record& record = recordFor(ns, name, {});
   record.generation = generation;
+  record.superseded.reset();  // nothing serves
   setBuiltLocked(record, statusFromInvalid(record.built, generation, message, time));
   markIfDueLocked(keyOf(ns, name), record);
+}
+
+void StatusWriter::onSuperseded(const core::Policy& served, std::int64_t latestGeneration,
+                                const std::string& problem) {
+  const core::TimePoint time = now();
+  const std::lock_guard lock(mutex_);
+  Record& record = recordFor(served.metadata.namespace_, served.metadata.name, served.metadata.uid);
+  if (problem.empty()) {
+    if (!record.superseded) {
+      return;
+    }
+    record.superseded.reset();
+    if (record.built) {
+      // At once, not at the next decision: a failing read may hold that back.
+      setBuiltLocked(record, withoutSuperseded(*record.built, served.metadata.generation));
+    }
+  } else {
+    const Superseded next{latestGeneration, served.metadata.generation, problem};
+    if (record.superseded == next) {
+      return;
+    }
+    record.superseded = next;
+    if (record.built) {
+      setBuiltLocked(record, supersededLocked(record, *record.built, time));
+    }
+  }
+  markIfDueLocked(served.key(), record);
 }
 
 void StatusWriter::onRemoved(const std::string& ns, const std::string& name) {
@@ -249,6 +268,19 @@ void StatusWriter::observeApiStatus(const std::string& ns, const std::string& na
   }
 }
 
+std::optional<core::PublishedSeed> StatusWriter::seedFor(const core::Policy& policy) const {
+  const std::lock_guard lock(mutex_);
+  const auto found = records_.find(policy.key());
+  if (found == records_.end()) {
+    return std::nullopt;
+  }
+  const Record& record = found->second;
+  if (!policy.metadata.uid.empty() && !record.ref.uid.empty() && record.ref.uid != policy.metadata.uid) {
+    return std::nullopt;  // another object of that name was observed
+  }
+  return seedFromApiStatus(record.observed, policy.metadata.generation);
+}
+
 void StatusWriter::setAvailableAlgorithms(std::vector<std::string> names) {
   const std::lock_guard lock(mutex_);
   availableAlgorithms_ = std::move(names);
@@ -262,176 +294,6 @@ StatusWriter::Stats StatusWriter::stats() const {
 bool StatusWriter::waitIdle(std::chrono::milliseconds timeout) {
   std::unique_lock lock(mutex_);
   return wake_.wait_for(lock, timeout, [&] { return dirty_.empty() && queuedEvents_.empty() && !busy_; });
-}
-
-void StatusWriter::pace(const std::stop_token& stop) {
-  if (!(options_.maxRequestsPerSecond > 0)) {  // 0 (or NaN): unpaced
-    return;
-  }
-  // A token bucket kept as one time (GCRA): nextRequest_ is when the bucket
-  // is next allowed to send; it may lag now by up to maxBurst - 1 gaps, which
-  // is the burst saved up while idle. Bounded (one a day at the slowest, a
-  // burst of 100,000 at most) so that the time arithmetic cannot overflow.
-  const double seconds = std::min(1.0 / options_.maxRequestsPerSecond, 86'400.0);
-  const auto gap = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-      std::chrono::duration<double>(seconds));
-  const auto start = std::chrono::steady_clock::now();
-  nextRequest_ = std::max(nextRequest_, start - gap * (std::clamp(options_.maxBurst, 1, 100'000) - 1));
-  if (nextRequest_ > start) {
-    std::unique_lock lock(mutex_);
-    wake_.wait_until(lock, stop, nextRequest_, [] { return false; });
-  }
-  nextRequest_ += gap;
-}
-
-StatusWriter::WriteResult StatusWriter::write(const PolicyReference& ref, const std::string& body,
-                                              const std::stop_token& stop) {
-  const std::string path = statusPath(ref);
-  const std::string key = keyOf(ref.ns, ref.name);
-  std::chrono::milliseconds backoff = options_.retryBackoff;
-  std::string lastError;
-  for (int attempt = 1; attempt <= std::max(options_.maxAttempts, 1); ++attempt) {
-    if (stop.stop_requested() || !mayWrite()) {
-      return WriteResult::kRetryLater;  // losing the Lease stops writes at once
-    }
-    pace(stop);
-    // Asked after pacing, just before sending: a write must be answered (or
-    // given up) while leadership is still certain, not land after a takeover.
-    const std::chrono::milliseconds timeout = writeWindow(options_.requestTimeout);
-    if (stop.stop_requested() || timeout.count() <= 0) {
-      return WriteResult::kRetryLater;
-    }
-    // No resourceVersion in the patch: a merge patch without one cannot
-    // conflict, and status is ours alone to write.
-    auto response = client_.request("PATCH", path, body, "application/merge-patch+json", timeout);
-    if (response.ok()) {
-      const long status = response.value().status;
-      if (status / 100 == 2) {
-        return WriteResult::kWritten;
-      }
-      if (status == 404) {
-        return WriteResult::kGone;
-      }
-      lastError = "PATCH ";
-      lastError += path;
-      lastError += ": HTTP ";
-      lastError += std::to_string(status);
-      lastError += ": ";
-      lastError += serverMessage(response.value());
-      if (!retryable(status)) {
-        reportError(key, lastError);
-        return WriteResult::kRefused;
-      }
-    } else {
-      lastError = response.error().message;
-    }
-    if (attempt < options_.maxAttempts) {
-      std::unique_lock lock(mutex_);
-      wake_.wait_for(lock, stop, backoff, [] { return false; });
-      if (stop.stop_requested()) {
-        return WriteResult::kRetryLater;
-      }
-      backoff *= 2;
-    }
-  }
-  std::string message = "status not written after ";
-  message += std::to_string(std::max(options_.maxAttempts, 1));
-  message += " attempts, trying again at the next evaluation: ";
-  message += lastError;
-  reportError(key, message);
-  return WriteResult::kRetryLater;
-}
-
-void StatusWriter::run(const std::stop_token& stop) {
-  while (!stop.stop_requested()) {
-    const bool leader = mayWrite();
-    std::unique_lock lock(mutex_);
-    if (leader && !wasLeader_) {
-      // The previous leader may have written anything, or not the latest:
-      // compare with what the API held as last observed and write what
-      // differs; with nothing observed, write the current state once.
-      const auto steadyNow = std::chrono::steady_clock::now();
-      for (auto& [key, record] : records_) {
-        record.written = record.observed;
-        record.writtenAt = steadyNow;
-        markIfDueLocked(key, record);
-      }
-    }
-    wasLeader_ = leader;
-    if (!leader) {
-      queuedEvents_.clear();
-      wake_.notify_all();  // waitIdle()
-      wake_.wait_for(lock, stop, options_.leaderPollInterval, [] { return false; });
-      continue;
-    }
-
-    if (!queuedEvents_.empty()) {
-      QueuedEvent queued = std::move(queuedEvents_.front());
-      queuedEvents_.pop_front();
-      busy_ = true;
-      lock.unlock();
-      pace(stop);
-      const core::Status recorded = events_.record(queued.ref, queued.event);
-      if (!recorded.ok()) {
-        reportError(keyOf(queued.ref.ns, queued.ref.name), recorded.error().message);
-      }
-      lock.lock();
-      busy_ = false;
-      ++(recorded.ok() ? stats_.events : stats_.eventFailures);
-      wake_.notify_all();
-      continue;
-    }
-
-    if (dirty_.empty()) {
-      wake_.wait_for(lock, stop, options_.leaderPollInterval,
-                     [&] { return !dirty_.empty() || !queuedEvents_.empty(); });
-      continue;
-    }
-
-    const std::string key = std::move(dirty_.front());
-    dirty_.pop_front();
-    const auto found = records_.find(key);
-    if (found == records_.end()) {
-      continue;  // removed meanwhile
-    }
-    found->second.queued = false;
-    if (!dueLocked(found->second)) {
-      // Nothing (left) to write: queued while a write was in flight (nothing
-      // written yet, so anything was due) and that write settled it, or
-      // queued twice across a removal, or the API's status observed since.
-      continue;
-    }
-    const PolicyReference ref = found->second.ref;
-    const PolicyStatus sent = *found->second.built;
-    const std::string body = statusMergePatch(sent);
-    busy_ = true;
-    lock.unlock();
-
-    const WriteResult result = write(ref, body, stop);
-
-    lock.lock();
-    busy_ = false;
-    wake_.notify_all();
-    if (result == WriteResult::kWritten) {
-      ++stats_.writes;
-    } else if (result != WriteResult::kGone) {
-      ++stats_.writeFailures;
-    }
-    const auto after = records_.find(key);
-    if (after == records_.end() || after->second.ref.uid != ref.uid) {
-      continue;  // removed, or another object by now
-    }
-    if (result == WriteResult::kRetryLater) {
-      continue;  // stays unwritten: the next evaluation queues it again
-    }
-    // kGone and kRefused are settled too: a deleted policy's removal
-    // follows, and a refused status would be refused again until it changes.
-    Record& record = after->second;
-    record.written = sent;
-    record.writtenAt = std::chrono::steady_clock::now();
-    // Built again while this one was in flight: the newer one may be due.
-    markIfDueLocked(key, record);
-  }
 }
 
 }  // namespace kubeai::kube

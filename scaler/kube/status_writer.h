@@ -21,6 +21,7 @@
 #include "kube/client/kube_client.h"
 #include "kube/event_recorder.h"
 #include "kube/policy_status.h"
+#include "kube/superseded_status.h"
 
 namespace kubeai::kube {
 
@@ -103,7 +104,15 @@ class StatusWriter {
   // those last seen for it (0 and none for a policy never seen).
   void onError(const std::string& ns, const std::string& name, const std::string& errorType,
                const std::string& message);
+  // A policy refused with no earlier version serving: Ready=False/InvalidPolicy, decision fields deleted.
   void onInvalid(const std::string& ns, const std::string& name, std::int64_t generation, const std::string& message);
+  // `served` (an earlier version) serves because the latest, generation
+  // `latestGeneration`, is refused for `problem`; an empty problem: the latest
+  // serves again. While superseded, every status built for the policy (its
+  // decisions and errors) keeps SpecValid=False (superseded_status.h), so the
+  // served version's decision and the refusal are one status, never two
+  // taking turns.
+  void onSuperseded(const core::Policy& served, std::int64_t latestGeneration, const std::string& problem);
   void onRemoved(const std::string& ns, const std::string& name);
   // Watcher thread: the policy's `.status` as the API holds it (JSON text;
   // malformed text or fields are ignored, never thrown on). Call it for every
@@ -119,6 +128,12 @@ class StatusWriter {
   void observeApiStatus(const std::string& ns, const std::string& name, const std::string& statusJson);
   void setAvailableAlgorithms(std::vector<std::string> names);
 
+  // Any thread (the evaluation loop's first sight of a policy, as
+  // server::EvaluationOptions::seed): what the API's status says was
+  // published for `policy` (seedFromApiStatus over the status last observed,
+  // status_seed.h). Every replica seeds, leader or not: each answers KEDA.
+  [[nodiscard]] std::optional<core::PublishedSeed> seedFor(const core::Policy& policy) const;
+
   [[nodiscard]] Stats stats() const;
   // True once nothing is queued and no request is in flight, false after
   // `timeout` (tests; a graceful shutdown).
@@ -131,6 +146,7 @@ class StatusWriter {
     std::optional<PolicyStatus> built;    // the latest status built
     std::optional<PolicyStatus> written;  // what the API server has, as far as we know
     std::optional<PolicyStatus> observed;  // the status last read from the API (observeApiStatus)
+    std::optional<Superseded> superseded;  // an earlier version serves (onSuperseded)
     std::chrono::steady_clock::time_point writtenAt{};
     EventMemory events;
     bool queued = false;
@@ -141,6 +157,7 @@ class StatusWriter {
   };
   enum class WriteResult { kWritten, kGone, kRefused, kRetryLater };
 
+  static std::string keyOf(const std::string& ns, const std::string& name);
   Record& recordFor(const std::string& ns, const std::string& name, const std::string& uid);
   // Whether the status built differs enough from the one written to be sent now.
   [[nodiscard]] bool dueLocked(const Record& record) const;
@@ -148,6 +165,8 @@ class StatusWriter {
   // Keeps a newly built status, its conditions' times carried from the API's
   // when this process built none before.
   static void setBuiltLocked(Record& record, PolicyStatus status);
+  // `status` as built for the record, saying so while an earlier version serves.
+  static PolicyStatus supersededLocked(const Record& record, PolicyStatus status, core::TimePoint now);
   void queueEventsLocked(const PolicyReference& ref, std::vector<PendingEvent> events);
   void run(const std::stop_token& stop);
   WriteResult write(const PolicyReference& ref, const std::string& body, const std::stop_token& stop);
