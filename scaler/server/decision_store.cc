@@ -4,6 +4,8 @@
 #include <thread>
 #include <utility>
 
+#include "server/duration_text.h"
+
 namespace kubeai::server {
 
 std::string_view policyStateName(PolicyState state) noexcept {
@@ -31,11 +33,28 @@ bool visiblyDifferent(const PolicyEntry* a, const PolicyEntry* b) noexcept {
     return true;
   }
   if (a->servable()) {
-    return a->desiredReplicas() != b->desiredReplicas();
+    // The read time matters too: a stream that found its entry stale on time
+    // waits for the next fresh read, which may well decide the same replicas.
+    return a->desiredReplicas() != b->desiredReplicas() || a->metricsReadAt != b->metricsReadAt;
   }
   // Both answer UNAVAILABLE; the status message names the state and carries
   // the entry's message.
   return a->state != b->state || a->message != b->message;
+}
+
+bool readTooLongAgo(const PolicyEntry& entry, core::TimePoint now, std::chrono::milliseconds bound) noexcept {
+  return entry.servable() && entry.metricsReadAt && now - *entry.metricsReadAt > bound;
+}
+
+std::string staleOnTimeMessage(const PolicyEntry& entry, core::TimePoint now, std::chrono::milliseconds bound) {
+  const auto age = std::chrono::duration_cast<std::chrono::milliseconds>(
+      now - entry.metricsReadAt.value_or(now));
+  std::string message = "metrics last read ";
+  message += formatDuration(age);
+  message += " ago (--metrics-stale-after ";
+  message += formatDuration(bound);
+  message += ")";
+  return message;
 }
 
 namespace detail {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -52,9 +53,25 @@ struct PolicyEntry {
 };
 
 // True when KEDA could tell `a` and `b` apart through any RPC: known or not,
-// servable or not, and then the desired replicas (so IsActive too), or the
-// message an unservable entry answers with. nullptr is an unknown policy.
+// servable or not, and then the desired replicas (so IsActive too) and the
+// time of the metrics read (a fresh read makes servable again what the RPC
+// path's clock found stale: see readTooLongAgo), or the message an unservable
+// entry answers with. nullptr is an unknown policy.
 [[nodiscard]] bool visiblyDifferent(const PolicyEntry* a, const PolicyEntry* b) noexcept;
+
+// True when `entry` serves a decision whose metrics were last read more than
+// `bound` (--metrics-stale-after) before `now`: the RPC path's own staleness
+// check, which holds whether or not the evaluation loop completed a cycle
+// since (a read that hangs, a plugin call that never returns). Exactly at the
+// bound is not past it. An entry without metricsReadAt (not published by the
+// evaluation loop: tests, benchmarks) is never stale on time.
+[[nodiscard]] bool readTooLongAgo(const PolicyEntry& entry, core::TimePoint now,
+                                  std::chrono::milliseconds bound) noexcept;
+
+// Why readTooLongAgo() holds, for the RPC status and /readyz, without the
+// policy's name: "metrics last read 47.2s ago (--metrics-stale-after 45s)".
+[[nodiscard]] std::string staleOnTimeMessage(const PolicyEntry& entry, core::TimePoint now,
+                                             std::chrono::milliseconds bound);
 
 namespace detail {
 // Store keys are "namespace/name"; lookups hash the two parts in place, so

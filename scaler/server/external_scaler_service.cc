@@ -41,21 +41,49 @@ grpc::Status unavailable(const PolicyRef& ref, const PolicyEntry& entry) {
   return {grpc::StatusCode::UNAVAILABLE, std::move(message)};
 }
 
-// One function per answer, shared by the unary call and its stream so that
-// the two can never disagree.
-grpc::Status answerIsActive(const PolicyRef& ref, const PolicyEntry* entry, IsActiveResponse& out) {
+// A ready decision whose metrics are too old: stale on the clock, before the
+// evaluation loop says so (it may be waiting on a read, or stuck).
+grpc::Status staleOnTime(const PolicyRef& ref, const PolicyEntry& entry, core::TimePoint now,
+                         std::chrono::milliseconds bound) {
+  std::string message = "policy " + ref.display();
+  message += " is stale: ";
+  message += staleOnTimeMessage(entry, now, bound);
+  return {grpc::StatusCode::UNAVAILABLE, std::move(message)};
+}
+
+// OK when `entry` has a decision to serve now. The clock is read only for a
+// servable entry that carries a read time: the common path costs one call of
+// it and allocates nothing.
+grpc::Status servableNow(const StalenessCheck& staleness, const PolicyRef& ref, const PolicyEntry* entry) {
   if (entry == nullptr) {
     return notFound(ref);
   }
   if (!entry->servable()) {
     return unavailable(ref, *entry);
   }
-  out.set_result(entry->active());
+  if (staleness.bound && entry->metricsReadAt) {
+    const core::TimePoint now = staleness.clock();
+    if (readTooLongAgo(*entry, now, *staleness.bound)) {
+      return staleOnTime(ref, *entry, now, *staleness.bound);
+    }
+  }
   return grpc::Status::OK;
 }
 
-// Any known policy, whatever its state: see the class comment in the header.
-grpc::Status answerMetricSpec(const PolicyRef& ref, const PolicyEntry* entry, GetMetricSpecResponse& out) {
+// One function per answer, shared by the unary call and its stream so that
+// the two can never disagree.
+grpc::Status answerIsActive(const StalenessCheck& staleness, const PolicyRef& ref, const PolicyEntry* entry,
+                            IsActiveResponse& out) {
+  grpc::Status status = servableNow(staleness, ref, entry);
+  if (status.ok()) {
+    out.set_result(entry->active());
+  }
+  return status;
+}
+
+// Any known policy, whatever its state or age: see the class comment in the header.
+grpc::Status answerMetricSpec(const StalenessCheck& /*staleness*/, const PolicyRef& ref, const PolicyEntry* entry,
+                              GetMetricSpecResponse& out) {
   if (entry == nullptr) {
     return notFound(ref);
   }
@@ -96,14 +124,16 @@ grpc::Status invalidArgument(const core::Error& error) { return {grpc::StatusCod
 // Values arrive from the store's listener on publishing threads, and
 // OnWriteDone/OnCancel on gRPC's threads, so all state is under mutex_. Only
 // one write may be in flight: a value arriving meanwhile replaces any value
-// still waiting (KEDA wants the latest, not every step). The subscription is
+// still waiting (KEDA wants the latest, not every step). An entry without an
+// answer to serve (pending, stale, invalid, stale on time) sends nothing and
+// keeps the stream open; only an unknown or removed policy ends it. The subscription is
 // released in OnDone() without mutex_ held, because a listener call may be
 // waiting for mutex_ while the store holds the key's lock, and releasing the
 // subscription waits for that call to end.
 template <typename Response>
 class PolicyStream final : public grpc::ServerWriteReactor<Response>, public ExternalScalerService::OpenStream {
  public:
-  using Answer = grpc::Status (*)(const PolicyRef&, const PolicyEntry*, Response&);
+  using Answer = grpc::Status (*)(const StalenessCheck&, const PolicyRef&, const PolicyEntry*, Response&);
   using Clock = std::chrono::steady_clock;
 
   PolicyStream(ExternalScalerService& service, std::string_view method, Clock::time_point start, Answer answer)
@@ -121,7 +151,8 @@ class PolicyStream final : public grpc::ServerWriteReactor<Response>, public Ext
     }
     next_.reset();  // the end now, not after the value waiting
     finishing_ = true;
-    grpc::Status status(grpc::StatusCode::UNAVAILABLE, "server shutting down");
+    // OK: a clean end, after which KEDA reconnects without backing off.
+    grpc::Status status = grpc::Status::OK;
     if (writing_) {
       finishAfterWrite_ = std::move(status);
     } else {
@@ -181,11 +212,18 @@ class PolicyStream final : public grpc::ServerWriteReactor<Response>, public Ext
       return;
     }
     Response answer;
-    grpc::Status status = answer_(ref_, entry, answer);
+    grpc::Status status = answer_(service_.staleness_, ref_, entry, answer);
+    if (!status.ok() && status.error_code() != grpc::StatusCode::NOT_FOUND) {
+      // Nothing to serve now: stay open, silent. A value waiting for the
+      // write to end is no longer the policy's state and is not sent; the
+      // next servable answer is compared with the last one written.
+      next_.reset();
+      return;
+    }
     if (!status.ok()) {
-      // Values already on their way (the one being written and the newest
-      // waiting) are still delivered, then the status: every message is a
-      // state the policy was in, in order, the last one its latest.
+      // Unknown or removed. Values already on their way (the one being
+      // written and the newest waiting) are still delivered, then the status:
+      // every message is a state the policy was in, in order.
       finishing_ = true;
       if (writing_) {
         finishAfterWrite_ = std::move(status);
@@ -243,8 +281,9 @@ class PolicyStream final : public grpc::ServerWriteReactor<Response>, public Ext
   grpc::StatusCode code_ = grpc::StatusCode::OK;
 };
 
-ExternalScalerService::ExternalScalerService(DecisionStore& store, RequestObserver observer)
-    : store_(store), observer_(std::move(observer)) {}
+ExternalScalerService::ExternalScalerService(DecisionStore& store, RequestObserver observer,
+                                             StalenessCheck staleness)
+    : store_(store), observer_(std::move(observer)), staleness_(std::move(staleness)) {}
 
 ExternalScalerService::~ExternalScalerService() = default;
 
@@ -299,7 +338,7 @@ grpc::ServerUnaryReactor* ExternalScalerService::IsActive(grpc::CallbackServerCo
     return finishUnary(context, kIsActive, start, invalidArgument(ref.error()));
   }
   const auto entry = store_.find(ref.value().ns, ref.value().name);
-  return finishUnary(context, kIsActive, start, answerIsActive(ref.value(), entry.get(), *response));
+  return finishUnary(context, kIsActive, start, answerIsActive(staleness_, ref.value(), entry.get(), *response));
 }
 
 grpc::ServerUnaryReactor* ExternalScalerService::GetMetricSpec(grpc::CallbackServerContext* context,
@@ -311,7 +350,8 @@ grpc::ServerUnaryReactor* ExternalScalerService::GetMetricSpec(grpc::CallbackSer
     return finishUnary(context, kGetMetricSpec, start, invalidArgument(ref.error()));
   }
   const auto entry = store_.find(ref.value().ns, ref.value().name);
-  return finishUnary(context, kGetMetricSpec, start, answerMetricSpec(ref.value(), entry.get(), *response));
+  return finishUnary(context, kGetMetricSpec, start,
+                     answerMetricSpec(staleness_, ref.value(), entry.get(), *response));
 }
 
 grpc::ServerUnaryReactor* ExternalScalerService::GetMetrics(grpc::CallbackServerContext* context,
@@ -331,11 +371,8 @@ grpc::ServerUnaryReactor* ExternalScalerService::GetMetrics(grpc::CallbackServer
                             "\" (letter case and KEDA's \"sN-\" prefix do not matter)"});
   }
   const auto entry = store_.find(ref.ns, ref.name);
-  if (entry == nullptr) {
-    return finishUnary(context, kGetMetrics, start, notFound(ref));
-  }
-  if (!entry->servable()) {
-    return finishUnary(context, kGetMetrics, start, unavailable(ref, *entry));
+  if (grpc::Status status = servableNow(staleness_, ref, entry.get()); !status.ok()) {
+    return finishUnary(context, kGetMetrics, start, std::move(status));
   }
   const std::int32_t desired = entry->desiredReplicas();
   auto* value = response->add_metricvalues();

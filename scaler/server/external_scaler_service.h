@@ -1,12 +1,13 @@
 #pragma once
 
 #include <atomic>
-#include <mutex>
-#include <unordered_set>
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <mutex>
+#include <optional>
 #include <string_view>
+#include <unordered_set>
 
 // The generated service is the base class, so it cannot be forward-declared.
 #include "externalscaler.grpc.pb.h"
@@ -14,12 +15,24 @@
 
 namespace kubeai::server {
 
+// The RPC path's own staleness check (DESIGN §1): a ready decision whose
+// metrics were read more than `bound` before `clock()` answers UNAVAILABLE,
+// whether or not the evaluation loop completed a cycle since (see
+// readTooLongAgo in decision_store.h).
+struct StalenessCheck {
+  // --metrics-stale-after; unset: not checked (tests of other things, benchmarks).
+  std::optional<std::chrono::milliseconds> bound;
+  // The evaluation loop's clock: metricsReadAt is a time of it.
+  std::function<core::TimePoint()> clock = [] { return std::chrono::system_clock::now(); };
+};
+
 // KEDA's ExternalScaler (DESIGN §4) answered from the DecisionStore: no RPC
 // waits on I/O or on the evaluation loop, and the two streams are callback
 // reactors, so an open stream holds no thread.
 //
 //   IsActive          desired > 0; UNAVAILABLE while the policy is pending,
-//                     stale or invalid; NOT_FOUND when unknown
+//                     stale or invalid, or its metrics were last read longer
+//                     than the staleness bound ago; NOT_FOUND when unknown
 //   GetMetrics        one MetricValue {the requested name, D, D}; same errors;
 //                     INVALID_ARGUMENT when the name is not kubeai-<policy>
 //   GetMetricSpec     one MetricSpec {kubeai-<policy>, 1, 1.0} for every known
@@ -28,9 +41,14 @@ namespace kubeai::server {
 //                     refused while a policy is pending or stale, the HPA would
 //                     lack the metric and the ScaledObject's `fallback`, which
 //                     acts on GetMetrics errors, could never apply
-//   StreamIsActive    the IsActive answer at once, then each change of it;
-//                     finishes with the status when the policy becomes unknown
-//                     or unservable (KEDA reconnects and polls meanwhile)
+//   StreamIsActive    the IsActive answer at once, then each change of it.
+//                     While the policy is not servable (pending, stale,
+//                     invalid, or stale on time) it stays open and sends
+//                     nothing, then sends once the policy is servable again
+//                     and its answer differs from the last one sent: KEDA
+//                     keeps its last value meanwhile, and GetMetrics' errors
+//                     bring the fallback. Finishes NOT_FOUND when the policy
+//                     is unknown or removed
 //   StreamMetricSpec  the GetMetricSpec answer at once; stays open and
 //                     finishes with NOT_FOUND when the policy is removed
 //
@@ -55,7 +73,7 @@ class ExternalScalerService final : public externalscaler::ExternalScaler::Callb
   static constexpr std::string_view kGetMetrics = "GetMetrics";
   static constexpr std::string_view kStreamMetricSpec = "StreamMetricSpec";
 
-  explicit ExternalScalerService(DecisionStore& store, RequestObserver observer = {});
+  explicit ExternalScalerService(DecisionStore& store, RequestObserver observer = {}, StalenessCheck staleness = {});
   ExternalScalerService(const ExternalScalerService&) = delete;
   ExternalScalerService& operator=(const ExternalScalerService&) = delete;
   ~ExternalScalerService() override;
@@ -63,10 +81,13 @@ class ExternalScalerService final : public externalscaler::ExternalScaler::Callb
   // Streams gRPC has not yet finished with (for /metrics and tests).
   [[nodiscard]] std::size_t openStreams() const noexcept { return openStreams_.load(std::memory_order_relaxed); }
 
-  // Ends every open stream with UNAVAILABLE ("server shutting down"), and
-  // every stream opened from now on at once, so that grpc::Server::Shutdown()
-  // does not wait out its deadline on streams KEDA would keep open forever.
-  // KEDA reconnects, to another replica behind the Service. Call it just
+  // Ends every open stream with OK, after the message being written if any,
+  // so that grpc::Server::Shutdown() does not wait out its deadline on streams
+  // KEDA would keep open forever. OK because KEDA's push loop resets its
+  // reconnect back-off only on a clean end: it reconnects at once, to another
+  // replica behind the Service. A stream opened from now on ends at once with
+  // UNAVAILABLE ("server shutting down"): it got nothing, and KEDA should back
+  // off rather than come straight back to a server going away. Call it just
   // before Shutdown(). Thread-safe.
   void finishStreams();
 
@@ -108,6 +129,7 @@ class ExternalScalerService final : public externalscaler::ExternalScaler::Callb
 
   DecisionStore& store_;
   RequestObserver observer_;
+  const StalenessCheck staleness_;
   std::atomic<std::size_t> openStreams_{0};
 
   // Never held while a stream's own lock is: a stream takes this one only

@@ -105,6 +105,12 @@ TEST_CASE("visiblyDifferent: what KEDA can tell apart") {
   const auto pending = unservableEntry("d", "p", PolicyState::kPending, "metrics failed");
   auto readyNoDecision = ready3;
   readyNoDecision.decision.reset();
+  auto ready3Read = ready3;
+  ready3Read.metricsReadAt = core::TimePoint{} + std::chrono::seconds(30);
+  auto ready3ReadAgain = ready3;
+  ready3ReadAgain.metricsReadAt = core::TimePoint{} + std::chrono::seconds(45);
+  auto staleRead = stale;
+  staleRead.metricsReadAt = ready3Read.metricsReadAt;
 
   struct Row {
     const PolicyEntry* a;
@@ -122,6 +128,10 @@ TEST_CASE("visiblyDifferent: what KEDA can tell apart") {
       {&stale, &staleOther, true},             // the message of the UNAVAILABLE status
       {&stale, &pending, true},                // the state named in the status
       {&ready3, &readyNoDecision, true},       // ready without a decision is not servable
+      {&ready3Read, &ready3ReadAgain, true},   // a fresh read: servable again if the clock made it stale
+      {&ready3Read, &ready3Read, false},       // the same read
+      {&ready3, &ready3Read, true},            // a read time appears
+      {&stale, &staleRead, false},             // unservable either way: the read time is not visible
   };
   for (std::size_t i = 0; i < rows.size(); ++i) {
     CAPTURE(i);

@@ -1,111 +1,36 @@
-// The ExternalScaler service over real gRPC on 127.0.0.1, driven by a client
-// built from the same proto, as KEDA drives it (DESIGN §4).
+// The ExternalScaler service's unary calls over real gRPC on 127.0.0.1, driven
+// by a client built from the same proto, as KEDA drives it (DESIGN §4). The
+// streams are in external_scaler_stream_test.cc, the staleness on the clock
+// in external_scaler_staleness_test.cc.
 #include "server/external_scaler_service.h"
 
 #include <doctest/doctest.h>
 #include <grpcpp/grpcpp.h>
 
-#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "server/decision_store.h"
+#include "service_client.h"
 #include "test_support.h"
 
 namespace kubeai::server {
 namespace {
 
 using externalscaler::GetMetricSpecResponse;
-using externalscaler::GetMetricsRequest;
-using externalscaler::GetMetricsResponse;
-using externalscaler::IsActiveResponse;
 using externalscaler::ScaledObjectRef;
+using testing::isActive;
+using testing::metrics;
+using testing::metricSpec;
+using testing::openIsActive;
+using testing::openMetricSpec;
+using testing::readActive;
 using testing::readyEntry;
 using testing::scaledObject;
-using testing::setDeadline;
 using testing::TestServer;
 using testing::unservableEntry;
-
-struct Answer {
-  grpc::Status status;
-  std::int64_t value = -1;
-  double valueFloat = -1.0;
-  std::string metricName;
-};
-
-grpc::Status isActive(TestServer& server, const ScaledObjectRef& ref, bool* result = nullptr) {
-  grpc::ClientContext context;
-  setDeadline(context);
-  IsActiveResponse response;
-  auto status = server.stub().IsActive(&context, ref, &response);
-  if (result != nullptr) {
-    *result = response.result();
-  }
-  return status;
-}
-
-grpc::Status metricSpec(TestServer& server, const ScaledObjectRef& ref, GetMetricSpecResponse* out = nullptr) {
-  grpc::ClientContext context;
-  setDeadline(context);
-  GetMetricSpecResponse response;
-  auto status = server.stub().GetMetricSpec(&context, ref, &response);
-  if (out != nullptr) {
-    *out = response;
-  }
-  return status;
-}
-
-Answer metrics(TestServer& server, const ScaledObjectRef& ref, const std::string& metricName) {
-  grpc::ClientContext context;
-  setDeadline(context);
-  GetMetricsRequest request;
-  *request.mutable_scaledobjectref() = ref;
-  request.set_metricname(metricName);
-  GetMetricsResponse response;
-  Answer answer;
-  answer.status = server.stub().GetMetrics(&context, request, &response);
-  if (answer.status.ok()) {
-    REQUIRE(response.metricvalues_size() == 1);  // KEDA sums every value it gets
-    answer.value = response.metricvalues(0).metricvalue();
-    answer.valueFloat = response.metricvalues(0).metricvaluefloat();
-    answer.metricName = response.metricvalues(0).metricname();
-  }
-  return answer;
-}
-
-// A client stream with its own context (one per stream, as gRPC requires).
-template <typename Response>
-struct ClientStream {
-  std::unique_ptr<grpc::ClientContext> context = std::make_unique<grpc::ClientContext>();
-  std::unique_ptr<grpc::ClientReader<Response>> reader;
-};
-
-ClientStream<IsActiveResponse> openIsActive(TestServer& server, const ScaledObjectRef& ref) {
-  ClientStream<IsActiveResponse> stream;
-  setDeadline(*stream.context);
-  stream.reader = server.stub().StreamIsActive(stream.context.get(), ref);
-  return stream;
-}
-
-ClientStream<GetMetricSpecResponse> openMetricSpec(TestServer& server, const ScaledObjectRef& ref) {
-  ClientStream<GetMetricSpecResponse> stream;
-  setDeadline(*stream.context);
-  stream.reader = server.stub().StreamMetricSpec(stream.context.get(), ref);
-  return stream;
-}
-
-// Reads one message; false when the stream ended (or the deadline passed).
-bool readActive(ClientStream<IsActiveResponse>& stream, bool& result) {
-  IsActiveResponse response;
-  if (!stream.reader->Read(&response)) {
-    return false;
-  }
-  result = response.result();
-  return true;
-}
 
 TEST_CASE("GetMetricSpec announces kubeai-<policy> with target 1 for every known policy, whatever its state") {
   TestServer server;
@@ -387,235 +312,7 @@ TEST_CASE("pending, stale and invalid policies are UNAVAILABLE with the policy n
     CHECK(answer.status.error_code() == grpc::StatusCode::UNAVAILABLE);
     CHECK(answer.status.error_message() == row.expected);
     CHECK(testing::isValidUtf8(answer.status.error_message()));
-
-    auto stream = openIsActive(server, ref);
-    bool result = false;
-    CHECK_FALSE(readActive(stream, result));
-    const auto streamStatus = stream.reader->Finish();
-    CHECK(streamStatus.error_code() == grpc::StatusCode::UNAVAILABLE);
-    CHECK(streamStatus.error_message() == row.expected);
   }
-}
-
-TEST_CASE("StreamIsActive: the value at once, then only changes, and the end when the policy goes") {
-  TestServer server;
-  server.store.publish(readyEntry("default", "chat", 3));
-  auto stream = openIsActive(server, scaledObject("chat", "default"));
-
-  bool result = false;
-  REQUIRE(readActive(stream, result));  // at once: nothing was published since
-  CHECK(result);
-
-  server.store.publish(readyEntry("default", "chat", 0));
-  REQUIRE(readActive(stream, result));
-  CHECK_FALSE(result);
-
-  // A change KEDA cannot see through IsActive sends nothing: the next
-  // message is the next visible change, not a repeat of `false`.
-  auto sameValue = readyEntry("default", "chat", 0);
-  sameValue.decidedAt = core::TimePoint{} + std::chrono::seconds(60);
-  server.store.publish(sameValue);
-  server.store.publish(readyEntry("default", "chat", 2));
-  REQUIRE(readActive(stream, result));
-  CHECK(result);
-
-  // 2 -> 5 replicas: still active, no message; the removal comes next.
-  server.store.publish(readyEntry("default", "chat", 5));
-  server.store.remove("default", "chat");
-  CHECK_FALSE(readActive(stream, result));
-  const auto status = stream.reader->Finish();
-  CHECK(status.error_code() == grpc::StatusCode::NOT_FOUND);
-  CHECK(status.error_message() == "policy default/chat not found");
-}
-
-TEST_CASE("StreamIsActive: a change that makes the policy unservable ends the stream with UNAVAILABLE") {
-  TestServer server;
-  server.store.publish(readyEntry("default", "chat", 1));
-  auto stream = openIsActive(server, scaledObject("chat", "default"));
-  bool result = false;
-  REQUIRE(readActive(stream, result));
-  CHECK(result);
-  server.store.publish(unservableEntry("default", "chat", PolicyState::kStale, "metrics failed for 45s"));
-  CHECK_FALSE(readActive(stream, result));
-  const auto status = stream.reader->Finish();
-  CHECK(status.error_code() == grpc::StatusCode::UNAVAILABLE);
-  CHECK(status.error_message() == "policy default/chat is stale: metrics failed for 45s");
-}
-
-TEST_CASE("StreamIsActive: a burst of changes arrives coalesced, never repeating a value, ending on the latest") {
-  TestServer server;
-  server.store.publish(readyEntry("default", "chat", 1));
-  auto stream = openIsActive(server, scaledObject("chat", "default"));
-  bool result = false;
-  REQUIRE(readActive(stream, result));
-  REQUIRE(result);
-
-  // Publishing is not held up by the stream: the writes coalesce behind it.
-  for (int i = 0; i < 2000; ++i) {
-    server.store.publish(readyEntry("default", "chat", i % 2));  // 0, 1, 0, ... 1: ends active
-  }
-  server.store.remove("default", "chat");
-  std::vector<bool> seen{true};
-  while (readActive(stream, result)) {
-    seen.push_back(result);
-  }
-  CHECK(stream.reader->Finish().error_code() == grpc::StatusCode::NOT_FOUND);
-  for (std::size_t i = 1; i < seen.size(); ++i) {
-    CHECK(seen[i] != seen[i - 1]);
-  }
-  // The values on their way when the policy went are delivered before the
-  // status, so the last one is the latest: active. (When the burst coalesced
-  // to nothing, that is the first message.)
-  CHECK(seen.back() == true);
-  MESSAGE("2000 changes arrived as " << seen.size() - 1 << " messages");
-}
-
-TEST_CASE("StreamMetricSpec: the spec at once, silence while the policy stays, NOT_FOUND when it goes") {
-  TestServer server;
-  server.store.publish(readyEntry("team", "chat", 1));
-  auto stream = openMetricSpec(server, scaledObject("frontend", "team", {{"policyName", "chat"}}));
-  GetMetricSpecResponse message;
-  REQUIRE(stream.reader->Read(&message));
-  REQUIRE(message.metricspecs_size() == 1);
-  CHECK(message.metricspecs(0).metricname() == "kubeai-chat");
-  CHECK(message.metricspecs(0).targetsize() == 1);
-  CHECK(message.metricspecs(0).targetsizefloat() == 1.0);
-
-  // Neither the replicas nor staleness change the spec: no message, the
-  // stream stays open. The removal is the next thing the client sees.
-  server.store.publish(readyEntry("team", "chat", 9));
-  server.store.publish(unservableEntry("team", "chat", PolicyState::kStale, "metrics failed"));
-  server.store.remove("team", "chat");
-  CHECK_FALSE(stream.reader->Read(&message));
-  const auto status = stream.reader->Finish();
-  CHECK(status.error_code() == grpc::StatusCode::NOT_FOUND);
-  CHECK(status.error_message() == "policy team/chat not found");
-}
-
-TEST_CASE("100 streams cancelled by their clients are all finished and unsubscribed") {
-  TestServer server;
-  for (int i = 0; i < 10; ++i) {
-    server.store.publish(readyEntry("default", testing::numbered("p", i), i));
-  }
-  std::vector<ClientStream<IsActiveResponse>> activeStreams;
-  std::vector<ClientStream<GetMetricSpecResponse>> specStreams;
-  for (int i = 0; i < 50; ++i) {
-    const auto ref = scaledObject(testing::numbered("p", i % 10), "default");
-    activeStreams.push_back(openIsActive(server, ref));
-    specStreams.push_back(openMetricSpec(server, ref));
-  }
-  for (auto& stream : activeStreams) {
-    bool result = false;
-    REQUIRE(readActive(stream, result));
-  }
-  for (auto& stream : specStreams) {
-    GetMetricSpecResponse message;
-    REQUIRE(stream.reader->Read(&message));
-  }
-  CHECK(server.service().openStreams() == 100);
-  CHECK(server.store.watchedPolicies() == 10);
-
-  // Cancel while the server may be pushing: half the policies flip meanwhile.
-  std::thread publisher([&] {
-    for (int round = 0; round < 20; ++round) {
-      for (int i = 0; i < 10; i += 2) {
-        server.store.publish(readyEntry("default", testing::numbered("p", i), round % 2));
-      }
-    }
-  });
-  for (auto& stream : activeStreams) {
-    stream.context->TryCancel();
-  }
-  for (auto& stream : specStreams) {
-    stream.context->TryCancel();
-  }
-  publisher.join();
-  for (auto& stream : activeStreams) {
-    CHECK(stream.reader->Finish().error_code() == grpc::StatusCode::CANCELLED);
-  }
-  for (auto& stream : specStreams) {
-    CHECK(stream.reader->Finish().error_code() == grpc::StatusCode::CANCELLED);
-  }
-  const bool allDone = server.waitObserved([](const std::vector<testing::Observed>& observed) {
-    return std::count_if(observed.begin(), observed.end(), [](const auto& o) {
-             return o.method == "StreamIsActive" || o.method == "StreamMetricSpec";
-           }) == 100;
-  });
-  REQUIRE(allDone);
-  for (const auto& observed : server.observed()) {
-    CHECK(observed.code == grpc::StatusCode::CANCELLED);
-  }
-  CHECK(server.service().openStreams() == 0);
-  CHECK(server.store.watchedPolicies() == 0);
-}
-
-TEST_CASE("the server shuts down cleanly with streams open") {
-  auto server = std::make_unique<TestServer>();
-  server->store.publish(readyEntry("default", "chat", 1));
-  std::vector<ClientStream<IsActiveResponse>> streams;
-  for (int i = 0; i < 20; ++i) {
-    streams.push_back(openIsActive(*server, scaledObject("chat", "default")));
-    bool result = false;
-    REQUIRE(readActive(streams.back(), result));
-  }
-  auto spec = openMetricSpec(*server, scaledObject("chat", "default"));
-  GetMetricSpecResponse message;
-  REQUIRE(spec.reader->Read(&message));
-
-  const auto start = std::chrono::steady_clock::now();
-  server->shutdown(std::chrono::milliseconds(100));  // streams never end by themselves: cancelled at the deadline
-  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(3));
-  CHECK(server->service().openStreams() == 0);
-  CHECK(server->store.watchedPolicies() == 0);
-  for (auto& stream : streams) {
-    bool result = false;
-    CHECK_FALSE(readActive(stream, result));
-    CHECK_FALSE(stream.reader->Finish().ok());
-  }
-  CHECK_FALSE(spec.reader->Read(&message));
-  CHECK_FALSE(spec.reader->Finish().ok());
-  // A publish after shutdown reaches no stream (all unsubscribed).
-  server->store.publish(readyEntry("default", "chat", 0));
-  server.reset();
-}
-
-TEST_CASE("finishStreams ends every open stream with UNAVAILABLE, and new ones at once, so shutdown waits for none") {
-  auto server = std::make_unique<TestServer>();
-  server->store.publish(readyEntry("default", "chat", 1));
-  std::vector<ClientStream<IsActiveResponse>> streams;
-  for (int i = 0; i < 20; ++i) {
-    streams.push_back(openIsActive(*server, scaledObject("chat", "default")));
-    bool result = false;
-    REQUIRE(readActive(streams.back(), result));
-  }
-  auto spec = openMetricSpec(*server, scaledObject("chat", "default"));
-  GetMetricSpecResponse message;
-  REQUIRE(spec.reader->Read(&message));
-
-  server->service().finishStreams();
-  for (auto& stream : streams) {
-    bool result = false;
-    CHECK_FALSE(readActive(stream, result));
-    const grpc::Status status = stream.reader->Finish();
-    CHECK(status.error_code() == grpc::StatusCode::UNAVAILABLE);
-    CHECK(status.error_message() == "server shutting down");
-  }
-  CHECK_FALSE(spec.reader->Read(&message));
-  CHECK(spec.reader->Finish().error_code() == grpc::StatusCode::UNAVAILABLE);
-
-  auto late = openIsActive(*server, scaledObject("chat", "default"));
-  bool result = false;
-  CHECK_FALSE(readActive(late, result));
-  CHECK(late.reader->Finish().error_code() == grpc::StatusCode::UNAVAILABLE);
-  // Unary calls still answer until the server stops.
-  CHECK(metrics(*server, scaledObject("chat", "default"), "kubeai-chat").status.ok());
-
-  // Nothing is left for Shutdown() to wait for: its deadline is never reached.
-  const auto start = std::chrono::steady_clock::now();
-  server->shutdown(std::chrono::seconds(30));
-  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(10));
-  CHECK(server->service().openStreams() == 0);
-  CHECK(server->store.watchedPolicies() == 0);
 }
 
 TEST_CASE("every finished RPC is reported once to the observer, with its method and code") {
@@ -646,50 +343,6 @@ TEST_CASE("every finished RPC is reported once to the observer, with its method 
     CHECK(o.seconds >= 0.0);
     CHECK(o.seconds < 5.0);
   }
-}
-
-TEST_CASE("streams survive a storm of publishes, removals and cancellations (run under ASan)") {
-  TestServer server;
-  server.store.publish(readyEntry("default", "chat", 1));
-  std::atomic<bool> stop{false};
-  std::thread publisher([&] {
-    int i = 0;
-    while (!stop.load()) {
-      if (i % 50 == 49) {
-        server.store.remove("default", "chat");
-      }
-      server.store.publish(readyEntry("default", "chat", i % 3));
-      ++i;
-    }
-  });
-  for (int round = 0; round < 5; ++round) {
-    std::vector<ClientStream<IsActiveResponse>> streams;
-    for (int i = 0; i < 20; ++i) {
-      streams.push_back(openIsActive(server, scaledObject("chat", "default")));
-    }
-    for (std::size_t i = 0; i < streams.size(); ++i) {
-      bool result = false;
-      // At least one read, so that the server has the call (a call cancelled
-      // before it arrives never reaches the service). Some streams end by
-      // themselves (NOT_FOUND during a removal); the rest are cancelled
-      // mid-flight, after 1 to 4 messages.
-      for (std::size_t k = 0; k <= i % 4 && readActive(streams[i], result); ++k) {
-      }
-      streams[i].context->TryCancel();
-    }
-    for (auto& stream : streams) {
-      const auto status = stream.reader->Finish();
-      CHECK((status.error_code() == grpc::StatusCode::CANCELLED || status.error_code() == grpc::StatusCode::NOT_FOUND));
-    }
-  }
-  stop.store(true);
-  publisher.join();
-  const bool allDone = server.waitObserved([](const auto& observed) { return observed.size() == 100; });
-  CAPTURE(server.observed().size());
-  CAPTURE(server.service().openStreams());
-  REQUIRE(allDone);
-  CHECK(server.service().openStreams() == 0);
-  CHECK(server.store.watchedPolicies() == 0);
 }
 
 }  // namespace

@@ -112,12 +112,15 @@ struct Observed {
 // The service on 127.0.0.1:<a free port>, a store to fill, and a client.
 class TestServer {
  public:
-  TestServer()
-      : service_(store, [this](std::string_view method, grpc::StatusCode code, double seconds) {
-          const std::lock_guard lock(mutex_);
-          observed_.push_back({std::string(method), code, seconds});
-          changed_.notify_all();
-        }) {
+  explicit TestServer(StalenessCheck staleness = {})
+      : service_(
+            store,
+            [this](std::string_view method, grpc::StatusCode code, double seconds) {
+              const std::lock_guard lock(mutex_);
+              observed_.push_back({std::string(method), code, seconds});
+              changed_.notify_all();
+            },
+            std::move(staleness)) {
     grpc::ServerBuilder builder;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
     builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
