@@ -119,7 +119,8 @@ TEST_CASE("serve --prometheus-url logs the URL, never a credential, and refuses 
       },
       scaled(5s), "the good policy's failed read");
   CHECK(contains(failed["error"].get<std::string>(),
-                 R"(gpuUtilization: query `avg(DCGM_FI_DEV_GPU_UTIL{namespace="llm",pod=~"chat-.*"})`: )"));
+                 R"(gpuUtilization: query `avg(DCGM_FI_DEV_GPU_UTIL{namespace="llm",pod=~"chat-)"
+                 R"([bcdfghjklmnpqrstvwxz2456789]{1,10}-[bcdfghjklmnpqrstvwxz2456789]{5}"})`: )"));
 
   CHECK(serve.terminate(scaled(10s)) == 0);
   const std::string log = serve.logText();

@@ -73,6 +73,69 @@ spec:
                          0) == 0);
 }
 
+TEST_CASE("validate warns about a scale-to-zero policy that nothing can wake, and still exits 0") {
+  TempDir dir;
+  const auto file = dir.write("zero.yaml", R"(apiVersion: kubeai.io/v1alpha1
+kind: AIInferenceAutoscalerPolicy
+metadata: {name: pods-only, namespace: batch}
+spec:
+  targetRef: {kind: Deployment, name: embedder}
+  minReplicas: 0
+  maxReplicas: 8
+  metrics:
+    requestQueueDepth: {enabled: true, targetDepth: 5}
+    gpuUtilization:
+      targetPercentage: 70
+      prometheusQuery: 'avg(DCGM_FI_DEV_GPU_UTIL{namespace="${namespace}",pod=~"${target}-.*"})'
+---
+apiVersion: kubeai.io/v1alpha1
+kind: AIInferenceAutoscalerPolicy
+metadata: {name: gateway, namespace: batch}
+spec:
+  targetRef: {kind: Deployment, name: embedder}
+  minReplicas: 0
+  maxReplicas: 8
+  metrics:
+    requestQueueDepth:
+      enabled: true
+      targetDepth: 5
+      prometheusQuery: 'sum(gateway_queue_depth{namespace="${namespace}",backend="${target}"})'
+      treatEmptyAsZero: true
+)");
+  const CommandResult result = runScaler({"validate", file.string()});
+  CAPTURE(result.err);
+  CHECK(result.exitCode == 0);  // a warning, not an error
+  const std::string prefix = file.string() + ": ";
+  CHECK(result.out ==
+        prefix +
+            "batch/pods-only: warning: spec.minReplicas: 0, but every metric in use is read from the target's own "
+            "pods (spec.metrics.gpuUtilization.prometheusQuery: a matcher on the target's pods; "
+            "spec.metrics.requestQueueDepth: the default query), so at 0 replicas no series exists and nothing can "
+            "wake the policy: add a metric read from outside the pods, e.g. a gateway's or broker's queue for the "
+            "target (examples/policies/queue-scale-to-zero.yaml)\n" +
+            prefix + "batch/pods-only: ok\n" + prefix + "batch/gateway: ok\n");
+}
+
+TEST_CASE("validate refuses the HPA's out-of-bounds windows and periods, naming the field") {
+  TempDir dir;
+  const auto file = dir.write("bounds.yaml", R"(apiVersion: kubeai.io/v1alpha1
+kind: AIInferenceAutoscalerPolicy
+metadata: {name: slow}
+spec:
+  targetRef: {kind: Deployment, name: web}
+  maxReplicas: 3
+  metrics: {gpuUtilization: {targetPercentage: 70}}
+  scaleDown:
+    stabilizationWindowSeconds: 7200
+    policies: [{type: Percent, value: 50, periodSeconds: 3600}]
+)");
+  const CommandResult result = runScaler({"validate", file.string()});
+  CHECK(result.exitCode == 2);
+  const std::string prefix = file.string() + ": default/slow: ";
+  CHECK(result.out == prefix + "spec.scaleDown.stabilizationWindowSeconds: must be <= 3600\n" + prefix +
+                          "spec.scaleDown.policies[0].periodSeconds: must be <= 1800\n");
+}
+
 TEST_CASE("validate reports YAML syntax errors, missing files and warnings") {
   TempDir dir;
   const auto broken = dir.write("broken.yaml", "spec: [unclosed\n");
