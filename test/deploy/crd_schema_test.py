@@ -14,7 +14,7 @@
 
 The openAPIV3Schema is converted to a JSON Schema by keeping the keywords
 jsonschema knows with the same meaning (type, properties, required, items,
-enum, minimum, maximum, minLength, maxLength, pattern, additionalProperties)
+enum, minimum, maximum, minLength, maxLength, maxItems, pattern, additionalProperties)
 and dropping the rest (description, format, x-kubernetes-*). The CEL rules
 (x-kubernetes-validations) cannot be run without an API server: each rule is
 mirrored by a Python function below, keyed by the rule's exact text, and the
@@ -45,7 +45,7 @@ except ImportError as e:  # pragma: no cover - a set-up problem, said plainly
 ARGS = None
 CRD = "deploy/crd/kubeai.io_aiinferenceautoscalerpolicies.yaml"
 KEPT = {"type", "properties", "required", "items", "enum", "minimum", "maximum", "minLength", "maxLength",
-        "pattern", "additionalProperties"}
+        "maxItems", "pattern", "additionalProperties"}
 DROPPED = {"description", "format", "x-kubernetes-validations", "x-kubernetes-list-type",
            "x-kubernetes-list-map-keys"}
 
@@ -229,6 +229,13 @@ class CrdShapeTest(unittest.TestCase):
             r = p[rules]["properties"]
             self.assertEqual(r["selectPolicy"]["enum"], ["Max", "Min", "Disabled"])
             self.assertEqual(r["policies"]["items"]["properties"]["type"]["enum"], ["Pods", "Percent"])
+            # The HPA's bounds (MaxStabilizationWindowSeconds, MaxPeriodSeconds) and ours on the count.
+            self.assertEqual(r["stabilizationWindowSeconds"]["maximum"], 3600)
+            self.assertEqual(r["policies"]["items"]["properties"]["periodSeconds"]["maximum"], 1800)
+            self.assertEqual(r["policies"]["maxItems"], 10)
+        for metric in ("latency", "gpuUtilization", "requestQueueDepth"):
+            field = p["metrics"]["properties"][metric]["properties"]["treatEmptyAsZero"]
+            self.assertEqual(field["type"], "boolean", metric)
 
     def test_status_fields(self):
         status = version_schema()["properties"]["status"]["properties"]
@@ -328,6 +335,17 @@ NEGATIVES = [
     ("rate policy of value 0",
      with_change("scaleUp", {"policies": [{"type": "Pods", "value": 0, "periodSeconds": 60}]}), "schema", "spec.scaleUp.policies[0].value: must be greater than 0"),
     ("negative cooldown", with_change("cooldownPeriod", -1), "schema", "spec.cooldownPeriod: must be >= 0"),
+    # The HPA's own bounds: a window of an hour, a period of half an hour.
+    ("window over an hour", with_change("scaleDown", {"stabilizationWindowSeconds": 3601}), "schema",
+     "spec.scaleDown.stabilizationWindowSeconds: must be <= 3600"),
+    ("period over half an hour",
+     with_change("scaleDown", {"policies": [{"type": "Percent", "value": 50, "periodSeconds": 1801}]}), "schema",
+     "spec.scaleDown.policies[0].periodSeconds: must be <= 1800"),
+    ("eleven rate policies",
+     with_change("scaleUp", {"policies": [{"type": "Pods", "value": 1, "periodSeconds": 60}] * 11}), "schema",
+     "spec.scaleUp.policies: must have at most 10 entries, got 11"),
+    ("treatEmptyAsZero not a boolean", with_change("metrics.gpuUtilization.treatEmptyAsZero", "yes please"),
+     "schema", "spec.metrics.gpuUtilization.treatEmptyAsZero: must be true or false, got string"),
 ]
 
 
