@@ -110,8 +110,10 @@ struct HttpEndpoint::Server {
         return 200;
       }
       if (path == "/healthz") {
-        respond(connection, 200, kTextContentType, "ok", withBody);
-        return 200;
+        const HealthReport report = options.liveness ? options.liveness() : HealthReport{true, "ok"};
+        const int status = report.healthy ? 200 : 503;
+        respond(connection, status, kTextContentType, report.body, withBody);
+        return status;
       }
       const ReadyReport report = options.readiness ? options.readiness() : ReadyReport{true, "ok"};
       const int status = report.ready ? 200 : 503;

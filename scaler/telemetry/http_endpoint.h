@@ -7,6 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include "telemetry/loop_liveness.h"
+
 namespace prometheus {
 class Collectable;
 }  // namespace prometheus
@@ -22,7 +24,7 @@ struct ReadyReport {
 
 // The plain-HTTP side of the server, for Prometheus and the kubelet:
 //   GET /metrics  the collectables, Prometheus text format 0.0.4
-//   GET /healthz  200 "ok" while the process serves HTTP at all (liveness)
+//   GET /healthz  200 or 503 from the liveness callback (serve: LoopLiveness)
 //   GET /readyz   200 or 503 from the readiness callback
 // Anything else is 404 (405 for a method other than GET or HEAD).
 //
@@ -42,6 +44,9 @@ class HttpEndpoint {
     std::vector<std::shared_ptr<const prometheus::Collectable>> collectables;
     // Unset: always ready, body "ok". An exception from it is answered with 500.
     std::function<ReadyReport()> readiness;
+    // Unset: always healthy, body "ok" (alive while it serves HTTP at all).
+    // An exception from it is answered with 500.
+    std::function<HealthReport()> liveness;
     // civetweb's own complaints once serving (a client that went away, ...);
     // called on worker threads. Unset: dropped.
     std::function<void(std::string_view message)> onServerError;

@@ -154,6 +154,36 @@ TEST_CASE("/healthz, /readyz and everything else") {
   CHECK(request(port, "POST", "/metrics").headers.find("Allow: GET, HEAD") != std::string::npos);
 }
 
+TEST_CASE("/healthz answers the liveness callback: 200 while healthy, 503 with why when not") {
+  std::atomic<bool> healthy{true};
+  HttpEndpoint::Options options = loopback();
+  options.liveness = [&] {
+    return healthy ? HealthReport{true, "ok"} : HealthReport{false, "evaluation loop stuck: no cycle for 61s\n"};
+  };
+  options.readiness = [] { return ReadyReport{true, "ok\n"}; };
+  HttpEndpoint endpoint(options);
+  CHECK(request(endpoint.port(), "GET", "/healthz").status == 200);
+  CHECK(request(endpoint.port(), "GET", "/healthz").body == "ok");
+  healthy = false;
+  const HttpResponse stuck = request(endpoint.port(), "GET", "/healthz");
+  CHECK(stuck.status == 503);
+  CHECK(stuck.body == "evaluation loop stuck: no cycle for 61s\n");
+  CHECK(request(endpoint.port(), "HEAD", "/healthz").status == 503);
+  // Liveness and readiness are separate questions.
+  CHECK(request(endpoint.port(), "GET", "/readyz").status == 200);
+  healthy = true;
+  CHECK(request(endpoint.port(), "GET", "/healthz").status == 200);
+}
+
+TEST_CASE("a liveness callback that throws is answered with 500") {
+  HttpEndpoint::Options options = loopback();
+  options.liveness = []() -> HealthReport { throw std::runtime_error("clock unavailable"); };
+  HttpEndpoint endpoint(options);
+  const HttpResponse response = request(endpoint.port(), "GET", "/healthz");
+  CHECK(response.status == 500);
+  CHECK(response.body.find("/healthz: clock unavailable") != std::string::npos);
+}
+
 TEST_CASE("a readiness callback that throws is answered with 500, and the server keeps serving") {
   HttpEndpoint::Options options = loopback();
   options.readiness = []() -> ReadyReport { throw std::runtime_error("store unavailable"); };
