@@ -947,14 +947,17 @@ def table_for(rt, objects, rv):
 # --------------------------------------------------------------------------------------------
 
 def scale_of(obj):
+    """autoscaling/v1 Scale: spec.replicas is omitempty (a target scaled to zero has "spec": {}),
+    status.replicas is not; they differ during a rollout (status counts the surge pods)."""
     labels = _path(obj, "spec.selector.matchLabels", {}) or {}
+    replicas = _path(obj, "spec.replicas", 1)
     return {"kind": "Scale", "apiVersion": "autoscaling/v1",
             "metadata": {"name": obj["metadata"]["name"],
                          "namespace": obj["metadata"].get("namespace"),
                          "uid": obj["metadata"]["uid"],
                          "resourceVersion": obj["metadata"]["resourceVersion"],
                          "creationTimestamp": obj["metadata"].get("creationTimestamp")},
-            "spec": {"replicas": _path(obj, "spec.replicas", 1)},
+            "spec": {"replicas": replicas} if replicas else {},
             "status": {"replicas": _path(obj, "status.replicas", 0),
                        "selector": ",".join(f"{k}={v}" for k, v in sorted(labels.items()))}}
 
@@ -1619,7 +1622,7 @@ def make_handler(emulator):
                 raise ApiError(400, "the object provided is unrecognized")
             rv = (body.get("metadata") or {}).get("resourceVersion")
             if sub == "scale":
-                replicas = _path(body, "spec.replicas")
+                replicas = _path(body, "spec.replicas", 0)  # omitempty: absent is 0
                 if not isinstance(replicas, int) or replicas < 0:
                     raise invalid(rt, name, "spec.replicas", "must be greater than or equal "
                                   "to 0", replicas)
@@ -1660,7 +1663,7 @@ def make_handler(emulator):
             if sub == "scale":
                 def mutate(obj):
                     patched = apply(scale_of(obj), patch)
-                    replicas = _path(patched, "spec.replicas")
+                    replicas = _path(patched, "spec.replicas", 0)  # omitempty: absent is 0
                     if not isinstance(replicas, int) or replicas < 0:
                         raise invalid(rt, name, "spec.replicas", "must be greater than or "
                                       "equal to 0", replicas)

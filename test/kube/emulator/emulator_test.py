@@ -205,6 +205,26 @@ class EmulatorTest(unittest.TestCase):
         status, _, body = self.api("GET", DEPLOYMENTS + "/nope/scale")
         self.assertEqual((status, body["message"]), (404, 'deployments.apps "nope" not found'))
 
+    def test_scale_spec_and_status_apart(self):
+        # A rolling update: 10 asked for, 13 pods (the surge). The Scale says both, each its own.
+        surge = deployment("surge", 10)
+        surge["status"]["replicas"] = 13
+        self.em.put_object(surge)
+        _, _, scale = self.api("GET", DEPLOYMENTS + "/surge/scale")
+        self.assertEqual((scale["spec"], scale["status"]["replicas"]), ({"replicas": 10}, 13))
+        # Scaled to zero while pods terminate: spec.replicas is omitempty, so spec is empty.
+        status, _, scale = self.api("PATCH", DEPLOYMENTS + "/surge/scale", {"spec": {"replicas": 0}},
+                                    "application/merge-patch+json")
+        self.assertEqual((status, scale["spec"], scale["status"]["replicas"]), (200, {}, 13))
+        _, _, dep = self.api("GET", DEPLOYMENTS + "/surge")
+        self.assertEqual(dep["spec"]["replicas"], 0)
+        # Written back as read (no replicas): 0, as the real server decodes an omitted int.
+        status, _, scale = self.api("PUT", DEPLOYMENTS + "/surge/scale", scale)
+        self.assertEqual((status, scale["spec"]), (200, {}), scale)
+        status, _, scale = self.api("PATCH", DEPLOYMENTS + "/surge/scale", {"spec": {"replicas": 3}},
+                                    "application/merge-patch+json")
+        self.assertEqual((status, scale["spec"], scale["status"]["replicas"]), (200, {"replicas": 3}, 13))
+
     # -- lists -------------------------------------------------------------------------------
 
     def test_pagination_and_selectors(self):
