@@ -46,6 +46,7 @@ int main(int argc, char** argv) {
   std::string servePluginDir;
   std::string interval = "15s";
   std::string staleAfter;
+  std::string readDeadline;
   std::string prometheusTimeout = "2s";
   std::vector<std::string> prometheusHeaders;
   std::string kubeconfig;
@@ -118,6 +119,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   serveCommand->add_option("--metrics-stale-after", staleAfter,
                            "After this long without metrics a policy answers UNAVAILABLE (default 3 x interval)");
+  serveCommand->add_option("--metrics-read-deadline", readDeadline,
+                           "A metric read not back by then fails for its policies; the loop goes on "
+                           "(default 2 x interval, at most --metrics-stale-after)");
   serveCommand->add_option("--tls-cert-file", serve.tlsCertFile, "Server certificate (PEM; reloaded when it changes)");
   serveCommand->add_option("--tls-key-file", serve.tlsKeyFile, "Server private key (PEM)");
   serveCommand->add_option("--tls-client-ca-file", serve.tlsClientCaFile,
@@ -182,6 +186,14 @@ int main(int argc, char** argv) {
         return kExitUsage;
       }
       serve.metricsStaleAfter = parsedStale.value();
+    }
+    if (!readDeadline.empty()) {
+      auto parsedDeadline = parseDuration(readDeadline);
+      if (!parsedDeadline.ok()) {
+        std::cerr << "error: --metrics-read-deadline: " << parsedDeadline.error().message << "\n";
+        return kExitUsage;
+      }
+      serve.metricsReadDeadline = parsedDeadline.value();
     }
     auto parsedTimeout = parseDuration(prometheusTimeout);
     if (!parsedTimeout.ok()) {

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <csignal>
 #include <cstdlib>
+#include <filesystem>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -16,6 +17,7 @@
 #include "cli/exit_codes.h"
 #include "cli/logging.h"
 #include "cli/serve_grpc.h"
+#include "cli/serve_health.h"
 #include "cli/serve_listener.h"
 #include "cli/serve_reload.h"
 #include "cli/status_bridge.h"
@@ -26,7 +28,9 @@
 #include "kube/scale_replica_source.h"
 #include "kube/status_writer.h"
 #include "plugin/plugin_reloader.h"
+#include "server/deadline_metric_source.h"
 #include "server/decision_store.h"
+#include "server/duration_text.h"
 #include "server/evaluation_loop.h"
 #include "server/external_scaler_service.h"
 #include "source/file_metric_source.h"
@@ -41,6 +45,24 @@ namespace kubeai::cli {
 namespace {
 
 std::string formatMs(std::chrono::milliseconds duration) { return std::to_string(duration.count()) + "ms"; }
+
+// How long shutdown waits for the evaluation loop, then for a metric read
+// still running past its deadline, after gRPC has stopped.
+constexpr std::chrono::milliseconds kStuckGrace{2000};
+
+// Ends the process at once, exit code 0, when shutdown cannot wait for a
+// thread stuck in a plugin call or a metric read: destroying what it runs in
+// would be undefined, and joining it could take forever. Everything KEDA and
+// the cluster see (streams, gRPC, the Lease) has already been shut down.
+[[noreturn]] void exitLeavingStuck(std::string_view what, const std::filesystem::path& pluginScratch) {
+  logEvent(LogLevel::kWarn, "exiting without waiting for a stuck thread", {{"stuck", std::string(what)}});
+  std::error_code ignored;
+  if (!pluginScratch.empty()) {
+    std::filesystem::remove_all(pluginScratch, ignored);
+  }
+  std::_Exit(kExitOk);
+}
+
 
 // The watcher's and the elector's words, as serve's log lines.
 void logWatch(kube::WatchLogLevel level, std::string_view message, const kube::WatchLogFields& fields) {
@@ -133,7 +155,8 @@ int runServe(const ServeOptions& options) {
     return fail(kExitUsage, checked.error().message);
   }
   const bool fromPrometheus = !options.prometheusUrl.empty();
-  const std::chrono::milliseconds staleAfter = options.metricsStaleAfter.value_or(3 * options.evaluationInterval);
+  const std::chrono::milliseconds staleAfter = staleAfterOf(options);
+  const std::chrono::milliseconds readDeadline = readDeadlineOf(options);
   auto credentials = serverCredentials(options);
   if (!credentials.ok()) {
     return fail(kExitUsage, credentials.error().message);
@@ -276,17 +299,14 @@ int runServe(const ServeOptions& options) {
     });
     statusBridge = std::make_unique<StatusBridge>(*statusWriter);
   }
+  // Outermost: every read of the cycle, /scale included, has the deadline.
+  server::DeadlineMetricSource deadlinedMetrics(*metrics, readDeadline);
+  metrics = &deadlinedMetrics;
 
   server::DecisionStore store;
-  ServeListener listener(telemetry, statusBridge.get());
-  server::EvaluationOptions loopOptions;
-  loopOptions.interval = options.evaluationInterval;
-  loopOptions.staleAfter = staleAfter;
-  if (statusWriter) {
-    // A restart, a new leader or a rolling update resumes from the published status.
-    loopOptions.seed = [writer = statusWriter.get()](const core::Policy& policy) { return writer->seedFor(policy); };
-  }
-  server::EvaluationLoop loop(store, *registry, *metrics, loopOptions,
+  telemetry::LoopLiveness liveness(telemetry::LoopLiveness::limitFor(options.evaluationInterval, readDeadline));
+  ServeListener listener(telemetry, liveness, statusBridge.get());
+  server::EvaluationLoop loop(store, *registry, *metrics, {options.evaluationInterval, staleAfter},
                               server::EvaluationLoop::systemClock(), &listener);
   if (!options.kubernetes) {
     applyPolicies(initialPolicies.value(), loop, prometheusMetrics.get(), problemsSaid);
@@ -295,13 +315,17 @@ int runServe(const ServeOptions& options) {
              {{"policies", std::to_string(initialPolicies.value().policies->size())},
               {"problems", std::to_string(initialPolicies.value().problems.size())},
               {"interval", formatMs(options.evaluationInterval)},
-              {"staleAfter", formatMs(staleAfter)}});
+              {"staleAfter", formatMs(staleAfter)},
+              {"readDeadline", formatMs(readDeadline)},
+              {"livenessLimit", formatMs(liveness.limit())}});
   }
 
-  server::ExternalScalerService service(store, [&telemetry](std::string_view method, grpc::StatusCode code,
-                                                            double seconds) {
-    telemetry.recordRpc(method, static_cast<int>(code), seconds);
-  });
+  server::ExternalScalerService service(
+      store,
+      [&telemetry](std::string_view method, grpc::StatusCode code, double seconds) {
+        telemetry.recordRpc(method, static_cast<int>(code), seconds);
+      },
+      server::StalenessCheck{staleAfter, server::EvaluationLoop::systemClock()});
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
   int grpcPort = 0;
@@ -340,19 +364,13 @@ int runServe(const ServeOptions& options) {
     telemetry::HttpEndpoint::Options httpOptions;
     httpOptions.address = options.metricsAddress;
     httpOptions.collectables = telemetry.collectables();
-    httpOptions.readiness = [&store, &listed] {
+    httpOptions.readiness = [&store, &listed, staleAfter] {
       if (!listed.load()) {
         return telemetry::ReadyReport{false, "policies not listed yet from the Kubernetes API\n"};
       }
-      telemetry::ReadyReport report{true, "ok\n"};
-      for (const auto& entry : store.all()) {
-        if (entry->state != server::PolicyState::kReady) {
-          report.body += entry->ns + "/" + entry->name + ": " + std::string(server::policyStateName(entry->state)) +
-                         ": " + entry->message + "\n";
-        }
-      }
-      return report;
+      return readinessReport(store, server::EvaluationLoop::systemClock()(), staleAfter);
     };
+    httpOptions.liveness = [&liveness] { return liveness.report(); };
     http = std::make_unique<telemetry::HttpEndpoint>(std::move(httpOptions));
   } catch (const std::exception& e) {
     grpcServer->Shutdown();
@@ -510,7 +528,15 @@ int runServe(const ServeOptions& options) {
   }
   unwatch.join();
   handOver.join();
-  loop.stop();  // after the watcher, which hands the loop its policy sets
+  // After the watcher, which hands the loop its policy sets. The loop may be
+  // in a plugin call that never returns; its metric reads have a deadline,
+  // but one past it may still be running in the source.
+  if (!stopLoopWithin(loop, kStuckGrace)) {
+    exitLeavingStuck("evaluation loop (a plugin call that never returns?)", pluginScratch);
+  }
+  if (!deadlinedMetrics.waitIdle(kStuckGrace)) {
+    exitLeavingStuck("metric read past its deadline", pluginScratch);
+  }
   return kExitOk;
 }
 

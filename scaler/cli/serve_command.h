@@ -40,6 +40,8 @@ struct ServeOptions {
   std::optional<std::filesystem::path> pluginDir;
   std::chrono::milliseconds evaluationInterval{15'000};
   std::optional<std::chrono::milliseconds> metricsStaleAfter;  // default 3 x evaluationInterval
+  // Every metric read's deadline; default 2 x evaluationInterval, at most metricsStaleAfter.
+  std::optional<std::chrono::milliseconds> metricsReadDeadline;
   std::string tlsCertFile;
   std::string tlsKeyFile;
   std::string tlsClientCaFile;  // mTLS: a client certificate signed by it is required
@@ -50,6 +52,12 @@ struct ServeOptions {
 // The checks no single flag makes (sources exclusive or missing, intervals,
 // --replicas-query's template); an Error says what to change.
 core::Status checkServeOptions(const ServeOptions& options);
+
+// --metrics-stale-after, or its default: 3 x --evaluation-interval.
+[[nodiscard]] std::chrono::milliseconds staleAfterOf(const ServeOptions& options);
+// --metrics-read-deadline, or its default: 2 x --evaluation-interval, at most
+// the staleness bound (server::DeadlineMetricSource::defaultDeadline).
+[[nodiscard]] std::chrono::milliseconds readDeadlineOf(const ServeOptions& options);
 
 // Parses a --prometheus-header value, NAME=VALUE: NAME an HTTP header name
 // (letters, digits and !#$%&'*+-.^_`|~), VALUE not empty and on one line.
@@ -63,8 +71,12 @@ core::Result<std::pair<std::string, std::string>> parseHeaderFlag(std::string_vi
 // replicas from /scale, and the Lease holder writes status and Events; gRPC
 // health and /readyz say ready once the first list is in.
 // Metrics come from --metrics-file or from Prometheus (--prometheus-url), one
-// query per distinct expression per cycle, on the evaluation thread: a slow
-// Prometheus delays decisions, never an RPC.
+// query per distinct expression per cycle, each read bounded by
+// --metrics-read-deadline: a slow Prometheus delays decisions, never an RPC,
+// and a decision whose metrics are older than --metrics-stale-after is
+// refused (UNAVAILABLE) on time. /healthz fails when no evaluation cycle has
+// completed for telemetry::LoopLiveness::limitFor() (a plugin call that never
+// returns), so that the kubelet restarts the pod.
 // Returns the exit code: 0 after a clean shutdown, 1 when something it needs
 // cannot start (a port in use), 2 for bad options or unreadable start-up files.
 int runServe(const ServeOptions& options);

@@ -9,28 +9,31 @@
 
 #include "cli/status_bridge.h"
 #include "server/evaluation_loop.h"
+#include "telemetry/loop_liveness.h"
 #include "telemetry/telemetry.h"
 
 namespace kubeai::cli {
 
 // What serve does with what the evaluation loop reports: telemetry, log lines
-// (a changed decision, a new problem: each said once, not every cycle) and,
-// with --kubernetes, the status writer. Evaluation thread only.
+// (a changed decision, a new problem: each said once, not every cycle),
+// /healthz's record of completed cycles and, with --kubernetes, the status
+// writer. Evaluation thread only.
 class ServeListener final : public server::EvaluationListener {
  public:
   // `status`: null without --kubernetes.
-  ServeListener(telemetry::Telemetry& telemetry, StatusBridge* status) : telemetry_(telemetry), status_(status) {}
+  ServeListener(telemetry::Telemetry& telemetry, telemetry::LoopLiveness& liveness, StatusBridge* status)
+      : telemetry_(telemetry), liveness_(liveness), status_(status) {}
 
   void onDecision(const core::Policy& policy, const core::Decision& decision, const core::Observation& observation,
                   bool cooldownActive, std::optional<core::TimePoint> lastScaleTime, double seconds) override;
   void onError(const std::string& ns, const std::string& name, const std::string& type,
                const std::string& message) override;
   void onRemoved(const std::string& ns, const std::string& name) override;
-  void onSuperseded(const core::Policy& served, const std::string& problem) override;
   void onCycle(const std::map<std::string, std::size_t>& states, double seconds) override;
 
  private:
   telemetry::Telemetry& telemetry_;
+  telemetry::LoopLiveness& liveness_;
   StatusBridge* const status_;
   std::map<std::string, std::int32_t> lastDesired_;
   std::set<std::string> unknownAlgorithm_;

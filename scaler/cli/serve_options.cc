@@ -6,6 +6,8 @@
 #include <utility>
 
 #include "cli/serve_command.h"
+#include "server/deadline_metric_source.h"
+#include "server/duration_text.h"
 #include "source/prometheus/query_template.h"
 
 namespace kubeai::cli {
@@ -48,6 +50,29 @@ core::Status checkServeOptions(const ServeOptions& options) {
   if (options.evaluationInterval.count() <= 0) {
     return core::Error{"--evaluation-interval must be greater than 0"};
   }
+  if (options.metricsStaleAfter && *options.metricsStaleAfter <= options.evaluationInterval) {
+    // The RPC path checks each decision's age on the clock: a bound within one
+    // interval would make every decision stale before the next cycle.
+    std::string message = "--metrics-stale-after (";
+    message += server::formatDuration(*options.metricsStaleAfter);
+    message += ") must be longer than --evaluation-interval (";
+    message += server::formatDuration(options.evaluationInterval);
+    message += "): every decision would go stale before the next cycle";
+    return core::Error{std::move(message)};
+  }
+  if (options.metricsReadDeadline) {
+    if (options.metricsReadDeadline->count() <= 0) {
+      return core::Error{"--metrics-read-deadline must be greater than 0"};
+    }
+    if (*options.metricsReadDeadline > staleAfterOf(options)) {
+      std::string message = "--metrics-read-deadline (";
+      message += server::formatDuration(*options.metricsReadDeadline);
+      message += ") must not be longer than --metrics-stale-after (";
+      message += server::formatDuration(staleAfterOf(options));
+      message += "): a read that takes longer can only bring stale metrics";
+      return core::Error{std::move(message)};
+    }
+  }
   if (!std::isfinite(options.statusQps) || options.statusQps < 0 ||
       (options.statusQps > 0 && options.statusQps < 0.001)) {
     return core::Error{"--status-qps must be 0 (unlimited) or a finite rate of at least 0.001"};
@@ -56,6 +81,15 @@ core::Status checkServeOptions(const ServeOptions& options) {
     return core::Error{"--status-burst must be between 1 and 100000"};
   }
   return core::Ok{};
+}
+
+std::chrono::milliseconds staleAfterOf(const ServeOptions& options) {
+  return options.metricsStaleAfter.value_or(3 * options.evaluationInterval);
+}
+
+std::chrono::milliseconds readDeadlineOf(const ServeOptions& options) {
+  return options.metricsReadDeadline.value_or(
+      server::DeadlineMetricSource::defaultDeadline(options.evaluationInterval, staleAfterOf(options)));
 }
 
 core::Result<std::pair<std::string, std::string>> parseHeaderFlag(std::string_view text) {
