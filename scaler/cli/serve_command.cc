@@ -306,7 +306,14 @@ int runServe(const ServeOptions& options) {
   server::DecisionStore store;
   telemetry::LoopLiveness liveness(telemetry::LoopLiveness::limitFor(options.evaluationInterval, readDeadline));
   ServeListener listener(telemetry, liveness, statusBridge.get());
-  server::EvaluationLoop loop(store, *registry, *metrics, {options.evaluationInterval, staleAfter},
+  server::EvaluationOptions loopOptions;
+  loopOptions.interval = options.evaluationInterval;
+  loopOptions.staleAfter = staleAfter;
+  if (statusWriter) {
+    // A restart, a new leader or a rolling update resumes from the published status.
+    loopOptions.seed = [writer = statusWriter.get()](const core::Policy& policy) { return writer->seedFor(policy); };
+  }
+  server::EvaluationLoop loop(store, *registry, *metrics, loopOptions,
                               server::EvaluationLoop::systemClock(), &listener);
   if (!options.kubernetes) {
     applyPolicies(initialPolicies.value(), loop, prometheusMetrics.get(), problemsSaid);

@@ -59,6 +59,13 @@ void ServeListener::onRemoved(const std::string& ns, const std::string& name) {
   logEvent(LogLevel::kInfo, "policy removed", {{"policy", key}});
 }
 
+void ServeListener::onSuperseded(const core::Policy& served, const std::string& problem) {
+  // The problem itself is logged where the refusal is found (serve_reload).
+  if (status_ != nullptr) {
+    status_->onSuperseded(served, problem);
+  }
+}
+
 void ServeListener::onCycle(const std::map<std::string, std::size_t>& states, double seconds) {
   liveness_.cycleCompleted();
   telemetry_.setPolicyStates(states);

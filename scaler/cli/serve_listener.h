@@ -29,6 +29,7 @@ class ServeListener final : public server::EvaluationListener {
   void onError(const std::string& ns, const std::string& name, const std::string& type,
                const std::string& message) override;
   void onRemoved(const std::string& ns, const std::string& name) override;
+  void onSuperseded(const core::Policy& served, const std::string& problem) override;
   void onCycle(const std::map<std::string, std::size_t>& states, double seconds) override;
 
  private:
