@@ -37,13 +37,29 @@ def policy(name, max_replicas=10, target=None, kind="Deployment"):
                      "metrics": {"gpuUtilization": {"targetPercentage": 70}}}}
 
 
-def deployment(name, replicas):
+def deployment(name, replicas, pods=None):
+    """`pods`: status.replicas when it differs from spec.replicas (a rolling update's surge)."""
     return {"apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": {"name": name, "namespace": "default"},
             "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
                      "template": {"metadata": {"labels": {"app": name}},
                                   "spec": {"containers": [{"name": "c", "image": "x"}]}}},
-            "status": {"replicas": replicas}}
+            "status": {"replicas": replicas if pods is None else pods}}
+
+
+def condition_of(status, type_):
+    return next((c for c in status.get("conditions", []) if c.get("type") == type_), None)
+
+
+def kubeconfig_for(directory, emulator):
+    path = os.path.join(directory, "kubeconfig")
+    with open(path, "w") as out:
+        out.write("apiVersion: v1\nkind: Config\n"
+                  "clusters:\n- name: e\n  cluster: {server: '%s'}\n"
+                  "users:\n- name: u\n  user: {token: t}\n"
+                  "contexts:\n- name: c\n  context: {cluster: e, user: u, namespace: default}\n"
+                  "current-context: c\n" % emulator.url)
+    return path
 
 
 class KubernetesServeTest(H.ServeTestCase):
@@ -74,8 +90,9 @@ class KubernetesServeTest(H.ServeTestCase):
         cls.emulator.put_object(deployment("chat", 3))
         cls.api("POST", POLICIES, policy("chat"))
         cls.metrics = {"default/chat": {"currentReplicas": 1, "gpuUtilizationPercent": 140}}
-        for name in ("crud", "ghost", "cut", "expired", "rotated", "offline", "failing"):
+        for name in ("crud", "ghost", "cut", "expired", "rotated", "offline", "failing", "edited"):
             cls.metrics["default/" + name] = {"gpuUtilizationPercent": 140}
+        cls.metrics["default/surge"] = {"gpuUtilizationPercent": 70}  # at target: hold current
         cls.metrics_file = os.path.join(cls.dir, "metrics.yaml")
         H.write_atomically(cls.metrics_file, H.metrics_yaml(cls.metrics))
         cls.serve = H.Serve(H.ARGS.scaler, ["--kubernetes", "--kubeconfig", cls.kubeconfig,
@@ -158,6 +175,89 @@ class KubernetesServeTest(H.ServeTestCase):
         self.emulator.put_object(deployment("ghost", 5))
         self.wait_desired("ghost", 10, "the target created")  # ceil(5 x 2), max 10
 
+    def test_current_replicas_are_spec_not_surge_pods(self):
+        # A rolling update of a Deployment of 10 with maxSurge 30 %: /scale says spec.replicas 10,
+        # status.replicas 13. At target, the decision holds current: 10, and again every cycle.
+        self.emulator.put_object(deployment("surge", 10, pods=13))
+        scale = self.api("GET", "/apis/apps/v1/namespaces/default/deployments/surge/scale")
+        self.assertEqual((scale["spec"]["replicas"], scale["status"]["replicas"]), (10, 13))
+        self.api("POST", POLICIES, policy("surge", max_replicas=20))
+        self.wait_desired("surge", 10, "spec.replicas held at target")
+
+        def written():
+            status = self.api("GET", POLICIES + "/surge").get("status", {})
+            return status if status.get("currentReplicas") is not None else None
+        status = H.wait_until(written, 10.0, "status written")
+        self.assertEqual((status["currentReplicas"], status["desiredReplicas"]), (10, 10))
+        self.assertEqual(status["lastScaleReason"], "within tolerance")
+        self.wait_cycles(2)
+        self.assertEqual(self.desired("surge"), 10)
+
+    def wait_cycles(self, count):
+        """Until `count` more evaluation cycles have completed (the cycle histogram's count)."""
+        def cycles():
+            return self.sample(self.scrape(), "kubeai_scaler_evaluation_cycle_seconds_count") or 0
+        start = cycles()
+        H.wait_until(lambda: cycles() >= start + count, 10.0, "%d more evaluation cycles" % count)
+
+    def status_writes(self, name):
+        return [r for r in self.emulator.control("GET", "requests")
+                if r["method"] == "PATCH" and r["path"] == POLICIES + "/" + name + "/status"]
+
+    def test_bad_edit_keeps_the_last_valid_version_serving(self):
+        self.emulator.put_object(deployment("edited", 2))
+        self.api("POST", POLICIES, policy("edited"))
+        self.wait_desired("edited", 4, "generation 1 serving")  # ceil(2 x 140 / 70)
+        # Edited into a spec serve refuses. The emulator has no schema; a real API server's CRD
+        # refuses this one with its CEL rule (Kubernetes >= 1.25), but a refused version can reach
+        # serve all the same (a CRD installed without the rules, a check only serve makes).
+        self.api("PATCH", POLICIES + "/edited", {"spec": {"minReplicas": 5, "maxReplicas": 3}},
+                 "application/merge-patch+json")
+
+        def superseded(generation):
+            def check():
+                status = self.api("GET", POLICIES + "/edited").get("status", {})
+                condition = condition_of(status, "SpecValid")
+                return status if condition and ("generation %d:" % generation) in condition["message"] else None
+            return check
+        status = H.wait_until(superseded(2), 10.0, "SpecValid=False for generation 2")
+        spec_valid = condition_of(status, "SpecValid")
+        self.assertEqual((spec_valid["status"], spec_valid["reason"]), ("False", "InvalidPolicy"))
+        self.assertEqual(spec_valid["message"],
+                         "generation 2: spec.maxReplicas: must be >= minReplicas (5); serving generation 1")
+        self.assertEqual(spec_valid["observedGeneration"], 2)
+        # The decision of generation 1 stays, Ready: it serves.
+        self.assertEqual(status["desiredReplicas"], 4)
+        self.assertEqual(condition_of(status, "Ready")["status"], "True")
+        self.assertEqual(status["observedGeneration"], 2)
+        self.assertEqual(self.desired("edited"), 4)
+        # Cycle after cycle: GetMetrics still answers generation 1's value, and the status does not
+        # flip between that decision and an "invalid" (no write at all while nothing changes).
+        writes = len(self.status_writes("edited"))
+        self.wait_cycles(3)
+        self.assertEqual(self.desired("edited"), 4)
+        self.assertEqual(len(self.status_writes("edited")), writes)
+        self.assertEqual(condition_of(self.api("GET", POLICIES + "/edited")["status"], "SpecValid")["status"],
+                         "False")
+
+        # Refused again, for the same reason, as generation 3: the condition names it.
+        self.api("PATCH", POLICIES + "/edited", {"spec": {"cooldownPeriod": 1}}, "application/merge-patch+json")
+        status = H.wait_until(superseded(3), 10.0, "SpecValid=False for generation 3")
+        self.assertEqual(condition_of(status, "SpecValid")["message"],
+                         "generation 3: spec.maxReplicas: must be >= minReplicas (5); serving generation 1")
+        self.assertEqual(self.desired("edited"), 4)
+
+        # Fixed (generation 4): it serves, and the condition is gone.
+        self.api("PATCH", POLICIES + "/edited", {"spec": {"minReplicas": 1}}, "application/merge-patch+json")
+        self.wait_desired("edited", 3, "generation 4 serving (maxReplicas 3)")
+
+        def fixed():
+            status = self.api("GET", POLICIES + "/edited").get("status", {})
+            return status if status.get("observedGeneration") == 4 and status.get("desiredReplicas") == 3 else None
+        status = H.wait_until(fixed, 10.0, "status for generation 4")
+        self.assertIsNone(condition_of(status, "SpecValid"))
+        self.assertEqual(condition_of(status, "Ready")["status"], "True")
+
     def test_watch_cut_mid_stream_resumes(self):
         H.wait_until(lambda: self.serve.http_get("/readyz")[0] == 200, 10.0, "/readyz 200")
         before = len(self.watch_requests())
@@ -231,6 +331,83 @@ class KubernetesServeTest(H.ServeTestCase):
             return True
         except (AssertionError, OSError):
             return False
+
+
+class RestartSeedTest(H.ServeTestCase):
+    """A new process resumes from the status the previous one wrote: the published value and the
+    last change time (cooldown), when status.observedGeneration is the policy's generation."""
+
+    def test_a_fresh_process_keeps_the_cooldown_the_last_one_started(self):
+        import shutil
+        import tempfile
+        directory = tempfile.mkdtemp(prefix="kubeai-kube-serve-test-")
+        self.addCleanup(shutil.rmtree, directory, ignore_errors=True)
+        emulator = Emulator("--token", "t")
+        emulator.start()
+        self.addCleanup(emulator.stop)
+        kubeconfig = kubeconfig_for(directory, emulator)
+        metrics = os.path.join(directory, "metrics.yaml")
+
+        def api(method, path, body=None, content_type="application/json"):
+            code, _, parsed = emulator.request(method, path, body, token="t", content_type=content_type)
+            self.assertLess(code, 300, parsed)
+            return parsed
+
+        def serve():
+            process = H.Serve(H.ARGS.scaler, ["--kubernetes", "--kubeconfig", kubeconfig, "--metrics-file", metrics,
+                                              "--evaluation-interval", "1s", "--leader-elect=false"], directory)
+            self.addCleanup(H.ServeTestCase.stop_serve, process)
+            return process
+
+        def first_answer(process):
+            with grpc.insecure_channel(process.grpc_address, options=H.channel_options()) as channel:
+                self.stub = H.STUBS.pb_grpc.ExternalScalerStub(channel)
+                return H.wait_until(lambda: self.desired("chat"), 10.0, "a first answer")
+
+        # Cooldown 300 s (the default) and no scale-down window: without a seed, nothing holds a
+        # scale-down back at a new process's first sight.
+        cooled = policy("chat")
+        del cooled["spec"]["cooldownPeriod"]
+        emulator.put_object(deployment("chat", 2))
+        api("POST", POLICIES, cooled)
+        H.write_atomically(metrics, H.metrics_yaml({"default/chat": {"gpuUtilizationPercent": 140}}))
+
+        # The first process scales 2 -> 4 and writes it to status.
+        first = serve()
+        self.assertEqual(first_answer(first), 4)  # ceil(2 x 140 / 70)
+
+        def published():
+            status = api("GET", POLICIES + "/chat").get("status", {})
+            return status if status.get("desiredReplicas") == 4 and status.get("lastScaleTime") else None
+        written = H.wait_until(published, 10.0, "status.desiredReplicas and lastScaleTime written")
+        self.assertEqual(written["observedGeneration"], 1)
+        H.ServeTestCase.stop_serve(first)
+
+        # While no server runs, KEDA has scaled to 4 and the load fell: 20 % of 4 replicas wants 2.
+        emulator.put_object(deployment("chat", 4))
+        H.write_atomically(metrics, H.metrics_yaml({"default/chat": {"gpuUtilizationPercent": 20}}))
+
+        # A new process: its very first answer holds 4, in the cooldown the first one started
+        # (status.lastScaleTime), not the 2 an empty history would give at once.
+        second = serve()
+        self.assertEqual(first_answer(second), 4)
+        def rewritten():
+            status = api("GET", POLICIES + "/chat").get("status", {})
+            return status if status.get("currentReplicas") == 4 else None
+        status = H.wait_until(rewritten, 10.0, "the second process's status")
+        self.assertEqual(status["desiredReplicas"], 4)
+        self.assertEqual(status["lastScaleTime"], written["lastScaleTime"])  # the same change, resumed
+        self.assertEqual(condition_of(status, "ScalingLimited")["reason"], "Cooldown")
+        H.ServeTestCase.stop_serve(second)
+
+        # The spec is edited while no server runs (generation 2): the status was written for
+        # generation 1 and says nothing about this spec, so a new process does not seed from it.
+        api("PATCH", POLICIES + "/chat", {"spec": {"maxReplicas": 9}}, "application/merge-patch+json")
+        self.assertEqual(api("GET", POLICIES + "/chat")["metadata"]["generation"], 2)
+        third = serve()
+        self.assertEqual(first_answer(third), 2)
+        self.assertTrue(third.find_log(lambda r: r.get("msg") == "desired replicas" and r.get("desired") == "2"
+                                       and r.get("from") == ""))
 
 
 class NotReadyBeforeListTest(H.ServeTestCase):
