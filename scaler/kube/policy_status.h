@@ -59,7 +59,8 @@ struct PolicyStatus {
   std::optional<std::string> lastAlgorithm;    // "MaxRatio", as the seed's "Viewing Active Algorithms" shows
   std::optional<std::string> lastScaleReason;  // "within tolerance"
   std::int64_t observedGeneration = 0;
-  // Ready, AlgorithmValid, ScalingLimited, CanWakeFromZero, in that order when present.
+  // Ready, AlgorithmValid, ScalingLimited, CanWakeFromZero, SpecValid (superseded_status.h), in that
+  // order when present.
   std::vector<Condition> conditions;
   // The decision fields (currentReplicas, desiredReplicas, currentMetrics,
   // lastAlgorithm, lastScaleReason) left empty are sent as null, which
