@@ -100,7 +100,8 @@ class Exporter:
         lines = []
         for w in range(self.workloads):
             for p in range(2):
-                pod = 'namespace="default",pod="workload-%d-7d9c5b-%d"' % (w, p)
+                # Named as a Deployment's pods are: <name>-<pod-template-hash>-<5 characters>.
+                pod = 'namespace="default",pod="workload-%d-7d9c5b8f4c-%s"' % (w, ("x2b4q", "k8w9p")[p])
                 lines.append('DCGM_FI_DEV_GPU_UTIL{%s,gpu="0"} %g' % (pod, self.gpu[w]))
                 lines.append("inference_request_queue_depth{%s} %d" % (pod, 3))
                 count = 10.0 * elapsed
@@ -191,7 +192,11 @@ def main():
         processes.append(subprocess.Popen(
             [args.scaler, "serve", "--grpc-address", "127.0.0.1:0", "--metrics-address", "127.0.0.1:0",
              "--policy-dir", os.path.join(work, "policies"), "--prometheus-url", prometheus,
-             "--evaluation-interval", args.interval, "--log-level", "info"],
+             "--evaluation-interval", args.interval, "--log-level", "info",
+             # No HPA follows the published value here (the exporter's replicas stay 2):
+             # with a reaction time, a change never reached would count as current
+             # for that long, and the reaction measured would be serve's waiting.
+             "--reaction-time", "0s"],
             stdout=serve_log, stderr=serve_log))
         addresses = wait_until(lambda: _serve_addresses(os.path.join(work, "serve.log")), 60, "serve to listen")
         grpc_address, http_address = addresses

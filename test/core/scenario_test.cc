@@ -215,7 +215,7 @@ TEST_CASE("the HPA's rate policies: periods start at current minus (up) or plus 
   }
 }
 
-TEST_CASE("our own change on its way counts as current; any other disagreement is the world's") {
+TEST_CASE("our own change on its way counts as current, any other disagreement is the world's") {
   const Scenario scenarios[] = {
       {"a change on its way is not undone by metrics that predate it",
        gpuPolicy(0),
