@@ -255,7 +255,7 @@ std::vector<prometheus::MetricFamily> PolicySeriesCollector::Collect() const {
   auto reconcileErrors = family("kubeai_autoscaler_reconcile_errors_total",
                                 "Failed policy evaluation steps, by error type", MetricType::Counter);
   auto cooldownActive = family("kubeai_autoscaler_cooldown_active",
-                               "1 while the cooldown period holds the policy's published replicas", MetricType::Gauge);
+                               "1 while the cooldown period holds the policy's current replicas", MetricType::Gauge);
   auto lastScaleTime = family("kubeai_autoscaler_last_scale_time_seconds",
                               "Unix time at which the policy's desired replicas last changed", MetricType::Gauge);
   auto policyState = family("kubeai_scaler_policy_state",
