@@ -218,6 +218,12 @@ class PolicyStream final : public grpc::ServerWriteReactor<Response>, public Ext
       // write to end is no longer the policy's state and is not sent; the
       // next servable answer is compared with the last one written.
       next_.reset();
+      if (!sentAny_ && !sentHeaders_) {
+        // The headers at once, so the client knows the stream is established
+        // (the first message would otherwise carry them).
+        sentHeaders_ = true;
+        this->StartSendInitialMetadata();
+      }
       return;
     }
     if (!status.ok()) {
@@ -275,6 +281,7 @@ class PolicyStream final : public grpc::ServerWriteReactor<Response>, public Ext
   std::optional<Response> next_;                  // the newest value waiting for the write to end
   std::optional<grpc::Status> finishAfterWrite_;  // the end, waiting for the writes to end
   bool sentAny_ = false;
+  bool sentHeaders_ = false;  // ahead of any message (a stream that starts silent)
   bool writing_ = false;
   bool finishing_ = false;  // no more messages: a finish is done or waiting
   bool finished_ = false;   // Finish() called

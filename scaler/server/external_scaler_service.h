@@ -47,8 +47,9 @@ struct StalenessCheck {
 //                     nothing, then sends once the policy is servable again
 //                     and its answer differs from the last one sent: KEDA
 //                     keeps its last value meanwhile, and GetMetrics' errors
-//                     bring the fallback. Finishes NOT_FOUND when the policy
-//                     is unknown or removed
+//                     bring the fallback. A stream that starts silent sends
+//                     its headers at once (the client sees it established).
+//                     Finishes NOT_FOUND when the policy is unknown or removed
 //   StreamMetricSpec  the GetMetricSpec answer at once; stays open and
 //                     finishes with NOT_FOUND when the policy is removed
 //

@@ -12,7 +12,7 @@
 //   default/broken-spec  minReplicas 5 > maxReplicas 2: invalid, UNAVAILABLE
 //
 // Stale metrics (UNAVAILABLE) cannot happen with the metrics-file source,
-// which never fails a read; see serve_contract_test.py.
+// which never fails a read; see serve_time_test.py (a hung Prometheus).
 #include <doctest/doctest.h>
 #include <grpcpp/grpcpp.h>
 
@@ -417,20 +417,27 @@ TEST_CASE("serve answers INVALID_ARGUMENT for bad metadata and a metric name of 
   }
 }
 
-TEST_CASE("serve answers UNAVAILABLE for an invalid policy") {
+TEST_CASE("serve answers UNAVAILABLE for an invalid policy, and its stream stays open until it is fixed") {
   World world;
+  world.awaitWatches();
   const Metrics metrics = getMetrics(world, ref("broken-spec"), "kubeai-broken-spec");
   CHECK(metrics.status.error_code() == grpc::StatusCode::UNAVAILABLE);
   CHECK(metrics.status.error_message().rfind("policy default/broken-spec is invalid: ", 0) == 0);
   CHECK(metrics.status.error_message().find("spec.maxReplicas: must be >= minReplicas (5)") != std::string::npos);
   CHECK(isActive(world, ref("broken-spec")).error_code() == grpc::StatusCode::UNAVAILABLE);
 
+  // Silent while invalid; fixed (with metrics: GPU 140 of 70 at 2 -> 4), it
+  // sends. A stream that had ended at once would show its status first.
   StreamCollector<IsActiveResponse> stream(
       [&](grpc::ClientContext* context) { return world.stub->StreamIsActive(context, ref("broken-spec")); });
-  auto item = stream.next(kFirstMessage);
+  writeAtomically(world.metricsFile,
+                  metricsYaml("12") + "default/broken-spec:\n  currentReplicas: 2\n  gpuUtilizationPercent: 140\n");
+  writeAtomically(world.policyDir / "broken-spec.yaml", policyYaml("broken-spec", "default", kGpu70, 1, 10));
+  auto item = stream.next(kReload);
   REQUIRE(item.has_value());
-  CHECK_FALSE(item->message.has_value());
-  CHECK(item->status.error_code() == grpc::StatusCode::UNAVAILABLE);
+  REQUIRE(item->message.has_value());
+  CHECK(item->message->result() == true);
+  CHECK(desired(world, ref("broken-spec"), "kubeai-broken-spec") == 4);
 }
 
 TEST_CASE("StreamIsActive sends the current value at once, then each change of the metrics file") {
@@ -496,7 +503,7 @@ TEST_CASE("serve exits 0 on SIGTERM") {
   CHECK(std::chrono::steady_clock::now() - started < scaled(5s));
 }
 
-TEST_CASE("SIGTERM with KEDA's streams open ends them with UNAVAILABLE, not at the Shutdown deadline") {
+TEST_CASE("SIGTERM with KEDA's streams open ends them with OK, not at the Shutdown deadline") {
   World world;
   StreamCollector<IsActiveResponse> active(
       [&](grpc::ClientContext* context) { return world.stub->StreamIsActive(context, ref("wake", "batch")); });
@@ -507,16 +514,17 @@ TEST_CASE("SIGTERM with KEDA's streams open ends them with UNAVAILABLE, not at t
   REQUIRE(spec.next(kFirstMessage).has_value());
 
   CHECK(world.serve->terminate(scaled(20s)) == 0);
-  // Ended by serve (this status), not cancelled at the Shutdown() deadline.
+  // Ended by serve, cleanly (cancelled at the Shutdown() deadline they would
+  // be CANCELLED): KEDA's push loop resets its reconnect back-off only on a
+  // clean end.
   auto activeEnd = active.next(kFirstMessage);
   REQUIRE(activeEnd.has_value());
   CHECK_FALSE(activeEnd->message.has_value());
-  CHECK(activeEnd->status.error_code() == grpc::StatusCode::UNAVAILABLE);
-  CHECK(activeEnd->status.error_message() == "server shutting down");
+  CHECK(activeEnd->status.error_code() == grpc::StatusCode::OK);
   auto specEnd = spec.next(kFirstMessage);
   REQUIRE(specEnd.has_value());
   CHECK_FALSE(specEnd->message.has_value());
-  CHECK(specEnd->status.error_code() == grpc::StatusCode::UNAVAILABLE);
+  CHECK(specEnd->status.error_code() == grpc::StatusCode::OK);
 }
 
 }  // namespace

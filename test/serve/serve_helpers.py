@@ -374,6 +374,15 @@ class StreamReader:
         except queue.Empty:
             raise AssertionError("no stream message within %.1f s: %s" % (seconds(timeout), what)) from None
 
+    def headers(self, timeout, what):
+        """Waits for the server's headers (initial metadata): the server holds the stream, even a silent one."""
+        got = queue.Queue()
+        threading.Thread(target=lambda: got.put(self.call.initial_metadata()), daemon=True).start()
+        try:
+            return got.get(timeout=seconds(timeout))
+        except queue.Empty:
+            raise AssertionError("no stream headers within %.1f s: %s" % (seconds(timeout), what)) from None
+
     def cancel(self):
         self.call.cancel()
         self._thread.join(timeout=RPC_TIMEOUT)
@@ -491,6 +500,7 @@ def run_tests(setup):
     parser.add_argument("--proto", required=True, help="proto/externalscaler.proto")
     parser.add_argument("--step-scale-so", help="the StepScale plugin")
     parser.add_argument("--capped-smooth-ratio-so", help="the CappedSmoothRatio plugin")
+    parser.add_argument("--hanging-plugin-so", help="test/plugin/fixtures/hanging_plugin.c, built")
     parser.add_argument("--time-scale", type=float, default=1.0, help="deadline multiplier (sanitizers)")
     args, rest = parser.parse_known_args()
     TIME_SCALE = args.time_scale

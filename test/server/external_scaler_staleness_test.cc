@@ -137,6 +137,7 @@ TEST_CASE("StreamIsActive sends nothing while the decision is stale on the clock
   }
   SUBCASE("opened while stale: a fresh read of the same replicas is sent") {
     auto stream = openIsActive(server, scaledObject("chat", "default"));
+    stream.reader->WaitForInitialMetadata();  // held by the server, silent
     server.store.publish(readAt(1, kReadAt + 45s));  // read 5 s before the clock
     bool result = false;
     REQUIRE(readActive(stream, result));

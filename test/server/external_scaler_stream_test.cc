@@ -120,6 +120,9 @@ TEST_CASE("StreamIsActive opened on a pending, stale or invalid policy stays ope
     REQUIRE(spec.reader->Read(&specMessage));
     CHECK(specMessage.metricspecs(0).metricname() == "kubeai-chat");
 
+    // Silent, but established: its headers come at once, so the server holds
+    // it before the policy becomes servable.
+    stream.reader->WaitForInitialMetadata();
     server.store.publish(readyEntry("default", "chat", 2));
     bool result = false;
     REQUIRE(readActive(stream, result));  // the first message is the servable value
