@@ -1,7 +1,5 @@
-// `kubeai-scaler serve --prometheus-url` end to end, as in a cluster: the real
-// binary (a child process), a real Prometheus scraping an exporter this test
-// controls every second, and KEDA's side as a gRPC client built from the same
-// proto. The exporter's values change; the desired replicas served follow.
+// `kubeai-scaler serve --prometheus-url` end to end (serve_prometheus_world.h):
+// the exporter's values change; the desired replicas served follow.
 //
 // Workloads (the exporter's series; both targets are named "chat", so only
 // the namespace tells them apart):
@@ -9,161 +7,46 @@
 //   team-b/queue-chat  StatefulSet chat, queue target 5 per replica, GPU target 50 %
 // Decoys that a query not scoped to its target would pick up, each changing a
 // decision below:
-//   team-a: pod other-0 at GPU 0 % (avg 66.7 -> 3), chat-0 with a queue of 1000 (-> 10)
-//   team-b: chat-0 and chat-1 at GPU 40 %, pods named as team-a's (avg 70 -> 3),
-//           a Deployment chat of 7 replicas (-> 6 after the queue empties)
+//   team-a: pod other-7d9c5b8f4c-x2b4q at GPU 0 % (avg 66.7 -> 3), chat-0 (a
+//           StatefulSet's pod name) with a queue of 1000 (-> 10)
+//   team-b: chat-0 and chat-1 at GPU 40 %, and a Deployment chat of 7 replicas
+//           with a pod at GPU 100 % (each changes the decision after the queue
+//           empties)
 // Decisions (MaxRatio, tolerance 0.1: desired = ceil(current x ratio)):
 //   gpu-chat    current 2, GPU (100+100)/2 = 100 of 50 -> ratio 2 -> 4
 //   queue-chat  current 3 (the StatefulSet's), queue 30 of 5x3 -> 2, GPU 40 of 50 -> 0.8 -> max 2 -> 6
-#include <doctest/doctest.h>
-#include <grpcpp/grpcpp.h>
+#include "serve_prometheus_world.h"
 
 #include <chrono>
-#include <filesystem>
-#include <fstream>
-#include <memory>
-#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
-#include "externalscaler.grpc.pb.h"
-#include "serve/serve_process.h"
-#include "support/http_get.h"
-#include "support/prometheus_server.h"
-#include "support/temp_dir.h"
-#include "support/test_exporter.h"
-#include "support/wait.h"
-
 namespace kubeai::testing {
 namespace {
 
-using externalscaler::ExternalScaler;
-using externalscaler::GetMetricsRequest;
-using externalscaler::GetMetricsResponse;
-using externalscaler::ScaledObjectRef;
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-constexpr auto kRpcDeadline = 5s;
-// Prometheus 2.42 first scrapes about 5 s after it starts (its scrape manager
-// applies targets on a 5 s tick), then every second; serve evaluates every
-// second. Generous: a passing test never waits for these.
-const auto kFirstDecision = stretched(40s);
-const auto kFollow = stretched(20s);
-// --metrics-stale-after
-constexpr auto kStaleAfter = 4s;
-
-std::string policyYaml(const std::string& ns, const std::string& name, const std::string& kind,
-                       const std::string& target, int minReplicas, const std::string& metrics) {
-  return concat("apiVersion: kubeai.io/v1alpha1\nkind: AIInferenceAutoscalerPolicy\nmetadata:\n  name: ", name,
-                "\n  namespace: ", ns, "\nspec:\n  targetRef:\n    kind: ", kind, "\n    name: ", target,
-                "\n  minReplicas: ", std::to_string(minReplicas),
-                "\n  maxReplicas: 10\n  cooldownPeriod: 0\n  metrics:\n", metrics);
-}
-
-// What GetMetrics answered: a desired replica count, or the status.
-struct Answer {
-  grpc::StatusCode code = grpc::StatusCode::OK;
-  std::string message;
-  std::int64_t desired = -1;
-
-  [[nodiscard]] bool is(std::int64_t replicas) const { return code == grpc::StatusCode::OK && desired == replicas; }
-  [[nodiscard]] std::string show() const {
-    return code == grpc::StatusCode::OK ? concat("desired ", std::to_string(desired))
-                                        : concat("status ", std::to_string(static_cast<int>(code)), ": ", message);
-  }
-};
-
-// The exporter, Prometheus scraping it, and serve reading Prometheus.
-struct World {
-  TempDir dir;
-  TestExporter exporter;
-  std::unique_ptr<PrometheusServer> prometheus;
-  std::unique_ptr<ServeProcess> serve;
-  std::unique_ptr<ExternalScaler::Stub> stub;
-
-  // Writes the policies, starts Prometheus and serve.
-  explicit World(const std::vector<std::string>& policies) {
-    const auto policyDir = dir.path() / "policies";
-    std::filesystem::create_directories(policyDir);
-    for (std::size_t i = 0; i < policies.size(); ++i) {
-      std::ofstream(policyDir / concat("policy-", std::to_string(i), ".yaml")) << policies[i];
-    }
-    PrometheusServerOptions options;
-    options.targets = {exporter.address()};
-    prometheus = std::make_unique<PrometheusServer>(options);
-    serve = std::make_unique<ServeProcess>(
-        KUBEAI_SCALER_BIN,
-        std::vector<std::string>{"--policy-dir", policyDir.string(), "--prometheus-url", prometheus->url(),
-                                 "--prometheus-timeout", "1s", "--evaluation-interval", "1s",
-                                 "--metrics-stale-after", "4s"},
-        dir.path() / "serve.log", dir.path());
-    stub = ExternalScaler::NewStub(grpc::CreateChannel(serve->grpcAddress(), grpc::InsecureChannelCredentials()));
-  }
-
-  Answer getMetrics(const std::string& ns, const std::string& policy) {
-    ScaledObjectRef ref;
-    ref.set_name(policy);
-    ref.set_namespace_(ns);
-    GetMetricsRequest request;
-    *request.mutable_scaledobjectref() = ref;
-    const std::string metricName = concat("kubeai-", policy);
-    request.set_metricname(metricName);
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + kRpcDeadline);
-    GetMetricsResponse response;
-    const grpc::Status status = stub->GetMetrics(&context, request, &response);
-    Answer answer;
-    answer.code = status.error_code();
-    answer.message = status.error_message();
-    if (status.ok()) {
-      REQUIRE(response.metricvalues_size() == 1);
-      CHECK(response.metricvalues(0).metricname() == metricName);
-      answer.desired = response.metricvalues(0).metricvalue();
-    }
-    return answer;
-  }
-
-  // Waits until GetMetrics answers as `accept` wants; returns that answer.
-  Answer waitFor(const std::string& ns, const std::string& policy, const std::function<bool(const Answer&)>& accept,
-                 Clock::duration timeout, const std::string& what) {
-    Answer last;
-    waitUntil(
-        [&] {
-          last = getMetrics(ns, policy);
-          return accept(last);
-        },
-        timeout, concat(ns, "/", policy, ": ", what),
-        [&] { return concat("last answer: ", last.show(), "\nserve log:\n", serve->logText()); },
-        100ms);
-    return last;
-  }
-
-  Answer waitForDesired(const std::string& ns, const std::string& policy, std::int64_t replicas,
-                        Clock::duration timeout) {
-    return waitFor(
-        ns, policy, [&](const Answer& a) { return a.is(replicas); }, timeout,
-        concat("desired ", std::to_string(replicas)));
-  }
-
-  HttpGetResult http(const std::string& path) { return httpGet(concat("http://", serve->httpAddress(), path)); }
-};
+// Pods of a Deployment chat, named as Kubernetes names them: <name>-<pod-template-hash>-<suffix>.
+const std::string kChatPod0 = "chat-7d9c5b8f4c-x2b4q";
+const std::string kChatPod1 = "chat-7d9c5b8f4c-k8w9p";
 
 // The two workloads at their starting values (see the top of the file).
 void exportTwoWorkloads(TestExporter& exporter) {
   exporter.setDeploymentReplicas("team-a", "chat", 2);
-  exporter.setGpuUtilization("team-a", "chat-0", "0", 100);
-  exporter.setGpuUtilization("team-a", "chat-1", "0", 100);
-  exporter.setGpuUtilization("team-a", "other-0", "0", 0);
+  exporter.setGpuUtilization("team-a", kChatPod0, "0", 100);
+  exporter.setGpuUtilization("team-a", kChatPod1, "0", 100);
+  exporter.setGpuUtilization("team-a", "other-7d9c5b8f4c-x2b4q", "0", 0);
   exporter.setQueueDepth("team-a", "chat-0", 1000);
 
   exporter.setStatefulSetReplicas("team-b", "chat", 3);
   exporter.setDeploymentReplicas("team-b", "chat", 7);
   exporter.setGpuUtilization("team-b", "chat-0", "0", 40);
   exporter.setGpuUtilization("team-b", "chat-1", "0", 40);
+  exporter.setGpuUtilization("team-b", kChatPod0, "0", 100);  // the Deployment's pod
   exporter.setQueueDepth("team-b", "chat-0", 10);
   exporter.setQueueDepth("team-b", "chat-1", 20);
 }
@@ -174,31 +57,48 @@ const std::string kQueueChat = policyYaml("team-b", "queue-chat", "StatefulSet",
                                           "    requestQueueDepth:\n      enabled: true\n      targetDepth: 5\n"
                                           "    gpuUtilization:\n      targetPercentage: 50\n");
 
+// What KEDA and the HPA do with a decision: the workload gets `replicas`,
+// and its load spreads (the metric set to its target first, so that no cycle
+// sees the new count with the old load).
+void applyDeployment(World& world, const std::string& ns, int replicas, double gpuAtTarget) {
+  world.exporter.setGpuUtilization(ns, kChatPod0, "0", gpuAtTarget);
+  world.exporter.setGpuUtilization(ns, kChatPod1, "0", gpuAtTarget);
+  world.exporter.setDeploymentReplicas(ns, "chat", replicas);
+  world.prometheus->waitForValue(concat(R"(kube_deployment_spec_replicas{namespace=")", ns, R"(",deployment="chat"})"),
+                                 replicas, kFollow);
+}
+
 TEST_CASE("serve follows the values exported through Prometheus, and scoping keeps the two workloads apart") {
   World world({kGpuChat, kQueueChat});
   exportTwoWorkloads(world.exporter);
   world.waitForDesired("team-a", "gpu-chat", 4, kFirstDecision);
   world.waitForDesired("team-b", "queue-chat", 6, kFirstDecision);
+  // KEDA scales both. team-a's load spreads to its target; team-b's queue of
+  // 30 is 30 / (5 x 6) = 1.0 of its target now.
+  applyDeployment(world, "team-a", 4, 50);
+  world.exporter.setStatefulSetReplicas("team-b", "chat", 6);
+  world.prometheus->waitForValue(R"(kube_statefulset_replicas{namespace="team-b",statefulset="chat"})", 6, kFollow);
 
-  // team-a's GPU falls to 25 %: ratio 0.5 -> ceil(2 x 0.5) = 1. team-b holds.
-  world.exporter.setGpuUtilization("team-a", "chat-0", "0", 25);
-  world.exporter.setGpuUtilization("team-a", "chat-1", "0", 25);
-  world.waitForDesired("team-a", "gpu-chat", 1, kFollow);
+  // team-a's GPU falls to 25 %: ratio 0.5 -> ceil(4 x 0.5) = 2. team-b holds.
+  world.exporter.setGpuUtilization("team-a", kChatPod0, "0", 25);
+  world.exporter.setGpuUtilization("team-a", kChatPod1, "0", 25);
+  world.waitForDesired("team-a", "gpu-chat", 2, kFollow);
   CHECK(world.getMetrics("team-b", "queue-chat").is(6));
+  applyDeployment(world, "team-a", 2, 50);
 
-  // team-b's queue empties: GPU 0.8 remains -> ceil(3 x 0.8) = 3, from the
-  // StatefulSet's 3 replicas (the Deployment's 7 would give 6). team-a holds.
+  // team-b's queue empties: GPU 0.8 remains -> ceil(6 x 0.8) = 5, from the
+  // StatefulSet's 6 replicas and its own pods (the Deployment's 7 replicas
+  // would give 6, its pod at 100 % 8). team-a holds.
   world.exporter.setQueueDepth("team-b", "chat-0", 0);
   world.exporter.setQueueDepth("team-b", "chat-1", 0);
-  world.waitForDesired("team-b", "queue-chat", 3, kFollow);
-  CHECK(world.getMetrics("team-a", "gpu-chat").is(1));
+  world.waitForDesired("team-b", "queue-chat", 5, kFollow);
+  CHECK(world.getMetrics("team-a", "gpu-chat").is(2));
 
-  // team-a has 4 replicas now, at 75 %: ratio 1.5 -> ceil(4 x 1.5) = 6.
-  world.exporter.setDeploymentReplicas("team-a", "chat", 4);
-  world.exporter.setGpuUtilization("team-a", "chat-0", "0", 75);
-  world.exporter.setGpuUtilization("team-a", "chat-1", "0", 75);
-  world.waitForDesired("team-a", "gpu-chat", 6, kFollow);
-  CHECK(world.getMetrics("team-b", "queue-chat").is(3));
+  // team-a at 75 %: ratio 1.5 -> ceil(2 x 1.5) = 3.
+  world.exporter.setGpuUtilization("team-a", kChatPod0, "0", 75);
+  world.exporter.setGpuUtilization("team-a", kChatPod1, "0", 75);
+  world.waitForDesired("team-a", "gpu-chat", 3, kFollow);
+  CHECK(world.getMetrics("team-b", "queue-chat").is(5));
 }
 
 TEST_CASE("Prometheus gone: the last decision is served, then UNAVAILABLE after the staleness bound, then it resumes") {
@@ -247,8 +147,8 @@ TEST_CASE("Prometheus gone: the last decision is served, then UNAVAILABLE after 
   CHECK(world.http("/healthz").status == 200);
 
   // Prometheus returns (same port, same data); meanwhile team-a's GPU fell to 25 %.
-  world.exporter.setGpuUtilization("team-a", "chat-0", "0", 25);
-  world.exporter.setGpuUtilization("team-a", "chat-1", "0", 25);
+  world.exporter.setGpuUtilization("team-a", kChatPod0, "0", 25);
+  world.exporter.setGpuUtilization("team-a", kChatPod1, "0", 25);
   world.prometheus->restart();
   const auto restarted = Clock::now();
   // Served again within a cycle of Prometheus answering (from what it has
@@ -289,13 +189,14 @@ TEST_CASE("two series, a syntax error and NaN from a custom or default query eac
   world.exporter.setGpuUtilization("team-c", "chat-0", "0", 50);
   world.exporter.setGpuUtilization("team-c", "chat-1", "0", 50);
   world.exporter.setDeploymentReplicas("team-c", "idle", 3);
-  world.exporter.declareLatency("team-c", "idle-0");
+  world.exporter.declareLatency("team-c", "idle-7d9c5b8f4c-x2b4q");
   world.waitForDesired("team-a", "gpu-chat", 4, kFirstDecision);
 
   // Prometheus answers NaN for the default query...
   const std::string p99 = concat(
       "histogram_quantile(0.99, sum by (le) (rate(inference_request_duration_seconds_bucket",
-      R"({namespace="team-c",pod=~"idle-.*"}[2m]))))");
+      R"({namespace="team-c",pod=~"idle-[bcdfghjklmnpqrstvwxz2456789]{1,10}-)",
+      R"([bcdfghjklmnpqrstvwxz2456789]{5}"}[2m]))))");
   world.prometheus->waitForQuery(
       p99,
       [](const nlohmann::json& data) {
