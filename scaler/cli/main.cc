@@ -47,6 +47,7 @@ int main(int argc, char** argv) {
   std::string interval = "15s";
   std::string staleAfter;
   std::string readDeadline;
+  std::string reactionTime = "30s";
   std::string prometheusTimeout = "2s";
   std::vector<std::string> prometheusHeaders;
   std::string kubeconfig;
@@ -122,6 +123,10 @@ int main(int argc, char** argv) {
   serveCommand->add_option("--metrics-read-deadline", readDeadline,
                            "A metric read not back by then fails for its policies; the loop goes on "
                            "(default 2 x interval, at most --metrics-stale-after)");
+  serveCommand->add_option("--reaction-time", reactionTime,
+                           "How long a published change counts as current while the workload has not reached it "
+                           "(two HPA sync periods)")
+      ->capture_default_str();
   serveCommand->add_option("--tls-cert-file", serve.tlsCertFile, "Server certificate (PEM; reloaded when it changes)");
   serveCommand->add_option("--tls-key-file", serve.tlsKeyFile, "Server private key (PEM)");
   serveCommand->add_option("--tls-client-ca-file", serve.tlsClientCaFile,
@@ -187,6 +192,12 @@ int main(int argc, char** argv) {
       }
       serve.metricsStaleAfter = parsedStale.value();
     }
+    auto parsedReaction = parseDuration(reactionTime);
+    if (!parsedReaction.ok()) {
+      std::cerr << "error: --reaction-time: " << parsedReaction.error().message << "\n";
+      return kExitUsage;
+    }
+    serve.reactionTime = parsedReaction.value();
     if (!readDeadline.empty()) {
       auto parsedDeadline = parseDuration(readDeadline);
       if (!parsedDeadline.ok()) {

@@ -63,7 +63,6 @@ constexpr std::chrono::milliseconds kStuckGrace{2000};
   std::_Exit(kExitOk);
 }
 
-
 // The watcher's and the elector's words, as serve's log lines.
 void logWatch(kube::WatchLogLevel level, std::string_view message, const kube::WatchLogFields& fields) {
   LogLevel mapped = LogLevel::kInfo;
@@ -309,6 +308,7 @@ int runServe(const ServeOptions& options) {
   server::EvaluationOptions loopOptions;
   loopOptions.interval = options.evaluationInterval;
   loopOptions.staleAfter = staleAfter;
+  loopOptions.decide.reactionTime = options.reactionTime;
   if (statusWriter) {
     // A restart, a new leader or a rolling update resumes from the published status.
     loopOptions.seed = [writer = statusWriter.get()](const core::Policy& policy) { return writer->seedFor(policy); };

@@ -42,6 +42,9 @@ struct ServeOptions {
   std::optional<std::chrono::milliseconds> metricsStaleAfter;  // default 3 x evaluationInterval
   // Every metric read's deadline; default 2 x evaluationInterval, at most metricsStaleAfter.
   std::optional<std::chrono::milliseconds> metricsReadDeadline;
+  // How long our own published change counts as current while the workload
+  // has not reached it (core::DecideSettings).
+  std::chrono::milliseconds reactionTime{30'000};
   std::string tlsCertFile;
   std::string tlsKeyFile;
   std::string tlsClientCaFile;  // mTLS: a client certificate signed by it is required

@@ -50,6 +50,9 @@ core::Status checkServeOptions(const ServeOptions& options) {
   if (options.evaluationInterval.count() <= 0) {
     return core::Error{"--evaluation-interval must be greater than 0"};
   }
+  if (options.reactionTime.count() < 0) {
+    return core::Error{"--reaction-time must not be negative"};
+  }
   if (options.metricsStaleAfter && *options.metricsStaleAfter <= options.evaluationInterval) {
     // The RPC path checks each decision's age on the clock: a bound within one
     // interval would make every decision stale before the next cycle.

@@ -337,6 +337,7 @@ class DeadlineFlagsTest(TimeTestCase):
              "--metrics-read-deadline (50s) must not be longer than --metrics-stale-after (45s)"),
             (["--metrics-read-deadline", "0s"], "--metrics-read-deadline must be greater than 0"),
             (["--metrics-read-deadline", "soon"], "--metrics-read-deadline: "),
+            (["--reaction-time", "soon"], "--reaction-time: "),
             # every decision would be stale on the clock before the next cycle
             (["--metrics-stale-after", "15s"],
              "--metrics-stale-after (15s) must be longer than --evaluation-interval (15s)"),
