@@ -196,7 +196,7 @@ TEST_CASE("no data leaves the metric out and is not an error") {
   CHECK(readings[0].value().gpuUtilizationPercent == 0.0);
 }
 
-TEST_CASE("treatEmptyAsZero: an empty result of that metric is 0; NaN stays no data, an error an error") {
+TEST_CASE("treatEmptyAsZero: an empty result of that metric is 0 but NaN stays no data and an error an error") {
   // Every query answers by the metric name in it.
   struct Row {
     const char* what;
