@@ -41,6 +41,10 @@ struct AlgorithmOutput {
   // The single value the decision turned on (max/mean/weighted ratio), when the
   // algorithm has one; plugins do not report it.
   std::optional<double> ratio;
+  // The algorithm kept the current replicas on purpose (within tolerance, no
+  // weight), rather than computing the same number: while our own change is on
+  // its way to the workload, a hold keeps that change (core::decide()).
+  bool held = false;
 };
 
 // A scaling algorithm: a built-in or a plugin. compute() may be called

@@ -30,6 +30,13 @@ std::int64_t changedWithin(const std::vector<TimedReplicas>& events, std::int32_
   return total;
 }
 
+// Where a period of `periodSeconds` started: the anchor less what our
+// decisions added within it, plus what they removed.
+std::int64_t periodStart(std::int32_t anchor, const History& history, std::int32_t periodSeconds, TimePoint now) {
+  return std::int64_t{anchor} - changedWithin(history.scaleUpEvents, periodSeconds, now) +
+         changedWithin(history.scaleDownEvents, periodSeconds, now);
+}
+
 std::int32_t proposeUp(const ScalingPolicy& policy, std::int64_t start) {
   if (policy.type == ScalingPolicyType::kPods) {
     return saturate(start + policy.value);
@@ -67,12 +74,18 @@ std::int32_t longestPeriodSeconds(const std::optional<ScalingRules>& rules) {
   return longest;
 }
 
-// Events only count for the rules that have periods; none are kept otherwise.
-void recordEvent(std::vector<TimedReplicas>& events, const std::optional<ScalingRules>& rules, TimePoint now,
-                 std::int32_t replicas) {
-  if (replicas > 0 && longestPeriodSeconds(rules) > 0) {
-    events.push_back({now, replicas});
+std::int32_t longestPeriodSeconds(const PolicySpec& spec) {
+  return std::max(longestPeriodSeconds(spec.scaleUp), longestPeriodSeconds(spec.scaleDown));
+}
+
+// A move of `change` replicas (> 0 up, < 0 down) at `at`. Kept only when a
+// rate policy can need it: both directions count in every period's start.
+void recordMove(History& history, const PolicySpec& spec, TimePoint at, std::int64_t change) {
+  if (change == 0 || longestPeriodSeconds(spec) == 0) {
+    return;
   }
+  auto& events = change > 0 ? history.scaleUpEvents : history.scaleDownEvents;
+  events.push_back({at, static_cast<std::int32_t>(std::min<std::int64_t>(std::llabs(change), kMaxReplicas))});
 }
 
 void dropOlderThan(std::vector<TimedReplicas>& events, std::int32_t periodSeconds, TimePoint now) {
@@ -86,26 +99,42 @@ int sign(std::int64_t value) { return (value > 0) - (value < 0); }
 
 Anchor anchorOn(const History& history, std::int32_t currentReplicas, TimePoint now,
                 std::chrono::milliseconds reactionTime) {
-  Anchor anchor{currentReplicas, std::nullopt};
+  Anchor anchor;
+  anchor.replicas = currentReplicas;
   if (!history.inFlight) {
     return anchor;
   }
   ChangeInFlight change = *history.inFlight;
   const std::int64_t before = std::int64_t{change.lastSeen} - change.replicas;
   const std::int64_t gap = std::int64_t{currentReplicas} - change.replicas;
-  if (gap == 0 || sign(gap) != sign(before) || std::llabs(gap) > std::llabs(before)) {
-    return anchor;  // reached, overshot, or moved away: the world's value wins
+  if (gap == 0) {
+    return anchor;  // reached: done
+  }
+  if (sign(gap) != sign(before) || std::llabs(gap) > std::llabs(before)) {
+    anchor.dropped = change;  // overshot or moved away: the world's value wins
+    return anchor;
   }
   if (std::llabs(gap) < std::llabs(before)) {
     change.since = now;  // moving towards it: still on its way
     change.lastSeen = currentReplicas;
   }
-  if (now - change.since >= reactionTime) {
-    return anchor;  // the workload did not follow: something else holds it
+  anchor.onItsWay = now - change.since < reactionTime;
+  if (anchor.onItsWay) {
+    anchor.replicas = change.replicas;
   }
-  anchor.replicas = change.replicas;
-  anchor.inFlight = change;
+  anchor.change = change;
   return anchor;
+}
+
+void settle(History& history, const ChangeInFlight& change) {
+  const auto ours = [&](const TimedReplicas& event) { return event.at >= change.startedAt; };
+  std::erase_if(history.scaleUpEvents, ours);
+  std::erase_if(history.scaleDownEvents, ours);
+  const std::int64_t moved = std::int64_t{change.lastSeen} - change.from;
+  if (moved != 0) {
+    auto& events = moved > 0 ? history.scaleUpEvents : history.scaleDownEvents;
+    events.push_back({change.startedAt, static_cast<std::int32_t>(std::llabs(moved))});
+  }
 }
 
 std::int32_t stabilize(std::int32_t recommendation, std::int32_t anchor, const History& history,
@@ -129,8 +158,8 @@ std::int32_t stabilize(std::int32_t recommendation, std::int32_t anchor, const H
   return std::clamp(anchor, upFloor, downCeiling);
 }
 
-std::optional<std::int32_t> scaleUpLimit(const ScalingRules& rules, std::int32_t anchor,
-                                         const std::vector<TimedReplicas>& scaleUpEvents, TimePoint now) {
+std::optional<std::int32_t> scaleUpLimit(const ScalingRules& rules, std::int32_t anchor, const History& history,
+                                         TimePoint now) {
   if (rules.selectPolicy == SelectPolicy::kDisabled) {
     return anchor;
   }
@@ -139,8 +168,7 @@ std::optional<std::int32_t> scaleUpLimit(const ScalingRules& rules, std::int32_t
   }
   std::optional<std::int32_t> limit;
   for (const auto& policy : rules.policies) {
-    const std::int64_t start = std::int64_t{anchor} - changedWithin(scaleUpEvents, policy.periodSeconds, now);
-    const std::int32_t proposed = proposeUp(policy, start);
+    const std::int32_t proposed = proposeUp(policy, periodStart(anchor, history, policy.periodSeconds, now));
     if (!limit) {
       limit = proposed;
     } else if (rules.selectPolicy == SelectPolicy::kMax) {
@@ -155,8 +183,8 @@ std::optional<std::int32_t> scaleUpLimit(const ScalingRules& rules, std::int32_t
   return std::max({*limit, anchor, std::int32_t{1}});
 }
 
-std::optional<std::int32_t> scaleDownLimit(const ScalingRules& rules, std::int32_t anchor,
-                                           const std::vector<TimedReplicas>& scaleDownEvents, TimePoint now) {
+std::optional<std::int32_t> scaleDownLimit(const ScalingRules& rules, std::int32_t anchor, const History& history,
+                                           TimePoint now) {
   if (rules.selectPolicy == SelectPolicy::kDisabled) {
     return anchor;
   }
@@ -165,8 +193,7 @@ std::optional<std::int32_t> scaleDownLimit(const ScalingRules& rules, std::int32
   }
   std::optional<std::int32_t> limit;
   for (const auto& policy : rules.policies) {
-    const std::int64_t start = std::int64_t{anchor} + changedWithin(scaleDownEvents, policy.periodSeconds, now);
-    const std::int32_t proposed = proposeDown(policy, start);
+    const std::int32_t proposed = proposeDown(policy, periodStart(anchor, history, policy.periodSeconds, now));
     if (!limit) {
       limit = proposed;
     } else if (rules.selectPolicy == SelectPolicy::kMax) {
@@ -181,12 +208,12 @@ std::optional<std::int32_t> scaleDownLimit(const ScalingRules& rules, std::int32
 RateLimited limitRate(std::int32_t desired, std::int32_t anchor, const History& history, const PolicySpec& spec,
                       TimePoint now) {
   if (desired > anchor && spec.scaleUp) {
-    const auto limit = scaleUpLimit(*spec.scaleUp, anchor, history.scaleUpEvents, now);
+    const auto limit = scaleUpLimit(*spec.scaleUp, anchor, history, now);
     if (limit && desired > *limit) {
       return {*limit, LimitedBy::kScaleUpPolicy};
     }
   } else if (desired < anchor && spec.scaleDown) {
-    const auto limit = scaleDownLimit(*spec.scaleDown, anchor, history.scaleDownEvents, now);
+    const auto limit = scaleDownLimit(*spec.scaleDown, anchor, history, now);
     if (limit && desired < *limit) {
       return {*limit, LimitedBy::kScaleDownPolicy};
     }
@@ -198,21 +225,25 @@ History recordDecision(History history, const PolicySpec& spec, TimePoint now, c
                        std::int32_t currentReplicas, std::int32_t recommendation, std::int32_t published) {
   History next = std::move(history);
   next.published = published;
-  next.inFlight = anchor.inFlight;
-  if (published != anchor.replicas) {
-    if (published > anchor.replicas) {
-      recordEvent(next.scaleUpEvents, spec.scaleUp, now, published - anchor.replicas);
-    } else {
-      recordEvent(next.scaleDownEvents, spec.scaleDown, now, anchor.replicas - published);
-    }
+  next.inFlight = anchor.change;
+  if (published != anchor.held()) {
+    recordMove(next, spec, now, std::int64_t{published} - anchor.replicas);
     next.lastChangeAt = now;
     next.inFlight.reset();
     if (published != currentReplicas) {
-      next.inFlight = ChangeInFlight{published, now, currentReplicas};
+      // A change on top of one on its way continues that run: its events add up from the same start.
+      const bool continues = anchor.onItsWay && anchor.change;
+      next.inFlight = ChangeInFlight{published,
+                                     continues ? anchor.change->from : currentReplicas,
+                                     continues ? anchor.change->startedAt : now,
+                                     now,
+                                     currentReplicas,
+                                     false};
     }
   }
-  dropOlderThan(next.scaleUpEvents, longestPeriodSeconds(spec.scaleUp), now);
-  dropOlderThan(next.scaleDownEvents, longestPeriodSeconds(spec.scaleDown), now);
+  const std::int32_t longestPeriod = longestPeriodSeconds(spec);
+  dropOlderThan(next.scaleUpEvents, longestPeriod, now);
+  dropOlderThan(next.scaleDownEvents, longestPeriod, now);
 
   const std::int32_t longestWindow = std::max(windowSeconds(spec.scaleUp), windowSeconds(spec.scaleDown));
   dropOlderThan(next.recommendations, longestWindow, now);

@@ -17,18 +17,38 @@ namespace kubeai::core {
 // change while it is still on its way (see Anchor).
 
 struct Anchor {
-  std::int32_t replicas = 0;               // what behaviour treats as the current replicas
-  std::optional<ChangeInFlight> inFlight;  // set when `replicas` is our change on its way
+  std::int32_t replicas = 0;  // what behaviour treats as the current replicas
+  // Our last change while it stands: not reached, and not moved away from by
+  // the workload nor contradicted by the metrics.
+  std::optional<ChangeInFlight> change;
+  bool onItsWay = false;  // `change` counts as current (then `replicas` is its value)
+  // A change that stopped standing without being reached this decision: its
+  // scale events are to be cut to what the workload moved (settle()).
+  std::optional<ChangeInFlight> dropped;
+
+  // What this policy publishes if nothing new is decided: the standing
+  // change, else the anchor. Cooldown holds it; a decision equal to it is no
+  // change.
+  [[nodiscard]] std::int32_t held() const { return change ? change->replicas : replicas; }
 };
 
-// Where a decision at `now` stands. Our last change stays in flight while the
-// current replicas have not reached it, are not moving away from it, and either
-// it was published or the workload last moved towards it less than
-// `reactionTime` ago (the HPA reaches a large change in steps, under its own
-// rate limits). Anything else is the world moving the workload (KEDA's
-// fallback, a paused ScaledObject, `kubectl scale`): the current replicas win.
+// Where a decision at `now` stands. Our last change is on its way (counts as
+// current) while the current replicas have not reached it, are not moving
+// away from it, and either it was published or the workload last moved
+// towards it less than `reactionTime` ago (the HPA reaches a large change in
+// steps, under its own rate limits). Reached, it is done; moved away from or
+// overshot, it is the world moving the workload (KEDA's fallback, `kubectl
+// scale`): the current replicas win at once, and the change is dropped. Past
+// the reaction time with the workload where it was (a paused ScaledObject, an
+// HPA window), the current replicas are the anchor again and the change only
+// stands.
 Anchor anchorOn(const History& history, std::int32_t currentReplicas, TimePoint now,
                 std::chrono::milliseconds reactionTime);
+
+// Cuts the scale events of `change` (those since change.startedAt) to one
+// event of what the workload really moved from change.from to
+// change.lastSeen: a change never made uses up no rate-policy period.
+void settle(History& history, const ChangeInFlight& change);
 
 // HPA stabilization (stabilizeRecommendationWithBehaviors): the anchor,
 // brought to no lower than the lowest recommendation in the scale-up window
@@ -39,19 +59,20 @@ Anchor anchorOn(const History& history, std::int32_t currentReplicas, TimePoint 
 std::int32_t stabilize(std::int32_t recommendation, std::int32_t anchor, const History& history,
                        const PolicySpec& spec, TimePoint now);
 
-// The highest value scale-up policies allow now, or nullopt for no limit (no
-// policies): each policy's period starts at the anchor minus the replicas
-// this policy's decisions added within it. Disabled allows nothing above the
-// anchor. Never below the anchor, and never below 1: waking from zero is not
-// rate-limited.
-std::optional<std::int32_t> scaleUpLimit(const ScalingRules& rules, std::int32_t anchor,
-                                         const std::vector<TimedReplicas>& scaleUpEvents, TimePoint now);
+// Each rate policy's period starts at the anchor minus the replicas this
+// policy's decisions added within it, plus those they removed (the HPA's
+// calculateScaleUpLimitWithScalingRules / calculateScaleDownLimitWithBehaviors).
 
-// The lowest value scale-down policies allow now, or nullopt for no limit:
-// each period starts at the anchor plus the replicas removed within it.
+// The highest value scale-up policies allow now, or nullopt for no limit (no
+// policies). Disabled allows nothing above the anchor. Never below the
+// anchor, and never below 1: waking from zero is not rate-limited.
+std::optional<std::int32_t> scaleUpLimit(const ScalingRules& rules, std::int32_t anchor, const History& history,
+                                         TimePoint now);
+
+// The lowest value scale-down policies allow now, or nullopt for no limit.
 // Disabled allows nothing below the anchor. Never above the anchor.
-std::optional<std::int32_t> scaleDownLimit(const ScalingRules& rules, std::int32_t anchor,
-                                           const std::vector<TimedReplicas>& scaleDownEvents, TimePoint now);
+std::optional<std::int32_t> scaleDownLimit(const ScalingRules& rules, std::int32_t anchor, const History& history,
+                                           TimePoint now);
 
 struct RateLimited {
   std::int32_t replicas = 0;
@@ -64,10 +85,11 @@ RateLimited limitRate(std::int32_t desired, std::int32_t anchor, const History& 
 
 // The history after publishing `published` at `now`, from `anchor`, for
 // `recommendation` (as stabilization saw it), with `currentReplicas` observed:
-// a published value other than the anchor is a scale event and a change in
-// flight until the workload reaches it. Keeps only what the policy's windows
-// and periods can still need. Takes the history by value so a caller that is
-// done with it can move it in.
+// a published value other than anchor.held() is a change — a scale event of
+// its move from the anchor, the last change time, and a change on its way
+// until the workload reaches it. Keeps only what the policy's windows and
+// periods can still need. Takes the history by value so a caller that is done
+// with it can move it in.
 History recordDecision(History history, const PolicySpec& spec, TimePoint now, const Anchor& anchor,
                        std::int32_t currentReplicas, std::int32_t recommendation, std::int32_t published);
 

@@ -9,7 +9,8 @@ namespace {
 
 AlgorithmOutput scaleTo(const AlgorithmInput& input, double ratio, const char* reasonWhenScaled) {
   const RatioScaling scaling = scaleByRatio(input.currentReplicas, ratio, input.tolerance);
-  return AlgorithmOutput{scaling.replicas, scaling.held ? kReasonWithinTolerance : reasonWhenScaled, ratio};
+  return AlgorithmOutput{scaling.replicas, scaling.held ? kReasonWithinTolerance : reasonWhenScaled, ratio,
+                         scaling.held};
 }
 
 }  // namespace
@@ -49,7 +50,7 @@ Result<AlgorithmOutput> WeightedRatioAlgorithm::compute(const AlgorithmInput& in
     totalWeight += weight;
   }
   if (!(totalWeight > 0.0)) {
-    return AlgorithmOutput{input.currentReplicas, kReasonTotalWeightZero, std::nullopt};
+    return AlgorithmOutput{input.currentReplicas, kReasonTotalWeightZero, std::nullopt, true};
   }
   return scaleTo(input, weightedSum / totalWeight, kReasonWeightedRatio);
 }

@@ -18,6 +18,7 @@ struct Recommendation {
   std::string reason;
   std::optional<double> ratio;
   std::string error;
+  bool held = false;  // the current replicas kept on purpose (no metrics, tolerance, a failure)
 };
 
 Recommendation recommend(const Policy& policy, const SlotRatios& ratios, std::int32_t current,
@@ -30,7 +31,7 @@ Recommendation recommend(const Policy& policy, const SlotRatios& ratios, std::in
     }
   }
   if (count == 0) {
-    return {current, kReasonNoMetrics, std::nullopt, {}};
+    return {current, kReasonNoMetrics, std::nullopt, {}, true};
   }
 
   const PolicySpec& spec = policy.spec;
@@ -49,10 +50,10 @@ Recommendation recommend(const Policy& policy, const SlotRatios& ratios, std::in
   if (!output.ok()) {
     const std::string& message = output.error().message;
     return {current, "algorithm " + std::string(algorithm.name()) + " failed, holding current replicas: " + message,
-            std::nullopt, message};
+            std::nullopt, message, true};
   }
   AlgorithmOutput& result = output.value();
-  return {result.desiredReplicas, std::move(result.reason), result.ratio, {}};
+  return {result.desiredReplicas, std::move(result.reason), result.ratio, {}, result.held};
 }
 
 }  // namespace
@@ -78,22 +79,40 @@ Outcome decide(const Policy& policy, const Observation& observation, History his
     recommendation.reason = "algorithm " + decision.algorithm + " failed, holding current replicas: " +
                             recommendation.error;
     recommendation.replicas = decision.currentReplicas;
+    recommendation.held = true;
   }
   decision.recommendedReplicas = recommendation.replicas;
   decision.reason = std::move(recommendation.reason);
   decision.ratio = recommendation.ratio;
   decision.algorithmError = std::move(recommendation.error);
 
-  const Anchor anchor = anchorOn(history, decision.currentReplicas, now, settings.reactionTime);
-  decision.anchorReplicas = anchor.replicas;
+  const std::int32_t current = decision.currentReplicas;
+  Anchor anchor = anchorOn(history, current, now, settings.reactionTime);
   std::int32_t replicas = decision.recommendedReplicas;
-  // The metrics still describe the pods that made them, not our change on
-  // its way: a recommendation between the two (a hold included) does not
-  // undo that change.
-  if (anchor.inFlight && replicas >= std::min(anchor.replicas, decision.currentReplicas) &&
-      replicas <= std::max(anchor.replicas, decision.currentReplicas)) {
-    replicas = anchor.replicas;
+  const bool held = recommendation.held;
+  if (anchor.change) {
+    const std::int64_t ours = std::int64_t{anchor.change->replicas} - current;
+    const std::int64_t wanted = std::int64_t{replicas} - current;
+    if (wanted != 0 && (wanted > 0) != (ours > 0)) {
+      // The metrics ask to move the other way: our change is void, and the
+      // current replicas are the anchor (a scale-up never returns less).
+      anchor.dropped = anchor.change;
+      anchor.change.reset();
+      anchor.onItsWay = false;
+      anchor.replicas = current;
+    } else if (anchor.onItsWay && held) {
+      // A hold keeps the change on its way: the metrics still describe the
+      // pods before it, and tolerance must not undo it next cycle.
+      replicas = anchor.replicas;
+    }
   }
+  if (anchor.dropped) {
+    settle(history, *anchor.dropped);
+  } else if (anchor.change && !anchor.onItsWay && !anchor.change->settled) {
+    settle(history, *anchor.change);
+    anchor.change->settled = true;
+  }
+  decision.anchorReplicas = anchor.replicas;
   const std::int32_t stabilizedFrom = replicas;  // what the windows remember
   auto apply = [&](std::int32_t limited, LimitedBy by) {
     if (limited != replicas) {
@@ -115,10 +134,11 @@ Outcome decide(const Policy& policy, const Observation& observation, History his
   clampToBounds();
 
   // The original reconciler skipped scaling during the cooldown, leaving the
-  // workload where it was: hold the anchor, never an older published value.
+  // workload where it was: hold the anchor (or our change while it stands),
+  // never an older published value the world has moved away from.
   const std::chrono::seconds cooldown(spec.effectiveCooldownSeconds());
-  if (history.lastChangeAt && replicas != anchor.replicas && now - *history.lastChangeAt < cooldown) {
-    apply(anchor.replicas, LimitedBy::kCooldown);
+  if (history.lastChangeAt && replicas != anchor.held() && now - *history.lastChangeAt < cooldown) {
+    apply(anchor.held(), LimitedBy::kCooldown);
     // Bounds still win if the policy's min/max changed during the cooldown.
     clampToBounds();
   }

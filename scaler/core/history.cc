@@ -3,6 +3,13 @@
 #include <algorithm>
 
 namespace kubeai::core {
+namespace {
+
+// Far longer than any cooldown a policy has in practice, far shorter than
+// what a TimePoint difference can hold.
+constexpr auto kSeedHorizon = std::chrono::hours(24 * 365 * 10);
+
+}  // namespace
 
 History firstSightHistory(std::int32_t currentReplicas, TimePoint now, const std::optional<PublishedSeed>& seed) {
   const std::int32_t current = std::max(currentReplicas, std::int32_t{0});
@@ -14,13 +21,15 @@ History firstSightHistory(std::int32_t currentReplicas, TimePoint now, const std
   const std::int32_t desired = std::max(seed->desiredReplicas, std::int32_t{0});
   history.published = desired;
   // A time ahead of ours (another node's clock) is taken as now: a cooldown
-  // must not last longer than it says.
+  // must not last longer than it says. One long past is kept within a
+  // horizon: differences of time points beyond ~292 years overflow.
   if (seed->lastScaleTime) {
-    history.lastChangeAt = std::min(*seed->lastScaleTime, now);
+    history.lastChangeAt = std::clamp(*seed->lastScaleTime, now - kSeedHorizon, now);
   }
   if (desired != current && history.lastChangeAt) {
-    // decide() drops it at once when it is older than a reaction time.
-    history.inFlight = ChangeInFlight{desired, *history.lastChangeAt, current};
+    // decide() stops counting it as current once older than a reaction time.
+    const TimePoint at = *history.lastChangeAt;
+    history.inFlight = ChangeInFlight{desired, current, at, at, current, false};
   }
   return history;
 }

@@ -18,11 +18,19 @@ struct TimedReplicas {
 // A change this server published that the workload has not reached yet. We
 // recommend upstream of KEDA and the HPA, so the current replicas follow a
 // published change only after a reaction time; until then the change counts as
-// current, so that the next cycle does not undo it.
+// current, so that the next cycle does not undo it. Past the reaction time it
+// still stands as our answer while the workload neither reaches it nor moves
+// away from it (an HPA slowed by its own window): the current replicas are the
+// anchor again, but the cooldown holds this value, not them.
 struct ChangeInFlight {
-  std::int32_t replicas = 0;     // the value published
-  TimePoint since;               // when published, or when the workload last moved towards it
-  std::int32_t lastSeen = 0;     // the current replicas seen at `since`
+  std::int32_t replicas = 0;  // the value published
+  std::int32_t from = 0;      // the current replicas when this run of our changes on their way began
+  TimePoint startedAt;        // when that run began: its scale events are the ones since
+  TimePoint since;            // when published, or when the workload last moved towards it
+  std::int32_t lastSeen = 0;  // the current replicas seen at `since`
+  // Its scale events were cut to what the workload really moved, once it
+  // stopped counting as current: a change not made must not use up a period.
+  bool settled = false;
 };
 
 // What behaviour (stabilization, rate policies, cooldown) remembers about one
@@ -38,8 +46,10 @@ struct History {
   std::optional<std::int32_t> published;   // the value last published; nullopt before the first decision
   std::optional<TimePoint> lastChangeAt;   // when a decision last changed the replicas (cooldown, status.lastScaleTime)
   std::optional<ChangeInFlight> inFlight;  // our last change, while on its way
-  std::vector<TimedReplicas> scaleUpEvents;    // replicas added, within the longest scale-up period
-  std::vector<TimedReplicas> scaleDownEvents;  // replicas removed, within the longest scale-down period
+  // Replicas added / removed by our decisions, within the longest rate-policy
+  // period of either direction (both count in every period's start, as in the HPA).
+  std::vector<TimedReplicas> scaleUpEvents;
+  std::vector<TimedReplicas> scaleDownEvents;
   // Recommendations within the longest stabilization window, oldest first; a
   // recommendation equal to the one before it only moves that one's time.
   std::vector<TimedReplicas> recommendations;

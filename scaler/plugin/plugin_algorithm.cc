@@ -163,6 +163,8 @@ core::Result<core::AlgorithmOutput> PluginAlgorithm::compute(const core::Algorit
 
   core::AlgorithmOutput output;
   output.desiredReplicas = out.desired_replicas;
+  // ABI 1.0 cannot say so: a plugin that answers the current replicas is taken to hold them.
+  output.held = out.desired_replicas == input.currentReplicas;
   const std::string_view text = bufferText(reason.data(), reason.size());
   output.reason = text.empty() ? "computed by " + name_ : std::string(text);
   return output;

@@ -182,8 +182,17 @@ void EvaluationLoop::evaluate(const std::shared_ptr<const std::vector<core::Poli
     present.insert(key);
     auto [slot, inserted] = memory_.try_emplace(key);
     PolicyMemory& memory = slot->second;
+    if (!inserted && !policy.metadata.uid.empty() && policy.metadata.uid != memory.uid) {
+      // Deleted and created again between two sets: a new object, seen for the first time.
+      if (!memory.problem.empty()) {
+        listener_->onSuperseded(policy, kNoProblem);
+      }
+      memory = PolicyMemory{};
+      inserted = true;
+    }
     if (inserted) {
       memory.firstSeen = now;
+      memory.uid = policy.metadata.uid;
     }
     if (i < set->size()) {
       memory.kept.reset();  // the source hands a valid version again
@@ -222,8 +231,15 @@ void EvaluationLoop::evaluate(const std::shared_ptr<const std::vector<core::Poli
         // good read after it publishes a new lastReady): nothing to publish.
         ++states["ready"];
         continue;
+      } else if (memory.lastReady) {
+        // Not servable already (no replica data before): stays so, the last decision kept for the record.
+        entry.state = PolicyState::kStale;
+        entry.decision = memory.lastReady->decision;
+        entry.decidedAt = memory.lastReady->decidedAt;
+        entry.metricsReadAt = memory.lastReady->metricsReadAt;
+        entry.message = "metrics unavailable: " + error;
       } else {
-        entry.state = memory.lastReady ? PolicyState::kStale : PolicyState::kPending;
+        entry.state = PolicyState::kPending;
         entry.message = "no metrics yet: " + error;
       }
       ++states[std::string(policyStateName(entry.state))];

@@ -119,6 +119,7 @@ class EvaluationLoop {
  private:
   struct PolicyMemory {
     core::TimePoint firstSeen{};
+    std::string uid;  // of the object first seen under this key (empty from the directory)
     bool decided = false;  // history holds a decision (else the next one is the first sight)
     core::History history;
     // The last valid version, once the source refuses the latest one and no

@@ -15,7 +15,7 @@ class NamedAlgorithm final : public ScalingAlgorithm {
   NamedAlgorithm(std::string name, std::int32_t answer) : name_(std::move(name)), answer_(answer) {}
   [[nodiscard]] std::string_view name() const noexcept override { return name_; }
   [[nodiscard]] Result<AlgorithmOutput> compute(const AlgorithmInput&) const override {
-    return AlgorithmOutput{answer_, "fixed", std::nullopt};
+    return AlgorithmOutput{answer_, "fixed", std::nullopt, false};
   }
 
  private:

@@ -13,7 +13,7 @@ namespace {
 
 using testing::at;
 
-const std::vector<TimedReplicas> kNoEvents;
+const History kNoHistory;
 
 // Drives decide() through time as the server does, carrying history along
 // from the first sight of the policy.
@@ -117,8 +117,8 @@ TEST_CASE("rate policies: limits from the replicas at the start of each period")
   for (const Row& row : rows) {
     CAPTURE(row.what);
     const ScalingRules scaling = rules(0, {row.policy});
-        const auto limit = row.up ? scaleUpLimit(scaling, row.start, kNoEvents, at(0))
-                              : scaleDownLimit(scaling, row.start, kNoEvents, at(0));
+        const auto limit = row.up ? scaleUpLimit(scaling, row.start, kNoHistory, at(0))
+                              : scaleDownLimit(scaling, row.start, kNoHistory, at(0));
     REQUIRE(limit.has_value());
     CHECK(*limit == row.limit);
   }
@@ -130,8 +130,8 @@ TEST_CASE("Percent limits are exact for every start and value") {
       const ScalingRules scaling = rules(0, {{ScalingPolicyType::kPercent, value, 60}});
       const std::int64_t up = (std::int64_t{start} * (100 + value) + 99) / 100;
       const std::int64_t down = value >= 100 ? 0 : std::int64_t{start} * (100 - value) / 100;
-      if (*scaleUpLimit(scaling, start, kNoEvents, at(0)) != std::max<std::int64_t>({up, std::int64_t{start}, std::int64_t{1}}) ||
-          *scaleDownLimit(scaling, start, kNoEvents, at(0)) != std::min<std::int64_t>(down, std::int64_t{start})) {
+      if (*scaleUpLimit(scaling, start, kNoHistory, at(0)) != std::max<std::int64_t>({up, std::int64_t{start}, std::int64_t{1}}) ||
+          *scaleDownLimit(scaling, start, kNoHistory, at(0)) != std::min<std::int64_t>(down, std::int64_t{start})) {
         CAPTURE(start);
         CAPTURE(value);
         FAIL("Percent limit off");
@@ -156,12 +156,12 @@ TEST_CASE("selectPolicy picks the most (Max) or least (Min) permissive limit, Di
   };
   for (const Row& row : rows) {
     CAPTURE(static_cast<int>(row.select));
-    CHECK(scaleUpLimit(rules(0, policies, row.select), 10, kNoEvents, at(0)) == row.up);
-    CHECK(scaleDownLimit(rules(0, policies, row.select), 10, kNoEvents, at(0)) == row.down);
+    CHECK(scaleUpLimit(rules(0, policies, row.select), 10, kNoHistory, at(0)) == row.up);
+    CHECK(scaleDownLimit(rules(0, policies, row.select), 10, kNoHistory, at(0)) == row.down);
   }
-  CHECK_FALSE(scaleUpLimit(rules(0), 10, kNoEvents, at(0)).has_value());  // no policies: no limit
-  CHECK_FALSE(scaleDownLimit(rules(0), 10, kNoEvents, at(0)).has_value());
-  CHECK(scaleUpLimit(rules(0, {}, SelectPolicy::kDisabled), 10, kNoEvents, at(0)) == 10);
+  CHECK_FALSE(scaleUpLimit(rules(0), 10, kNoHistory, at(0)).has_value());  // no policies: no limit
+  CHECK_FALSE(scaleDownLimit(rules(0), 10, kNoHistory, at(0)).has_value());
+  CHECK(scaleUpLimit(rules(0, {}, SelectPolicy::kDisabled), 10, kNoHistory, at(0)) == 10);
 }
 
 TEST_CASE("a scale-up policy limits each period relative to its start, through time") {
@@ -255,7 +255,7 @@ TEST_CASE("history keeps only what windows and periods still need") {
   }
   CHECK(run.history().recommendations.size() <= 3);  // 30 s window at 15 s steps
   CHECK(run.history().scaleDownEvents.size() <= 5);  // 60 s period at 15 s steps
-  CHECK(run.history().scaleUpEvents.empty());        // no scale-up policies: nothing needs them
+  CHECK(run.history().scaleUpEvents.size() <= 5);    // both directions count in every period's start
   CHECK_FALSE(run.history().initialRecommendation.has_value());  // left the 30 s window long ago
 }
 

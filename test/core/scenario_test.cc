@@ -261,6 +261,76 @@ TEST_CASE("our own change on its way counts as current, any other disagreement i
   }
 }
 
+TEST_CASE("past the reaction time our change still stands until the workload or the metrics say otherwise") {
+  const Scenario scenarios[] = {
+      {"a scale-down the HPA applies late (its own 300 s window), default cooldown",
+       gpuPolicy(std::nullopt),
+       {
+           {0, 10, 0.6, 6, kNone, "6 published, on its way"},
+           {15, 10, 0.6, 6, kNone, "still on its way"},
+           {30, 10, 0.6, 6, kNone, "past the reaction time: the anchor is 10 again, but 6 is no change and stands"},
+           {45, 10, 0.7, 6, kCooldown, "ceil(10 x 0.7) = 7: the cooldown holds our standing 6, not the current 10"},
+           {300, 10, 0.7, 7, kNone, "the cooldown of t=0 is over"},
+       }},
+      {"a scale-down the HPA applies late, scaleDown Pods 4 / 60 s, no cooldown",
+       withScaleDown(gpuPolicy(0), rules(0, {{ScalingPolicyType::kPods, 4, 60}})),
+       {
+           {0, 10, 0.3, 6, kDown, "10 - 4; the -4 is this policy's scale event"},
+           {15, 10, 0.3, 6, kDown, "anchor 6 (on its way); period start 6 + 4 = 10: 10 - 4"},
+           {30, 10, 0.3, 6, kDown, "past the reaction time the unmade -4 no longer counts: start 10, 10 - 4 = 6 stands"},
+           {75, 6, 0.3, 2, kNone, "reached at last: ceil(6 x 0.3) = 2, start 6 allows 2"},
+       }},
+      {"the metrics ask the other way while a scale-up is on its way: current is the anchor",
+       withScaleDown(gpuPolicy(0), rules(0, {{ScalingPolicyType::kPods, 1, 60}})),
+       {
+           {0, 3, 3.0, 9, kNone, "9 published (no scale-up policies), +6 on its way"},
+           {15, 5, 0.7, 4, kNone, "ceil(5 x 0.7) = 4 < current 5: our 9 is void; start 5 - 2 moved = 3 allows 2"},
+       }},
+      {"the metrics ask the other way while a scale-down is on its way: a scale-up path from current",
+       withScaleUp(gpuPolicy(0), rules(0, {{ScalingPolicyType::kPods, 2, 60}})),
+       {
+           {0, 10, 0.6, 6, kNone, "6 published, on its way"},
+           {15, 10, 1.5, 12, kUp, "15 > current 10: our 6 is void and never moved anything: 10 + 2 (was: 8, down under load)"},
+       }},
+      {"a scale-to-zero on its way: new demand wakes it at once",
+       [] {
+         Policy policy = gpuPolicy(0);
+         policy.spec.minReplicas = 0;
+         return policy;
+       }(),
+       {
+           {0, 1, 0.0, 0, kNone, "idle: 0 published, on its way"},
+           {15, 1, 0.5, 1, kNone, "ceil(1 x 0.5) = 1 is a computed answer, not a hold: 1 again"},
+       }},
+  };
+  for (const Scenario& scenario : scenarios) {
+    run(scenario);
+  }
+}
+
+TEST_CASE("rate periods count our moves in both directions, as the HPA's period start does") {
+  const Scenario scenarios[] = {
+      {"up Pods 4 / 60 s, down Percent 100 / 15 s: up, down, up again within 60 s",
+       withScaleDown(withScaleUp(gpuPolicy(0), rules(0, {{ScalingPolicyType::kPods, 4, 60}})),
+                     rules(0, {{ScalingPolicyType::kPercent, 100, 15}})),
+       {
+           {0, 10, 1.4, 14, kNone, "10 + 4 allows 14"},
+           {15, 14, 0.5, 7, kNone, "the +4 of t=0 is not after now - 15 s: start 14, 100 % allows 0"},
+           {30, 7, 2.0, 14, kNone, "start = 7 - 4 added + 7 removed = 10: 10 + 4 allows 14"},
+       }},
+      {"down Pods 2 / 60 s only: a scale-up in between still counts in the down period",
+       withScaleDown(gpuPolicy(0), rules(0, {{ScalingPolicyType::kPods, 2, 60}})),
+       {
+           {0, 10, 0.8, 8, kNone, "10 - 2 allows 8"},
+           {15, 8, 2.0, 16, kNone, "no scale-up policies"},
+           {30, 16, 0.25, 8, kDown, "start = 16 - 8 added + 2 removed = 10: 10 - 2"},
+       }},
+  };
+  for (const Scenario& scenario : scenarios) {
+    run(scenario);
+  }
+}
+
 TEST_CASE("first sight with what the API's status holds: cooldown and a change on its way survive a restart") {
   const Scenario scenarios[] = {
       {"status.lastScaleTime 100 s ago, default cooldown",
@@ -284,6 +354,12 @@ TEST_CASE("first sight with what the API's status holds: cooldown and a change o
            {0, 8, 1.0, 8, kNone, "older than a reaction time: the world holds 8"},
        },
        PublishedSeed{12, at(-100)}},
+      {"a status time centuries old (1700) is long past, without overflowing",
+       gpuPolicy(300),
+       {
+           {0, 10, 2.0, 20, kNone, "the 6 published then neither counts as current nor holds a cooldown"},
+       },
+       PublishedSeed{6, TimePoint{} - std::chrono::hours(24 * 365 * 270)}},
       {"a status time ahead of ours is taken as now",
        gpuPolicy(60),
        {

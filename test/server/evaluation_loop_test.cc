@@ -263,6 +263,42 @@ TEST_CASE("a bad edit keeps the last valid version serving, with its history, in
   CHECK(listener.calls.back() == "default/chat 3: ");
 }
 
+TEST_CASE("a policy deleted and created again between two sets is a new object: first sight again") {
+  Fixture f;
+  core::Policy first = gpuPolicy("chat", 300);
+  first.metadata.uid = "uid-1";
+  f.metrics.readings.emplace("default/chat", gpu(100, 2));  // 4: a change, cooldown from here
+  f.loop.setPolicies({first});
+  f.loop.runOnce();
+  REQUIRE(f.desired("chat") == 4);
+  f.metrics.readings.insert_or_assign("default/chat", gpu(10, 4));  // recommends 1
+  f.now += seconds(15);
+  f.loop.runOnce();
+  REQUIRE(f.desired("chat") == 4);  // the cooldown of the first object
+  core::Policy second = first;
+  second.metadata.uid = "uid-2";
+  f.loop.setPolicies({second});
+  f.now += seconds(15);
+  f.loop.runOnce();
+  CHECK(f.desired("chat") == 1);  // no cooldown carried over from the object deleted
+}
+
+TEST_CASE("a failed read after a cycle without replicas keeps the policy unservable, its last decision on record") {
+  Fixture f;
+  f.metrics.readings.emplace("default/chat", gpu(100, 2));
+  f.loop.setPolicies({gpuPolicy("chat")});
+  f.loop.runOnce();
+  f.metrics.readings.insert_or_assign("default/chat", gpu(100));
+  f.loop.runOnce();
+  f.metrics.readings.insert_or_assign("default/chat", core::Error{"timeout"});
+  f.loop.runOnce();
+  const auto entry = f.store.find("default", "chat");
+  CHECK(entry->state == PolicyState::kStale);
+  REQUIRE(entry->decision.has_value());
+  CHECK(entry->decision->desiredReplicas == 4);
+  CHECK(entry->message == "metrics unavailable: timeout");
+}
+
 TEST_CASE("a policy refused before it was ever evaluated is invalid, and its deletion forgets it") {
   Fixture f;
   f.loop.setPolicies(std::vector<core::Policy>{}, {{"default", "chat", "spec.maxReplicas: required"}});
