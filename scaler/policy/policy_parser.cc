@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "policy/json_decoder.h"
 #include "policy/yaml_documents.h"
 
 namespace kubeai::policy {
@@ -12,136 +13,8 @@ namespace {
 
 using nlohmann::json;
 
-std::string typeName(const json& value) {
-  if (value.is_number_float()) {
-    return "number";
-  }
-  if (value.is_number()) {
-    return "integer";
-  }
-  return value.type_name();
-}
-
-// Reads typed fields out of JSON objects, collecting every problem with its
-// path instead of stopping at the first (KEDA's typed_config does the same).
-class Decoder {
- public:
-  explicit Decoder(PolicyDocument& document) : document_(document) {}
-
-  void error(const std::string& path, std::string message) {
-    document_.errors.push_back({path, std::move(message)});
-  }
-  void warning(const std::string& path, std::string message) {
-    document_.warnings.push_back({path, std::move(message)});
-  }
-
-  // The object at `key`, or null when absent or null; an error when not an object.
-  const json* object(const json& parent, const char* key, const std::string& path) {
-    const json* value = field(parent, key);
-    if (value != nullptr && !value->is_object()) {
-      error(path, "must be an object, got " + typeName(*value));
-      return nullptr;
-    }
-    return value;
-  }
-
-  const json* array(const json& parent, const char* key, const std::string& path) {
-    const json* value = field(parent, key);
-    if (value != nullptr && !value->is_array()) {
-      error(path, "must be a list, got " + typeName(*value));
-      return nullptr;
-    }
-    return value;
-  }
-
-  std::optional<std::string> string(const json& parent, const char* key, const std::string& path) {
-    const json* value = field(parent, key);
-    if (value == nullptr) {
-      return std::nullopt;
-    }
-    if (!value->is_string()) {
-      error(path, "must be a string, got " + typeName(*value));
-      return std::nullopt;
-    }
-    return value->get<std::string>();
-  }
-
-  std::optional<bool> boolean(const json& parent, const char* key, const std::string& path) {
-    const json* value = field(parent, key);
-    if (value == nullptr) {
-      return std::nullopt;
-    }
-    if (!value->is_boolean()) {
-      error(path, "must be true or false, got " + typeName(*value));
-      return std::nullopt;
-    }
-    return value->get<bool>();
-  }
-
-  std::optional<double> number(const json& value, const std::string& path) {
-    if (!value.is_number()) {
-      error(path, "must be a number, got " + typeName(value));
-      return std::nullopt;
-    }
-    return value.get<double>();
-  }
-
-  std::optional<double> number(const json& parent, const char* key, const std::string& path) {
-    const json* value = field(parent, key);
-    return value == nullptr ? std::nullopt : number(*value, path);
-  }
-
-  std::optional<std::int32_t> int32(const json& parent, const char* key, const std::string& path) {
-    const json* value = field(parent, key);
-    if (value == nullptr) {
-      return std::nullopt;
-    }
-    if (!value->is_number()) {
-      error(path, "must be an integer, got " + typeName(*value));
-      return std::nullopt;
-    }
-    const double number = value->get<double>();
-    if (value->is_number_float() && (!std::isfinite(number) || std::trunc(number) != number)) {
-      error(path, "must be an integer, got " + value->dump());
-      return std::nullopt;
-    }
-    if (number < std::numeric_limits<std::int32_t>::min() || number > std::numeric_limits<std::int32_t>::max()) {
-      error(path, "must fit in a 32-bit integer, got " + value->dump());
-      return std::nullopt;
-    }
-    return static_cast<std::int32_t>(number);
-  }
-
-  std::optional<std::int64_t> int64(const json& parent, const char* key) {
-    const json* value = field(parent, key);
-    if (value == nullptr || !value->is_number_integer()) {
-      return std::nullopt;
-    }
-    return value->get<std::int64_t>();
-  }
-
-  // Warns about keys the schema does not know: Kubernetes would prune them
-  // silently, which hides typos such as `minReplica`.
-  void unknownFields(const json& object, const std::string& path, std::initializer_list<const char*> known) {
-    const std::set<std::string_view> names(known.begin(), known.end());
-    for (const auto& [key, value] : object.items()) {
-      if (names.count(key) == 0) {
-        warning(path.empty() ? key : path + "." + key, "unknown field, ignored");
-      }
-    }
-  }
-
- private:
-  static const json* field(const json& parent, const char* key) {
-    auto found = parent.find(key);
-    if (found == parent.end() || found->is_null()) {
-      return nullptr;
-    }
-    return &*found;
-  }
-
-  PolicyDocument& document_;
-};
+using detail::Decoder;
+using detail::typeName;
 
 void decodeMetadata(Decoder& in, const json& root, core::PolicyMetadata& metadata) {
   const json* object = in.object(root, "metadata", "metadata");

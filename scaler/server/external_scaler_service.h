@@ -12,19 +12,9 @@
 // The generated service is the base class, so it cannot be forward-declared.
 #include "externalscaler.grpc.pb.h"
 #include "server/decision_store.h"
+#include "server/keda_answers.h"
 
 namespace kubeai::server {
-
-// The RPC path's own staleness check (DESIGN §1): a ready decision whose
-// metrics were read more than `bound` before `clock()` answers UNAVAILABLE,
-// whether or not the evaluation loop completed a cycle since (see
-// readTooLongAgo in decision_store.h).
-struct StalenessCheck {
-  // --metrics-stale-after; unset: not checked (tests of other things, benchmarks).
-  std::optional<std::chrono::milliseconds> bound;
-  // The evaluation loop's clock: metricsReadAt is a time of it.
-  std::function<core::TimePoint()> clock = [] { return std::chrono::system_clock::now(); };
-};
 
 // KEDA's ExternalScaler (DESIGN §4) answered from the DecisionStore: no RPC
 // waits on I/O or on the evaluation loop, and the two streams are callback
