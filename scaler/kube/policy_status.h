@@ -170,4 +170,9 @@ struct EventMemory {
 std::vector<PendingEvent> eventsForDecision(EventMemory& memory, const core::Decision& decision,
                                             const std::vector<std::string>& availableAlgorithms);
 
+namespace detail {
+// Metrics as compared and written: two decimals.
+double roundedToCents(double value);
+}  // namespace detail
+
 }  // namespace kubeai::kube

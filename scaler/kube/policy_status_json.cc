@@ -1,0 +1,138 @@
+#include <limits>
+#include <nlohmann/json.hpp>
+
+#include "kube/policy_status.h"
+
+// The policy's status as JSON: read from what the API holds, written as a
+// merge patch.
+namespace kubeai::kube {
+namespace {
+
+using nlohmann::json;
+
+json metricValue(const std::optional<double>& value) {
+  return value ? json(detail::roundedToCents(*value)) : json(nullptr);
+}
+
+// Readers of an object's status from the API: a field missing or of another
+// type is absent (never an exception: the text comes from outside).
+std::optional<std::string> stringAt(const json& object, const char* name) {
+  const auto it = object.find(name);
+  return it != object.end() && it->is_string() ? std::optional<std::string>(it->get<std::string>()) : std::nullopt;
+}
+
+std::optional<std::int64_t> int64At(const json& object, const char* name) {
+  const auto it = object.find(name);
+  if (it == object.end()) {
+    return std::nullopt;
+  }
+  if (it->is_number_unsigned()) {
+    const auto value = it->get<std::uint64_t>();
+    if (value > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+      return std::nullopt;
+    }
+    return static_cast<std::int64_t>(value);
+  }
+  return it->is_number_integer() ? std::optional<std::int64_t>(it->get<std::int64_t>()) : std::nullopt;
+}
+
+std::optional<std::int32_t> int32At(const json& object, const char* name) {
+  const std::optional<std::int64_t> value = int64At(object, name);
+  using Limits = std::numeric_limits<std::int32_t>;
+  if (!value || *value < Limits::min() || *value > Limits::max()) {
+    return std::nullopt;
+  }
+  return static_cast<std::int32_t>(*value);
+}
+
+std::optional<double> numberAt(const json& object, const char* name) {
+  const auto it = object.find(name);
+  return it != object.end() && it->is_number() ? std::optional<double>(it->get<double>()) : std::nullopt;
+}
+
+}  // namespace
+
+std::optional<PolicyStatus> parseApiStatus(std::string_view statusJson) {
+  if (statusJson.empty()) {
+    return PolicyStatus{};
+  }
+  const json body = json::parse(statusJson, nullptr, false);
+  if (body.is_null()) {
+    return PolicyStatus{};
+  }
+  if (!body.is_object()) {
+    return std::nullopt;  // not JSON (parse errors come back as discarded), or not an object
+  }
+  PolicyStatus status;
+  status.currentReplicas = int32At(body, "currentReplicas");
+  status.desiredReplicas = int32At(body, "desiredReplicas");
+  status.lastScaleTime = stringAt(body, "lastScaleTime");
+  if (const auto metrics = body.find("currentMetrics"); metrics != body.end() && metrics->is_object()) {
+    status.currentMetrics = CurrentMetrics{numberAt(*metrics, "latencyP99Ms"), numberAt(*metrics, "latencyP95Ms"),
+                                           numberAt(*metrics, "gpuUtilizationPercent"),
+                                           numberAt(*metrics, "requestQueueDepth")};
+  }
+  status.lastAlgorithm = stringAt(body, "lastAlgorithm");
+  status.lastScaleReason = stringAt(body, "lastScaleReason");
+  status.observedGeneration = int64At(body, "observedGeneration").value_or(0);
+  if (const auto conditions = body.find("conditions"); conditions != body.end() && conditions->is_array()) {
+    for (const json& item : *conditions) {
+      if (!item.is_object()) {
+        continue;
+      }
+      status.conditions.push_back(Condition{stringAt(item, "type").value_or(""), stringAt(item, "status").value_or(""),
+                                            stringAt(item, "reason").value_or(""),
+                                            stringAt(item, "message").value_or(""),
+                                            stringAt(item, "lastTransitionTime").value_or(""),
+                                            int64At(item, "observedGeneration").value_or(0)});
+    }
+  }
+  return status;
+}
+
+std::string statusMergePatch(const PolicyStatus& status) {
+  json body = json::object();
+  if (status.clearDecision) {
+    // null deletes in a merge patch (RFC 7386); the values set below win.
+    for (const char* field :
+         {"currentReplicas", "desiredReplicas", "currentMetrics", "lastAlgorithm", "lastScaleReason"}) {
+      body[field] = nullptr;
+    }
+  }
+  if (status.currentReplicas) {
+    body["currentReplicas"] = *status.currentReplicas;
+  }
+  if (status.desiredReplicas) {
+    body["desiredReplicas"] = *status.desiredReplicas;
+  }
+  if (status.lastScaleTime) {
+    body["lastScaleTime"] = *status.lastScaleTime;
+  }
+  if (status.currentMetrics) {
+    body["currentMetrics"] = json{{"latencyP99Ms", metricValue(status.currentMetrics->latencyP99Ms)},
+                                  {"latencyP95Ms", metricValue(status.currentMetrics->latencyP95Ms)},
+                                  {"gpuUtilizationPercent", metricValue(status.currentMetrics->gpuUtilizationPercent)},
+                                  {"requestQueueDepth", metricValue(status.currentMetrics->requestQueueDepth)}};
+  }
+  if (status.lastAlgorithm) {
+    body["lastAlgorithm"] = *status.lastAlgorithm;
+  }
+  if (status.lastScaleReason) {
+    body["lastScaleReason"] = *status.lastScaleReason;
+  }
+  body["observedGeneration"] = status.observedGeneration;
+  json conditions = json::array();
+  for (const Condition& condition : status.conditions) {
+    conditions.push_back(json{{"type", condition.type},
+                              {"status", condition.status},
+                              {"reason", condition.reason},
+                              {"message", condition.message},
+                              {"lastTransitionTime", condition.lastTransitionTime},
+                              {"observedGeneration", condition.observedGeneration}});
+  }
+  // A merge patch replaces a list whole: the conditions are always sent complete.
+  body["conditions"] = std::move(conditions);
+  return json{{"status", std::move(body)}}.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+}  // namespace kubeai::kube
