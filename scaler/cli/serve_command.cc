@@ -20,6 +20,7 @@
 #include "cli/serve_health.h"
 #include "cli/serve_listener.h"
 #include "cli/serve_reload.h"
+#include "cli/serve_sources.h"
 #include "cli/status_bridge.h"
 #include "core/algorithm_registry.h"
 #include "kube/client/kube_client.h"
@@ -63,74 +64,6 @@ constexpr std::chrono::milliseconds kStuckGrace{2000};
   std::_Exit(kExitOk);
 }
 
-// The watcher's and the elector's words, as serve's log lines.
-void logWatch(kube::WatchLogLevel level, std::string_view message, const kube::WatchLogFields& fields) {
-  LogLevel mapped = LogLevel::kInfo;
-  switch (level) {
-    case kube::WatchLogLevel::kDebug:
-      mapped = LogLevel::kDebug;
-      break;
-    case kube::WatchLogLevel::kInfo:
-      mapped = LogLevel::kInfo;
-      break;
-    case kube::WatchLogLevel::kWarn:
-      mapped = LogLevel::kWarn;
-      break;
-    case kube::WatchLogLevel::kError:
-      mapped = LogLevel::kError;
-      break;
-  }
-  // logEvent takes a fixed list: the watcher says at most three fields.
-  auto field = [&](std::size_t i) {
-    return i < fields.size() ? LogField{fields[i].first, fields[i].second} : LogField{"", ""};
-  };
-  switch (fields.size()) {
-    case 0:
-      logEvent(mapped, message);
-      break;
-    case 1:
-      logEvent(mapped, message, {field(0)});
-      break;
-    case 2:
-      logEvent(mapped, message, {field(0), field(1)});
-      break;
-    default:
-      logEvent(mapped, message, {field(0), field(1), field(2)});
-      break;
-  }
-}
-
-// What serve says about its Prometheus at start: where, and which kinds of
-// credentials; never a credential, nor a header's value.
-void logPrometheus(const ServeOptions& options) {
-  std::string auth = "none";
-  if (!options.prometheusBearerTokenFile.empty()) {
-    auth = "bearer";
-  } else if (!options.prometheusBasicAuthUser.empty()) {
-    auth = "basic";
-  }
-  std::string headers;
-  for (const auto& header : options.prometheusHeaders) {
-    headers += headers.empty() ? "" : ",";
-    headers += header.first;
-  }
-  std::string tls = "system CAs";
-  if (options.prometheusInsecureSkipVerify) {
-    tls = "not verified";
-  } else if (!options.prometheusCaFile.empty()) {
-    tls = options.prometheusCaFile.string();
-  }
-  logEvent(LogLevel::kInfo, "metrics from Prometheus",
-           {{"url", options.prometheusUrl},
-            {"timeout", formatMs(options.prometheusTimeout)},
-            {"auth", auth},
-            {"tls", tls},
-            {"headers", headers},
-            {"replicasQuery", options.kubernetes ? "none (/scale)"
-                                                 : (options.replicasQuery.empty() ? "kube-state-metrics"
-                                                                                  : options.replicasQuery)}});
-}
-
 }  // namespace
 
 int runServe(const ServeOptions& options) {
@@ -153,7 +86,6 @@ int runServe(const ServeOptions& options) {
   if (auto checked = checkServeOptions(options); !checked.ok()) {
     return fail(kExitUsage, checked.error().message);
   }
-  const bool fromPrometheus = !options.prometheusUrl.empty();
   const std::chrono::milliseconds staleAfter = staleAfterOf(options);
   const std::chrono::milliseconds readDeadline = readDeadlineOf(options);
   auto credentials = serverCredentials(options);
@@ -218,105 +150,46 @@ int runServe(const ServeOptions& options) {
     }
   }
   // One metric source: the file, or Prometheus through the libcurl client.
-  std::unique_ptr<source::FileMetricSource> fileMetrics;
-  std::unique_ptr<source::prometheus::PrometheusClient> prometheusClient;
-  std::unique_ptr<source::prometheus::PrometheusMetricSource> prometheusMetrics;
-  source::MetricSource* metrics = nullptr;
-  if (fromPrometheus) {
-    source::prometheus::PrometheusClientOptions clientOptions;
-    clientOptions.url = options.prometheusUrl;
-    clientOptions.timeout = options.prometheusTimeout;
-    clientOptions.bearerTokenFile = options.prometheusBearerTokenFile;
-    clientOptions.basicAuthUser = options.prometheusBasicAuthUser;
-    clientOptions.basicAuthPasswordFile = options.prometheusBasicAuthPasswordFile;
-    clientOptions.caFile = options.prometheusCaFile;
-    clientOptions.insecureSkipVerify = options.prometheusInsecureSkipVerify;
-    clientOptions.headers = options.prometheusHeaders;
-    auto client = source::prometheus::PrometheusClient::create(std::move(clientOptions));
-    if (!client.ok()) {
-      return fail(kExitUsage, client.error().message);
-    }
-    prometheusClient = std::move(client).value();
-    source::prometheus::PrometheusSourceOptions sourceOptions;
-    sourceOptions.queries.replicasQuery = options.replicasQuery;
-    // With --kubernetes the replicas come from /scale (ScaleReplicaSource).
-    sourceOptions.queries.queryReplicas = !options.kubernetes;
-    sourceOptions.onWarning = [](const std::string& query, const std::string& warning) {
-      logEvent(LogLevel::kWarn, "Prometheus warning", {{"warning", warning}, {"query", query}});
-    };
-    prometheusMetrics =
-        std::make_unique<source::prometheus::PrometheusMetricSource>(*prometheusClient, std::move(sourceOptions));
-    metrics = prometheusMetrics.get();
-    logPrometheus(options);
-  } else {
-    fileMetrics = std::make_unique<source::FileMetricSource>(options.metricsFile);
-    if (auto loaded = fileMetrics->reload(); !loaded.ok()) {
-      return fail(kExitUsage, loaded.error().message);
-    }
-    metrics = fileMetrics.get();
+  auto madeSources = makeMetricSources(options);
+  if (!madeSources.ok()) {
+    return fail(kExitUsage, madeSources.error().message);
   }
+  MetricSources sources = std::move(madeSources).value();
+  source::FileMetricSource* const fileMetrics = sources.file.get();
+  source::prometheus::PrometheusMetricSource* const prometheusMetrics = sources.prometheus.get();
+  source::MetricSource* metrics = sources.source;
 
   // With --kubernetes: replicas from each target's /scale, over the metrics;
   // status and Events written by the holder of the Lease.
   std::unique_ptr<kube::ScaleReplicaSource> scaleReplicas;
-  std::unique_ptr<kube::LeaderElector> elector;
-  std::unique_ptr<kube::StatusWriter> statusWriter;
-  std::unique_ptr<StatusBridge> statusBridge;
+  StatusWriting writing;
   if (kubeClient) {
     scaleReplicas = std::make_unique<kube::ScaleReplicaSource>(*metrics, *kubeClient);
     metrics = scaleReplicas.get();
-    if (options.leaderElect) {
-      kube::LeaderElectionOptions lease;
-      lease.leaseName = options.leaseName;
-      lease.leaseNamespace = options.leaseNamespace;
-      if (lease.leaseNamespace.empty()) {
-        const char* podNamespace = std::getenv("POD_NAMESPACE");
-        lease.leaseNamespace = podNamespace != nullptr && *podNamespace != '\0' ? podNamespace : kubeConfig.ns;
-      }
-      lease.onError = [](const std::string& error) {
-        logEvent(LogLevel::kWarn, "leader election", {{"error", error}});
-      };
-      logEvent(LogLevel::kInfo, "leader election", {{"lease", lease.leaseNamespace + "/" + lease.leaseName}});
-      elector = std::make_unique<kube::LeaderElector>(*kubeClient, std::move(lease), [](bool leading) {
-        logEvent(LogLevel::kInfo, leading ? "leading: writing status and Events" : "not leading: status writes stopped");
-      });
-    }
-    kube::StatusWriterOptions writerOptions;
-    writerOptions.availableAlgorithms = registry->names();
-    writerOptions.maxRequestsPerSecond = options.statusQps;
-    writerOptions.maxBurst = options.statusBurst;
-    writerOptions.onWriteError = [](const std::string& policy, const std::string& error) {
-      logEvent(LogLevel::kWarn, "status write", {{"policy", policy}, {"error", error}});
-    };
-    kube::LeaderElector* leader = elector.get();
-    if (leader != nullptr) {
-      // No request may still be in flight when leadership could have passed on.
-      writerOptions.leadershipRemaining = [leader] { return leader->remaining(); };
-    }
-    statusWriter = std::make_unique<kube::StatusWriter>(*kubeClient, std::move(writerOptions), [leader] {
-      return leader == nullptr || leader->isLeader();
-    });
-    statusBridge = std::make_unique<StatusBridge>(*statusWriter);
+    writing = makeStatusWriting(options, *kubeClient, kubeConfig.ns, registry->names());
   }
+  kube::LeaderElector* const elector = writing.elector.get();
+  kube::StatusWriter* const statusWriter = writing.writer.get();
+  StatusBridge* const statusBridge = writing.bridge.get();
   // Outermost: every read of the cycle, /scale included, has the deadline.
   server::DeadlineMetricSource deadlinedMetrics(*metrics, readDeadline);
   metrics = &deadlinedMetrics;
 
   server::DecisionStore store;
   telemetry::LoopLiveness liveness(telemetry::LoopLiveness::limitFor(options.evaluationInterval, readDeadline));
-  ServeListener listener(telemetry, liveness, statusBridge.get());
+  ServeListener listener(telemetry, liveness, statusBridge);
   server::EvaluationOptions loopOptions;
   loopOptions.interval = options.evaluationInterval;
   loopOptions.staleAfter = staleAfter;
   loopOptions.decide.reactionTime = options.reactionTime;
   if (statusWriter) {
     // A restart, a new leader or a rolling update resumes from the published status.
-    loopOptions.seed = [writer = statusWriter.get()](const core::Policy& policy) { return writer->seedFor(policy); };
+    loopOptions.seed = [writer = statusWriter](const core::Policy& policy) { return writer->seedFor(policy); };
   }
   server::EvaluationLoop loop(store, *registry, *metrics, loopOptions,
                               server::EvaluationLoop::systemClock(), &listener);
   if (!options.kubernetes) {
-    applyPolicies(initialPolicies.value(), loop, prometheusMetrics.get(), problemsSaid);
+    applyPolicies(initialPolicies.value(), loop, prometheusMetrics, problemsSaid);
     loop.runOnce();  // decisions exist before the first RPC can arrive
     logEvent(LogLevel::kInfo, "policies loaded",
              {{"policies", std::to_string(initialPolicies.value().policies->size())},
@@ -401,7 +274,7 @@ int runServe(const ServeOptions& options) {
     if (!set.value().problems.empty()) {
       telemetry.recordReloadError("policy-dir");
     }
-    applyPolicies(set.value(), loop, prometheusMetrics.get(), problemsSaid);
+    applyPolicies(set.value(), loop, prometheusMetrics, problemsSaid);
   };
   auto reloadMetrics = [&] {
     const std::lock_guard lock(reloadMutex);
@@ -462,7 +335,7 @@ int runServe(const ServeOptions& options) {
     kube::PolicyWatcherOptions policyWatchOptions;
     policyWatchOptions.ns = options.kubeNamespace;
     policyWatchOptions.log = logWatch;
-    policyWatchOptions.onStatus = [bridge = statusBridge.get()](const std::string& ns, const std::string& name,
+    policyWatchOptions.onStatus = [bridge = statusBridge](const std::string& ns, const std::string& name,
                                                                 const std::string& status) {
       bridge->observeStatus(ns, name, status);
     };
@@ -472,7 +345,7 @@ int runServe(const ServeOptions& options) {
           const std::size_t count = snapshot.policies->size();
           const std::size_t refused = snapshot.invalid.size();
           statusBridge->setPolicies(snapshot);
-          applyWatchedPolicies(std::move(snapshot), loop, prometheusMetrics.get(), problemsSaid);
+          applyWatchedPolicies(std::move(snapshot), loop, prometheusMetrics, problemsSaid);
           if (!listed.load() && !stopping) {
             loop.runOnce();  // decisions exist before serve says it is ready
             listed = true;
@@ -523,9 +396,9 @@ int runServe(const ServeOptions& options) {
       policyWatcher->stop();  // no more policy sets (nor health changes) from here
     }
   });
-  // KEDA keeps its streams open forever: end them (UNAVAILABLE, so KEDA
-  // reconnects, to another replica) instead of waiting out the deadline,
-  // which now only bounds unary calls still running.
+  // KEDA keeps its streams open forever: end them (OK, so that KEDA
+  // reconnects at once, to another replica) instead of waiting out the
+  // deadline, which now only bounds unary calls still running.
   service.finishStreams();
   grpcServer->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   grpcServer->Wait();
