@@ -6,13 +6,14 @@
 // first row is the policy's first sight (core::firstSightHistory), and the
 // history of each decision goes into the next.
 //
-// The issue's rows that are not the core's to decide are tested where they
-// are decided: a hung Prometheus in test/serve (the RPC path refuses a
-// decision by its age), a rolling update's surge in
-// test/kube/adapters/scale_replica_source_test.cc (current is spec.replicas).
+// Two of the issue's rows are decided outside the core, and their rows here
+// say where they are tested: a hung Prometheus (the RPC path refuses a
+// decision by its age, test/serve serve_time_test.py) and a rolling update's
+// surge (current is spec.replicas, test/kube/adapters).
 
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <optional>
 #include <string>
 #include <vector>
@@ -133,6 +134,27 @@ TEST_CASE("the issue's rows: anchored on the current replicas, seeded at first s
            {150, 10, 0.2, 10, kStabilization, "max over the window still 10"},
            {299, 10, 0.2, 10, kStabilization, "the first sight is 299 s old"},
            {300, 10, 0.2, 2, kNone, "the first sight left the window: max(2, 2, 2)"},
+       }},
+      {"Prometheus hangs, --metrics-stale-after 3s, --prometheus-timeout 60s",
+       gpuPolicy(std::nullopt),
+       {
+           {0, 10, 1.0, 10, kNone, "at target"},
+           // From here no read comes back: decide() is not called, and the
+           // decision of t=0 is what the store holds. The core has no clock:
+           // the RPC path refuses that decision (UNAVAILABLE) once its read is
+           // older than --metrics-stale-after, measured in test/serve
+           // serve_time_test.py HungPrometheusTest (was: served for 25 s+).
+           {15, 10, std::nan(""), 10, kNone, "a read that does come back without data holds current"},
+       }},
+      {"rolling update: /scale spec.replicas 10, status.replicas 13 (surge), metrics at target",
+       gpuPolicy(std::nullopt),
+       {
+           // Current is the Scale's spec.replicas (the HPA's choice): the 13
+           // counted in status.replicas during a rollout never reach the core,
+           // tested in test/kube/adapters/scale_replica_source_test.cc and
+           // serve_kubernetes_test.py RestartSeedTest (was: 13, each rollout).
+           {0, 10, 1.0, 10, kNone, "at target: hold the current 10"},
+           {15, 10, 1.0, 10, kNone, "and again"},
        }},
   };
   for (const Scenario& scenario : scenarios) {
