@@ -1,5 +1,6 @@
 // Wiring only: parse the command line and hand each command its options.
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -178,40 +179,29 @@ int main(int argc, char** argv) {
     return runPlugins(plugins, std::cout, std::cerr);
   }
   if (*serveCommand) {
-    auto parsedInterval = parseDuration(interval);
-    if (!parsedInterval.ok()) {
-      std::cerr << "error: --evaluation-interval: " << parsedInterval.error().message << "\n";
-      return kExitUsage;
-    }
-    serve.evaluationInterval = parsedInterval.value();
+    // Every duration flag the same way: a bad one is said with its name.
+    bool durationsOk = true;
+    auto duration = [&](const char* flag, const std::string& text) {
+      auto parsed = parseDuration(text);
+      if (!parsed.ok()) {
+        std::cerr << "error: " << flag << ": " << parsed.error().message << "\n";
+        durationsOk = false;
+        return std::chrono::milliseconds{0};
+      }
+      return parsed.value();
+    };
+    serve.evaluationInterval = duration("--evaluation-interval", interval);
     if (!staleAfter.empty()) {
-      auto parsedStale = parseDuration(staleAfter);
-      if (!parsedStale.ok()) {
-        std::cerr << "error: --metrics-stale-after: " << parsedStale.error().message << "\n";
-        return kExitUsage;
-      }
-      serve.metricsStaleAfter = parsedStale.value();
+      serve.metricsStaleAfter = duration("--metrics-stale-after", staleAfter);
     }
-    auto parsedReaction = parseDuration(reactionTime);
-    if (!parsedReaction.ok()) {
-      std::cerr << "error: --reaction-time: " << parsedReaction.error().message << "\n";
-      return kExitUsage;
-    }
-    serve.reactionTime = parsedReaction.value();
+    serve.reactionTime = duration("--reaction-time", reactionTime);
     if (!readDeadline.empty()) {
-      auto parsedDeadline = parseDuration(readDeadline);
-      if (!parsedDeadline.ok()) {
-        std::cerr << "error: --metrics-read-deadline: " << parsedDeadline.error().message << "\n";
-        return kExitUsage;
-      }
-      serve.metricsReadDeadline = parsedDeadline.value();
+      serve.metricsReadDeadline = duration("--metrics-read-deadline", readDeadline);
     }
-    auto parsedTimeout = parseDuration(prometheusTimeout);
-    if (!parsedTimeout.ok()) {
-      std::cerr << "error: --prometheus-timeout: " << parsedTimeout.error().message << "\n";
+    serve.prometheusTimeout = duration("--prometheus-timeout", prometheusTimeout);
+    if (!durationsOk) {
       return kExitUsage;
     }
-    serve.prometheusTimeout = parsedTimeout.value();
     for (const std::string& header : prometheusHeaders) {
       auto parsed = parseHeaderFlag(header);
       if (!parsed.ok()) {

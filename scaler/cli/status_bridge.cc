@@ -1,28 +1,10 @@
 #include "cli/status_bridge.h"
 
-#include <algorithm>
-#include <tuple>
 #include <utility>
 
 #include "kube/scale_replica_source.h"
 
 namespace kubeai::cli {
-namespace {
-
-// The set is sorted by namespace then name (PolicySnapshot).
-const core::Policy* find(const std::vector<core::Policy>& policies, const std::string& ns, const std::string& name) {
-  const auto found = std::lower_bound(policies.begin(), policies.end(), std::pair{&ns, &name},
-                                      [](const core::Policy& policy, const auto& key) {
-                                        return std::tie(policy.metadata.namespace_, policy.metadata.name) <
-                                               std::tie(*key.first, *key.second);
-                                      });
-  if (found == policies.end() || found->metadata.namespace_ != ns || found->metadata.name != name) {
-    return nullptr;
-  }
-  return &*found;
-}
-
-}  // namespace
 
 void StatusBridge::setPolicies(const kube::PolicySnapshot& snapshot) {
   // Before the loop sees the set: the first status built for a policy keeps
@@ -46,7 +28,7 @@ std::int64_t StatusBridge::latestGeneration(const std::string& key, std::int64_t
   }
   // Refused by serve (a prometheusQuery that does not expand): in the set.
   const std::size_t slash = key.find('/');
-  const core::Policy* latest = find(*policies_, key.substr(0, slash), key.substr(slash + 1));
+  const core::Policy* latest = core::findInSortedSet(*policies_, key.substr(0, slash), key.substr(slash + 1));
   return latest != nullptr ? latest->metadata.generation : fallback;
 }
 
@@ -99,12 +81,13 @@ void StatusBridge::onError(const std::string& ns, const std::string& name, const
   // A policy served in an earlier version is not in the set (the watcher
   // lists it as refused) or is there in the refused version: its errors are
   // those of the version served.
-  const core::Policy* policy = served != superseded_.end() ? &served->second.policy : find(*policies, ns, name);
+  const core::Policy* policy =
+      served != superseded_.end() ? &served->second.policy : core::findInSortedSet(*policies, ns, name);
   if (type == "invalid") {
     // Not served at all (the loop reports "invalid" for no policy it serves):
     // onInvalid ends any supersession in the writer.
     if (served != superseded_.end()) {
-      policy = find(*policies, ns, name);
+      policy = core::findInSortedSet(*policies, ns, name);
       superseded_.erase(served);
     }
     // Refused by the parser (its generation kept by the watcher), or valid

@@ -111,4 +111,9 @@ struct Policy {
   [[nodiscard]] std::string key() const { return metadata.namespace_ + "/" + metadata.name; }
 };
 
+// The policy ns/name in `set`, which is sorted by namespace, then name (as both
+// policy sources hand it); nullptr when absent. O(log n).
+[[nodiscard]] const Policy* findInSortedSet(const std::vector<Policy>& set, const std::string& ns,
+                                            const std::string& name);
+
 }  // namespace kubeai::core

@@ -15,18 +15,6 @@ double secondsSince(std::chrono::steady_clock::time_point start) {
 
 const std::string kNoProblem;
 
-// Both sources hand their sets sorted by namespace, then name.
-const core::Policy* findPolicy(const std::vector<core::Policy>& set, const std::string& ns, const std::string& name) {
-  const auto found = std::lower_bound(set.begin(), set.end(), std::pair{&ns, &name},
-                                      [](const core::Policy& policy, const auto& key) {
-                                        return std::tie(policy.metadata.namespace_, policy.metadata.name) <
-                                               std::tie(*key.first, *key.second);
-                                      });
-  if (found == set.end() || found->metadata.namespace_ != ns || found->metadata.name != name) {
-    return nullptr;
-  }
-  return &*found;
-}
 
 std::string formatSeconds(core::TimePoint::duration duration) {
   return std::to_string(std::chrono::duration_cast<std::chrono::seconds>(duration).count()) + "s";
@@ -144,12 +132,12 @@ void EvaluationLoop::evaluate(const std::shared_ptr<const std::vector<core::Poli
     const std::string key = refused.ns + "/" + refused.name;
     problems.emplace(key, &refused.message);
     const auto memory = memory_.find(key);
-    if (memory == memory_.end() || findPolicy(*set, refused.ns, refused.name) != nullptr) {
+    if (memory == memory_.end() || core::findInSortedSet(*set, refused.ns, refused.name) != nullptr) {
       continue;  // never evaluated, or its last good version is in the set
     }
     if (!memory->second.kept) {
       const core::Policy* last =
-          lastEvaluated_ ? findPolicy(*lastEvaluated_, refused.ns, refused.name) : nullptr;
+          lastEvaluated_ ? core::findInSortedSet(*lastEvaluated_, refused.ns, refused.name) : nullptr;
       if (last == nullptr) {
         continue;
       }
