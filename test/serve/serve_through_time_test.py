@@ -89,9 +89,14 @@ class ThroughTimeCase(ServeTestCase):
         self.assertNotEqual(self.metrics[key].get("gpuUtilizationPercent"), fields["gpuUtilizationPercent"],
                             "set_metrics needs a new GPU reading to know its cycle")
         self.metrics[key] = fields
+        before = self.cycles()
         self.write_metrics()
-        wait_until(lambda: self.observed_gpu(key) == fields["gpuUtilizationPercent"], CHANGE_SECONDS,
-                   "%s evaluated with %s" % (key, fields))
+        # The reading is exported before the decision is published, the cycle count after.
+        wait_until(lambda: self.observed_gpu(key) == fields["gpuUtilizationPercent"] and self.cycles() > before,
+                   CHANGE_SECONDS, "%s evaluated with %s" % (key, fields))
+
+    def cycles(self):
+        return self.sample(self.scrape(), "kubeai_scaler_evaluation_cycle_seconds_count") or 0
 
     def cooldown_active(self, name):
         return self.sample(self.scrape(), 'kubeai_autoscaler_cooldown_active{namespace="default",policy="%s"}' % name)
@@ -165,10 +170,13 @@ class BadEditTest(ThroughTimeCase):
                                                                        min_replicas=3))
         self.serve.wait_for_log(lambda r: r.get("msg") == "policy problem" and "maxReplicas" in r.get("error", ""),
                                 CHANGE_SECONDS, "the bad edit reported")
+        # The log line comes as the set is handed over; /readyz once the cycle after it ran.
+        line = wait_until(lambda: next((l for l in self.serve.http_get("/readyz")[1].splitlines()
+                                        if l.startswith("default/chat: ready")), None),
+                          CHANGE_SECONDS, "/readyz to list the refused edit")
+        self.assertIn("maxReplicas", line)
         status, body = self.serve.http_get("/readyz")
         self.assertEqual(status, 200, body)
-        self.assertIn("default/chat: ready", body)
-        self.assertIn("maxReplicas", body)
         # Still the last valid version (maxReplicas 20), with its history: the cooldown holds 4.
         self.set_metrics("default/chat", currentReplicas=4, gpuUtilizationPercent=10)
         self.assertEqual(self.desired("chat"), 4)
