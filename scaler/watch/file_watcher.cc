@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -28,6 +29,20 @@ constexpr std::uint32_t kDirectoryGone = IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMO
 // The name Kubernetes swaps atomically when a mounted ConfigMap or Secret changes.
 constexpr std::string_view kAtomicWriterData = "..data";
 
+// Whether an event leaves `name` in `directory` complete (completeWritesOnly).
+// A regular file just created with one link is being written: its
+// IN_CLOSE_WRITE follows. Anything else created (a symlink, a hard link to an
+// existing file, a directory) gets no close-write, so it counts now.
+bool completesAWrite(std::uint32_t mask, const std::filesystem::path& directory, std::string_view name) {
+  constexpr std::uint32_t kComplete = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_ATTRIB;
+  if ((mask & kComplete) != 0) return true;
+  if ((mask & IN_CREATE) == 0) return false;  // IN_MODIFY: a write in progress
+  struct stat info {};
+  const std::filesystem::path entry = directory / std::string(name);
+  if (::lstat(entry.c_str(), &info) != 0) return true;  // gone already: a change all the same
+  return !(S_ISREG(info.st_mode) && info.st_nlink == 1);
+}
+
 std::string describeAddError(const std::filesystem::path& directory, int error) {
   std::string message = "cannot watch " + directory.string() + ": " + std::strerror(error);
   if (error == ENOSPC) message += " (inotify watch limit reached: raise fs.inotify.max_user_watches)";
@@ -41,6 +56,7 @@ struct FileWatcher::Watch {
   std::filesystem::path path;
   std::filesystem::path directory;  // what inotify watches: the path itself or its parent
   std::string name;                 // the file's name in `directory`; empty when watching a directory
+  bool completeWritesOnly = false;
   std::shared_ptr<const Callback> callback;
 
   int descriptor = -1;  // -1: not watched now; retried at retryAt
@@ -86,6 +102,10 @@ FileWatcher::~FileWatcher() {
 }
 
 FileWatcher::WatchId FileWatcher::watch(std::filesystem::path path, Callback onChange) {
+  return watch(std::move(path), std::move(onChange), WatchOptions{});
+}
+
+FileWatcher::WatchId FileWatcher::watch(std::filesystem::path path, Callback onChange, WatchOptions watchOptions) {
   std::error_code ignored;
   path = std::filesystem::absolute(path, ignored).lexically_normal();
   if (!path.has_filename() && path.has_parent_path() && path != path.root_path()) path = path.parent_path();
@@ -99,6 +119,7 @@ FileWatcher::WatchId FileWatcher::watch(std::filesystem::path path, Callback onC
     watch->name = path.filename().string();
   }
   watch->callback = std::make_shared<const Callback>(std::move(onChange));
+  watch->completeWritesOnly = watchOptions.completeWritesOnly;
 
   std::vector<std::string> errors;
   WatchId id = 0;
@@ -209,7 +230,9 @@ void FileWatcher::readEvents(std::vector<std::string>& errors) {
       }
       for (WatchId id : ids) {
         Watch& watch = *watches_.at(id);
-        if (watch.watchesDirectory() || name == watch.name || name == kAtomicWriterData) markChanged(watch, now);
+        if (!watch.watchesDirectory() && name != watch.name && name != kAtomicWriterData) continue;
+        if (watch.completeWritesOnly && !completesAWrite(event.mask, watch.directory, name)) continue;
+        markChanged(watch, now);
       }
     }
   }

@@ -36,6 +36,11 @@ namespace kubeai::watch {
 //    file by renaming a new one over it, which a watch on the file itself would
 //    not survive. A `..data` swap in the same directory counts too: a file
 //    mounted from a ConfigMap is a symlink through `..data`.
+// With WatchOptions::completeWritesOnly, only changes that leave complete
+// files count: a file closed after writing (IN_CLOSE_WRITE), renamed in or out,
+// deleted, or its attributes changed, and an entry created that is not a new
+// file being written (a symlink, a hard link, a directory); not every write
+// (IN_MODIFY) of a file still being copied in place.
 // When the watched directory (or a file's parent) is deleted or moved away,
 // the callback fires and the watcher tries to watch the path again every
 // `retryInterval`; when it is back the callback fires again.
@@ -56,6 +61,12 @@ class FileWatcher {
     std::function<void(std::string_view message)> onError;
   };
 
+  // Per watch; the defaults are the behaviour described above.
+  struct WatchOptions {
+    // For directories of files written in place (plugins): see the class comment.
+    bool completeWritesOnly = false;
+  };
+
   FileWatcher();
   // Throws std::system_error when inotify cannot be set up (e.g. the
   // fs.inotify.max_user_instances limit), naming the limit to raise.
@@ -68,6 +79,7 @@ class FileWatcher {
 
   // Starts watching `path` (relative paths are made absolute now). Thread-safe.
   WatchId watch(std::filesystem::path path, Callback onChange);
+  WatchId watch(std::filesystem::path path, Callback onChange, WatchOptions watchOptions);
 
   // Stops a watch. When it returns, the callback is not running (unless called
   // from that callback itself) and will not be called again. Unknown ids are ignored.

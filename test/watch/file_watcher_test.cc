@@ -280,6 +280,62 @@ TEST_CASE("a callback that throws is reported and the watcher carries on") {
   CHECK(errors.front().find("cannot parse") != std::string::npos);
 }
 
+TEST_CASE("completeWritesOnly: a file copied in place counts once closed, not at each write") {
+  testing::TempDir dir;
+  const fs::path plugins = dir.path() / "plugins";
+  fs::create_directory(plugins);
+  writeFile(plugins / "a.so", "version 1");
+  Calls complete;
+  Calls every;
+  FileWatcher watcher;
+  // Watched first: for the same events its callback would run before the other's.
+  watcher.watch(plugins, complete.callback(), {.completeWritesOnly = true});
+  watcher.watch(plugins, every.callback());
+
+  // A new file half written and flushed, still open (a slow cp): created and
+  // modified, which the other watch sees and this one does not.
+  std::ofstream newFile(plugins / "b.so", std::ios::binary);
+  newFile << std::string(4096, 'x');
+  newFile.flush();
+  REQUIRE(every.waitFor(1));
+  CHECK(complete.count() == 0);
+  // An existing file truncated and rewritten in place, still open.
+  int seen = every.settle(150ms);
+  std::ofstream rewritten(plugins / "a.so", std::ios::binary | std::ios::trunc);
+  rewritten << std::string(4096, 'y');
+  rewritten.flush();
+  REQUIRE(every.waitFor(seen + 1));
+  CHECK(complete.count() == 0);
+
+  newFile.close();  // IN_CLOSE_WRITE
+  REQUIRE(complete.waitFor(1));
+  int expected = complete.settle(150ms);
+  rewritten.close();
+  REQUIRE(complete.waitFor(expected + 1));
+  expected = complete.settle(150ms);
+
+  struct Row {
+    const char* change;
+    void (*apply)(const fs::path&);
+  };
+  for (const Row& row : {
+           Row{"renamed in", [](const fs::path& d) {
+                 writeFile(d.parent_path() / "c.so", "c");
+                 fs::rename(d.parent_path() / "c.so", d / "c.so");
+               }},
+           Row{"renamed out", [](const fs::path& d) { fs::rename(d / "c.so", d.parent_path() / "c.so"); }},
+           Row{"deleted", [](const fs::path& d) { fs::remove(d / "b.so"); }},
+           Row{"symlink created", [](const fs::path& d) { fs::create_symlink("a.so", d / "link.so"); }},
+           Row{"hard link created", [](const fs::path& d) { fs::create_hard_link(d / "a.so", d / "hard.so"); }},
+           Row{"mode changed", [](const fs::path& d) { fs::permissions(d / "a.so", fs::perms::owner_read); }},
+       }) {
+    CAPTURE(row.change);
+    row.apply(plugins);
+    CHECK(complete.waitFor(expected + 1));
+    expected = complete.settle(150ms);
+  }
+}
+
 TEST_CASE("the destructor returns promptly, also with changes pending") {
   testing::TempDir dir;
   const fs::path file = dir.write("metrics.yaml", "");
