@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/history.h"
 #include "core/metric_slot.h"
 #include "core/result.h"
 
@@ -16,6 +17,27 @@ namespace kubeai::core {
 struct MetricRatio {
   MetricSlot slot;
   double ratio;
+};
+
+// One present metric in full, beside its ratio: what plugins of ABI 1.1 see.
+// The texts are static or live in the policy.
+struct MetricDetail {
+  MetricSlot slot = MetricSlot::kLatencyP99;
+  std::string_view name;        // metricSlotName(slot)
+  double value = 0.0;           // as read: ms, percent, requests (all replicas)
+  std::string_view unit;        // "ms", "percent", "requests"
+  double target = 0.0;          // in the same unit (per replica for the queue)
+  std::string_view targetType;  // "Value", "Utilization", "AverageValue"
+  double ratio = 0.0;
+};
+
+// Why an algorithm is called: a plugin counting "N cycles in a row" must tell
+// serve's timed cycles from the re-evaluations a change triggers.
+enum class CallReason : std::int32_t {
+  kCycle = 0,      // serve, every --interval
+  kTriggered = 1,  // serve, at once after a policy, the metrics or a plugin changed
+  kEvaluate = 2,   // the evaluate command (and tests): one decision, nothing kept
+  kSimulate = 3,   // the simulate command, in simulated time
 };
 
 using AlgorithmParameters = std::map<std::string, std::string, std::less<>>;
@@ -33,13 +55,26 @@ struct AlgorithmInput {
   std::string_view policyName;
   std::string_view policyNamespace;
   const AlgorithmParameters* parameters = nullptr;  // never null when called by decide()
+  // The same metrics as `ratios`, in full.
+  std::span<const MetricDetail> metrics;
+  TimePoint now{};  // the evaluation time (simulated under simulate)
+  CallReason reason = CallReason::kEvaluate;
+  std::uint64_t cycle = 0;  // serve's cycle number (from 1), simulate's step; 0 under evaluate
+};
+
+// What validateParameters() checks before a policy's first use.
+struct ValidateInput {
+  std::string_view policyName;
+  std::string_view policyNamespace;
+  const AlgorithmParameters* parameters = nullptr;  // never null
+  std::span<const double> weights;
 };
 
 struct AlgorithmOutput {
   std::int32_t desiredReplicas = 0;
   std::string reason;
   // The single value the decision turned on (max/mean/weighted ratio), when the
-  // algorithm has one; plugins do not report it.
+  // algorithm has one; a plugin of ABI 1.1 may report it.
   std::optional<double> ratio;
   // The algorithm kept the current replicas on purpose (within tolerance, no
   // weight), rather than computing the same number: while our own change is on
@@ -59,6 +94,19 @@ class ScalingAlgorithm {
   // The desired replicas before behaviour and min/max, with a reason. An Error
   // makes the decision hold the current replicas and say why.
   [[nodiscard]] virtual Result<AlgorithmOutput> compute(const AlgorithmInput& input) const = 0;
+
+  // Checks spec.algorithm.parameters before a policy's first use (validate,
+  // evaluate, serve); an Error refuses the policy with its message.
+  [[nodiscard]] virtual Status validateParameters(const ValidateInput& /*input*/) const { return Ok{}; }
+
+  // The policy is gone, or uses another algorithm now: drop what was kept for
+  // it (a plugin's state slot).
+  virtual void forgetPolicy(std::string_view /*ns*/, std::string_view /*name*/) const {}
+
+  // Why this algorithm cannot serve at all just now (a plugin that keeps
+  // failing), or nullopt. After a failed compute(), decide() asks: a policy
+  // whose algorithm is unservable answers UNAVAILABLE, so KEDA's fallback applies.
+  [[nodiscard]] virtual std::optional<std::string> unservableReason() const { return std::nullopt; }
 };
 
 }  // namespace kubeai::core

@@ -19,19 +19,59 @@ struct Recommendation {
   std::optional<double> ratio;
   std::string error;
   bool held = false;  // the current replicas kept on purpose (no metrics, tolerance, a failure)
+  std::string unservable;  // the algorithm cannot serve at all (after a failure)
+  std::string errorReason;
 };
 
-Recommendation recommend(const Policy& policy, const SlotRatios& ratios, std::int32_t current,
-                         const ScalingAlgorithm& algorithm) {
+// The metric behind a present ratio, as ABI 1.1 plugins see it. Value and
+// target are present whenever the ratio is (computeRatios needs both).
+MetricDetail detailOf(MetricSlot slot, const PolicySpec& spec, const Observation& observation, double ratio) {
+  MetricDetail detail;
+  detail.slot = slot;
+  detail.name = metricSlotName(slot);
+  detail.ratio = ratio;
+  const auto& metrics = spec.metrics;
+  switch (slot) {
+    case MetricSlot::kLatencyP99:
+    case MetricSlot::kLatencyP95: {
+      const bool p99 = slot == MetricSlot::kLatencyP99;
+      detail.value = (p99 ? observation.latencyP99Ms : observation.latencyP95Ms).value_or(0.0);
+      detail.target = metrics.latency ? (p99 ? metrics.latency->targetP99Ms : metrics.latency->targetP95Ms).value_or(0.0)
+                                      : 0.0;
+      detail.unit = "ms";
+      detail.targetType = "Value";
+      break;
+    }
+    case MetricSlot::kGpuUtilization:
+      detail.value = observation.gpuUtilizationPercent.value_or(0.0);
+      detail.target = metrics.gpuUtilization ? metrics.gpuUtilization->targetPercentage.value_or(0.0) : 0.0;
+      detail.unit = "percent";
+      detail.targetType = "Utilization";
+      break;
+    case MetricSlot::kRequestQueueDepth:
+      detail.value = observation.requestQueueDepth.value_or(0.0);
+      detail.target = metrics.requestQueueDepth ? metrics.requestQueueDepth->targetDepth.value_or(0.0) : 0.0;
+      detail.unit = "requests";
+      detail.targetType = "AverageValue";
+      break;
+  }
+  return detail;
+}
+
+Recommendation recommend(const Policy& policy, const Observation& observation, const SlotRatios& ratios,
+                         std::int32_t current, const ScalingAlgorithm& algorithm, TimePoint now,
+                         const DecideSettings& settings) {
   std::array<MetricRatio, kMetricSlotCount> present{};
+  std::array<MetricDetail, kMetricSlotCount> details{};
   std::size_t count = 0;
   for (MetricSlot slot : kAllMetricSlots) {
     if (const auto& ratio = ratios[slotIndex(slot)]) {
+      details[count] = detailOf(slot, policy.spec, observation, *ratio);
       present[count++] = MetricRatio{slot, *ratio};
     }
   }
   if (count == 0) {
-    return {current, kReasonNoMetrics, std::nullopt, {}, true};
+    return {current, kReasonNoMetrics, std::nullopt, {}, true, {}, {}};
   }
 
   const PolicySpec& spec = policy.spec;
@@ -45,15 +85,24 @@ Recommendation recommend(const Policy& policy, const SlotRatios& ratios, std::in
       .policyName = policy.metadata.name,
       .policyNamespace = policy.metadata.namespace_,
       .parameters = &spec.algorithm.parameters,
+      .metrics = std::span<const MetricDetail>(details.data(), count),
+      .now = now,
+      .reason = settings.reason,
+      .cycle = settings.cycle,
   };
   Result<AlgorithmOutput> output = algorithm.compute(input);
   if (!output.ok()) {
     const std::string& message = output.error().message;
-    return {current, "algorithm " + std::string(algorithm.name()) + " failed, holding current replicas: " + message,
-            std::nullopt, message, true};
+    return {current,
+            "algorithm " + std::string(algorithm.name()) + " failed, holding current replicas: " + message,
+            std::nullopt,
+            message,
+            true,
+            algorithm.unservableReason().value_or(std::string()),
+            output.error().reason};
   }
   AlgorithmOutput& result = output.value();
-  return {result.desiredReplicas, std::move(result.reason), result.ratio, {}, result.held};
+  return {result.desiredReplicas, std::move(result.reason), result.ratio, {}, result.held, {}, {}};
 }
 
 }  // namespace
@@ -73,7 +122,8 @@ Outcome decide(const Policy& policy, const Observation& observation, History his
   decision.algorithmValid = found != nullptr;
   decision.algorithm = std::string(algorithm.name());
 
-  Recommendation recommendation = recommend(policy, decision.ratios, decision.currentReplicas, algorithm);
+  Recommendation recommendation =
+      recommend(policy, observation, decision.ratios, decision.currentReplicas, algorithm, now, settings);
   if (recommendation.replicas < 0) {
     recommendation.error = "returned negative desired replicas (" + std::to_string(recommendation.replicas) + ")";
     recommendation.reason = "algorithm " + decision.algorithm + " failed, holding current replicas: " +
@@ -85,6 +135,8 @@ Outcome decide(const Policy& policy, const Observation& observation, History his
   decision.reason = std::move(recommendation.reason);
   decision.ratio = recommendation.ratio;
   decision.algorithmError = std::move(recommendation.error);
+  decision.algorithmUnservable = std::move(recommendation.unservable);
+  decision.algorithmErrorReason = std::move(recommendation.errorReason);
 
   const std::int32_t current = decision.currentReplicas;
   Anchor anchor = anchorOn(history, current, now, settings.reactionTime);

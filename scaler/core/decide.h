@@ -17,6 +17,9 @@ inline constexpr std::chrono::milliseconds kDefaultReactionTime{30'000};
 
 struct DecideSettings {
   std::chrono::milliseconds reactionTime = kDefaultReactionTime;
+  // Handed to the algorithm as is (AlgorithmInput): the driver's call.
+  CallReason reason = CallReason::kEvaluate;
+  std::uint64_t cycle = 0;
 };
 
 struct Outcome {

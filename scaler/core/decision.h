@@ -39,6 +39,10 @@ struct Decision {
   std::string algorithm;                 // the one used (MaxRatio when the requested is unknown)
   bool algorithmValid = true;            // false: requested algorithm unknown
   std::string algorithmError;            // non-empty: the algorithm failed and the decision held
+  std::string algorithmErrorReason;      // its Error::reason ("PluginCrashed": the plugin's process failed)
+  // Non-empty: the algorithm cannot serve at all (a plugin that keeps failing):
+  // the policy is not servable, and this says why.
+  std::string algorithmUnservable;
   std::string reason;
   LimitedBy limitedBy = LimitedBy::kNone;
 };

@@ -60,6 +60,8 @@ struct AlgorithmSpec {
   double tolerance = kDefaultTolerance;
   std::vector<double> weights;  // indexed by MetricSlot; missing entries weigh 1.0
   AlgorithmParameters parameters;
+
+  bool operator==(const AlgorithmSpec&) const = default;
 };
 
 enum class ScalingPolicyType { kPods, kPercent };

@@ -11,9 +11,12 @@ namespace kubeai::core {
 // as KEDA's fmt.Errorf("...: %w") does: "policy default/chat: algorithm Foo: ...".
 struct Error {
   std::string message;
+  // A word for machines (a condition or Event reason such as "PluginCrashed"),
+  // empty for most errors.
+  std::string reason = {};
 
   [[nodiscard]] Error withContext(std::string_view context) const {
-    return Error{std::string(context) + ": " + message};
+    return Error{std::string(context) + ": " + message, reason};
   }
 };
 

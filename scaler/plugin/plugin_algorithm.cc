@@ -2,9 +2,13 @@
 
 #include <kubeai/scaler_plugin.h>
 
+#include <algorithm>
 #include <array>
+#include <chrono>
+#include <cmath>
 #include <cstring>
 #include <exception>
+#include <limits>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -14,8 +18,15 @@
 namespace kubeai::plugin {
 namespace {
 
-static_assert(std::is_same_v<kubeai_plugin_compute_fn, kubeai_compute_fn>,
-              "plugin_algorithm.h must declare the SDK's compute signature");
+static_assert(std::is_same_v<kubeai_plugin_compute_fn, kubeai_compute_fn> &&
+                  std::is_same_v<kubeai_plugin_validate_fn, kubeai_validate_fn> &&
+                  std::is_same_v<kubeai_plugin_destroy_state_fn, kubeai_destroy_state_fn>,
+              "plugin_algorithm.h must declare the SDK's entry point signatures");
+static_assert(static_cast<int>(core::CallReason::kCycle) == KUBEAI_CALL_CYCLE &&
+                  static_cast<int>(core::CallReason::kTriggered) == KUBEAI_CALL_TRIGGERED &&
+                  static_cast<int>(core::CallReason::kEvaluate) == KUBEAI_CALL_EVALUATE &&
+                  static_cast<int>(core::CallReason::kSimulate) == KUBEAI_CALL_SIMULATE,
+              "core and ABI number the call reasons alike");
 static_assert(static_cast<int>(core::MetricSlot::kLatencyP99) == KUBEAI_SLOT_LATENCY_P99 &&
                   static_cast<int>(core::MetricSlot::kLatencyP95) == KUBEAI_SLOT_LATENCY_P95 &&
                   static_cast<int>(core::MetricSlot::kGpuUtilization) == KUBEAI_SLOT_GPU_UTILIZATION &&
@@ -75,6 +86,54 @@ class CString {
 constexpr std::size_t kStackParameters = 16;
 constexpr std::size_t kStackNameLength = 256;
 
+// The v1.1 entry points end after destroy_state.
+constexpr std::size_t kAlgorithmV11Size =
+    offsetof(kubeai_scaling_algorithm, destroy_state) + sizeof(kubeai_destroy_state_fn);
+
+// What the host logger's context points at during one compute() call.
+struct LogContext {
+  const PluginLogSink* sink;
+  std::string_view plugin;
+  std::string_view file;
+  std::string_view ns;
+  std::string_view name;
+  int lines = 0;
+  int dropped = 0;
+};
+
+// Static text for a metric's name, unit and target type: the views in
+// MetricDetail need not be terminated, these are.
+const char* terminated(std::string_view text, std::string& scratch) {
+  scratch.assign(text);
+  return scratch.c_str();
+}
+
+}  // namespace
+
+extern "C" {
+// The ABI's logger: never lets an exception out into the plugin.
+static void kubeaiHostLog(void* context, std::int32_t level, const char* message) noexcept {
+  auto* log = static_cast<LogContext*>(context);
+  if (log == nullptr || message == nullptr || log->sink == nullptr || !*log->sink) {
+    return;
+  }
+  if (log->lines >= kMaxLogLinesPerCall) {
+    ++log->dropped;
+    return;
+  }
+  ++log->lines;
+  const std::size_t length = ::strnlen(message, kMaxLogLineBytes);
+  try {
+    (*log->sink)(PluginLogLine{std::clamp(level, 0, 3), log->plugin, log->file, log->ns, log->name,
+                               std::string_view(message, length)});
+  } catch (...) {
+    // A log line is never worth a failed decision.
+  }
+}
+}
+
+namespace {
+
 // Text a plugin wrote into a host buffer; tolerates a missing terminator.
 std::string_view bufferText(const char* buffer, std::size_t capacity) noexcept {
   const void* end = std::memchr(buffer, '\0', capacity);
@@ -85,13 +144,109 @@ std::string_view bufferText(const char* buffer, std::size_t capacity) noexcept {
 
 PluginAlgorithm::PluginAlgorithm(std::string name, std::filesystem::path file, std::shared_ptr<void> library,
                                  const kubeai_scaling_algorithm* self, kubeai_plugin_compute_fn computeFn,
-                                 std::uint32_t abiVersion)
+                                 std::uint32_t abiVersion, PluginLogSink log)
     : name_(std::move(name)),
       file_(std::move(file)),
       library_(std::move(library)),
       self_(self),
       compute_(computeFn),
-      abiVersion_(abiVersion) {}
+      abiVersion_(abiVersion),
+      hasV11Input_(KUBEAI_SCALER_ABI_MINOR(abiVersion) >= 1),
+      log_(std::move(log)) {
+  // Read only what the plugin declared: a 1.0 struct ends at user_data.
+  if (self_ != nullptr && hasV11Input_ && self_->struct_size >= kAlgorithmV11Size) {
+    validate_ = self_->validate_parameters;
+    destroyState_ = self_->destroy_state;
+  }
+}
+
+PluginAlgorithm::~PluginAlgorithm() {
+  // Unloaded or replaced: every policy's state goes back to the plugin while
+  // its code is still mapped (library_ is released after this body).
+  const std::lock_guard lock(statesMutex_);
+  for (auto& [key, slot] : states_) {
+    destroy(slot->state);
+  }
+  states_.clear();
+}
+
+void PluginAlgorithm::destroy(void* state) const noexcept {
+  if (state == nullptr || destroyState_ == nullptr) {
+    return;
+  }
+  try {
+    destroyState_(self_, state);
+  } catch (...) {
+    // The ABI forbids it; a leak beats unwinding through the plugin.
+  }
+}
+
+PluginAlgorithm::StateSlot& PluginAlgorithm::slotFor(std::string_view ns, std::string_view name) const {
+  const std::lock_guard lock(statesMutex_);
+  auto found = states_.find(KeyView{ns, name});
+  if (found == states_.end()) {
+    found = states_.emplace(PolicyKey{std::string(ns), std::string(name)}, std::make_unique<StateSlot>()).first;
+  }
+  return *found->second;  // slots are never erased while a call can hold one: see forgetPolicy
+}
+
+void PluginAlgorithm::forgetPolicy(std::string_view ns, std::string_view name) const {
+  std::unique_ptr<StateSlot> slot;
+  {
+    const std::lock_guard lock(statesMutex_);
+    const auto found = states_.find(KeyView{ns, name});
+    if (found == states_.end()) {
+      return;
+    }
+    slot = std::move(found->second);
+    states_.erase(found);
+  }
+  // The loop forgets a policy between its calls, so nobody holds the slot;
+  // taking its lock makes sure of it.
+  const std::lock_guard hold(slot->mutex);
+  destroy(slot->state);
+}
+
+core::Status PluginAlgorithm::validateParameters(const core::ValidateInput& input) const {
+  if (validate_ == nullptr) {
+    return core::Ok{};
+  }
+  const std::size_t parameterCount = input.parameters == nullptr ? 0 : input.parameters->size();
+  SmallArray<kubeai_parameter, kStackParameters> parameters(parameterCount);
+  if (input.parameters != nullptr) {
+    std::size_t i = 0;
+    for (const auto& [key, value] : *input.parameters) {
+      parameters.data()[i++] = kubeai_parameter{key.c_str(), value.c_str()};
+    }
+  }
+  const CString<kStackNameLength> policyName(input.policyName);
+  const CString<kStackNameLength> policyNamespace(input.policyNamespace);
+  kubeai_validate_input in{};
+  in.struct_size = static_cast<std::uint32_t>(sizeof(kubeai_validate_input));
+  in.policy_name = policyName.c_str();
+  in.policy_namespace = policyNamespace.c_str();
+  in.parameters = parameterCount == 0 ? nullptr : parameters.data();
+  in.parameter_count = parameterCount;
+  in.weights = input.weights.empty() ? nullptr : input.weights.data();
+  in.weight_count = input.weights.size();
+
+  std::array<char, kErrorCapacity> error;
+  error[0] = '\0';
+  int status = KUBEAI_SCALER_ERROR;
+  try {
+    status = validate_(self_, &in, error.data(), error.size());
+  } catch (const std::exception& e) {
+    return core::Error{std::string("validate_parameters threw an exception across the C ABI: ") + e.what()};
+  } catch (...) {
+    return core::Error{"validate_parameters threw an exception across the C ABI"};
+  }
+  if (status == KUBEAI_SCALER_OK) {
+    return core::Ok{};
+  }
+  const std::string_view text = bufferText(error.data(), error.size());
+  return core::Error{text.empty() ? "validate_parameters returned error code " + std::to_string(status)
+                                  : std::string(text)};
+}
 
 core::Result<core::AlgorithmOutput> PluginAlgorithm::compute(const core::AlgorithmInput& input) const {
   SmallArray<kubeai_metric_ratio, core::kMetricSlotCount> ratios(input.ratios.size());
@@ -126,6 +281,39 @@ core::Result<core::AlgorithmOutput> PluginAlgorithm::compute(const core::Algorit
   in.weights = input.weights.empty() ? nullptr : input.weights.data();
   in.weight_count = input.weights.size();
 
+  // ABI 1.1. Names, units and target types are terminated copies: the core
+  // hands views. A 1.0 plugin never reads past weight_count.
+  SmallArray<kubeai_metric, core::kMetricSlotCount> metrics(input.metrics.size());
+  std::array<std::string, core::kMetricSlotCount * 3> metricTexts;
+  std::vector<std::string> moreTexts;  // beyond four metrics (not today)
+  for (std::size_t i = 0; i < input.metrics.size(); ++i) {
+    const core::MetricDetail& detail = input.metrics[i];
+    auto text = [&](std::size_t which) -> std::string& {
+      if (i < core::kMetricSlotCount) {
+        return metricTexts[i * 3 + which];
+      }
+      return moreTexts.emplace_back();
+    };
+    metrics.data()[i] = kubeai_metric{static_cast<std::int32_t>(detail.slot), terminated(detail.name, text(0)),
+                                      detail.value,                           terminated(detail.unit, text(1)),
+                                      detail.target,                          terminated(detail.targetType, text(2)),
+                                      detail.ratio};
+  }
+  in.metrics = metrics.size() == 0 ? nullptr : metrics.data();
+  in.metric_count = metrics.size();
+  in.now_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(input.now.time_since_epoch()).count();
+  in.call_reason = static_cast<std::int32_t>(input.reason);
+  in.cycle = input.cycle;
+  LogContext logContext{&log_, name_, file_.native(), input.policyNamespace, input.policyName, 0, 0};
+  const kubeai_host host{static_cast<std::uint32_t>(sizeof(kubeai_host)), &logContext, &kubeaiHostLog};
+  in.host = &host;
+  StateSlot* slot = hasV11Input_ ? &slotFor(input.policyNamespace, input.policyName) : nullptr;
+  std::unique_lock<std::mutex> slotLock;
+  if (slot != nullptr) {
+    slotLock = std::unique_lock(slot->mutex);
+    in.state = &slot->state;
+  }
+
   // Only the first byte is cleared: the plugin writes terminated text, and
   // bufferText() bounds the read in case it does not.
   std::array<char, kReasonCapacity> reason;
@@ -140,6 +328,8 @@ core::Result<core::AlgorithmOutput> PluginAlgorithm::compute(const core::Algorit
   out.reason_capacity = reason.size();
   out.error = error.data();
   out.error_capacity = error.size();
+  out.held = -1;  // unknown: a plugin that says nothing holds when it answers the current replicas
+  out.decided_ratio = std::numeric_limits<double>::quiet_NaN();
 
   int status = KUBEAI_SCALER_ERROR;
   // The ABI forbids unwinding out of compute(), but a plugin written without
@@ -150,6 +340,13 @@ core::Result<core::AlgorithmOutput> PluginAlgorithm::compute(const core::Algorit
     return core::Error{std::string("threw an exception across the C ABI: ") + e.what()};
   } catch (...) {
     return core::Error{"threw an exception across the C ABI"};
+  }
+  if (logContext.dropped > 0) {
+    if (log_) {
+      const std::string note = std::to_string(logContext.dropped) + " more log lines of this call dropped (at most " +
+                               std::to_string(kMaxLogLinesPerCall) + " per call)";
+      log_(PluginLogLine{KUBEAI_LOG_WARN, name_, file_.native(), input.policyNamespace, input.policyName, note});
+    }
   }
 
   if (status != KUBEAI_SCALER_OK) {
@@ -163,8 +360,12 @@ core::Result<core::AlgorithmOutput> PluginAlgorithm::compute(const core::Algorit
 
   core::AlgorithmOutput output;
   output.desiredReplicas = out.desired_replicas;
-  // ABI 1.0 cannot say so: a plugin that answers the current replicas is taken to hold them.
-  output.held = out.desired_replicas == input.currentReplicas;
+  // ABI 1.0 cannot say so (nor a 1.1 plugin that leaves held at -1): a
+  // plugin that answers the current replicas is taken to hold them.
+  output.held = out.held == -1 ? out.desired_replicas == input.currentReplicas : out.held != 0;
+  if (std::isfinite(out.decided_ratio)) {
+    output.ratio = out.decided_ratio;
+  }
   const std::string_view text = bufferText(reason.data(), reason.size());
   output.reason = text.empty() ? "computed by " + name_ : std::string(text);
   return output;

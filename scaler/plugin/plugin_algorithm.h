@@ -3,12 +3,16 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <tuple>
 
 #include "core/algorithm.h"
 #include "core/result.h"
+#include "plugin/plugin_log.h"
 
 // The plain-C ABI types of <kubeai/scaler_plugin.h>, declared here so that
 // users of this header need not see the SDK (it is linked PRIVATE).
@@ -16,9 +20,14 @@ extern "C" {
 struct kubeai_scaling_algorithm;
 struct kubeai_scaling_input;
 struct kubeai_scaling_result;
-// Same signature as kubeai_compute_fn, with C language linkage like it.
+struct kubeai_validate_input;
+// Same signatures as kubeai_compute_fn, kubeai_validate_fn and
+// kubeai_destroy_state_fn, with C language linkage like them.
 typedef int (*kubeai_plugin_compute_fn)(const kubeai_scaling_algorithm* self, const kubeai_scaling_input* input,
                                         kubeai_scaling_result* result);
+typedef int (*kubeai_plugin_validate_fn)(const kubeai_scaling_algorithm* self, const kubeai_validate_input* input,
+                                         char* error, std::size_t error_capacity);
+typedef void (*kubeai_plugin_destroy_state_fn)(const kubeai_scaling_algorithm* self, void* state);
 }
 
 namespace kubeai::plugin {
@@ -34,6 +43,11 @@ namespace kubeai::plugin {
 // built-in decision): the C input and the reason/error buffers live on the
 // stack, and the heap is touched only for unusual sizes (many parameters, very
 // long names) and for the std::string of the result.
+//
+// ABI 1.1: each policy's state slot lives here, one per namespace/name, and
+// calls for one policy are serialised on it. forgetPolicy() and the
+// destructor (the plugin unloaded or replaced: hot reload resets state) hand
+// each slot to the plugin's destroy_state.
 class PluginAlgorithm final : public core::ScalingAlgorithm {
  public:
   // Capacity of the reason and error buffers handed to the plugin; longer
@@ -43,11 +57,24 @@ class PluginAlgorithm final : public core::ScalingAlgorithm {
 
   // `self` is the plugin's own exported Algorithm (handed back to compute as
   // is); `computeFn` comes from the loader's validated, zero-filled copy of it.
+  // The 1.1 entry points (validate_parameters, destroy_state) are read from
+  // `self` within the struct_size it declares.
   PluginAlgorithm(std::string name, std::filesystem::path file, std::shared_ptr<void> library,
-                  const kubeai_scaling_algorithm* self, kubeai_plugin_compute_fn computeFn, std::uint32_t abiVersion);
+                  const kubeai_scaling_algorithm* self, kubeai_plugin_compute_fn computeFn, std::uint32_t abiVersion,
+                  PluginLogSink log = {});
+  ~PluginAlgorithm() override;
+  PluginAlgorithm(const PluginAlgorithm&) = delete;
+  PluginAlgorithm& operator=(const PluginAlgorithm&) = delete;
 
   [[nodiscard]] std::string_view name() const noexcept override { return name_; }
   [[nodiscard]] core::Result<core::AlgorithmOutput> compute(const core::AlgorithmInput& input) const override;
+  [[nodiscard]] core::Status validateParameters(const core::ValidateInput& input) const override;
+  void forgetPolicy(std::string_view ns, std::string_view name) const override;
+
+  // Where the plugin's log lines go; set before the algorithm is shared.
+  void setLogSink(PluginLogSink log) { log_ = std::move(log); }
+  // Whether the plugin has a validate_parameters entry point.
+  [[nodiscard]] bool validates() const noexcept { return validate_ != nullptr; }
 
   // The shared object it came from.
   [[nodiscard]] const std::filesystem::path& file() const noexcept { return file_; }
@@ -55,12 +82,42 @@ class PluginAlgorithm final : public core::ScalingAlgorithm {
   [[nodiscard]] std::uint32_t abiVersion() const noexcept { return abiVersion_; }
 
  private:
+  struct PolicyKey {
+    std::string ns;
+    std::string name;
+  };
+  struct KeyLess {
+    using is_transparent = void;
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const noexcept {
+      return std::tie(a.ns, a.name) < std::tie(b.ns, b.name);
+    }
+  };
+  struct KeyView {
+    std::string_view ns;
+    std::string_view name;
+  };
+  // One policy's slot; its mutex is held for the whole compute() call.
+  struct StateSlot {
+    std::mutex mutex;
+    void* state = nullptr;
+  };
+  StateSlot& slotFor(std::string_view ns, std::string_view name) const;
+  void destroy(void* state) const noexcept;
+
   std::string name_;
   std::filesystem::path file_;
   std::shared_ptr<void> library_;  // keeps self_ and compute_ mapped
   const kubeai_scaling_algorithm* self_;
   kubeai_plugin_compute_fn compute_;
+  kubeai_plugin_validate_fn validate_ = nullptr;
+  kubeai_plugin_destroy_state_fn destroyState_ = nullptr;
   std::uint32_t abiVersion_;
+  bool hasV11Input_ = false;  // a 1.1 plugin: hand it the state slot
+  PluginLogSink log_;
+
+  mutable std::mutex statesMutex_;  // guards the map, not the slots
+  mutable std::map<PolicyKey, std::unique_ptr<StateSlot>, KeyLess> states_;
 };
 
 }  // namespace kubeai::plugin

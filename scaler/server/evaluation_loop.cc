@@ -20,6 +20,16 @@ std::string formatSeconds(core::TimePoint::duration duration) {
   return std::to_string(std::chrono::duration_cast<std::chrono::seconds>(duration).count()) + "s";
 }
 
+// Tells the algorithm a policy used before that it is no longer used by it.
+void rememberAlgorithm(auto& memory, std::shared_ptr<const core::ScalingAlgorithm> used, const std::string& ns,
+                       const std::string& name) {
+  const auto previous = memory.algorithm.lock();
+  if (previous && previous != used) {
+    previous->forgetPolicy(ns, name);
+  }
+  memory.algorithm = used;
+}
+
 }  // namespace
 
 EvaluationLoop::Clock EvaluationLoop::systemClock() {
@@ -88,36 +98,71 @@ void EvaluationLoop::loop(const std::stop_token& stop) {
   // push every later one back. Triggered cycles come in between and leave the
   // schedule alone; a cycle that overran the next tick starts the next at once.
   auto nextTick = std::chrono::steady_clock::now();
+  core::CallReason reason = core::CallReason::kCycle;
   while (!stop.stop_requested()) {
-    runOnce();
+    runCycle(reason);
     const auto now = std::chrono::steady_clock::now();
     while (nextTick <= now) {
       nextTick += options_.interval;
     }
     std::unique_lock lock(mutex_);
     wake_.wait_until(lock, stop, nextTick, [this] { return triggered_; });
+    // Plugins tell the two apart: "N cycles in a row" counts the timed ones.
+    reason = std::chrono::steady_clock::now() >= nextTick ? core::CallReason::kCycle : core::CallReason::kTriggered;
   }
 }
 
-void EvaluationLoop::runOnce() {
+void EvaluationLoop::runOnce() { runCycle(core::CallReason::kCycle); }
+
+void EvaluationLoop::runCycle(core::CallReason reason) {
   std::shared_ptr<const std::vector<core::Policy>> policies;
   std::shared_ptr<const std::vector<InvalidPolicy>> invalid;
+  core::DecideSettings settings = options_.decide;
+  settings.reason = reason;
   {
     const std::lock_guard lock(mutex_);
     policies = policies_;
     invalid = invalid_;
     triggered_ = false;  // a trigger during the cycle asks for another one
+    settings.cycle = cycles_ + 1;
   }
   {
     const std::lock_guard cycle(cycleMutex_);
-    evaluate(policies, *invalid);
+    evaluate(policies, *invalid, settings);
   }
   const std::lock_guard lock(mutex_);
   ++cycles_;
 }
 
+const std::string& EvaluationLoop::checkParameters(const core::Policy& policy, PolicyMemory& memory) {
+  const core::AlgorithmSpec& spec = policy.spec.algorithm;
+  const std::shared_ptr<const core::ScalingAlgorithm> algorithm =
+      algorithms_.find(spec.name.empty() ? core::kDefaultAlgorithm : spec.name);
+  if (!algorithm) {
+    memory.parameterProblem.clear();  // decide() falls back to MaxRatio and says so
+    memory.validatedBy.reset();
+    return memory.parameterProblem;
+  }
+  if (memory.validatedBy.lock() == algorithm && memory.validatedSpec == spec) {
+    return memory.parameterProblem;
+  }
+  const core::Status verdict = algorithm->validateParameters(core::ValidateInput{
+      .policyName = policy.metadata.name,
+      .policyNamespace = policy.metadata.namespace_,
+      .parameters = &spec.parameters,
+      .weights = spec.weights,
+  });
+  memory.validatedBy = algorithm;
+  memory.validatedSpec = spec;
+  memory.parameterProblem =
+      verdict.ok() ? std::string()
+                   : "spec.algorithm.parameters: refused by " + std::string(algorithm->name()) + ": " +
+                         verdict.error().message;
+  return memory.parameterProblem;
+}
+
 void EvaluationLoop::evaluate(const std::shared_ptr<const std::vector<core::Policy>>& set,
-                              const std::vector<InvalidPolicy>& invalid) {
+                              const std::vector<InvalidPolicy>& invalid, const core::DecideSettings& settings) {
   const auto started = std::chrono::steady_clock::now();
   const core::TimePoint now = clock_();
   std::map<std::string, std::size_t> states = {{"pending", 0}, {"ready", 0}, {"stale", 0}, {"invalid", 0}};
@@ -174,6 +219,9 @@ void EvaluationLoop::evaluate(const std::shared_ptr<const std::vector<core::Poli
       // Deleted and created again between two sets: a new object, seen for the first time.
       if (!memory.problem.empty()) {
         listener_->onSuperseded(policy, kNoProblem);
+      }
+      if (const auto algorithm = memory.algorithm.lock()) {
+        algorithm->forgetPolicy(ns, name);
       }
       memory = PolicyMemory{};
       inserted = true;
@@ -258,6 +306,18 @@ void EvaluationLoop::evaluate(const std::shared_ptr<const std::vector<core::Poli
     }
 
     memory.lastGoodRead = now;
+    if (const std::string& refused = checkParameters(policy, memory); !refused.empty()) {
+      // Refused where the policy is checked, as `validate` does: no decision
+      // from parameters the algorithm cannot use. Its history is kept for
+      // when they are fixed.
+      listener_->onError(ns, name, "invalid", refused);
+      entry.state = PolicyState::kInvalid;
+      entry.message = refused;
+      ++states["invalid"];
+      memory.servingLastReady = false;
+      store_.publish(std::move(entry));
+      continue;
+    }
     const core::Observation observation = reading.observation(*reading.currentReplicas);
     if (!memory.decided) {
       memory.history = core::firstSightHistory(observation.currentReplicas, now,
@@ -266,7 +326,7 @@ void EvaluationLoop::evaluate(const std::shared_ptr<const std::vector<core::Poli
     }
     const auto decideStarted = std::chrono::steady_clock::now();
     core::Outcome outcome =
-        core::decide(policy, observation, std::move(memory.history), now, algorithms_, options_.decide);
+        core::decide(policy, observation, std::move(memory.history), now, algorithms_, settings);
     const double decideSeconds = secondsSince(decideStarted);
     memory.history = std::move(outcome.history);
 
@@ -277,6 +337,27 @@ void EvaluationLoop::evaluate(const std::shared_ptr<const std::vector<core::Poli
     listener_->onDecision(policy, decision, observation, cooldownActive, memory.history.lastChangeAt, decideSeconds);
     if (!decision.algorithmError.empty()) {
       listener_->onError(ns, name, "algorithm", decision.algorithmError);
+    }
+    rememberAlgorithm(memory, algorithms_.find(decision.algorithm), ns, name);
+
+    if (!decision.algorithmUnservable.empty()) {
+      // A plugin that keeps failing: not servable, so KEDA's fallback applies;
+      // the last good decision stays on the entry for the record.
+      entry.state = PolicyState::kStale;
+      if (memory.lastReady) {
+        entry.decision = memory.lastReady->decision;
+        entry.decidedAt = memory.lastReady->decidedAt;
+        entry.metricsReadAt = memory.lastReady->metricsReadAt;
+      } else {
+        entry.decision = decision;
+        entry.decidedAt = now;
+        entry.metricsReadAt = now;
+      }
+      entry.message = decision.algorithmUnservable;
+      ++states["stale"];
+      memory.servingLastReady = false;
+      store_.publish(std::move(entry));
+      continue;
     }
 
     entry.state = PolicyState::kReady;
@@ -309,9 +390,11 @@ void EvaluationLoop::evaluate(const std::shared_ptr<const std::vector<core::Poli
   }
 
   std::set<std::string> gone;  // in key order, as listeners see removals
+  std::map<std::string, std::weak_ptr<const core::ScalingAlgorithm>> forgetting;
   for (auto it = memory_.begin(); it != memory_.end();) {
     if (present.count(it->first) == 0) {
       gone.insert(it->first);
+      forgetting.emplace(it->first, it->second.algorithm);
       it = memory_.erase(it);
     } else {
       ++it;
@@ -327,6 +410,11 @@ void EvaluationLoop::evaluate(const std::shared_ptr<const std::vector<core::Poli
     const std::size_t slash = key.find('/');
     const std::string ns = key.substr(0, slash);
     const std::string name = key.substr(slash + 1);
+    if (const auto forgotten = forgetting.find(key); forgotten != forgetting.end()) {
+      if (const auto algorithm = forgotten->second.lock()) {
+        algorithm->forgetPolicy(ns, name);
+      }
+    }
     store_.remove(ns, name);
     listener_->onRemoved(ns, name);
   }

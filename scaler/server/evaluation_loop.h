@@ -131,10 +131,23 @@ class EvaluationLoop {
     // stays in force while metrics fail, and is served stale after that.
     std::shared_ptr<const PolicyEntry> lastReady;
     bool servingLastReady = false;  // the store holds lastReady (nothing published over it since)
+    // The algorithm of the last decision, told to forget the policy when it
+    // goes or moves to another algorithm (a plugin's state slot).
+    std::weak_ptr<const core::ScalingAlgorithm> algorithm;
+    // The algorithm (and its spec) that last accepted this policy's
+    // parameters; checked again when either changes.
+    std::weak_ptr<const core::ScalingAlgorithm> validatedBy;
+    core::AlgorithmSpec validatedSpec;
+    std::string parameterProblem;  // the algorithm's refusal, empty when accepted
   };
 
   void loop(const std::stop_token& stop);
-  void evaluate(const std::shared_ptr<const std::vector<core::Policy>>& set, const std::vector<InvalidPolicy>& invalid);
+  void runCycle(core::CallReason reason);
+  void evaluate(const std::shared_ptr<const std::vector<core::Policy>>& set, const std::vector<InvalidPolicy>& invalid,
+                const core::DecideSettings& settings);
+  // The algorithm's verdict on the policy's parameters ("" when accepted),
+  // asked again only when the algorithm or its spec changed.
+  const std::string& checkParameters(const core::Policy& policy, PolicyMemory& memory);
 
   DecisionStore& store_;
   const core::AlgorithmRegistry& algorithms_;

@@ -1,0 +1,462 @@
+#include "plugin_host/plugin_host.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "plugin_host/socket_io.h"
+
+extern char** environ;
+
+namespace kubeai::plugin::host {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string signalName(int signal) {
+  const char* abbrev = ::sigabbrev_np(signal);
+  return abbrev != nullptr ? std::string("SIG") + abbrev : "signal " + std::to_string(signal);
+}
+
+std::string describeExit(int status) {
+  if (WIFSIGNALED(status)) {
+    return "crashed: " + signalName(WTERMSIG(status));
+  }
+  if (WIFEXITED(status)) {
+    return "exited with code " + std::to_string(WEXITSTATUS(status));
+  }
+  return "ended (wait status " + std::to_string(status) + ")";
+}
+
+std::string kindOf(const std::string& cause) {
+  return cause.rfind("crashed", 0) == 0 ? "crashed" : "exited";
+}
+
+std::string milliseconds(std::chrono::milliseconds value) { return std::to_string(value.count()) + "ms"; }
+
+// The environment of the host. Under the sanitizers the host is instrumented
+// too: its runtime must leave a plugin's SIGSEGV or abort() to the kernel,
+// so the server sees the signal, and must not turn exit(3) into a leak report.
+std::vector<std::string> hostEnvironment() {
+  std::vector<std::string> env;
+  for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
+    env.emplace_back(*entry);
+  }
+#if defined(__SANITIZE_ADDRESS__)
+  constexpr std::string_view kAsan = "ASAN_OPTIONS=";
+  std::string options = "handle_segv=0:handle_sigbus=0:handle_abort=0:handle_sigfpe=0:handle_sigill=0:detect_leaks=0";
+  for (auto it = env.begin(); it != env.end(); ++it) {
+    if (it->rfind(kAsan, 0) == 0) {
+      options = it->substr(kAsan.size()) + ":" + options;
+      env.erase(it);
+      break;
+    }
+  }
+  env.push_back(std::string(kAsan) + options);
+#endif
+  return env;
+}
+
+std::vector<char*> pointers(std::vector<std::string>& strings) {
+  std::vector<char*> out;
+  out.reserve(strings.size() + 1);
+  for (std::string& s : strings) {
+    out.push_back(s.data());
+  }
+  out.push_back(nullptr);
+  return out;
+}
+
+std::vector<std::pair<std::string, std::string>> wireParameters(const core::AlgorithmParameters* parameters) {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (parameters != nullptr) {
+    out.assign(parameters->begin(), parameters->end());
+  }
+  return out;
+}
+
+}  // namespace
+
+PluginHost::PluginHost(PluginImage image, PluginHostSettings settings)
+    : image_(std::move(image)), settings_(std::move(settings)), backoff_(settings_.firstBackoff) {}
+
+core::Result<std::shared_ptr<PluginHost>> PluginHost::start(PluginImage image, PluginHostSettings settings) {
+  auto host = std::make_shared<PluginHost>(std::move(image), std::move(settings));
+  PluginFailure failure;
+  auto hello = host->spawn(host->process_, &failure);
+  if (!hello.ok()) {
+    return hello.error();
+  }
+  host->algorithm_ = hello.value().algorithm;
+  host->abiVersion_ = hello.value().abiVersion;
+  host->validates_ = hello.value().validates;
+  host->pid_ = host->process_.pid;
+  return host;
+}
+
+PluginHost::~PluginHost() {
+  const std::lock_guard lock(callMutex_);
+  if (process_.pid <= 0) {
+    return;
+  }
+  // Let the plugin free its states; a host that does not go within a second is killed.
+  if (writeAll(process_.socket, encodeFrame(ServerMessage{ShutdownRequest{}})).ok()) {
+    FrameReader drain;
+    (void)readFrame(process_.socket, drain, Clock::now() + std::chrono::seconds(1));
+  }
+  (void)reap(process_, true);
+}
+
+core::Result<Hello> PluginHost::spawn(Process& process, PluginFailure* failure) {
+  const std::string file = image_.file().string();
+  int fds[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
+    return core::Error{"cannot start the plugin host for " + file + ": socketpair: " + std::strerror(errno)};
+  }
+  // Above the two numbers the child gets, so dup2 always makes a copy (and
+  // clears close-on-exec on it).
+  const int childSocket = ::fcntl(fds[1], F_DUPFD_CLOEXEC, 10);
+  const int childImage = ::fcntl(image_.fd(), F_DUPFD_CLOEXEC, 10);
+  ::close(fds[1]);
+
+  std::vector<std::string> args = {settings_.executable.string(),
+                                    "plugin-host",
+                                    "--socket-fd=3",
+                                    "--image-fd=4",
+                                    "--parent-pid=" + std::to_string(::getpid()),
+                                    "--file=" + file};
+  std::vector<std::string> env = hostEnvironment();
+  std::vector<char*> argv = pointers(args);
+  std::vector<char*> envp = pointers(env);
+
+  posix_spawn_file_actions_t actions;
+  ::posix_spawn_file_actions_init(&actions);
+  ::posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  ::posix_spawn_file_actions_adddup2(&actions, childSocket, 3);
+  ::posix_spawn_file_actions_adddup2(&actions, childImage, 4);
+  pid_t pid = -1;
+  const int spawned = childSocket < 0 || childImage < 0
+                          ? EBADF
+                          : ::posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), envp.data());
+  ::posix_spawn_file_actions_destroy(&actions);
+  if (childSocket >= 0) {
+    ::close(childSocket);
+  }
+  if (childImage >= 0) {
+    ::close(childImage);
+  }
+  if (spawned != 0) {
+    ::close(fds[0]);
+    return core::Error{"cannot start the plugin host for " + file + ": " + settings_.executable.string() + ": " +
+                       std::strerror(spawned)};
+  }
+  process.pid = pid;
+  process.socket = fds[0];
+  process.reader = FrameReader{};
+
+  ReadOutcome read = readFrame(process.socket, process.reader, Clock::now() + settings_.startTimeout);
+  std::string cause;
+  if (read.body) {
+    auto message = decodeHostMessage(*read.body);
+    if (!message.ok()) {
+      cause = "protocol violation while loading: " + message.error().message;
+    } else if (const auto* refused = std::get_if<LoadFailed>(&message.value())) {
+      (void)reap(process, false);
+      return core::Error{refused->error};
+    } else if (const auto* hello = std::get_if<Hello>(&message.value())) {
+      if (hello->protocolVersion != kProtocolVersion) {
+        cause = "speaks plugin-host protocol " + std::to_string(hello->protocolVersion) + ", the server " +
+                std::to_string(kProtocolVersion);
+      } else if (!algorithm_.empty() && hello->algorithm != algorithm_) {
+        cause = "came back as \"" + hello->algorithm + "\" instead of \"" + algorithm_ + "\"";
+      } else {
+        return *hello;
+      }
+    } else {
+      cause = "protocol violation while loading: a message other than Hello";
+    }
+    (void)reap(process, true);
+  } else if (read.problem == ReadProblem::kTimeout) {
+    (void)reap(process, true);
+    cause = "did not load within " + milliseconds(settings_.startTimeout) + " (killed)";
+  } else if (read.problem == ReadProblem::kClosed) {
+    cause = reap(process, false) + " while loading";
+  } else {
+    (void)reap(process, true);
+    cause = "protocol violation while loading: " + read.error;
+  }
+  if (failure != nullptr) {
+    failure->cause = cause;
+    failure->kind = cause.rfind("crashed", 0) == 0 ? "crashed" : "protocol";
+  }
+  return core::Error{"plugin " + file + " " + cause, "PluginCrashed"};
+}
+
+std::string PluginHost::reap(Process& process, bool kill) {
+  if (process.socket >= 0) {
+    ::close(process.socket);
+    process.socket = -1;
+  }
+  if (process.pid <= 0) {
+    return "ended";
+  }
+  int status = 0;
+  pid_t done = 0;
+  if (!kill) {
+    // The socket closed because the process is dying: give it a moment to
+    // finish, so the signal that ended it is what we report.
+    const auto until = Clock::now() + std::chrono::milliseconds(500);
+    while ((done = ::waitpid(process.pid, &status, WNOHANG)) == 0 && Clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+  std::string how;
+  if (done == process.pid) {
+    how = describeExit(status);
+  } else {
+    ::kill(process.pid, SIGKILL);
+    while ((done = ::waitpid(process.pid, &status, 0)) < 0 && errno == EINTR) {
+    }
+    how = kill ? "killed" : "closed its connection (killed)";
+  }
+  process.pid = -1;
+  return how;
+}
+
+core::Error PluginHost::label(const std::string& cause) const {
+  return core::Error{"plugin " + algorithm_ + " (" + image_.file().filename().string() + ") " + cause,
+                     "PluginCrashed"};
+}
+
+core::Error PluginHost::failed(PluginFailure failure) {
+  failure.plugin = algorithm_;
+  failure.file = image_.file();
+  {
+    const std::lock_guard lock(stateMutex_);
+    failure.consecutive = ++consecutiveFailures_;
+    if (failure.restartsHost) {
+      lastCause_ = failure.cause;
+      restartAt_ = Clock::now() + backoff_;
+      backoff_ = std::min(backoff_ * 2, settings_.maxBackoff);
+      pid_ = -1;
+    }
+  }
+  if (settings_.onFailure) {
+    settings_.onFailure(failure);
+  }
+  return label(failure.cause);
+}
+
+void PluginHost::succeeded() {
+  const std::lock_guard lock(stateMutex_);
+  consecutiveFailures_ = 0;
+  backoff_ = settings_.firstBackoff;
+}
+
+core::Result<HostMessage> PluginHost::exchange(std::uint64_t id, const std::string& frame, PluginFailure& failure) {
+  if (process_.pid <= 0) {
+    Clock::time_point restartAt;
+    std::string lastCause;
+    {
+      const std::lock_guard lock(stateMutex_);
+      restartAt = restartAt_;
+      lastCause = lastCause_;
+    }
+    const auto now = Clock::now();
+    if (now < restartAt) {
+      failure.kind = "down";
+      failure.cause = "is not running (" + lastCause + "); restarting in " +
+                      milliseconds(std::chrono::ceil<std::chrono::milliseconds>(restartAt - now));
+      return core::Error{failure.cause};
+    }
+    auto hello = spawn(process_, &failure);
+    if (!hello.ok()) {
+      failure.restartsHost = true;
+      if (failure.cause.empty()) {
+        failure.kind = "exited";
+        failure.cause = "did not restart: " + hello.error().message;
+      }
+      return hello.error();
+    }
+    {
+      const std::lock_guard lock(stateMutex_);
+      ++restarts_;
+      pid_ = process_.pid;
+    }
+    if (settings_.onRestart) {
+      settings_.onRestart(algorithm_);
+    }
+  }
+
+  if (!writeAll(process_.socket, frame).ok()) {
+    failure.cause = reap(process_, false);
+    failure.kind = kindOf(failure.cause);
+    failure.restartsHost = true;
+    return core::Error{failure.cause};
+  }
+  const auto deadline = Clock::now() + settings_.callTimeout;
+  for (;;) {
+    ReadOutcome read = readFrame(process_.socket, process_.reader, deadline);
+    if (!read.body) {
+      failure.restartsHost = true;
+      if (read.problem == ReadProblem::kTimeout) {
+        (void)reap(process_, true);
+        failure.kind = "timeout";
+        failure.cause = "timed out after " + milliseconds(settings_.callTimeout) + " (killed)";
+      } else if (read.problem == ReadProblem::kClosed) {
+        failure.cause = reap(process_, false);
+        failure.kind = kindOf(failure.cause);
+      } else {
+        (void)reap(process_, true);
+        failure.kind = "protocol";
+        failure.cause = "broke the plugin-host protocol: " + read.error + " (killed)";
+      }
+      return core::Error{failure.cause};
+    }
+    auto message = decodeHostMessage(*read.body);
+    std::string violation;
+    if (!message.ok()) {
+      violation = message.error().message;
+    } else if (const auto* log = std::get_if<LogRecord>(&message.value())) {
+      if (log->id == id) {
+        if (settings_.log) {
+          settings_.log(PluginLogLine{log->level, algorithm_, image_.file().native(), {}, {}, log->message});
+        }
+        continue;
+      }
+      violation = "a log line for request " + std::to_string(log->id) + " while serving " + std::to_string(id);
+    } else {
+      const auto* reply = std::get_if<ComputeReply>(&message.value());
+      const auto* validated = std::get_if<ValidateReply>(&message.value());
+      const std::uint64_t answered = reply != nullptr ? reply->id : validated != nullptr ? validated->id : 0;
+      if ((reply != nullptr || validated != nullptr) && answered == id) {
+        return std::move(message).value();
+      }
+      violation = "an unexpected message (answer to " + std::to_string(answered) + " while serving " +
+                  std::to_string(id) + ")";
+    }
+    (void)reap(process_, true);
+    failure.kind = "protocol";
+    failure.cause = "broke the plugin-host protocol: " + violation + " (killed)";
+    failure.restartsHost = true;
+    return core::Error{failure.cause};
+  }
+}
+
+core::Result<core::AlgorithmOutput> PluginHost::compute(const core::AlgorithmInput& input) {
+  ComputeRequest request;
+  request.currentReplicas = input.currentReplicas;
+  request.minReplicas = input.minReplicas;
+  request.maxReplicas = input.maxReplicas;
+  request.tolerance = input.tolerance;
+  request.policyNamespace = std::string(input.policyNamespace);
+  request.policyName = std::string(input.policyName);
+  request.parameters = wireParameters(input.parameters);
+  request.weights.assign(input.weights.begin(), input.weights.end());
+  for (const core::MetricDetail& detail : input.metrics) {
+    request.metrics.push_back(WireMetric{static_cast<std::int32_t>(detail.slot), std::string(detail.name),
+                                         detail.value, std::string(detail.unit), detail.target,
+                                         std::string(detail.targetType), detail.ratio});
+  }
+  if (request.metrics.empty()) {
+    // A caller without details (tests, older drivers): the ratios alone.
+    for (const core::MetricRatio& ratio : input.ratios) {
+      request.metrics.push_back(WireMetric{static_cast<std::int32_t>(ratio.slot),
+                                           std::string(core::metricSlotName(ratio.slot)), 0.0, "", 0.0, "",
+                                           ratio.ratio});
+    }
+  }
+  request.nowUnixMs =
+      std::chrono::duration_cast<std::chrono::milliseconds>(input.now.time_since_epoch()).count();
+  request.reason = static_cast<std::int32_t>(input.reason);
+  request.cycle = input.cycle;
+
+  PluginFailure failure;
+  core::Result<HostMessage> answer = core::Error{""};
+  {
+    const std::lock_guard lock(callMutex_);
+    request.id = ++nextId_;
+    answer = exchange(request.id, encodeFrame(ServerMessage{request}), failure);
+  }
+  if (!answer.ok()) {
+    return failed(std::move(failure));
+  }
+  const auto& reply = std::get<ComputeReply>(answer.value());
+  succeeded();
+  if (!reply.ok) {
+    return core::Error{reply.error};  // the plugin's own error: no crash
+  }
+  core::AlgorithmOutput output;
+  output.desiredReplicas = reply.desiredReplicas;
+  output.held = reply.held;
+  output.ratio = reply.ratio;
+  output.reason = reply.reason;
+  return output;
+}
+
+core::Status PluginHost::validate(const core::ValidateInput& input) {
+  if (!validates_) {
+    return core::Ok{};
+  }
+  ValidateRequest request;
+  request.policyNamespace = std::string(input.policyNamespace);
+  request.policyName = std::string(input.policyName);
+  request.parameters = wireParameters(input.parameters);
+  request.weights.assign(input.weights.begin(), input.weights.end());
+  PluginFailure failure;
+  core::Result<HostMessage> answer = core::Error{""};
+  {
+    const std::lock_guard lock(callMutex_);
+    request.id = ++nextId_;
+    answer = exchange(request.id, encodeFrame(ServerMessage{request}), failure);
+  }
+  if (!answer.ok()) {
+    // Not the plugin's verdict: its calls fail (and say why) until it works.
+    (void)failed(std::move(failure));
+    return core::Ok{};
+  }
+  const auto& reply = std::get<ValidateReply>(answer.value());
+  succeeded();
+  if (!reply.ok) {
+    return core::Error{reply.error};
+  }
+  return core::Ok{};
+}
+
+void PluginHost::forget(std::string_view ns, std::string_view name) {
+  const std::lock_guard lock(callMutex_);
+  if (process_.pid > 0) {
+    // No answer; a dead host is found out by the next call.
+    (void)writeAll(process_.socket, encodeFrame(ServerMessage{ForgetRequest{std::string(ns), std::string(name)}}));
+  }
+}
+
+std::optional<std::string> PluginHost::unservableReason() const {
+  const std::lock_guard lock(stateMutex_);
+  if (consecutiveFailures_ < settings_.failuresBeforeUnservable) {
+    return std::nullopt;
+  }
+  return label("failed " + std::to_string(consecutiveFailures_) + " calls in a row (last: " + lastCause_ + ")").message;
+}
+
+std::uint64_t PluginHost::restarts() const {
+  const std::lock_guard lock(stateMutex_);
+  return restarts_;
+}
+
+pid_t PluginHost::pid() const {
+  const std::lock_guard lock(stateMutex_);
+  return pid_;
+}
+
+}  // namespace kubeai::plugin::host
