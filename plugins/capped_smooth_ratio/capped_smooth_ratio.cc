@@ -17,7 +17,9 @@
 // Unlike the Go original, it scales down at idle: the original started its max
 // at 1.0, so ratios below 1 never counted; here only present ratios count.
 // It does not clamp to min/max replicas: the host does, and says so in the
-// decision's explanation.
+// decision's explanation. It rounds as the built-ins do (the SDK's
+// ceilReplicas and withinTolerance), checks its parameters at validate time
+// (ABI 1.1 validateParameters) and names the smoothed ratio it decided on.
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -34,15 +36,14 @@
 
 namespace {
 
+using kubeai::plugin_sdk::ceilReplicas;
 using kubeai::plugin_sdk::Input;
 using kubeai::plugin_sdk::Result;
+using kubeai::plugin_sdk::ValidateInput;
 
 constexpr double kDefaultSmoothingFactor = 0.3;
 constexpr double kDefaultMaxScaleUpPercent = 50.0;
 constexpr double kDefaultMaxScaleDownPercent = 25.0;
-// A product within this of an integer counts as that integer (10 x 1.1 is 11,
-// not 12), as in the built-in algorithms.
-constexpr double kIntegerSlack = 1e-9;
 
 std::string_view trim(std::string_view text) {
   const auto first = text.find_first_not_of(" \t");
@@ -78,22 +79,6 @@ std::string formatShort(double value) {
   return ec == std::errc() ? std::string(buffer, ptr) : std::string("?");
 }
 
-// Replicas from a non-negative real, saturating at the int32 range.
-std::int32_t toReplicas(double value) {
-  if (!(value > 0.0)) {
-    return 0;
-  }
-  if (value >= static_cast<double>(std::numeric_limits<std::int32_t>::max())) {
-    return std::numeric_limits<std::int32_t>::max();
-  }
-  return static_cast<std::int32_t>(value);
-}
-
-std::int32_t ceilReplicas(double value) {
-  const double nearest = std::round(value);
-  return toReplicas(std::fabs(value - nearest) <= kIntegerSlack ? nearest : std::ceil(value));
-}
-
 struct Settings {
   double smoothingFactor = kDefaultSmoothingFactor;
   double maxScaleUpPercent = kDefaultMaxScaleUpPercent;
@@ -102,7 +87,8 @@ struct Settings {
 
 // Reads one parameter into `out` when the policy sets it; returns the error
 // text when its value is not a number in [low, high] (low excluded if asked).
-std::optional<std::string> readParameter(const Input& input, std::string_view key, double low, bool lowExcluded,
+template <typename AnyInput>  // Input (compute) or ValidateInput (validateParameters)
+std::optional<std::string> readParameter(const AnyInput& input, std::string_view key, double low, bool lowExcluded,
                                          double high, std::string_view expected, double& out) {
   const std::optional<std::string_view> text = input.parameter(key);
   if (!text) {
@@ -117,20 +103,33 @@ std::optional<std::string> readParameter(const Input& input, std::string_view ke
   return std::nullopt;
 }
 
+// All three parameters, or the first one's error.
+template <typename AnyInput>
+std::optional<std::string> readSettings(const AnyInput& input, Settings& settings) {
+  if (auto error = readParameter(input, "smoothingFactor", 0.0, true, 1.0, "a number with 0 < x <= 1 (e.g. \"0.3\")",
+                                 settings.smoothingFactor)) {
+    return error;
+  }
+  if (auto error = readParameter(input, "maxScaleUpPercent", 0.0, false, std::numeric_limits<double>::max(),
+                                 "a percentage >= 0 (e.g. \"50\" for 50 %)", settings.maxScaleUpPercent)) {
+    return error;
+  }
+  return readParameter(input, "maxScaleDownPercent", 0.0, false, 100.0,
+                       "a percentage from 0 to 100 (e.g. \"25\" for 25 %)", settings.maxScaleDownPercent);
+}
+
 class CappedSmoothRatio {
  public:
+  // Before a policy's first use: a bad parameter refuses the policy where it
+  // is checked (validate, evaluate, serve) rather than failing every decision.
+  std::optional<std::string> validateParameters(const ValidateInput& input) const {
+    Settings settings;
+    return readSettings(input, settings);
+  }
+
   Result compute(const Input& input) {
     Settings settings;
-    if (auto error = readParameter(input, "smoothingFactor", 0.0, true, 1.0, "a number with 0 < x <= 1 (e.g. \"0.3\")",
-                                   settings.smoothingFactor)) {
-      return Result::failure(std::move(*error));
-    }
-    if (auto error = readParameter(input, "maxScaleUpPercent", 0.0, false, std::numeric_limits<double>::max(),
-                                   "a percentage >= 0 (e.g. \"50\" for 50 %)", settings.maxScaleUpPercent)) {
-      return Result::failure(std::move(*error));
-    }
-    if (auto error = readParameter(input, "maxScaleDownPercent", 0.0, false, 100.0,
-                                   "a percentage from 0 to 100 (e.g. \"25\" for 25 %)", settings.maxScaleDownPercent)) {
+    if (auto error = readSettings(input, settings)) {  // also checked here: compute must stand on its own
       return Result::failure(std::move(*error));
     }
 
@@ -142,11 +141,14 @@ class CappedSmoothRatio {
 
     const double smoothed = smooth(input, *maxRatio, settings.smoothingFactor);
     const double tolerance = input.tolerance();
-    // Compare with the bounds as a user reads them (inclusive at both ends).
-    // At zero replicas there is nothing to hold: any load wakes the workload,
-    // as with the built-ins.
-    if (current > 0 && smoothed >= 1.0 - tolerance && smoothed <= 1.0 + tolerance) {
-      return {current, "within tolerance after smoothing (smoothed ratio " + formatNumber(smoothed, 2) + ")", {}};
+    Result result{current, {}, {}};
+    result.decidedRatio = smoothed;
+    // Both bounds included, as with the built-ins. At zero replicas there is
+    // nothing to hold: any load wakes the workload, as with the built-ins.
+    if (current > 0 && kubeai::plugin_sdk::withinTolerance(smoothed, tolerance)) {
+      result.held = true;
+      result.reason = "within tolerance after smoothing (smoothed ratio " + formatNumber(smoothed, 2) + ")";
+      return result;
     }
 
     const std::int32_t base = std::max<std::int32_t>(current, 1);
@@ -172,7 +174,10 @@ class CappedSmoothRatio {
       reason += ", capped at -" + formatShort(settings.maxScaleDownPercent) + " %";
     }
     reason += ")";
-    return {desired, std::move(reason), {}};
+    result.desiredReplicas = desired;
+    result.held = false;
+    result.reason = std::move(reason);
+    return result;
   }
 
  private:

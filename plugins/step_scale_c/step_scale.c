@@ -3,7 +3,9 @@
  *
  * Takes the largest present metric ratio r. Above 1 + tolerance it adds `step`
  * replicas, below 1 - tolerance it removes `step` (never below 0), otherwise it
- * holds. Parameter (spec.algorithm.parameters):
+ * holds; both bounds hold, with the built-ins' 1e-9 slack. Parameter
+ * (spec.algorithm.parameters), checked before a policy's first use through
+ * validate_parameters (ABI 1.1) and again in compute:
  *
  *   step   replicas added or removed per cycle, a positive integer (default "1")
  *
@@ -31,6 +33,24 @@ static int32_t parse_step(const char* text) {
   return (int32_t)value;
 }
 
+/* The refusal of a bad step, for validate_parameters and compute alike. */
+static void format_step_error(char* text, size_t capacity, const char* step_text) {
+  snprintf(text, capacity, "parameter step: invalid value \"%.64s\", want a positive integer (e.g. \"2\")", step_text);
+}
+
+static int step_validate(const kubeai_scaling_algorithm* self, const kubeai_validate_input* input, char* error,
+                         size_t error_capacity) {
+  const char* step_text = kubeai_validate_parameter(input, "step");
+  char text[200];
+  (void)self;
+  if (step_text != NULL && parse_step(step_text) == 0) {
+    format_step_error(text, sizeof text, step_text);
+    kubeai_copy_text(error, error_capacity, text);
+    return KUBEAI_SCALER_ERROR;
+  }
+  return KUBEAI_SCALER_OK;
+}
+
 static int step_compute(const kubeai_scaling_algorithm* self, const kubeai_scaling_input* input,
                         kubeai_scaling_result* result) {
   char text[200];
@@ -51,8 +71,7 @@ static int step_compute(const kubeai_scaling_algorithm* self, const kubeai_scali
   if (step_text != NULL) {
     step = parse_step(step_text);
     if (step == 0) {
-      snprintf(text, sizeof text, "parameter step: invalid value \"%.64s\", want a positive integer (e.g. \"2\")",
-               step_text);
+      format_step_error(text, sizeof text, step_text);
       kubeai_result_set_error(result, text);
       return KUBEAI_SCALER_ERROR;
     }
@@ -81,19 +100,32 @@ static int step_compute(const kubeai_scaling_algorithm* self, const kubeai_scali
     /* At zero replicas there is nothing to hold: any load wakes the workload. */
     result->desired_replicas = step;
     snprintf(text, sizeof text, "max ratio %.2f at zero replicas: up %d", max_ratio, (int)step);
-  } else if (max_ratio > 1.0 + tolerance) {
+  } else if (max_ratio > 1.0 + tolerance + 1e-9) {
     result->desired_replicas = current > INT32_MAX - step ? INT32_MAX : current + step;
     snprintf(text, sizeof text, "max ratio %.2f above %.2f: up %d", max_ratio, 1.0 + tolerance, (int)step);
-  } else if (max_ratio < 1.0 - tolerance) {
+  } else if (max_ratio < 1.0 - tolerance - 1e-9) {
     result->desired_replicas = current > step ? current - step : 0;
     snprintf(text, sizeof text, "max ratio %.2f below %.2f: down %d", max_ratio, 1.0 - tolerance, (int)step);
   } else {
     result->desired_replicas = current;
     snprintf(text, sizeof text, "max ratio %.2f within tolerance", max_ratio);
   }
+  /* ABI 1.1 (fields a 1.0 host's result lacks): the ratio it turned on, and
+   * whether holding was on purpose. */
+  if (KUBEAI_SCALER_HAS_FIELD(kubeai_scaling_result, result, decided_ratio)) {
+    result->decided_ratio = max_ratio;
+    result->held = result->desired_replicas == current ? 1 : 0;
+  }
   kubeai_result_set_reason(result, text);
   return KUBEAI_SCALER_OK;
 }
 
+/* Designated initializers: what is not named (destroy_state: no state; any
+ * field a later SDK adds) stays NULL. */
 KUBEAI_SCALER_EXPORT const kubeai_scaling_algorithm Algorithm = {
-    KUBEAI_SCALER_ABI_VERSION, (uint32_t)sizeof(kubeai_scaling_algorithm), "StepScale", step_compute, NULL};
+    .abi_version = KUBEAI_SCALER_ABI_VERSION,
+    .struct_size = (uint32_t)sizeof(kubeai_scaling_algorithm),
+    .name = "StepScale",
+    .compute = step_compute,
+    .validate_parameters = step_validate,
+};

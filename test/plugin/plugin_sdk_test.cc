@@ -1,5 +1,6 @@
 // The SDK headers on their own: the C helpers, the C++ Input view honouring
-// struct_size, and the trampoline that keeps exceptions inside the plugin.
+// struct_size (a 1.0 host's input included), and the trampolines that keep
+// exceptions inside the plugin. The ABI 1.1 parts are in plugin_sdk_abi_1_1_test.cc.
 #include <doctest/doctest.h>
 #include <kubeai/scaler_plugin.h>
 #include <kubeai/scaler_plugin.hpp>
@@ -40,7 +41,7 @@ struct RawInput {
 };
 
 TEST_CASE("ABI version packing") {
-  CHECK(KUBEAI_SCALER_ABI_VERSION == 0x00010000u);
+  CHECK(KUBEAI_SCALER_ABI_VERSION == 0x00010001u);
   CHECK(KUBEAI_SCALER_MAKE_ABI_VERSION(2, 7) == 0x00020007u);
   CHECK(KUBEAI_SCALER_ABI_MAJOR(0x00020007u) == 2u);
   CHECK(KUBEAI_SCALER_ABI_MINOR(0x00020007u) == 7u);

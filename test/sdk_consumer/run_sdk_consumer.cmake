@@ -1,19 +1,33 @@
-# The SDK as a plugin author gets it: install the plugin_sdk component of a
-# build into a scratch prefix, build test/sdk_consumer/project against it with
-# find_package(KubeAIScalerPlugin), strict warnings as errors, then check the
-# plugins it made: named <target>.so, exporting `Algorithm` and nothing else,
-# and loadable by the real loader. Also checks that plugins/README.md shows
-# exactly these files.
+# The SDK as a plugin author gets it: install it into a scratch prefix, build
+# test/sdk_consumer/project against it with find_package(KubeAIScalerPlugin),
+# strict warnings as errors, then check the plugins it made: named
+# <target>.so, exporting `Algorithm` and nothing else, and loadable by the real
+# loader. Also checks that plugins/README.md shows exactly these files.
 #
-# cmake -DBUILD_DIR=... -DSOURCE_DIR=... -DWORK_DIR=... -DGENERATOR=... -DC_COMPILER=...
-#       -DCXX_COMPILER=... -DNM=... -DCHECK_TOOL=... -P run_sdk_consumer.cmake
+# Where the SDK comes from:
+#   -DBUILD_DIR=<server build>   the plugin_sdk component of the server's build;
+#   -DSDK_SOURCE=<plugins/sdk>   plugins/sdk on its own: copied alone into the
+#                                scratch directory (nothing else of the source
+#                                tree reachable), configured with every find_*
+#                                rooted in an empty directory (no package, header,
+#                                library or program of the machine found), built
+#                                and installed.
+#
+# cmake (-DBUILD_DIR=... | -DSDK_SOURCE=... -DMAKE_PROGRAM=...) -DSOURCE_DIR=... -DWORK_DIR=... -DGENERATOR=...
+#       -DC_COMPILER=... -DCXX_COMPILER=... -DNM=... -DCHECK_TOOL=... -P run_sdk_consumer.cmake
 cmake_minimum_required(VERSION 3.25)
 
-foreach(var BUILD_DIR SOURCE_DIR WORK_DIR GENERATOR C_COMPILER CXX_COMPILER NM CHECK_TOOL)
+foreach(var SOURCE_DIR WORK_DIR GENERATOR C_COMPILER CXX_COMPILER NM CHECK_TOOL)
   if(NOT DEFINED ${var} OR "${${var}}" STREQUAL "")
     message(FATAL_ERROR "run_sdk_consumer.cmake: -D${var}=... is required")
   endif()
 endforeach()
+if(NOT DEFINED BUILD_DIR AND NOT DEFINED SDK_SOURCE)
+  message(FATAL_ERROR "run_sdk_consumer.cmake: -DBUILD_DIR=... or -DSDK_SOURCE=... is required")
+endif()
+if(DEFINED SDK_SOURCE AND NOT DEFINED MAKE_PROGRAM)
+  message(FATAL_ERROR "run_sdk_consumer.cmake: -DSDK_SOURCE=... needs -DMAKE_PROGRAM=...")
+endif()
 
 set(project_dir ${SOURCE_DIR}/test/sdk_consumer/project)
 set(prefix ${WORK_DIR}/prefix)
@@ -25,13 +39,42 @@ function(run what)
     message(FATAL_ERROR "${what} failed (${rc}):\n${ARGN}\n--- stdout\n${out}\n--- stderr\n${err}")
   endif()
   set(run_output "${out}" PARENT_SCOPE)
+  set(run_error "${err}" PARENT_SCOPE)
 endfunction()
 
 file(REMOVE_RECURSE ${WORK_DIR})
 
 # 1. Install the SDK only.
-run("install" ${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${prefix} --component plugin_sdk)
-foreach(header scaler_plugin.h scaler_plugin.hpp)
+if(DEFINED SDK_SOURCE)
+  set(sdk_copy ${WORK_DIR}/sdk-source)
+  set(sdk_build ${WORK_DIR}/sdk-build)
+  set(nothing ${WORK_DIR}/nothing)
+  file(MAKE_DIRECTORY ${nothing})
+  file(COPY ${SDK_SOURCE}/ DESTINATION ${sdk_copy})
+  # (--no-warn-unused-cli: that nothing reads the find_* settings is the point.)
+  run("configure the SDK on its own" ${CMAKE_COMMAND} --no-warn-unused-cli -S ${sdk_copy} -B ${sdk_build} -G ${GENERATOR}
+    -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF
+    -DCMAKE_FIND_ROOT_PATH=${nothing}
+    -DCMAKE_FIND_ROOT_PATH_MODE_PACKAGE=ONLY
+    -DCMAKE_FIND_ROOT_PATH_MODE_INCLUDE=ONLY
+    -DCMAKE_FIND_ROOT_PATH_MODE_LIBRARY=ONLY
+    -DCMAKE_FIND_ROOT_PATH_MODE_PROGRAM=ONLY
+    -DCMAKE_MAKE_PROGRAM=${MAKE_PROGRAM})  # the one program it needs, found by the caller
+  string(FIND "${run_output}${run_error}" "Warning" warned)
+  if(NOT warned EQUAL -1)
+    message(FATAL_ERROR "the standalone SDK configure warned:\n${run_output}${run_error}")
+  endif()
+  # Header-only and LANGUAGES NONE: not even a compiler was looked for.
+  file(STRINGS ${sdk_build}/CMakeCache.txt compilers REGEX "^CMAKE_(C|CXX)_COMPILER:")
+  if(compilers)
+    message(FATAL_ERROR "the standalone SDK configure looked for a compiler: ${compilers}")
+  endif()
+  run("build the SDK" ${CMAKE_COMMAND} --build ${sdk_build})
+  run("install the SDK" ${CMAKE_COMMAND} --install ${sdk_build} --prefix ${prefix})
+else()
+  run("install" ${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${prefix} --component plugin_sdk)
+endif()
+foreach(header scaler_plugin.h scaler_plugin.hpp scaler_plugin_input.hpp)
   if(NOT EXISTS ${prefix}/include/kubeai/${header})
     message(FATAL_ERROR "not installed: include/kubeai/${header}")
   endif()
@@ -136,4 +179,9 @@ if(checked LESS 3)
 endif()
 
 file(REMOVE_RECURSE ${WORK_DIR})
-message(STATUS "SDK consumer: installed, built out of tree, loaded; README blocks match (${checked})")
+if(DEFINED SDK_SOURCE)
+  set(origin "plugins/sdk on its own")
+else()
+  set(origin "the server's build")
+endif()
+message(STATUS "SDK consumer: installed from ${origin}, built out of tree, loaded; README blocks match (${checked})")
