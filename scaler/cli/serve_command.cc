@@ -55,12 +55,8 @@ constexpr std::chrono::milliseconds kStuckGrace{2000};
 // thread stuck in a plugin call or a metric read: destroying what it runs in
 // would be undefined, and joining it could take forever. Everything KEDA and
 // the cluster see (streams, gRPC, the Lease) has already been shut down.
-[[noreturn]] void exitLeavingStuck(std::string_view what, const std::filesystem::path& pluginScratch) {
+[[noreturn]] void exitLeavingStuck(std::string_view what) {
   logEvent(LogLevel::kWarn, "exiting without waiting for a stuck thread", {{"stuck", std::string(what)}});
-  std::error_code ignored;
-  if (!pluginScratch.empty()) {
-    std::filesystem::remove_all(pluginScratch, ignored);
-  }
   std::_Exit(kExitOk);
 }
 
@@ -98,22 +94,8 @@ int runServe(const ServeOptions& options) {
   RepeatFilter pluginsSaid;
   RepeatFilter problemsSaid;
   std::unique_ptr<plugin::PluginReloader> plugins;
-  std::filesystem::path pluginScratch;
-  // The loaded copies are unlinked at once; the directory goes when serve does.
-  struct ScratchRemover {
-    std::filesystem::path& path;
-    ~ScratchRemover() {
-      std::error_code ignored;
-      if (!path.empty()) {
-        std::filesystem::remove_all(path, ignored);
-      }
-    }
-  } scratchRemover{pluginScratch};
   if (options.pluginDir) {
-    pluginScratch = std::filesystem::temp_directory_path() /
-                    ("kubeai-scaler-plugins-" + std::to_string(::getpid()));
-    const auto& scratch = pluginScratch;
-    plugins = std::make_unique<plugin::PluginReloader>(*registry, *options.pluginDir, scratch);
+    plugins = std::make_unique<plugin::PluginReloader>(*registry, *options.pluginDir);
     auto reports = plugins->reload();
     if (!reports.ok()) {
       return fail(kExitUsage, reports.error().message);
@@ -312,7 +294,8 @@ int runServe(const ServeOptions& options) {
     watcher.watch(options.metricsFile, reloadMetrics);
   }
   if (plugins) {
-    watcher.watch(*options.pluginDir, reloadPlugins);
+    // A plugin copied in place is read once closed, not at every write.
+    watcher.watch(*options.pluginDir, reloadPlugins, {.completeWritesOnly = true});
   }
   // Catch up with what changed between the first read and the watches.
   if (policies) {
@@ -412,10 +395,10 @@ int runServe(const ServeOptions& options) {
   // in a plugin call that never returns; its metric reads have a deadline,
   // but one past it may still be running in the source.
   if (!stopLoopWithin(loop, kStuckGrace)) {
-    exitLeavingStuck("evaluation loop (a plugin call that never returns?)", pluginScratch);
+    exitLeavingStuck("evaluation loop (a plugin call that never returns?)");
   }
   if (!deadlinedMetrics.waitIdle(kStuckGrace)) {
-    exitLeavingStuck("metric read past its deadline", pluginScratch);
+    exitLeavingStuck("metric read past its deadline");
   }
   return kExitOk;
 }

@@ -84,6 +84,13 @@ void reportPlugins(const std::vector<plugin::PluginLoadReport>& reports, telemet
   std::size_t loaded = 0;
   std::size_t failed = 0;
   for (const auto& report : reports) {
+    if (report.waiting) {
+      // A file still being copied in: said once, not counted as a failure.
+      if (said.fresh(report.file.string() + "\n" + report.error)) {
+        logEvent(LogLevel::kInfo, "plugin waiting", {{"file", report.file.string()}, {"reason", report.error}});
+      }
+      continue;
+    }
     if (report.ok()) {
       ++loaded;
       // The algorithm object is new for each version loaded, so a replaced

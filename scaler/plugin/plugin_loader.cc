@@ -6,15 +6,20 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <set>
 #include <string_view>
 #include <system_error>
 #include <utility>
 
 #include "plugin/plugin_algorithm.h"
+#include "plugin/plugin_image.h"
 
 #if defined(__has_include)
 #if __has_include(<dlfcn.h>)
 #include <dlfcn.h>
+#include <fcntl.h>
+#include <link.h>
+#include <unistd.h>
 #define KUBEAI_HAVE_DLOPEN 1
 #endif
 #endif
@@ -55,6 +60,45 @@ std::string dlerrorText(const std::string& openPath) {
   return std::string(text);
 }
 
+class UniqueFd {
+ public:
+  explicit UniqueFd(int fd) noexcept : fd_(fd) {}
+  ~UniqueFd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  UniqueFd& operator=(UniqueFd&&) = delete;
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+
+ private:
+  int fd_;
+};
+
+// glibc's dlopen hands back an object already loaded under the same name
+// without opening the file. "/proc/self/fd/N" names are reused with descriptor
+// numbers, and a library dlclose cannot unload (a C++ plugin with
+// STB_GNU_UNIQUE symbols) keeps its name, so a name in use is avoided by
+// duplicating the descriptor until its number gives an unused one.
+std::string unusedProcPath(int fd, std::vector<UniqueFd>& extra) {
+  std::set<std::string> loaded;
+  dl_iterate_phdr(
+      [](dl_phdr_info* info, std::size_t, void* names) {
+        if (info->dlpi_name != nullptr) static_cast<std::set<std::string>*>(names)->insert(info->dlpi_name);
+        return 0;
+      },
+      &loaded);
+  std::string path = "/proc/self/fd/" + std::to_string(fd);
+  // Each duplicate takes a new number (the lowest free one); the set is finite.
+  while (loaded.count(path) != 0) {
+    const int duplicate = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (duplicate < 0) break;  // dlopen will say what is wrong
+    extra.emplace_back(duplicate);
+    path = "/proc/self/fd/" + std::to_string(duplicate);
+  }
+  return path;
+}
+
 #endif  // KUBEAI_HAVE_DLOPEN
 
 }  // namespace
@@ -64,14 +108,23 @@ core::Result<std::shared_ptr<const core::ScalingAlgorithm>> loadPlugin(const fs:
   (void)file;
   return core::Error{std::string(kNotSupported)};
 #else
-  std::error_code ec;
-  if (!fs::exists(fs::status(file, ec))) {
-    return core::Error{"plugin not found: " + file.string()};
+  auto image = readPluginImage(file);
+  if (!image.ok()) {
+    return image.error();
   }
+  // The descriptor closes with `image`: the library stays mapped.
+  return loadPluginImage(image.value());
+#endif
+}
 
-  // A bare "x.so" would make dlopen search the library path instead of the
-  // current directory.
-  const std::string openPath = file.has_parent_path() ? file.string() : (fs::path(".") / file).string();
+core::Result<std::shared_ptr<const core::ScalingAlgorithm>> loadPluginImage(const PluginImage& image) {
+#ifndef KUBEAI_HAVE_DLOPEN
+  (void)image;
+  return core::Error{std::string(kNotSupported)};
+#else
+  const fs::path& file = image.file();
+  std::vector<UniqueFd> extraDescriptors;  // closed once dlopen is done
+  const std::string openPath = unusedProcPath(image.fd(), extraDescriptors);
   // RTLD_NOW: a missing dependency fails here, not in the middle of a decision.
   // RTLD_LOCAL: one plugin's symbols never resolve another's.
   void* handle = dlopen(openPath.c_str(), RTLD_NOW | RTLD_LOCAL);

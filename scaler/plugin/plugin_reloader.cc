@@ -1,36 +1,31 @@
 #include "plugin/plugin_reloader.h"
 
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <set>
 #include <system_error>
 #include <utility>
+
+#include "plugin/plugin_image.h"
 
 namespace kubeai::plugin {
 namespace {
 
 namespace fs = std::filesystem;
 
-std::uint64_t inodeOf(const fs::path& path) {
-  struct stat info {};
-  return ::stat(path.c_str(), &info) == 0 ? static_cast<std::uint64_t>(info.st_ino) : 0;
+std::int64_t nanoseconds(const struct timespec& time) {
+  return static_cast<std::int64_t>(time.tv_sec) * 1'000'000'000 + time.tv_nsec;
 }
 
 }  // namespace
 
-PluginReloader::PluginReloader(core::AlgorithmRegistry& registry, fs::path directory, fs::path scratchDir)
-    : registry_(registry), directory_(std::move(directory)), scratchDir_(std::move(scratchDir)) {}
+PluginReloader::PluginReloader(core::AlgorithmRegistry& registry, fs::path directory)
+    : registry_(registry), directory_(std::move(directory)) {}
 
 core::Result<std::vector<PluginLoadReport>> PluginReloader::reload() {
   std::error_code ec;
   if (!fs::is_directory(directory_, ec)) {
     return core::Error{"plugin directory not found: " + directory_.string()};
-  }
-  fs::create_directories(scratchDir_, ec);
-  if (ec) {
-    return core::Error{"cannot create plugin scratch directory " + scratchDir_.string() + ": " + ec.message()};
   }
 
   std::vector<fs::path> present;
@@ -60,35 +55,34 @@ core::Result<std::vector<PluginLoadReport>> PluginReloader::reload() {
 
   for (const fs::path& name : present) {
     const fs::path file = directory_ / name;
-    std::error_code statError;
     Loaded next;
-    next.size = fs::file_size(file, statError);
-    next.modified = fs::last_write_time(file, statError);
-    next.inode = inodeOf(file);
+    struct stat info {};
+    if (::stat(file.c_str(), &info) == 0) {  // follows symlinks: the version is the final file's
+      next.fingerprint = Fingerprint{static_cast<std::uint64_t>(info.st_dev), static_cast<std::uint64_t>(info.st_ino),
+                                     static_cast<std::int64_t>(info.st_size), nanoseconds(info.st_mtim),
+                                     nanoseconds(info.st_ctim)};
+    }
     auto existing = files_.find(name);
-    if (existing != files_.end() && existing->second.size == next.size &&
-        existing->second.modified == next.modified && existing->second.inode == next.inode) {
+    if (existing != files_.end() && !existing->second.retry && existing->second.fingerprint == next.fingerprint) {
       continue;  // unchanged
     }
 
-    // A private copy per version, so dlopen cannot hand back the old one.
-    const fs::path copy = scratchDir_ / (name.stem().string() + "-" + std::to_string(::getpid()) + "-" +
-                                         std::to_string(++copies_) + ".so");
-    std::error_code copyError;
-    fs::copy_file(file, copy, fs::copy_options::overwrite_existing, copyError);
-    auto loaded = copyError ? core::Result<std::shared_ptr<const core::ScalingAlgorithm>>(core::Error{
-                                  "cannot copy plugin " + file.string() + ": " + copyError.message()})
-                            : loadPlugin(copy);
-    fs::remove(copy, copyError);  // the mapping outlives the name
+    // A sealed memfd copy per version: no file on disk, and dlopen cannot hand back the old one.
+    ImageProblem problem = ImageProblem::kNone;
+    auto image = readPluginImage(file, &problem);
+    auto loaded = image.ok() ? loadPluginImage(image.value())
+                             : core::Result<std::shared_ptr<const core::ScalingAlgorithm>>(image.error());
 
     const std::string previousName = existing != files_.end() ? existing->second.algorithm : std::string();
     if (!loaded.ok()) {
-      // Say it of the file the user put there, not of our copy.
       std::string message = loaded.error().message;
-      const std::string copyName = copy.string();
-      for (std::size_t at = message.find(copyName); at != std::string::npos; at = message.find(copyName)) {
-        message.replace(at, copyName.size(), file.string());
+      if (problem == ImageProblem::kIncomplete) {
+        next.waiting = true;
+        message = "waiting for " + file.string() + " to be complete: " + message;
       }
+      // What may be fixed without touching the file (a directory's mode), or is transient.
+      next.retry = problem == ImageProblem::kIncomplete || problem == ImageProblem::kRefused ||
+                   problem == ImageProblem::kIo || problem == ImageProblem::kNotFound;
       if (!previousName.empty()) {
         message += "; still serving the previous version";
         next.algorithm = previousName;
@@ -130,6 +124,7 @@ core::Result<std::vector<PluginLoadReport>> PluginReloader::reload() {
     PluginLoadReport report;
     report.file = directory_ / name;
     report.error = loaded.error;
+    report.waiting = loaded.waiting;
     if (loaded.error.empty()) {
       report.algorithm = loaded.instance;
     }

@@ -18,35 +18,46 @@ namespace kubeai::plugin {
 // registry hands out shared_ptrs; the old library is unloaded when the last
 // one goes).
 //
-// glibc's dlopen returns the already-loaded library for a path it has open, so
-// each version is loaded from its own uniquely named copy in `scratchDir`
-// (unlinked right after loading: the mapping stays). A plugin that fails to
-// load is reported; the others, and the previous version of that one, keep
-// working. Not thread-safe: one reload() at a time (the watcher's thread).
+// Each version is loaded from its own sealed memfd copy (readPluginImage):
+// nothing is written to disk, the file may be rewritten in place afterwards,
+// and dlopen never hands back an older version. A plugin that fails to load
+// is reported; the others, and the previous version of that one, keep
+// working. A file still being written (changed while read, or its ELF cut
+// off) is not a failure: its report is `waiting`, the previous version (if
+// any) keeps serving, and it is read again on the next reload(). Not
+// thread-safe: one reload() at a time (the watcher's thread).
 class PluginReloader {
  public:
-  PluginReloader(core::AlgorithmRegistry& registry, std::filesystem::path directory,
-                 std::filesystem::path scratchDir);
+  PluginReloader(core::AlgorithmRegistry& registry, std::filesystem::path directory);
 
-  // Loads what changed since the last call (by size, modification time and
-  // inode) and returns a report for every .so now in the directory (`file`
-  // is the file in the directory). Fails only when the directory cannot be read.
+  // Loads what changed since the last call (by device, inode, size,
+  // modification and change time, so a chmod counts), and what failed or was
+  // incomplete last time, and returns a report for every .so now in the
+  // directory (`file` is the file in the directory). Fails only when the
+  // directory cannot be read.
   core::Result<std::vector<PluginLoadReport>> reload();
 
  private:
-  struct Loaded {
-    std::uintmax_t size = 0;
-    std::filesystem::file_time_type modified;
+  // What stat says of a version of a file.
+  struct Fingerprint {
+    std::uint64_t device = 0;
     std::uint64_t inode = 0;
+    std::int64_t size = 0;
+    std::int64_t modifiedNs = 0;
+    std::int64_t changedNs = 0;
+    bool operator==(const Fingerprint&) const = default;
+  };
+  struct Loaded {
+    Fingerprint fingerprint;
     std::string algorithm;  // registered name; empty when the file failed
-    std::string error;
+    std::string error;      // empty when the current version is loaded
+    bool waiting = false;
+    bool retry = false;  // read again even when unchanged (incomplete, refused for a directory's mode, I/O)
     std::shared_ptr<const core::ScalingAlgorithm> instance;
   };
 
   core::AlgorithmRegistry& registry_;
   std::filesystem::path directory_;
-  std::filesystem::path scratchDir_;
-  std::uint64_t copies_ = 0;
   std::map<std::filesystem::path, Loaded> files_;  // by file name
 };
 

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -47,14 +48,17 @@ core::AlgorithmOutput computeOk(const core::ScalingAlgorithm& algorithm, const I
   return result.value();
 }
 
-// Whether the dynamic loader still has the file mapped.
+// Whether the dynamic loader still has the file mapped: plugins are loaded
+// from a memfd copy named after the file ("/memfd:kubeai-plugin:NAME (deleted)").
 bool isMapped(const fs::path& file) {
-  void* handle = dlopen(file.c_str(), RTLD_NOW | RTLD_NOLOAD);
-  if (handle == nullptr) {
-    return false;
+  std::ifstream maps("/proc/self/maps");
+  const std::string memfd = "/memfd:kubeai-plugin:" + file.filename().string() + " ";
+  for (std::string line; std::getline(maps, line);) {
+    if (line.find(memfd) != std::string::npos) {
+      return true;
+    }
   }
-  dlclose(handle);
-  return true;
+  return false;
 }
 
 TEST_CASE("a C plugin loads and computes through the ABI") {
@@ -345,7 +349,7 @@ TEST_CASE("the shared object stays mapped while any copy of its algorithm is ali
   auto registry = core::AlgorithmRegistry::withBuiltins();
   std::shared_ptr<const core::ScalingAlgorithm> inFlight;
   {
-    std::vector<PluginLoadReport> reports{{file, mustLoad(file), {}}};
+    std::vector<PluginLoadReport> reports{{file, mustLoad(file), {}, false}};
     registerPlugins(*registry, reports);
     REQUIRE(reports[0].ok());
     CHECK(isMapped(file));

@@ -2,15 +2,28 @@
 
 #include <doctest/doctest.h>
 
+#include <sys/stat.h>
+
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
 
 #include "plugin_test_util.h"
 
 namespace kubeai::plugin {
 namespace {
 
+namespace fs = std::filesystem;
 using testing::InputBuilder;
 using testing::TempDir;
+
+std::string readAll(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
 
 core::AlgorithmOutput computeOk(const core::ScalingAlgorithm& algorithm) {
   InputBuilder input;
@@ -35,9 +48,8 @@ void replaceWith(const std::filesystem::path& from, const std::filesystem::path&
 
 TEST_CASE("the reloader follows the directory: new, replaced, broken and removed plugins") {
   TempDir plugins;
-  TempDir scratch;
   auto registry = core::AlgorithmRegistry::withBuiltins();
-  PluginReloader reloader(*registry, plugins.path(), scratch.path());
+  PluginReloader reloader(*registry, plugins.path());
   CHECK(reload(reloader).empty());
 
   // New.
@@ -79,14 +91,12 @@ TEST_CASE("the reloader follows the directory: new, replaced, broken and removed
   CHECK(reload(reloader).empty());
   CHECK(registry->find("CappedSmoothRatio") == nullptr);
   CHECK(registry->find("MaxRatio") != nullptr);
-  CHECK(std::filesystem::is_empty(scratch.path()));  // copies are unlinked once loaded
 }
 
 TEST_CASE("the reloader refuses a second file with the same algorithm, and built-in names") {
   TempDir plugins;
-  TempDir scratch;
   auto registry = core::AlgorithmRegistry::withBuiltins();
-  PluginReloader reloader(*registry, plugins.path(), scratch.path());
+  PluginReloader reloader(*registry, plugins.path());
   plugins.copy(STEP_SCALE_SO, "a.so");
   plugins.copy(STEP_SCALE_SO, "b.so");
   plugins.copy(FIXTURE_BUILTIN_NAME_SO, "c.so");
@@ -97,10 +107,123 @@ TEST_CASE("the reloader refuses a second file with the same algorithm, and built
   CHECK(reports[2].error == "duplicate algorithm name \"MaxRatio\": already provided by a built-in algorithm");
 }
 
-TEST_CASE("the reloader: a missing directory is an error") {
-  TempDir scratch;
+TEST_CASE("the reloader: a plugin copied in place is loaded once complete, never half") {
+  TempDir plugins;
+  ::chmod(plugins.path().c_str(), 0755);
   auto registry = core::AlgorithmRegistry::withBuiltins();
-  PluginReloader reloader(*registry, "/nonexistent/plugins", scratch.path());
+  PluginReloader reloader(*registry, plugins.path());
+  const fs::path file = plugins.path() / "algorithm.so";
+  const std::string stepScale = readAll(STEP_SCALE_SO);
+  REQUIRE(stepScale.size() > 4096);
+
+  // The first 4 KiB, the writer paused (as a slow cp or volume is).
+  std::ofstream writer(file, std::ios::binary);
+  writer << stepScale.substr(0, 4096);
+  writer.flush();
+  auto reports = reload(reloader);
+  REQUIRE(reports.size() == 1);
+  CHECK_FALSE(reports[0].ok());
+  CHECK(reports[0].waiting);
+  CHECK(reports[0].error.find("waiting for " + file.string() + " to be complete: ") == 0);
+  CHECK(registry->find("StepScale") == nullptr);
+  // Asked again with nothing changed: still waiting, still not loaded.
+  reports = reload(reloader);
+  CHECK(reports[0].waiting);
+
+  // The rest: loaded.
+  writer << stepScale.substr(4096);
+  writer.close();
+  reports = reload(reloader);
+  REQUIRE(reports.size() == 1);
+  CHECK(reports[0].ok());
+  CHECK_FALSE(reports[0].waiting);
+  REQUIRE(registry->find("StepScale") != nullptr);
+  const auto loaded = registry->find("StepScale");
+  CHECK(computeOk(*loaded).desiredReplicas == 5);
+
+  // Replaced in place by another plugin, half written: the loaded version
+  // keeps serving (and running: its bytes are a sealed copy, not the file).
+  const std::string capped = readAll(CAPPED_SMOOTH_RATIO_SO);
+  writer.open(file, std::ios::binary | std::ios::trunc);
+  writer << capped.substr(0, 4096);
+  writer.flush();
+  reports = reload(reloader);
+  REQUIRE(reports.size() == 1);
+  CHECK(reports[0].waiting);
+  CHECK(reports[0].error.find("still serving the previous version") != std::string::npos);
+  CHECK(registry->find("StepScale") == loaded);
+  CHECK(computeOk(*loaded).desiredReplicas == 5);
+  writer << capped.substr(4096);
+  writer.close();
+  reports = reload(reloader);
+  CHECK(reports[0].ok());
+  CHECK(registry->find("StepScale") == nullptr);
+  REQUIRE(registry->find("CappedSmoothRatio") != nullptr);
+  CHECK(computeOk(*loaded).desiredReplicas == 5);  // a call on the old version still works
+}
+
+TEST_CASE("the reloader refuses a world-writable plugin, and loads it once fixed") {
+  TempDir plugins;
+  ::chmod(plugins.path().c_str(), 0755);
+  auto registry = core::AlgorithmRegistry::withBuiltins();
+  PluginReloader reloader(*registry, plugins.path());
+  const fs::path file = plugins.copy(STEP_SCALE_SO, "step.so");
+  ::chmod(file.c_str(), 0666);
+  auto reports = reload(reloader);
+  REQUIRE(reports.size() == 1);
+  CHECK_FALSE(reports[0].waiting);
+  CHECK(reports[0].error == "plugin " + file.string() + " is writable by others (mode 0666): refused");
+  CHECK(registry->find("StepScale") == nullptr);
+
+  ::chmod(file.c_str(), 0644);
+  reports = reload(reloader);
+  CHECK(reports[0].ok());
+  CHECK(registry->find("StepScale") != nullptr);
+
+  // The directory made group-writable: a new plugin is refused (the loaded one stays).
+  plugins.copy(CAPPED_SMOOTH_RATIO_SO, "capped.so");
+  ::chmod(plugins.path().c_str(), 0775);
+  reports = reload(reloader);
+  REQUIRE(reports.size() == 2);
+  CHECK(reports[0].error == "plugin directory " + plugins.path().string() +
+                                " is writable by group (mode 0775): refused");
+  CHECK(registry->find("CappedSmoothRatio") == nullptr);
+  CHECK(registry->find("StepScale") != nullptr);
+  // Only the directory's mode changes, not the file: retried all the same.
+  ::chmod(plugins.path().c_str(), 0755);
+  reports = reload(reloader);
+  CHECK(reports[0].ok());
+  CHECK(registry->find("CappedSmoothRatio") != nullptr);
+}
+
+TEST_CASE("the reloader writes no copies: nothing named kubeai-scaler-plugins-* under TMPDIR") {
+  TempDir temporary;
+  const char* previous = std::getenv("TMPDIR");
+  const std::string restore = previous != nullptr ? previous : "";
+  ::setenv("TMPDIR", temporary.path().c_str(), 1);
+  {
+    TempDir plugins;  // under the new TMPDIR
+    ::chmod(plugins.path().c_str(), 0755);
+    auto registry = core::AlgorithmRegistry::withBuiltins();
+    PluginReloader reloader(*registry, plugins.path());
+    plugins.copy(STEP_SCALE_SO, "a.so");
+    REQUIRE(reload(reloader)[0].ok());
+    replaceWith(CAPPED_SMOOTH_RATIO_SO, plugins.path() / "a.so");
+    REQUIRE(reload(reloader)[0].ok());
+    std::vector<std::string> entries;
+    for (const auto& entry : fs::directory_iterator(temporary.path())) entries.push_back(entry.path().filename());
+    CHECK(entries.size() == 1);  // the plugin directory, nothing else
+  }
+  if (previous != nullptr) {
+    ::setenv("TMPDIR", restore.c_str(), 1);
+  } else {
+    ::unsetenv("TMPDIR");
+  }
+}
+
+TEST_CASE("the reloader: a missing directory is an error") {
+  auto registry = core::AlgorithmRegistry::withBuiltins();
+  PluginReloader reloader(*registry, "/nonexistent/plugins");
   auto reports = reloader.reload();
   REQUIRE_FALSE(reports.ok());
   CHECK(reports.error().message == "plugin directory not found: /nonexistent/plugins");
