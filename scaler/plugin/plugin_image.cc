@@ -220,7 +220,7 @@ core::Result<PluginImage> readPluginImage(const fs::path& file, ImageProblem* pr
     return fail(problem, {ImageProblem::kIo, "cannot read plugin " + name + ": " + errnoText(errno)});
   }
   if (!S_ISREG(before.st_mode)) {
-    return fail(problem, {ImageProblem::kInvalid, "plugin " + name + " is not a regular file: refused"});
+    return fail(problem, {ImageProblem::kInvalid, "cannot load plugin " + name + ": not a regular file"});
   }
   if (auto refused = refusal("plugin", name, fileFd.get(), before)) return fail(problem, std::move(*refused));
 
