@@ -237,8 +237,7 @@ class Input {
                ? static_cast<CallReason>(raw_->call_reason)
                : CallReason::kCycle;
   }
-  // serve's cycle number (from 1; a triggered re-evaluation keeps the cycle's
-  // number), simulate's step, 0 under evaluate and on a 1.0 host.
+  // serve's cycle number (from 1), simulate's step, 0 under evaluate and on a 1.0 host.
   [[nodiscard]] std::uint64_t cycle() const noexcept {
     return KUBEAI_SCALER_HAS_FIELD(kubeai_scaling_input, raw_, cycle) ? raw_->cycle : 0;
   }
