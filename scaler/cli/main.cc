@@ -12,6 +12,7 @@
 #include "cli/query_command.h"
 #include "cli/serve_command.h"
 #include "cli/validate_command.h"
+#include "plugin_host/host_process.h"
 
 int main(int argc, char** argv) {
   using namespace kubeai::cli;  // NOLINT(google-build-using-namespace): main.cc only
@@ -49,6 +50,7 @@ int main(int argc, char** argv) {
   std::string staleAfter;
   std::string readDeadline;
   std::string reactionTime = "30s";
+  std::string pluginTimeout = "1s";
   std::string prometheusTimeout = "2s";
   std::vector<std::string> prometheusHeaders;
   std::string kubeconfig;
@@ -117,6 +119,18 @@ int main(int argc, char** argv) {
                            "kube_deployment_spec_replicas / kube_statefulset_replicas)")
       ->needs(prometheusUrl);
   serveCommand->add_option("--plugin-dir", servePluginDir, "Directory of algorithm plugins (*.so, watched)");
+  serveCommand->add_option("--plugin-isolation", serve.pluginIsolation,
+                           "process: each plugin file in its own plugin-host process (a crash fails its calls "
+                           "only); in-process: loaded into serve (a crash takes the server down)")
+      ->check(CLI::IsMember({"process", "in-process"}))
+      ->capture_default_str();
+  serveCommand->add_option("--plugin-timeout", pluginTimeout,
+                           "Deadline of every call to an isolated plugin; a call past it kills its host")
+      ->capture_default_str();
+  serveCommand->add_option("--plugin-failures-before-unavailable", serve.pluginFailuresBeforeUnavailable,
+                           "Failed calls in a row after which an isolated plugin's policies answer UNAVAILABLE")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   serveCommand->add_option("--evaluation-interval", interval, "How often every policy is evaluated")
       ->capture_default_str();
   serveCommand->add_option("--metrics-stale-after", staleAfter,
@@ -150,6 +164,15 @@ int main(int argc, char** argv) {
   queryCommand->add_option("--tls-key-file", query.tlsKeyFile, "Client key (mTLS)");
   queryCommand->add_option("--tls-server-name", query.tlsServerName, "Name to verify in the server's certificate");
 
+  // Hidden: what serve starts for each plugin file (DESIGN §5, isolation).
+  kubeai::plugin::host::HostProcessArgs host;
+  std::string hostFile;
+  auto* hostCommand = app.add_subcommand("plugin-host", "")->group("");
+  hostCommand->add_option("--socket-fd", host.socketFd)->required();
+  hostCommand->add_option("--image-fd", host.imageFd)->required();
+  hostCommand->add_option("--parent-pid", host.parentPid)->required();
+  hostCommand->add_option("--file", hostFile)->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -163,6 +186,10 @@ int main(int argc, char** argv) {
     return kExitUsage;
   }
 
+  if (*hostCommand) {
+    host.file = hostFile;
+    return kubeai::plugin::host::runPluginHost(host);
+  }
   if (*evaluateCommand) {
     if (!pluginDir.empty()) {
       evaluate.pluginDir = pluginDir;
@@ -195,6 +222,7 @@ int main(int argc, char** argv) {
       serve.metricsStaleAfter = duration("--metrics-stale-after", staleAfter);
     }
     serve.reactionTime = duration("--reaction-time", reactionTime);
+    serve.pluginTimeout = duration("--plugin-timeout", pluginTimeout);
     if (!readDeadline.empty()) {
       serve.metricsReadDeadline = duration("--metrics-read-deadline", readDeadline);
     }

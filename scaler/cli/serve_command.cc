@@ -19,6 +19,7 @@
 #include "cli/serve_grpc.h"
 #include "cli/serve_health.h"
 #include "cli/serve_listener.h"
+#include "cli/serve_plugins.h"
 #include "cli/serve_reload.h"
 #include "cli/serve_sources.h"
 #include "cli/status_bridge.h"
@@ -90,12 +91,18 @@ int runServe(const ServeOptions& options) {
   }
 
   telemetry::Telemetry telemetry;
+  // Before the registry: isolated plugins count their failures here until they go.
+  telemetry::PluginTelemetry pluginTelemetry(*telemetry.registry());
   auto registry = core::AlgorithmRegistry::withBuiltins();
   RepeatFilter pluginsSaid;
   RepeatFilter problemsSaid;
   std::unique_ptr<plugin::PluginReloader> plugins;
   if (options.pluginDir) {
-    plugins = std::make_unique<plugin::PluginReloader>(*registry, *options.pluginDir);
+    auto loader = makePluginLoader(options, pluginTelemetry);
+    if (!loader.ok()) {
+      return fail(kExitFailure, loader.error().message);
+    }
+    plugins = std::make_unique<plugin::PluginReloader>(*registry, *options.pluginDir, std::move(loader).value());
     auto reports = plugins->reload();
     if (!reports.ok()) {
       return fail(kExitUsage, reports.error().message);

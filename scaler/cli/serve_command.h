@@ -38,6 +38,11 @@ struct ServeOptions {
   std::vector<std::pair<std::string, std::string>> prometheusHeaders;  // X-Scope-OrgID and the like
   std::string replicasQuery;  // empty = kube-state-metrics' spec replicas of the target's kind
   std::optional<std::filesystem::path> pluginDir;
+  // "process" (each plugin file in its own plugin-host process) or "in-process"
+  // (dlopen'd into serve: a crashing plugin takes the server down).
+  std::string pluginIsolation = "process";
+  std::chrono::milliseconds pluginTimeout{1000};  // every call to an isolated plugin
+  int pluginFailuresBeforeUnavailable = 3;        // failed calls in a row
   std::chrono::milliseconds evaluationInterval{15'000};
   std::optional<std::chrono::milliseconds> metricsStaleAfter;  // default 3 x evaluationInterval
   // Every metric read's deadline; default 2 x evaluationInterval, at most metricsStaleAfter.

@@ -117,9 +117,11 @@ core::Result<std::shared_ptr<const core::ScalingAlgorithm>> loadPlugin(const fs:
 #endif
 }
 
-core::Result<std::shared_ptr<const core::ScalingAlgorithm>> loadPluginImage(const PluginImage& image) {
+core::Result<std::shared_ptr<const core::ScalingAlgorithm>> loadPluginImage(const PluginImage& image,
+                                                                             PluginLogSink log) {
 #ifndef KUBEAI_HAVE_DLOPEN
   (void)image;
+  (void)log;
   return core::Error{std::string(kNotSupported)};
 #else
   const fs::path& file = image.file();
@@ -172,7 +174,7 @@ core::Result<std::shared_ptr<const core::ScalingAlgorithm>> loadPluginImage(cons
   std::string name(algorithm.name, static_cast<const char*>(nameEnd));
 
   return std::shared_ptr<const core::ScalingAlgorithm>(std::make_shared<PluginAlgorithm>(
-      std::move(name), file, std::move(library), exported, algorithm.compute, abiVersion));
+      std::move(name), file, std::move(library), exported, algorithm.compute, abiVersion, std::move(log)));
 #endif
 }
 

@@ -8,6 +8,7 @@
 #include "core/algorithm.h"
 #include "core/algorithm_registry.h"
 #include "core/result.h"
+#include "plugin/plugin_log.h"
 
 namespace kubeai::plugin {
 
@@ -40,7 +41,9 @@ core::Result<std::shared_ptr<const core::ScalingAlgorithm>> loadPlugin(const std
 // dlopens an image through its /proc/self/fd path; errors name image.file(),
 // never the descriptor. The image may be destroyed afterwards: the library
 // stays mapped until the algorithm (and every call on it) is gone.
-core::Result<std::shared_ptr<const core::ScalingAlgorithm>> loadPluginImage(const PluginImage& image);
+// `log` receives what the plugin logs through the ABI 1.1 host logger.
+core::Result<std::shared_ptr<const core::ScalingAlgorithm>> loadPluginImage(const PluginImage& image,
+                                                                             PluginLogSink log = {});
 
 // Loads every regular file named *.so directly in `directory`, in file-name
 // order. One bad plugin never stops the others: its report carries the error.

@@ -19,8 +19,8 @@ std::int64_t nanoseconds(const struct timespec& time) {
 
 }  // namespace
 
-PluginReloader::PluginReloader(core::AlgorithmRegistry& registry, fs::path directory)
-    : registry_(registry), directory_(std::move(directory)) {}
+PluginReloader::PluginReloader(core::AlgorithmRegistry& registry, fs::path directory, ImageLoader load)
+    : registry_(registry), directory_(std::move(directory)), load_(std::move(load)) {}
 
 core::Result<std::vector<PluginLoadReport>> PluginReloader::reload() {
   std::error_code ec;
@@ -70,8 +70,9 @@ core::Result<std::vector<PluginLoadReport>> PluginReloader::reload() {
     // A sealed memfd copy per version: no file on disk, and dlopen cannot hand back the old one.
     ImageProblem problem = ImageProblem::kNone;
     auto image = readPluginImage(file, &problem);
-    auto loaded = image.ok() ? loadPluginImage(image.value())
-                             : core::Result<std::shared_ptr<const core::ScalingAlgorithm>>(image.error());
+    auto loaded = !image.ok() ? core::Result<std::shared_ptr<const core::ScalingAlgorithm>>(image.error())
+                  : load_     ? load_(std::move(image).value())
+                              : loadPluginImage(image.value());
 
     const std::string previousName = existing != files_.end() ? existing->second.algorithm : std::string();
     if (!loaded.ok()) {

@@ -2,12 +2,14 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "core/algorithm_registry.h"
+#include "plugin/plugin_image.h"
 #include "plugin/plugin_loader.h"
 
 namespace kubeai::plugin {
@@ -28,7 +30,11 @@ namespace kubeai::plugin {
 // thread-safe: one reload() at a time (the watcher's thread).
 class PluginReloader {
  public:
-  PluginReloader(core::AlgorithmRegistry& registry, std::filesystem::path directory);
+  // How one checked image becomes an algorithm: dlopen'd here (the default),
+  // or run in a plugin-host process (plugin_host/isolated_plugin_algorithm.h).
+  using ImageLoader = std::function<core::Result<std::shared_ptr<const core::ScalingAlgorithm>>(PluginImage image)>;
+
+  PluginReloader(core::AlgorithmRegistry& registry, std::filesystem::path directory, ImageLoader load = {});
 
   // Loads what changed since the last call (by device, inode, size,
   // modification and change time, so a chmod counts), and what failed or was
@@ -58,6 +64,7 @@ class PluginReloader {
 
   core::AlgorithmRegistry& registry_;
   std::filesystem::path directory_;
+  ImageLoader load_;
   std::map<std::filesystem::path, Loaded> files_;  // by file name
 };
 

@@ -72,19 +72,10 @@ bool confine(const HostProcessArgs& args) {
 
 class Host {
  public:
-  Host(int socket, std::shared_ptr<const core::ScalingAlgorithm> algorithm)
-      : socket_(socket), algorithm_(std::move(algorithm)) {}
-
-  // The plugin's log lines go out as frames of the request being served.
-  void attachLog() {
-    auto* plugin = dynamic_cast<const PluginAlgorithm*>(algorithm_.get());
-    if (plugin != nullptr) {
-      // The algorithm was made non-const by the loader; only this process has it.
-      const_cast<PluginAlgorithm*>(plugin)->setLogSink([this](const PluginLogLine& line) {
-        (void)writeAll(socket_, encodeFrame(HostMessage{LogRecord{request_, line.level, std::string(line.message)}}));
-      });
-    }
-  }
+  // `request` is where the id of the request being served is kept, for the
+  // plugin's log lines (they go out as frames of that request).
+  Host(int socket, std::shared_ptr<const core::ScalingAlgorithm> algorithm, std::uint64_t& request)
+      : socket_(socket), algorithm_(std::move(algorithm)), request_(request) {}
 
   int serve() {
     FrameReader reader;
@@ -177,7 +168,7 @@ class Host {
 
   int socket_;
   std::shared_ptr<const core::ScalingAlgorithm> algorithm_;
-  std::uint64_t request_ = 0;
+  std::uint64_t& request_;
 };
 
 }  // namespace
@@ -188,7 +179,11 @@ int runPluginHost(const HostProcessArgs& args) {
     return kExitProtocol;
   }
   PluginImage image(args.imageFd, 0, args.file);
-  auto loaded = loadPluginImage(image);
+  std::uint64_t request = 0;
+  const int socket = args.socketFd;
+  auto loaded = loadPluginImage(image, [&request, socket](const PluginLogLine& line) {
+    (void)writeAll(socket, encodeFrame(HostMessage{LogRecord{request, line.level, std::string(line.message)}}));
+  });
   if (!loaded.ok()) {
     (void)writeAll(args.socketFd, encodeFrame(HostMessage{LoadFailed{loaded.error().message}}));
     return kExitNotLoaded;
@@ -202,8 +197,7 @@ int runPluginHost(const HostProcessArgs& args) {
   if (!writeAll(args.socketFd, encodeFrame(HostMessage{hello})).ok()) {
     return kExitStopped;
   }
-  Host host(args.socketFd, std::move(algorithm));
-  host.attachLog();
+  Host host(args.socketFd, std::move(algorithm), request);
   return host.serve();
 }
 

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/prctl.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -86,6 +87,14 @@ std::vector<std::pair<std::string, std::string>> wireParameters(const core::Algo
 }
 
 }  // namespace
+
+core::Status protectServerMemory() {
+  if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+    return core::Error{std::string("cannot protect the server's memory from plugin hosts: prctl(PR_SET_DUMPABLE): ") +
+                       std::strerror(errno)};
+  }
+  return core::Ok{};
+}
 
 PluginHost::PluginHost(PluginImage image, PluginHostSettings settings)
     : image_(std::move(image)), settings_(std::move(settings)), backoff_(settings_.firstBackoff) {}
@@ -263,7 +272,8 @@ void PluginHost::succeeded() {
   backoff_ = settings_.firstBackoff;
 }
 
-core::Result<HostMessage> PluginHost::exchange(std::uint64_t id, const std::string& frame, PluginFailure& failure) {
+core::Result<HostMessage> PluginHost::exchange(std::uint64_t id, const std::string& frame, PluginFailure& failure,
+                                               std::string_view ns, std::string_view name) {
   if (process_.pid <= 0) {
     Clock::time_point restartAt;
     std::string lastCause;
@@ -330,7 +340,7 @@ core::Result<HostMessage> PluginHost::exchange(std::uint64_t id, const std::stri
     } else if (const auto* log = std::get_if<LogRecord>(&message.value())) {
       if (log->id == id) {
         if (settings_.log) {
-          settings_.log(PluginLogLine{log->level, algorithm_, image_.file().native(), {}, {}, log->message});
+          settings_.log(PluginLogLine{log->level, algorithm_, image_.file().native(), ns, name, log->message});
         }
         continue;
       }
@@ -386,7 +396,8 @@ core::Result<core::AlgorithmOutput> PluginHost::compute(const core::AlgorithmInp
   {
     const std::lock_guard lock(callMutex_);
     request.id = ++nextId_;
-    answer = exchange(request.id, encodeFrame(ServerMessage{request}), failure);
+    answer = exchange(request.id, encodeFrame(ServerMessage{request}), failure, input.policyNamespace,
+                      input.policyName);
   }
   if (!answer.ok()) {
     return failed(std::move(failure));
@@ -418,7 +429,8 @@ core::Status PluginHost::validate(const core::ValidateInput& input) {
   {
     const std::lock_guard lock(callMutex_);
     request.id = ++nextId_;
-    answer = exchange(request.id, encodeFrame(ServerMessage{request}), failure);
+    answer = exchange(request.id, encodeFrame(ServerMessage{request}), failure, input.policyNamespace,
+                      input.policyName);
   }
   if (!answer.ok()) {
     // Not the plugin's verdict: its calls fail (and say why) until it works.

@@ -19,6 +19,12 @@
 
 namespace kubeai::plugin::host {
 
+// Makes this process (the server) non-dumpable, so that a plugin host, which
+// runs as the same user without capabilities, can neither ptrace it nor write
+// its memory (/proc/PID/mem, process_vm_writev). Call once before starting
+// hosts. Also turns off core dumps of the server.
+core::Status protectServerMemory();
+
 // One failed call (or start) of a plugin host, for metrics and logs.
 struct PluginFailure {
   std::string plugin;
@@ -94,7 +100,9 @@ class PluginHost {
   // and says how it ended ("crashed: SIGSEGV", "exited with code 3").
   std::string reap(Process& process, bool kill);
   // One request and its answer on the running process (callMutex_ held).
-  core::Result<HostMessage> exchange(std::uint64_t id, const std::string& frame, PluginFailure& failure);
+  // `ns` and `name` are the policy the request is for, for the plugin's log lines.
+  core::Result<HostMessage> exchange(std::uint64_t id, const std::string& frame, PluginFailure& failure,
+                                     std::string_view ns, std::string_view name);
   core::Error failed(PluginFailure failure);  // records a failure, returns the call's error
   core::Error label(const std::string& cause) const;  // "plugin NAME (FILE) <cause>"
   void succeeded();

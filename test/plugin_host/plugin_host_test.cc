@@ -1,0 +1,236 @@
+// The plugin host against real processes: the kubeai-scaler binary started as
+// `plugin-host` for real fixture plugins that work, crash, hang, abort, exit
+// and scribble on their socket.
+#include "plugin_host/plugin_host.h"
+
+#include <doctest/doctest.h>
+#include <signal.h>
+
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/algorithm.h"
+#include "plugin/plugin_image.h"
+#include "plugin_host/isolated_plugin_algorithm.h"
+
+namespace host = kubeai::plugin::host;
+namespace core = kubeai::core;
+using namespace std::chrono_literals;
+
+namespace {
+
+host::PluginHostSettings settings(std::vector<host::PluginFailure>* failures = nullptr) {
+  host::PluginHostSettings s;
+  s.executable = KUBEAI_SCALER_BIN;
+  s.callTimeout = 400ms;
+  s.firstBackoff = 20ms;
+  s.maxBackoff = 200ms;
+  if (failures != nullptr) {
+    s.onFailure = [failures](const host::PluginFailure& f) { failures->push_back(f); };
+  }
+  return s;
+}
+
+std::shared_ptr<host::PluginHost> startHost(const char* file, host::PluginHostSettings s = settings()) {
+  auto image = kubeai::plugin::readPluginImage(file);
+  REQUIRE_MESSAGE(image.ok(), (image.ok() ? "" : image.error().message));
+  auto started = host::PluginHost::start(std::move(image).value(), std::move(s));
+  REQUIRE_MESSAGE(started.ok(), (started.ok() ? "" : started.error().message));
+  return std::move(started).value();
+}
+
+// One policy's input with one latency metric at `ratio`.
+struct Call {
+  core::AlgorithmParameters parameters;
+  std::vector<core::MetricRatio> ratios;
+  std::vector<core::MetricDetail> metrics;
+  core::AlgorithmInput input;
+
+  Call(std::int32_t current, double ratio, const char* name = "chat", core::AlgorithmParameters params = {})
+      : parameters(std::move(params)) {
+    ratios.push_back(core::MetricRatio{core::MetricSlot::kLatencyP99, ratio});
+    core::MetricDetail detail;
+    detail.slot = core::MetricSlot::kLatencyP99;
+    detail.name = "latencyP99";
+    detail.value = 200.0 * ratio;
+    detail.unit = "ms";
+    detail.target = 200.0;
+    detail.targetType = "Value";
+    detail.ratio = ratio;
+    metrics.push_back(detail);
+    input.currentReplicas = current;
+    input.minReplicas = 1;
+    input.maxReplicas = 50;
+    input.ratios = ratios;
+    input.tolerance = 0.1;
+    input.policyName = name;
+    input.policyNamespace = "prod";
+    input.parameters = &parameters;
+    input.metrics = metrics;
+    input.now = core::TimePoint(std::chrono::milliseconds(1'700'000'000'000));
+    input.reason = core::CallReason::kCycle;
+    input.cycle = 7;
+  }
+};
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+}  // namespace
+
+TEST_CASE("an isolated plugin decides as it does in process, and its host goes when it does") {
+  pid_t pid = -1;
+  {
+    auto plugin = startHost(FIXTURE_ABI_1_0_SO);
+    CHECK(plugin->algorithm() == "Abi10Plugin");
+    pid = plugin->pid();
+    REQUIRE(pid > 0);
+    Call call(4, 1.5);
+    auto out = plugin->compute(call.input);
+    REQUIRE_MESSAGE(out.ok(), (out.ok() ? "" : out.error().message));
+    CHECK(out.value().desiredReplicas == 6);
+    CHECK(out.value().reason == "abi 1.0: ratio 1.50 -> 6");
+    CHECK_FALSE(plugin->unservableReason());
+  }
+  // Shut down and reaped: no such process any more.
+  CHECK(::kill(pid, 0) == -1);
+}
+
+TEST_CASE("a load error in the host keeps the loader's wording") {
+  auto image = kubeai::plugin::readPluginImage(FIXTURE_NO_SYMBOL_SO);
+  REQUIRE(image.ok());
+  auto started = host::PluginHost::start(std::move(image).value(), settings());
+  REQUIRE_FALSE(started.ok());
+  CHECK(started.error().message == std::string("plugin missing Algorithm symbol: ") + FIXTURE_NO_SYMBOL_SO);
+}
+
+TEST_CASE("a plugin that crashes fails its calls, restarts with back-off and goes unservable after 3") {
+  struct Case {
+    const char* file;
+    const char* name;
+    const char* cause;
+    const char* kind;
+  };
+  const Case cases[] = {
+      {FIXTURE_SEGV_SO, "SegvPlugin", "crashed: SIGSEGV", "crashed"},
+      {FIXTURE_ABORT_SO, "AbortPlugin", "crashed: SIGABRT", "crashed"},
+      {FIXTURE_EXIT3_SO, "ExitPlugin", "exited with code 3", "exited"},
+      {FIXTURE_HANG_LOOP_SO, "HangPlugin", "timed out after 400ms (killed)", "timeout"},
+      {FIXTURE_GARBAGE_SO, "GarbagePlugin", "broke the plugin-host protocol", "protocol"},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(std::string(c.name));
+    std::vector<host::PluginFailure> failures;
+    auto plugin = startHost(c.file, settings(&failures));
+    Call call(3, 2.0);
+    const std::string file = std::filesystem::path(c.file).filename().string();
+
+    auto first = plugin->compute(call.input);
+    REQUIRE_FALSE(first.ok());
+    CHECK(first.error().reason == "PluginCrashed");
+    CHECK_MESSAGE(contains(first.error().message, std::string("plugin ") + c.name + " (" + file + ") " + c.cause),
+                  first.error().message);
+    REQUIRE(failures.size() == 1);
+    CHECK(failures[0].kind == c.kind);
+    CHECK(failures[0].restartsHost);
+    CHECK_FALSE(plugin->unservableReason());
+    CHECK(plugin->pid() == -1);
+
+    // At once: still backing off, fails without starting anything.
+    auto second = plugin->compute(call.input);
+    REQUIRE_FALSE(second.ok());
+    CHECK_MESSAGE(contains(second.error().message, "is not running (" + std::string(c.cause).substr(0, 10)),
+                  second.error().message);
+    CHECK(failures.back().kind == "down");
+    CHECK(plugin->restarts() == 0);
+
+    // After the back-off: a new host, which fails the same way.
+    std::this_thread::sleep_for(60ms);  // past the 20 ms back-off, not synchronisation with the host
+    auto third = plugin->compute(call.input);
+    REQUIRE_FALSE(third.ok());
+    CHECK(plugin->restarts() == 1);
+    const auto unservable = plugin->unservableReason();
+    REQUIRE(unservable);
+    CHECK_MESSAGE(contains(*unservable, std::string("plugin ") + c.name + " (" + file + ") failed 3 calls in a row"),
+                  *unservable);
+  }
+}
+
+TEST_CASE("a plugin that crashes only for some policies serves the others once restarted") {
+  auto plugin = startHost(FIXTURE_SEGV_ONLY_BAD_SO);
+  Call good(3, 1.0, "good");
+  Call bad(3, 1.0, "bad-one");
+  REQUIRE(plugin->compute(good.input).ok());
+  CHECK_FALSE(plugin->compute(bad.input).ok());
+  std::this_thread::sleep_for(60ms);  // the back-off
+  auto again = plugin->compute(good.input);
+  REQUIRE_MESSAGE(again.ok(), (again.ok() ? "" : again.error().message));
+  CHECK_FALSE(plugin->unservableReason());  // a success starts the count over
+}
+
+TEST_CASE("an ABI 1.1 plugin sees names, values, time, reason, cycle and its state, through the host") {
+  auto plugin = startHost(FIXTURE_ABI_1_1_SO);
+  CHECK(plugin->algorithm() == "Abi11Probe");
+  Call call(3, 1.25);
+  auto first = plugin->compute(call.input);
+  REQUIRE_MESSAGE(first.ok(), (first.ok() ? "" : first.error().message));
+  CHECK_MESSAGE(contains(first.value().reason, "calls=1 reason=cycle cycle=7 now=1700000000000"),
+                first.value().reason);
+  CHECK_MESSAGE(contains(first.value().reason, "latencyP99:250ms/200ms(Value)"), first.value().reason);
+  auto second = plugin->compute(call.input);
+  REQUIRE(second.ok());
+  CHECK(contains(second.value().reason, "calls=2 "));
+  // Another policy has its own slot; a forgotten one starts over.
+  Call other(3, 1.25, "other");
+  auto otherFirst = plugin->compute(other.input);
+  REQUIRE(otherFirst.ok());
+  CHECK(contains(otherFirst.value().reason, "calls=1 "));
+  plugin->forget("prod", "chat");
+  auto afterForget = plugin->compute(call.input);
+  REQUIRE(afterForget.ok());
+  CHECK(contains(afterForget.value().reason, "calls=1 "));
+
+  core::AlgorithmParameters bad{{"minStep", "abc"}};
+  const core::Status refused = plugin->validate(core::ValidateInput{"chat", "prod", &bad, {}});
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().message == "parameter minStep: not a number: abc");
+  core::AlgorithmParameters good{{"minStep", "2"}};
+  CHECK(plugin->validate(core::ValidateInput{"chat", "prod", &good, {}}).ok());
+}
+
+TEST_CASE("the plugin's log lines reach the server's sink") {
+  std::vector<std::string> lines;
+  auto s = settings();
+  s.log = [&lines](const kubeai::plugin::PluginLogLine& line) { lines.emplace_back(line.message); };
+  auto plugin = startHost(FIXTURE_ABI_1_1_SO, std::move(s));
+  Call call(3, 1.0);
+  REQUIRE(plugin->compute(call.input).ok());
+  REQUIRE_FALSE(lines.empty());
+}
+
+TEST_CASE("a plugin host cannot write the server's memory") {
+  REQUIRE(host::protectServerMemory().ok());
+  auto plugin = startHost(PARENT_MEMORY_PROBE_SO);
+  Call call(2, 1.0);
+  auto out = plugin->compute(call.input);
+  REQUIRE_MESSAGE(out.ok(), (out.ok() ? "" : out.error().message));
+  const std::string& reason = out.value().reason;
+  CAPTURE(reason);
+  CHECK_FALSE(contains(reason, "ALLOWED"));
+  CHECK(contains(reason, "mem=E"));
+  CHECK(contains(reason, "vm_writev=E"));
+  CHECK(contains(reason, "ptrace=E"));
+}
+
+TEST_CASE("IsolatedPluginAlgorithm is the host as a core algorithm") {
+  auto image = kubeai::plugin::readPluginImage(FIXTURE_ABI_1_0_SO);
+  REQUIRE(image.ok());
+  auto loaded = host::loadIsolatedPlugin(std::move(image).value(), settings());
+  REQUIRE(loaded.ok());
+  CHECK(loaded.value()->name() == "Abi10Plugin");
+  Call call(2, 2.0);
+  auto out = loaded.value()->compute(call.input);
+  REQUIRE(out.ok());
+  CHECK(out.value().desiredReplicas == 4);
+}
