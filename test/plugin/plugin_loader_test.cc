@@ -1,5 +1,6 @@
 // The loader against real shared objects: the fixtures in fixtures/ are built
 // by test/plugin/CMakeLists.txt and their paths passed in as *_SO macros.
+#include <cstddef>
 #include <dlfcn.h>
 
 #include <doctest/doctest.h>
@@ -192,17 +193,17 @@ TEST_CASE("loader errors keep the seed's wording") {
   }
   SUBCASE("another ABI major") {
     CHECK(loadError(FIXTURE_WRONG_MAJOR_SO) == std::string("does not implement ScalingAlgorithm: ") +
-                                                   FIXTURE_WRONG_MAJOR_SO + ": ABI version 2.0, host supports 1.0");
+                                                   FIXTURE_WRONG_MAJOR_SO + ": ABI version 2.0, host supports 1.1");
   }
   SUBCASE("a newer minor than the host knows") {
     CHECK(loadError(FIXTURE_NEWER_MINOR_SO) == std::string("does not implement ScalingAlgorithm: ") +
-                                                   FIXTURE_NEWER_MINOR_SO + ": ABI version 1.1, host supports 1.0");
+                                                   FIXTURE_NEWER_MINOR_SO + ": ABI version 1.2, host supports 1.1");
   }
   SUBCASE("struct_size smaller than the v1.0 fields") {
     CHECK(loadError(FIXTURE_SMALL_STRUCT_SO) ==
           std::string("does not implement ScalingAlgorithm: ") + FIXTURE_SMALL_STRUCT_SO +
-              ": Algorithm struct_size 8 is smaller than the " + std::to_string(sizeof(kubeai_scaling_algorithm)) +
-              " bytes of ABI 1.0");
+              ": Algorithm struct_size 8 is smaller than the " +
+              std::to_string(offsetof(kubeai_scaling_algorithm, user_data) + sizeof(void*)) + " bytes of ABI 1.0");
   }
   SUBCASE("NULL compute") {
     CHECK(loadError(FIXTURE_NULL_COMPUTE_SO) ==

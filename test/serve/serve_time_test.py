@@ -13,10 +13,12 @@ The real binary on free 127.0.0.1 ports, KEDA's side from Debian's python3-grpci
                       once Prometheus answers again
   PendingStreamTest   the same Prometheus hung from the start: a stream opened
                       on the pending policy sends once it is servable
-  HungPluginTest      a plugin call that never returns: the policy's answers
-                      turn UNAVAILABLE after --metrics-stale-after, /healthz
-                      fails after its limit (four intervals), and SIGTERM
-                      still ends serve with exit 0
+  HungPluginTest      a plugin call that never returns, in process
+                      (--plugin-isolation=in-process, where nothing can kill
+                      it): the policy's answers turn UNAVAILABLE after
+                      --metrics-stale-after, /healthz fails after its limit
+                      (four intervals), and SIGTERM still ends serve with
+                      exit 0. Isolated plugins: serve_plugin_isolation_test.py
   DeadlineFlagsTest   --metrics-read-deadline and --metrics-stale-after refused
                       when they cannot work
 
@@ -283,7 +285,7 @@ class HungPluginTest(TimeTestCase):
         metrics_file = os.path.join(self.dir, "metrics.yaml")
         h.write_atomically(metrics_file, h.metrics_yaml({"default/hang": {"currentReplicas": 3,
                                                                           "gpuUtilizationPercent": 140}}))
-        self.start(["--metrics-file", metrics_file, "--plugin-dir", plugin_dir])
+        self.start(["--metrics-file", metrics_file, "--plugin-dir", plugin_dir, "--plugin-isolation", "in-process"])
         self.wait_for_answer("hang", lambda a: a[1] == 3, 5.0, "the plugin's decision (holds 3)")
         self.assertEqual(self.serve.http_get("/healthz"), (200, "ok"))
 
