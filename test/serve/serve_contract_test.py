@@ -565,6 +565,58 @@ class ReloadTest(ServeTestCase):
             spec_stream.cancel()
             active_stream.cancel()
 
+    def remove_plugin_and_wait(self, path):
+        os.remove(path)
+        self.wait_for_desired("stepper", 4, "StepScale removed with " + os.path.basename(path))
+
+    def test_half_written_plugin_is_waited_for_then_loaded(self):
+        # Issue 11: a .so copied in two goes (its first 4 KiB, a pause, the rest) never
+        # crashes serve, is not loaded half written, and loads once complete.
+        with open(ARGS.step_scale_so, "rb") as source:
+            whole = source.read()
+        self.assertGreater(len(whole), 4096)
+        plugin = os.path.join(self.plugin_dir, "half_step.so")
+        self.addCleanup(lambda: os.path.exists(plugin) and self.remove_plugin_and_wait(plugin))
+        mark = self.serve.log_mark()
+        with open(plugin, "wb") as out:  # closed: the watch reports it
+            out.write(whole[:4096])
+        waiting = self.serve.wait_for_log(lambda r: r.get("msg") == "plugin waiting" and
+                                          r.get("file") == plugin, RELOAD_SECONDS, "the half file to be waited for",
+                                          after=mark)
+        self.assertIn("to be complete", waiting.get("reason", ""))
+        self.assertIn("(still being written?)", waiting.get("reason", ""))
+        self.assertIsNone(self.serve.process.poll(), "serve died on a half-written plugin")
+        self.assertEqual(self.desired("stepper"), 4)  # still MaxRatio: not loaded
+        self.assertEqual(self.serve.logs(lambda r: r.get("msg") == "plugin failed" and r.get("file") == plugin), [])
+
+        with open(plugin, "ab") as out:
+            out.write(whole[4096:])
+        self.wait_for_desired("stepper", 7, "StepScale loaded once complete")
+        self.assertIsNone(self.serve.process.poll())
+        self.remove_plugin_and_wait(plugin)
+
+    def test_world_writable_plugin_is_refused(self):
+        # Issue 11: refused with the file and its mode; loaded once its mode is fixed.
+        plugin = os.path.join(self.plugin_dir, "open_step.so")
+        temporary = os.path.join(self.plugin_dir, ".open_step.so.tmp")
+        shutil.copyfile(ARGS.step_scale_so, temporary)
+        os.chmod(temporary, 0o666)
+        self.addCleanup(lambda: os.path.exists(plugin) and self.remove_plugin_and_wait(plugin))
+        mark = self.serve.log_mark()
+        os.replace(temporary, plugin)
+        expected = "plugin %s is writable by others (mode 0666): refused" % plugin
+        self.serve.wait_for_log(lambda r: r.get("msg") == "plugin failed" and r.get("error") == expected,
+                                RELOAD_SECONDS, "the world-writable plugin to be refused", after=mark)
+        self.assertEqual(self.desired("stepper"), 4)
+        os.chmod(plugin, 0o644)
+        self.wait_for_desired("stepper", 7, "StepScale loaded once not world-writable")
+        self.remove_plugin_and_wait(plugin)
+
+    def test_plugins_leave_nothing_under_tmpdir(self):
+        # The seed copied each version to $TMPDIR/kubeai-scaler-plugins-<pid>: a predictable path.
+        # serve's TMPDIR is this class's directory; plugins have been loaded by now (await_watches).
+        self.assertEqual([name for name in os.listdir(self.dir) if name.startswith("kubeai-scaler-plugins-")], [])
+
     def test_plugins_added_and_replaced_without_a_restart(self):
         # No plugin yet: both fall back to MaxRatio (GPU 140 of 70 at 2 -> 4) and say so.
         self.assertEqual(self.desired("stepper"), 4)

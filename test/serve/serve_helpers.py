@@ -207,7 +207,7 @@ class Serve:
                    "--grpc-address", "127.0.0.1:0",
                    "--metrics-address", "127.0.0.1:0",
                    "--log-format", "json"] + list(args)
-        # The server keeps plugin copies under TMPDIR: inside the test's directory.
+        # Whatever the server might put under TMPDIR stays inside the test's directory.
         env = dict(os.environ, TMPDIR=scratch_dir)
         self._records = []
         self._raw = []

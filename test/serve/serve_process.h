@@ -46,7 +46,7 @@ class ServeProcess {
 
   // Starts `binary serve --grpc-address 127.0.0.1:0 --metrics-address
   // 127.0.0.1:0 --log-format json <args>` with its stderr in `logFile` and
-  // TMPDIR (where it keeps plugin copies) set to `scratchDir`, then waits for
+  // TMPDIR set to `scratchDir` (nothing of it outside the test), then waits for
   // it to log its ports. Throws when it does not start.
   ServeProcess(const std::string& binary, const std::vector<std::string>& args, std::filesystem::path logFile,
                const std::filesystem::path& scratchDir)
