@@ -41,11 +41,18 @@ std::string formatWith(core::TimePoint time, bool micros) {
   return buffer;
 }
 
+// Exactly `width` ASCII digits: from_chars alone also takes a '-', and
+// "01:-1:00" read as minute -1 was a time (found by fuzz/kube_time).
 bool readInt(std::string_view text, std::size_t pos, std::size_t width, int& out) {
   if (pos + width > text.size()) {
     return false;
   }
   const char* first = text.data() + pos;
+  for (std::size_t i = 0; i < width; ++i) {
+    if (first[i] < '0' || first[i] > '9') {
+      return false;
+    }
+  }
   const auto [end, error] = std::from_chars(first, first + width, out);
   return error == std::errc{} && end == first + width;
 }

@@ -336,6 +336,11 @@ TEST_CASE("parseTime: years outside a TimePoint's range are refused, not wrapped
       // Malformed stays malformed.
       {"9999-13-31T23:59:59Z", std::nullopt, std::nullopt},
       {"2030-01-02T03:04:05+25:00", std::nullopt, std::nullopt},
+      // Digits only where RFC 3339 has them: from_chars alone read "-1" as a number (fuzz/kube_time).
+      {"2026-11-28T01:-1:00Z", std::nullopt, std::nullopt},
+      {"2030-01-02T-3:04:05Z", std::nullopt, std::nullopt},
+      {"-030-01-02T03:04:05Z", std::nullopt, std::nullopt},
+      {"2030-01-02T03:04:05+-1:00", std::nullopt, std::nullopt},
   };
   for (const Row& row : rows) {
     CAPTURE(row.text);
