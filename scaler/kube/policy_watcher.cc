@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <exception>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <random>
 #include <string>
@@ -15,10 +14,8 @@ namespace {
 
 using detail::ApiStatus;
 using detail::parseApiStatus;
-using detail::parseApiStatusJson;
 using detail::percentEncode;
-
-using json = nlohmann::json;
+using detail::WatchEvent;
 
 // Joins with +=: GCC 12 warns falsely (-Wrestrict) on "literal" + std::string.
 template <typename... Parts>
@@ -27,84 +24,11 @@ std::string concat(const Parts&... parts) {
   ((out += parts), ...);
   return out;
 }
-// Deeper than any policy, list or Status (a policy nests about six levels).
-// nlohmann parses and destroys without recursion, but dump(), copies and
-// comparisons recurse: a 2 MB line of brackets (a million levels) would
-// overflow the stack after parsing. So depth is bounded while parsing.
-constexpr int kMaxJsonDepth = 64;
 
 // A watch that ran this long, or brought a change, shows a healthy server:
 // what follows it (a resume, a relist) needs no back-off (client-go's
 // reflector uses the same second for its "very short watch").
 constexpr std::chrono::seconds kShortWatch{1};
-
-// Parses an API answer or a watch line; discarded, with `error` saying why,
-// when it is not JSON or nests deeper than kMaxJsonDepth.
-json parseBounded(std::string_view text, std::string& error) {
-  bool tooDeep = false;
-  json value = json::parse(
-      text,
-      [&tooDeep](int depth, json::parse_event_t event, json& /*parsed*/) {
-        if ((event == json::parse_event_t::object_start || event == json::parse_event_t::array_start) &&
-            depth >= kMaxJsonDepth) {
-          tooDeep = true;
-          return false;  // not kept: nothing below it is stored either
-        }
-        return true;
-      },
-      false);
-  if (tooDeep) {
-    error = concat("nested deeper than ", std::to_string(kMaxJsonDepth), " levels");
-    return json(json::value_t::discarded);
-  }
-  if (value.is_discarded()) {
-    error = "not JSON";
-  }
-  return value;
-}
-
-// The field's text when it is a string; null when absent or of another type.
-const std::string* stringField(const json& object, const char* key) {
-  if (!object.is_object()) {
-    return nullptr;
-  }
-  const auto found = object.find(key);
-  return found != object.end() && found->is_string() ? found->get_ptr<const std::string*>() : nullptr;
-}
-
-// What is wrong with a list page's shape, if anything: a page that cannot be
-// read must fail the list rather than be taken as an empty one (which would
-// delete every policy).
-std::optional<std::string> listPageProblem(const json& body) {
-  if (!body.is_object()) {
-    return concat("the response is not a JSON object, got ", body.type_name());
-  }
-  if (auto items = body.find("items"); items != body.end() && !items->is_null() && !items->is_array()) {
-    return concat("items: must be a list, got ", items->type_name());
-  }
-  auto metadata = body.find("metadata");
-  if (metadata == body.end() || metadata->is_null()) {
-    return std::nullopt;
-  }
-  if (!metadata->is_object()) {
-    return concat("metadata: must be an object, got ", metadata->type_name());
-  }
-  for (const char* key : {"resourceVersion", "continue"}) {
-    if (auto field = metadata->find(key); field != metadata->end() && !field->is_null() && !field->is_string()) {
-      return concat("metadata.", key, ": must be a string, got ", field->type_name());
-    }
-  }
-  return std::nullopt;
-}
-
-std::string stringAt(const json& object, std::string_view outer, std::string_view inner) {
-  const auto first = object.find(outer);
-  if (first == object.end() || !first->is_object()) {
-    return {};
-  }
-  const auto second = first->find(inner);
-  return second != first->end() && second->is_string() ? second->get<std::string>() : std::string();
-}
 
 // True when `next` (a MODIFIED object) differs from `held` in its status and
 // resourceVersion only: the same generation (the API server bumps it on
@@ -114,43 +38,6 @@ bool sameButStatus(const detail::WatchedPolicy& held, const detail::WatchedPolic
   return held.generation > 0 && held.generation == next.generation &&
          held.policy.has_value() == next.policy.has_value() && held.invalidMessage == next.invalidMessage &&
          (!held.policy || held.policy->metadata.uid == next.policy->metadata.uid);
-}
-
-// A policy from the API, decoded as the policy directory decodes a file's
-// documents: the messages name the fields.
-std::pair<std::pair<std::string, std::string>, detail::WatchedPolicy> decodePolicy(json& object) {
-  // List items of a custom resource carry apiVersion and kind, but a proxy or
-  // an older server may leave them out: they are implied by the path.
-  if (object.is_object()) {
-    if (!object.contains("apiVersion")) {
-      object["apiVersion"] = std::string(kPolicyGroupVersion);
-    }
-    if (!object.contains("kind")) {
-      object["kind"] = std::string(policy::kPolicyKind);
-    }
-  }
-  policy::PolicyDocument document = policy::parsePolicyJson(object);
-  detail::WatchedPolicy watched;
-  watched.generation = document.policy.metadata.generation;
-  std::pair<std::string, std::string> key{document.policy.metadata.namespace_, document.policy.metadata.name};
-  // Kept for the status writer, valid or not; only the status, so that the
-  // rest of the object is not held twice.
-  if (object.is_object()) {
-    if (auto status = object.find("status"); status != object.end() && status->is_object()) {
-      watched.apiStatus = status->dump(-1, ' ', false, json::error_handler_t::replace);
-    }
-  }
-  if (document.ok()) {
-    watched.policy = std::move(document.policy);
-  } else {
-    for (const auto& error : document.errors) {
-      if (!watched.invalidMessage.empty()) {
-        watched.invalidMessage += "; ";
-      }
-      watched.invalidMessage += error.toString();
-    }
-  }
-  return {std::move(key), std::move(watched)};
 }
 
 std::uint64_t splitMix(std::uint64_t& state) {
@@ -328,26 +215,19 @@ std::optional<PolicyWatcher::ListFailure> PolicyWatcher::list(const std::stop_to
       // An expired continue token is 410 too: the next attempt starts over.
       return ListFailure{concat("GET ", path, ": ", status.describe()), status.retryAfter};
     }
-    std::string parseError;
-    json body = parseBounded(response.value().body, parseError);
-    if (body.is_discarded()) {
-      return ListFailure{concat("GET ", path, ": the response is ", parseError), std::nullopt};
+    auto page = detail::decodeListPage(response.value().body);
+    if (!page.ok()) {
+      return ListFailure{concat("GET ", path, ": ", page.error().message), std::nullopt};
     }
-    if (auto problem = listPageProblem(body)) {
-      return ListFailure{concat("GET ", path, ": ", *problem), std::nullopt};
-    }
-    if (auto items = body.find("items"); items != body.end() && items->is_array()) {
-      for (json& item : *items) {
-        auto [key, object] = decodePolicy(item);
-        if (key.second.empty()) {
-          log(WatchLogLevel::kWarn, "policy without a name ignored", {{"path", path}, {"error", object.invalidMessage}});
-          continue;
-        }
-        fresh.insert_or_assign(std::move(key), std::move(object));
+    for (detail::DecodedPolicy& item : page.value().items) {
+      if (item.key.second.empty()) {
+        log(WatchLogLevel::kWarn, "policy without a name ignored", {{"path", path}, {"error", item.object.invalidMessage}});
+        continue;
       }
+      fresh.insert_or_assign(std::move(item.key), std::move(item.object));
     }
-    resourceVersion = stringAt(body, "metadata", "resourceVersion");
-    continueToken = stringAt(body, "metadata", "continue");
+    resourceVersion = std::move(page.value().resourceVersion);
+    continueToken = std::move(page.value().continueToken);
   } while (!continueToken.empty() && !stop.stop_requested());
   if (stop.stop_requested()) {
     return std::nullopt;
@@ -447,69 +327,50 @@ bool PolicyWatcher::onEvent(std::string_view line, WatchEnd& end, std::optional<
   if (line.empty() || line == "\r") {
     return true;
   }
-  // Every field is read only after its type is checked: the API (or a proxy
-  // in front of it) is outside data, and a throw here would end the process.
-  std::string parseError;
-  json event = parseBounded(line, parseError);
-  if (event.is_discarded() || !event.is_object()) {
-    log(WatchLogLevel::kWarn, "policy watch: a line is refused, resuming",
-        {{"error", event.is_discarded() ? parseError : concat("not a JSON object, got ", event.type_name())}});
-    end = WatchEnd::kBackoff;
-    return false;
-  }
-  // A failed watch request answers a Status object, not an event.
-  const std::string* kind = stringField(event, "kind");
-  if (!event.contains("type") && kind != nullptr && *kind == "Status") {
-    const ApiStatus status = parseApiStatusJson(0, event);
-    retryAfter = status.retryAfter;
-    if (status.code == 410) {
-      end = WatchEnd::kRelist;
-      log(WatchLogLevel::kInfo, "policy watch expired, listing again", {});
-    } else {
+  // The line is decoded apart (watch_decoding.h), every field read only
+  // after its type is checked: a throw here would end the process.
+  WatchEvent event = detail::decodeWatchLine(line);
+  switch (event.kind) {
+    case WatchEvent::Kind::kRefused:
+      log(WatchLogLevel::kWarn, "policy watch: a line is refused, resuming", {{"error", event.error}});
       end = WatchEnd::kBackoff;
-      fail(concat("watch ", collectionPath(), ": ", status.describe()));
-    }
-    return false;
+      return false;
+    case WatchEvent::Kind::kStatus:
+      // A bare Status's retryAfter is taken even with a 410; an ERROR
+      // event's only when it is not one (a relist needs no waiting).
+      if (!event.errorEvent || event.status.code != 410) {
+        retryAfter = event.status.retryAfter;
+      }
+      if (event.status.code == 410) {
+        end = WatchEnd::kRelist;
+        log(WatchLogLevel::kInfo, "policy watch expired, listing again",
+            event.errorEvent ? WatchLogFields{{"message", event.status.message}} : WatchLogFields{});
+      } else {
+        end = WatchEnd::kBackoff;
+        fail(concat("watch ", collectionPath(), ": ", event.status.describe()));
+      }
+      return false;
+    case WatchEvent::Kind::kNoType:
+      log(WatchLogLevel::kWarn, "policy watch: an event without a type ignored", {{"type", event.error}});
+      return true;
+    case WatchEvent::Kind::kNoObject:
+      log(WatchLogLevel::kWarn, "policy watch: an event without an object", {{"type", event.type}});
+      return true;
+    case WatchEvent::Kind::kBookmark:
+      if (!event.resourceVersion.empty()) {
+        const std::lock_guard lock(mutex_);
+        resourceVersion_ = event.resourceVersion;
+      }
+      return true;
+    case WatchEvent::Kind::kUnknownType:
+      log(WatchLogLevel::kWarn, "policy watch: unknown event type ignored", {{"type", event.type}});
+      return true;
+    case WatchEvent::Kind::kChange:
+      break;
   }
-  const std::string* typeText = stringField(event, "type");
-  if (typeText == nullptr) {
-    const auto found = event.find("type");
-    log(WatchLogLevel::kWarn, "policy watch: an event without a type ignored",
-        {{"type", found == event.end() ? std::string("absent") : concat("a ", found->type_name())}});
-    return true;
-  }
-  const std::string type = *typeText;
-  auto objectIt = event.find("object");
-  if (objectIt == event.end() || !objectIt->is_object()) {
-    log(WatchLogLevel::kWarn, "policy watch: an event without an object", {{"type", type}});
-    return true;
-  }
-  json& object = *objectIt;
-  if (type == "ERROR") {
-    const ApiStatus status = parseApiStatusJson(0, object);
-    if (status.code == 410) {
-      end = WatchEnd::kRelist;
-      log(WatchLogLevel::kInfo, "policy watch expired, listing again", {{"message", status.message}});
-    } else {
-      retryAfter = status.retryAfter;
-      end = WatchEnd::kBackoff;
-      fail(concat("watch ", collectionPath(), ": ", status.describe()));
-    }
-    return false;
-  }
-  const std::string resourceVersion = stringAt(object, "metadata", "resourceVersion");
-  if (type == "BOOKMARK") {
-    if (!resourceVersion.empty()) {
-      const std::lock_guard lock(mutex_);
-      resourceVersion_ = resourceVersion;
-    }
-    return true;
-  }
-  if (type != "ADDED" && type != "MODIFIED" && type != "DELETED") {
-    log(WatchLogLevel::kWarn, "policy watch: unknown event type ignored", {{"type", type}});
-    return true;
-  }
-  auto [key, decoded] = decodePolicy(object);
+  const std::string& type = event.type;
+  const std::string& resourceVersion = event.resourceVersion;
+  auto& [key, decoded] = *event.policy;
   if (key.second.empty()) {
     log(WatchLogLevel::kWarn, "policy without a name ignored", {{"type", type}, {"error", decoded.invalidMessage}});
     return true;

@@ -18,6 +18,7 @@
 
 #include "core/policy.h"
 #include "kube/client/kube_client.h"
+#include "kube/watch_decoding.h"
 #include "server/evaluation_loop.h"
 
 namespace kubeai::kube {
@@ -32,17 +33,6 @@ enum class WatchLogLevel { kDebug, kInfo, kWarn, kError };
 using WatchLogFields = std::vector<std::pair<std::string, std::string>>;
 using WatchLog = std::function<void(WatchLogLevel, std::string_view message, const WatchLogFields& fields)>;
 
-namespace detail {
-// One object as decoded: a policy, or why it is refused.
-struct WatchedPolicy {
-  std::optional<core::Policy> policy;  // when valid
-  std::string invalidMessage;          // when not
-  std::int64_t generation = 0;
-  // The object's .status as compact JSON, when it is an object: valid or not;
-  // until the next snapshot hands it on.
-  std::optional<std::string> apiStatus;
-};
-}  // namespace detail
 
 // Everything the API holds at one moment, as the evaluation loop takes it.
 struct PolicySnapshot {

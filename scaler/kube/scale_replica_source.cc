@@ -4,17 +4,15 @@
 #include <atomic>
 #include <cstdint>
 #include <map>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <thread>
 
 #include "core/validation.h"
 #include "kube/api_status.h"
+#include "kube/scale_object.h"
 
 namespace kubeai::kube {
 namespace {
-
-using json = nlohmann::json;
 
 // Joins with +=: GCC 12 warns falsely (-Wrestrict) on "literal" + std::string.
 template <typename... Parts>
@@ -22,31 +20,6 @@ std::string concat(const Parts&... parts) {
   std::string out;
   ((out += parts), ...);
   return out;
-}
-
-
-// spec.replicas of a Scale: the replicas asked for, as the HPA reads them.
-// Absent is 0 (autoscaling/v1 ScaleSpec.replicas is omitempty, so a target
-// scaled to zero sends "spec": {}); present but not an int32 >= 0 is an error,
-// never a guess.
-core::Result<std::int32_t> specReplicas(const json& scale, const std::string& path) {
-  const auto spec = scale.find("spec");
-  if (spec == scale.end() || spec->is_null()) {
-    return std::int32_t{0};
-  }
-  if (!spec->is_object()) {
-    return core::Error{concat("GET ", path, ": the Scale's spec is not an object")};
-  }
-  const auto replicas = spec->find("replicas");
-  if (replicas == spec->end() || replicas->is_null()) {
-    return std::int32_t{0};
-  }
-  if (replicas->is_number_unsigned() && replicas->get<std::uint64_t>() <= INT32_MAX) {
-    return static_cast<std::int32_t>(replicas->get<std::uint64_t>());
-  }
-  return core::Error{concat("GET ", path, ": the Scale's spec.replicas ", replicas->dump(-1, ' ', false,
-                                                                                          json::error_handler_t::replace),
-                            " is not an integer from 0 to 2147483647")};
 }
 
 }  // namespace
@@ -125,14 +98,11 @@ core::Result<std::int32_t> ScaleReplicaSource::fetch(const core::Policy& policy,
     message += detail::parseApiStatus(status, response.value().body).describe();
     return core::Error{std::move(message)};
   }
-  const json scale = json::parse(response.value().body, nullptr, false);
-  if (scale.is_discarded() || !scale.is_object()) {
-    return core::Error{concat("GET ", path, ": the response is not a JSON object")};
+  auto replicas = detail::parseScaleReplicas(response.value().body);
+  if (!replicas.ok()) {
+    return replicas.error().withContext(concat("GET ", path));
   }
-  // Not status.replicas: during a rolling update it counts the surge pods
-  // (13 for a Deployment of 10 with maxSurge 30 %), and a recommendation
-  // anchored on it would publish the surge as the new size at every rollout.
-  return specReplicas(scale, path);
+  return replicas;
 }
 
 std::vector<core::Result<source::MetricReading>> ScaleReplicaSource::read(const std::vector<core::Policy>& policies) {

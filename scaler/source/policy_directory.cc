@@ -138,10 +138,12 @@ core::Result<PolicySet> PolicyDirectory::reload() {
     set.problems.insert(set.problems.end(), state.problems.begin(), state.problems.end());
     const auto parsed = fresh.find(file);
     std::map<std::string, core::Policy> shadowed;
+    // Named apart: clang before 16 cannot capture a structured binding.
+    const fs::path& path = file;
     const auto take = [&](const std::string& key, const core::Policy& policy) {
-      auto [owner, inserted] = owners.emplace(key, &file);
+      auto [owner, inserted] = owners.emplace(key, &path);
       if (!inserted) {
-        set.problems.push_back({file, key, "already defined in " + owner->second->string() + "; ignored here"});
+        set.problems.push_back({path, key, "already defined in " + owner->second->string() + "; ignored here"});
         shadowed.emplace(key, policy);
       } else {
         policies->push_back(policy);

@@ -13,6 +13,7 @@
 #include "http/small_file.h"
 #include "kube/client/file_util.h"
 #include "kube/client/kube_client.h"
+#include "kube/client/kubeconfig_text.h"
 
 namespace kubeai::kube {
 namespace detail {
@@ -205,15 +206,11 @@ core::Result<std::string> dataOrFile(const YAML::Node& node, const std::string& 
 // Every node is type-checked before it is indexed (yaml-cpp throws
 // BadSubscript on a scalar's operator[]); parseKubeconfig catches what slips
 // through.
-core::Result<KubeConfig> parseKubeconfigChecked(const std::filesystem::path& file) {
+core::Result<KubeConfig> parseKubeconfigChecked(std::string_view text, const std::filesystem::path& file) {
   const KubeconfigErrors fail(file);
-  auto text = detail::readSmallFile(file, "kubeconfig");
-  if (!text) {
-    return text.error();
-  }
   YAML::Node root;
   try {
-    root = YAML::Load(text.value());
+    root = YAML::Load(std::string(text));
   } catch (const YAML::Exception& e) {
     std::string why = "not valid YAML: ";
     why += e.what();
@@ -442,15 +439,11 @@ core::Result<KubeConfig> parseKubeconfigChecked(const std::filesystem::path& fil
 }
 
 core::Result<KubeConfig> parseKubeconfig(const std::filesystem::path& file) {
-  // A malformed kubeconfig is a start-up error naming the file, never an
-  // uncaught exception (a scalar where a map belongs aborted the process).
-  try {
-    return parseKubeconfigChecked(file);
-  } catch (const YAML::Exception& e) {
-    std::string why = "unexpected structure: ";
-    why += e.what();
-    return KubeconfigErrors(file)(why);
+  auto text = detail::readSmallFile(file, "kubeconfig");
+  if (!text) {
+    return text.error();
   }
+  return detail::parseKubeconfigText(text.value(), file);
 }
 
 core::Result<KubeConfig> inCluster() {
@@ -491,6 +484,22 @@ core::Result<KubeConfig> inCluster() {
 }
 
 }  // namespace
+
+namespace detail {
+
+core::Result<KubeConfig> parseKubeconfigText(std::string_view text, const std::filesystem::path& file) {
+  // A malformed kubeconfig is a start-up error naming the file, never an
+  // uncaught exception (a scalar where a map belongs aborted the process).
+  try {
+    return parseKubeconfigChecked(text, file);
+  } catch (const YAML::Exception& e) {
+    std::string why = "unexpected structure: ";
+    why += e.what();
+    return KubeconfigErrors(file)(why);
+  }
+}
+
+}  // namespace detail
 
 core::Result<KubeConfig> loadKubeConfig(const std::optional<std::filesystem::path>& kubeconfig) {
   if (kubeconfig && !kubeconfig->empty()) {
