@@ -1,0 +1,213 @@
+#!/usr/bin/python3
+"""Writes the seed corpora of fuzz/corpus/ from the examples and the shapes the
+tests use. Run again after changing the examples; the files are small and
+committed (scripts/fuzz copies them to a scratch directory before a run)."""
+import json
+import os
+import struct
+import sys
+
+import yaml
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CORPUS = os.path.join(ROOT, "fuzz", "corpus")
+
+
+def write(target, name, data):
+    directory = os.path.join(CORPUS, target)
+    os.makedirs(directory, exist_ok=True)
+    if isinstance(data, str):
+        data = data.encode()
+    with open(os.path.join(directory, name), "wb") as out:
+        out.write(data)
+
+
+def examples():
+    directory = os.path.join(ROOT, "examples", "policies")
+    for name in sorted(os.listdir(directory)):
+        with open(os.path.join(directory, name)) as source:
+            yield name, source.read()
+
+
+def compact(value):
+    return json.dumps(value, separators=(",", ":"))
+
+
+policies = []
+for name, text in examples():
+    write("policy_yaml", name, text)
+    for document in yaml.safe_load_all(text):
+        if document:
+            policies.append(document)
+            write("policy_json", name.replace(".yaml", ".json"), json.dumps(document, indent=2))
+write("policy_yaml", "list.yaml", yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": policies[:2]}))
+write("policy_yaml", "multi.yaml", "---\n".join(yaml.safe_dump(p) for p in policies[:3]) + "---\nkind: ConfigMap\n")
+write("policy_yaml", "anchors.yaml", """apiVersion: kubeai.io/v1alpha1
+kind: AIInferenceAutoscalerPolicy
+metadata: {name: a, namespace: default}
+spec:
+  targetRef: &t {kind: Deployment, name: web}
+  minReplicas: 0x10
+  maxReplicas: !!int "20"
+  algorithm: {name: MaxRatio, tolerance: .inf}
+  metrics:
+    latency: {targetP99Ms: 1e3, enabled: yes}
+    requestQueueDepth: {targetPerReplica: ~, prometheusQuery: 'sum(q{pod=~"${target}-.*"})'}
+  scaleUp: {stabilizationWindowSeconds: 0, policies: [{type: Percent, value: 100, periodSeconds: 15}]}
+""")
+write("policy_json", "minimal.json", compact({"apiVersion": "kubeai.io/v1alpha1", "kind": "AIInferenceAutoscalerPolicy",
+                                              "metadata": {"name": "x", "generation": 3, "uid": "u"},
+                                              "spec": {"targetRef": {"kind": "StatefulSet", "name": "s"},
+                                                       "maxReplicas": 3, "metrics": {"gpuUtilization": {"targetPercentage": 70}}}}))
+
+with open(os.path.join(ROOT, "examples", "metrics.yaml")) as source:
+    write("metrics_file", "metrics.yaml", source.read())
+write("metrics_file", "flow.yaml", "{default/a: {currentReplicas: 2, latencyP99Ms: .nan, requestQueueDepth: 1e2}, ns/b: ~}\n")
+write("metrics_file", "empty.yaml", "")
+
+status = bytes([0])  # the first byte picks the HTTP status: 0 is 200
+answers = {
+    "vector": {"status": "success", "data": {"resultType": "vector",
+                                             "result": [{"metric": {"pod": "llama-7c9f-abcde"}, "value": [1764633600.5, "0.25"]}]}},
+    "empty": {"status": "success", "data": {"resultType": "vector", "result": []}},
+    "scalar": {"status": "success", "data": {"resultType": "scalar", "result": [1764633600, "+Inf"]}},
+    "two": {"status": "success", "data": {"resultType": "vector", "result": [
+        {"metric": {"a": "1"}, "value": [1, "NaN"]}, {"metric": {"a": "2"}, "value": [1, "1e3"]}]}},
+    "matrix": {"status": "success", "data": {"resultType": "matrix", "result": [{"metric": {}, "values": [[1, "1"]]}]}},
+    "histogram": {"status": "success", "data": {"resultType": "vector", "result": [{"metric": {}, "histogram": [1, {"count": "2"}]}]}},
+    "warnings": {"status": "success", "warnings": ["PromQL info: metric might not be a counter"],
+                 "data": {"resultType": "vector", "result": [{"metric": {}, "value": [1, "-0"]}]}},
+    "error": {"status": "error", "errorType": "bad_data", "error": "1:5: parse error: unexpected <EOF>"},
+}
+for name, answer in answers.items():
+    write("prometheus_query", name, status + compact(answer).encode())
+write("prometheus_query", "proxy401", bytes([6]) + b"401 Unauthorized\r\n<html>nope</html>")
+
+for i, text in enumerate(["15s", "500ms", "1m30s", "1.5h", "0s", "2m0.5s"]):
+    write("duration", f"d{i}", text)
+
+for i, text in enumerate(["2026-11-28T01:00:00Z", "2026-11-28T01:00:00.123456Z", "2026-11-28T01:00:00.5+02:00",
+                          "9999-12-31T23:59:59Z", "1677-01-01T00:00:00-23:59"]):
+    write("kube_time", f"t{i}", text)
+
+credential = {"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential",
+              "status": {"token": "abc", "expirationTimestamp": "2026-11-28T01:00:00Z"}}
+write("exec_credential", "v1", bytes([0]) + compact(credential).encode())
+credential["apiVersion"] = "client.authentication.k8s.io/v1beta1"
+credential["status"] = {"clientCertificateData": "-----BEGIN CERTIFICATE-----", "clientKeyData": "-----BEGIN KEY-----"}
+write("exec_credential", "v1beta1-cert", bytes([1]) + compact(credential).encode())
+
+write("kubeconfig", "token.yaml", """apiVersion: v1
+kind: Config
+current-context: kind-kind
+contexts:
+- name: kind-kind
+  context: {cluster: kind, user: admin, namespace: prod}
+clusters:
+- name: kind
+  cluster:
+    server: https://127.0.0.1:6443
+    certificate-authority-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t
+    tls-server-name: kubernetes.default
+users:
+- name: admin
+  user: {token: s3cr3t}
+""")
+write("kubeconfig", "files.yaml", """apiVersion: v1
+kind: Config
+current-context: c
+contexts: [{name: c, context: {cluster: k, user: u}}]
+clusters: [{name: k, cluster: {server: "https://[fd00::1]:443/prefix", certificate-authority: ca.crt}}]
+users: [{name: u, user: {client-certificate: client.crt, client-key: client.key, tokenFile: token}}]
+""")
+write("kubeconfig", "exec.yaml", """apiVersion: v1
+kind: Config
+current-context: c
+contexts: [{name: c, context: {cluster: k, user: u}}]
+clusters: [{name: k, cluster: {server: "http://localhost:8080", insecure-skip-tls-verify: true}}]
+users:
+- name: u
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1beta1
+      command: ./bin/get-token
+      args: ["--region", "eu"]
+      env: [{name: PROFILE, value: prod}]
+      installHint: install get-token
+      interactiveMode: Never
+""")
+
+statuses = {
+    "gone": (0, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 410, "reason": "Expired",
+                 "message": "too old resource version: 1 (2)"}),
+    "throttled": (7, {"kind": "Status", "code": 429, "reason": "TooManyRequests", "details": {"retryAfterSeconds": 2}}),
+    "forbidden": (2, {"kind": "Status", "code": 403, "message": "forbidden: User \"system:anonymous\""}),
+}
+for name, (byte, body) in statuses.items():
+    write("kube_status", name, bytes([byte]) + compact(body).encode())
+write("kube_status", "html", bytes([9]) + b"<html><body>502 Bad Gateway</body></html>")
+
+policy_status = {"currentReplicas": 3, "desiredReplicas": 4, "lastScaleTime": "2026-11-28T00:00:00Z",
+                 "currentMetrics": {"latencyP99Ms": 420.5, "latencyP95Ms": None, "gpuUtilizationPercent": 81.25,
+                                    "requestQueueDepth": 12},
+                 "lastAlgorithm": "MaxRatio", "lastScaleReason": "scale up: latency", "observedGeneration": 4,
+                 "conditions": [{"type": "Ready", "status": "True", "reason": "Evaluated", "message": "",
+                                 "lastTransitionTime": "2026-11-28T00:00:00Z", "observedGeneration": 4}]}
+write("policy_status", "written", struct.pack("<q", 4) + compact(policy_status).encode())
+write("policy_status", "empty", struct.pack("<q", 1) + b"{}")
+
+for name, body in {"replicas": {"kind": "Scale", "apiVersion": "autoscaling/v1", "metadata": {"name": "web"},
+                                "spec": {"replicas": 10}, "status": {"replicas": 13, "selector": "app=web"}},
+                   "zero": {"kind": "Scale", "spec": {}, "status": {"replicas": 0}}}.items():
+    write("kube_scale", name, compact(body))
+
+items = []
+for i, policy in enumerate(policies):
+    item = dict(policy)
+    item["metadata"] = dict(item["metadata"], resourceVersion=str(100 + i), generation=1 + i, uid=f"uid-{i}")
+    if i == 0:
+        item["status"] = policy_status
+        del item["apiVersion"]
+    items.append(item)
+write("kube_list", "page", compact({"kind": "AIInferenceAutoscalerPolicyList", "apiVersion": "kubeai.io/v1alpha1",
+                                    "metadata": {"resourceVersion": "123", "continue": "eyJ2IjoibWV0YS5rOHMuaW8vdjEifQ=="},
+                                    "items": items}))
+write("kube_list", "empty", compact({"kind": "AIInferenceAutoscalerPolicyList", "metadata": {"resourceVersion": "1"}, "items": None}))
+
+lines = [
+    {"type": "ADDED", "object": items[0]},
+    {"type": "MODIFIED", "object": items[1] if len(items) > 1 else items[0]},
+    {"type": "DELETED", "object": {"metadata": {"name": "gone", "namespace": "default", "resourceVersion": "130"}}},
+    {"type": "BOOKMARK", "object": {"kind": "AIInferenceAutoscalerPolicy", "metadata": {"resourceVersion": "131"}}},
+    {"type": "ERROR", "object": {"kind": "Status", "code": 410, "reason": "Expired", "message": "too old"}},
+]
+write("kube_watch", "events", "\n".join(compact(line) for line in lines) + "\n")
+write("kube_watch", "status", compact({"kind": "Status", "code": 500, "details": {"retryAfterSeconds": 5}}) + "\r\n")
+write("kube_watch", "odd", '{"type":1,"object":{}}\n{"kind":5}\n{"type":"ADDED"}\n[1,2]\nnot json\n')
+
+
+# The plugin-host protocol (scaler/plugin_host/host_protocol.h): frames of a
+# little-endian u32 length and a body, the body a u8 type and its fields.
+def text(value):
+    data = value.encode()
+    return struct.pack("<I", len(data)) + data
+
+
+def frame(body):
+    return struct.pack("<I", len(body)) + body
+
+
+hello = bytes([0x81]) + struct.pack("<II", 1, 0x00010001) + text("CappedSmoothRatio") + bytes([1])
+result = bytes([0x83]) + struct.pack("<Q", 7) + bytes([1]) + struct.pack("<i", 4) + bytes([0, 1]) + \
+    struct.pack("<d", 1.25) + text("scale up") + text("")
+failed = bytes([0x83]) + struct.pack("<Q", 8) + bytes([0]) + struct.pack("<i", 0) + bytes([0, 0]) + \
+    struct.pack("<d", 0.0) + text("") + text("minStep: not a number")
+log = bytes([0x84]) + struct.pack("<Qi", 7, 2) + text("smoothing reset")
+validated = bytes([0x85]) + struct.pack("<Q", 9) + bytes([1]) + text("")
+load_failed = bytes([0x82]) + text("plugin /plugins/x.so: undefined symbol kubeai_plugin_entry")
+# The first byte sets the size of each read the stream is cut into.
+write("plugin_host_protocol", "session", bytes([63]) + b"".join(frame(b) for b in [hello, log, result, failed, validated]))
+write("plugin_host_protocol", "split", bytes([2]) + frame(hello) + frame(result))
+write("plugin_host_protocol", "load_failed", bytes([0]) + frame(load_failed))
+write("plugin_host_protocol", "oversized", bytes([5]) + struct.pack("<I", (1 << 20) + 1) + b"x" * 8)
+print("fuzz/corpus written", file=sys.stderr)
