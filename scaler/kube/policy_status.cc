@@ -165,9 +165,12 @@ PolicyStatus statusFromDecision(const core::Policy& policy, const core::Decision
   status.lastScaleReason = decision.reason;
   status.observedGeneration = generation;
 
+  // Held because the plugin's process failed: said in the reason, so it shows
+  // in `kubectl get` before the policy goes unavailable.
+  const char* readyReason = decision.algorithmErrorReason == "PluginCrashed" ? "PluginCrashed" : "Evaluated";
   status.conditions.push_back(carryTransition(
-      makeCondition(kConditionReady, true, "Evaluated", concat("desired replicas decided: ", decision.reason), generation,
-                    nowText),
+      makeCondition(kConditionReady, true, readyReason, concat("desired replicas decided: ", decision.reason),
+                    generation, nowText),
       previous));
   if (decision.algorithmValid) {
     status.conditions.push_back(carryTransition(
@@ -235,6 +238,8 @@ std::optional<PolicyStatus> statusFromError(const std::optional<PolicyStatus>& p
     reason = "InvalidPolicy";
   } else if (errorType == "replicas") {
     reason = "ReplicasUnavailable";
+  } else if (errorType == "plugin_unavailable") {
+    reason = "PluginCrashed";
   } else {
     reason = "EvaluationFailed";
   }
@@ -283,7 +288,10 @@ std::vector<PendingEvent> eventsForDecision(EventMemory& memory, const core::Dec
     message += decision.algorithm;
     message += " failed, holding current replicas: ";
     message += decision.algorithmError;
-    events.push_back({EventType::kWarning, "PluginError", std::move(message)});
+    // A plugin whose process crashed, hung or broke the protocol, apart from
+    // one that returned an error of its own.
+    const bool crashed = decision.algorithmErrorReason == "PluginCrashed";
+    events.push_back({EventType::kWarning, crashed ? "PluginCrashed" : "PluginError", std::move(message)});
   }
   memory.pluginError = failed;
 

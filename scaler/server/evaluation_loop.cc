@@ -354,6 +354,7 @@ void EvaluationLoop::evaluate(const std::shared_ptr<const std::vector<core::Poli
         entry.metricsReadAt = now;
       }
       entry.message = decision.algorithmUnservable;
+      listener_->onError(ns, name, "plugin_unavailable", decision.algorithmUnservable);
       ++states["stale"];
       memory.servingLastReady = false;
       store_.publish(std::move(entry));

@@ -31,7 +31,8 @@ class EvaluationListener {
   virtual void onDecision(const core::Policy& /*policy*/, const core::Decision& /*decision*/,
                           const core::Observation& /*observation*/, bool /*cooldownActive*/,
                           std::optional<core::TimePoint> /*lastScaleTime*/, double /*seconds*/) {}
-  // errorType: "metrics" (a failed read), "stale", "algorithm" (a plugin failed), "invalid".
+  // errorType: "metrics" (a failed read), "stale", "algorithm" (a plugin failed, the policy
+  // holds), "plugin_unavailable" (a plugin that keeps failing: not servable), "invalid".
   virtual void onError(const std::string& /*ns*/, const std::string& /*name*/, const std::string& /*errorType*/,
                        const std::string& /*message*/) {}
   virtual void onRemoved(const std::string& /*ns*/, const std::string& /*name*/) {}

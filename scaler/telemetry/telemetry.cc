@@ -48,6 +48,7 @@ enum class PolicyStatus : std::uint8_t { kPending = 0, kReady = 1, kStale = 2, k
 
 // Error types that are states rather than failed steps (EvaluationListener::onError).
 constexpr std::string_view kStaleError = "stale";
+constexpr std::string_view kPluginUnavailableError = "plugin_unavailable";
 constexpr std::string_view kInvalidError = "invalid";
 // The stale reason when no failed step was recorded before it (not expected).
 constexpr std::string_view kUnknownReason = "unknown";
@@ -423,6 +424,10 @@ void Telemetry::recordError(std::string_view ns, std::string_view name, std::str
   state_->policySeries->update(ns, name, [&](PolicyValues& values) {
     if (errorType == kStaleError) {
       values.status = PolicyStatus::kStale;
+    } else if (errorType == kPluginUnavailableError) {
+      // Not servable until the plugin answers again; the stale reason says why.
+      values.status = PolicyStatus::kStale;
+      values.failure.assign(errorType);
     } else if (errorType == kInvalidError) {
       // Refused: the loop forgets the policy, so a valid version starts pending.
       values.status = PolicyStatus::kInvalid;

@@ -42,6 +42,8 @@ namespace kubeai::telemetry {
 //   kubeai_scaler_policies{state}                            pending | ready | stale | invalid
 //   kubeai_scaler_plugins_loaded, kubeai_scaler_plugin_load_errors
 //   kubeai_scaler_config_reload_errors_total{source}
+//   kubeai_scaler_plugin_failures_total{plugin,kind}, kubeai_scaler_plugin_host_restarts_total{plugin}
+//                                                            (PluginTelemetry, same registry)
 //
 // metric_type is latency_p99, latency_p95 (milliseconds), gpu_utilization
 // (percent) or request_queue_depth (total queue; its target is per replica, as
@@ -52,7 +54,8 @@ namespace kubeai::telemetry {
 // other error (a failed step such as "metrics") leaves it stale if it was,
 // otherwise ready when it has a decision in force, else pending. The stale
 // reason is the type of the failed step recorded last before it went stale
-// (today always "metrics"): a fixed vocabulary, never a message. Both series
+// ("metrics", or "plugin_unavailable": a plugin that keeps failing makes its
+// policy stale at once): a fixed vocabulary, never a message. Both series
 // follow the policy's state within one evaluation cycle, and the recovered
 // policy's stale series disappears.
 //

@@ -192,7 +192,7 @@ TEST_CASE("a policy known only from its errors has no replica series") {
 
 // One call of the evaluation loop about llm/chat (EvaluationListener's order
 // within a cycle: "metrics" before "stale"; a decision before "algorithm").
-enum class Call { kDecision, kMetrics, kStale, kAlgorithm, kInvalid };
+enum class Call { kDecision, kMetrics, kStale, kAlgorithm, kPluginUnavailable, kInvalid };
 
 void record(Telemetry& telemetry, Call call) {
   switch (call) {
@@ -202,6 +202,7 @@ void record(Telemetry& telemetry, Call call) {
     case Call::kMetrics: telemetry.recordError("llm", "chat", "metrics"); return;
     case Call::kStale: telemetry.recordError("llm", "chat", "stale"); return;
     case Call::kAlgorithm: telemetry.recordError("llm", "chat", "algorithm"); return;
+    case Call::kPluginUnavailable: telemetry.recordError("llm", "chat", "plugin_unavailable"); return;
     case Call::kInvalid: telemetry.recordError("llm", "chat", "invalid"); return;
   }
 }
@@ -250,6 +251,9 @@ TEST_CASE("each policy's state and why it is stale follow the evaluation loop's 
            Row{"recovered: one good decision clears it", {kMetrics, kStale, kDecision}, {"ready", ""}},
            Row{"a plugin's error holds the decision: still ready", {kDecision, kAlgorithm}, {"ready", ""}},
            Row{"stale with no failed step recorded before it", {kDecision, kStale}, {"stale", "unknown"}},
+           Row{"a plugin that keeps failing: stale, the plugin the reason",
+               {kDecision, kAlgorithm, kPluginUnavailable}, {"stale", "plugin_unavailable"}},
+           Row{"the plugin answers again: ready", {kDecision, kPluginUnavailable, kDecision}, {"ready", ""}},
            Row{"refused", {kDecision, kInvalid}, {"invalid", ""}},
            Row{"refused while stale", {kMetrics, kStale, kInvalid}, {"invalid", ""}},
            Row{"valid again: the loop starts it afresh, pending", {kDecision, kInvalid, kMetrics}, {"pending", ""}},

@@ -208,6 +208,18 @@ TEST_CASE("CanWakeFromZero only for minReplicas 0") {
   }
 }
 
+TEST_CASE("a decision held because the plugin's process failed says PluginCrashed in Ready") {
+  core::Decision decision = makeDecision();
+  decision.algorithmError = "plugin SegvPlugin (segv.so) crashed: SIGSEGV";
+  decision.algorithmErrorReason = "PluginCrashed";
+  const PolicyStatus status = statusFromDecision(makePolicy(), decision, {}, std::nullopt, kAlgorithms, {}, kT0);
+  CHECK(conditionOf(status, "Ready").status == "True");
+  CHECK(conditionOf(status, "Ready").reason == "PluginCrashed");
+  const PolicyStatus evaluated =
+      statusFromDecision(makePolicy(), makeDecision(), {}, std::nullopt, kAlgorithms, {}, kT0);
+  CHECK(conditionOf(evaluated, "Ready").reason == "Evaluated");
+}
+
 TEST_CASE("errors set Ready=False with their reason and keep the rest") {
   const PolicyStatus ready = statusFromDecision(makePolicy(), makeDecision(), {}, std::nullopt, kAlgorithms, {}, kT0);
   struct Row {
@@ -219,6 +231,7 @@ TEST_CASE("errors set Ready=False with their reason and keep the rest") {
       {"target_not_found", "TargetNotFound"},  // /scale answered 404
       {"invalid", "InvalidPolicy"},          // refused by validation
       {"replicas", "ReplicasUnavailable"},   // /scale failed otherwise
+      {"plugin_unavailable", "PluginCrashed"},  // a plugin that keeps failing: not servable
       {"surprise", "EvaluationFailed"},      // anything else
   };
   for (const Row& row : rows) {
@@ -499,6 +512,19 @@ TEST_CASE("Events once per transition into a bad state, and on a changed decisio
   CHECK(events[0].reason == "PluginError");
   CHECK(events[0].message == "algorithm MaxRatio failed, holding current replicas: returned negative desired replicas (-1)");
   CHECK(eventsForDecision(memory, decision, kAlgorithms).empty());
+
+  // The plugin's process failed (not an error the plugin returned): PluginCrashed.
+  decision.algorithmError.clear();
+  CHECK(eventsForDecision(memory, decision, kAlgorithms).empty());
+  decision.algorithmError = "plugin SegvPlugin (segv.so) crashed: SIGSEGV";
+  decision.algorithmErrorReason = "PluginCrashed";
+  events = eventsForDecision(memory, decision, kAlgorithms);
+  REQUIRE(events.size() == 1);
+  CHECK(events[0].type == EventType::kWarning);
+  CHECK(events[0].reason == "PluginCrashed");
+  CHECK(events[0].message ==
+        "algorithm MaxRatio failed, holding current replicas: plugin SegvPlugin (segv.so) crashed: SIGSEGV");
+  decision.algorithmErrorReason.clear();
 
   decision = makeDecision(3, 5);
   decision.reason = "scale up";
