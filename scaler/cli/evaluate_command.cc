@@ -1,5 +1,6 @@
 #include "cli/evaluate_command.h"
 
+#include <chrono>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <ostream>
@@ -154,8 +155,24 @@ int runEvaluate(const EvaluateOptions& options, std::ostream& out, std::ostream&
     }
   }
 
+  // The algorithm's own check of its parameters (ABI 1.1), before first use as serve makes it.
+  if (const auto algorithm = setup.value().registry->find(document.policy.spec.algorithm.name)) {
+    const core::Status accepted = algorithm->validateParameters(core::ValidateInput{
+        .policyName = document.policy.metadata.name,
+        .policyNamespace = document.policy.metadata.namespace_,
+        .parameters = &document.policy.spec.algorithm.parameters,
+        .weights = document.policy.spec.algorithm.weights,
+    });
+    if (!accepted.ok()) {
+      err << "error: policy " << document.policy.key() << ": spec.algorithm.parameters: refused by "
+          << algorithm->name() << ": " << accepted.error().message << "\n";
+      return kExitUsage;
+    }
+  }
+
+  // Plugins see the wall clock and CallReason::kEvaluate (DecideSettings' default).
   const core::Outcome outcome = core::decide(document.policy, observation.value(), core::History{},
-                                             core::TimePoint{}, *setup.value().registry);
+                                             std::chrono::system_clock::now(), *setup.value().registry);
   const core::Decision& decision = outcome.decision;
   if (!decision.algorithmValid) {
     err << "warning: algorithm \"" << decision.requestedAlgorithm << "\" is not registered; using "

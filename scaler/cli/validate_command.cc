@@ -89,6 +89,22 @@ int runValidate(const ValidateOptions& options, std::ostream& out, std::ostream&
               << "); MaxRatio will be used\n";
         }
         if (document.ok()) {
+          // The algorithm's own check of its parameters (ABI 1.1's
+          // validate_parameters), as serve makes it before first use.
+          if (const auto algorithm = registry.find(document.policy.spec.algorithm.name)) {
+            const core::Status accepted = algorithm->validateParameters(core::ValidateInput{
+                .policyName = document.policy.metadata.name,
+                .policyNamespace = document.policy.metadata.namespace_,
+                .parameters = &document.policy.spec.algorithm.parameters,
+                .weights = document.policy.spec.algorithm.weights,
+            });
+            if (!accepted.ok()) {
+              ++invalid;
+              out << prefix << "spec.algorithm.parameters: refused by " << algorithm->name() << ": "
+                  << accepted.error().message << "\n";
+              continue;
+            }
+          }
           // The policy's own prometheusQuery templates, expanded as serve
           // --prometheus-url does: it refuses a policy whose template does not.
           const auto queries = source::prometheus::policyQueries(document.policy, {});

@@ -56,7 +56,7 @@ struct AlgorithmInput {
   std::string_view policyNamespace;
   const AlgorithmParameters* parameters = nullptr;  // never null when called by decide()
   // The same metrics as `ratios`, in full.
-  std::span<const MetricDetail> metrics;
+  std::span<const MetricDetail> metrics{};
   TimePoint now{};  // the evaluation time (simulated under simulate)
   CallReason reason = CallReason::kEvaluate;
   std::uint64_t cycle = 0;  // serve's cycle number (from 1), simulate's step; 0 under evaluate
@@ -67,7 +67,7 @@ struct ValidateInput {
   std::string_view policyName;
   std::string_view policyNamespace;
   const AlgorithmParameters* parameters = nullptr;  // never null
-  std::span<const double> weights;
+  std::span<const double> weights{};
 };
 
 struct AlgorithmOutput {

@@ -205,7 +205,7 @@ TEST_CASE("evaluate picks one policy of several with --name") {
   }
 }
 
-TEST_CASE("evaluate: a plugin error holds and exits 1") {
+TEST_CASE("evaluate: parameters the plugin refuses (validate_parameters) stop it before any decision, exit 2") {
   TempDir dir;
   std::string policy = readAll(example("capped-smooth-ratio.yaml"));
   policy.replace(policy.find("smoothingFactor: \"0.3\""), 22, "smoothingFactor: \"abc\"");
@@ -214,10 +214,10 @@ TEST_CASE("evaluate: a plugin error holds and exits 1") {
       runScaler({"evaluate", "--policy", file.string(), "--current-replicas", "4", "--metric",
                  "gpuUtilizationPercent=140", "--plugin-dir", KUBEAI_PLUGIN_BUILD_DIR, "--output", "json"});
   CAPTURE(result.err);
-  CHECK(result.exitCode == 1);
-  const auto decision = nlohmann::json::parse(result.out);
-  CHECK(decision["desiredReplicas"] == 4);
-  CHECK(decision["algorithmError"].get<std::string>().find("smoothingFactor") != std::string::npos);
+  CHECK(result.exitCode == 2);
+  CHECK(result.out.empty());
+  CHECK(result.err.find("spec.algorithm.parameters: refused by CappedSmoothRatio: ") != std::string::npos);
+  CHECK(result.err.find("smoothingFactor") != std::string::npos);
 }
 
 TEST_CASE("evaluate: a plugin that fails to load is reported and exits 1, the decision still prints") {

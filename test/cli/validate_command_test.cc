@@ -187,5 +187,32 @@ TEST_CASE("validate skips other kinds, and an argument without any policy is an 
   CHECK(runScaler({"validate", emptyDir.path().string()}).exitCode == 2);
 }
 
+TEST_CASE("validate refuses parameters through the plugin's validate_parameters hook") {
+  TempDir dir;
+  const auto file = dir.write("step.yaml", R"(apiVersion: kubeai.io/v1alpha1
+kind: AIInferenceAutoscalerPolicy
+metadata:
+  name: stepper
+  namespace: default
+spec:
+  targetRef:
+    kind: Deployment
+    name: workload
+  maxReplicas: 10
+  algorithm:
+    name: StepScale
+    parameters:
+      step: "abc"
+  metrics:
+    gpuUtilization:
+      targetPercentage: 70
+)");
+  const CommandResult result = runScaler({"validate", file.string(), "--plugin-dir", KUBEAI_PLUGIN_BUILD_DIR});
+  CAPTURE(result.out);
+  CHECK(result.exitCode == 2);
+  CHECK(result.out.find("default/stepper: spec.algorithm.parameters: refused by StepScale: parameter step: invalid "
+                        "value \"abc\"") != std::string::npos);
+}
+
 }  // namespace
 }  // namespace kubeai::testing
