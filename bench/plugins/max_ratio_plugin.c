@@ -83,5 +83,8 @@ static int max_ratio_compute(const kubeai_scaling_algorithm* self, const kubeai_
 }
 
 KUBEAI_SCALER_EXPORT const kubeai_scaling_algorithm Algorithm = {
-    KUBEAI_SCALER_ABI_VERSION, (uint32_t)sizeof(kubeai_scaling_algorithm), "MaxRatioPlugin", max_ratio_compute,
-    NULL};
+    .abi_version = KUBEAI_SCALER_ABI_VERSION,
+    .struct_size = (uint32_t)sizeof(kubeai_scaling_algorithm),
+    .name = "MaxRatioPlugin",
+    .compute = max_ratio_compute,
+};
