@@ -101,11 +101,18 @@ struct LogContext {
   int dropped = 0;
 };
 
-// Static text for a metric's name, unit and target type: the views in
-// MetricDetail need not be terminated, these are.
-const char* terminated(std::string_view text, std::string& scratch) {
-  scratch.assign(text);
-  return scratch.c_str();
+// The texts the core uses for the fixed metric slots, as terminated
+// literals; nullptr for any other text (a copy is made then).
+const char* knownText(std::string_view view) noexcept {
+  static constexpr std::array<const char*, 11> kKnown = {
+      "latencyP99", "latencyP95", "gpuUtilization", "requestQueueDepth", "ms",          "percent",
+      "requests",   "Value",      "Utilization",    "AverageValue",      ""};
+  for (const char* known : kKnown) {
+    if (view == known) {
+      return known;
+    }
+  }
+  return nullptr;
 }
 
 }  // namespace
@@ -281,22 +288,25 @@ core::Result<core::AlgorithmOutput> PluginAlgorithm::compute(const core::Algorit
   in.weights = input.weights.empty() ? nullptr : input.weights.data();
   in.weight_count = input.weights.size();
 
-  // ABI 1.1. Names, units and target types are terminated copies: the core
-  // hands views. A 1.0 plugin never reads past weight_count.
+  // ABI 1.1. Names, units and target types must be terminated; the core
+  // hands views, of literals for the fixed slots: those are passed as they
+  // are, anything else as a copy (kept in `copies` for the call).
   SmallArray<kubeai_metric, core::kMetricSlotCount> metrics(input.metrics.size());
-  std::array<std::string, core::kMetricSlotCount * 3> metricTexts;
-  std::vector<std::string> moreTexts;  // beyond four metrics (not today)
+  std::vector<std::string> copies;
+  auto terminatedText = [&copies, &input](std::string_view view) -> const char* {
+    if (const char* known = knownText(view)) {
+      return known;
+    }
+    if (copies.capacity() == 0) {
+      copies.reserve(input.metrics.size() * 3);  // never reallocated: the pointers handed out stay valid
+    }
+    return copies.emplace_back(view).c_str();
+  };
   for (std::size_t i = 0; i < input.metrics.size(); ++i) {
     const core::MetricDetail& detail = input.metrics[i];
-    auto text = [&](std::size_t which) -> std::string& {
-      if (i < core::kMetricSlotCount) {
-        return metricTexts[i * 3 + which];
-      }
-      return moreTexts.emplace_back();
-    };
-    metrics.data()[i] = kubeai_metric{static_cast<std::int32_t>(detail.slot), terminated(detail.name, text(0)),
-                                      detail.value,                           terminated(detail.unit, text(1)),
-                                      detail.target,                          terminated(detail.targetType, text(2)),
+    metrics.data()[i] = kubeai_metric{static_cast<std::int32_t>(detail.slot), terminatedText(detail.name),
+                                      detail.value,                           terminatedText(detail.unit),
+                                      detail.target,                          terminatedText(detail.targetType),
                                       detail.ratio};
   }
   in.metrics = metrics.size() == 0 ? nullptr : metrics.data();

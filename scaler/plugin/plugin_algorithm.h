@@ -3,12 +3,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
-#include <map>
+#include <functional>
+#include <unordered_map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
-#include <tuple>
 
 #include "core/algorithm.h"
 #include "core/result.h"
@@ -86,16 +86,25 @@ class PluginAlgorithm final : public core::ScalingAlgorithm {
     std::string ns;
     std::string name;
   };
-  struct KeyLess {
-    using is_transparent = void;
-    template <typename A, typename B>
-    bool operator()(const A& a, const B& b) const noexcept {
-      return std::tie(a.ns, a.name) < std::tie(b.ns, b.name);
-    }
-  };
   struct KeyView {
     std::string_view ns;
     std::string_view name;
+  };
+  // Looked up with a KeyView on every call: no key string is built.
+  struct KeyHash {
+    using is_transparent = void;
+    template <typename K>
+    std::size_t operator()(const K& key) const noexcept {
+      const std::size_t a = std::hash<std::string_view>{}(key.ns);
+      return a ^ (std::hash<std::string_view>{}(key.name) + 0x9e3779b97f4a7c15ULL + (a << 6) + (a >> 2));
+    }
+  };
+  struct KeyEqual {
+    using is_transparent = void;
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const noexcept {
+      return std::string_view(a.ns) == std::string_view(b.ns) && std::string_view(a.name) == std::string_view(b.name);
+    }
   };
   // One policy's slot; its mutex is held for the whole compute() call.
   struct StateSlot {
@@ -117,7 +126,7 @@ class PluginAlgorithm final : public core::ScalingAlgorithm {
   PluginLogSink log_;
 
   mutable std::mutex statesMutex_;  // guards the map, not the slots
-  mutable std::map<PolicyKey, std::unique_ptr<StateSlot>, KeyLess> states_;
+  mutable std::unordered_map<PolicyKey, std::unique_ptr<StateSlot>, KeyHash, KeyEqual> states_;
 };
 
 }  // namespace kubeai::plugin
