@@ -13,6 +13,7 @@
 
 #include "core/algorithm.h"
 #include "plugin/plugin_image.h"
+#include "plugin/plugin_loader.h"
 #include "plugin_host/isolated_plugin_algorithm.h"
 
 namespace host = kubeai::plugin::host;
@@ -95,6 +96,31 @@ TEST_CASE("an isolated plugin decides as it does in process, and its host goes w
   }
   // Shut down and reaped: no such process any more.
   CHECK(::kill(pid, 0) == -1);
+}
+
+TEST_CASE("a 1.0 plugin built from the previous header decides the same in process and isolated") {
+  auto local = kubeai::plugin::loadPlugin(FIXTURE_ABI_1_0_SO);
+  REQUIRE_MESSAGE(local.ok(), (local.ok() ? "" : local.error().message));
+  auto plugin = startHost(FIXTURE_ABI_1_0_SO);
+  int compared = 0;
+  for (std::int32_t current : {0, 1, 3, 10, 40}) {
+    for (double ratio : {0.0, 0.3, 0.95, 1.0, 1.05, 1.5, 2.0, 7.25}) {
+      CAPTURE(current);
+      CAPTURE(ratio);
+      Call call(current, ratio);
+      auto inProcess = local.value()->compute(call.input);
+      auto isolated = plugin->compute(call.input);
+      REQUIRE(inProcess.ok() == isolated.ok());
+      if (inProcess.ok()) {
+        CHECK(isolated.value().desiredReplicas == inProcess.value().desiredReplicas);
+        CHECK(isolated.value().reason == inProcess.value().reason);
+        CHECK(isolated.value().held == inProcess.value().held);
+        CHECK(isolated.value().ratio == inProcess.value().ratio);
+      }
+      ++compared;
+    }
+  }
+  CHECK(compared == 40);
 }
 
 TEST_CASE("a load error in the host keeps the loader's wording") {
