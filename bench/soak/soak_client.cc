@@ -77,8 +77,13 @@ std::string policyName(std::size_t i) { return "policy-" + std::to_string(i); }
 // code for each policy. Errors are the exception: a mutex costs nothing on the OK path.
 class ErrorBook {
  public:
+  explicit ErrorBook(Clock::time_point started) : started_(started) {}
+
   void record(const std::string& policy, const grpc::Status& status) {
+    const double at = std::chrono::duration<double>(Clock::now() - started_).count();
     const std::lock_guard lock(mutex_);
+    firstAt_ = std::min(firstAt_, at);
+    lastAt_ = std::max(lastAt_, at);
     auto& entry = byPolicy_[policy];
     entry.first.try_emplace(codeIndex(status), status.error_message());
     ++entry.count;
@@ -103,7 +108,11 @@ class ErrorBook {
     for (const auto& [policy, entry] : byPolicy_) {
       sum += entry.count;
     }
-    out << "{\"total\": " << sum << ", \"policies\": " << byPolicy_.size() << ", \"by_code\": {";
+    out << "{\"total\": " << sum << ", \"policies\": " << byPolicy_.size();
+    if (sum > 0) {
+      out << ", \"first_at_s\": " << firstAt_ << ", \"last_at_s\": " << lastAt_;
+    }
+    out << ", \"by_code\": {";
     const char* separator = "";
     for (std::size_t code = 0; code < kStatusCodes; ++code) {
       if (byCode_[code] > 0) {
@@ -136,7 +145,10 @@ class ErrorBook {
     std::uint64_t count = 0;
     std::map<std::size_t, std::string> first;  // the first message of each code
   };
+  Clock::time_point started_;
   mutable std::mutex mutex_;
+  double firstAt_ = 1e300;  // seconds since started_
+  double lastAt_ = 0;
   std::map<std::string, Entry> byPolicy_;
   std::array<std::uint64_t, kStatusCodes> byCode_{};
 };
@@ -176,6 +188,7 @@ class Latency {
 };
 
 struct Shared {
+  explicit Shared(Clock::time_point started) : errors(started) {}
   Clock::time_point end;
   std::chrono::milliseconds deadline{3000};
   std::atomic<std::uint64_t> ok{0};
@@ -336,15 +349,15 @@ int run(const Options& options) {
   }
 
   const auto started = Clock::now();
-  Shared shared;
+  Shared shared(started);
   shared.end = started + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(options.duration));
-  ErrorBook streamErrors;
+  ErrorBook streamErrors(started);
   std::vector<std::unique_ptr<Stream>> streams;
   for (std::size_t i = 0; i < std::min(options.streams, options.policies); ++i) {
     streams.push_back(std::make_unique<Stream>(*stub, policyName(i), streamErrors));
   }
 
-  ErrorBook probeAnswers;  // every answer of the probed policy, OK ones included
+  ErrorBook probeAnswers(started);  // every answer of the probed policy, OK ones included
   std::atomic<bool> stop{false};
   std::jthread probe;
   if (!options.probe.empty()) {
