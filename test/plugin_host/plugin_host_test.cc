@@ -260,3 +260,18 @@ TEST_CASE("IsolatedPluginAlgorithm is the host as a core algorithm") {
   REQUIRE(out.ok());
   CHECK(out.value().desiredReplicas == 4);
 }
+
+TEST_CASE("a replaced plugin (a new version, a new host) starts every policy's state afresh") {
+  Call call(3, 1.0);
+  auto first = startHost(FIXTURE_ABI_1_1_SO);
+  REQUIRE(first->compute(call.input).ok());
+  auto twice = first->compute(call.input);
+  REQUIRE(twice.ok());
+  CHECK(contains(twice.value().reason, "calls=2 "));
+  // What the reloader does on a changed file: load the new image, let the old version go.
+  auto second = startHost(FIXTURE_ABI_1_1_SO);
+  first.reset();
+  auto fresh = second->compute(call.input);
+  REQUIRE(fresh.ok());
+  CHECK_MESSAGE(contains(fresh.value().reason, "calls=1 "), fresh.value().reason);
+}
