@@ -15,9 +15,10 @@ The real `kubeai-scaler serve` on free 127.0.0.1 ports, for --duration seconds
   - every 5 s: serve's VmRSS and Threads (/proc/PID/status), its open fds
     (/proc/PID/fd), its plugin-host processes and the machine's load.
 
-At the end: healthy errors (must be 0), RSS growth from the first sample after
---warmup (120 s) to the last (<= 2 %), fds and threads over the same window
-(flat: see FLAT below), the plugin failures and host restarts from /metrics and
+At the end: healthy errors (must be 0), RSS growth over the window from
+--warmup (120 s) to the end (<= 2 %, judged on the floor: the lowest sample of
+its first minute against that of its last; single samples swing by a quarter
+with each reload), fds and threads over the same window (flat: see FLAT below), the plugin failures and host restarts from /metrics and
 the back-off between the crashing plugin's restarts from serve's log. Exit 1
 when a judged target is missed (--judge errors: only the healthy errors, for
 the CTest smoke run), 2 when the soak could not run.
@@ -406,13 +407,17 @@ def report(args, world, result, samples, after, counters, records):
     window = [s for s in samples if s["t"] >= window_start]
     first, last = window[0], window[-1]
     growth = (last["rss_kib"] - first["rss_kib"]) / first["rss_kib"] * 100
-    judge("RSS growth", growth <= 2.0, "%+.2f %% (%d KiB at %.0f s -> %d KiB at %.0f s; peak %d KiB)"
-          % (growth, first["rss_kib"], first["t"], last["rss_kib"], last["t"], max(s["rss_kib"] for s in window)))
-    # Each reload and cycle allocates and hands back tens of MB, so single
-    # samples swing by a quarter; the floor and the trend say more of a leak.
+    # Each reload and cycle allocates and hands back tens of MB (serve trims
+    # after every cycle), so single samples swing by a quarter around what is
+    # kept: first-vs-last sample measured -9.5 %, -4.0 % and +14.8 % in three
+    # 10-minute runs of the same code. What a leak moves is the floor, the
+    # lowest RSS of a minute: judged on that, the rest shown beside it.
     floor, floor_first, floor_last = floor_growth(window)
-    print("%-28s floor %+.2f %% (lowest of the first minute %d KiB, of the last %d KiB), trend %+.2f %% (fit)"
-          % ("  RSS, robustly", floor, floor_first, floor_last, slope_growth(window)))
+    judge("RSS growth (floor)", floor <= 2.0, "%+.2f %% (lowest of the window's first minute %d KiB, of its last %d KiB)"
+          % (floor, floor_first, floor_last))
+    print("%-28s first sample %d KiB at %.0f s -> last %d KiB at %.0f s: %+.2f %%; trend %+.2f %% (fit); peak %d KiB"
+          % ("  RSS, single samples", first["rss_kib"], first["t"], last["rss_kib"], last["t"], growth,
+             slope_growth(window), max(s["rss_kib"] for s in window)))
     for key in ("fds", "threads"):
         values = [s[key] for s in window]
         judge(key + " flat", max(values) - min(values) <= FLAT[key],
