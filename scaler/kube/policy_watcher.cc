@@ -25,6 +25,10 @@ std::string concat(const Parts&... parts) {
   return out;
 }
 
+// decodePolicy (watch_decoding.cc) implies the parser's apiVersion for list
+// items without one: the resource's, which this path lists.
+static_assert(kPolicyGroupVersion == policy::kPolicyApiVersion);
+
 // A watch that ran this long, or brought a change, shows a healthy server:
 // what follows it (a resume, a relist) needs no back-off (client-go's
 // reflector uses the same second for its "very short watch").

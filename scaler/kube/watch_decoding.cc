@@ -86,7 +86,7 @@ json parseBounded(std::string_view text, std::string& error) {
 DecodedPolicy decodePolicy(json& object) {
   if (object.is_object()) {
     if (!object.contains("apiVersion")) {
-      object["apiVersion"] = std::string(policy::kPolicyApiVersion);  // kPolicyGroupVersion
+      object["apiVersion"] = std::string(policy::kPolicyApiVersion);  // == kPolicyGroupVersion (policy_watcher.cc)
     }
     if (!object.contains("kind")) {
       object["kind"] = std::string(policy::kPolicyKind);
