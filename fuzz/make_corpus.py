@@ -150,7 +150,8 @@ write("kube_status", "html", bytes([9]) + b"<html><body>502 Bad Gateway</body></
 policy_status = {"currentReplicas": 3, "desiredReplicas": 4, "lastScaleTime": "2026-11-28T00:00:00Z",
                  "currentMetrics": {"latencyP99Ms": 420.5, "latencyP95Ms": None, "gpuUtilizationPercent": 81.25,
                                     "requestQueueDepth": 12},
-                 "lastAlgorithm": "MaxRatio", "lastScaleReason": "scale up: latency", "observedGeneration": 4,
+                 "lastAlgorithm": "MaxRatio", "lastScaleReason": "scale up: latency", "decidedRatio": 1.73,
+                 "observedGeneration": 4,
                  "conditions": [{"type": "Ready", "status": "True", "reason": "Evaluated", "message": "",
                                  "lastTransitionTime": "2026-11-28T00:00:00Z", "observedGeneration": 4}]}
 write("policy_status", "written", struct.pack("<q", 4) + compact(policy_status).encode())

@@ -114,6 +114,13 @@ StatusChange compareStatus(const PolicyStatus& written, const PolicyStatus& buil
       withoutTransitionTimes(written.conditions) != withoutTransitionTimes(built.conditions)) {
     return StatusChange::kSignificant;
   }
+  // Its presence follows the algorithm (a plugin naming no ratio, a built-in
+  // that does): a change of kind, not of value.
+  if (written.decidedRatio.has_value() != built.decidedRatio.has_value()) {
+    return StatusChange::kSignificant;
+  }
+  const bool ratioMoved = written.decidedRatio && detail::roundedToCents(*written.decidedRatio) !=
+                                                      detail::roundedToCents(*built.decidedRatio);
   if (writtenMetrics != builtMetrics) {
     // Present in one and not the other is more than noise: a metric appeared or went away.
     const bool sameShape = writtenMetrics.has_value() == builtMetrics.has_value() &&
@@ -126,7 +133,7 @@ StatusChange compareStatus(const PolicyStatus& written, const PolicyStatus& buil
                                  builtMetrics->requestQueueDepth.has_value()));
     return sameShape ? StatusChange::kMetricsOnly : StatusChange::kSignificant;
   }
-  return StatusChange::kNone;
+  return ratioMoved ? StatusChange::kMetricsOnly : StatusChange::kNone;
 }
 
 std::vector<Condition> carryTransitions(std::vector<Condition> next, const std::vector<Condition>& previous) {
@@ -163,6 +170,10 @@ PolicyStatus statusFromDecision(const core::Policy& policy, const core::Decision
                                          observation.gpuUtilizationPercent, observation.requestQueueDepth};
   status.lastAlgorithm = decision.algorithm;
   status.lastScaleReason = decision.reason;
+  // JSON has no NaN or infinity: such a ratio (or one too large to round) is written as none.
+  if (decision.ratio && std::isfinite(detail::roundedToCents(*decision.ratio))) {
+    status.decidedRatio = decision.ratio;
+  }
   status.observedGeneration = generation;
 
   // Held because the plugin's process failed: said in the reason, so it shows

@@ -58,12 +58,19 @@ struct PolicyStatus {
   std::optional<CurrentMetrics> currentMetrics;
   std::optional<std::string> lastAlgorithm;    // "MaxRatio", as the seed's "Viewing Active Algorithms" shows
   std::optional<std::string> lastScaleReason;  // "within tolerance"
+  // The ratio the decision turned on (core::Decision::ratio: the max, mean or
+  // weighted ratio, or a plugin's decided_ratio), written with two decimals as
+  // the metrics are. Unlike the fields above, empty is sent as null whenever
+  // the status carries a decision (lastAlgorithm set): a decision naming no
+  // ratio must not leave the previous decision's in place. A status without
+  // a decision (an error before the first) leaves it out.
+  std::optional<double> decidedRatio;
   std::int64_t observedGeneration = 0;
   // Ready, AlgorithmValid, ScalingLimited, CanWakeFromZero, SpecValid (superseded_status.h), in that
   // order when present.
   std::vector<Condition> conditions;
   // The decision fields (currentReplicas, desiredReplicas, currentMetrics,
-  // lastAlgorithm, lastScaleReason) left empty are sent as null, which
+  // lastAlgorithm, lastScaleReason, decidedRatio) left empty are sent as null, which
   // deletes them: an invalid policy is not evaluated, and `kubectl get` must
   // not show a decision no longer made. lastScaleTime stays: when the target
   // was last scaled is still true. Not compared by compareStatus(): what it
@@ -76,14 +83,17 @@ struct PolicyStatus {
 // Why a write is due, comparing what was built with what was last written.
 enum class StatusChange {
   kNone,         // equal but for timestamps: no write
-  kMetricsOnly,  // only currentMetrics moved: written at a limited rate
-  kSignificant,  // replicas, algorithm, reason, generation or a condition changed: written now
+  kMetricsOnly,  // only the values of currentMetrics or decidedRatio moved: written at a limited rate
+  kSignificant,  // replicas, algorithm, reason, generation, a condition, or which metrics or ratio are
+                 // present changed: written now
 };
 
 // Timestamps are the conditions' lastTransitionTime and lastScaleTime: neither
 // alone is a reason to write (a lastScaleTime change comes with a change of
-// desiredReplicas, which is). Metrics are compared as written (two decimals),
-// so that a status read back from the API equals the one built.
+// desiredReplicas, which is). Metrics and decidedRatio are compared as written
+// (two decimals), so that a status read back from the API equals the one
+// built. A metric or decidedRatio appearing or going away is significant; its
+// value moving is kMetricsOnly (the ratio moves every cycle the metrics do).
 StatusChange compareStatus(const PolicyStatus& written, const PolicyStatus& built);
 
 // The status an object holds on the API (its `.status` as JSON text), as far
@@ -140,7 +150,8 @@ PolicyStatus statusFromInvalid(const std::optional<PolicyStatus>& previous, std:
 
 // {"status": {...}}: the body of a merge patch on /status. Metrics not
 // observed are sent as null, so that the patch removes a stale value; so are
-// the decision fields of a status with clearDecision.
+// decidedRatio when a decision names none, and the decision fields of a
+// status with clearDecision.
 std::string statusMergePatch(const PolicyStatus& status);
 
 // --- Events ---------------------------------------------------------------

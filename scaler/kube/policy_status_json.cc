@@ -74,6 +74,7 @@ std::optional<PolicyStatus> parseApiStatus(std::string_view statusJson) {
   }
   status.lastAlgorithm = stringAt(body, "lastAlgorithm");
   status.lastScaleReason = stringAt(body, "lastScaleReason");
+  status.decidedRatio = numberAt(body, "decidedRatio");
   status.observedGeneration = int64At(body, "observedGeneration").value_or(0);
   if (const auto conditions = body.find("conditions"); conditions != body.end() && conditions->is_array()) {
     for (const json& item : *conditions) {
@@ -95,7 +96,8 @@ std::string statusMergePatch(const PolicyStatus& status) {
   if (status.clearDecision) {
     // null deletes in a merge patch (RFC 7386); the values set below win.
     for (const char* field :
-         {"currentReplicas", "desiredReplicas", "currentMetrics", "lastAlgorithm", "lastScaleReason"}) {
+         {"currentReplicas", "desiredReplicas", "currentMetrics", "lastAlgorithm", "lastScaleReason",
+          "decidedRatio"}) {
       body[field] = nullptr;
     }
   }
@@ -119,6 +121,10 @@ std::string statusMergePatch(const PolicyStatus& status) {
   }
   if (status.lastScaleReason) {
     body["lastScaleReason"] = *status.lastScaleReason;
+  }
+  if (status.decidedRatio || status.lastAlgorithm) {
+    // null with a decision that names no ratio: the previous one's is deleted.
+    body["decidedRatio"] = metricValue(status.decidedRatio);
   }
   body["observedGeneration"] = status.observedGeneration;
   json conditions = json::array();

@@ -240,7 +240,9 @@ class CrdShapeTest(unittest.TestCase):
     def test_status_fields(self):
         status = version_schema()["properties"]["status"]["properties"]
         self.assertEqual(set(status), {"currentReplicas", "desiredReplicas", "lastScaleTime", "currentMetrics",
-                                       "lastAlgorithm", "lastScaleReason", "observedGeneration", "conditions"})
+                                       "lastAlgorithm", "lastScaleReason", "decidedRatio", "observedGeneration",
+                                       "conditions"})
+        self.assertEqual(status["decidedRatio"]["type"], "number")
         self.assertEqual(set(status["currentMetrics"]["properties"]),
                          {"latencyP99Ms", "latencyP95Ms", "gpuUtilizationPercent", "requestQueueDepth"})
         conditions = status["conditions"]
@@ -382,7 +384,8 @@ class StatusTest(unittest.TestCase):
         policy["status"] = {
             "currentReplicas": 3, "desiredReplicas": 4, "lastScaleTime": "2026-11-28T00:00:00Z",
             "currentMetrics": {"latencyP99Ms": 412.5, "gpuUtilizationPercent": 84, "requestQueueDepth": 0},
-            "lastAlgorithm": "MaxRatio", "lastScaleReason": "scaled based on max ratio", "observedGeneration": 2,
+            "lastAlgorithm": "MaxRatio", "lastScaleReason": "scaled based on max ratio", "decidedRatio": 1.21,
+            "observedGeneration": 2,
             "conditions": [
                 {"type": "Ready", "status": "True", "reason": "Evaluated", "message": "",
                  "lastTransitionTime": "2026-11-28T00:00:00Z", "observedGeneration": 2},
@@ -398,6 +401,11 @@ class StatusTest(unittest.TestCase):
         policy["status"] = {"conditions": [{"type": "Ready", "status": "Maybe", "reason": "x y",
                                             "message": "", "lastTransitionTime": "2026-11-28T00:00:00Z"}]}
         self.assertEqual(len(schema_errors(policy)), 2)  # status enum, reason pattern
+
+    def test_a_ratio_that_is_not_a_number_fails(self):
+        policy = copy.deepcopy(BASE)
+        policy["status"] = {"decidedRatio": "1.21"}
+        self.assertEqual(len(schema_errors(policy)), 1)
 
 
 def main():

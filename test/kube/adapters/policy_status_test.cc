@@ -282,8 +282,8 @@ TEST_CASE("an invalid policy deletes the decision fields a valid one wrote (null
   const PolicyStatus invalid = statusFromInvalid(ready, 4, "spec.maxReplicas: must be >= minReplicas (2)", kT0);
   const auto body = nlohmann::json::parse(statusMergePatch(invalid)).at("status");
   // A merge patch keeps what it leaves out: these must be null to go.
-  for (const char* field :
-       {"currentReplicas", "desiredReplicas", "currentMetrics", "lastAlgorithm", "lastScaleReason"}) {
+  for (const char* field : {"currentReplicas", "desiredReplicas", "currentMetrics", "lastAlgorithm",
+                            "lastScaleReason", "decidedRatio"}) {
     CAPTURE(field);
     REQUIRE(body.contains(field));
     CHECK(body.at(field).is_null());

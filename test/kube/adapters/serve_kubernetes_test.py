@@ -190,6 +190,7 @@ class KubernetesServeTest(H.ServeTestCase):
         status = H.wait_until(written, 10.0, "status written")
         self.assertEqual((status["currentReplicas"], status["desiredReplicas"]), (10, 10))
         self.assertEqual(status["lastScaleReason"], "within tolerance")
+        self.assertEqual(status["decidedRatio"], 1.0)  # MaxRatio: 70 % / 70 %
         self.wait_cycles(2)
         self.assertEqual(self.desired("surge"), 10)
 
