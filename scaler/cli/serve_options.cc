@@ -53,6 +53,14 @@ core::Status checkServeOptions(const ServeOptions& options) {
   if (options.reactionTime.count() < 0) {
     return core::Error{"--reaction-time must not be negative"};
   }
+  // Calls are made one policy after another in the cycle: a plugin that hangs
+  // costs one timeout of the cycle (its host is then down, and its calls fail
+  // at once), which must leave the cycle time to finish.
+  if (options.pluginDir && options.pluginIsolation == "process" &&
+      (options.pluginTimeout.count() <= 0 || options.pluginTimeout > options.evaluationInterval)) {
+    return core::Error{"--plugin-timeout must be greater than 0 and at most --evaluation-interval (" +
+                       std::to_string(options.evaluationInterval.count()) + "ms)"};
+  }
   if (options.metricsStaleAfter && *options.metricsStaleAfter <= options.evaluationInterval) {
     // The RPC path checks each decision's age on the clock: a bound within one
     // interval would make every decision stale before the next cycle.

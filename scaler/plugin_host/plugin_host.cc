@@ -54,16 +54,21 @@ std::vector<std::string> hostEnvironment() {
     env.emplace_back(*entry);
   }
 #if defined(__SANITIZE_ADDRESS__)
-  constexpr std::string_view kAsan = "ASAN_OPTIONS=";
-  std::string options = "handle_segv=0:handle_sigbus=0:handle_abort=0:handle_sigfpe=0:handle_sigill=0:detect_leaks=0";
-  for (auto it = env.begin(); it != env.end(); ++it) {
-    if (it->rfind(kAsan, 0) == 0) {
-      options = it->substr(kAsan.size()) + ":" + options;
-      env.erase(it);
-      break;
+  // Both runtimes read the signal flags (the UBSan part parses its own
+  // variable after ASan's), so both are told.
+  const std::string handlers = "handle_segv=0:handle_sigbus=0:handle_abort=0:handle_sigfpe=0:handle_sigill=0";
+  for (const auto& [variable, extra] : {std::pair<std::string_view, std::string>{"ASAN_OPTIONS=", handlers + ":detect_leaks=0"},
+                                        std::pair<std::string_view, std::string>{"UBSAN_OPTIONS=", handlers}}) {
+    std::string options = extra;
+    for (auto it = env.begin(); it != env.end(); ++it) {
+      if (it->rfind(variable, 0) == 0) {
+        options = it->substr(variable.size()) + ":" + options;
+        env.erase(it);
+        break;
+      }
     }
+    env.push_back(std::string(variable) + options);
   }
-  env.push_back(std::string(kAsan) + options);
 #endif
   return env;
 }

@@ -1,11 +1,29 @@
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <string>
 
 #include "cli/serve_command.h"
 
 namespace kubeai::cli {
 namespace {
+
+TEST_CASE("checkServeOptions: --plugin-timeout must leave the cycle time to finish") {
+  ServeOptions options;
+  options.policyDir = "/etc/policies";
+  options.metricsFile = "/etc/metrics.yaml";
+  options.pluginDir = "/etc/plugins";
+  CHECK(checkServeOptions(options).ok());  // the defaults: 1s within 15s
+  options.pluginTimeout = std::chrono::milliseconds(15'001);
+  const auto refused = checkServeOptions(options);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().message ==
+        "--plugin-timeout must be greater than 0 and at most --evaluation-interval (15000ms)");
+  options.pluginTimeout = std::chrono::milliseconds(0);
+  CHECK_FALSE(checkServeOptions(options).ok());
+  options.pluginIsolation = "in-process";  // no deadline there: nothing to check
+  CHECK(checkServeOptions(options).ok());
+}
 
 TEST_CASE("parseHeaderFlag takes NAME=VALUE and refuses what would break the request") {
   // Rows: the flag's value, the header expected.

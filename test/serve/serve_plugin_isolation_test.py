@@ -19,6 +19,7 @@ header) and a built-in policy:
 """
 
 import os
+import re
 import shutil
 import signal
 import sys
@@ -34,6 +35,13 @@ import grpc  # noqa: E402
 FIXTURES = {}  # name -> built .so, from --fixture NAME=PATH
 INTERVAL = 0.5  # --evaluation-interval
 TIMEOUT = "300ms"  # --plugin-timeout
+# Calls go one after another in the cycle: a hang costs one timeout (and a
+# restart one start of the host) of a cycle, so staleness is given room beyond
+# its default of 3 intervals, as it has with serve's defaults (45 s for 1 s).
+STALE_AFTER = "10s"
+
+# A plugin that keeps failing: at least 3 calls in a row (the count goes on while it does).
+UNSERVABLE = re.compile(r"failed ([0-9]+) calls in a row")
 
 BAD = {
     # fixture: (algorithm, cause in the unservable message, failure kind on /metrics)
@@ -98,7 +106,8 @@ class IsolationTestCase(h.ServeTestCase):
     def start(self, extra=()):
         serve = h.Serve(ARGS.scaler, ["--policy-dir", self.policy_dir, "--metrics-file", self.metrics_file,
                                       "--plugin-dir", self.plugin_dir, "--evaluation-interval", "%gs" % INTERVAL,
-                                      "--plugin-timeout", TIMEOUT] + list(extra), self.dir)
+                                      "--plugin-timeout", TIMEOUT, "--metrics-stale-after", STALE_AFTER]
+                          + list(extra), self.dir)
         self.serve = serve
         self.addCleanup(self.stop_if_running, serve)
         self.channel = grpc.insecure_channel(serve.grpc_address, options=h.channel_options())
@@ -147,12 +156,14 @@ class BadPluginTest(IsolationTestCase):
         while True:
             self.assertIsNone(serve.process.poll(), "serve exited: %s" % serve.log_text())
             for name, value in expected.items():
-                self.assertEqual(self.answer(name)[:2], (grpc.StatusCode.OK, value), name)
+                got = self.answer(name)
+                self.assertEqual(got[:2], (grpc.StatusCode.OK, value),
+                                 "%s: %s (serve: %s)\n%s" % (name, got[2], serve.process.poll(), serve.log_text()))
             code, value, details = self.answer("bad")
             if code == grpc.StatusCode.OK:
                 self.assertEqual(value, 3, "the bad policy holds its current replicas")
                 held = True
-            elif code == grpc.StatusCode.UNAVAILABLE and "failed 3 calls in a row" in details:
+            elif code == grpc.StatusCode.UNAVAILABLE and UNSERVABLE.search(details or ""):
                 break
             if time.monotonic() - started > h.seconds(20.0):
                 self.fail("the bad policy never went UNAVAILABLE; last: %s %s\n%s" % (code, details,
@@ -160,7 +171,9 @@ class BadPluginTest(IsolationTestCase):
             time.sleep(0.05)
         print("\n  measured: %s: UNAVAILABLE %.2f s after the healthy answers" % (fixture,
               time.monotonic() - started), file=sys.stderr, flush=True)
-        self.assertIn("plugin %s (bad.so) failed 3 calls in a row (last: %s" % (algorithm, cause), details)
+        self.assertRegex(details, r"^policy default/bad is stale: plugin %s \(bad\.so\) failed [0-9]+ calls in a row "
+                                  r"\(last: %s" % (algorithm, re.escape(cause)))
+        self.assertGreaterEqual(int(UNSERVABLE.search(details).group(1)), 3)
         self.assertTrue(held or fixture == "hang", "the bad policy held before it went UNAVAILABLE")
         failed = serve.find_log(lambda r: r.get("msg") == "plugin failed a call" and r.get("plugin") == algorithm)
         self.assertIsNotNone(failed, serve.log_text())
@@ -181,7 +194,7 @@ class BadPluginTest(IsolationTestCase):
         self.stop_serve(serve)
         again = self.start()
         wait_until(lambda: self.answer("healthy")[:2] == (grpc.StatusCode.OK, 6), 10.0, "healthy after restart")
-        wait_until(lambda: "failed 3 calls in a row" in self.answer("bad")[2], 20.0, "bad UNAVAILABLE again")
+        wait_until(lambda: UNSERVABLE.search(self.answer("bad")[2] or ""), 20.0, "bad UNAVAILABLE again")
         self.assertIsNone(again.process.poll())
 
     def test_hang(self):
