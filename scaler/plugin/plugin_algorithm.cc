@@ -317,7 +317,9 @@ core::Result<core::AlgorithmOutput> PluginAlgorithm::compute(const core::Algorit
   LogContext logContext{&log_, name_, file_.native(), input.policyNamespace, input.policyName, 0, 0};
   const kubeai_host host{static_cast<std::uint32_t>(sizeof(kubeai_host)), &logContext, &kubeaiHostLog};
   in.host = &host;
-  StateSlot* slot = hasV11Input_ ? &slotFor(input.policyNamespace, input.policyName) : nullptr;
+  // Only a plugin that can free a state gets a slot (the ABI says so); the
+  // others skip the lookup, which is most of what 1.1 costs per call.
+  StateSlot* slot = destroyState_ != nullptr ? &slotFor(input.policyNamespace, input.policyName) : nullptr;
   std::unique_lock<std::mutex> slotLock;
   if (slot != nullptr) {
     slotLock = std::unique_lock(slot->mutex);

@@ -122,7 +122,7 @@ class PluginAlgorithm final : public core::ScalingAlgorithm {
   kubeai_plugin_validate_fn validate_ = nullptr;
   kubeai_plugin_destroy_state_fn destroyState_ = nullptr;
   std::uint32_t abiVersion_;
-  bool hasV11Input_ = false;  // a 1.1 plugin: hand it the state slot
+  bool hasV11Input_ = false;  // a 1.1 plugin: its 1.1 entry points are read
   PluginLogSink log_;
 
   mutable std::mutex statesMutex_;  // guards the map, not the slots

@@ -153,11 +153,13 @@ typedef struct kubeai_scaling_input {
   int64_t now_unix_ms;  /* the evaluation time: simulated time under simulate */
   int32_t call_reason;  /* a kubeai_call_reason */
   uint64_t cycle;       /* serve's cycle number (from 1), simulate's step, 0 under evaluate */
-  /* This policy's state slot, NULL at first. Store what you keep between
-   * calls; the host hands the same slot back on the policy's next call and
-   * calls Algorithm.destroy_state on it when the policy is deleted, moves to
-   * another algorithm, or this plugin is unloaded or replaced (hot reload and
-   * a restarted plugin host start from NULL). */
+  /* This policy's state slot, *state NULL at first. Store what you keep
+   * between calls; the host hands the same slot back on the policy's next call
+   * and calls Algorithm.destroy_state on it when the policy is deleted, moves
+   * to another algorithm, or this plugin is unloaded or replaced (hot reload
+   * and a restarted plugin host start from NULL). Offered only to a plugin
+   * that sets destroy_state (state itself is NULL otherwise): a slot nobody
+   * can free would leak. */
   void** state;
   const kubeai_host* host; /* never NULL */
 } kubeai_scaling_input;
