@@ -9,6 +9,7 @@
 #include "cli/decision_output.h"
 #include "cli/exit_codes.h"
 #include "core/decide.h"
+#include "core/validation.h"
 #include "policy/policy_parser.h"
 
 namespace kubeai::cli {
@@ -157,15 +158,8 @@ int runEvaluate(const EvaluateOptions& options, std::ostream& out, std::ostream&
 
   // The algorithm's own check of its parameters (ABI 1.1), before first use as serve makes it.
   if (const auto algorithm = setup.value().registry->find(document.policy.spec.algorithm.name)) {
-    const core::Status accepted = algorithm->validateParameters(core::ValidateInput{
-        .policyName = document.policy.metadata.name,
-        .policyNamespace = document.policy.metadata.namespace_,
-        .parameters = &document.policy.spec.algorithm.parameters,
-        .weights = document.policy.spec.algorithm.weights,
-    });
-    if (!accepted.ok()) {
-      err << "error: policy " << document.policy.key() << ": spec.algorithm.parameters: refused by "
-          << algorithm->name() << ": " << accepted.error().message << "\n";
+    if (const core::Status accepted = core::checkAlgorithmParameters(document.policy, *algorithm); !accepted.ok()) {
+      err << "error: policy " << document.policy.key() << ": " << accepted.error().message << "\n";
       return kExitUsage;
     }
   }

@@ -5,6 +5,7 @@
 
 #include "cli/algorithm_setup.h"
 #include "cli/exit_codes.h"
+#include "core/validation.h"
 #include "policy/policy_parser.h"
 #include "source/prometheus/query_template.h"
 
@@ -92,16 +93,10 @@ int runValidate(const ValidateOptions& options, std::ostream& out, std::ostream&
           // The algorithm's own check of its parameters (ABI 1.1's
           // validate_parameters), as serve makes it before first use.
           if (const auto algorithm = registry.find(document.policy.spec.algorithm.name)) {
-            const core::Status accepted = algorithm->validateParameters(core::ValidateInput{
-                .policyName = document.policy.metadata.name,
-                .policyNamespace = document.policy.metadata.namespace_,
-                .parameters = &document.policy.spec.algorithm.parameters,
-                .weights = document.policy.spec.algorithm.weights,
-            });
-            if (!accepted.ok()) {
+            if (const core::Status accepted = core::checkAlgorithmParameters(document.policy, *algorithm);
+                !accepted.ok()) {
               ++invalid;
-              out << prefix << "spec.algorithm.parameters: refused by " << algorithm->name() << ": "
-                  << accepted.error().message << "\n";
+              out << prefix << accepted.error().message << "\n";
               continue;
             }
           }

@@ -266,4 +266,19 @@ ValidationReport validatePolicy(const Policy& policy) {
   return report;
 }
 
+Status checkAlgorithmParameters(const Policy& policy, const ScalingAlgorithm& algorithm) {
+  const AlgorithmSpec& spec = policy.spec.algorithm;
+  const Status verdict = algorithm.validateParameters(ValidateInput{
+      .policyName = policy.metadata.name,
+      .policyNamespace = policy.metadata.namespace_,
+      .parameters = &spec.parameters,
+      .weights = spec.weights,
+  });
+  if (verdict.ok()) {
+    return verdict;
+  }
+  return Error{"spec.algorithm.parameters: refused by " + std::string(algorithm.name()) + ": " +
+               verdict.error().message};
+}
+
 }  // namespace kubeai::core

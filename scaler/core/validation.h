@@ -7,7 +7,9 @@
 #include <string_view>
 #include <vector>
 
+#include "core/algorithm.h"
 #include "core/policy.h"
+#include "core/result.h"
 
 namespace kubeai::core {
 
@@ -48,6 +50,12 @@ ValidationReport validatePolicy(const Policy& policy);
 // when some metric is read from outside the pods, or when none is in use
 // (an error of its own).
 std::optional<FieldError> scaleToZeroWakeWarning(const Policy& policy);
+
+// The algorithm's own verdict on the policy's spec.algorithm (ABI 1.1's
+// validate_parameters), as validate, evaluate and serve ask for it before the
+// policy's first use: an Error reads "spec.algorithm.parameters: refused by
+// NAME: <the algorithm's message>".
+Status checkAlgorithmParameters(const Policy& policy, const ScalingAlgorithm& algorithm);
 
 // Whether a PromQL template selects the target's pods: a matcher `=` or `=~`
 // on the label pod (or exported_pod, pod_name) whose string holds ${target}.

@@ -84,6 +84,17 @@ class CString {
 };
 
 constexpr std::size_t kStackParameters = 16;
+
+// The policy's parameters as the C ABI hands them; `out` holds their count.
+void fillParameters(const core::AlgorithmParameters* parameters, kubeai_parameter* out) noexcept {
+  if (parameters == nullptr) {
+    return;
+  }
+  std::size_t i = 0;
+  for (const auto& [key, value] : *parameters) {
+    out[i++] = kubeai_parameter{key.c_str(), value.c_str()};
+  }
+}
 constexpr std::size_t kStackNameLength = 256;
 
 // The v1.1 entry points end after destroy_state.
@@ -220,12 +231,7 @@ core::Status PluginAlgorithm::validateParameters(const core::ValidateInput& inpu
   }
   const std::size_t parameterCount = input.parameters == nullptr ? 0 : input.parameters->size();
   SmallArray<kubeai_parameter, kStackParameters> parameters(parameterCount);
-  if (input.parameters != nullptr) {
-    std::size_t i = 0;
-    for (const auto& [key, value] : *input.parameters) {
-      parameters.data()[i++] = kubeai_parameter{key.c_str(), value.c_str()};
-    }
-  }
+  fillParameters(input.parameters, parameters.data());
   const CString<kStackNameLength> policyName(input.policyName);
   const CString<kStackNameLength> policyNamespace(input.policyNamespace);
   kubeai_validate_input in{};
@@ -263,12 +269,7 @@ core::Result<core::AlgorithmOutput> PluginAlgorithm::compute(const core::Algorit
 
   const std::size_t parameterCount = input.parameters == nullptr ? 0 : input.parameters->size();
   SmallArray<kubeai_parameter, kStackParameters> parameters(parameterCount);
-  if (input.parameters != nullptr) {
-    std::size_t i = 0;
-    for (const auto& [key, value] : *input.parameters) {
-      parameters.data()[i++] = kubeai_parameter{key.c_str(), value.c_str()};
-    }
-  }
+  fillParameters(input.parameters, parameters.data());
 
   const CString<kStackNameLength> policyName(input.policyName);
   const CString<kStackNameLength> policyNamespace(input.policyNamespace);

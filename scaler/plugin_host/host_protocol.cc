@@ -282,6 +282,12 @@ core::Result<HostMessage> decodeHostMessage(std::span<const std::byte> body) {
     return core::Error{"empty message"};
   }
   Reader r(body.subspan(1));
+  auto wrap = [](auto done) -> core::Result<HostMessage> {
+    if (!done.ok()) {
+      return done.error();
+    }
+    return HostMessage{std::move(done).value()};
+  };
   switch (static_cast<MessageType>(std::to_integer<std::uint8_t>(body[0]))) {
     case MessageType::kHello: {
       Hello m;
@@ -289,20 +295,12 @@ core::Result<HostMessage> decodeHostMessage(std::span<const std::byte> body) {
       m.abiVersion = r.number<std::uint32_t>();
       m.algorithm = r.text("algorithm");
       m.validates = r.boolean("validates");
-      auto done = r.finish(std::move(m), "hello");
-      if (!done.ok()) {
-        return done.error();
-      }
-      return HostMessage{std::move(done).value()};
+      return wrap(r.finish(std::move(m), "hello"));
     }
     case MessageType::kLoadFailed: {
       LoadFailed m;
       m.error = r.text("error");
-      auto done = r.finish(std::move(m), "load-failed");
-      if (!done.ok()) {
-        return done.error();
-      }
-      return HostMessage{std::move(done).value()};
+      return wrap(r.finish(std::move(m), "load-failed"));
     }
     case MessageType::kResult: {
       ComputeReply m;
@@ -320,11 +318,7 @@ core::Result<HostMessage> decodeHostMessage(std::span<const std::byte> body) {
       }
       m.reason = r.text("reason");
       m.error = r.text("error");
-      auto done = r.finish(std::move(m), "result");
-      if (!done.ok()) {
-        return done.error();
-      }
-      return HostMessage{std::move(done).value()};
+      return wrap(r.finish(std::move(m), "result"));
     }
     case MessageType::kLog: {
       LogRecord m;
@@ -334,22 +328,14 @@ core::Result<HostMessage> decodeHostMessage(std::span<const std::byte> body) {
         r.fail("log level " + std::to_string(m.level) + " (0 to 3)");
       }
       m.message = r.text("message");
-      auto done = r.finish(std::move(m), "log");
-      if (!done.ok()) {
-        return done.error();
-      }
-      return HostMessage{std::move(done).value()};
+      return wrap(r.finish(std::move(m), "log"));
     }
     case MessageType::kValidated: {
       ValidateReply m;
       m.id = r.number<std::uint64_t>();
       m.ok = r.boolean("ok");
       m.error = r.text("error");
-      auto done = r.finish(std::move(m), "validated");
-      if (!done.ok()) {
-        return done.error();
-      }
-      return HostMessage{std::move(done).value()};
+      return wrap(r.finish(std::move(m), "validated"));
     }
     default:
       return core::Error{"unknown message type " + std::to_string(std::to_integer<int>(body[0]))};

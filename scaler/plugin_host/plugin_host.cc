@@ -368,6 +368,14 @@ core::Result<HostMessage> PluginHost::exchange(std::uint64_t id, const std::stri
   }
 }
 
+template <typename Request>
+core::Result<HostMessage> PluginHost::call(Request& request, PluginFailure& failure, std::string_view ns,
+                                           std::string_view name) {
+  const std::lock_guard lock(callMutex_);
+  request.id = ++nextId_;
+  return exchange(request.id, encodeFrame(ServerMessage{request}), failure, ns, name);
+}
+
 core::Result<core::AlgorithmOutput> PluginHost::compute(const core::AlgorithmInput& input) {
   ComputeRequest request;
   request.currentReplicas = input.currentReplicas;
@@ -397,13 +405,7 @@ core::Result<core::AlgorithmOutput> PluginHost::compute(const core::AlgorithmInp
   request.cycle = input.cycle;
 
   PluginFailure failure;
-  core::Result<HostMessage> answer = core::Error{""};
-  {
-    const std::lock_guard lock(callMutex_);
-    request.id = ++nextId_;
-    answer = exchange(request.id, encodeFrame(ServerMessage{request}), failure, input.policyNamespace,
-                      input.policyName);
-  }
+  const core::Result<HostMessage> answer = call(request, failure, input.policyNamespace, input.policyName);
   if (!answer.ok()) {
     return failed(std::move(failure));
   }
@@ -430,13 +432,7 @@ core::Status PluginHost::validate(const core::ValidateInput& input) {
   request.parameters = wireParameters(input.parameters);
   request.weights.assign(input.weights.begin(), input.weights.end());
   PluginFailure failure;
-  core::Result<HostMessage> answer = core::Error{""};
-  {
-    const std::lock_guard lock(callMutex_);
-    request.id = ++nextId_;
-    answer = exchange(request.id, encodeFrame(ServerMessage{request}), failure, input.policyNamespace,
-                      input.policyName);
-  }
+  const core::Result<HostMessage> answer = call(request, failure, input.policyNamespace, input.policyName);
   if (!answer.ok()) {
     // Not the plugin's verdict: its calls fail (and say why) until it works.
     (void)failed(std::move(failure));

@@ -103,6 +103,9 @@ class PluginHost {
   // `ns` and `name` are the policy the request is for, for the plugin's log lines.
   core::Result<HostMessage> exchange(std::uint64_t id, const std::string& frame, PluginFailure& failure,
                                      std::string_view ns, std::string_view name);
+  // Numbers the request and exchanges it under the call lock.
+  template <typename Request>
+  core::Result<HostMessage> call(Request& request, PluginFailure& failure, std::string_view ns, std::string_view name);
   core::Error failed(PluginFailure failure);  // records a failure, returns the call's error
   core::Error label(const std::string& cause) const;  // "plugin NAME (FILE) <cause>"
   void succeeded();

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "core/decide.h"
+#include "core/validation.h"
 
 namespace kubeai::server {
 namespace {
@@ -146,18 +147,10 @@ const std::string& EvaluationLoop::checkParameters(const core::Policy& policy, P
   if (memory.validatedBy.lock() == algorithm && memory.validatedSpec == spec) {
     return memory.parameterProblem;
   }
-  const core::Status verdict = algorithm->validateParameters(core::ValidateInput{
-      .policyName = policy.metadata.name,
-      .policyNamespace = policy.metadata.namespace_,
-      .parameters = &spec.parameters,
-      .weights = spec.weights,
-  });
+  const core::Status verdict = core::checkAlgorithmParameters(policy, *algorithm);
   memory.validatedBy = algorithm;
   memory.validatedSpec = spec;
-  memory.parameterProblem =
-      verdict.ok() ? std::string()
-                   : "spec.algorithm.parameters: refused by " + std::string(algorithm->name()) + ": " +
-                         verdict.error().message;
+  memory.parameterProblem = verdict.ok() ? std::string() : verdict.error().message;
   return memory.parameterProblem;
 }
 
