@@ -41,11 +41,12 @@ core::Result<plugin::PluginReloader::ImageLoader> makePluginLoader(const ServeOp
         [](plugin::PluginImage image) { return plugin::loadPluginImage(image, logPluginLine); });
   }
 
+  // The running binary itself, even if its file was replaced or deleted
+  // since: /proc/self/exe resolves to this process's inode at each spawn.
+  const std::filesystem::path self = "/proc/self/exe";
   std::error_code ec;
-  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (ec) {
-    return core::Error{"--plugin-isolation=process: cannot find this binary to start plugin hosts: /proc/self/exe: " +
-                       ec.message()};
+  if (!std::filesystem::exists(self, ec)) {
+    return core::Error{"--plugin-isolation=process: cannot start plugin hosts: /proc/self/exe is not readable"};
   }
   if (auto protectedMemory = plugin::host::protectServerMemory(); !protectedMemory.ok()) {
     return protectedMemory.error();

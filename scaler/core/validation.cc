@@ -278,7 +278,8 @@ Status checkAlgorithmParameters(const Policy& policy, const ScalingAlgorithm& al
     return verdict;
   }
   return Error{"spec.algorithm.parameters: refused by " + std::string(algorithm.name()) + ": " +
-               verdict.error().message};
+                   verdict.error().message,
+               verdict.error().reason};
 }
 
 }  // namespace kubeai::core

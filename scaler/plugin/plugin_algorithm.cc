@@ -199,17 +199,18 @@ void PluginAlgorithm::destroy(void* state) const noexcept {
   }
 }
 
-PluginAlgorithm::StateSlot& PluginAlgorithm::slotFor(std::string_view ns, std::string_view name) const {
+std::shared_ptr<PluginAlgorithm::StateSlot> PluginAlgorithm::slotFor(std::string_view ns,
+                                                                      std::string_view name) const {
   const std::lock_guard lock(statesMutex_);
   auto found = states_.find(KeyView{ns, name});
   if (found == states_.end()) {
-    found = states_.emplace(PolicyKey{std::string(ns), std::string(name)}, std::make_unique<StateSlot>()).first;
+    found = states_.emplace(PolicyKey{std::string(ns), std::string(name)}, std::make_shared<StateSlot>()).first;
   }
-  return *found->second;  // slots are never erased while a call can hold one: see forgetPolicy
+  return found->second;
 }
 
 void PluginAlgorithm::forgetPolicy(std::string_view ns, std::string_view name) const {
-  std::unique_ptr<StateSlot> slot;
+  std::shared_ptr<StateSlot> slot;
   {
     const std::lock_guard lock(statesMutex_);
     const auto found = states_.find(KeyView{ns, name});
@@ -219,10 +220,11 @@ void PluginAlgorithm::forgetPolicy(std::string_view ns, std::string_view name) c
     slot = std::move(found->second);
     states_.erase(found);
   }
-  // The loop forgets a policy between its calls, so nobody holds the slot;
-  // taking its lock makes sure of it.
+  // Waits for a call still on this slot; what that call stored goes too.
   const std::lock_guard hold(slot->mutex);
   destroy(slot->state);
+  slot->state = nullptr;
+  slot->forgotten = true;
 }
 
 core::Status PluginAlgorithm::validateParameters(const core::ValidateInput& input) const {
@@ -320,11 +322,13 @@ core::Result<core::AlgorithmOutput> PluginAlgorithm::compute(const core::Algorit
   in.host = &host;
   // Only a plugin that can free a state gets a slot (the ABI says so); the
   // others skip the lookup, which is most of what 1.1 costs per call.
-  StateSlot* slot = destroyState_ != nullptr ? &slotFor(input.policyNamespace, input.policyName) : nullptr;
+  const std::shared_ptr<StateSlot> slot =
+      destroyState_ != nullptr ? slotFor(input.policyNamespace, input.policyName) : nullptr;
   std::unique_lock<std::mutex> slotLock;
+  void* forgottenState = nullptr;  // a slot forgotten before this call got it: state for this call only
   if (slot != nullptr) {
     slotLock = std::unique_lock(slot->mutex);
-    in.state = &slot->state;
+    in.state = slot->forgotten ? &forgottenState : &slot->state;
   }
 
   // Only the first byte is cleared: the plugin writes terminated text, and
@@ -354,6 +358,9 @@ core::Result<core::AlgorithmOutput> PluginAlgorithm::compute(const core::Algorit
   } catch (...) {
     return core::Error{"threw an exception across the C ABI"};
   }
+  if (forgottenState != nullptr) {
+    destroy(forgottenState);
+  }
   if (logContext.dropped > 0) {
     if (log_) {
       const std::string note = std::to_string(logContext.dropped) + " more log lines of this call dropped (at most " +
@@ -376,7 +383,9 @@ core::Result<core::AlgorithmOutput> PluginAlgorithm::compute(const core::Algorit
   // ABI 1.0 cannot say so (nor a 1.1 plugin that leaves held at -1): a
   // plugin that answers the current replicas is taken to hold them.
   output.held = out.held == -1 ? out.desired_replicas == input.currentReplicas : out.held != 0;
-  if (std::isfinite(out.decided_ratio)) {
+  // A ratio is finite and >= 0, in process and through the host alike (whose
+  // protocol refuses anything else): another value is "none".
+  if (std::isfinite(out.decided_ratio) && out.decided_ratio >= 0.0) {
     output.ratio = out.decided_ratio;
   }
   const std::string_view text = bufferText(reason.data(), reason.size());

@@ -110,8 +110,10 @@ class PluginAlgorithm final : public core::ScalingAlgorithm {
   struct StateSlot {
     std::mutex mutex;
     void* state = nullptr;
+    bool forgotten = false;  // destroyed by forgetPolicy(): a call still on it keeps nothing
   };
-  StateSlot& slotFor(std::string_view ns, std::string_view name) const;
+  // Shared: a call holds its slot even if forgetPolicy() drops it meanwhile.
+  std::shared_ptr<StateSlot> slotFor(std::string_view ns, std::string_view name) const;
   void destroy(void* state) const noexcept;
 
   std::string name_;
@@ -126,7 +128,7 @@ class PluginAlgorithm final : public core::ScalingAlgorithm {
   PluginLogSink log_;
 
   mutable std::mutex statesMutex_;  // guards the map, not the slots
-  mutable std::unordered_map<PolicyKey, std::unique_ptr<StateSlot>, KeyHash, KeyEqual> states_;
+  mutable std::unordered_map<PolicyKey, std::shared_ptr<StateSlot>, KeyHash, KeyEqual> states_;
 };
 
 }  // namespace kubeai::plugin

@@ -66,6 +66,10 @@ bool confine(const HostProcessArgs& args) {
   ::close_range(3, static_cast<unsigned>(keepLow) - 1, 0);
   ::close_range(static_cast<unsigned>(keepLow) + 1, static_cast<unsigned>(keepHigh) - 1, 0);
   ::close_range(static_cast<unsigned>(keepHigh) + 1, ~0u, 0);
+  // Nothing the plugin starts (system(), popen()) inherits the socket: a
+  // child holding it would turn the host's crash into a silent hang.
+  ::fcntl(args.socketFd, F_SETFD, FD_CLOEXEC);
+  ::fcntl(args.imageFd, F_SETFD, FD_CLOEXEC);
   return true;
 }
 

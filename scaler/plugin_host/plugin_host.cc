@@ -45,6 +45,38 @@ std::string kindOf(const std::string& cause) {
 
 std::string milliseconds(std::chrono::milliseconds value) { return std::to_string(value.count()) + "ms"; }
 
+// The loader's rules for a name, applied to what a host says (its plugin's
+// constructors may have written to the socket first): "" when it is fine.
+std::string badName(const std::string& name) {
+  constexpr std::size_t kMaxNameLength = 253;
+  if (name.empty()) {
+    return "an empty name";
+  }
+  if (name.size() > kMaxNameLength) {
+    return "a name longer than " + std::to_string(kMaxNameLength) + " characters";
+  }
+  for (const char c : name) {
+    if (static_cast<unsigned char>(c) < 0x21 || static_cast<unsigned char>(c) > 0x7e) {
+      return "a name with a space or a control character";
+    }
+  }
+  return {};
+}
+
+// What the host's decoder would refuse, found before sending: that call
+// fails alone, never the host (and the other policies' states with it).
+std::string tooLarge(const std::vector<std::pair<std::string, std::string>>& parameters, std::size_t weights) {
+  if (parameters.size() > kMaxListItems || weights > kMaxListItems) {
+    return "more than " + std::to_string(kMaxListItems) + " parameters or weights";
+  }
+  for (const auto& [key, value] : parameters) {
+    if (key.size() > kMaxTextBytes || value.size() > kMaxTextBytes) {
+      return "parameter " + key.substr(0, 64) + ": longer than " + std::to_string(kMaxTextBytes) + " bytes";
+    }
+  }
+  return {};
+}
+
 // The environment of the host. Under the sanitizers the host is instrumented
 // too: its runtime must leave a plugin's SIGSEGV or abort() to the kernel,
 // so the server sees the signal, and must not turn exit(3) into a leak report.
@@ -115,6 +147,7 @@ core::Result<std::shared_ptr<PluginHost>> PluginHost::start(PluginImage image, P
   host->abiVersion_ = hello.value().abiVersion;
   host->validates_ = hello.value().validates;
   host->pid_ = host->process_.pid;
+  host->startedAt_ = Clock::now();
   return host;
 }
 
@@ -153,6 +186,18 @@ core::Result<Hello> PluginHost::spawn(Process& process, PluginFailure* failure) 
   std::vector<char*> argv = pointers(args);
   std::vector<char*> envp = pointers(env);
 
+  // Its own process group (killed as one with whatever the plugin started),
+  // default signal dispositions and nothing blocked (serve blocks SIGTERM).
+  posix_spawnattr_t attributes;
+  ::posix_spawnattr_init(&attributes);
+  sigset_t none;
+  sigset_t all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  ::posix_spawnattr_setpgroup(&attributes, 0);
+  ::posix_spawnattr_setsigmask(&attributes, &none);
+  ::posix_spawnattr_setsigdefault(&attributes, &all);
+  ::posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   posix_spawn_file_actions_t actions;
   ::posix_spawn_file_actions_init(&actions);
   ::posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
@@ -161,8 +206,9 @@ core::Result<Hello> PluginHost::spawn(Process& process, PluginFailure* failure) 
   pid_t pid = -1;
   const int spawned = childSocket < 0 || childImage < 0
                           ? EBADF
-                          : ::posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), envp.data());
+                          : ::posix_spawn(&pid, argv[0], &actions, &attributes, argv.data(), envp.data());
   ::posix_spawn_file_actions_destroy(&actions);
+  ::posix_spawnattr_destroy(&attributes);
   if (childSocket >= 0) {
     ::close(childSocket);
   }
@@ -177,6 +223,11 @@ core::Result<Hello> PluginHost::spawn(Process& process, PluginFailure* failure) 
   process.pid = pid;
   process.socket = fds[0];
   process.reader = FrameReader{};
+  // A host that stops reading (stuck in destroy_state, say) must not block
+  // the evaluation loop on a full socket: a write past this fails instead.
+  const timeval sendTimeout{static_cast<time_t>(settings_.callTimeout.count() / 1000),
+                            static_cast<suseconds_t>((settings_.callTimeout.count() % 1000) * 1000)};
+  ::setsockopt(process.socket, SOL_SOCKET, SO_SNDTIMEO, &sendTimeout, sizeof sendTimeout);
 
   ReadOutcome read = readFrame(process.socket, process.reader, Clock::now() + settings_.startTimeout);
   std::string cause;
@@ -191,6 +242,8 @@ core::Result<Hello> PluginHost::spawn(Process& process, PluginFailure* failure) 
       if (hello->protocolVersion != kProtocolVersion) {
         cause = "speaks plugin-host protocol " + std::to_string(hello->protocolVersion) + ", the server " +
                 std::to_string(kProtocolVersion);
+      } else if (const std::string bad = badName(hello->algorithm); !bad.empty()) {
+        cause = "named itself badly: " + bad;
       } else if (!algorithm_.empty() && hello->algorithm != algorithm_) {
         cause = "came back as \"" + hello->algorithm + "\" instead of \"" + algorithm_ + "\"";
       } else {
@@ -237,7 +290,9 @@ std::string PluginHost::reap(Process& process, bool kill) {
   std::string how;
   if (done == process.pid) {
     how = describeExit(status);
+    ::kill(-process.pid, SIGKILL);  // what its plugin may have left behind
   } else {
+    ::kill(-process.pid, SIGKILL);  // the group: the host and anything its plugin started
     ::kill(process.pid, SIGKILL);
     while ((done = ::waitpid(process.pid, &status, 0)) < 0 && errno == EINTR) {
     }
@@ -257,13 +312,16 @@ core::Error PluginHost::failed(PluginFailure failure) {
   failure.file = image_.file();
   {
     const std::lock_guard lock(stateMutex_);
-    failure.consecutive = ++consecutiveFailures_;
+    // Only the host's own failures count: the calls refused at once while it
+    // backs off would otherwise reach the limit within one cycle of one crash.
     if (failure.restartsHost) {
+      ++consecutiveFailures_;
       lastCause_ = failure.cause;
       restartAt_ = Clock::now() + backoff_;
       backoff_ = std::min(backoff_ * 2, settings_.maxBackoff);
       pid_ = -1;
     }
+    failure.consecutive = consecutiveFailures_;
   }
   if (settings_.onFailure) {
     settings_.onFailure(failure);
@@ -274,7 +332,11 @@ core::Error PluginHost::failed(PluginFailure failure) {
 void PluginHost::succeeded() {
   const std::lock_guard lock(stateMutex_);
   consecutiveFailures_ = 0;
-  backoff_ = settings_.firstBackoff;
+  // As the kubelet does: the back-off starts over only once a host has run a
+  // while, so a plugin that crashes on some policies is not restarted every cycle.
+  if (Clock::now() - startedAt_ >= kBackoffResetAfter) {
+    backoff_ = settings_.firstBackoff;
+  }
 }
 
 core::Result<HostMessage> PluginHost::exchange(std::uint64_t id, const std::string& frame, PluginFailure& failure,
@@ -289,9 +351,10 @@ core::Result<HostMessage> PluginHost::exchange(std::uint64_t id, const std::stri
     }
     const auto now = Clock::now();
     if (now < restartAt) {
+      // No countdown in the text: it is logged and written to status once
+      // per change, and a changing message would be said every cycle.
       failure.kind = "down";
-      failure.cause = "is not running (" + lastCause + "); restarting in " +
-                      milliseconds(std::chrono::ceil<std::chrono::milliseconds>(restartAt - now));
+      failure.cause = "is not running (" + lastCause + "); restarting after a back-off";
       return core::Error{failure.cause};
     }
     auto hello = spawn(process_, &failure);
@@ -307,6 +370,7 @@ core::Result<HostMessage> PluginHost::exchange(std::uint64_t id, const std::stri
       const std::lock_guard lock(stateMutex_);
       ++restarts_;
       pid_ = process_.pid;
+      startedAt_ = Clock::now();
     }
     if (settings_.onRestart) {
       settings_.onRestart(algorithm_);
@@ -404,6 +468,9 @@ core::Result<core::AlgorithmOutput> PluginHost::compute(const core::AlgorithmInp
   request.reason = static_cast<std::int32_t>(input.reason);
   request.cycle = input.cycle;
 
+  if (const std::string large = tooLarge(request.parameters, request.weights.size()); !large.empty()) {
+    return core::Error{"the policy is too large for the plugin host: " + large};
+  }
   PluginFailure failure;
   const core::Result<HostMessage> answer = call(request, failure, input.policyNamespace, input.policyName);
   if (!answer.ok()) {
@@ -431,12 +498,14 @@ core::Status PluginHost::validate(const core::ValidateInput& input) {
   request.policyName = std::string(input.policyName);
   request.parameters = wireParameters(input.parameters);
   request.weights.assign(input.weights.begin(), input.weights.end());
+  if (const std::string large = tooLarge(request.parameters, request.weights.size()); !large.empty()) {
+    return core::Error{"the policy is too large for the plugin host: " + large};
+  }
   PluginFailure failure;
   const core::Result<HostMessage> answer = call(request, failure, input.policyNamespace, input.policyName);
   if (!answer.ok()) {
-    // Not the plugin's verdict: its calls fail (and say why) until it works.
-    (void)failed(std::move(failure));
-    return core::Ok{};
+    // Not the plugin's verdict: its reason tells the caller to ask again later.
+    return failed(std::move(failure));
   }
   const auto& reply = std::get<ValidateReply>(answer.value());
   succeeded();
@@ -459,7 +528,10 @@ std::optional<std::string> PluginHost::unservableReason() const {
   if (consecutiveFailures_ < settings_.failuresBeforeUnservable) {
     return std::nullopt;
   }
-  return label("failed " + std::to_string(consecutiveFailures_) + " calls in a row (last: " + lastCause_ + ")").message;
+  // The limit, not the count: the message stays the same while it lasts.
+  return label("failed " + std::to_string(settings_.failuresBeforeUnservable) + " or more calls in a row (last: " +
+               lastCause_ + ")")
+      .message;
 }
 
 std::uint64_t PluginHost::restarts() const {

@@ -44,7 +44,8 @@ struct PluginHostSettings {
   std::chrono::milliseconds startTimeout{10'000};
   int failuresBeforeUnservable = 3;
   // Restarts back off from the first value, doubling to the second, and start
-  // over after a call succeeds (as the kubelet's crash-loop back-off does).
+  // over after a call succeeds on a host that has run for a minute
+  // (kBackoffResetAfter), as the kubelet's crash-loop back-off does.
   std::chrono::milliseconds firstBackoff{250};
   std::chrono::milliseconds maxBackoff{60'000};
   PluginLogSink log;
@@ -58,7 +59,10 @@ struct PluginHostSettings {
 // killed (if alive) and reaped, and the next call after the back-off starts a
 // new one. While backing off, calls fail at once. After
 // failuresBeforeUnservable failed calls in a row, unservableReason() says why,
-// so the policies of this plugin answer UNAVAILABLE. Thread-safe.
+// so the policies of this plugin answer UNAVAILABLE. Only the host's own
+// failures count (a crash, a hang, an exit, a violation, a failed restart),
+// not the calls refused during the back-off. validate() answers an Error with
+// reason "PluginCrashed" when the host, not the plugin, failed. Thread-safe.
 class PluginHost {
  public:
   // Starts the first process and waits for its Hello: the plugin's name and
@@ -127,6 +131,9 @@ class PluginHost {
   std::chrono::milliseconds backoff_{0};
   std::uint64_t restarts_ = 0;
   pid_t pid_ = -1;
+  Clock::time_point startedAt_{};  // of the running (or last) process
+
+  static constexpr std::chrono::seconds kBackoffResetAfter{60};
 };
 
 }  // namespace kubeai::plugin::host

@@ -148,6 +148,13 @@ const std::string& EvaluationLoop::checkParameters(const core::Policy& policy, P
     return memory.parameterProblem;
   }
   const core::Status verdict = core::checkAlgorithmParameters(policy, *algorithm);
+  if (!verdict.ok() && verdict.error().reason == "PluginCrashed") {
+    // The plugin's host failed, not its check: the decision says so (its
+    // calls fail too), and the parameters are checked again next cycle.
+    memory.validatedBy.reset();
+    memory.parameterProblem.clear();
+    return memory.parameterProblem;
+  }
   memory.validatedBy = algorithm;
   memory.validatedSpec = spec;
   memory.parameterProblem = verdict.ok() ? std::string() : verdict.error().message;
@@ -372,7 +379,12 @@ void EvaluationLoop::evaluate(const std::shared_ptr<const std::vector<core::Poli
       continue;  // its last good version is being served
     }
     present.insert(key);
-    memory_.erase(key);
+    if (const auto gone = memory_.find(key); gone != memory_.end()) {
+      if (const auto algorithm = gone->second.algorithm.lock()) {
+        algorithm->forgetPolicy(refused.ns, refused.name);  // its state goes with its memory
+      }
+      memory_.erase(gone);
+    }
     PolicyEntry entry;
     entry.ns = refused.ns;
     entry.name = refused.name;
