@@ -18,8 +18,9 @@ The real `kubeai-scaler serve` on free 127.0.0.1 ports, for --duration seconds
 At the end: healthy errors (must be 0), RSS growth over the window from
 --warmup (120 s) to the end (<= 2 %, judged on the floor: the lowest sample of
 its first minute against that of its last; single samples swing by a quarter
-with each reload), fds and threads over the same window (flat: see FLAT below), the plugin failures and host restarts from /metrics and
-the back-off between the crashing plugin's restarts from serve's log. Exit 1
+with each reload), fds and threads over the same window (flat: see FLAT
+below), the plugin failures and host restarts from /metrics and the back-off
+between the crashing plugin's restarts from serve's log. Exit 1
 when a judged target is missed (--judge errors: only the healthy errors, for
 the CTest smoke run), 2 when the soak could not run.
 
@@ -409,7 +410,7 @@ def report(args, world, result, samples, after, counters, records):
     growth = (last["rss_kib"] - first["rss_kib"]) / first["rss_kib"] * 100
     # Each reload and cycle allocates and hands back tens of MB (serve trims
     # after every cycle), so single samples swing by a quarter around what is
-    # kept: first-vs-last sample measured -9.5 %, -4.0 % and +14.8 % in three
+    # kept: first-vs-last sample measured +9.0 %, -4.5 % and +14.8 % in three
     # 10-minute runs of the same code. What a leak moves is the floor, the
     # lowest RSS of a minute: judged on that, the rest shown beside it.
     floor, floor_first, floor_last = floor_growth(window)
