@@ -407,8 +407,10 @@ core::Result<ServerMessage> decodeServerMessage(std::span<const std::byte> body)
 }
 
 void FrameReader::feed(std::span<const std::byte> bytes) {
-  if (consumed_ > 0 && consumed_ == buffer_.size()) {
-    buffer_.clear();
+  // What was handed out goes once it is half the buffer: a stream that always
+  // ends inside a frame must not grow the buffer past about twice that frame.
+  if (consumed_ > 0 && consumed_ * 2 >= buffer_.size()) {
+    buffer_.erase(buffer_.begin(), buffer_.begin() + static_cast<std::ptrdiff_t>(consumed_));
     consumed_ = 0;
   }
   buffer_.insert(buffer_.end(), bytes.begin(), bytes.end());

@@ -148,6 +148,8 @@ class FrameReader {
   // A complete body, nothing yet (nullopt), or an error.
   core::Result<std::optional<std::vector<std::byte>>> next();
   [[nodiscard]] bool empty() const noexcept { return buffer_.size() == consumed_; }
+  // Bytes held, handed out or not (bounded: see feed()).
+  [[nodiscard]] std::size_t buffered() const noexcept { return buffer_.size(); }
 
  private:
   std::vector<std::byte> buffer_;

@@ -384,6 +384,7 @@ core::Result<HostMessage> PluginHost::exchange(std::uint64_t id, const std::stri
     return core::Error{failure.cause};
   }
   const auto deadline = Clock::now() + settings_.callTimeout;
+  int logLines = 0;
   for (;;) {
     ReadOutcome read = readFrame(process_.socket, process_.reader, deadline);
     if (!read.body) {
@@ -408,7 +409,9 @@ core::Result<HostMessage> PluginHost::exchange(std::uint64_t id, const std::stri
       violation = message.error().message;
     } else if (const auto* log = std::get_if<LogRecord>(&message.value())) {
       if (log->id == id) {
-        if (settings_.log) {
+        // The host keeps to the per-call limit; a host that does not is not
+        // let flood serve's log (the line saying so comes from the host).
+        if (settings_.log && ++logLines <= kMaxLogLinesPerCall + 1) {
           settings_.log(PluginLogLine{log->level, algorithm_, image_.file().native(), ns, name, log->message});
         }
         continue;

@@ -187,3 +187,32 @@ TEST_CASE("FrameReader refuses an oversized or empty frame, and stays broken") {
   empty.feed(bytes({0, 0, 0, 0}));
   CHECK_FALSE(empty.next().ok());
 }
+
+TEST_CASE("FrameReader keeps no more than the frame it waits for, however the stream is cut") {
+  // Each read ends inside the next frame: what was handed out must not pile up.
+  const std::string frame = host::encodeFrame(host::HostMessage{host::LogRecord{1, 1, std::string(100, 'x')}});
+  host::FrameReader reader;
+  std::size_t frames = 0;
+  const std::string stream = [&] {
+    std::string all;
+    for (int i = 0; i < 2000; ++i) {
+      all += frame;
+    }
+    return all;
+  }();
+  const std::size_t chunk = frame.size() + 7;  // never a whole number of frames
+  for (std::size_t at = 0; at < stream.size(); at += chunk) {
+    const std::size_t n = std::min(chunk, stream.size() - at);
+    reader.feed(std::span(reinterpret_cast<const std::byte*>(stream.data() + at), n));
+    for (;;) {
+      auto next = reader.next();
+      REQUIRE(next.ok());
+      if (!next.value()) {
+        break;
+      }
+      ++frames;
+    }
+    CHECK(reader.buffered() <= 2 * chunk + frame.size());
+  }
+  CHECK(frames == 2000);
+}
