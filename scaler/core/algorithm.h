@@ -20,7 +20,9 @@ struct MetricRatio {
 };
 
 // One present metric in full, beside its ratio: what plugins of ABI 1.1 see.
-// The texts are static or live in the policy.
+// The texts are views of NUL-terminated strings that outlive the call
+// (literals, or strings of the policy): the plugin ABI hands them on as they
+// are, so whoever makes a MetricDetail keeps to that.
 struct MetricDetail {
   MetricSlot slot = MetricSlot::kLatencyP99;
   std::string_view name;        // metricSlotName(slot)

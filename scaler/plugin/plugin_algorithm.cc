@@ -112,20 +112,6 @@ struct LogContext {
   int dropped = 0;
 };
 
-// The texts the core uses for the fixed metric slots, as terminated
-// literals; nullptr for any other text (a copy is made then).
-const char* knownText(std::string_view view) noexcept {
-  static constexpr std::array<const char*, 11> kKnown = {
-      "latencyP99", "latencyP95", "gpuUtilization", "requestQueueDepth", "ms",          "percent",
-      "requests",   "Value",      "Utilization",    "AverageValue",      ""};
-  for (const char* known : kKnown) {
-    if (view == known) {
-      return known;
-    }
-  }
-  return nullptr;
-}
-
 }  // namespace
 
 extern "C" {
@@ -291,25 +277,13 @@ core::Result<core::AlgorithmOutput> PluginAlgorithm::compute(const core::Algorit
   in.weights = input.weights.empty() ? nullptr : input.weights.data();
   in.weight_count = input.weights.size();
 
-  // ABI 1.1. Names, units and target types must be terminated; the core
-  // hands views, of literals for the fixed slots: those are passed as they
-  // are, anything else as a copy (kept in `copies` for the call).
+  // ABI 1.1. The core's texts are views of terminated strings (MetricDetail
+  // says so): handed over as they are, nothing copied.
   SmallArray<kubeai_metric, core::kMetricSlotCount> metrics(input.metrics.size());
-  std::vector<std::string> copies;
-  auto terminatedText = [&copies, &input](std::string_view view) -> const char* {
-    if (const char* known = knownText(view)) {
-      return known;
-    }
-    if (copies.capacity() == 0) {
-      copies.reserve(input.metrics.size() * 3);  // never reallocated: the pointers handed out stay valid
-    }
-    return copies.emplace_back(view).c_str();
-  };
   for (std::size_t i = 0; i < input.metrics.size(); ++i) {
     const core::MetricDetail& detail = input.metrics[i];
-    metrics.data()[i] = kubeai_metric{static_cast<std::int32_t>(detail.slot), terminatedText(detail.name),
-                                      detail.value,                           terminatedText(detail.unit),
-                                      detail.target,                          terminatedText(detail.targetType),
+    metrics.data()[i] = kubeai_metric{static_cast<std::int32_t>(detail.slot), detail.name.data(), detail.value,
+                                      detail.unit.data(),                       detail.target,      detail.targetType.data(),
                                       detail.ratio};
   }
   in.metrics = metrics.size() == 0 ? nullptr : metrics.data();
