@@ -122,7 +122,12 @@ TEST_CASE("every query in docs/metrics.md expands and is valid PromQL") {
             std::string::npos);
       continue;
     }
-    auto expanded = expandTemplate(queries[i].text,
+    // The engine presets' ${pods} is the target's pods' regex (engine_queries.h).
+    std::string text = queries[i].text;
+    for (std::size_t at = text.find("${pods}"); at != std::string::npos; at = text.find("${pods}", at)) {
+      text.replace(at, 7, kDeploymentPodsRegex);
+    }
+    auto expanded = expandTemplate(text,
                                    TemplateValues{"llm", "llama-3.1", "chat-policy", queries[i].latency ? "0.99" : ""});
     REQUIRE_MESSAGE(expanded.ok(), (expanded.ok() ? "" : expanded.error().message));
     std::string quoted;  // a YAML single-quoted scalar doubles its quotes
