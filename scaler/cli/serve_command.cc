@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "cli/exit_codes.h"
+#include "cli/freed_memory.h"
 #include "cli/logging.h"
 #include "cli/serve_grpc.h"
 #include "cli/serve_health.h"
@@ -71,6 +72,8 @@ int runServe(const ServeOptions& options) {
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // Before any thread exists too: each would otherwise take an arena of its own (freed_memory.h says why not).
+  limitMallocArenas(std::getenv("MALLOC_ARENA_MAX"), std::getenv("GLIBC_TUNABLES"));
 
   if (auto logging = setUpLogging(options.logLevel, options.logFormat); !logging.ok()) {
     std::fprintf(stderr, "error: %s\n", logging.error().message.c_str());
