@@ -1,8 +1,11 @@
 #include "cli/decision_output.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <sstream>
+
+#include "core/metric_target.h"
 
 namespace kubeai::cli {
 namespace {
@@ -25,12 +28,28 @@ std::string direction(const core::Decision& decision) {
 
 }  // namespace
 
-nlohmann::json decisionToJson(const core::Decision& decision) {
+nlohmann::json decisionToJson(const core::Decision& decision, const core::MetricsSpec& metrics) {
   nlohmann::json ratios = nlohmann::json::object();
-  for (core::MetricSlot slot : core::kAllMetricSlots) {
-    if (const auto& ratio = decision.ratios[core::slotIndex(slot)]) {
-      ratios[std::string(core::metricSlotName(slot))] = *ratio;
+  nlohmann::json details = nlohmann::json::array();
+  const std::size_t slots = std::min(core::slotCount(metrics), core::kMaxMetricSlots);
+  const auto orNull = [](const std::optional<double>& value) {
+    return value ? nlohmann::json(*value) : nlohmann::json(nullptr);
+  };
+  for (std::size_t i = 0; i < slots; ++i) {
+    const auto slot = static_cast<core::MetricSlot>(i);
+    const core::MetricTarget target = core::metricTarget(metrics, slot);
+    if (const auto& ratio = decision.ratios[i]) {
+      ratios[std::string(target.name)] = *ratio;
     }
+    if (!target.enabled || !(target.target && *target.target > 0.0)) {
+      continue;
+    }
+    details.push_back(nlohmann::json{{"name", target.name},
+                                     {"value", orNull(decision.values[i])},
+                                     {"unit", target.unit},
+                                     {"target", *target.target},
+                                     {"targetType", target.targetType},
+                                     {"ratio", orNull(decision.ratios[i])}});
   }
   const std::string_view limitedBy = core::limitedByName(decision.limitedBy);
   return nlohmann::json{
@@ -42,6 +61,7 @@ nlohmann::json decisionToJson(const core::Decision& decision) {
       {"algorithmValid", decision.algorithmValid},
       {"reason", decision.reason},
       {"ratios", ratios},
+      {"metrics", details},
       {"ratio", decision.ratio ? nlohmann::json(*decision.ratio) : nlohmann::json(nullptr)},
       {"limitedBy", limitedBy.empty() ? nlohmann::json(nullptr) : nlohmann::json(std::string(limitedBy))},
       {"algorithmError",
@@ -49,7 +69,8 @@ nlohmann::json decisionToJson(const core::Decision& decision) {
   };
 }
 
-std::string decisionToText(const std::string& policyKey, const core::Decision& decision) {
+std::string decisionToText(const std::string& policyKey, const core::Decision& decision,
+                           const core::MetricsSpec& metrics) {
   std::ostringstream out;
   out << "policy:      " << policyKey << "\n";
   out << "replicas:    " << decision.currentReplicas << " -> " << decision.desiredReplicas << " ("
@@ -63,9 +84,10 @@ std::string decisionToText(const std::string& policyKey, const core::Decision& d
   out << "reason:      " << decision.reason << "\n";
   out << "ratios:     ";
   bool any = false;
-  for (core::MetricSlot slot : core::kAllMetricSlots) {
-    if (const auto& ratio = decision.ratios[core::slotIndex(slot)]) {
-      out << " " << core::metricSlotName(slot) << "=" << formatRatio(*ratio);
+  const std::size_t slots = std::min(core::slotCount(metrics), core::kMaxMetricSlots);
+  for (std::size_t i = 0; i < slots; ++i) {
+    if (const auto& ratio = decision.ratios[i]) {
+      out << " " << core::metricName(metrics, static_cast<core::MetricSlot>(i)) << "=" << formatRatio(*ratio);
       any = true;
     }
   }

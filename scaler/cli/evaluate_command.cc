@@ -27,13 +27,33 @@ constexpr MetricKey kMetricKeys[] = {
     {"requestQueueDepth", &core::Observation::requestQueueDepth},
 };
 
-std::string knownKeys() {
+std::string knownKeys(const core::MetricsSpec& policyMetrics) {
   std::string keys;
   for (const auto& key : kMetricKeys) {
     keys += keys.empty() ? "" : ", ";
     keys += key.name;
   }
+  for (const core::CustomMetricSpec& custom : policyMetrics.custom) {
+    keys += ", ";
+    keys += custom.name;
+  }
   return keys;
+}
+
+// The value a --metric KEY sets: a seed field, or custom[i] of the policy.
+std::optional<double>* metricField(core::Observation& observation, const std::string& key,
+                                   const core::MetricsSpec& policyMetrics) {
+  for (const auto& candidate : kMetricKeys) {
+    if (key == candidate.name) {
+      return &(observation.*(candidate.field));
+    }
+  }
+  for (std::size_t i = 0; i < policyMetrics.custom.size() && i < observation.custom.size(); ++i) {
+    if (key == policyMetrics.custom[i].name) {
+      return &observation.custom[i];
+    }
+  }
+  return nullptr;
 }
 
 // Picks the policy named by --name, or the only one in the file.
@@ -75,7 +95,8 @@ core::Result<const policy::PolicyDocument*> selectPolicy(const policy::PolicyFil
 }  // namespace
 
 core::Result<core::Observation> parseMetricArguments(std::int32_t currentReplicas,
-                                                     const std::vector<std::string>& metrics) {
+                                                     const std::vector<std::string>& metrics,
+                                                     const core::MetricsSpec& policyMetrics) {
   core::Observation observation;
   observation.currentReplicas = currentReplicas;
   for (const std::string& argument : metrics) {
@@ -85,14 +106,10 @@ core::Result<core::Observation> parseMetricArguments(std::int32_t currentReplica
     }
     const std::string key = argument.substr(0, equals);
     const std::string text = argument.substr(equals + 1);
-    const MetricKey* found = nullptr;
-    for (const auto& candidate : kMetricKeys) {
-      if (key == candidate.name) {
-        found = &candidate;
-      }
-    }
-    if (found == nullptr) {
-      return core::Error{"--metric " + argument + ": unknown metric \"" + key + "\" (one of " + knownKeys() + ")"};
+    std::optional<double>* field = metricField(observation, key, policyMetrics);
+    if (field == nullptr) {
+      return core::Error{"--metric " + argument + ": unknown metric \"" + key + "\" (one of " +
+                         knownKeys(policyMetrics) + ")"};
     }
     // ERANGE is not an error here: an overflow reads as infinite (no data, as
     // for a query) and an underflow as (nearly) zero, which is what was meant.
@@ -101,12 +118,12 @@ core::Result<core::Observation> parseMetricArguments(std::int32_t currentReplica
     if (text.empty() || end == nullptr || *end != '\0') {
       return core::Error{"--metric " + argument + ": \"" + text + "\" is not a number"};
     }
-    if (observation.*(found->field)) {
+    if (*field) {
       return core::Error{"--metric " + key + " given more than once"};
     }
     // NaN and infinities are passed on: the pipeline treats them as no data,
     // exactly as it does for a query that returns them.
-    observation.*(found->field) = value;
+    *field = value;
   }
   return observation;
 }
@@ -120,12 +137,6 @@ int runEvaluate(const EvaluateOptions& options, std::ostream& out, std::ostream&
     err << "error: --current-replicas must be >= 0\n";
     return kExitUsage;
   }
-  auto observation = parseMetricArguments(options.currentReplicas, options.metrics);
-  if (!observation.ok()) {
-    err << "error: " << observation.error().message << "\n";
-    return kExitUsage;
-  }
-
   const policy::PolicyFile file = policy::loadPolicyFile(options.policyFile);
   if (file.error) {
     err << "error: " << file.error->message << "\n";
@@ -142,6 +153,11 @@ int runEvaluate(const EvaluateOptions& options, std::ostream& out, std::ostream&
     for (const auto& error : document.errors) {
       err << "  " << error.toString() << "\n";
     }
+    return kExitUsage;
+  }
+  auto observation = parseMetricArguments(options.currentReplicas, options.metrics, document.policy.spec.metrics);
+  if (!observation.ok()) {
+    err << "error: " << observation.error().message << "\n";
     return kExitUsage;
   }
 
@@ -173,11 +189,11 @@ int runEvaluate(const EvaluateOptions& options, std::ostream& out, std::ostream&
         << decision.algorithm << "\n";
   }
   if (options.output == "json") {
-    nlohmann::json json = decisionToJson(decision);
+    nlohmann::json json = decisionToJson(decision, document.policy.spec.metrics);
     json["policy"] = document.policy.key();
     out << json.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   } else {
-    out << decisionToText(document.policy.key(), decision);
+    out << decisionToText(document.policy.key(), decision, document.policy.spec.metrics);
   }
   if (!decision.algorithmError.empty()) {
     err << "error: " << decision.algorithmError << "\n";

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/observation.h"
+#include "core/policy.h"
 #include "core/result.h"
 
 namespace kubeai::cli {
@@ -22,9 +23,11 @@ struct EvaluateOptions {
 };
 
 // Parses --metric KEY=VALUE arguments. KEY is latencyP99Ms, latencyP95Ms,
-// gpuUtilizationPercent or requestQueueDepth; a metric not given has no data.
+// gpuUtilizationPercent, requestQueueDepth or the name of one of the policy's
+// custom metrics (spec.metrics.custom[].name); a metric not given has no data.
 core::Result<core::Observation> parseMetricArguments(std::int32_t currentReplicas,
-                                                     const std::vector<std::string>& metrics);
+                                                     const std::vector<std::string>& metrics,
+                                                     const core::MetricsSpec& policyMetrics);
 
 // One decision without history: stabilization and cooldown need history and
 // do not apply; rate policies apply relative to the current replicas.

@@ -8,6 +8,7 @@
 
 #include "core/behavior.h"
 #include "core/builtin_algorithms.h"
+#include "core/metric_target.h"
 #include "core/replica_calculator.h"
 
 namespace kubeai::core {
@@ -26,46 +27,47 @@ struct Recommendation {
 // The metric behind a present ratio, as ABI 1.1 plugins see it. Value and
 // target are present whenever the ratio is (computeRatios needs both).
 MetricDetail detailOf(MetricSlot slot, const PolicySpec& spec, const Observation& observation, double ratio) {
+  const MetricTarget target = metricTarget(spec.metrics, slot);
   MetricDetail detail;
   detail.slot = slot;
-  detail.name = metricSlotName(slot);
+  detail.name = target.name;
+  detail.value = observation.value(slot).value_or(0.0);
+  detail.unit = target.unit;
+  detail.target = target.target.value_or(0.0);
+  detail.targetType = target.targetType;
   detail.ratio = ratio;
-  const auto& metrics = spec.metrics;
-  switch (slot) {
-    case MetricSlot::kLatencyP99:
-    case MetricSlot::kLatencyP95: {
-      const bool p99 = slot == MetricSlot::kLatencyP99;
-      detail.value = (p99 ? observation.latencyP99Ms : observation.latencyP95Ms).value_or(0.0);
-      detail.target = metrics.latency ? (p99 ? metrics.latency->targetP99Ms : metrics.latency->targetP95Ms).value_or(0.0)
-                                      : 0.0;
-      detail.unit = "ms";
-      detail.targetType = "Value";
-      break;
-    }
-    case MetricSlot::kGpuUtilization:
-      detail.value = observation.gpuUtilizationPercent.value_or(0.0);
-      detail.target = metrics.gpuUtilization ? metrics.gpuUtilization->targetPercentage.value_or(0.0) : 0.0;
-      detail.unit = "percent";
-      detail.targetType = "Utilization";
-      break;
-    case MetricSlot::kRequestQueueDepth:
-      detail.value = observation.requestQueueDepth.value_or(0.0);
-      detail.target = metrics.requestQueueDepth ? metrics.requestQueueDepth->targetDepth.value_or(0.0) : 0.0;
-      detail.unit = "requests";
-      detail.targetType = "AverageValue";
-      break;
-  }
   return detail;
+}
+
+// WeightedRatio's weight per slot: the positional `weights` for the seed
+// four (missing entries weigh 1.0), each custom metric's own after them. A
+// policy without custom metrics hands its weights on as written.
+std::span<const double> slotWeights(const PolicySpec& spec, std::array<double, kMaxMetricSlots>& storage) {
+  const auto& custom = spec.metrics.custom;
+  if (custom.empty()) {
+    return spec.algorithm.weights;
+  }
+  const auto& weights = spec.algorithm.weights;
+  for (std::size_t i = 0; i < kMetricSlotCount; ++i) {
+    storage[i] = i < weights.size() ? weights[i] : 1.0;
+  }
+  const std::size_t count = std::min(custom.size(), kMaxCustomMetrics);
+  for (std::size_t i = 0; i < count; ++i) {
+    storage[kMetricSlotCount + i] = custom[i].weight;
+  }
+  return std::span<const double>(storage.data(), kMetricSlotCount + count);
 }
 
 Recommendation recommend(const Policy& policy, const Observation& observation, const SlotRatios& ratios,
                          std::int32_t current, const ScalingAlgorithm& algorithm, TimePoint now,
                          const DecideSettings& settings) {
-  std::array<MetricRatio, kMetricSlotCount> present{};
-  std::array<MetricDetail, kMetricSlotCount> details{};
+  std::array<MetricRatio, kMaxMetricSlots> present{};
+  std::array<MetricDetail, kMaxMetricSlots> details{};
   std::size_t count = 0;
-  for (MetricSlot slot : kAllMetricSlots) {
-    if (const auto& ratio = ratios[slotIndex(slot)]) {
+  const std::size_t slots = std::min(slotCount(policy.spec.metrics), kMaxMetricSlots);
+  for (std::size_t i = 0; i < slots; ++i) {
+    if (const auto& ratio = ratios[i]) {
+      const auto slot = static_cast<MetricSlot>(i);
       details[count] = detailOf(slot, policy.spec, observation, *ratio);
       present[count++] = MetricRatio{slot, *ratio};
     }
@@ -75,13 +77,14 @@ Recommendation recommend(const Policy& policy, const Observation& observation, c
   }
 
   const PolicySpec& spec = policy.spec;
+  std::array<double, kMaxMetricSlots> weightStorage{};
   const AlgorithmInput input{
       .currentReplicas = current,
       .minReplicas = spec.effectiveMinReplicas(),
       .maxReplicas = spec.maxReplicas,
       .ratios = std::span<const MetricRatio>(present.data(), count),
       .tolerance = spec.algorithm.tolerance,
-      .weights = spec.algorithm.weights,
+      .weights = slotWeights(spec, weightStorage),
       .policyName = policy.metadata.name,
       .policyNamespace = policy.metadata.namespace_,
       .parameters = &spec.algorithm.parameters,
@@ -113,6 +116,7 @@ Outcome decide(const Policy& policy, const Observation& observation, History his
   Decision decision;
   decision.currentReplicas = std::max(observation.currentReplicas, 0);
   decision.ratios = computeRatios(spec, observation);
+  decision.values = observedValues(spec, observation);
   decision.requestedAlgorithm = spec.algorithm.name.empty() ? kDefaultAlgorithm : spec.algorithm.name;
 
   // The shared_ptr keeps a plugin loaded for the duration of the call even if

@@ -34,6 +34,7 @@ struct Decision {
   std::int32_t recommendedReplicas = 0;  // the algorithm's answer, before behaviour and min/max
   std::int32_t desiredReplicas = 0;      // the value to publish
   SlotRatios ratios{};                   // per slot; present slots only
+  SlotValues values{};                   // per enabled slot: what was read (nullopt: no data)
   std::optional<double> ratio;           // the value the algorithm turned on, if it has one
   std::string requestedAlgorithm;
   std::string algorithm;                 // the one used (MaxRatio when the requested is unknown)

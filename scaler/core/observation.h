@@ -1,7 +1,10 @@
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
+
+#include "core/metric_slot.h"
 
 namespace kubeai::core {
 
@@ -13,6 +16,20 @@ struct Observation {
   std::optional<double> latencyP95Ms;
   std::optional<double> gpuUtilizationPercent;
   std::optional<double> requestQueueDepth;  // total across replicas
+  // spec.metrics.custom[i]'s value, in the unit its query returns.
+  std::array<std::optional<double>, kMaxCustomMetrics> custom{};
+
+  // The value of any slot (seed or custom).
+  [[nodiscard]] std::optional<double> value(MetricSlot slot) const noexcept {
+    switch (slot) {
+      case MetricSlot::kLatencyP99: return latencyP99Ms;
+      case MetricSlot::kLatencyP95: return latencyP95Ms;
+      case MetricSlot::kGpuUtilization: return gpuUtilizationPercent;
+      case MetricSlot::kRequestQueueDepth: return requestQueueDepth;
+    }
+    const std::size_t index = customIndex(slot);
+    return index < custom.size() ? custom[index] : std::nullopt;
+  }
 };
 
 }  // namespace kubeai::core

@@ -3,9 +3,12 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/algorithm.h"
+#include "core/engine_presets.h"
+#include "core/metric_slot.h"
 
 namespace kubeai::core {
 
@@ -48,12 +51,52 @@ struct RequestQueueDepthMetricSpec {
   bool treatEmptyAsZero = false;  // an empty query result (no series) is 0, not no data
 };
 
+// The HPA's external-metric target types: Value compares the value itself
+// (ratio = value / target), AverageValue the value per replica
+// (ratio = value / (target x max(current, 1))).
+enum class MetricTargetType { kValue, kAverageValue };
+
+// "Value", "AverageValue".
+std::string_view metricTargetTypeName(MetricTargetType type) noexcept;
+
+// spec.metrics.custom[]: a named metric from the policy's own query or from an
+// engine preset (core/engine_presets.h).
+struct CustomMetricSpec {
+  std::string name;             // camelCase, unique in the policy, not a seed name
+  std::string prometheusQuery;  // exclusive with engine + signal
+  std::string engine;
+  std::string signal;
+  MetricTargetType targetType = MetricTargetType::kValue;
+  double targetValue = 0.0;
+  // The unit engine + signal's preset returns, set by the parser (kNone for a
+  // query of the user's): kept here so that a decision never looks it up.
+  MetricUnit unit = MetricUnit::kNone;
+  double weight = 1.0;            // WeightedRatio's weight for this metric
+  bool treatEmptyAsZero = false;  // an empty query result (no series) is 0, not no data
+
+  bool operator==(const CustomMetricSpec&) const = default;
+};
+
 // A metric block left out of the policy is not configured at all.
 struct MetricsSpec {
   std::optional<LatencyMetricSpec> latency;
   std::optional<GpuUtilizationMetricSpec> gpuUtilization;
   std::optional<RequestQueueDepthMetricSpec> requestQueueDepth;
+  // spec.metrics.engine: the seed four's default queries from this engine's
+  // metric names; empty keeps the seed's defaults.
+  std::string engine;
+  std::vector<CustomMetricSpec> custom;  // at most kMaxCustomMetrics, slots 4 + i
 };
+
+// The name of a slot as status, logs, /metrics and the metrics file spell it:
+// the seed's (latencyP99...) or the custom metric's own. `slot` must be one of
+// the policy's (a custom slot below 4 + custom.size()).
+std::string_view metricName(const MetricsSpec& metrics, MetricSlot slot) noexcept;
+
+// How many slots the policy has: the seed four and its custom metrics.
+inline std::size_t slotCount(const MetricsSpec& metrics) noexcept {
+  return kMetricSlotCount + metrics.custom.size();
+}
 
 struct AlgorithmSpec {
   std::string name = kDefaultAlgorithm;

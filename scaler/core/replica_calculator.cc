@@ -5,6 +5,8 @@
 #include <limits>
 #include <optional>
 
+#include "core/metric_target.h"
+
 namespace kubeai::core {
 namespace {
 
@@ -34,21 +36,28 @@ std::optional<double> ratioOf(const std::optional<double>& value, const std::opt
 
 SlotRatios computeRatios(const PolicySpec& spec, const Observation& observation) {
   SlotRatios ratios{};
-  const auto& metrics = spec.metrics;
-  if (metrics.latency && metrics.latency->enabled) {
-    ratios[slotIndex(MetricSlot::kLatencyP99)] = ratioOf(observation.latencyP99Ms, metrics.latency->targetP99Ms);
-    ratios[slotIndex(MetricSlot::kLatencyP95)] = ratioOf(observation.latencyP95Ms, metrics.latency->targetP95Ms);
-  }
-  if (metrics.gpuUtilization && metrics.gpuUtilization->enabled) {
-    ratios[slotIndex(MetricSlot::kGpuUtilization)] =
-        ratioOf(observation.gpuUtilizationPercent, metrics.gpuUtilization->targetPercentage);
-  }
-  if (metrics.requestQueueDepth && metrics.requestQueueDepth->enabled) {
-    const double replicas = std::max(observation.currentReplicas, 1);
-    ratios[slotIndex(MetricSlot::kRequestQueueDepth)] =
-        ratioOf(observation.requestQueueDepth, metrics.requestQueueDepth->targetDepth, replicas);
+  const std::size_t slots = std::min(slotCount(spec.metrics), kMaxMetricSlots);
+  const double replicas = std::max(observation.currentReplicas, 1);
+  for (std::size_t i = 0; i < slots; ++i) {
+    const auto slot = static_cast<MetricSlot>(i);
+    const MetricTarget target = metricTarget(spec.metrics, slot);
+    if (target.enabled) {
+      ratios[i] = ratioOf(observation.value(slot), target.target, target.perReplica ? replicas : 1.0);
+    }
   }
   return ratios;
+}
+
+SlotValues observedValues(const PolicySpec& spec, const Observation& observation) {
+  SlotValues values{};
+  const std::size_t slots = std::min(slotCount(spec.metrics), kMaxMetricSlots);
+  for (std::size_t i = 0; i < slots; ++i) {
+    const auto slot = static_cast<MetricSlot>(i);
+    if (metricTarget(spec.metrics, slot).enabled) {
+      values[i] = observation.value(slot);
+    }
+  }
+  return values;
 }
 
 bool withinTolerance(double ratio, double tolerance) {

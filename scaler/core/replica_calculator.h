@@ -11,15 +11,19 @@ namespace kubeai::core {
 // The maths of DESIGN §3, apart from any machinery (after Kubernetes'
 // replica_calculator.go).
 
-// current/target for each slot. A slot is present when its metric is
-// configured and enabled, has a target > 0 and has a finite, non-negative
-// value. Queue depth is a total: its target is targetDepth per replica, so the
-// ratio is depth / (targetDepth * max(current, 1)).
+// current/target for each slot, the seed four and the custom metrics. A slot
+// is present when its metric is configured and enabled, has a target > 0 and
+// has a finite, non-negative value. Queue depth and AverageValue metrics are
+// totals with a target per replica: ratio = value / (target * max(current, 1)).
 SlotRatios computeRatios(const PolicySpec& spec, const Observation& observation);
 
 // 1 - tolerance <= ratio <= 1 + tolerance, inclusive at both ends as a user
 // reads them: 72 % and 88 % against 80 % with tolerance 0.1 both hold, which a
 // plain fabs(ratio - 1) <= tolerance gets wrong in floating point.
+// What was read for each of the policy's enabled slots (the seed four and the
+// custom metrics), present or not: status and /metrics show it beside the ratio.
+SlotValues observedValues(const PolicySpec& spec, const Observation& observation);
+
 bool withinTolerance(double ratio, double tolerance);
 
 // ceil(value) where a value within 1e-9 of an integer counts as that integer,

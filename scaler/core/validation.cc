@@ -5,6 +5,7 @@
 #include <string_view>
 #include <utility>
 
+#include "core/custom_metric_validation.h"
 #include "core/metric_slot.h"
 
 namespace kubeai::core {
@@ -101,7 +102,7 @@ void validateMetrics(const MetricsSpec& metrics, Collector& out) {
                   "not set or 0: the queue depth metric is enabled but will never be used");
     }
   }
-  if (!anyEnabled) {
+  if (!anyEnabled && metrics.custom.empty()) {
     out.error("spec.metrics", "at least one metric must be enabled");
   }
 }
@@ -123,7 +124,7 @@ void validateAlgorithm(const AlgorithmSpec& algorithm, Collector& out) {
     out.warning("spec.algorithm.weights",
                 "has " + std::to_string(algorithm.weights.size()) +
                     " entries; only the first 4 are used (latencyP99, latencyP95, gpuUtilization, "
-                    "requestQueueDepth)");
+                    "requestQueueDepth; a custom metric has its own weight)");
   }
 }
 
@@ -257,6 +258,7 @@ ValidationReport validatePolicy(const Policy& policy) {
   }
 
   validateMetrics(spec.metrics, out);
+  validateCustomMetrics(spec.metrics, report);
   validateAlgorithm(spec.algorithm, out);
   validateRules(spec.scaleUp, "spec.scaleUp", out);
   validateRules(spec.scaleDown, "spec.scaleDown", out);

@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/engine_presets.h"
+
 namespace kubeai::core {
 namespace {
 
@@ -34,8 +36,13 @@ bool isPodLabel(std::string_view name) { return name == "pod" || name == "export
 
 // What reads a metric, for the warning: its default query, or its own query
 // when that selects the target's pods; nullopt when it is read from elsewhere.
-std::optional<std::string> podScoped(const std::string& query, const std::string& field) {
+// `engineDefault` is spec.metrics.engine's default for the metric, if any.
+std::optional<std::string> podScoped(const std::string& query, const std::string& field,
+                                     std::string_view engineDefault = {}) {
   if (query.empty()) {
+    if (!engineDefault.empty() && engineDefault.find("${pods}") == std::string_view::npos) {
+      return std::nullopt;  // a pool-level default (llm-d's gateway queue)
+    }
     return field + ": the default query";
   }
   if (selectsTargetPods(query)) {
@@ -107,9 +114,10 @@ std::optional<FieldError> scaleToZeroWakeWarning(const Policy& policy) {
   const auto used = [](const std::optional<double>& target) { return target && *target > 0.0; };
   std::vector<std::string> scoped;
   bool any = false;
-  const auto consider = [&](const std::string& query, const std::string& field) {
+  const auto consider = [&](const std::string& query, const std::string& field,
+                            std::string_view engineDefault = {}) {
     any = true;
-    auto reason = podScoped(query, field);
+    auto reason = podScoped(query, field, engineDefault);
     if (!reason) {
       return false;  // read from outside the pods: it can wake the policy
     }
@@ -117,19 +125,43 @@ std::optional<FieldError> scaleToZeroWakeWarning(const Policy& policy) {
     return true;
   };
   const MetricsSpec& metrics = spec.metrics;
+  const EngineDefaults defaults = metrics.engine.empty() ? EngineDefaults{} : engineDefaults(metrics.engine);
   if (metrics.latency && metrics.latency->enabled &&
       (used(metrics.latency->targetP99Ms) || used(metrics.latency->targetP95Ms)) &&
-      !consider(metrics.latency->prometheusQuery, "spec.metrics.latency")) {
+      !consider(metrics.latency->prometheusQuery, "spec.metrics.latency", defaults.latency)) {
     return std::nullopt;
   }
   if (metrics.gpuUtilization && metrics.gpuUtilization->enabled && used(metrics.gpuUtilization->targetPercentage) &&
-      !consider(metrics.gpuUtilization->prometheusQuery, "spec.metrics.gpuUtilization")) {
+      !consider(metrics.gpuUtilization->prometheusQuery, "spec.metrics.gpuUtilization", defaults.gpuUtilization)) {
     return std::nullopt;
   }
   if (metrics.requestQueueDepth && metrics.requestQueueDepth->enabled &&
       used(metrics.requestQueueDepth->targetDepth) &&
-      !consider(metrics.requestQueueDepth->prometheusQuery, "spec.metrics.requestQueueDepth")) {
+      !consider(metrics.requestQueueDepth->prometheusQuery, "spec.metrics.requestQueueDepth",
+                defaults.requestQueueDepth)) {
     return std::nullopt;
+  }
+  for (std::size_t i = 0; i < metrics.custom.size(); ++i) {
+    const CustomMetricSpec& custom = metrics.custom[i];
+    if (!(custom.targetValue > 0.0)) {
+      continue;
+    }
+    const std::string field = "spec.metrics.custom[" + std::to_string(i) + "]";
+    if (!custom.prometheusQuery.empty()) {
+      if (!consider(custom.prometheusQuery, field)) {
+        return std::nullopt;
+      }
+      continue;
+    }
+    const EnginePreset* preset = findPreset(custom.engine, custom.signal);
+    if (preset == nullptr) {
+      continue;  // an error of its own
+    }
+    any = true;
+    if (!preset->podScoped) {
+      return std::nullopt;
+    }
+    scoped.push_back(field + ": the " + custom.engine + " preset " + custom.signal + " (its pods)");
   }
   if (!any) {
     return std::nullopt;

@@ -250,9 +250,20 @@ core::Status PluginAlgorithm::validateParameters(const core::ValidateInput& inpu
 }
 
 core::Result<core::AlgorithmOutput> PluginAlgorithm::compute(const core::AlgorithmInput& input) const {
-  SmallArray<kubeai_metric_ratio, core::kMetricSlotCount> ratios(input.ratios.size());
-  for (std::size_t i = 0; i < input.ratios.size(); ++i) {
-    ratios.data()[i] = kubeai_metric_ratio{static_cast<std::int32_t>(input.ratios[i].slot), input.ratios[i].ratio};
+  // A 1.0 plugin knows the seed's four slots only (it may index an array of
+  // four by slot): it never sees a custom metric's slot.
+  std::size_t ratioCount = 0;
+  SmallArray<kubeai_metric_ratio, core::kMaxMetricSlots> ratios(input.ratios.size());
+  for (const core::MetricRatio& ratio : input.ratios) {
+    if (hasV11Input_ || !core::isCustomSlot(ratio.slot)) {
+      ratios.data()[ratioCount++] = kubeai_metric_ratio{static_cast<std::int32_t>(ratio.slot), ratio.ratio};
+    }
+  }
+  if (ratioCount == 0 && !input.ratios.empty()) {
+    return core::AlgorithmOutput{input.currentReplicas,
+                                 "no metrics available to plugin " + name_ +
+                                     " (custom metrics reach plugins of ABI 1.1 only)",
+                                 std::nullopt, true};
   }
 
   const std::size_t parameterCount = input.parameters == nullptr ? 0 : input.parameters->size();
@@ -267,8 +278,8 @@ core::Result<core::AlgorithmOutput> PluginAlgorithm::compute(const core::Algorit
   in.current_replicas = input.currentReplicas;
   in.min_replicas = input.minReplicas;
   in.max_replicas = input.maxReplicas;
-  in.ratios = ratios.size() == 0 ? nullptr : ratios.data();
-  in.ratio_count = ratios.size();
+  in.ratios = ratioCount == 0 ? nullptr : ratios.data();
+  in.ratio_count = ratioCount;
   in.tolerance = input.tolerance;
   in.policy_name = policyName.c_str();
   in.policy_namespace = policyNamespace.c_str();
@@ -279,7 +290,7 @@ core::Result<core::AlgorithmOutput> PluginAlgorithm::compute(const core::Algorit
 
   // ABI 1.1. The core's texts are views of terminated strings (MetricDetail
   // says so): handed over as they are, nothing copied.
-  SmallArray<kubeai_metric, core::kMetricSlotCount> metrics(input.metrics.size());
+  SmallArray<kubeai_metric, core::kMaxMetricSlots> metrics(input.metrics.size());
   for (std::size_t i = 0; i < input.metrics.size(); ++i) {
     const core::MetricDetail& detail = input.metrics[i];
     metrics.data()[i] = kubeai_metric{static_cast<std::int32_t>(detail.slot), detail.name.data(), detail.value,

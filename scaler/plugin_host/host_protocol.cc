@@ -7,6 +7,8 @@
 #include <string_view>
 #include <type_traits>
 
+#include "core/metric_slot.h"
+
 namespace kubeai::plugin::host {
 namespace {
 
@@ -375,7 +377,7 @@ core::Result<ServerMessage> decodeServerMessage(std::span<const std::byte> body)
         metric.target = r.number<double>();
         metric.targetType = r.text("metric target type");
         metric.ratio = r.finite("metric ratio");
-        if (metric.slot < 0 || metric.slot > 3) {
+        if (metric.slot < 0 || metric.slot >= static_cast<std::int32_t>(core::kMaxMetricSlots)) {
           r.fail("metric slot " + std::to_string(metric.slot));
         }
       }

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "policy/json_decoder.h"
+#include "policy/metrics_decoder.h"
 #include "policy/yaml_documents.h"
 
 namespace kubeai::policy {
@@ -47,49 +48,6 @@ void decodeTargetRef(Decoder& in, const json& spec, core::TargetRef& target) {
   target.kind = in.string(*object, "kind", "spec.targetRef.kind").value_or("");
   target.name = in.string(*object, "name", "spec.targetRef.name").value_or("");
   in.unknownFields(*object, "spec.targetRef", {"apiVersion", "kind", "name"});
-}
-
-template <typename MetricSpec>
-bool decodeMetricCommon(Decoder& in, const json& object, const std::string& path, MetricSpec& metric) {
-  if (auto enabled = in.boolean(object, "enabled", path + ".enabled")) {
-    metric.enabled = *enabled;
-  }
-  metric.prometheusQuery = in.string(object, "prometheusQuery", path + ".prometheusQuery").value_or("");
-  if (auto zero = in.boolean(object, "treatEmptyAsZero", path + ".treatEmptyAsZero")) {
-    metric.treatEmptyAsZero = *zero;
-  }
-  return true;
-}
-
-void decodeMetrics(Decoder& in, const json& spec, core::MetricsSpec& metrics) {
-  const json* object = in.object(spec, "metrics", "spec.metrics");
-  if (object == nullptr) {
-    in.error("spec.metrics", "required: at least one metric must be enabled");
-    return;
-  }
-  if (const json* latency = in.object(*object, "latency", "spec.metrics.latency")) {
-    core::LatencyMetricSpec& spec_ = metrics.latency.emplace();
-    decodeMetricCommon(in, *latency, "spec.metrics.latency", spec_);
-    spec_.targetP99Ms = in.number(*latency, "targetP99Ms", "spec.metrics.latency.targetP99Ms");
-    spec_.targetP95Ms = in.number(*latency, "targetP95Ms", "spec.metrics.latency.targetP95Ms");
-    in.unknownFields(*latency, "spec.metrics.latency",
-                     {"enabled", "targetP99Ms", "targetP95Ms", "prometheusQuery", "treatEmptyAsZero"});
-  }
-  if (const json* gpu = in.object(*object, "gpuUtilization", "spec.metrics.gpuUtilization")) {
-    core::GpuUtilizationMetricSpec& spec_ = metrics.gpuUtilization.emplace();
-    decodeMetricCommon(in, *gpu, "spec.metrics.gpuUtilization", spec_);
-    spec_.targetPercentage = in.number(*gpu, "targetPercentage", "spec.metrics.gpuUtilization.targetPercentage");
-    in.unknownFields(*gpu, "spec.metrics.gpuUtilization",
-                     {"enabled", "targetPercentage", "prometheusQuery", "treatEmptyAsZero"});
-  }
-  if (const json* queue = in.object(*object, "requestQueueDepth", "spec.metrics.requestQueueDepth")) {
-    core::RequestQueueDepthMetricSpec& spec_ = metrics.requestQueueDepth.emplace();
-    decodeMetricCommon(in, *queue, "spec.metrics.requestQueueDepth", spec_);
-    spec_.targetDepth = in.number(*queue, "targetDepth", "spec.metrics.requestQueueDepth.targetDepth");
-    in.unknownFields(*queue, "spec.metrics.requestQueueDepth",
-                     {"enabled", "targetDepth", "prometheusQuery", "treatEmptyAsZero"});
-  }
-  in.unknownFields(*object, "spec.metrics", {"latency", "gpuUtilization", "requestQueueDepth"});
 }
 
 void decodeAlgorithm(Decoder& in, const json& spec, core::AlgorithmSpec& algorithm) {
@@ -199,7 +157,7 @@ void decodeSpec(Decoder& in, const json& root, core::PolicySpec& spec) {
     in.error("spec.maxReplicas", "required");
   }
   spec.cooldownPeriod = in.int32(*object, "cooldownPeriod", "spec.cooldownPeriod");
-  decodeMetrics(in, *object, spec.metrics);
+  detail::decodeMetrics(in, *object, spec.metrics);
   decodeAlgorithm(in, *object, spec.algorithm);
   spec.scaleUp = decodeRules(in, *object, "scaleUp");
   spec.scaleDown = decodeRules(in, *object, "scaleDown");

@@ -27,7 +27,7 @@ std::vector<core::Result<MetricReading>> FileMetricSource::read(const std::vecto
   readings.reserve(policies.size());
   for (const core::Policy& policy : policies) {
     const MetricsFileEntry* entry = file->find(policy.key());
-    readings.emplace_back(entry != nullptr ? *entry : MetricReading{});
+    readings.emplace_back(entry != nullptr ? entry->readingFor(policy) : MetricReading{});
   }
   return readings;
 }

@@ -9,6 +9,7 @@ core::Observation MetricReading::observation(std::int32_t fallbackReplicas) cons
   observation.latencyP95Ms = latencyP95Ms;
   observation.gpuUtilizationPercent = gpuUtilizationPercent;
   observation.requestQueueDepth = requestQueueDepth;
+  observation.custom = custom;
   return observation;
 }
 

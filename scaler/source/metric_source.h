@@ -1,9 +1,11 @@
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <vector>
 
+#include "core/metric_slot.h"
 #include "core/observation.h"
 #include "core/policy.h"
 #include "core/result.h"
@@ -18,6 +20,8 @@ struct MetricReading {
   std::optional<double> latencyP95Ms;
   std::optional<double> gpuUtilizationPercent;
   std::optional<double> requestQueueDepth;  // total across replicas
+  // spec.metrics.custom[i]'s value, for the policy read.
+  std::array<std::optional<double>, core::kMaxCustomMetrics> custom{};
 
   // The observation for the pipeline; replicas are `fallbackReplicas` when the
   // reading does not carry them.

@@ -1,9 +1,11 @@
 #include "source/metrics_file.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "core/custom_metric_validation.h"
 #include "core/validation.h"
 #include "policy/yaml_documents.h"
 
@@ -14,14 +16,14 @@ using nlohmann::json;
 
 struct Field {
   const char* name;
-  std::optional<double> MetricsFileEntry::*value;
+  std::optional<double> MetricReading::*value;
 };
 
 constexpr Field kValueFields[] = {
-    {"latencyP99Ms", &MetricsFileEntry::latencyP99Ms},
-    {"latencyP95Ms", &MetricsFileEntry::latencyP95Ms},
-    {"gpuUtilizationPercent", &MetricsFileEntry::gpuUtilizationPercent},
-    {"requestQueueDepth", &MetricsFileEntry::requestQueueDepth},
+    {"latencyP99Ms", &MetricReading::latencyP99Ms},
+    {"latencyP95Ms", &MetricReading::latencyP95Ms},
+    {"gpuUtilizationPercent", &MetricReading::gpuUtilizationPercent},
+    {"requestQueueDepth", &MetricReading::requestQueueDepth},
 };
 
 // "<namespace>/<name>" with Kubernetes' name rules on each side.
@@ -48,7 +50,7 @@ void decodeEntry(const std::string& key, const json& object, MetricsFile& file,
         errors.push_back({path, "must be an integer >= 0"});
         continue;
       }
-      entry.currentReplicas = static_cast<std::int32_t>(number);
+      entry.reading.currentReplicas = static_cast<std::int32_t>(number);
       continue;
     }
     const Field* field = nullptr;
@@ -57,8 +59,11 @@ void decodeEntry(const std::string& key, const json& object, MetricsFile& file,
         field = &candidate;
       }
     }
-    if (field == nullptr) {
-      file.warnings.push_back({path, "unknown field, ignored"});
+    // Any other camelCase name is a custom metric's (the file does not know
+    // the policies: a name no policy has is read by none).
+    const bool custom = field == nullptr && core::isCustomMetricName(name);
+    if (field == nullptr && !custom) {
+      file.warnings.push_back({path, "unknown field, ignored (not a seed metric, nor a custom metric's name)"});
       continue;
     }
     if (!value.is_number()) {
@@ -72,12 +77,28 @@ void decodeEntry(const std::string& key, const json& object, MetricsFile& file,
       errors.push_back({path, "must be >= 0"});
       continue;
     }
-    entry.*(field->value) = number;
+    if (custom) {
+      entry.named.emplace(name, number);
+    } else {
+      entry.reading.*(field->value) = number;
+    }
   }
   file.entries.emplace(key, entry);
 }
 
 }  // namespace
+
+MetricReading MetricsFileEntry::readingFor(const core::Policy& policy) const {
+  MetricReading out = reading;
+  const auto& custom = policy.spec.metrics.custom;
+  const std::size_t count = std::min(custom.size(), out.custom.size());
+  for (std::size_t i = 0; i < count && !named.empty(); ++i) {
+    if (const auto found = named.find(custom[i].name); found != named.end()) {
+      out.custom[i] = found->second;
+    }
+  }
+  return out;
+}
 
 const MetricsFileEntry* MetricsFile::find(std::string_view policyKey) const {
   const auto found = entries.find(policyKey);

@@ -16,7 +16,16 @@ namespace kubeai::source {
 
 // One entry of the metrics file: what the embedded metric source reports for
 // one policy. A key left out of the file is "no data", never 0.
-using MetricsFileEntry = MetricReading;
+struct MetricsFileEntry {
+  // The seed's four and the replicas (reading.custom stays empty here).
+  MetricReading reading;
+  // Custom metrics by their spec.metrics.custom[].name.
+  std::map<std::string, double, std::less<>> named;
+
+  // What the policy reads: the seed four, and each custom metric's value
+  // under its name.
+  [[nodiscard]] MetricReading readingFor(const core::Policy& policy) const;
+};
 
 // The whole file: entries by "<namespace>/<policyName>".
 struct MetricsFile {
@@ -32,6 +41,7 @@ struct MetricsFile {
 //     currentReplicas: 3
 //     latencyP99Ms: 420
 //     gpuUtilizationPercent: 81.5
+//     kvCache: 72          # spec.metrics.custom[].name: kvCache
 //
 // Every problem is reported at once with its path ("default/chat.latencyP99Ms:
 // must be a number"); a file with any error yields no MetricsFile, so that the

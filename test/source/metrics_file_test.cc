@@ -24,19 +24,19 @@ batch/idle:
   CHECK(file.entries.size() == 3);
   const MetricsFileEntry* chat = file.find("default/chat");
   REQUIRE(chat != nullptr);
-  CHECK(chat->currentReplicas == 3);
-  CHECK(chat->latencyP99Ms == 420.0);
-  CHECK_FALSE(chat->latencyP95Ms.has_value());
-  CHECK(chat->gpuUtilizationPercent == 81.5);
+  CHECK(chat->reading.currentReplicas == 3);
+  CHECK(chat->reading.latencyP99Ms == 420.0);
+  CHECK_FALSE(chat->reading.latencyP95Ms.has_value());
+  CHECK(chat->reading.gpuUtilizationPercent == 81.5);
 
-  const core::Observation embed = file.find("llm/embed")->observation(2);
+  const core::Observation embed = file.find("llm/embed")->reading.observation(2);
   CHECK(embed.currentReplicas == 2);         // not in the file: the fallback
   CHECK(embed.requestQueueDepth == 0.0);     // a real zero
   CHECK_FALSE(embed.gpuUtilizationPercent.has_value());
 
   const MetricsFileEntry* idle = file.find("batch/idle");
   REQUIRE(idle != nullptr);
-  CHECK_FALSE(idle->gpuUtilizationPercent.has_value());
+  CHECK_FALSE(idle->reading.gpuUtilizationPercent.has_value());
   CHECK(file.find("default/other") == nullptr);
 }
 
@@ -72,12 +72,13 @@ TEST_CASE("metrics file edge cases") {
 
   auto nan = parseMetricsFile("default/chat: {gpuUtilizationPercent: .nan}\n");
   REQUIRE(nan.ok());
-  CHECK(std::isnan(*nan.value().find("default/chat")->gpuUtilizationPercent));  // passed on: no data
+  CHECK(std::isnan(*nan.value().find("default/chat")->reading.gpuUtilizationPercent));  // passed on: no data
 
-  auto unknown = parseMetricsFile("default/chat: {gpuUtilisation: 50}\n");
+  auto unknown = parseMetricsFile("default/chat: {gpu_utilisation: 50}\n");
   REQUIRE(unknown.ok());
   REQUIRE(unknown.value().warnings.size() == 1);
-  CHECK(unknown.value().warnings[0].toString() == "default/chat.gpuUtilisation: unknown field, ignored");
+  CHECK(unknown.value().warnings[0].toString() ==
+        "default/chat.gpu_utilisation: unknown field, ignored (not a seed metric, nor a custom metric's name)");
 }
 
 TEST_CASE("loadMetricsFile names the file in its errors") {
@@ -95,6 +96,30 @@ TEST_CASE("the example metrics file loads") {
   REQUIRE(loaded.ok());
   CHECK(loaded.value().warnings.empty());
   CHECK(loaded.value().find("default/llm-max-ratio") != nullptr);
+}
+
+
+TEST_CASE("metrics file: a custom metric's value sits under its name, read by the policy that names it") {
+  auto parsed = parseMetricsFile("default/chat:\n  gpuUtilizationPercent: 50\n  kvCache: 72\n  waiting: 0\n");
+  REQUIRE(parsed.ok());
+  CHECK(parsed.value().warnings.empty());
+  const MetricsFileEntry* chat = parsed.value().find("default/chat");
+  REQUIRE(chat != nullptr);
+  CHECK(chat->named.at("kvCache") == 72.0);
+
+  core::Policy policy;
+  policy.metadata.name = "chat";
+  policy.spec.metrics.custom.resize(3);
+  policy.spec.metrics.custom[0].name = "ttft";     // not in the file: no data
+  policy.spec.metrics.custom[1].name = "waiting";  // a real 0
+  policy.spec.metrics.custom[2].name = "kvCache";
+  const MetricReading reading = chat->readingFor(policy);
+  CHECK(reading.gpuUtilizationPercent == 50.0);
+  CHECK_FALSE(reading.custom[0].has_value());
+  CHECK(reading.custom[1] == 0.0);
+  CHECK(reading.custom[2] == 72.0);
+  CHECK_FALSE(reading.custom[3].has_value());
+  CHECK(reading.observation(1).custom[2] == 72.0);
 }
 
 }  // namespace

@@ -15,11 +15,25 @@
 namespace kubeai::source::prometheus {
 namespace {
 
-// The queries of one reading, in the order their errors are reported.
-enum Slot : std::size_t { kLatencyP99, kLatencyP95, kGpuUtilization, kRequestQueueDepth, kReplicas, kSlots };
+// The queries of one reading, in the order their errors are reported: the
+// seed four, the replicas, then spec.metrics.custom[i] at kFirstCustom + i.
+enum Slot : std::size_t {
+  kLatencyP99,
+  kLatencyP95,
+  kGpuUtilization,
+  kRequestQueueDepth,
+  kReplicas,
+  kFirstCustom,
+  kSlots = kFirstCustom + core::kMaxCustomMetrics
+};
 
-constexpr std::array<const char*, kSlots> kSlotNames = {"latencyP99", "latencyP95", "gpuUtilization",
-                                                        "requestQueueDepth", "replicas"};
+constexpr std::array<const char*, kFirstCustom> kSlotNames = {"latencyP99", "latencyP95", "gpuUtilization",
+                                                              "requestQueueDepth", "replicas"};
+
+std::string_view slotName(std::size_t slot, const core::MetricsSpec& metrics) {
+  return slot < kFirstCustom ? std::string_view(kSlotNames[slot])
+                             : std::string_view(metrics.custom[slot - kFirstCustom].name);
+}
 
 // A warning text repeated with ever-changing details must not grow memory
 // without bound: past this many, forget them all (some are logged again).
@@ -64,6 +78,9 @@ std::array<bool, kSlots> emptyIsZero(const core::MetricsSpec& metrics) {
   }
   if (metrics.requestQueueDepth) {
     out[kRequestQueueDepth] = metrics.requestQueueDepth->treatEmptyAsZero;
+  }
+  for (std::size_t i = 0; i < metrics.custom.size() && i < core::kMaxCustomMetrics; ++i) {
+    out[kFirstCustom + i] = metrics.custom[i].treatEmptyAsZero;
   }
   return out;
 }
@@ -118,15 +135,13 @@ std::vector<core::Result<MetricReading>> PrometheusMetricSource::read(const std:
     }
     PolicyQueries& q = queries.value();
     plans[i].emptyIsZero = emptyIsZero(policies[i].spec.metrics);
-    std::array<std::optional<std::string>*, kSlots - 1> metricQueries = {&q.latencyP99, &q.latencyP95,
-                                                                         &q.gpuUtilization, &q.requestQueueDepth};
-    for (std::size_t slot = 0; slot < metricQueries.size(); ++slot) {
-      if (*metricQueries[slot]) {
-        plans[i].query[slot] = set.add(std::move(**metricQueries[slot]));
+    const std::array<std::optional<std::string>*, kFirstCustom> seedQueries = {
+        &q.latencyP99, &q.latencyP95, &q.gpuUtilization, &q.requestQueueDepth, &q.replicas};
+    for (std::size_t slot = 0; slot < kSlots; ++slot) {
+      std::optional<std::string>& query = slot < kFirstCustom ? *seedQueries[slot] : q.custom[slot - kFirstCustom];
+      if (query) {
+        plans[i].query[slot] = set.add(std::move(*query));
       }
-    }
-    if (q.replicas) {
-      plans[i].query[kReplicas] = set.add(std::move(*q.replicas));
     }
   }
 
@@ -167,16 +182,17 @@ std::vector<core::Result<MetricReading>> PrometheusMetricSource::read(const std:
 
   std::vector<core::Result<MetricReading>> readings;
   readings.reserve(policies.size());
-  for (const Plan& plan : plans) {
+  for (std::size_t p = 0; p < plans.size(); ++p) {
+    const Plan& plan = plans[p];
     if (plan.error) {
       readings.emplace_back(*plan.error);
       continue;
     }
     MetricReading reading;
     std::string errors;
-    std::array<std::optional<double>*, kSlots - 1> targets = {&reading.latencyP99Ms, &reading.latencyP95Ms,
-                                                              &reading.gpuUtilizationPercent,
-                                                              &reading.requestQueueDepth};
+    const std::array<std::optional<double>*, kRequestQueueDepth + 1> seedTargets = {
+        &reading.latencyP99Ms, &reading.latencyP95Ms, &reading.gpuUtilizationPercent, &reading.requestQueueDepth};
+    const core::MetricsSpec& metrics = policies[p].spec.metrics;
     for (std::size_t slot = 0; slot < kSlots; ++slot) {
       if (!plan.query[slot]) {
         continue;
@@ -184,13 +200,13 @@ std::vector<core::Result<MetricReading>> PrometheusMetricSource::read(const std:
       const std::size_t index = *plan.query[slot];
       const Value& value = values[index];
       if (!value.ok()) {
-        appendError(errors, kSlotNames[slot], value.error().message);
+        appendError(errors, slotName(slot, metrics), value.error().message);
         continue;
       }
       if (slot == kReplicas) {
         auto replicas = replicaCount(value.value().value, expressions[index]);
         if (!replicas.ok()) {
-          appendError(errors, kSlotNames[slot], replicas.error().message);
+          appendError(errors, slotName(slot, metrics), replicas.error().message);
         } else {
           reading.currentReplicas = replicas.value();
         }
@@ -203,7 +219,11 @@ std::vector<core::Result<MetricReading>> PrometheusMetricSource::read(const std:
       if (metric && (slot == kLatencyP99 || slot == kLatencyP95)) {
         *metric *= kMillisecondsPerSecond;  // the queries return seconds
       }
-      *targets[slot] = metric;
+      if (slot < kFirstCustom) {
+        *seedTargets[slot] = metric;
+      } else {
+        reading.custom[slot - kFirstCustom] = metric;
+      }
     }
     if (errors.empty()) {
       readings.emplace_back(std::move(reading));

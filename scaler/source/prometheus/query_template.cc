@@ -5,6 +5,8 @@
 #include <utility>
 #include <vector>
 
+#include "source/prometheus/engine_queries.h"
+
 namespace kubeai::source::prometheus {
 namespace {
 
@@ -289,10 +291,24 @@ core::Result<PolicyQueries> policyQueries(const core::Policy& policy, const Quer
   PolicyQueries queries;
   std::vector<std::string> errors;
 
+  // spec.metrics.engine's defaults where it has them, else the seed's.
+  EngineDefaultTemplates engine;
+  if (!metrics.engine.empty()) {
+    auto templates = engineDefaultTemplates(metrics.engine, pods);
+    if (!templates.ok()) {
+      errors.push_back("spec.metrics.engine: " + templates.error().message);
+    } else {
+      engine = std::move(templates).value();
+    }
+  }
+  auto defaultQuery = [&](DefaultMetric metric, const std::string& engineDefault) {
+    return engineDefault.empty() ? defaultMetricQuery(metric, pods.regex) : engineDefault;
+  };
+
   if (metrics.latency && metrics.latency->enabled) {
     const core::LatencyMetricSpec& latency = *metrics.latency;
     constexpr std::string_view kField = "spec.metrics.latency.prometheusQuery";
-    const std::string fallback = defaultMetricQuery(DefaultMetric::kLatency, pods.regex);
+    const std::string fallback = defaultQuery(DefaultMetric::kLatency, engine.latency);
     const std::size_t before = errors.size();
     if (hasTarget(latency.targetP99Ms)) {
       values.quantile = podValues.quantile = kQuantileP99;
@@ -307,14 +323,41 @@ core::Result<PolicyQueries> policyQueries(const core::Policy& policy, const Quer
   }
   if (metrics.gpuUtilization && metrics.gpuUtilization->enabled && hasTarget(metrics.gpuUtilization->targetPercentage)) {
     expandInto(queries.gpuUtilization, metrics.gpuUtilization->prometheusQuery, values,
-               defaultMetricQuery(DefaultMetric::kGpuUtilization, pods.regex), podValues,
+               defaultQuery(DefaultMetric::kGpuUtilization, engine.gpuUtilization), podValues,
                "spec.metrics.gpuUtilization.prometheusQuery", errors);
   }
   if (metrics.requestQueueDepth && metrics.requestQueueDepth->enabled &&
       hasTarget(metrics.requestQueueDepth->targetDepth)) {
+    // A pool-level default (llm-d) names the pool by the target's full name.
     expandInto(queries.requestQueueDepth, metrics.requestQueueDepth->prometheusQuery, values,
-               defaultMetricQuery(DefaultMetric::kRequestQueueDepth, pods.regex), podValues,
+               defaultQuery(DefaultMetric::kRequestQueueDepth, engine.requestQueueDepth),
+               engine.requestQueueDepthPodScoped ? podValues : values,
                "spec.metrics.requestQueueDepth.prometheusQuery", errors);
+  }
+  const std::size_t customCount = std::min(metrics.custom.size(), queries.custom.size());
+  for (std::size_t i = 0; i < customCount; ++i) {
+    const core::CustomMetricSpec& custom = metrics.custom[i];
+    if (!(custom.targetValue > 0.0)) {
+      continue;
+    }
+    std::string field = "spec.metrics.custom[" + std::to_string(i) + "]";
+    if (!custom.prometheusQuery.empty()) {
+      expandInto(queries.custom[i], custom.prometheusQuery, values, {}, values, field + ".prometheusQuery", errors);
+      continue;
+    }
+    const core::EnginePreset* preset = core::findPreset(custom.engine, custom.signal);
+    if (preset == nullptr) {
+      errors.push_back(field + ": engine " + custom.engine + " has no signal " + custom.signal);
+      continue;
+    }
+    auto preset_ = presetTemplate(*preset, pods);
+    if (!preset_.ok()) {
+      errors.push_back(field + ": " + preset_.error().message);
+      continue;
+    }
+    TemplateValues presetValues = values;
+    presetValues.target = presetTargetName(*preset, policy.spec.targetRef, pods);
+    expandInto(queries.custom[i], {}, values, preset_.value(), presetValues, field, errors);
   }
 
   const std::string_view replicasDefault = policy.spec.targetRef.kind == "StatefulSet"

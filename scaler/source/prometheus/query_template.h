@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -114,9 +115,13 @@ struct PolicyQueries {
   std::optional<std::string> gpuUtilization;
   std::optional<std::string> requestQueueDepth;
   std::optional<std::string> replicas;  // nullopt when QueryOptions::queryReplicas is false
+  // spec.metrics.custom[i]'s query (its own or its engine preset's), when its target is > 0.
+  std::array<std::optional<std::string>, core::kMaxCustomMetrics> custom{};
 };
 
-// The queries of a policy: its own prometheusQuery when set, else the default.
+// The queries of a policy: its own prometheusQuery when set, else the
+// default (spec.metrics.engine's where it has one, else the seed's); a custom
+// metric's own query or its engine preset's.
 // Errors name the field ("spec.metrics.latency.prometheusQuery: unknown
 // placeholder ${foo} ..."), every bad field at once; the caller adds the policy.
 core::Result<PolicyQueries> policyQueries(const core::Policy& policy, const QueryOptions& options);

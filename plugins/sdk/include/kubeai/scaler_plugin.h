@@ -74,12 +74,18 @@ extern "C" {
 /* The name of the exported symbol the loader looks up. */
 #define KUBEAI_SCALER_ALGORITHM_SYMBOL "Algorithm"
 
-/* Metric slots in their fixed order; WeightedRatio's weights index them. */
+/* Metric slots in their fixed order; WeightedRatio's weights index them.
+ * ABI 1.1: a policy's custom metrics (spec.metrics.custom[i]) follow as slot
+ * KUBEAI_SLOT_CUSTOM_FIRST + i, up to KUBEAI_SLOT_COUNT_MAX - 1; find them by
+ * name (kubeai_metric.name, kubeai_input_metric_named). A 1.0 plugin never
+ * sees a slot past KUBEAI_SLOT_REQUEST_QUEUE_DEPTH. */
 typedef enum kubeai_metric_slot {
   KUBEAI_SLOT_LATENCY_P99 = 0,
   KUBEAI_SLOT_LATENCY_P95 = 1,
   KUBEAI_SLOT_GPU_UTILIZATION = 2,
-  KUBEAI_SLOT_REQUEST_QUEUE_DEPTH = 3
+  KUBEAI_SLOT_REQUEST_QUEUE_DEPTH = 3,
+  KUBEAI_SLOT_CUSTOM_FIRST = 4,
+  KUBEAI_SLOT_COUNT_MAX = 20
 } kubeai_metric_slot;
 
 /* One present metric: its slot and current/target ratio (finite, >= 0). */
@@ -91,12 +97,15 @@ typedef struct kubeai_metric_ratio {
 /* ABI 1.1: one present metric in full. This struct never grows (a later ABI
  * would add another array), so index the array as usual. */
 typedef struct kubeai_metric {
-  int32_t slot;            /* a kubeai_metric_slot */
-  const char* name;        /* "latencyP99", "latencyP95", "gpuUtilization", "requestQueueDepth" */
-  double value;            /* as read: ms, percent, or requests in the queue (all replicas) */
-  const char* unit;        /* "ms", "percent", "requests" */
+  int32_t slot;            /* a kubeai_metric_slot; custom metrics from KUBEAI_SLOT_CUSTOM_FIRST */
+  const char* name;        /* "latencyP99", "latencyP95", "gpuUtilization", "requestQueueDepth",
+                              or a custom metric's spec.metrics.custom[].name ("kvCache") */
+  double value;            /* as read: ms, percent, or requests in the queue (all replicas);
+                              a custom metric's in its unit (for AverageValue: the total) */
+  const char* unit;        /* "ms", "percent", "requests"; "" for a query of the policy's own */
   double target;           /* the policy's target, in the same unit */
-  const char* target_type; /* "Value" (latency), "Utilization" (GPU), "AverageValue" (queue, per replica) */
+  const char* target_type; /* "Value" (latency, custom), "Utilization" (GPU), "AverageValue" (queue,
+                              custom: per replica, ratio = value / (target x max(current, 1))) */
   double ratio;            /* what ratios[] holds for this slot */
 } kubeai_metric;
 
@@ -145,7 +154,9 @@ typedef struct kubeai_scaling_input {
   const char* policy_namespace; /* never NULL */
   const kubeai_parameter* parameters;
   size_t parameter_count;
-  const double* weights; /* spec.algorithm.weights as written, may be empty */
+  const double* weights; /* spec.algorithm.weights as written, may be empty; with custom metrics,
+                            one weight per slot (the seed four's, missing ones 1.0, then each
+                            custom metric's own weight) */
   size_t weight_count;
   /* ABI 1.1 (check with KUBEAI_SCALER_HAS_FIELD before reading): */
   const kubeai_metric* metrics; /* present metrics, in slot order, one per ratio */
@@ -304,6 +315,20 @@ static inline const kubeai_metric* kubeai_input_metric(const kubeai_scaling_inpu
   }
   for (size_t i = 0; i < input->metric_count; ++i) {
     if (input->metrics[i].slot == slot) {
+      return &input->metrics[i];
+    }
+  }
+  return KUBEAI_SCALER_NULL;
+}
+
+/* ABI 1.1: the metric named `name` ("kvCache", "latencyP99"), or NULL when it is not present. */
+static inline const kubeai_metric* kubeai_input_metric_named(const kubeai_scaling_input* input, const char* name) {
+  if (input == KUBEAI_SCALER_NULL || name == KUBEAI_SCALER_NULL ||
+      !KUBEAI_SCALER_HAS_FIELD(kubeai_scaling_input, input, metric_count) || input->metrics == KUBEAI_SCALER_NULL) {
+    return KUBEAI_SCALER_NULL;
+  }
+  for (size_t i = 0; i < input->metric_count; ++i) {
+    if (input->metrics[i].name != KUBEAI_SCALER_NULL && strcmp(input->metrics[i].name, name) == 0) {
       return &input->metrics[i];
     }
   }
