@@ -28,8 +28,11 @@ namespace kubeai::telemetry {
 //   kubeai_autoscaler_scaling_decisions_total{direction}     up | down | none
 //   kubeai_autoscaler_current_replicas{target}
 //   kubeai_autoscaler_desired_replicas{target}
-//   kubeai_autoscaler_metric_value{metric_type}             only metrics enabled and with data
-//   kubeai_autoscaler_metric_target{metric_type}            only metrics enabled with a target
+//   kubeai_autoscaler_metric_value{metric_type}             the seed four: only metrics enabled and with data
+//   kubeai_autoscaler_metric_target{metric_type}            the seed four: only metrics enabled with a target
+//   kubeai_scaler_policy_metric_value{metric}                every metric by name: enabled and with data
+//   kubeai_scaler_policy_metric_target{metric}               every metric by name: enabled with a target
+//   kubeai_scaler_policy_metric_ratio{metric}                every metric by name: its ratio in the last decision
 //   kubeai_autoscaler_reconcile_errors_total{error_type}
 //   kubeai_autoscaler_cooldown_active                        0 | 1
 //   kubeai_autoscaler_last_scale_time_seconds                unix seconds; once the policy scaled
@@ -47,7 +50,13 @@ namespace kubeai::telemetry {
 //
 // metric_type is latency_p99, latency_p95 (milliseconds), gpu_utilization
 // (percent) or request_queue_depth (total queue; its target is per replica, as
-// the policy states it).
+// the policy states it). metric is the name status and logs use (latencyP99,
+// latencyP95, gpuUtilization, requestQueueDepth, or a spec.metrics.custom[]
+// name) for every metric alike; an AverageValue target is per replica. A
+// policy has at most core::kMaxMetricSlots metrics, so at most 3 x 20 such
+// series; a decision replaces them all, so a metric the policy dropped (or
+// whose data or target went away) loses its series at the next decision, and
+// a refused (invalid) policy has none.
 //
 // A policy's state follows the evaluation loop's calls: a decision makes it
 // ready; an error of type "stale" makes it stale, and "invalid" invalid; any

@@ -5,7 +5,6 @@
 #include <prometheus/gauge.h>
 #include <prometheus/metric_family.h>
 #include <prometheus/registry.h>
-#include <prometheus/text_serializer.h>
 
 #include <chrono>
 #include <cmath>
@@ -16,30 +15,13 @@
 #include <thread>
 #include <vector>
 
+#include "scrape_text.h"
+
 namespace kubeai::telemetry {
 namespace {
 
-// What /metrics would show: every collectable, as HttpEndpoint serializes them.
-std::string scrape(const Telemetry& telemetry) {
-  std::vector<prometheus::MetricFamily> families;
-  for (const auto& collectable : telemetry.collectables()) {
-    auto more = collectable->Collect();
-    families.insert(families.end(), more.begin(), more.end());
-  }
-  return prometheus::TextSerializer().Serialize(families);
-}
-
-// The value of the sample whose name and labels (in prometheus-cpp's order:
-// sorted by label name) are exactly `series`; nullopt when absent.
-std::optional<double> sample(const std::string& text, const std::string& series) {
-  std::istringstream lines(text);
-  for (std::string line; std::getline(lines, line);) {
-    if (line.size() > series.size() && line.compare(0, series.size(), series) == 0 && line[series.size()] == ' ') {
-      return std::stod(line.substr(series.size() + 1));
-    }
-  }
-  return std::nullopt;
-}
+using testing::sample;
+using testing::scrape;
 
 core::Policy chatPolicy() {
   core::Policy policy;
