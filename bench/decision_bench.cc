@@ -95,6 +95,30 @@ Policy makePolicy(const std::string& algorithm) {
   return policy;
 }
 
+// The same policy and eight metrics: the seed four and four named ones (an
+// LLM server's KV cache, waiting requests, TTFT and inter-token latency).
+constexpr const char* kEightMetrics = "MaxRatio/EightMetrics";
+
+Policy makeEightMetricPolicy() {
+  Policy policy = makePolicy(kBaselineAlgorithm);
+  auto custom = [](const char* name, const char* signal, kubeai::core::MetricTargetType type, double target) {
+    kubeai::core::CustomMetricSpec metric;
+    metric.name = name;
+    metric.engine = "vllm";
+    metric.signal = signal;
+    metric.unit = kubeai::core::findPreset("vllm", signal)->unit;
+    metric.targetType = type;
+    metric.targetValue = target;
+    return metric;
+  };
+  using kubeai::core::MetricTargetType;
+  policy.spec.metrics.custom = {custom("kvCache", "kvCacheUtilization", MetricTargetType::kValue, 80.0),
+                                custom("waiting", "requestsWaiting", MetricTargetType::kAverageValue, 5.0),
+                                custom("ttft", "timeToFirstTokenP95", MetricTargetType::kValue, 500.0),
+                                custom("itl", "interTokenLatencyP95", MetricTargetType::kValue, 50.0)};
+  return policy;
+}
+
 // One cycle of load, tick by tick: a slow swell between about 2 and 10
 // replicas' worth of work, a burst to about 18 for three minutes, and a few
 // per cent of noise on every metric. The observations are precomputed for
@@ -134,6 +158,11 @@ class Workload {
         observation.latencyP99Ms = 500.0 * load * p99Noise;
         observation.latencyP95Ms = 300.0 * load * p95Noise;
         observation.gpuUtilizationPercent = std::min(100.0, 80.0 * load * gpuNoise);
+        // The named metrics of the eight-metric policy (unused by the others).
+        observation.custom[0] = std::min(100.0, 80.0 * load * p95Noise);
+        observation.custom[1] = 5.0 * demand * queueNoise;
+        observation.custom[2] = 500.0 * load * p99Noise;
+        observation.custom[3] = 50.0 * load * gpuNoise;
       }
     }
   }
@@ -335,6 +364,13 @@ std::optional<Setup> makeSetup() {
     }
     setup.policies.emplace(name, std::move(policy));
   }
+  Policy eight = makeEightMetricPolicy();
+  if (const auto report = kubeai::core::validatePolicy(eight); !report.errors.empty()) {
+    std::fprintf(stderr, "decision_bench: the eight-metric policy is invalid: %s\n",
+                 report.errors.front().toString().c_str());
+    return std::nullopt;
+  }
+  setup.policies.emplace(kEightMetrics, std::move(eight));
   if (!checkPluginMatchesBuiltin(setup)) {
     return std::nullopt;
   }
@@ -509,6 +545,7 @@ int main(int argc, char** argv) {
   for (const char* variant : {"EmptyHistory", "WarmHistory"}) {
     decideBenchmark("AverageRatio", variant);
     decideBenchmark("WeightedRatio", variant);
+    decideBenchmark(kEightMetrics, variant);
   }
   for (const char* name : {kBaselineAlgorithm, kPluginAlgorithm}) {
     registered.push_back(std::string("Compute/") + name);

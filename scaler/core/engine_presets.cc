@@ -239,20 +239,6 @@ constexpr std::array<std::string_view, 7> kEngines{"vllm", "sglang", "trtllm", "
 
 }  // namespace
 
-std::string_view metricUnitName(MetricUnit unit) noexcept {
-  switch (unit) {
-    case MetricUnit::kPercent:
-      return "percent";
-    case MetricUnit::kMilliseconds:
-      return "ms";
-    case MetricUnit::kRequests:
-      return "requests";
-    case MetricUnit::kNone:
-      break;
-  }
-  return "";
-}
-
 std::span<const EnginePreset> enginePresets() noexcept { return kPresets; }
 
 std::span<const std::string_view> knownEngines() noexcept { return kEngines; }

@@ -15,7 +15,15 @@ namespace kubeai::core {
 enum class MetricUnit { kNone, kPercent, kMilliseconds, kRequests };
 
 // "percent", "ms", "requests"; "" for kNone (a query the user wrote).
-std::string_view metricUnitName(MetricUnit unit) noexcept;
+inline std::string_view metricUnitName(MetricUnit unit) noexcept {
+  switch (unit) {
+    case MetricUnit::kPercent: return "percent";
+    case MetricUnit::kMilliseconds: return "ms";
+    case MetricUnit::kRequests: return "requests";
+    case MetricUnit::kNone: break;
+  }
+  return "";
+}
 
 struct EnginePreset {
   std::string_view engine;  // "vllm"

@@ -57,7 +57,9 @@ struct RequestQueueDepthMetricSpec {
 enum class MetricTargetType { kValue, kAverageValue };
 
 // "Value", "AverageValue".
-std::string_view metricTargetTypeName(MetricTargetType type) noexcept;
+inline std::string_view metricTargetTypeName(MetricTargetType type) noexcept {
+  return type == MetricTargetType::kAverageValue ? "AverageValue" : "Value";
+}
 
 // spec.metrics.custom[]: a named metric from the policy's own query or from an
 // engine preset (core/engine_presets.h).
@@ -91,7 +93,13 @@ struct MetricsSpec {
 // The name of a slot as status, logs, /metrics and the metrics file spell it:
 // the seed's (latencyP99...) or the custom metric's own. `slot` must be one of
 // the policy's (a custom slot below 4 + custom.size()).
-std::string_view metricName(const MetricsSpec& metrics, MetricSlot slot) noexcept;
+inline std::string_view metricName(const MetricsSpec& metrics, MetricSlot slot) noexcept {
+  if (!isCustomSlot(slot)) {
+    return metricSlotName(slot);
+  }
+  const std::size_t index = customIndex(slot);
+  return index < metrics.custom.size() ? std::string_view(metrics.custom[index].name) : std::string_view("unknown");
+}
 
 // How many slots the policy has: the seed four and its custom metrics.
 inline std::size_t slotCount(const MetricsSpec& metrics) noexcept {

@@ -12,26 +12,6 @@ namespace {
 
 constexpr double kIntegerSlack = 1e-9;
 
-bool usable(const std::optional<double>& value) {
-  return value && std::isfinite(*value) && *value >= 0.0;
-}
-
-bool usableTarget(const std::optional<double>& target) {
-  return target && std::isfinite(*target) && *target > 0.0;
-}
-
-std::optional<double> ratioOf(const std::optional<double>& value, const std::optional<double>& target,
-                              double targetScale = 1.0) {
-  if (!usable(value) || !usableTarget(target)) {
-    return std::nullopt;
-  }
-  const double ratio = *value / (*target * targetScale);
-  if (!std::isfinite(ratio)) {
-    return std::nullopt;
-  }
-  return ratio;
-}
-
 }  // namespace
 
 SlotRatios computeRatios(const PolicySpec& spec, const Observation& observation) {
@@ -42,7 +22,7 @@ SlotRatios computeRatios(const PolicySpec& spec, const Observation& observation)
     const auto slot = static_cast<MetricSlot>(i);
     const MetricTarget target = metricTarget(spec.metrics, slot);
     if (target.enabled) {
-      ratios[i] = ratioOf(observation.value(slot), target.target, target.perReplica ? replicas : 1.0);
+      ratios[i] = metricRatio(observation.value(slot), target.target, target.perReplica ? replicas : 1.0);
     }
   }
   return ratios;

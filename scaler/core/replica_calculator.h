@@ -1,6 +1,8 @@
 #pragma once
 
+#include <cmath>
 #include <cstdint>
+#include <optional>
 
 #include "core/metric_slot.h"
 #include "core/observation.h"
@@ -15,6 +17,20 @@ namespace kubeai::core {
 // is present when its metric is configured and enabled, has a target > 0 and
 // has a finite, non-negative value. Queue depth and AverageValue metrics are
 // totals with a target per replica: ratio = value / (target * max(current, 1)).
+// value / (target * targetScale) when the value is finite and >= 0 and the
+// target finite and > 0; nullopt (no data) otherwise.
+inline std::optional<double> metricRatio(const std::optional<double>& value, const std::optional<double>& target,
+                                         double targetScale) {
+  if (!value || !std::isfinite(*value) || *value < 0.0 || !target || !std::isfinite(*target) || !(*target > 0.0)) {
+    return std::nullopt;
+  }
+  const double ratio = *value / (*target * targetScale);
+  if (!std::isfinite(ratio)) {
+    return std::nullopt;
+  }
+  return ratio;
+}
+
 SlotRatios computeRatios(const PolicySpec& spec, const Observation& observation);
 
 // 1 - tolerance <= ratio <= 1 + tolerance, inclusive at both ends as a user
