@@ -78,7 +78,52 @@ struct Call {
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
+// `call` with a custom metric (spec.metrics.custom[0], slot 4) at `ratio` beside its latency.
+void addCustomMetric(Call& call, double ratio) {
+  call.ratios.push_back(core::MetricRatio{core::customSlot(0), ratio});
+  core::MetricDetail detail;
+  detail.slot = core::customSlot(0);
+  detail.name = "kvCache";
+  detail.value = 80.0 * ratio;
+  detail.unit = "percent";
+  detail.target = 80.0;
+  detail.targetType = "Value";
+  detail.ratio = ratio;
+  call.metrics.push_back(detail);
+  call.input.ratios = call.ratios;
+  call.input.metrics = call.metrics;
+}
+
 }  // namespace
+
+TEST_CASE("a custom metric reaches a 1.1 plugin by name and slot 4, and never a 1.0 plugin") {
+  Call call(2, 0.5);
+  addCustomMetric(call, 3.0);  // kvCache 240 % of 80: the largest ratio
+
+  auto probe = startHost(FIXTURE_ABI_1_1_SO);
+  auto seen = probe->compute(call.input);
+  REQUIRE_MESSAGE(seen.ok(), (seen.ok() ? "" : seen.error().message));
+  CHECK_MESSAGE(contains(seen.value().reason, "kvCache:240percent/80percent(Value)"), seen.value().reason);
+  CHECK(seen.value().desiredReplicas == 6);  // ceil(2 x 3.0)
+
+  // The 1.0 plugin is MaxRatio over what it sees: the latency alone.
+  auto old = startHost(FIXTURE_ABI_1_0_SO);
+  auto decided = old->compute(call.input);
+  REQUIRE_MESSAGE(decided.ok(), (decided.ok() ? "" : decided.error().message));
+  CHECK_MESSAGE(contains(decided.value().reason, "abi 1.0: ratio 0.50"), decided.value().reason);
+  CHECK(decided.value().desiredReplicas == 1);
+
+  // Only custom metrics present: a 1.0 plugin is not called, the decision holds.
+  Call only(2, 1.0);
+  only.ratios.clear();
+  only.metrics.clear();
+  addCustomMetric(only, 3.0);
+  auto held = old->compute(only.input);
+  REQUIRE(held.ok());
+  CHECK(held.value().held);
+  CHECK(held.value().desiredReplicas == 2);
+  CHECK_MESSAGE(contains(held.value().reason, "custom metrics reach plugins of ABI 1.1 only"), held.value().reason);
+}
 
 TEST_CASE("an isolated plugin decides as it does in process, and its host goes when it does") {
   pid_t pid = -1;
