@@ -94,6 +94,12 @@ TEST_CASE("Input reads the ABI 1.1 fields") {
   CHECK(textOf(queue->name) == "requestQueueDepth");
   CHECK(textOf(queue->target_type) == "AverageValue");
   CHECK(input.metric(KUBEAI_SLOT_GPU_UTILIZATION) == nullptr);  // not present
+  // By name, as custom metrics are found (their slot is their place in the policy).
+  CHECK(input.metric("requestQueueDepth") == queue);
+  CHECK(input.metric("kvCache") == nullptr);
+  CHECK(kubeai_input_metric_named(&raw.input, "requestQueueDepth") == queue);
+  CHECK(kubeai_input_metric_named(&raw.input, "kvCache") == nullptr);
+  CHECK(kubeai_input_metric_named(&raw.input, nullptr) == nullptr);
 
   CHECK(input.nowUnixMs() == 1700000000123);
   CHECK(std::chrono::duration_cast<std::chrono::milliseconds>(input.now().time_since_epoch()).count() ==

@@ -220,6 +220,17 @@ class Input {
     return nullptr;
   }
 
+  // The metric named `name` ("kvCache", a custom metric of the policy, or a
+  // seed one such as "latencyP99"), or nullptr when it is not present.
+  [[nodiscard]] const Metric* metric(std::string_view name) const noexcept {
+    for (const Metric& m : metrics()) {
+      if (m.name != nullptr && name == m.name) {
+        return &m;
+      }
+    }
+    return nullptr;
+  }
+
   // The evaluation time in milliseconds since the Unix epoch (simulated time
   // under simulate); 0 on a 1.0 host. Use it rather than reading a clock, so
   // simulate replays the same decisions.
