@@ -64,11 +64,44 @@ RULES = "deploy/prometheus/kubeai-recording-rules.yaml"
 # scrape without changing what is tested.
 BUILTINS = {"$__rate_interval": "15s", "$__interval": "1s", "$__range": "1m"}
 # The dashboard's own variables, all multi-value with "All" = ".*".
-VARIABLES = ("namespace", "policy", "instance")
+VARIABLES = ("namespace", "policy", "instance", "metric")
 
 # The examples (examples/README.md, examples/metrics.yaml) as the server decides them.
 EXAMPLE_POLICIES = {("default", "llm-max-ratio"), ("default", "llm-average-ratio"),
                     ("default", "llm-weighted-ratio"), ("default", "llm-capped-smooth"), ("batch", "batch-queue")}
+# Named custom metrics (issue 12): no example has them yet, so the world adds
+# one, with its values in the metrics file (MaxRatio over GPU 35/70 = 0.5,
+# kvCache 92/80 = 1.15, waiting 12/(5 x 2) = 1.2).
+CUSTOM_POLICY_KEY = ("llm", "vllm-chat")
+CUSTOM_POLICY = """apiVersion: kubeai.io/v1alpha1
+kind: AIInferenceAutoscalerPolicy
+metadata:
+  name: vllm-chat
+  namespace: llm
+spec:
+  targetRef:
+    kind: Deployment
+    name: vllm-chat
+  maxReplicas: 10
+  metrics:
+    gpuUtilization:
+      targetPercentage: 70
+    custom:
+      - name: kvCache
+        engine: vllm
+        signal: kvCacheUtilization
+        target: {type: Value, value: 80}
+      - name: waiting
+        engine: vllm
+        signal: requestsWaiting
+        target: {type: AverageValue, value: 5}
+"""
+CUSTOM_METRICS = """llm/vllm-chat:
+  currentReplicas: 2
+  gpuUtilizationPercent: 35
+  kvCache: 92
+  waiting: 12
+"""
 # Refused by validation (maxReplicas below minReplicas): the invalid state and its errors.
 BROKEN_POLICY = """apiVersion: kubeai.io/v1alpha1
 kind: AIInferenceAutoscalerPolicy
@@ -297,8 +330,12 @@ class World:
         shutil.copytree(repo_path("examples/policies"), policy_dir)
         with open(os.path.join(policy_dir, "broken.yaml"), "w") as out:
             out.write(BROKEN_POLICY)
+        with open(os.path.join(policy_dir, "vllm-chat.yaml"), "w") as out:
+            out.write(CUSTOM_POLICY)
         metrics_file = os.path.join(self.dir, "metrics.yaml")
         shutil.copy(repo_path("examples/metrics.yaml"), metrics_file)
+        with open(metrics_file, "a") as out:
+            out.write(CUSTOM_METRICS)
         plugin_dir = os.path.join(self.dir, "plugins")
         os.mkdir(plugin_dir)
         for plugin in (ARGS.step_scale_so, ARGS.capped_smooth_ratio_so):
@@ -326,7 +363,8 @@ class World:
         self.stoppers.append(lambda: h.ServeTestCase.stop_serve(self.stale_serve))
         targets.append(self.stale_serve.http_address)
 
-        self.keda = KedaLike(self.serve.grpc_address, EXAMPLE_POLICIES | {("default", "llm-broken")})
+        self.keda = KedaLike(self.serve.grpc_address,
+                             EXAMPLE_POLICIES | {CUSTOM_POLICY_KEY, ("default", "llm-broken")})
         self.stoppers.append(self.keda.stop)
         self.prometheus = Prometheus(ARGS.prometheus, self.dir, targets, [repo_path(RULES)])
         self.stoppers.append(self.prometheus.stop)
@@ -383,6 +421,10 @@ class DashboardShapeTest(unittest.TestCase):
                 self.assertEqual(variable["allValue"], ".*")
         self.assertIn("kubeai_autoscaler_desired_replicas", variables["namespace"]["definition"])
         self.assertIn("kubeai_autoscaler_desired_replicas", variables["policy"]["definition"])
+        self.assertIn("kubeai_scaler_policy_metric_target", variables["metric"]["definition"])
+        # Per metric, templated on the policy: the panel repeats for each value of $metric.
+        by_name = [panel for panel in graph_panels(self.dashboard) if panel.get("repeat") == "metric"]
+        self.assertEqual([panel["title"] for panel in by_name], ["$metric: value, target and ratio"])
 
     def test_every_panel_has_a_title_the_datasource_variable_and_queries(self):
         ids = set()
@@ -475,6 +517,9 @@ class PanelQueryTest(unittest.TestCase):
         self.assertLessEqual({"default", "batch"}, found["namespace"])
         self.assertLessEqual({name for _, name in EXAMPLE_POLICIES}, found["policy"])
         self.assertIn(self.world.serve.http_address, found["instance"])
+        # Seed and custom metrics by the names status and logs use.
+        self.assertLessEqual({"gpuUtilization", "latencyP99", "requestQueueDepth", "kvCache", "waiting"},
+                             found["metric"])
 
     def panel_result(self, title, ref="A", values=None):
         for panel in graph_panels(self.dashboard):
@@ -507,7 +552,7 @@ class PanelQueryTest(unittest.TestCase):
         self.assertAlmostEqual(ratios[("llm-max-ratio", "gpu_utilization")], 1.2)
 
         states = self.by(self.panel_result("Policies by state"), "state")
-        expected_ready = len(EXAMPLE_POLICIES)
+        expected_ready = len(EXAMPLE_POLICIES) + 1  # and CUSTOM_POLICY
         self.assertEqual(states[("ready",)], expected_ready)
         self.assertEqual(states[("invalid",)], 1)
         self.assertEqual(self.by(self.panel_result("Plugins loaded"))[()], 2)
@@ -519,6 +564,42 @@ class PanelQueryTest(unittest.TestCase):
         codes = {key for key in self.by(self.panel_result("gRPC requests by method and code"), "method", "code")}
         self.assertLessEqual({("GetMetrics", "OK"), ("IsActive", "NOT_FOUND"), ("GetMetricSpec", "OK")}, codes)
         self.assertIsNone(self.world.keda.failure)
+
+    def test_metrics_by_name_are_the_decisions(self):
+        # CUSTOM_POLICY: value, target (as stated: per replica for AverageValue) and ratio per metric name.
+        title = "$metric: value, target and ratio"
+        expected = {"A": {"gpuUtilization": 35.0, "kvCache": 92.0, "waiting": 12.0},
+                    "B": {"gpuUtilization": 70.0, "kvCache": 80.0, "waiting": 5.0},
+                    "C": {"gpuUtilization": 0.5, "kvCache": 1.15, "waiting": 1.2}}
+        picked = {"namespace": "llm", "policy": "vllm-chat"}
+        for ref, values in expected.items():
+            with self.subTest(ref=ref):
+                got = self.by(self.panel_result(title, ref, picked), "metric")
+                self.assertEqual(set(got), {(name,) for name in values})
+                for name, value in values.items():
+                    self.assertAlmostEqual(got[(name,)], value)
+        ratios = self.by(self.panel_result("Ratio by metric"), "namespace", "policy", "metric")
+        self.assertAlmostEqual(ratios[("llm", "vllm-chat", "waiting")], 1.2)
+        # The seed four under their names, for every policy: the weighted example's queue, 40 / (10 x 4).
+        self.assertAlmostEqual(ratios[("default", "llm-weighted-ratio", "requestQueueDepth")], 1.0)
+        self.assertAlmostEqual(ratios[("default", "llm-max-ratio", "gpuUtilization")], 1.2)
+        # One metric picked in $metric, as Grafana's repeat does for each panel.
+        one = self.panel_result(title, "C", dict(picked, metric="kvCache"))
+        self.assertEqual(self.by(one, "metric"), {("kvCache",): 1.15})
+
+    def test_every_series_a_panel_names_is_exported(self):
+        # Each kubeai_* name in a panel's query is one /metrics has (a renamed family fails here by name).
+        exported = set()
+        for server in (self.world.serve, self.world.stale_serve):  # the staleness families are the second's
+            with urllib.request.urlopen("http://%s/metrics" % server.http_address, timeout=h.RPC_TIMEOUT) as answer:
+                body = answer.read().decode()
+            exported |= {line.split("{")[0].split(" ")[0] for line in body.splitlines() if line and line[0] != "#"}
+        used = set()
+        for panel in graph_panels(self.dashboard):
+            for target in panel["targets"]:
+                used |= set(re.findall(r"\b(kubeai_[a-z0-9_]+)", target["expr"]))
+        self.assertGreaterEqual(len(used), 15)
+        self.assertEqual(sorted(used - exported), [])
 
     def test_stale_policies_are_named_with_their_reason(self):
         stale = self.by(self.panel_result("Stale policies and why"), "namespace", "policy", "reason")
