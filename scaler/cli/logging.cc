@@ -62,6 +62,10 @@ core::Status setUpLogging(std::string_view level, std::string_view format) {
 }
 
 void logEvent(LogLevel level, std::string_view message, std::initializer_list<LogField> fields) {
+  logEvent(level, message, std::span<const LogField>(fields.begin(), fields.size()));
+}
+
+void logEvent(LogLevel level, std::string_view message, std::span<const LogField> fields) {
   const auto spdLevel = toSpdlog(level);
   if (!spdlog::default_logger_raw()->should_log(spdLevel)) {
     return;

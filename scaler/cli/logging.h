@@ -1,6 +1,7 @@
 #pragma once
 
 #include <initializer_list>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -20,5 +21,7 @@ core::Status setUpLogging(std::string_view level, std::string_view format);
 
 using LogField = std::pair<std::string_view, std::string>;
 void logEvent(LogLevel level, std::string_view message, std::initializer_list<LogField> fields = {});
+// The same, for fields known only at run time (a decision's ratio per metric).
+void logEvent(LogLevel level, std::string_view message, std::span<const LogField> fields);
 
 }  // namespace kubeai::cli

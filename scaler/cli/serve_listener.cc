@@ -1,9 +1,53 @@
 #include "cli/serve_listener.h"
 
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <string_view>
+#include <vector>
+
 #include "cli/freed_memory.h"
 #include "cli/logging.h"
+#include "core/metric_slot.h"
 
 namespace kubeai::cli {
+namespace {
+
+// Three decimals, as `evaluate` prints ratios.
+std::string formatRatio(double ratio) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof(buffer), "%.3f", ratio);
+  return buffer;
+}
+
+// "desired replicas": what changed, why, and every ratio it was decided on,
+// one field per metric ("ratio.kvCache"; a metric without data has none),
+// so that a log search finds the metric that moved a policy.
+void logDesiredReplicas(const std::string& key, const std::string& from, const core::Policy& policy,
+                        const core::Decision& decision) {
+  const core::MetricsSpec& metrics = policy.spec.metrics;
+  const std::size_t slots = std::min(core::slotCount(metrics), core::kMaxMetricSlots);
+  // The fields view their keys: kept here, never moved, while the line is written.
+  std::array<std::string, core::kMaxMetricSlots> ratioKeys;
+  std::vector<LogField> fields = {{"policy", key},
+                                  {"from", from},
+                                  {"desired", std::to_string(decision.desiredReplicas)},
+                                  {"current", std::to_string(decision.currentReplicas)},
+                                  {"algorithm", decision.algorithm},
+                                  {"reason", decision.reason},
+                                  {"limitedBy", std::string(core::limitedByName(decision.limitedBy))},
+                                  {"ratio", decision.ratio ? formatRatio(*decision.ratio) : std::string()}};
+  fields.reserve(fields.size() + slots);
+  for (std::size_t i = 0; i < slots; ++i) {
+    if (const auto& ratio = decision.ratios[i]) {
+      ratioKeys[i] = std::string("ratio.").append(core::metricName(metrics, static_cast<core::MetricSlot>(i)));
+      fields.emplace_back(ratioKeys[i], formatRatio(*ratio));
+    }
+  }
+  logEvent(LogLevel::kInfo, "desired replicas", fields);
+}
+
+}  // namespace
 
 void ServeListener::onDecision(const core::Policy& policy, const core::Decision& decision,
                                const core::Observation& observation, bool cooldownActive,
@@ -17,13 +61,7 @@ void ServeListener::onDecision(const core::Policy& policy, const core::Decision&
   if (inserted || last->second != decision.desiredReplicas) {
     const std::string from = inserted ? "" : std::to_string(last->second);
     last->second = decision.desiredReplicas;
-    logEvent(LogLevel::kInfo, "desired replicas", {{"policy", key},
-                                                   {"from", from},
-                                                   {"desired", std::to_string(decision.desiredReplicas)},
-                                                   {"current", std::to_string(decision.currentReplicas)},
-                                                   {"algorithm", decision.algorithm},
-                                                   {"reason", decision.reason},
-                                                   {"limitedBy", std::string(core::limitedByName(decision.limitedBy))}});
+    logDesiredReplicas(key, from, policy, decision);
   }
   if (!decision.algorithmValid && unknownAlgorithm_.insert(key).second) {
     logEvent(LogLevel::kWarn, "unknown algorithm, using MaxRatio",

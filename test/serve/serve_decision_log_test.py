@@ -1,0 +1,128 @@
+#!/usr/bin/python3
+"""The log line of a decision (issue 12 item 4): `desired replicas` names every ratio it was decided on.
+
+serve on a policy with the seed's GPU utilization and two custom metrics
+(a Value and an AverageValue), from the metrics file; the line carries one
+field per metric, `ratio.<name>`, beside the decided `ratio`, in both
+--log-format json (what serve_helpers reads) and text. A metric without data
+has no field, and a metric the policy drops is not named again.
+
+  serve_decision_log_test.py --scaler PATH/kubeai-scaler --proto proto/externalscaler.proto [--time-scale N]
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree for serve_helpers
+import serve_helpers as h  # noqa: E402
+from serve_helpers import ServeTestCase  # noqa: E402
+
+
+def policy(custom):
+    """GPU target 70 % and the custom metrics given as YAML list items, for Deployment `chat-server`."""
+    return ("apiVersion: kubeai.io/v1alpha1\n"
+            "kind: AIInferenceAutoscalerPolicy\n"
+            "metadata:\n"
+            "  name: chat\n"
+            "  namespace: default\n"
+            "spec:\n"
+            "  targetRef:\n"
+            "    kind: Deployment\n"
+            "    name: chat-server\n"
+            "  minReplicas: 1\n"
+            "  maxReplicas: 20\n"
+            "  cooldownPeriod: 0\n"
+            "  metrics:\n"
+            "    gpuUtilization:\n"
+            "      targetPercentage: 70\n"
+            "    custom:\n" + custom)
+
+
+KV_CACHE = ("      - name: kvCache\n"
+            "        engine: vllm\n"
+            "        signal: kvCacheUtilization\n"
+            "        target: {type: Value, value: 80}\n")
+WAITING = ("      - name: waiting\n"
+           "        prometheusQuery: sum(vllm:num_requests_waiting)\n"
+           "        target: {type: AverageValue, value: 5}\n")
+
+
+class DecisionLogTest(ServeTestCase):
+    def desired_line(self, desired, after):
+        return self.serve.wait_for_log(
+            lambda r: r.get("msg") == "desired replicas" and r.get("desired") == str(desired), 5.0,
+            "a desired replicas line with desired=%d" % desired, after=after)
+
+    def test_every_ratio_by_name(self):
+        mark = 0
+        self.start_serve(self, self.addCleanup, policies={"chat.yaml": policy(KV_CACHE + WAITING)},
+                         metrics={"default/chat": {"currentReplicas": 2, "gpuUtilizationPercent": 35,
+                                                   "kvCache": 92, "waiting": 12}})
+        # MaxRatio over GPU 35/70 = 0.5, kvCache 92/80 = 1.15, waiting 12/(5 x 2) = 1.2: ceil(2 x 1.2) = 3.
+        line = self.desired_line(3, mark)
+        self.assertEqual(line["policy"], "default/chat")
+        self.assertEqual(line["ratio"], "1.200")
+        self.assertEqual({key: value for key, value in line.items() if key.startswith("ratio.")},
+                         {"ratio.gpuUtilization": "0.500", "ratio.kvCache": "1.150", "ratio.waiting": "1.200"})
+
+        # The workload follows (current 3); kvCache loses its data and waiting doubles:
+        # 24/(5 x 3) = 1.6 -> ceil(3 x 1.6) = 5, and kvCache is not named.
+        mark = self.serve.log_mark()
+        self.metrics["default/chat"] = {"currentReplicas": 3, "gpuUtilizationPercent": 35, "waiting": 24}
+        self.write_metrics()
+        line = self.desired_line(5, mark)
+        self.assertEqual({key: value for key, value in line.items() if key.startswith("ratio.")},
+                         {"ratio.gpuUtilization": "0.500", "ratio.waiting": "1.600"})
+
+        # At 5, the policy drops waiting: GPU 35/70 and kvCache 40/80 are 0.5 -> ceil(2.5) = 3, and
+        # waiting, still in the metrics file, is not named. (The metrics first: 24/(5 x 5) holds at 5.)
+        mark = self.serve.log_mark()
+        self.metrics["default/chat"] = {"currentReplicas": 5, "gpuUtilizationPercent": 35, "kvCache": 40,
+                                        "waiting": 24}
+        self.write_metrics()
+        h.write_atomically(os.path.join(self.policy_dir, "chat.yaml"), policy(KV_CACHE))
+        line = self.desired_line(3, mark)
+        self.assertEqual(line["ratio"], "0.500")
+        self.assertEqual({key: value for key, value in line.items() if key.startswith("ratio.")},
+                         {"ratio.gpuUtilization": "0.500", "ratio.kvCache": "0.500"})
+
+    def test_text_format(self):
+        # --log-format text, as a person reads it: the same fields as key=value.
+        directory = tempfile.mkdtemp(prefix="kubeai-decision-log-")
+        self.addCleanup(shutil.rmtree, directory, ignore_errors=True)
+        policy_dir = os.path.join(directory, "policies")
+        os.mkdir(policy_dir)
+        with open(os.path.join(policy_dir, "chat.yaml"), "w") as out:
+            out.write(policy(KV_CACHE + WAITING))
+        metrics = os.path.join(directory, "metrics.yaml")
+        h.write_atomically(metrics, h.metrics_yaml({"default/chat": {
+            "currentReplicas": 2, "gpuUtilizationPercent": 35, "kvCache": 92, "waiting": 12}}))
+        process = subprocess.Popen(
+            [h.ARGS.scaler, "serve", "--policy-dir", policy_dir, "--metrics-file", metrics,
+             "--grpc-address", "127.0.0.1:0", "--metrics-address", "127.0.0.1:0", "--log-format", "text"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            env=dict(os.environ, TMPDIR=directory), preexec_fn=h._die_with_parent)
+        lines = []
+        reader = threading.Thread(target=lambda: lines.extend(
+            raw.decode("utf-8", "replace").rstrip("\n") for raw in process.stderr), daemon=True)
+        reader.start()
+        try:
+            found = h.wait_until(lambda: next((line for line in list(lines) if " desired replicas " in line), None),
+                                 10.0, "a desired replicas line")
+        finally:
+            process.terminate()
+            self.assertEqual(process.wait(timeout=h.seconds(5.0)), 0, "\n".join(lines))
+            reader.join(timeout=h.seconds(5.0))
+            process.stderr.close()
+        self.assertRegex(found, r" ratio=1\.200( |$)")
+        for field in ("ratio.gpuUtilization=0.500", "ratio.kvCache=1.150", "ratio.waiting=1.200"):
+            self.assertIsNotNone(re.search(r"(^| )%s( |$)" % re.escape(field), found), found)
+
+
+if __name__ == "__main__":
+    h.run_tests(lambda args, stubs: None)
