@@ -26,6 +26,15 @@ std::string quoted(std::string_view text) {
   return out;
 }
 
+std::string reservedList() {
+  std::string out;
+  for (const std::string_view name : kReservedNames) {
+    out += out.empty() ? "" : ", ";
+    out += name;
+  }
+  return out;
+}
+
 std::string engineList() {
   std::string out;
   for (const std::string_view engine : knownEngines()) {
@@ -75,9 +84,7 @@ void validateSource(const CustomMetricSpec& metric, const std::string& path, Val
   }
 }
 
-}  // namespace
-
-bool isCustomMetricName(std::string_view name) noexcept {
+bool isCamelCaseIdentifier(std::string_view name) noexcept {
   if (name.empty() || name.size() > kMaxNameLength || !(name.front() >= 'a' && name.front() <= 'z')) {
     return false;
   }
@@ -86,12 +93,22 @@ bool isCustomMetricName(std::string_view name) noexcept {
       return false;
     }
   }
+  return true;
+}
+
+bool isReservedMetricName(std::string_view name) noexcept {
   for (const std::string_view reserved : kReservedNames) {
     if (name == reserved) {
-      return false;
+      return true;
     }
   }
-  return true;
+  return false;
+}
+
+}  // namespace
+
+bool isCustomMetricName(std::string_view name) noexcept {
+  return isCamelCaseIdentifier(name) && !isReservedMetricName(name);
 }
 
 void validateCustomMetrics(const MetricsSpec& metrics, ValidationReport& report) {
@@ -108,11 +125,14 @@ void validateCustomMetrics(const MetricsSpec& metrics, ValidationReport& report)
     const std::string path = "spec.metrics.custom[" + std::to_string(i) + "]";
     if (metric.name.empty()) {
       report.errors.push_back({path + ".name", "required (a camelCase name such as kvCache)"});
-    } else if (!isCustomMetricName(metric.name)) {
+    } else if (!isCamelCaseIdentifier(metric.name)) {
       report.errors.push_back(
           {path + ".name", "must be a camelCase identifier (a-z first, then letters and digits, at most " +
-                               std::to_string(kMaxNameLength) +
-                               " characters) other than the seed's metric names, got " + quoted(metric.name)});
+                               std::to_string(kMaxNameLength) + " characters), got " + quoted(metric.name)});
+    } else if (isReservedMetricName(metric.name)) {
+      // camelCase already, so the rule above would not explain the refusal.
+      report.errors.push_back({path + ".name", "must not be one of the seed's metric names (" + reservedList() +
+                                                   "), got " + quoted(metric.name)});
     } else if (!seen.insert(metric.name).second) {
       report.errors.push_back({path + ".name", "duplicate name " + quoted(metric.name) + " (names are unique)"});
     }

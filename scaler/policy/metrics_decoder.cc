@@ -24,7 +24,9 @@ void decodeTarget(Decoder& in, const json& metric, const std::string& path, core
   const std::string field = path + ".target";
   const json* target = in.object(metric, "target", field);
   if (target == nullptr) {
-    in.error(field, "required: {type: Value | AverageValue, value: N}");
+    if (!metric.contains("target") || metric["target"].is_null()) {  // else a type error said so
+      in.error(field, "required: {type: Value | AverageValue, value: N}");
+    }
     return;
   }
   if (auto type = in.string(*target, "type", field + ".type")) {
@@ -38,8 +40,13 @@ void decodeTarget(Decoder& in, const json& metric, const std::string& path, core
   } else {
     in.error(field + ".type", "required: Value (ratio = value / target) or AverageValue (per replica)");
   }
-  // Absent or not a number leaves 0, which validation refuses with the field.
-  custom.targetValue = in.number(*target, "value", field + ".value").value_or(0.0);
+  // Not a number is a type error; absent is said here, as "required" is
+  // plainer than validation's "greater than 0" (which the error silences).
+  if (auto value = in.number(*target, "value", field + ".value")) {
+    custom.targetValue = *value;
+  } else if (!target->contains("value") || (*target)["value"].is_null()) {
+    in.error(field + ".value", "required: a number greater than 0");
+  }
   in.unknownFields(*target, field, {"type", "value"});
 }
 
@@ -51,11 +58,13 @@ void decodeCustom(Decoder& in, const json& metrics, std::vector<core::CustomMetr
   for (std::size_t i = 0; i < list->size(); ++i) {
     const std::string path = "spec.metrics.custom[" + std::to_string(i) + "]";
     const json& item = (*list)[i];
+    // Emplaced even when it is not an object, so that validation's paths
+    // (custom[i], by the index in the model) stay the manifest's.
+    core::CustomMetricSpec& custom = out.emplace_back();
     if (!item.is_object()) {
       in.error(path, "must be an object, got " + typeName(item));
       continue;
     }
-    core::CustomMetricSpec& custom = out.emplace_back();
     custom.name = in.string(item, "name", path + ".name").value_or("");
     custom.prometheusQuery = in.string(item, "prometheusQuery", path + ".prometheusQuery").value_or("");
     custom.engine = in.string(item, "engine", path + ".engine").value_or("");

@@ -174,11 +174,16 @@ void validate(PolicyDocument& document) {
     failed.insert(error.field);
   }
   // A field that failed to decode also silences checks on the object holding
-  // it: `enabled: maybe` should not add "latency needs a target" as well.
+  // it: `enabled: maybe` should not add "latency needs a target" as well; and
+  // on the fields inside it: a missing `target` should not add "target.value
+  // must be greater than 0".
+  const auto within = [](const std::string& inner, const std::string& outer) {
+    return inner.size() > outer.size() && inner.compare(0, outer.size(), outer) == 0 &&
+           (inner[outer.size()] == '.' || inner[outer.size()] == '[');
+  };
   auto decodedBadly = [&](const std::string& field) {
     for (const auto& bad : failed) {
-      if (bad == field || (bad.size() > field.size() && bad.compare(0, field.size(), field) == 0 &&
-                           (bad[field.size()] == '.' || bad[field.size()] == '['))) {
+      if (bad == field || within(bad, field) || within(field, bad)) {
         return true;
       }
     }

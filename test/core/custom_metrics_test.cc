@@ -130,8 +130,9 @@ TEST_CASE("custom metrics: validation names the field of every problem") {
   policy.spec.metrics.custom[1].name = "kvCache";
   CHECK(errorsOf(policy).find("spec.metrics.custom[1].name: duplicate name \"kvCache\"") != std::string::npos);
 
-  policy.spec.metrics.custom[1].name = "gpuUtilization";
-  CHECK(errorsOf(policy).find("spec.metrics.custom[1].name: must be a camelCase identifier") != std::string::npos);
+  policy.spec.metrics.custom[1].name = "gpuUtilization";  // camelCase, but the seed's
+  CHECK(errorsOf(policy).find("spec.metrics.custom[1].name: must not be one of the seed's metric names (latency, "
+                              "latencyP99, ") != std::string::npos);
   policy.spec.metrics.custom[1].name = "Waiting";
   CHECK(errorsOf(policy).find("spec.metrics.custom[1].name: must be a camelCase") != std::string::npos);
   policy.spec.metrics.custom[1].name = "waiting";
