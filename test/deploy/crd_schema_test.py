@@ -14,8 +14,11 @@
 
 The openAPIV3Schema is converted to a JSON Schema by keeping the keywords
 jsonschema knows with the same meaning (type, properties, required, items,
-enum, minimum, maximum, minLength, maxLength, maxItems, pattern, additionalProperties)
-and dropping the rest (description, format, x-kubernetes-*). The CEL rules
+enum, minimum, maximum, minLength, maxLength, maxItems, pattern, additionalProperties),
+turning OpenAPI 3.0's boolean exclusiveMinimum into JSON Schema's number, and
+dropping the rest (description, format, x-kubernetes-*). A list of
+x-kubernetes-list-type: map refuses two items with the same keys, as the API
+server does. The CEL rules
 (x-kubernetes-validations) cannot be run without an API server: each rule is
 mirrored by a Python function below, keyed by the rule's exact text, and the
 test fails when the CRD has a rule without its mirror, so that a changed rule
@@ -28,6 +31,7 @@ import argparse
 import copy
 import glob
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -45,7 +49,7 @@ except ImportError as e:  # pragma: no cover - a set-up problem, said plainly
 ARGS = None
 CRD = "deploy/crd/kubeai.io_aiinferenceautoscalerpolicies.yaml"
 KEPT = {"type", "properties", "required", "items", "enum", "minimum", "maximum", "minLength", "maxLength",
-        "maxItems", "pattern", "additionalProperties"}
+        "maxItems", "pattern", "additionalProperties", "exclusiveMinimum"}
 DROPPED = {"description", "format", "x-kubernetes-validations", "x-kubernetes-list-type",
            "x-kubernetes-list-map-keys"}
 
@@ -77,8 +81,14 @@ def to_json_schema(node, path="openAPIV3Schema"):
             out[key] = {name: to_json_schema(child, f"{path}.{name}") for name, child in value.items()}
         elif key in ("items", "additionalProperties") and isinstance(value, dict):
             out[key] = to_json_schema(value, f"{path}[]")
+        elif key == "exclusiveMinimum":
+            # OpenAPI 3.0 (the CRD's): a boolean on minimum; JSON Schema draft 7: the bound itself.
+            if value is not True or "minimum" not in node:
+                raise ValueError(f"{path}: exclusiveMinimum must be true beside a minimum")
         else:
             out[key] = value
+    if node.get("exclusiveMinimum") is True:
+        out["exclusiveMinimum"] = out.pop("minimum")
     # Unknown fields stay accepted, as Kubernetes prunes them (validate warns about them).
     return out
 
@@ -99,6 +109,47 @@ def enabled(block, default):
     return block is not None and block.get("enabled", default)
 
 
+def source_code(path):
+    with open(os.path.join(ARGS.source_dir, path), encoding="utf-8") as f:
+        return f.read()
+
+
+def cpp_strings(code, declaration):
+    """The string literals of the C++ array `declaration` (kReservedNames) up to its closing brace."""
+    start = code.index(declaration)
+    return re.findall(r'"([^"]*)"', code[start:code.index("};", start)])
+
+
+def reserved_names():
+    """The names a custom metric may not take: core's kReservedNames (custom_metric_validation.cc)."""
+    return cpp_strings(source_code("scaler/core/custom_metric_validation.cc"), "kReservedNames")
+
+
+def known_engines():
+    """core::knownEngines(), in its order (engine_presets.cc's kEngines)."""
+    return cpp_strings(source_code("scaler/core/engine_presets.cc"), "kEngines{")
+
+
+def engine_signals():
+    """core::enginePresets() as {engine: [signal, ...]}, in the table's order."""
+    signals = {engine: [] for engine in known_engines()}
+    for engine, signal in re.findall(r'EnginePreset\{"([^"]+)", "([^"]+)"', source_code("scaler/core/engine_presets.cc")):
+        signals[engine].append(signal)
+    return signals
+
+
+def signal_rule():
+    """The CRD's rule on engine x signal, as it must read for the code's table."""
+    table = ", ".join("'%s': [%s]" % (engine, ", ".join("'%s'" % s for s in signals))
+                      for engine, signals in engine_signals().items())
+    return "!has(self.engine) || !has(self.signal) || self.signal in { " + table + " }[self.engine]"
+
+
+RESERVED_RULE = ("!(self.name in [" + ", ".join("'%s'" % n for n in (
+    "latency", "latencyP99", "latencyP95", "gpuUtilization", "requestQueueDepth", "latencyP99Ms", "latencyP95Ms",
+    "gpuUtilizationPercent", "currentReplicas", "engine", "custom")) + "])")
+
+
 # The CRD's CEL rules in Python, keyed by (the object they sit on, the rule's text).
 CEL_MIRRORS = {
     ("spec", "!has(self.minReplicas) || self.maxReplicas >= self.minReplicas"):
@@ -106,39 +157,74 @@ CEL_MIRRORS = {
     ("spec", "(has(self.metrics.latency) && (!has(self.metrics.latency.enabled) || self.metrics.latency.enabled)) "
              "|| (has(self.metrics.gpuUtilization) && (!has(self.metrics.gpuUtilization.enabled) "
              "|| self.metrics.gpuUtilization.enabled)) || (has(self.metrics.requestQueueDepth) "
-             "&& has(self.metrics.requestQueueDepth.enabled) && self.metrics.requestQueueDepth.enabled)"):
+             "&& has(self.metrics.requestQueueDepth.enabled) && self.metrics.requestQueueDepth.enabled) "
+             "|| (has(self.metrics.custom) && size(self.metrics.custom) > 0)"):
         lambda s: (enabled(s["metrics"].get("latency"), True) or enabled(s["metrics"].get("gpuUtilization"), True)
-                   or enabled(s["metrics"].get("requestQueueDepth"), False)),
+                   or enabled(s["metrics"].get("requestQueueDepth"), False) or len(s["metrics"].get("custom", [])) > 0),
     ("spec.metrics.latency", "(has(self.enabled) && !self.enabled) "
                              "|| (has(self.targetP99Ms) && self.targetP99Ms > 0.0) "
                              "|| (has(self.targetP95Ms) && self.targetP95Ms > 0.0)"):
         lambda l: (not l.get("enabled", True)) or l.get("targetP99Ms", 0) > 0 or l.get("targetP95Ms", 0) > 0,
     ("spec.metrics.gpuUtilization", "(has(self.enabled) && !self.enabled) || has(self.targetPercentage)"):
         lambda g: (not g.get("enabled", True)) or "targetPercentage" in g,
+    ("spec.metrics.custom", "self.all(m, self.exists_one(o, o.name == m.name))"):
+        lambda c: all(sum(1 for o in c if o.get("name") == m.get("name")) == 1 for m in c),
+    ("spec.metrics.custom[]", RESERVED_RULE):
+        lambda m: m["name"] not in reserved_names(),
+    ("spec.metrics.custom[]", "has(self.prometheusQuery) ? !has(self.engine) && !has(self.signal) "
+                              ": has(self.engine) && has(self.signal)"):
+        lambda m: (not ("engine" in m or "signal" in m)) if "prometheusQuery" in m else ("engine" in m and "signal" in m),
 }
 
 
+def mirrors():
+    """CEL_MIRRORS and the rule that holds the engine x signal table, which is generated from the code."""
+    generated = {("spec.metrics.custom[]", signal_rule()):
+                 lambda m: "engine" not in m or "signal" not in m or m["signal"] in engine_signals()[m["engine"]]}
+    return {**CEL_MIRRORS, **generated}
+
+
 def at(obj, path):
+    """The values at a cel_rules() path: one, or one per item below a "[]" (a list's items)."""
+    values = [obj]
     for part in path.split("."):
-        if not isinstance(obj, dict) or part not in obj:
-            return None
-        obj = obj[part]
-    return obj
+        name, items = (part[:-2], True) if part.endswith("[]") else (part, False)
+        values = [v[name] for v in values if isinstance(v, dict) and name in v]
+        if items:
+            values = [item for v in values if isinstance(v, list) for item in v]
+    return values
 
 
 def cel_failures(policy):
     """The CEL rules the object breaks, as their paths; assumes the schema passed."""
     failures = []
     for path, rule in cel_rules(version_schema()):
-        value = at(policy, path)
-        if value is not None and not CEL_MIRRORS[(path, rule)](value):
+        if any(not mirrors()[(path, rule)](value) for value in at(policy, path)):
             failures.append(path)
     return failures
 
 
+def list_map_errors(node, obj, path="", found=None):
+    """Two items of an x-kubernetes-list-type: map list with the same keys (the API server's "Duplicate value")."""
+    found = [] if found is None else found
+    if isinstance(obj, list) and isinstance(node.get("items"), dict):
+        if node.get("x-kubernetes-list-type") == "map":
+            keys = [tuple(item.get(k) for k in node["x-kubernetes-list-map-keys"]) for item in obj
+                    if isinstance(item, dict)]
+            found += [f"{path}: duplicate value {key}" for key in sorted(set(k for k in keys if keys.count(k) > 1))]
+        for i, item in enumerate(obj):
+            list_map_errors(node["items"], item, f"{path}[{i}]", found)
+    elif isinstance(obj, dict):
+        for name, child in node.get("properties", {}).items():
+            if name in obj:
+                list_map_errors(child, obj[name], f"{path}.{name}" if path else name, found)
+    return found
+
+
 def schema_errors(obj):
     validator = jsonschema.Draft7Validator(to_json_schema(version_schema()))
-    return [f"{'.'.join(str(p) for p in e.absolute_path)}: {e.message}" for e in validator.iter_errors(obj)]
+    errors = [f"{'.'.join(str(p) for p in e.absolute_path)}: {e.message}" for e in validator.iter_errors(obj)]
+    return errors + list_map_errors(version_schema(), obj)
 
 
 def run_validate(path):
@@ -237,6 +323,45 @@ class CrdShapeTest(unittest.TestCase):
             field = p["metrics"]["properties"][metric]["properties"]["treatEmptyAsZero"]
             self.assertEqual(field["type"], "boolean", metric)
 
+    def test_named_metrics_fields_and_bounds(self):
+        # spec.metrics.engine and spec.metrics.custom[] against the code they mirror.
+        metrics = version_schema()["properties"]["spec"]["properties"]["metrics"]["properties"]
+        self.assertEqual(metrics["engine"]["enum"], known_engines())
+        custom = metrics["custom"]
+        max_custom = re.search(r"kMaxCustomMetrics = (\d+);", source_code("scaler/core/metric_slot.h"))
+        self.assertEqual(custom["maxItems"], int(max_custom.group(1)))
+        self.assertEqual((custom["x-kubernetes-list-type"], custom["x-kubernetes-list-map-keys"]), ("map", ["name"]))
+        item = custom["items"]
+        self.assertEqual(set(item["required"]), {"name", "target"})
+        self.assertEqual(set(item["properties"]),
+                         {"name", "prometheusQuery", "engine", "signal", "target", "weight", "treatEmptyAsZero"})
+        name = item["properties"]["name"]
+        self.assertEqual((name["pattern"], name["maxLength"]), ("^[a-z][a-zA-Z0-9]*$", 63))
+        self.assertEqual(item["properties"]["engine"]["enum"], known_engines())
+        target = item["properties"]["target"]
+        self.assertEqual(set(target["required"]), {"type", "value"})
+        self.assertEqual(target["properties"]["type"]["enum"], ["Value", "AverageValue"])
+        value = target["properties"]["value"]
+        self.assertEqual((value["minimum"], value["exclusiveMinimum"]), (0, True))
+        self.assertEqual(item["properties"]["weight"]["minimum"], 0)
+        self.assertEqual(item["properties"]["treatEmptyAsZero"]["type"], "boolean")
+        # The names the CEL rule refuses are core's reserved names, all of them.
+        (reserved,) = [r for p, r in cel_rules(version_schema()) if p == "spec.metrics.custom[]" and " in [" in r]
+        self.assertEqual(re.findall(r"'([^']*)'", reserved), reserved_names())
+        self.assertIn("gpuUtilization", reserved_names())  # the parse found the array
+        self.assertIn(("spec.metrics.custom[]", signal_rule()), cel_rules(version_schema()),
+                      "the engine x signal rule is not the table of scaler/core/engine_presets.cc")
+
+    def test_cel_mirrors_of_named_metrics(self):
+        # What the rules mean, on values the schema lets through (the NegativeTest rows need whole policies).
+        unique = CEL_MIRRORS[("spec.metrics.custom", "self.all(m, self.exists_one(o, o.name == m.name))")]
+        self.assertTrue(unique([{"name": "a"}, {"name": "b"}]))
+        self.assertFalse(unique([{"name": "a"}, {"name": "b"}, {"name": "a"}]))
+        signal = mirrors()[("spec.metrics.custom[]", signal_rule())]
+        self.assertTrue(signal({"engine": "triton", "signal": "queueTimeMean"}))
+        self.assertFalse(signal({"engine": "vllm", "signal": "queueTimeMean"}))
+        self.assertTrue(signal({"prometheusQuery": "x"}))
+
     def test_status_fields(self):
         status = version_schema()["properties"]["status"]["properties"]
         self.assertEqual(set(status), {"currentReplicas", "desiredReplicas", "lastScaleTime", "currentMetrics",
@@ -255,7 +380,9 @@ class CrdShapeTest(unittest.TestCase):
         rules = cel_rules(version_schema())
         self.assertTrue(rules)
         for key in rules:
-            self.assertIn(key, CEL_MIRRORS, f"CEL rule without a Python mirror in this test: {key}")
+            self.assertIn(key, mirrors(), f"CEL rule without a Python mirror in this test: {key}")
+        for key in mirrors():
+            self.assertIn(key, rules, f"a Python mirror of no CEL rule of the CRD (a rule changed?): {key}")
 
 
 class ExamplePolicyTest(unittest.TestCase):
@@ -303,6 +430,25 @@ def with_change(path, value):
     return policy
 
 
+# Named metrics, as a row changes them.
+KV = {"name": "kvCache", "engine": "vllm", "signal": "kvCacheUtilization", "target": {"type": "Value", "value": 80}}
+WAITING = {"name": "waiting", "engine": "vllm", "signal": "requestsWaiting",
+           "target": {"type": "AverageValue", "value": 5}}
+
+
+def custom(*metrics):
+    """BASE with spec.metrics.custom set to these (copied: rows share KV and WAITING)."""
+    return with_change("metrics.custom", copy.deepcopy(list(metrics)))
+
+
+def with_metrics(metrics):
+    return with_change("metrics", metrics)
+
+
+def without(metric, field):
+    return {k: v for k, v in metric.items() if k != field}
+
+
 # (what is wrong, the broken policy, refused by "schema" or "cel", what validate says)
 NEGATIVES = [
     # The case the issue names: no replica at all is never a maximum.
@@ -348,6 +494,50 @@ NEGATIVES = [
      "spec.scaleUp.policies: must have at most 10 entries, got 11"),
     ("treatEmptyAsZero not a boolean", with_change("metrics.gpuUtilization.treatEmptyAsZero", "yes please"),
      "schema", "spec.metrics.gpuUtilization.treatEmptyAsZero: must be true or false, got string"),
+    # Named metrics (spec.metrics.custom[], spec.metrics.engine).
+    ("unknown spec.metrics.engine", with_change("metrics.engine", "vlm"), "schema",
+     'spec.metrics.engine: unknown engine "vlm" (known: vllm, sglang, trtllm, triton, tgi, dcgm, llm-d)'),
+    ("a custom name twice", custom(KV, dict(WAITING, name="kvCache")), "schema",
+     'spec.metrics.custom[1].name: duplicate name "kvCache" (names are unique)'),
+    ("a custom name of the seed's", custom(dict(KV, name="latencyP99")), "cel",
+     "spec.metrics.custom[0].name: must not be one of the seed's metric names (latency, latencyP99,"),
+    ("a custom name not camelCase", custom(dict(KV, name="kv_cache")), "schema",
+     'spec.metrics.custom[0].name: must be a camelCase identifier (a-z first, then letters and digits, at most 63 '
+     'characters), got "kv_cache"'),
+    ("a custom name of 64 characters", custom(dict(KV, name="k" * 64)), "schema",
+     "spec.metrics.custom[0].name: must be a camelCase identifier"),
+    ("an unknown engine", custom(dict(KV, engine="vlm")), "schema",
+     'spec.metrics.custom[0].engine: unknown engine "vlm" (known: vllm, sglang, trtllm, triton, tgi, dcgm, llm-d)'),
+    # TGI has no KV-cache gauge: validate says what it has instead.
+    ("a signal the engine lacks", custom(dict(KV, engine="tgi")), "cel",
+     'spec.metrics.custom[0].signal: engine tgi has no signal "kvCacheUtilization"; it offers requestsWaiting, '
+     "requestsRunning, interTokenLatencyP95, interTokenLatencyP99, e2eLatencyP95, e2eLatencyP99, queueTimeP95, "
+     "queueTimeP99"),
+    ("both a query and a preset", custom(dict(KV, prometheusQuery="sum(up)")), "cel",
+     "spec.metrics.custom[0]: set either prometheusQuery or engine + signal, not both"),
+    ("neither a query nor a preset", custom({"name": "kvCache", "target": {"type": "Value", "value": 80}}), "cel",
+     "spec.metrics.custom[0]: needs prometheusQuery, or engine + signal (a preset, docs/metrics.md)"),
+    ("an engine without its signal", custom(without(KV, "signal")), "cel",
+     "spec.metrics.custom[0].signal: required with engine; vllm offers kvCacheUtilization, requestsWaiting,"),
+    ("a signal without its engine", custom(without(KV, "engine")), "cel",
+     "spec.metrics.custom[0].engine: required with signal (known: vllm,"),
+    ("a custom metric without a target", custom(without(KV, "target")), "schema",
+     "spec.metrics.custom[0].target: required: {type: Value | AverageValue, value: N}"),
+    ("a target without a value", custom(dict(KV, target={"type": "Value"})), "schema",
+     "spec.metrics.custom[0].target.value: required: a number greater than 0"),
+    ("a target of 0", custom(dict(KV, target={"type": "Value", "value": 0})), "schema",
+     "spec.metrics.custom[0].target.value: must be a number greater than 0"),
+    ("a target type of the HPA's we do not take", custom(dict(KV, target={"type": "Utilization", "value": 80})),
+     "schema", 'spec.metrics.custom[0].target.type: must be Value or AverageValue, got "Utilization"'),
+    ("a negative weight", custom(dict(WAITING, weight=-1)), "schema",
+     "spec.metrics.custom[0].weight: must be a finite number >= 0"),
+    ("a custom treatEmptyAsZero not a boolean", custom(dict(WAITING, treatEmptyAsZero="yes please")), "schema",
+     "spec.metrics.custom[0].treatEmptyAsZero: must be true or false, got string"),
+    ("seventeen custom metrics", custom(*[dict(WAITING, name=f"waiting{i}") for i in range(17)]), "schema",
+     "spec.metrics.custom: must have at most 16 entries, got 17"),
+    # Custom metrics count as enabled metrics, and only when there is one.
+    ("no metric enabled, an empty custom list", with_metrics({"gpuUtilization": {"enabled": False}, "custom": []}),
+     "cel", "spec.metrics: at least one metric must be enabled"),
 ]
 
 
