@@ -68,9 +68,11 @@ VARIABLES = ("namespace", "policy", "instance", "metric")
 
 # The examples (examples/README.md, examples/metrics.yaml) as the server decides them.
 EXAMPLE_POLICIES = {("default", "llm-max-ratio"), ("default", "llm-average-ratio"),
-                    ("default", "llm-weighted-ratio"), ("default", "llm-capped-smooth"), ("batch", "batch-queue")}
-# Named custom metrics (issue 12): no example has them yet, so the world adds
-# one, with its values in the metrics file (MaxRatio over GPU 35/70 = 0.5,
+                    ("default", "llm-weighted-ratio"), ("default", "llm-capped-smooth"), ("batch", "batch-queue"),
+                    ("default", "llm-vllm"), ("default", "llm-sglang"), ("default", "llm-triton"),
+                    ("default", "llm-d-pool")}
+# Named custom metrics (issue 12): besides the engine examples', the world adds
+# one whose values it states here (MaxRatio over GPU 35/70 = 0.5,
 # kvCache 92/80 = 1.15, waiting 12/(5 x 2) = 1.2).
 CUSTOM_POLICY_KEY = ("llm", "vllm-chat")
 CUSTOM_POLICY = """apiVersion: kubeai.io/v1alpha1
