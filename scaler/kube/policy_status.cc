@@ -119,6 +119,10 @@ StatusChange compareStatus(const PolicyStatus& written, const PolicyStatus& buil
   if (written.decidedRatio.has_value() != built.decidedRatio.has_value()) {
     return StatusChange::kSignificant;
   }
+  const StatusChange metricsChange = detail::compareMetricStatuses(written.metrics, built.metrics);
+  if (metricsChange == StatusChange::kSignificant) {
+    return metricsChange;
+  }
   const bool ratioMoved = written.decidedRatio && detail::roundedToCents(*written.decidedRatio) !=
                                                       detail::roundedToCents(*built.decidedRatio);
   if (writtenMetrics != builtMetrics) {
@@ -133,7 +137,7 @@ StatusChange compareStatus(const PolicyStatus& written, const PolicyStatus& buil
                                  builtMetrics->requestQueueDepth.has_value()));
     return sameShape ? StatusChange::kMetricsOnly : StatusChange::kSignificant;
   }
-  return ratioMoved ? StatusChange::kMetricsOnly : StatusChange::kNone;
+  return ratioMoved || metricsChange == StatusChange::kMetricsOnly ? StatusChange::kMetricsOnly : StatusChange::kNone;
 }
 
 std::vector<Condition> carryTransitions(std::vector<Condition> next, const std::vector<Condition>& previous) {
@@ -168,6 +172,7 @@ PolicyStatus statusFromDecision(const core::Policy& policy, const core::Decision
   }
   status.currentMetrics = CurrentMetrics{observation.latencyP99Ms, observation.latencyP95Ms,
                                          observation.gpuUtilizationPercent, observation.requestQueueDepth};
+  status.metrics = metricStatuses(policy.spec.metrics, decision);
   status.lastAlgorithm = decision.algorithm;
   status.lastScaleReason = decision.reason;
   // JSON has no NaN or infinity: such a ratio (or one too large to round) is written as none.

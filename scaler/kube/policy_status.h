@@ -48,6 +48,21 @@ struct CurrentMetrics {
   bool operator==(const CurrentMetrics&) const = default;
 };
 
+// status.metrics[]: one metric the policy uses (enabled, with a target > 0),
+// seed or custom, by name and in slot order (core::MetricSlot). Unlike
+// currentMetrics, which keeps the seed's four fields, it carries the target and
+// the ratio, so that `kubectl get -o yaml` says why a decision was made.
+struct MetricStatus {
+  std::string name;              // core::metricName(): "latencyP99", "kvCache"
+  std::optional<double> value;   // what was read, in `unit`; empty (null) = no data
+  double target = 0.0;           // per replica for AverageValue
+  std::string targetType;        // "Value", "Utilization", "AverageValue"
+  std::string unit;              // "ms", "percent", "requests"; "" (left out) for a query of the user's
+  std::optional<double> ratio;   // value / target as the decision used it; empty (null) = absent
+
+  bool operator==(const MetricStatus&) const = default;
+};
+
 // The fields of status this server writes. An empty optional is "leave what
 // the server has": the patch is a JSON merge patch, so a field left out is
 // kept (after a restart, an error must not wipe the replicas last written).
@@ -56,6 +71,9 @@ struct PolicyStatus {
   std::optional<std::int32_t> desiredReplicas;
   std::optional<std::string> lastScaleTime;  // RFC 3339
   std::optional<CurrentMetrics> currentMetrics;
+  // Every metric the policy uses, at most core::kMaxMetricSlots. Sent whole
+  // when set (a merge patch replaces a list); empty = left as the server has it.
+  std::optional<std::vector<MetricStatus>> metrics;
   std::optional<std::string> lastAlgorithm;    // "MaxRatio", as the seed's "Viewing Active Algorithms" shows
   std::optional<std::string> lastScaleReason;  // "within tolerance"
   // The ratio the decision turned on (core::Decision::ratio: the max, mean or
@@ -70,7 +88,7 @@ struct PolicyStatus {
   // order when present.
   std::vector<Condition> conditions;
   // The decision fields (currentReplicas, desiredReplicas, currentMetrics,
-  // lastAlgorithm, lastScaleReason, decidedRatio) left empty are sent as null, which
+  // metrics, lastAlgorithm, lastScaleReason, decidedRatio) left empty are sent as null, which
   // deletes them: an invalid policy is not evaluated, and `kubectl get` must
   // not show a decision no longer made. lastScaleTime stays: when the target
   // was last scaled is still true. Not compared by compareStatus(): what it
@@ -83,9 +101,9 @@ struct PolicyStatus {
 // Why a write is due, comparing what was built with what was last written.
 enum class StatusChange {
   kNone,         // equal but for timestamps: no write
-  kMetricsOnly,  // only the values of currentMetrics or decidedRatio moved: written at a limited rate
-  kSignificant,  // replicas, algorithm, reason, generation, a condition, or which metrics or ratio are
-                 // present changed: written now
+  kMetricsOnly,  // only the values of currentMetrics, metrics or decidedRatio moved: written at a limited rate
+  kSignificant,  // replicas, algorithm, reason, generation, a condition, which metrics or ratio are
+                 // present, or the names, targets or units of metrics changed: written now
 };
 
 // Timestamps are the conditions' lastTransitionTime and lastScaleTime: neither
@@ -94,6 +112,9 @@ enum class StatusChange {
 // (two decimals), so that a status read back from the API equals the one
 // built. A metric or decidedRatio appearing or going away is significant; its
 // value moving is kMetricsOnly (the ratio moves every cycle the metrics do).
+// status.metrics likewise: an entry appearing or going away, its name, target,
+// targetType or unit changing, or its value or ratio turning null or back is
+// significant; values and ratios moving are kMetricsOnly.
 StatusChange compareStatus(const PolicyStatus& written, const PolicyStatus& built);
 
 // The status an object holds on the API (its `.status` as JSON text), as far
@@ -123,11 +144,19 @@ std::string truncateUtf8(std::string text, std::size_t maxBytes);
 std::string unknownAlgorithmMessage(std::string_view requested, const std::vector<std::string>& available,
                                     std::string_view used);
 
+// status.metrics after a decision: every slot of the policy (seed four, then
+// spec.metrics.custom) whose metric is enabled with a target > 0 (core::
+// metricTarget), in slot order, at most core::kMaxMetricSlots, with the
+// decision's value and ratio for it (core::Decision::values, ::ratios). JSON
+// has no NaN or infinity: a value or ratio that is not finite at two decimals
+// is absent, and a metric whose target is not is left out.
+std::vector<MetricStatus> metricStatuses(const core::MetricsSpec& metrics, const core::Decision& decision);
+
 // The status after a decision. `previous` holds the conditions last built
 // for this policy: a condition whose status did not change keeps its
 // lastTransitionTime. A minReplicas: 0 policy also gets CanWakeFromZero:
 // False/OnlyPodScopedMetrics with core::scaleToZeroWakeWarning()'s text, or
-// True/OutsideSignal.
+// True/OutsideSignal. status.metrics is metricStatuses().
 PolicyStatus statusFromDecision(const core::Policy& policy, const core::Decision& decision,
                                 const core::Observation& observation, std::optional<core::TimePoint> lastScaleTime,
                                 const std::vector<std::string>& availableAlgorithms,
@@ -149,7 +178,8 @@ PolicyStatus statusFromInvalid(const std::optional<PolicyStatus>& previous, std:
                                const std::string& message, core::TimePoint now);
 
 // {"status": {...}}: the body of a merge patch on /status. Metrics not
-// observed are sent as null, so that the patch removes a stale value; so are
+// observed are sent as null, so that the patch removes a stale value (in
+// status.metrics, a value or ratio that is absent is null); so are
 // decidedRatio when a decision names none, and the decision fields of a
 // status with clearDecision.
 std::string statusMergePatch(const PolicyStatus& status);
@@ -184,6 +214,9 @@ std::vector<PendingEvent> eventsForDecision(EventMemory& memory, const core::Dec
 namespace detail {
 // Metrics as compared and written: two decimals.
 double roundedToCents(double value);
+// compareStatus's rule for status.metrics alone (kNone when equal as written).
+StatusChange compareMetricStatuses(const std::optional<std::vector<MetricStatus>>& written,
+                                   const std::optional<std::vector<MetricStatus>>& built);
 }  // namespace detail
 
 }  // namespace kubeai::kube

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <limits>
 #include <nlohmann/json.hpp>
 
@@ -50,6 +51,49 @@ std::optional<double> numberAt(const json& object, const char* name) {
   return it != object.end() && it->is_number() ? std::optional<double>(it->get<double>()) : std::nullopt;
 }
 
+// status.metrics as the API holds it: an entry without a name or a numeric
+// target is skipped (it names nothing this server wrote), and only the first
+// core::kMaxMetricSlots are read.
+std::vector<MetricStatus> metricStatusesAt(const json& list) {
+  std::vector<MetricStatus> out;
+  for (const json& item : list) {
+    if (out.size() == core::kMaxMetricSlots) {
+      break;
+    }
+    if (!item.is_object()) {
+      continue;
+    }
+    std::optional<std::string> name = stringAt(item, "name");
+    const std::optional<double> target = numberAt(item, "target");
+    if (!name || name->empty() || !target) {
+      continue;
+    }
+    out.push_back(MetricStatus{std::move(*name), numberAt(item, "value"), *target,
+                               stringAt(item, "targetType").value_or(""), stringAt(item, "unit").value_or(""),
+                               numberAt(item, "ratio")});
+  }
+  return out;
+}
+
+json metricStatusesJson(const std::vector<MetricStatus>& metrics) {
+  json list = json::array();
+  // The CRD's maxItems: one more and the API would refuse the whole patch.
+  const std::size_t count = std::min(metrics.size(), core::kMaxMetricSlots);
+  for (std::size_t i = 0; i < count; ++i) {
+    const MetricStatus& metric = metrics[i];
+    json item{{"name", metric.name},
+              {"value", metricValue(metric.value)},
+              {"target", metricValue(metric.target)},
+              {"targetType", metric.targetType},
+              {"ratio", metricValue(metric.ratio)}};
+    if (!metric.unit.empty()) {
+      item["unit"] = metric.unit;
+    }
+    list.push_back(std::move(item));
+  }
+  return list;
+}
+
 }  // namespace
 
 std::optional<PolicyStatus> parseApiStatus(std::string_view statusJson) {
@@ -71,6 +115,9 @@ std::optional<PolicyStatus> parseApiStatus(std::string_view statusJson) {
     status.currentMetrics = CurrentMetrics{numberAt(*metrics, "latencyP99Ms"), numberAt(*metrics, "latencyP95Ms"),
                                            numberAt(*metrics, "gpuUtilizationPercent"),
                                            numberAt(*metrics, "requestQueueDepth")};
+  }
+  if (const auto metrics = body.find("metrics"); metrics != body.end() && metrics->is_array()) {
+    status.metrics = metricStatusesAt(*metrics);
   }
   status.lastAlgorithm = stringAt(body, "lastAlgorithm");
   status.lastScaleReason = stringAt(body, "lastScaleReason");
@@ -96,7 +143,7 @@ std::string statusMergePatch(const PolicyStatus& status) {
   if (status.clearDecision) {
     // null deletes in a merge patch (RFC 7386); the values set below win.
     for (const char* field :
-         {"currentReplicas", "desiredReplicas", "currentMetrics", "lastAlgorithm", "lastScaleReason",
+         {"currentReplicas", "desiredReplicas", "currentMetrics", "metrics", "lastAlgorithm", "lastScaleReason",
           "decidedRatio"}) {
       body[field] = nullptr;
     }
@@ -115,6 +162,10 @@ std::string statusMergePatch(const PolicyStatus& status) {
                                   {"latencyP95Ms", metricValue(status.currentMetrics->latencyP95Ms)},
                                   {"gpuUtilizationPercent", metricValue(status.currentMetrics->gpuUtilizationPercent)},
                                   {"requestQueueDepth", metricValue(status.currentMetrics->requestQueueDepth)}};
+  }
+  if (status.metrics) {
+    // A merge patch replaces a list whole: sent complete, absent values as null.
+    body["metrics"] = metricStatusesJson(*status.metrics);
   }
   if (status.lastAlgorithm) {
     body["lastAlgorithm"] = *status.lastAlgorithm;

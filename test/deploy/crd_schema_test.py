@@ -50,7 +50,7 @@ ARGS = None
 CRD = "deploy/crd/kubeai.io_aiinferenceautoscalerpolicies.yaml"
 KEPT = {"type", "properties", "required", "items", "enum", "minimum", "maximum", "minLength", "maxLength",
         "maxItems", "pattern", "additionalProperties", "exclusiveMinimum"}
-DROPPED = {"description", "format", "x-kubernetes-validations", "x-kubernetes-list-type",
+DROPPED = {"description", "format", "nullable", "x-kubernetes-validations", "x-kubernetes-list-type",
            "x-kubernetes-list-map-keys"}
 
 
@@ -89,6 +89,9 @@ def to_json_schema(node, path="openAPIV3Schema"):
             out[key] = value
     if node.get("exclusiveMinimum") is True:
         out["exclusiveMinimum"] = out.pop("minimum")
+    if node.get("nullable") is True:
+        # OpenAPI 3.0's nullable (status.metrics[].value): JSON Schema says it in the type.
+        out["type"] = [out["type"], "null"]
     # Unknown fields stay accepted, as Kubernetes prunes them (validate warns about them).
     return out
 
@@ -365,11 +368,19 @@ class CrdShapeTest(unittest.TestCase):
     def test_status_fields(self):
         status = version_schema()["properties"]["status"]["properties"]
         self.assertEqual(set(status), {"currentReplicas", "desiredReplicas", "lastScaleTime", "currentMetrics",
-                                       "lastAlgorithm", "lastScaleReason", "decidedRatio", "observedGeneration",
-                                       "conditions"})
+                                       "metrics", "lastAlgorithm", "lastScaleReason", "decidedRatio",
+                                       "observedGeneration", "conditions"})
         self.assertEqual(status["decidedRatio"]["type"], "number")
         self.assertEqual(set(status["currentMetrics"]["properties"]),
                          {"latencyP99Ms", "latencyP95Ms", "gpuUtilizationPercent", "requestQueueDepth"})
+        # Every metric by name: at most core::kMaxMetricSlots (4 seed + 16 custom), keyed by name.
+        metrics = status["metrics"]
+        self.assertEqual((metrics["type"], metrics["maxItems"]), ("array", 20))
+        self.assertEqual((metrics["x-kubernetes-list-type"], metrics["x-kubernetes-list-map-keys"]), ("map", ["name"]))
+        item = metrics["items"]
+        self.assertEqual(set(item["properties"]), {"name", "value", "target", "targetType", "unit", "ratio"})
+        self.assertEqual(set(item["required"]), {"name", "target", "targetType"})
+        self.assertTrue(item["properties"]["value"]["nullable"] and item["properties"]["ratio"]["nullable"])
         conditions = status["conditions"]
         self.assertEqual(conditions["x-kubernetes-list-type"], "map")
         self.assertEqual(conditions["x-kubernetes-list-map-keys"], ["type"])
@@ -574,6 +585,13 @@ class StatusTest(unittest.TestCase):
         policy["status"] = {
             "currentReplicas": 3, "desiredReplicas": 4, "lastScaleTime": "2026-11-28T00:00:00Z",
             "currentMetrics": {"latencyP99Ms": 412.5, "gpuUtilizationPercent": 84, "requestQueueDepth": 0},
+            "metrics": [
+                {"name": "latencyP99", "value": 412.5, "target": 500, "targetType": "Value", "unit": "ms",
+                 "ratio": 0.83},
+                {"name": "kvCache", "value": None, "target": 80, "targetType": "Value", "unit": "percent",
+                 "ratio": None},  # no data
+                {"name": "ttft", "value": 121.07, "target": 100, "targetType": "Value", "ratio": 1.21},
+            ],
             "lastAlgorithm": "MaxRatio", "lastScaleReason": "scaled based on max ratio", "decidedRatio": 1.21,
             "observedGeneration": 2,
             "conditions": [
@@ -591,6 +609,17 @@ class StatusTest(unittest.TestCase):
         policy["status"] = {"conditions": [{"type": "Ready", "status": "Maybe", "reason": "x y",
                                             "message": "", "lastTransitionTime": "2026-11-28T00:00:00Z"}]}
         self.assertEqual(len(schema_errors(policy)), 2)  # status enum, reason pattern
+
+    def test_bad_metric_lists_fail(self):
+        metric = {"name": "kvCache", "value": 60, "target": 80, "targetType": "Value", "ratio": 0.75}
+        for what, metrics in (
+                ("no name", [{k: v for k, v in metric.items() if k != "name"}]),
+                ("a value that is not a number", [dict(metric, value="60")]),
+                ("more than the 20 slots", [dict(metric, name="m%d" % i) for i in range(21)])):
+            with self.subTest(what):
+                policy = copy.deepcopy(BASE)
+                policy["status"] = {"metrics": metrics}
+                self.assertEqual(len(schema_errors(policy)), 1, schema_errors(policy))
 
     def test_a_ratio_that_is_not_a_number_fails(self):
         policy = copy.deepcopy(BASE)

@@ -93,6 +93,7 @@ class KubernetesServeTest(H.ServeTestCase):
         for name in ("crud", "ghost", "cut", "expired", "rotated", "offline", "failing", "edited"):
             cls.metrics["default/" + name] = {"gpuUtilizationPercent": 140}
         cls.metrics["default/surge"] = {"gpuUtilizationPercent": 70}  # at target: hold current
+        cls.metrics["default/named"] = {"gpuUtilizationPercent": 70, "waiting": 20}  # a custom metric by name
         cls.metrics_file = os.path.join(cls.dir, "metrics.yaml")
         H.write_atomically(cls.metrics_file, H.metrics_yaml(cls.metrics))
         cls.serve = H.Serve(H.ARGS.scaler, ["--kubernetes", "--kubeconfig", cls.kubeconfig,
@@ -193,6 +194,25 @@ class KubernetesServeTest(H.ServeTestCase):
         self.assertEqual(status["decidedRatio"], 1.0)  # MaxRatio: 70 % / 70 %
         self.wait_cycles(2)
         self.assertEqual(self.desired("surge"), 10)
+
+    def test_status_lists_custom_metrics_by_name(self):
+        self.emulator.put_object(deployment("named", 2))
+        named = policy("named")
+        named["spec"]["metrics"]["custom"] = [{"name": "waiting", "engine": "vllm", "signal": "requestsWaiting",
+                                               "target": {"type": "AverageValue", "value": 5}}]
+        self.api("POST", POLICIES, named)
+        self.wait_desired("named", 4, "the custom metric decides")  # ceil(2 x 20 / (5 x 2))
+
+        def written():
+            status = self.api("GET", POLICIES + "/named").get("status", {})
+            return status if status.get("desiredReplicas") == 4 else None
+        status = H.wait_until(written, 10.0, "status written")
+        self.assertEqual(status["metrics"], [
+            {"name": "gpuUtilization", "value": 70.0, "target": 70.0, "targetType": "Utilization",
+             "unit": "percent", "ratio": 1.0},
+            {"name": "waiting", "value": 20.0, "target": 5.0, "targetType": "AverageValue", "unit": "requests",
+             "ratio": 2.0}])
+        self.assertEqual(status["currentMetrics"]["gpuUtilizationPercent"], 70.0)  # the seed's object as before
 
     def wait_cycles(self, count):
         """Until `count` more evaluation cycles have completed (the cycle histogram's count)."""
