@@ -70,8 +70,10 @@ struct World {
   std::unique_ptr<ServeProcess> serve;
   std::unique_ptr<externalscaler::ExternalScaler::Stub> stub;
 
-  // Writes the policies, starts `extraExporters` more exporters, Prometheus and serve.
-  explicit World(const std::vector<std::string>& policies, int extraExporters = 0) {
+  // Writes the policies, starts `extraExporters` more exporters, Prometheus
+  // (scraping them and `moreTargets`, e.g. a SnapshotExporter's address) and serve.
+  explicit World(const std::vector<std::string>& policies, int extraExporters = 0,
+                 const std::vector<std::string>& moreTargets = {}) {
     const auto policyDir = dir.path() / "policies";
     std::filesystem::create_directories(policyDir);
     for (std::size_t i = 0; i < policies.size(); ++i) {
@@ -83,6 +85,7 @@ struct World {
       more.push_back(std::make_unique<TestExporter>());
       options.targets.push_back(more.back()->address());
     }
+    options.targets.insert(options.targets.end(), moreTargets.begin(), moreTargets.end());
     prometheus = std::make_unique<PrometheusServer>(options);
     serve = std::make_unique<ServeProcess>(
         KUBEAI_SCALER_BIN,
