@@ -2,7 +2,7 @@
 """Issue 4's benchmark: `serve --prometheus-url` with a real Prometheus.
 
   prometheus_bench.py --scaler BUILD/kubeai-scaler [--policies 10000] [--workloads 10]
-                      [--cycles 10] [--reactions 10] [--interval 1s]
+                      [--cycles 10] [--reactions 10] [--interval 1s] [--mix seed|presets]
 
 Starts an exporter (this script, on 127.0.0.1) with the series the default
 queries read (DCGM GPU utilization, a latency histogram, a queue gauge and
@@ -10,13 +10,21 @@ kube-state-metrics replicas) for --workloads Deployments; Debian's Prometheus
 scraping it every second; and `kubeai-scaler serve` on --policies policies
 spread over the workloads. Each policy enables GPU, P99/P95 latency and queue
 depth, so with the replicas query a workload has 5 distinct expressions and
-10 workloads give 50, however many policies share them. It reports:
+10 workloads give 50, however many policies share them. With --mix presets
+(issue 12) each policy has five metrics, seed ones and engine presets mixed,
+over 100 workloads by default: preset_mix.py says which and how many distinct
+expressions they make. It reports:
 
   - HTTP queries per cycle, counted by Prometheus itself
     (prometheus_http_requests_total{handler="/api/v1/query"} on its /metrics,
     which reading does not count) over --cycles cycles of serve
     (kubeai_scaler_evaluation_cycle_seconds_count): target = the distinct
-    expressions;
+    expressions. Beside it, Prometheus' query log (query_log_file) cut into
+    cycles by the pauses between them: the queries of each cycle and the
+    distinct expressions among them, both of which must be that count; and
+    Prometheus' own execution time of them;
+  - the policies by state and how many of their metrics have a value (every
+    expression must return data);
   - the cycle time (kubeai_scaler_evaluation_cycle_seconds: mean and the
     largest bucket bound reached);
   - the reaction time: from the exporter changing workload-0's GPU
@@ -26,6 +34,7 @@ depth, so with the replicas query a workload has 5 distinct expressions and
 Exit code 0 whatever the verdict (a report); 1 when something fails to run.
 """
 import argparse
+import datetime
 import json
 import os
 import random
@@ -41,6 +50,9 @@ import time
 import urllib.parse
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import preset_mix  # noqa: E402 (beside this script)
 
 PROTO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "proto", "externalscaler.proto")
 SCRAPE_SECONDS = 1.0
@@ -72,8 +84,9 @@ spec:
 class Exporter:
     """The workloads' series, in Prometheus' text format; values set by the benchmark."""
 
-    def __init__(self, workloads):
+    def __init__(self, workloads, presets=False):
         self.workloads = workloads
+        self.presets = presets
         self.gpu = {w: 40.0 for w in range(workloads)}
         self.started = time.monotonic()
         exporter = self
@@ -99,9 +112,12 @@ class Exporter:
         elapsed = time.monotonic() - self.started
         lines = []
         for w in range(self.workloads):
-            for p in range(2):
-                # Named as a Deployment's pods are: <name>-<pod-template-hash>-<5 characters>.
-                pod = 'namespace="default",pod="workload-%d-7d9c5b8f4c-%s"' % (w, ("x2b4q", "k8w9p")[p])
+            # Named as a Deployment's pods are: <name>-<pod-template-hash>-<5 characters>.
+            names = ["workload-%d-7d9c5b8f4c-%s" % (w, suffix) for suffix in ("x2b4q", "k8w9p")]
+            if self.presets:
+                lines.extend(preset_mix.render(w, names, elapsed))
+            for name in names:
+                pod = 'namespace="default",pod="%s"' % name
                 lines.append('DCGM_FI_DEV_GPU_UTIL{%s,gpu="0"} %g' % (pod, self.gpu[w]))
                 lines.append("inference_request_queue_depth{%s} %d" % (pod, 3))
                 count = 10.0 * elapsed
@@ -151,11 +167,18 @@ def main():
     parser.add_argument("--scaler", required=True)
     parser.add_argument("--prometheus", default="/usr/bin/prometheus")
     parser.add_argument("--policies", type=int, default=10000)
-    parser.add_argument("--workloads", type=int, default=10)
+    parser.add_argument("--workloads", type=int, help="10, or 100 with --mix presets")
     parser.add_argument("--cycles", type=int, default=10)
     parser.add_argument("--reactions", type=int, default=10)
     parser.add_argument("--interval", default="1s", help="serve's --evaluation-interval")
+    parser.add_argument("--read-deadline", help="serve's --metrics-read-deadline (default: serve's, 2 x interval)")
+    parser.add_argument("--mix", choices=("seed", "presets"), default="seed",
+                        help="seed: the four seed metrics per policy (issue 4); presets: five metrics, "
+                             "seed and engine presets mixed (issue 12, preset_mix.py)")
     args = parser.parse_args()
+    presets = args.mix == "presets"
+    if args.workloads is None:
+        args.workloads = 100 if presets else 10
     interval_seconds = float(args.interval.rstrip("s")) if not args.interval.endswith("ms") \
         else float(args.interval[:-2]) / 1000
 
@@ -170,10 +193,12 @@ def main():
         import externalscaler_pb2 as pb
         import externalscaler_pb2_grpc as pb_grpc
 
-        exporter = Exporter(args.workloads)
+        exporter = Exporter(args.workloads, presets)
+        query_log = os.path.join(work, "query.log")
         prometheus_address = "127.0.0.1:%d" % free_port()
         with open(os.path.join(work, "prometheus.yml"), "w") as config:
-            config.write("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
+            config.write("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  query_log_file: %s\n"
+                         % json.dumps(query_log) +
                          "scrape_configs:\n  - job_name: workloads\n    honor_labels: true\n"
                          "    static_configs:\n      - targets: [%s]\n" % json.dumps(exporter.address))
         with open(os.path.join(work, "prometheus.log"), "w") as log:
@@ -187,7 +212,14 @@ def main():
 
         os.makedirs(os.path.join(work, "policies"))
         with open(os.path.join(work, "policies", "policies.yaml"), "w") as out:
-            out.write("---\n".join(POLICY.format(i=i, w=i % args.workloads) for i in range(args.policies)))
+            if presets:
+                texts = [preset_mix.policy(i, args.workloads) for i in range(args.policies)]
+                counts_ = {preset_mix.metric_count(i, args.workloads) for i in range(args.policies)}
+                if counts_ != {5}:
+                    raise RuntimeError("preset mix: policies with %s metrics, not 5" % sorted(counts_))
+            else:
+                texts = [POLICY.format(i=i, w=i % args.workloads) for i in range(args.policies)]
+            out.write("---\n".join(texts))
         serve_log = open(os.path.join(work, "serve.log"), "w")
         processes.append(subprocess.Popen(
             [args.scaler, "serve", "--grpc-address", "127.0.0.1:0", "--metrics-address", "127.0.0.1:0",
@@ -196,33 +228,72 @@ def main():
              # No HPA follows the published value here (the exporter's replicas stay 2):
              # with a reaction time, a change never reached would count as current
              # for that long, and the reaction measured would be serve's waiting.
-             "--reaction-time", "0s"],
+             "--reaction-time", "0s"] + (["--metrics-read-deadline", args.read_deadline] if args.read_deadline else []),
             stdout=serve_log, stderr=serve_log))
         addresses = wait_until(lambda: _serve_addresses(os.path.join(work, "serve.log")), 60, "serve to listen")
         grpc_address, http_address = addresses
-        print("%d policies over %d workloads; Prometheus %s scraping every %.0f s; serve every %s"
-              % (args.policies, args.workloads, prometheus_address, SCRAPE_SECONDS, args.interval))
+        print("%d policies (%s) over %d workloads; Prometheus %s scraping every %.0f s; serve every %s"
+              % (args.policies, "five metrics each, seed and presets" if presets else "the seed four",
+                 args.workloads, prometheus_address, SCRAPE_SECONDS, args.interval))
 
         def counts():
-            prom = http_get(prometheus + "/metrics")
+            # serve's cycle count first: once it shows a cycle ended, Prometheus'
+            # counter and its query log are read before the next cycle starts
+            # (a fixed-rate tick away), so a window's edges fall between cycles.
             ours = http_get("http://%s/metrics" % http_address)
+            prom = http_get(prometheus + "/metrics")
             return (sample(prom, "prometheus_http_requests_total", 'code="200",handler="/api/v1/query"')
                     + sample(prom, "prometheus_http_requests_total", 'code="400",handler="/api/v1/query"')
                     + sample(prom, "prometheus_http_requests_total", 'code="422",handler="/api/v1/query"'),
                     sample(ours, "kubeai_scaler_evaluation_cycle_seconds_count"),
                     sample(ours, "kubeai_scaler_evaluation_cycle_seconds_sum"),
-                    ours)
+                    ours,
+                    _whole_lines_size(query_log))
+
+        def after(cycles, timeout, what):
+            """The counts once serve has ended `cycles` cycles, taken as soon as it has."""
+            return wait_until(lambda: (lambda c: c if c[1] >= cycles else None)(counts()), timeout, what)
 
         # Let a couple of cycles pass so that start-up's are not counted.
         first = counts()
-        wait_until(lambda: counts()[1] >= first[1] + 2, 60, "two cycles")
-        queries0, cycles0, seconds0, _ = counts()
-        wait_until(lambda: counts()[1] >= cycles0 + args.cycles, 60 + args.cycles * 10, "the cycles")
-        queries1, cycles1, seconds1, ours = counts()
-        per_cycle = (queries1 - queries0) / (cycles1 - cycles0)
-        distinct = 5 * args.workloads
+        queries0, cycles0, seconds0, _, log0 = after(first[1] + 2, 60, "two cycles")
+        queries1, cycles1, seconds1, ours, log1 = after(cycles0 + args.cycles, 60 + args.cycles * 10, "the cycles")
+        cycles = cycles1 - cycles0
+        per_cycle = (queries1 - queries0) / cycles
+        distinct = preset_mix.expected_distinct(args.policies, args.workloads) if presets else 5 * args.workloads
         print("HTTP queries per cycle: %.2f over %d cycles (distinct expressions: %d; target = %d: %s)"
-              % (per_cycle, cycles1 - cycles0, distinct, distinct, "met" if round(per_cycle) == distinct else "MISSED"))
+              % (per_cycle, cycles, distinct, distinct, "met" if round(per_cycle) == distinct else "MISSED"))
+        # Prometheus' query log over the same window, cut into serve's cycles by
+        # the pauses between them (its entries carry their time). Should the
+        # window's edges have cut a cycle (more runs than cycles), the first and
+        # last runs are left out.
+        with open(query_log, "rb") as log:
+            log.seek(log0)
+            window = log.read(log1 - log0).decode()
+        entries = [json.loads(line) for line in window.splitlines() if line.strip()]
+        bursts = _bursts(entries, 0.25 * interval_seconds)
+        if len(bursts) != cycles:
+            bursts = bursts[1:-1]
+        if bursts:
+            sizes = [len(burst) for burst in bursts]
+            kinds = [len({entry["params"]["query"] for entry in burst}) for burst in bursts]
+            equal = all(size == distinct for size in sizes) and all(kind == distinct for kind in kinds)
+            print("Prometheus' query log: %d whole cycles, %d-%d queries each, %d-%d distinct expressions "
+                  "each (%s)" % (len(bursts), min(sizes), max(sizes), min(kinds), max(kinds),
+                                 "each = %d" % distinct if equal else "DIFFER"))
+        else:
+            print("Prometheus' query log: no whole cycle in it (too few cycles, or no pause between them)")
+        # What answering them cost Prometheus (its own timings, in seconds).
+        busy = sum(entry.get("stats", {}).get("timings", {}).get("execTotalTime", 0.0) for entry in entries)
+        print("Prometheus' execution time: %.1f ms per cycle, %.2f ms per query (summed over the queries run "
+              "at once)" % (busy / cycles * 1000, busy / max(len(entries), 1) * 1000))
+        # Every policy decided on every metric: one value series per metric with data.
+        states = ", ".join("%s %d" % (line.split('state="')[1].split('"')[0], float(line.split()[-1]))
+                           for line in ours.splitlines() if line.startswith("kubeai_scaler_policies{"))
+        valued = sum(1 for line in ours.splitlines() if line.startswith("kubeai_scaler_policy_metric_value{"))
+        metrics = (5 if presets else 4) * args.policies
+        print("policies by state: %s; metrics with a value: %d of %d (%s)"
+              % (states, valued, metrics, "all" if valued == metrics else "MISSING"))
         bounds = [line for line in ours.splitlines() if line.startswith("kubeai_scaler_evaluation_cycle_seconds_bucket")]
         total = sample(ours, "kubeai_scaler_evaluation_cycle_seconds_count")
         le = next((line.split('le="')[1].split('"')[0] for line in bounds if float(line.split()[-1]) >= total), "?")
@@ -278,6 +349,31 @@ def _has_data(prometheus):
     url = prometheus + "/api/v1/query?" + urllib.parse.urlencode({"query": "count(DCGM_FI_DEV_GPU_UTIL)"})
     body = json.loads(http_get(url))
     return bool(body["data"]["result"])
+
+
+def _bursts(entries, gap_seconds):
+    """Query-log entries in runs whose neighbours are at most gap_seconds apart: one run per cycle."""
+    runs = []
+    last = None
+    for entry in entries:
+        at = datetime.datetime.fromisoformat(entry["ts"].replace("Z", "+00:00")).timestamp()
+        if last is None or at - last > gap_seconds:
+            runs.append([])
+        runs[-1].append(entry)
+        last = at
+    return runs
+
+
+def _whole_lines_size(path):
+    """The bytes of a log being written up to its last newline (a line after it is not yet whole)."""
+    try:
+        with open(path, "rb") as log:
+            size = log.seek(0, os.SEEK_END)
+            tail = max(0, size - 65536)
+            log.seek(tail)
+            return tail + log.read().rfind(b"\n") + 1
+    except FileNotFoundError:
+        return 0
 
 
 def _serve_addresses(log_path):
