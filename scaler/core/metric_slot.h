@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string_view>
 
@@ -53,8 +54,46 @@ constexpr std::string_view metricSlotName(MetricSlot slot) noexcept {
 
 // One value per slot, seed four first then the custom metrics; nullopt = the
 // slot is not present (not configured, disabled, no target, or no data). A
-// present 0 is data: idle load, a reason to scale down.
-using SlotValues = std::array<std::optional<double>, kMaxMetricSlots>;
+// present 0 is data: idle load, a reason to scale down. Doubles and a bit
+// each rather than optionals: every policy's decision holds two of these.
+class SlotValues {
+ public:
+  [[nodiscard]] std::optional<double> operator[](std::size_t slot) const noexcept {
+    return has(slot) ? std::optional<double>(values_[slot]) : std::nullopt;
+  }
+  [[nodiscard]] bool has(std::size_t slot) const noexcept { return slot < kMaxMetricSlots && ((present_ >> slot) & 1U); }
+  void set(std::size_t slot, double value) noexcept {
+    if (slot < kMaxMetricSlots) {
+      values_[slot] = value;
+      present_ |= 1U << slot;
+    }
+  }
+  void set(std::size_t slot, const std::optional<double>& value) noexcept {
+    if (value) {
+      set(slot, *value);
+    } else {
+      reset(slot);
+    }
+  }
+  void reset(std::size_t slot) noexcept {
+    if (slot < kMaxMetricSlots) {
+      present_ &= ~(1U << slot);
+    }
+  }
+  [[nodiscard]] bool operator==(const SlotValues& other) const noexcept {
+    for (std::size_t i = 0; i < kMaxMetricSlots; ++i) {
+      if ((*this)[i] != other[i]) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+ private:
+  static_assert(kMaxMetricSlots <= 32);
+  std::array<double, kMaxMetricSlots> values_{};
+  std::uint32_t present_ = 0;
+};
 // current/target per slot.
 using SlotRatios = SlotValues;
 

@@ -22,7 +22,7 @@ SlotRatios computeRatios(const PolicySpec& spec, const Observation& observation)
     const auto slot = static_cast<MetricSlot>(i);
     const MetricTarget target = metricTarget(spec.metrics, slot);
     if (target.enabled) {
-      ratios[i] = metricRatio(observation.value(slot), target.target, target.perReplica ? replicas : 1.0);
+      ratios.set(i, metricRatio(observation.value(slot), target.target, target.perReplica ? replicas : 1.0));
     }
   }
   return ratios;
@@ -34,7 +34,7 @@ SlotValues observedValues(const PolicySpec& spec, const Observation& observation
   for (std::size_t i = 0; i < slots; ++i) {
     const auto slot = static_cast<MetricSlot>(i);
     if (metricTarget(spec.metrics, slot).enabled) {
-      values[i] = observation.value(slot);
+      values.set(i, observation.value(slot));
     }
   }
   return values;

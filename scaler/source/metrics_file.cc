@@ -16,14 +16,14 @@ using nlohmann::json;
 
 struct Field {
   const char* name;
-  std::optional<double> MetricReading::*value;
+  std::optional<double> MetricsFileEntry::*value;
 };
 
 constexpr Field kValueFields[] = {
-    {"latencyP99Ms", &MetricReading::latencyP99Ms},
-    {"latencyP95Ms", &MetricReading::latencyP95Ms},
-    {"gpuUtilizationPercent", &MetricReading::gpuUtilizationPercent},
-    {"requestQueueDepth", &MetricReading::requestQueueDepth},
+    {"latencyP99Ms", &MetricsFileEntry::latencyP99Ms},
+    {"latencyP95Ms", &MetricsFileEntry::latencyP95Ms},
+    {"gpuUtilizationPercent", &MetricsFileEntry::gpuUtilizationPercent},
+    {"requestQueueDepth", &MetricsFileEntry::requestQueueDepth},
 };
 
 // "<namespace>/<name>" with Kubernetes' name rules on each side.
@@ -50,7 +50,7 @@ void decodeEntry(const std::string& key, const json& object, MetricsFile& file,
         errors.push_back({path, "must be an integer >= 0"});
         continue;
       }
-      entry.reading.currentReplicas = static_cast<std::int32_t>(number);
+      entry.currentReplicas = static_cast<std::int32_t>(number);
       continue;
     }
     const Field* field = nullptr;
@@ -80,7 +80,7 @@ void decodeEntry(const std::string& key, const json& object, MetricsFile& file,
     if (custom) {
       entry.named.emplace(name, number);
     } else {
-      entry.reading.*(field->value) = number;
+      entry.*(field->value) = number;
     }
   }
   file.entries.emplace(key, entry);
@@ -88,8 +88,18 @@ void decodeEntry(const std::string& key, const json& object, MetricsFile& file,
 
 }  // namespace
 
+MetricReading MetricsFileEntry::reading() const {
+  MetricReading out;
+  out.currentReplicas = currentReplicas;
+  out.latencyP99Ms = latencyP99Ms;
+  out.latencyP95Ms = latencyP95Ms;
+  out.gpuUtilizationPercent = gpuUtilizationPercent;
+  out.requestQueueDepth = requestQueueDepth;
+  return out;
+}
+
 MetricReading MetricsFileEntry::readingFor(const core::Policy& policy) const {
-  MetricReading out = reading;
+  MetricReading out = reading();
   const auto& custom = policy.spec.metrics.custom;
   const std::size_t count = std::min(custom.size(), out.custom.size());
   for (std::size_t i = 0; i < count && !named.empty(); ++i) {

@@ -16,12 +16,19 @@ namespace kubeai::source {
 
 // One entry of the metrics file: what the embedded metric source reports for
 // one policy. A key left out of the file is "no data", never 0.
+// Kept apart from MetricReading, which has room for every custom metric: the
+// file holds one entry per policy for as long as it is loaded.
 struct MetricsFileEntry {
-  // The seed's four and the replicas (reading.custom stays empty here).
-  MetricReading reading;
+  std::optional<std::int32_t> currentReplicas;
+  std::optional<double> latencyP99Ms;
+  std::optional<double> latencyP95Ms;
+  std::optional<double> gpuUtilizationPercent;
+  std::optional<double> requestQueueDepth;  // total across replicas
   // Custom metrics by their spec.metrics.custom[].name.
   std::map<std::string, double, std::less<>> named;
 
+  // The seed four and the replicas.
+  [[nodiscard]] MetricReading reading() const;
   // What the policy reads: the seed four, and each custom metric's value
   // under its name.
   [[nodiscard]] MetricReading readingFor(const core::Policy& policy) const;

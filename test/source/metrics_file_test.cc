@@ -24,19 +24,19 @@ batch/idle:
   CHECK(file.entries.size() == 3);
   const MetricsFileEntry* chat = file.find("default/chat");
   REQUIRE(chat != nullptr);
-  CHECK(chat->reading.currentReplicas == 3);
-  CHECK(chat->reading.latencyP99Ms == 420.0);
-  CHECK_FALSE(chat->reading.latencyP95Ms.has_value());
-  CHECK(chat->reading.gpuUtilizationPercent == 81.5);
+  CHECK(chat->currentReplicas == 3);
+  CHECK(chat->latencyP99Ms == 420.0);
+  CHECK_FALSE(chat->latencyP95Ms.has_value());
+  CHECK(chat->gpuUtilizationPercent == 81.5);
 
-  const core::Observation embed = file.find("llm/embed")->reading.observation(2);
+  const core::Observation embed = file.find("llm/embed")->reading().observation(2);
   CHECK(embed.currentReplicas == 2);         // not in the file: the fallback
   CHECK(embed.requestQueueDepth == 0.0);     // a real zero
   CHECK_FALSE(embed.gpuUtilizationPercent.has_value());
 
   const MetricsFileEntry* idle = file.find("batch/idle");
   REQUIRE(idle != nullptr);
-  CHECK_FALSE(idle->reading.gpuUtilizationPercent.has_value());
+  CHECK_FALSE(idle->gpuUtilizationPercent.has_value());
   CHECK(file.find("default/other") == nullptr);
 }
 
@@ -72,7 +72,7 @@ TEST_CASE("metrics file edge cases") {
 
   auto nan = parseMetricsFile("default/chat: {gpuUtilizationPercent: .nan}\n");
   REQUIRE(nan.ok());
-  CHECK(std::isnan(*nan.value().find("default/chat")->reading.gpuUtilizationPercent));  // passed on: no data
+  CHECK(std::isnan(*nan.value().find("default/chat")->gpuUtilizationPercent));  // passed on: no data
 
   auto unknown = parseMetricsFile("default/chat: {gpu_utilisation: 50}\n");
   REQUIRE(unknown.ok());
