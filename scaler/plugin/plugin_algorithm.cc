@@ -32,6 +32,8 @@ static_assert(static_cast<int>(core::MetricSlot::kLatencyP99) == KUBEAI_SLOT_LAT
                   static_cast<int>(core::MetricSlot::kGpuUtilization) == KUBEAI_SLOT_GPU_UTILIZATION &&
                   static_cast<int>(core::MetricSlot::kRequestQueueDepth) == KUBEAI_SLOT_REQUEST_QUEUE_DEPTH,
               "core and ABI number the metric slots alike");
+static_assert(KUBEAI_SLOT_CUSTOM_FIRST == core::kMetricSlotCount && KUBEAI_SLOT_COUNT_MAX == core::kMaxMetricSlots,
+              "core and ABI place the custom metrics' slots alike");
 
 // Up to N elements on the stack, more on the heap: the common case (at most
 // four ratios, a handful of parameters) allocates nothing.

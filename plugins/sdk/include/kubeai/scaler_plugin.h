@@ -74,19 +74,21 @@ extern "C" {
 /* The name of the exported symbol the loader looks up. */
 #define KUBEAI_SCALER_ALGORITHM_SYMBOL "Algorithm"
 
-/* Metric slots in their fixed order; WeightedRatio's weights index them.
- * ABI 1.1: a policy's custom metrics (spec.metrics.custom[i]) follow as slot
- * KUBEAI_SLOT_CUSTOM_FIRST + i, up to KUBEAI_SLOT_COUNT_MAX - 1; find them by
- * name (kubeai_metric.name, kubeai_input_metric_named). A 1.0 plugin never
- * sees a slot past KUBEAI_SLOT_REQUEST_QUEUE_DEPTH. */
+/* Metric slots in their fixed order; WeightedRatio's weights index them. */
 typedef enum kubeai_metric_slot {
   KUBEAI_SLOT_LATENCY_P99 = 0,
   KUBEAI_SLOT_LATENCY_P95 = 1,
   KUBEAI_SLOT_GPU_UTILIZATION = 2,
-  KUBEAI_SLOT_REQUEST_QUEUE_DEPTH = 3,
-  KUBEAI_SLOT_CUSTOM_FIRST = 4,
-  KUBEAI_SLOT_COUNT_MAX = 20
+  KUBEAI_SLOT_REQUEST_QUEUE_DEPTH = 3
 } kubeai_metric_slot;
+
+/* ABI 1.1: a policy's custom metrics (spec.metrics.custom[i]) follow as slot
+ * KUBEAI_SLOT_CUSTOM_FIRST + i, below KUBEAI_SLOT_COUNT_MAX; find them by name
+ * (kubeai_metric.name, kubeai_input_metric_named), not by number. A 1.0
+ * plugin never sees a slot past KUBEAI_SLOT_REQUEST_QUEUE_DEPTH. Macros, not
+ * enumerators: a switch over kubeai_metric_slot stays complete. */
+#define KUBEAI_SLOT_CUSTOM_FIRST 4
+#define KUBEAI_SLOT_COUNT_MAX 20
 
 /* One present metric: its slot and current/target ratio (finite, >= 0). */
 typedef struct kubeai_metric_ratio {

@@ -191,7 +191,9 @@ class Input {
     return detail::findParameter(parameters(), key);
   }
 
-  // spec.algorithm.weights as written (indexed by slot), possibly empty.
+  // spec.algorithm.weights as written (indexed by slot), possibly empty; with
+  // custom metrics one weight per slot (missing seed weights 1.0, then each
+  // custom metric's own).
   [[nodiscard]] View<double> weights() const noexcept {
     if (!KUBEAI_SCALER_HAS_FIELD(kubeai_scaling_input, raw_, weight_count)) {
       return {};
