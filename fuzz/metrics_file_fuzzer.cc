@@ -44,7 +44,7 @@ bool same(const std::optional<double>& a, const std::optional<double>& b) {
 bool same(const MetricsFileEntry& a, const MetricsFileEntry& b) {
   return a.currentReplicas == b.currentReplicas && same(a.latencyP99Ms, b.latencyP99Ms) &&
          same(a.latencyP95Ms, b.latencyP95Ms) && same(a.gpuUtilizationPercent, b.gpuUtilizationPercent) &&
-         same(a.requestQueueDepth, b.requestQueueDepth) && a.named.size() == b.named.size();
+         same(a.requestQueueDepth, b.requestQueueDepth);
 }
 
 bool nonNegative(const std::optional<double>& value) { return !value || std::isnan(*value) || *value >= 0; }
