@@ -57,20 +57,8 @@ import preset_mix  # noqa: E402 (beside this script)
 PROTO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "proto", "externalscaler.proto")
 SCRAPE_SECONDS = 1.0
 
-POLICY = """apiVersion: kubeai.io/v1alpha1
-kind: AIInferenceAutoscalerPolicy
-metadata:
-  name: policy-{i}
-  namespace: default
-spec:
-  targetRef:
-    kind: Deployment
-    name: workload-{w}
-  minReplicas: 1
-  maxReplicas: 50
-  cooldownPeriod: 0
-  metrics:
-    gpuUtilization:
+# The seed mix: the four seed metrics, in the presets mix's policy template.
+SEED_METRICS = """    gpuUtilization:
       targetPercentage: 50
     latency:
       targetP99Ms: 500
@@ -218,7 +206,8 @@ def main():
                 if counts_ != {5}:
                     raise RuntimeError("preset mix: policies with %s metrics, not 5" % sorted(counts_))
             else:
-                texts = [POLICY.format(i=i, w=i % args.workloads) for i in range(args.policies)]
+                texts = [preset_mix.POLICY.format(i=i, w=i % args.workloads, metrics=SEED_METRICS)
+                         for i in range(args.policies)]
             out.write("---\n".join(texts))
         serve_log = open(os.path.join(work, "serve.log"), "w")
         processes.append(subprocess.Popen(
