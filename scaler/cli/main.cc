@@ -11,6 +11,7 @@
 #include "cli/plugins_command.h"
 #include "cli/query_command.h"
 #include "cli/serve_command.h"
+#include "cli/simulate_command.h"
 #include "cli/validate_command.h"
 #include "plugin_host/host_process.h"
 
@@ -43,6 +44,28 @@ int main(int argc, char** argv) {
   auto* pluginsCommand = app.add_subcommand("plugins", "Load each plugin in a directory and report it");
   pluginsCommand->add_option("--plugin-dir", plugins.pluginDir, "Directory of algorithm plugins (*.so)")->required();
   pluginsCommand->add_option("--output", plugins.output, "text or json")->check(CLI::IsMember({"text", "json"}));
+
+  SimulateCommandOptions simulateOptions;
+  std::string simulatePluginDir;
+  std::string simulateReport;
+  std::string simulatePluginTimeout = "1s";
+  auto* simulateCommand =
+      app.add_subcommand("simulate", "Replay a workload's demand through policies on a simulated clock, closed loop");
+  simulateCommand->add_option("--policy", simulateOptions.policyFiles, "Policy file (repeatable; every policy in it runs)")
+      ->required();
+  simulateCommand->add_option("--workload", simulateOptions.workloadFile, "SimulationWorkload file (YAML)")->required();
+  simulateCommand->add_option("--plugin-dir", simulatePluginDir, "Directory of algorithm plugins (*.so)");
+  simulateCommand->add_option("--output", simulateOptions.output, "text (summary table), json or csv (timeline)")
+      ->check(CLI::IsMember({"text", "json", "csv"}))
+      ->capture_default_str();
+  simulateCommand->add_option("--report", simulateReport, "Write a self-contained HTML report to this file");
+  simulateCommand->add_flag("--summary-only", simulateOptions.summaryOnly,
+                            "Keep no timeline (memory independent of the trace's length)");
+  simulateCommand->add_option("--plugin-isolation", simulateOptions.pluginIsolation, "process or in-process, as serve's")
+      ->check(CLI::IsMember({"process", "in-process"}))
+      ->capture_default_str();
+  simulateCommand->add_option("--plugin-timeout", simulatePluginTimeout, "Deadline of each plugin call")
+      ->capture_default_str();
 
   ServeOptions serve;
   std::string servePluginDir;
@@ -195,6 +218,21 @@ int main(int argc, char** argv) {
       evaluate.pluginDir = pluginDir;
     }
     return runEvaluate(evaluate, std::cout, std::cerr);
+  }
+  if (*simulateCommand) {
+    if (!simulatePluginDir.empty()) {
+      simulateOptions.pluginDir = simulatePluginDir;
+    }
+    if (!simulateReport.empty()) {
+      simulateOptions.report = simulateReport;
+    }
+    auto timeout = parseDuration(simulatePluginTimeout);
+    if (!timeout.ok()) {
+      std::cerr << "error: --plugin-timeout: " << timeout.error().message << "\n";
+      return kExitUsage;
+    }
+    simulateOptions.pluginTimeout = timeout.value();
+    return runSimulate(simulateOptions, std::cout, std::cerr);
   }
   if (*validateCommand) {
     if (!validatePluginDir.empty()) {

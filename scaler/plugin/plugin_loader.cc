@@ -178,9 +178,11 @@ core::Result<std::shared_ptr<const core::ScalingAlgorithm>> loadPluginImage(cons
 #endif
 }
 
-core::Result<std::vector<PluginLoadReport>> loadPluginDirectory(const fs::path& directory) {
+core::Result<std::vector<PluginLoadReport>> loadPluginDirectory(const fs::path& directory,
+                                                                const PluginImageLoader& loader) {
 #ifndef KUBEAI_HAVE_DLOPEN
   (void)directory;
+  (void)loader;
   return core::Error{std::string(kNotSupported)};
 #else
   std::error_code ec;
@@ -222,7 +224,16 @@ core::Result<std::vector<PluginLoadReport>> loadPluginDirectory(const fs::path& 
   std::vector<PluginLoadReport> reports;
   reports.reserve(files.size());
   for (fs::path& file : files) {
-    auto loaded = loadPlugin(file);
+    auto loaded = [&]() -> core::Result<std::shared_ptr<const core::ScalingAlgorithm>> {
+      if (!loader) {
+        return loadPlugin(file);
+      }
+      auto image = readPluginImage(file);
+      if (!image.ok()) {
+        return image.error();
+      }
+      return loader(std::move(image).value());
+    }();
     PluginLoadReport report;
     report.file = std::move(file);
     if (loaded.ok()) {

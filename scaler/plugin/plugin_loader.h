@@ -1,6 +1,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -45,10 +46,18 @@ core::Result<std::shared_ptr<const core::ScalingAlgorithm>> loadPlugin(const std
 core::Result<std::shared_ptr<const core::ScalingAlgorithm>> loadPluginImage(const PluginImage& image,
                                                                              PluginLogSink log = {});
 
+// Turns a plugin's checked image into an algorithm: loadPluginImage (in
+// process), or a plugin host's (plugin_host/plugin_host.h).
+using PluginImageLoader =
+    std::function<core::Result<std::shared_ptr<const core::ScalingAlgorithm>>(PluginImage image)>;
+
 // Loads every regular file named *.so directly in `directory`, in file-name
-// order. One bad plugin never stops the others: its report carries the error.
-// Fails as a whole only when the directory itself cannot be read.
-core::Result<std::vector<PluginLoadReport>> loadPluginDirectory(const std::filesystem::path& directory);
+// order, each read with readPluginImage and then given to `loader` (by
+// default loadPluginImage, in process). One bad plugin never stops the
+// others: its report carries the error. Fails as a whole only when the
+// directory itself cannot be read.
+core::Result<std::vector<PluginLoadReport>> loadPluginDirectory(const std::filesystem::path& directory,
+                                                                const PluginImageLoader& loader = {});
 
 // Registers each loaded algorithm. A report whose algorithm has an empty name
 // or a name already registered (a built-in or an earlier plugin) becomes an

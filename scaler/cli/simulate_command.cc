@@ -1,0 +1,162 @@
+#include "cli/simulate_command.h"
+
+#include <fstream>
+#include <ostream>
+
+#include "cli/exit_codes.h"
+#include "core/algorithm_registry.h"
+#include "plugin/plugin_image.h"
+#include "plugin/plugin_loader.h"
+#include "plugin_host/isolated_plugin_algorithm.h"
+#include "plugin_host/plugin_host.h"
+#include "policy/policy_parser.h"
+#include "simulate/demand.h"
+#include "simulate/html_report.h"
+#include "simulate/simulation_output.h"
+#include "simulate/simulator.h"
+#include "simulate/workload.h"
+
+namespace kubeai::cli {
+namespace {
+
+core::Result<simulate::DemandSeries> loadDemand(const simulate::Workload& workload) {
+  const simulate::DemandSpec& spec = workload.demand;
+  core::Result<simulate::DemandSeries> series = core::Error{"the workload has no demand"};
+  if (spec.arrivals) {
+    series = simulate::loadArrivalsCsv(*spec.arrivals, workload.interval);
+  } else if (spec.rate) {
+    series = simulate::loadRateCsv(*spec.rate, workload.interval);
+  } else if (spec.prometheus) {
+    return core::Error{"spec.demand.prometheus: reading the demand from Prometheus is not built yet; "
+                       "export it as a rate series (spec.demand.rate)"};
+  }
+  if (series.ok()) {
+    simulate::scaleDemand(series.value(), spec.scale);
+  }
+  return series;
+}
+
+// The built-ins and every plugin of the directory; plugins in their own
+// plugin-host processes unless in-process is asked for, as in serve.
+core::Result<std::unique_ptr<core::AlgorithmRegistry>> setUpRegistry(const SimulateCommandOptions& options,
+                                                                    std::ostream& err, bool& pluginFailed) {
+  auto registry = core::AlgorithmRegistry::withBuiltins();
+  if (!options.pluginDir) {
+    return registry;
+  }
+  plugin::PluginImageLoader loader;
+  if (options.pluginIsolation == "process") {
+    if (auto protectedMemory = plugin::host::protectServerMemory(); !protectedMemory.ok()) {
+      return protectedMemory.error();
+    }
+    plugin::host::PluginHostSettings settings;
+    settings.executable = "/proc/self/exe";
+    settings.callTimeout = options.pluginTimeout;
+    loader = [settings](plugin::PluginImage image) {
+      return plugin::host::loadIsolatedPlugin(std::move(image), settings);
+    };
+  }
+  auto reports = plugin::loadPluginDirectory(*options.pluginDir, loader);
+  if (!reports.ok()) {
+    return reports.error();
+  }
+  plugin::registerPlugins(*registry, reports.value());
+  for (const plugin::PluginLoadReport& report : reports.value()) {
+    if (!report.ok()) {
+      err << "error: " << report.error << "\n";
+      pluginFailed = true;
+    }
+  }
+  return registry;
+}
+
+}  // namespace
+
+int runSimulate(const SimulateCommandOptions& options, std::ostream& out, std::ostream& err) {
+  if (options.summaryOnly && options.output == "csv") {
+    err << "error: --summary-only writes no timeline, and --output csv is the timeline\n";
+    return kExitUsage;
+  }
+  if (options.summaryOnly && options.report) {
+    err << "error: --report draws the timelines, which --summary-only does not keep\n";
+    return kExitUsage;
+  }
+  const simulate::WorkloadDocument workload = simulate::loadWorkloadFile(options.workloadFile);
+  if (!workload.ok()) {
+    for (const core::FieldError& error : workload.errors) {
+      err << "error: " << options.workloadFile.string() << ": " << error.toString() << "\n";
+    }
+    return kExitUsage;
+  }
+  auto demand = loadDemand(workload.workload);
+  if (!demand.ok()) {
+    err << "error: " << options.workloadFile.string() << ": " << demand.error().message << "\n";
+    return kExitUsage;
+  }
+
+  std::vector<core::Policy> policies;
+  bool policiesOk = true;
+  for (const std::filesystem::path& file : options.policyFiles) {
+    const policy::PolicyFile parsed = policy::loadPolicyFile(file);
+    if (parsed.error) {
+      err << "error: " << parsed.error->message << "\n";
+      policiesOk = false;
+      continue;
+    }
+    if (parsed.policies.empty()) {
+      err << "error: " << file.string() << ": no AIInferenceAutoscalerPolicy in the file\n";
+      policiesOk = false;
+    }
+    for (const policy::PolicyDocument& document : parsed.policies) {
+      for (const core::FieldError& error : document.errors) {
+        err << "error: " << file.string() << ": policy " << document.displayName() << ": " << error.toString() << "\n";
+      }
+      policiesOk = policiesOk && document.ok();
+      if (document.ok()) {
+        policies.push_back(document.policy);
+      }
+    }
+  }
+  if (!policiesOk) {
+    return kExitUsage;
+  }
+
+  bool pluginFailed = false;
+  auto registry = setUpRegistry(options, err, pluginFailed);
+  if (!registry.ok()) {
+    err << "error: " << registry.error().message << "\n";
+    return kExitFailure;
+  }
+
+  simulate::SimulateOptions simulateOptions;
+  simulateOptions.keepTimeline = !options.summaryOnly && (options.output == "json" || options.report);
+  if (options.output == "csv") {
+    simulate::writeCsvHeader(out);
+    simulateOptions.onRow = [&out](const simulate::PolicyRun& run, const simulate::TimelineRow& row) {
+      simulate::writeCsvRow(out, run, row);
+    };
+  }
+  auto result = simulate::runSimulation(workload.workload, demand.value(), policies, *registry.value(), simulateOptions);
+  if (!result.ok()) {
+    err << "error: " << result.error().message << "\n";
+    return kExitUsage;
+  }
+  if (options.output == "json") {
+    simulate::writeJson(out, result.value());
+  } else if (options.output == "text") {
+    simulate::writeSummaryText(out, result.value());
+  }
+  if (options.report) {
+    std::ofstream report(*options.report, std::ios::binary | std::ios::trunc);
+    if (report) {
+      simulate::writeHtmlReport(report, result.value());
+    }
+    if (!report) {
+      err << "error: cannot write the report " << options.report->string() << "\n";
+      return kExitFailure;
+    }
+  }
+  return pluginFailed ? kExitFailure : kExitOk;
+}
+
+}  // namespace kubeai::cli

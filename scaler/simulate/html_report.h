@@ -1,0 +1,14 @@
+#pragma once
+
+#include <ostream>
+
+#include "simulate/simulation_result.h"
+
+namespace kubeai::simulate {
+
+// One self-contained HTML file (no network, no script needed to see it): the
+// summary table and SVG charts of demand vs ready capacity, replicas per
+// policy, latency vs the SLO, and where limits acted. Needs the timelines.
+void writeHtmlReport(std::ostream& out, const SimulationResult& result);
+
+}  // namespace kubeai::simulate

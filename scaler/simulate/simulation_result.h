@@ -1,0 +1,79 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace kubeai::simulate {
+
+// One evaluation interval of one policy's run: what existed during it, what
+// the engine showed at its end, and what the policy published then.
+struct TimelineRow {
+  double time = 0;                   // seconds from the start (the interval's start)
+  double demand = 0;                 // offered requests per second
+  std::int32_t replicas = 0;         // that exist during the step (starting or ready)
+  std::int32_t readyReplicas = 0;    // that serve during the step
+  std::int32_t requestedReplicas = 0;  // the workload's spec.replicas as the HPA left it (the policy's currentReplicas)
+  std::int32_t desiredReplicas = 0;  // what the policy published at the step's end
+  // By the policy's metric names, in slot order; nullopt: no data.
+  std::vector<std::pair<std::string, std::optional<double>>> metrics;
+  std::string limitedBy;             // "" when nothing limited the decision
+  std::string reason;
+  // What the SLO is judged on (nullopt: not produced, e.g. no ready replica).
+  std::optional<double> latencyP99Ms;
+  std::optional<double> timeToFirstTokenP95Ms;
+  double requestsWaiting = 0;
+  double backlog = 0;
+  double gpuUtilizationPercent = 0;
+  // Which SLOs the step violated (each counts `interval` seconds).
+  bool violatesLatencyP99 = false;
+  bool violatesTimeToFirstTokenP95 = false;
+  bool violatesRequestsWaiting = false;
+};
+
+struct SloViolationSeconds {
+  double latencyP99Ms = 0;
+  double timeToFirstTokenP95Ms = 0;
+  double requestsWaiting = 0;
+  double any = 0;  // seconds in which at least one SLO was violated
+};
+
+struct PolicySummary {
+  double replicaSeconds = 0;  // every replica that exists, starting, ready or shutting down
+  double gpuHours = 0;
+  std::optional<double> cost;  // with costPerGpuHour
+  SloViolationSeconds sloViolationSeconds{};
+  double peakBacklog = 0;
+  std::int32_t scaleUps = 0;    // published-value increases
+  std::int32_t scaleDowns = 0;
+  std::int32_t reversals = 0;   // a change of direction within 5 minutes of the previous change
+  std::int32_t minReplicas = 0;
+  std::int32_t maxReplicas = 0;
+  // For each demand step (the replicas the demand needs rising above the
+  // ready ones): seconds until the ready capacity carried the demand again.
+  std::vector<double> timeToCapacitySeconds;
+  std::int32_t decisionsFailed = 0;  // a plugin or an algorithm that failed: the decision held
+};
+
+struct PolicyRun {
+  std::string policy;     // "namespace/name"
+  std::string algorithm;  // as requested by the policy
+  PolicySummary summary;
+  std::vector<TimelineRow> timeline;  // empty in summary-only mode
+};
+
+struct SimulationResult {
+  std::string workload;
+  double interval = 15;  // seconds
+  double duration = 0;   // seconds simulated
+  std::int32_t gpusPerReplica = 1;
+  std::optional<double> costPerGpuHour;
+  // The SLO targets, for the report's lines.
+  std::optional<double> sloLatencyP99Ms;
+  std::optional<double> sloTimeToFirstTokenP95Ms;
+  std::optional<double> sloRequestsWaiting;
+  std::vector<PolicyRun> policies;
+};
+
+}  // namespace kubeai::simulate

@@ -1,0 +1,156 @@
+// simulate's writers: the JSON of issue 13 (the shape is the interface), the
+// CSV timeline and the side-by-side table.
+#include "simulate/simulation_output.h"
+
+#include <doctest/doctest.h>
+
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+namespace kubeai::simulate {
+namespace {
+
+SimulationResult twoPolicies() {
+  SimulationResult result;
+  result.workload = "code-assistant";
+  result.interval = 15;
+  result.duration = 30;
+  result.costPerGpuHour = 2.5;
+  result.sloLatencyP99Ms = 8000;
+  PolicyRun first;
+  first.policy = "default/llm-max-ratio";
+  first.algorithm = "MaxRatio";
+  first.summary.replicaSeconds = 90;
+  first.summary.gpuHours = 0.025;
+  first.summary.cost = 0.0625;
+  first.summary.sloViolationSeconds.latencyP99Ms = 15;
+  first.summary.sloViolationSeconds.any = 15;
+  first.summary.scaleUps = 1;
+  first.summary.minReplicas = 2;
+  first.summary.maxReplicas = 4;
+  first.summary.timeToCapacitySeconds = {15};
+  TimelineRow row;
+  row.time = 0;
+  row.demand = 2.5;
+  row.replicas = 2;
+  row.readyReplicas = 2;
+  row.requestedReplicas = 2;
+  row.desiredReplicas = 4;
+  row.metrics = {{"gpuUtilization", 91.5}, {"kvCache", std::nullopt}};
+  row.reason = "scale up: \"gpuUtilization\" at 1.31x, over target";
+  row.latencyP99Ms = 9100;
+  row.violatesLatencyP99 = true;
+  first.timeline.push_back(row);
+  row.time = 15;
+  row.replicas = 4;
+  row.limitedBy = "scaleUpPolicy";
+  row.latencyP99Ms.reset();
+  row.reason = "a,b";
+  first.timeline.push_back(row);
+  PolicyRun second = first;
+  second.policy = "team/other";
+  second.algorithm = "CappedSmoothRatio";
+  result.policies = {first, second};
+  return result;
+}
+
+}  // namespace
+
+TEST_CASE("simulate's JSON has the issue's shape, with null for no data and no limit") {
+  std::ostringstream out;
+  writeJson(out, twoPolicies());
+  const nlohmann::json json = nlohmann::json::parse(out.str());
+  CHECK(json["workload"] == "code-assistant");
+  CHECK(json["interval"] == 15);
+  REQUIRE(json["policies"].size() == 2);
+  const nlohmann::json& run = json["policies"][0];
+  CHECK(run["policy"] == "default/llm-max-ratio");
+  CHECK(run["algorithm"] == "MaxRatio");
+  const nlohmann::json& summary = run["summary"];
+  for (const char* key : {"replicaSeconds", "gpuHours", "cost", "sloViolationSeconds", "peakBacklog", "scaleUps",
+                          "scaleDowns", "reversals", "minReplicas", "maxReplicas"}) {
+    INFO(key);
+    CHECK(summary.contains(key));
+  }
+  CHECK(summary["replicaSeconds"] == 90);
+  CHECK(summary["cost"] == 0.0625);
+  CHECK(summary["sloViolationSeconds"]["latencyP99Ms"] == 15);
+  CHECK(summary["sloViolationSeconds"].contains("timeToFirstTokenP95Ms"));
+  CHECK(summary["sloViolationSeconds"].contains("requestsWaiting"));
+  CHECK(summary["timeToCapacitySeconds"] == nlohmann::json::array({15}));
+  const nlohmann::json& timeline = run["timeline"];
+  REQUIRE(timeline.size() == 2);
+  for (const char* key : {"time", "demand", "replicas", "readyReplicas", "desiredReplicas", "metrics", "limitedBy",
+                          "reason"}) {
+    INFO(key);
+    CHECK(timeline[0].contains(key));
+  }
+  CHECK(timeline[0]["limitedBy"].is_null());
+  CHECK(timeline[1]["limitedBy"] == "scaleUpPolicy");
+  CHECK(timeline[0]["metrics"]["gpuUtilization"] == 91.5);
+  CHECK(timeline[0]["metrics"]["kvCache"].is_null());
+  CHECK(timeline[0]["reason"] == "scale up: \"gpuUtilization\" at 1.31x, over target");
+  CHECK(timeline[1]["latencyP99Ms"].is_null());
+  CHECK(json["policies"][1]["algorithm"] == "CappedSmoothRatio");
+}
+
+TEST_CASE("simulate's JSON without a price or timelines") {
+  SimulationResult result = twoPolicies();
+  result.costPerGpuHour.reset();
+  for (PolicyRun& run : result.policies) {
+    run.summary.cost.reset();
+    run.timeline.clear();
+  }
+  std::ostringstream out;
+  writeJson(out, result);
+  const nlohmann::json json = nlohmann::json::parse(out.str());
+  CHECK(json["costPerGpuHour"].is_null());
+  CHECK(json["policies"][0]["summary"]["cost"].is_null());
+  CHECK(json["policies"][0]["timeline"].empty());
+  std::ostringstream none;
+  writeJson(none, SimulationResult{});
+  CHECK(nlohmann::json::parse(none.str())["policies"].empty());
+}
+
+TEST_CASE("simulate's CSV: one header, one line per row, fields quoted where needed") {
+  const SimulationResult result = twoPolicies();
+  std::ostringstream out;
+  writeCsvHeader(out);
+  for (const TimelineRow& row : result.policies[0].timeline) {
+    writeCsvRow(out, result.policies[0], row);
+  }
+  std::istringstream lines(out.str());
+  std::string header;
+  std::string first;
+  std::string second;
+  std::getline(lines, header);
+  std::getline(lines, first);
+  std::getline(lines, second);
+  CHECK(header.rfind("policy,time,demand,replicas,readyReplicas,requestedReplicas,desiredReplicas,", 0) == 0);
+  CHECK(first == "default/llm-max-ratio,0,2.5,2,2,2,4,9100,,0,0,0,,\"scale up: \"\"gpuUtilization\"\" at 1.31x, "
+                 "over target\",gpuUtilization=91.5;kvCache=");
+  CHECK(second == "default/llm-max-ratio,15,2.5,4,2,2,4,,,0,0,0,scaleUpPolicy,\"a,b\",gpuUtilization=91.5;kvCache=");
+  std::string rest;
+  CHECK_FALSE(std::getline(lines, rest));
+}
+
+TEST_CASE("simulate's table puts the policies side by side") {
+  std::ostringstream out;
+  writeSummaryText(out, twoPolicies());
+  const std::string text = out.str();
+  CHECK(text.find("workload code-assistant: 30 s at 15 s steps, 2 policies") != std::string::npos);
+  CHECK(text.find("default/llm-max-ratio") != std::string::npos);
+  CHECK(text.find("team/other") != std::string::npos);
+  CHECK(text.find("cost") != std::string::npos);
+  CHECK(text.find("0.06") != std::string::npos);
+  CHECK(text.find("latencyP99Ms (s)") != std::string::npos);
+  // No SLO on TTFT, so no row for it.
+  CHECK(text.find("timeToFirstTokenP95Ms") == std::string::npos);
+  // Both columns on the policy line.
+  const std::size_t line = text.find("policy ");
+  REQUIRE(line != std::string::npos);
+  const std::string policyLine = text.substr(line, text.find('\n', line) - line);
+  CHECK(policyLine.find("default/llm-max-ratio") < policyLine.find("team/other"));
+}
+
+}  // namespace kubeai::simulate

@@ -1,0 +1,288 @@
+// The closed loop of simulate through time (issue 13's acceptance): synthetic
+// step loads, each row checked against the HPA's rules as DESIGN §3 states them.
+#include "simulate/simulator.h"
+
+#include <doctest/doctest.h>
+
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+
+#include "core/algorithm_registry.h"
+#include "policy/policy_parser.h"
+#include "simulate/simulation_output.h"
+
+namespace kubeai::simulate {
+namespace {
+
+// One replica serves 1 request/s; the HPA syncs with every evaluation and
+// drops nothing (tolerance 0), so what is asserted is the policy's behaviour.
+Workload stepWorkload(std::int32_t initial, double startupSeconds) {
+  Workload workload;
+  workload.name = "steps";
+  workload.interval = std::chrono::milliseconds(15'000);
+  workload.hpa.syncPeriod = std::chrono::milliseconds(15'000);
+  workload.hpa.tolerance = 0;
+  workload.replicas.initial = initial;
+  workload.replicas.startup = {startupSeconds, startupSeconds};
+  workload.capacity.requestsPerSecond = 1;
+  workload.slo.requestsWaiting = 5;
+  return workload;
+}
+
+// `rates[k]` requests/s for `counts[k]` steps each.
+DemandSeries demandOf(std::initializer_list<std::pair<double, int>> runs) {
+  DemandSeries demand;
+  demand.interval = std::chrono::milliseconds(15'000);
+  for (const auto& [rate, count] : runs) {
+    for (int i = 0; i < count; ++i) {
+      demand.steps.push_back(DemandStep{rate, 0, 0});
+    }
+  }
+  return demand;
+}
+
+// The pool's saturation (llm-d's EPP: 100 x demand / ready capacity) against
+// 100: MaxRatio recommends ceil(demand / per-replica rate) from what is ready.
+core::Policy saturationPolicy(const std::string& behaviour, std::int32_t maxReplicas = 20) {
+  const std::string yaml = R"(apiVersion: kubeai.io/v1alpha1
+kind: AIInferenceAutoscalerPolicy
+metadata: {name: steps, namespace: default}
+spec:
+  targetRef: {kind: Deployment, name: model}
+  minReplicas: 1
+  maxReplicas: )" + std::to_string(maxReplicas) + R"(
+  metrics:
+    custom:
+      - {name: saturation, engine: llm-d, signal: poolSaturation, target: {type: Value, value: 100}}
+  algorithm: {name: MaxRatio, tolerance: 0}
+)" + behaviour;
+  policy::PolicyFile file = policy::parsePolicyYaml(yaml);
+  REQUIRE(file.policies.size() == 1);
+  for (const auto& error : file.policies[0].errors) {
+    INFO(error.toString());
+  }
+  REQUIRE(file.policies[0].ok());
+  return file.policies[0].policy;
+}
+
+PolicyRun runOne(const Workload& workload, const DemandSeries& demand, const core::Policy& policy) {
+  const auto registry = core::AlgorithmRegistry::withBuiltins();
+  const std::vector<core::Policy> policies{policy};
+  auto result = runSimulation(workload, demand, policies, *registry);
+  REQUIRE_MESSAGE(result.ok(), (result.ok() ? "" : result.error().message));
+  REQUIRE(result.value().policies.size() == 1);
+  return result.value().policies[0];
+}
+
+// Step index of time t (seconds).
+std::size_t at(double t) { return static_cast<std::size_t>(t / 15); }
+
+}  // namespace
+
+TEST_CASE("simulate, no limits: the replicas follow a demand step within one interval") {
+  const core::Policy policy = saturationPolicy("  cooldownPeriod: 0\n  scaleDown: {stabilizationWindowSeconds: 0}\n");
+  const PolicyRun run = runOne(stepWorkload(2, 0), demandOf({{2, 10}, {8, 10}}), policy);
+  REQUIRE(run.timeline.size() == 20);
+  for (std::size_t i = 0; i < 10; ++i) {
+    CHECK(run.timeline[i].desiredReplicas == 2);
+    CHECK(run.timeline[i].readyReplicas == 2);
+  }
+  // The step arrives at t=150; the decision at its end (t=165) asks for 8 and
+  // the HPA's sync at t=165 makes them; with no start-up they serve from t=165.
+  CHECK(run.timeline[at(150)].desiredReplicas == 8);
+  CHECK(run.timeline[at(150)].readyReplicas == 2);
+  CHECK(run.timeline[at(165)].requestedReplicas == 8);
+  CHECK(run.timeline[at(165)].readyReplicas == 8);
+  CHECK(run.timeline[at(165)].replicas == 8);
+  for (std::size_t i = at(165); i < 20; ++i) {
+    CHECK(run.timeline[i].desiredReplicas == 8);
+  }
+  CHECK(run.summary.scaleUps == 1);
+  CHECK(run.summary.scaleDowns == 0);
+  // 10 steps at 2 replicas, 10 at 8 (the one that asked for them still ran 2).
+  CHECK(run.summary.replicaSeconds == doctest::Approx(11 * 2 * 15 + 9 * 8 * 15));
+}
+
+TEST_CASE("simulate, start-up: new replicas cost from the scale-up and serve after the start-up time") {
+  const core::Policy policy =
+      saturationPolicy("  cooldownPeriod: 0\n  scaleDown: {stabilizationWindowSeconds: 0}\n", 8);
+  const PolicyRun run = runOne(stepWorkload(2, 120), demandOf({{2, 10}, {8, 20}}), policy);
+  // Scaled to 8 at t=165: they exist from then, ready at 165 + 120 = 285.
+  for (double t = 165; t < 285; t += 15) {
+    INFO("t=" << t);
+    CHECK(run.timeline[at(t)].replicas == 8);
+    CHECK(run.timeline[at(t)].readyReplicas == 2);
+  }
+  CHECK(run.timeline[at(285)].readyReplicas == 8);
+  // While only 2 serve 8 requests/s a backlog builds and the SLO breaks.
+  CHECK(run.timeline[at(270)].backlog > 0);
+  CHECK(run.summary.sloViolationSeconds.requestsWaiting > 0);
+  REQUIRE(!run.summary.timeToCapacitySeconds.empty());
+}
+
+TEST_CASE("simulate, a scale-up Pods policy limits the climb to its value per period") {
+  const core::Policy policy = saturationPolicy(
+      "  cooldownPeriod: 0\n  scaleUp:\n    policies: [{type: Pods, value: 2, periodSeconds: 60}]\n"
+      "  scaleDown: {stabilizationWindowSeconds: 0}\n");
+  const PolicyRun run = runOne(stepWorkload(1, 0), demandOf({{1, 10}, {10, 30}}), policy);
+  // The step at t=150 needs 10. From 1: +2 per 60 s, the period starting at
+  // the replicas of 60 s before (an event counts while its time + 60 s is
+  // after now, as in the HPA): 3 at 165, 5 at 225, 7 at 285, 9 at 345, 10 at 405.
+  const std::vector<std::pair<double, std::int32_t>> expected{
+      {150, 1}, {165, 3}, {210, 3}, {225, 5}, {270, 5}, {285, 7}, {330, 7}, {345, 9}, {390, 9}, {405, 10}, {420, 10}};
+  for (const auto& [t, replicas] : expected) {
+    INFO("t=" << t);
+    CHECK(run.timeline[at(t)].requestedReplicas == replicas);
+  }
+  CHECK(run.timeline[at(150)].limitedBy == "scaleUpPolicy");
+  CHECK(run.summary.scaleUps == 5);
+}
+
+TEST_CASE("simulate, a scale-down stabilization window delays the fall by exactly the window") {
+  const core::Policy policy =
+      saturationPolicy("  cooldownPeriod: 0\n  scaleDown: {stabilizationWindowSeconds: 120}\n");
+  const PolicyRun run = runOne(stepWorkload(10, 0), demandOf({{10, 20}, {2, 20}}), policy);
+  // The demand falls at t=300; the last recommendation of 10 was made at its
+  // start (t=300, the end of the step before). The window holds 10 while that
+  // recommendation is within it: until t=420 (300 + 120), when 2 is published
+  // (without the window: at t=315).
+  // Row t is decided at t + 15: the decisions at 315 ... 405 hold 10.
+  for (double t = 300; t < 405; t += 15) {
+    INFO("t=" << t);
+    CHECK(run.timeline[at(t)].desiredReplicas == 10);
+  }
+  CHECK(run.timeline[at(300)].limitedBy == "stabilization");
+  CHECK(run.timeline[at(405)].desiredReplicas == 2);
+  CHECK(run.timeline[at(420)].requestedReplicas == 2);
+  CHECK(run.summary.scaleDowns == 1);
+}
+
+TEST_CASE("simulate, cooldown holds the replicas for cooldownPeriod after the last change") {
+  const core::Policy policy =
+      saturationPolicy("  cooldownPeriod: 60\n  scaleDown: {stabilizationWindowSeconds: 0}\n");
+  const PolicyRun run = runOne(stepWorkload(2, 0), demandOf({{2, 10}, {8, 2}, {4, 20}}), policy);
+  // Up to 8 at t=165 (the first change: no cooldown before it). The demand
+  // falls to 4 at t=180; the cooldown holds 8 while now - 165 < 60: through
+  // the decisions at t=195 and t=210; at t=225 it has passed and 4 is published.
+  CHECK(run.timeline[at(150)].desiredReplicas == 8);
+  CHECK(run.timeline[at(180)].desiredReplicas == 8);
+  CHECK(run.timeline[at(180)].limitedBy == "cooldown");
+  CHECK(run.timeline[at(195)].desiredReplicas == 8);
+  CHECK(run.timeline[at(210)].desiredReplicas == 4);
+  CHECK(run.timeline[at(225)].requestedReplicas == 4);
+}
+
+TEST_CASE("simulate, the HPA drops a change within its tolerance") {
+  const core::Policy policy = saturationPolicy("  cooldownPeriod: 0\n  scaleDown: {stabilizationWindowSeconds: 0}\n", 40);
+  Workload workload = stepWorkload(20, 0);
+  workload.hpa.tolerance = 0.1;
+  // 21 requests/s asks for 21: 21/20 is within 10 %, so the HPA keeps 20; 23 is not.
+  const PolicyRun run = runOne(workload, demandOf({{20, 4}, {21, 4}, {23, 4}}), policy);
+  CHECK(run.timeline[at(60)].desiredReplicas == 21);
+  CHECK(run.timeline[at(75)].requestedReplicas == 20);
+  CHECK(run.timeline[at(105)].requestedReplicas == 20);
+  CHECK(run.timeline[at(120)].desiredReplicas == 23);
+  CHECK(run.timeline[at(135)].requestedReplicas == 23);
+}
+
+TEST_CASE("simulate is deterministic: the same inputs write the same bytes") {
+  const core::Policy policy = saturationPolicy("");
+  Workload workload = stepWorkload(2, 0);
+  workload.replicas.startup = {30, 150};  // drawn from the seed
+  const DemandSeries demand = demandOf({{2, 20}, {9, 20}, {1, 20}});
+  const auto registry = core::AlgorithmRegistry::withBuiltins();
+  const std::vector<core::Policy> policies{policy};
+  std::ostringstream first;
+  std::ostringstream second;
+  writeJson(first, runSimulation(workload, demand, policies, *registry).value());
+  writeJson(second, runSimulation(workload, demand, policies, *registry).value());
+  CHECK(first.str() == second.str());
+  workload.seed = 2;
+  std::ostringstream other;
+  writeJson(other, runSimulation(workload, demand, policies, *registry).value());
+  CHECK(other.str() != first.str());
+}
+
+TEST_CASE("simulate's summary equals what its JSON timeline adds up to") {
+  const core::Policy policy = saturationPolicy(
+      "  cooldownPeriod: 30\n  scaleUp:\n    policies: [{type: Pods, value: 3, periodSeconds: 45}]\n"
+      "  scaleDown: {stabilizationWindowSeconds: 60}\n");
+  Workload workload = stepWorkload(2, 60);
+  workload.gpusPerReplica = 2;
+  workload.costPerGpuHour = 2.5;
+  workload.slo.latencyP99Ms = 4000;
+  const DemandSeries demand = demandOf({{2, 10}, {9, 10}, {3, 5}, {7, 5}, {1, 20}, {6, 10}});
+  const auto registry = core::AlgorithmRegistry::withBuiltins();
+  const std::vector<core::Policy> policies{policy};
+  std::ostringstream text;
+  writeJson(text, runSimulation(workload, demand, policies, *registry).value());
+  const nlohmann::json json = nlohmann::json::parse(text.str());
+  const nlohmann::json& run = json["policies"][0];
+  const nlohmann::json& timeline = run["timeline"];
+  const double interval = json["interval"].get<double>();
+  REQUIRE(timeline.size() == demand.steps.size());
+
+  double replicaSeconds = 0;
+  double latency = 0;
+  double waiting = 0;
+  double peakBacklog = 0;
+  int ups = 0;
+  int downs = 0;
+  int minReplicas = 1 << 30;
+  int maxReplicas = 0;
+  for (std::size_t i = 0; i < timeline.size(); ++i) {
+    const nlohmann::json& row = timeline[i];
+    replicaSeconds += row["replicas"].get<double>() * interval;
+    const bool noLatency = row["latencyP99Ms"].is_null();
+    latency += (noLatency ? row["demand"].get<double>() > 0 : row["latencyP99Ms"].get<double>() > 4000) ? interval : 0;
+    waiting += row["requestsWaiting"].get<double>() > 5 ? interval : 0;
+    peakBacklog = std::max(peakBacklog, row["backlog"].get<double>());
+    minReplicas = std::min(minReplicas, row["replicas"].get<int>());
+    maxReplicas = std::max(maxReplicas, row["replicas"].get<int>());
+    if (i > 0) {
+      const int before = timeline[i - 1]["requestedReplicas"].get<int>();
+      const int now = row["requestedReplicas"].get<int>();
+      ups += now > before ? 1 : 0;
+      downs += now < before ? 1 : 0;
+    }
+  }
+  const nlohmann::json& summary = run["summary"];
+  CHECK(summary["replicaSeconds"].get<double>() == doctest::Approx(replicaSeconds));
+  CHECK(summary["gpuHours"].get<double>() == doctest::Approx(replicaSeconds * 2 / 3600));
+  CHECK(summary["cost"].get<double>() == doctest::Approx(replicaSeconds * 2 / 3600 * 2.5));
+  CHECK(summary["sloViolationSeconds"]["latencyP99Ms"].get<double>() == doctest::Approx(latency));
+  CHECK(summary["sloViolationSeconds"]["requestsWaiting"].get<double>() == doctest::Approx(waiting));
+  CHECK(summary["peakBacklog"].get<double>() == doctest::Approx(peakBacklog));
+  CHECK(summary["scaleUps"].get<int>() == ups);
+  CHECK(summary["scaleDowns"].get<int>() == downs);
+  CHECK(summary["minReplicas"].get<int>() == minReplicas);
+  CHECK(summary["maxReplicas"].get<int>() == maxReplicas);
+  // Something happened to add up.
+  CHECK(ups >= 2);
+  CHECK(downs >= 1);
+  CHECK(waiting > 0);
+}
+
+TEST_CASE("simulate refuses a metric the model cannot produce, naming the policy and the metric") {
+  policy::PolicyFile file = policy::parsePolicyYaml(R"(apiVersion: kubeai.io/v1alpha1
+kind: AIInferenceAutoscalerPolicy
+metadata: {name: custom, namespace: team}
+spec:
+  targetRef: {kind: Deployment, name: model}
+  maxReplicas: 5
+  metrics:
+    custom:
+      - {name: tokensPerPod, prometheusQuery: 'sum(rate(x[1m]))', target: {type: Value, value: 10}}
+)");
+  REQUIRE(file.policies.at(0).ok());
+  const auto registry = core::AlgorithmRegistry::withBuiltins();
+  const std::vector<core::Policy> policies{file.policies[0].policy};
+  auto result = runSimulation(stepWorkload(1, 0), demandOf({{1, 4}}), policies, *registry);
+  REQUIRE_FALSE(result.ok());
+  CHECK(result.error().message.find("policy team/custom") != std::string::npos);
+  CHECK(result.error().message.find("metric tokensPerPod") != std::string::npos);
+  CHECK(result.error().message.find("spec.metrics.custom[0]") != std::string::npos);
+}
+
+}  // namespace kubeai::simulate
