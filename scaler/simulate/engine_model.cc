@@ -152,7 +152,9 @@ EngineMetrics advanceEngine(const Capacity& capacity, EngineState& state, const 
 
   out.requestsRunning = replicas * queue.running;
   out.requestsWaiting = replicas * queue.waiting + nextBacklog;
-  out.gpuUtilizationPercent = 100 * std::min(1.0, load);
+  // Busy all the time while a backlog is left; otherwise the share of the
+  // capacity the interval's requests used.
+  out.gpuUtilizationPercent = nextBacklog > 0 ? 100.0 : std::min(100.0, 100 * offered / poolRate);
 
   out.e2eLatencyMeanMs = 1000 * (sojournSeconds + drainSeconds);
   out.e2eLatencyP95Ms = 1000 * (kLogTail95 * sojournSeconds + drainSeconds);
@@ -186,7 +188,11 @@ EngineMetrics advanceEngine(const Capacity& capacity, EngineState& state, const 
   }
   out.poolRequestsWaiting = out.requestsWaiting;
   out.poolRequestsRunning = out.requestsRunning;
-  out.poolSaturationPercent = 100 * std::min(load, kMaxModelValue);
+  // The demand over the ready capacity, the backlog left out: 100 means the
+  // replicas are just enough for the demand (MaxRatio on it asks for
+  // ceil(lambda / mu) replicas), whatever queue earlier intervals left.
+  // 100 lambda / (c mu) in this order: 11 on 10 is exactly 110, as a hand would have it.
+  out.poolSaturationPercent = std::min(100 * lambda / poolRate, kMaxModelValue);
   return out;
 }
 

@@ -35,7 +35,8 @@ namespace kubeai::simulate {
 //   inter-token q        m_q / T,  T = mu (Lc + Lg) (the token rate mu allows), else tokensPerSecond
 //   TTFT quantile q      queue quantile q + Lc m_q / T
 //   KV cache             100 min(1, running per replica (Lc + Lg/2) / kvCacheTokens)
-//   GPU utilization      100 min(1, a)
+//   GPU utilization      100 min(1, a); 100 while a backlog is left (B' > 0)
+//   pool saturation      100 lambda / (c mu) (llm-d; the backlog left out)
 // With no ready replica nothing is served, B grows by lambda dt, and the
 // pod-scoped signals have no data (no pod to scrape); pool-level ones (llm-d) do.
 // No input gives NaN or infinity: negative or non-finite inputs count as 0,
@@ -87,7 +88,7 @@ struct EngineMetrics {
   std::optional<double> poolRequestsWaiting;
   std::optional<double> poolRequestsRunning;
   std::optional<double> poolKvCacheUtilizationPercent;  // the last value with no ready replica
-  std::optional<double> poolSaturationPercent;  // 100 a; 100 with demand and no replica, 0 idle
+  std::optional<double> poolSaturationPercent;  // 100 lambda / (c mu); 100 with demand and no replica, 0 idle
 };
 
 // Advances `state` by one interval and returns the metrics seen at its end.

@@ -124,12 +124,15 @@ TEST_CASE("engine model: overload builds the backlog and the spare capacity drai
   CHECK(*m.utilization == doctest::Approx(kMaxStableUtilization));
   CHECK(*m.gpuUtilizationPercent == doctest::Approx(100));
   CHECK(*m.requestsWaiting == doctest::Approx(20.8));  // the engines admit all (no K): the backlog waits
+  CHECK(*m.poolSaturationPercent == doctest::Approx(150));  // 3 / (2 x 1)
   // The drain time B / (c mu) = 10.4 s is added to every latency.
   CHECK(*m.e2eLatencyP99Ms == doctest::Approx(1000 * (4.605170 / 0.02 + 10.4)));
   CHECK(*m.queueTimeP99Ms == doctest::Approx(10400));
   // lambda = 0.96: the spare capacity 1.96 - 0.96 = 1 request/s drains 10 per 10 s.
   m = advanceEngine(capacity, state, interval(0.96, 2, 10));
   CHECK(m.backlog == doctest::Approx(10.8));
+  CHECK(*m.gpuUtilizationPercent == 100);  // busy draining
+  CHECK(*m.poolSaturationPercent == doctest::Approx(48));  // demand over capacity, the backlog left out
   m = advanceEngine(capacity, state, interval(0.96, 2, 10));
   CHECK(m.backlog == doctest::Approx(0.8));
   // The last 0.8 fit: served 0.96 + 0.08 = 1.04, rho 0.52, nothing left.
@@ -137,6 +140,7 @@ TEST_CASE("engine model: overload builds the backlog and the spare capacity drai
   CHECK(m.backlog == 0);
   CHECK(m.servedRequestsPerSecond == doctest::Approx(1.04));
   CHECK(*m.utilization == doctest::Approx(0.52));
+  CHECK(*m.gpuUtilizationPercent == doctest::Approx(52));  // the interval's share, drained part included
   m = advanceEngine(capacity, state, interval(0.96, 2, 10));
   CHECK(*m.utilization == doctest::Approx(0.48));
 }
