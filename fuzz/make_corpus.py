@@ -216,4 +216,52 @@ write("plugin_host_protocol", "session", bytes([63]) + b"".join(frame(b) for b i
 write("plugin_host_protocol", "split", bytes([2]) + frame(hello) + frame(result))
 write("plugin_host_protocol", "load_failed", bytes([0]) + frame(load_failed))
 write("plugin_host_protocol", "oversized", bytes([5]) + struct.pack("<I", (1 << 20) + 1) + b"x" * 8)
+
+# A SimulationWorkload (scaler/simulate/workload.h): the issue's example and
+# the other shapes a spec takes.
+write("simulate_workload", "code-assistant.yaml", """apiVersion: kubeai.io/v1alpha1
+kind: SimulationWorkload
+metadata: {name: code-assistant}
+spec:
+  interval: 15s
+  duration: 1h
+  seed: 1
+  hpa: {syncPeriod: 15s, tolerance: 0.1}
+  replicas: {initial: 2, startupSeconds: 120, shutdownSeconds: 0}
+  capacity: {requestsPerSecond: 2.5, tokensPerSecond: 5000, kvCacheTokens: 200000}
+  gpusPerReplica: 1
+  costPerGpuHour: 2.5
+  slo: {latencyP99Ms: 8000, timeToFirstTokenP95Ms: 1000, requestsWaiting: 20}
+  demand:
+    arrivals: trace.csv
+    scale: 1.0
+""")
+write("simulate_workload", "prometheus.yaml", """apiVersion: kubeai.io/v1alpha1
+kind: SimulationWorkload
+metadata: {name: chat, labels: {team: ml}}
+spec:
+  interval: 1m30s
+  replicas: {startupSeconds: {min: 60, max: 180}}
+  capacity: {requestsPerSecond: 1}
+  demand:
+    prometheus: {query: 'sum(rate(vllm:request_success_total[1m]))', start: 2023-11-16T18:00:00Z, end: 1700160000, step: 15s}
+    scale: 2
+""")
+write("simulate_workload", "errors.yaml", compact({
+    "apiVersion": "kubeai.io/v1alpha1", "kind": "SimulationWorkload", "metadata": {"name": ""},
+    "spec": {"interval": 15, "hpa": {"tolerance": 1}, "slo": {"latencyP99": 1},
+             "demand": {"rate": "r.csv", "arrivals": "/a.csv"}}}))
+
+# Demand traces (scaler/simulate/demand.h): the first byte picks the parser
+# (bit 0: 0 arrivals, 1 rate) and the interval (bits 1-2: 1 ms, 1 s, 15 s, 1 h).
+arrivals = "TIMESTAMP,ContextTokens,GeneratedTokens\n" + "".join(
+    f"2023-11-16 18:17:{3 + i // 3:02d}.{(i * 3137) % 10000000:07d},{100 + 37 * i},{1 + i % 40}\n" for i in range(60))
+write("demand_trace", "arrivals", bytes([4]) + arrivals.encode())
+write("demand_trace", "arrivals-crlf", bytes([2]) + arrivals.replace("\n", "\r\n").encode())
+write("demand_trace", "arrivals-rfc3339", bytes([4]) + b"TIMESTAMP,ContextTokens,GeneratedTokens\n"
+      b"2023-11-16T18:17:03.97Z,4808,10\n2023-11-16T19:17:04.0319600+01:00,3180,8\n")
+write("demand_trace", "rate-seconds", bytes([5]) + b"time,requestsPerSecond\n0,2\n5,4\n10,1\n37.5,0\n60,12.25\n")
+write("demand_trace", "rate-rfc3339", bytes([3]) + b"time,requestsPerSecond\r\n2024-01-01T00:00:00Z,4\r\n"
+      b"2024-01-01T00:00:02.5Z,0\r\n2024-01-01T00:01:00Z,8\r\n")
+write("demand_trace", "rate-bad", bytes([1]) + b"time,requestsPerSecond\n0,1\n0,2\n-1,nan\n")
 print("fuzz/corpus written", file=sys.stderr)
