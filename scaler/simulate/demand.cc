@@ -20,6 +20,8 @@ constexpr double kMaxRateSeconds = 1e11;
 // Longer intervals are refused: they would overflow the step arithmetic, and
 // parseDuration gives at most a week.
 constexpr std::int64_t kMaxIntervalMs = 7LL * 24 * 3600 * 1000;
+// No real count of tokens or rate comes near; the bound keeps every sum finite.
+constexpr double kMaxTraceValue = 1e12;
 // The loader's read size: big enough that fread is not the cost, small enough
 // that a 500 MB trace is never held whole.
 constexpr std::size_t kReadChunkBytes = 64 * 1024;
@@ -73,7 +75,7 @@ std::optional<double> wholeNumber(std::string_view text) {
   return value;
 }
 
-// A count or a rate: finite and >= 0. `column` names the column in the message.
+// A count or a rate: finite, >= 0 and at most kMaxTraceValue. `column` names the column in the message.
 core::Result<double> readValue(std::string_view field, std::string_view column) {
   const std::string_view text = trim(field);
   const auto value = wholeNumber(text);
@@ -86,6 +88,8 @@ core::Result<double> readValue(std::string_view field, std::string_view column) 
     problem = "infinite, a finite number is required";
   } else if (*value < 0) {
     problem = "negative (" + quote(text) + "), must be >= 0";
+  } else if (*value > kMaxTraceValue) {
+    problem = quote(text) + " is larger than 1e12";
   } else {
     return *value;
   }

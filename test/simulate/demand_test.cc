@@ -275,6 +275,7 @@ TEST_CASE("a bad rate series is refused with its file and line") {
       {h + "0,NaN\n", "r.csv:2: requestsPerSecond: NaN, a number is required"},
       {h + "0,-inf\n", "r.csv:2: requestsPerSecond: infinite"},
       {h + "0,lots\n", "r.csv:2: requestsPerSecond: not a number: \"lots\""},
+      {h + "0,1e13\n", "r.csv:2: requestsPerSecond: \"1e13\" is larger than 1e12"},
       {h + "nan,1\n", "r.csv:2: time: \"nan\" must be seconds in [0, 1e11] or an RFC 3339 time"},
       {h + "-5,1\n", "r.csv:2: time: \"-5\" must be seconds"},
       {h + "0,1\n2024-01-01T00:00:10Z,1\n", "r.csv:3: time: an RFC 3339 time, but line 2 has seconds (one kind per file)"},
