@@ -257,7 +257,16 @@ core::Result<SimulationResult> runSimulation(const Workload& workload, const Dem
   result.sloTimeToFirstTokenP95Ms = workload.slo.timeToFirstTokenP95Ms;
   result.sloRequestsWaiting = workload.slo.requestsWaiting;
   for (const PolicyPlan& policyPlan : plans.value()) {
+    // A plugin's state is the run's own: none from before, none left after.
+    const core::Policy& policy = *policyPlan.policy;
+    const auto algorithm = algorithms.find(policy.spec.algorithm.name);
+    if (algorithm) {
+      algorithm->forgetPolicy(policy.metadata.namespace_, policy.metadata.name);
+    }
     result.policies.push_back(runPolicy(workload, demand, policyPlan, algorithms, options));
+    if (algorithm) {
+      algorithm->forgetPolicy(policy.metadata.namespace_, policy.metadata.name);
+    }
   }
   return result;
 }
