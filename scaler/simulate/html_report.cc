@@ -246,32 +246,46 @@ void writeCharts(std::ostream& out, const SimulationResult& result) {
   }
   out << "</p>\n";
 
-  // (1) Demand against what could serve it.
+  // (1) Demand against what could serve it: ready capacity in requests/s on
+  // the demand's axis when the result knows a replica's rate, else the ready
+  // replicas on an axis of their own.
   {
+    const std::optional<double> perReplica = result.capacityRequestsPerSecond;
     svg::LineChart chart;
     chart.id = "chart-demand";
-    chart.ariaLabel = "Demand and ready replicas per policy";
+    chart.ariaLabel = perReplica ? "Demand and ready capacity per policy" : "Demand and ready replicas per policy";
     chart.durationSeconds = duration;
-    chart.left.title = "demand (requests/s)";
-    chart.right = svg::Axis{"ready replicas", true, std::nullopt};
+    chart.left.title = "requests/s";
+    if (!perReplica) {
+      chart.left.title = "demand (requests/s)";
+      chart.right = svg::Axis{"ready replicas", true, std::nullopt};
+    }
     svg::Series demand = series(result, *runs.front(), std::string(kDemandColor),
                                 [](const TimelineRow& row) { return std::optional(row.demand); });
     demand.area = true;
     chart.series.push_back(std::move(demand));
     for (std::size_t i = 0; i < runs.size(); ++i) {
-      svg::Series ready = series(result, *runs[i], policyColor(indexes[i]), [](const TimelineRow& row) {
-        return std::optional<double>(row.readyReplicas);
+      svg::Series ready = series(result, *runs[i], policyColor(indexes[i]), [perReplica](const TimelineRow& row) {
+        return std::optional<double>(perReplica ? row.readyReplicas * *perReplica : row.readyReplicas);
       });
-      ready.rightAxis = true;
+      ready.rightAxis = !perReplica;
       chart.series.push_back(std::move(ready));
     }
-    out << "<section class=\"chart\">\n<h2>Demand and ready replicas</h2>\n"
-           "<p>The offered load (area, left axis) against the replicas that serve it (right "
-           "axis), per policy.</p>\n";
+    if (perReplica) {
+      out << "<section class=\"chart\">\n<h2>Demand and ready capacity</h2>\n"
+             "<p>The offered load (area) against what the ready replicas serve (ready replicas &times; "
+          << formatFixed(*perReplica, *perReplica == std::floor(*perReplica) ? 0 : 2)
+          << " requests/s, capacity.requestsPerSecond), per policy; the area above a line is what "
+             "queues.</p>\n";
+    } else {
+      out << "<section class=\"chart\">\n<h2>Demand and ready replicas</h2>\n"
+             "<p>The offered load (area, left axis) against the replicas that serve it (right "
+             "axis), per policy.</p>\n";
+    }
     svg::writeLineChart(out, chart);
     out << "<ul class=\"legend\">";
     writeLegendItem(out, kDemandColor, "demand (requests/s)", "area");
-    writePolicyLegend(out, runs, indexes, ": ready replicas", "solid");
+    writePolicyLegend(out, runs, indexes, perReplica ? ": ready capacity" : ": ready replicas", "solid");
     out << "</ul>\n</section>\n";
   }
 

@@ -69,6 +69,9 @@ struct SimulationResult {
   double duration = 0;   // seconds simulated
   std::int32_t gpusPerReplica = 1;
   std::optional<double> costPerGpuHour;
+  // What one ready replica serves (spec.capacity.requestsPerSecond), for the
+  // report's ready capacity; the model may lower it by tokensPerSecond.
+  std::optional<double> capacityRequestsPerSecond;
   // The SLO targets, for the report's lines.
   std::optional<double> sloLatencyP99Ms;
   std::optional<double> sloTimeToFirstTokenP95Ms;

@@ -253,6 +253,7 @@ core::Result<SimulationResult> runSimulation(const Workload& workload, const Dem
   result.duration = static_cast<double>(stepCount(workload, demand)) * result.interval;
   result.gpusPerReplica = workload.gpusPerReplica;
   result.costPerGpuHour = workload.costPerGpuHour;
+  result.capacityRequestsPerSecond = workload.capacity.requestsPerSecond;
   result.sloLatencyP99Ms = workload.slo.latencyP99Ms;
   result.sloTimeToFirstTokenP95Ms = workload.slo.timeToFirstTokenP95Ms;
   result.sloRequestsWaiting = workload.slo.requestsWaiting;

@@ -64,6 +64,21 @@ TEST_CASE("html report: one svg per chart, a table row per policy, a closed page
   CHECK(html.find("https://") == std::string::npos);
 }
 
+TEST_CASE("html report: with a replica's rate the first chart is demand against ready capacity") {
+  SimulationResult result = test::reportFixture(60, 2);
+  std::ostringstream without;
+  writeHtmlReport(without, result);
+  CHECK(without.str().find("<h2>Demand and ready replicas</h2>") != std::string::npos);
+  result.capacityRequestsPerSecond = 2.5;
+  std::ostringstream with;
+  writeHtmlReport(with, result);
+  const std::string html = with.str();
+  CHECK(html.find("<h2>Demand and ready capacity</h2>") != std::string::npos);
+  CHECK(html.find("ready replicas &times; 2.50 requests/s") != std::string::npos);
+  CHECK(html.find(": ready capacity") != std::string::npos);
+  CHECK(html.find("<h2>Demand and ready replicas</h2>") == std::string::npos);
+}
+
 TEST_CASE("html report: policy names, algorithms and the workload are escaped") {
   SimulationResult result = test::reportFixture(40, 2);
   result.workload = "a&b";
