@@ -138,18 +138,12 @@ void writeHeader(std::ostream& out, const SimulationResult& result) {
       << ".</p>\n";
 }
 
-std::string timeToCapacity(const std::vector<double>& values) {
-  if (values.empty()) {
+std::string timeToCapacity(const PolicySummary::TimeToCapacity& waits) {
+  if (waits.count == 0) {
     return "&#8212;";
   }
-  double sum = 0;
-  double high = 0;
-  for (const double value : values) {
-    sum += value;
-    high = std::max(high, value);
-  }
-  return std::to_string(values.size()) + (values.size() == 1 ? " step: " : " steps: ") + "mean " +
-         seconds(sum / static_cast<double>(values.size())) + ", max " + seconds(high);
+  return std::to_string(waits.count) + (waits.count == 1 ? " time: " : " times: ") + "mean " +
+         seconds(waits.meanSeconds) + ", max " + seconds(waits.maxSeconds);
 }
 
 void writeSummaryTable(std::ostream& out, const SimulationResult& result) {
@@ -185,7 +179,7 @@ void writeSummaryTable(std::ostream& out, const SimulationResult& result) {
         << seconds(s.sloViolationSeconds.any) << "</td><td>" << formatFixed(s.peakBacklog, 1)
         << "</td><td>" << s.scaleUps << "</td><td>" << s.scaleDowns << "</td><td>"
         << s.reversals << "</td><td>" << s.minReplicas << "</td><td>" << s.maxReplicas
-        << "</td><td>" << timeToCapacity(s.timeToCapacitySeconds) << "</td><td>"
+        << "</td><td>" << timeToCapacity(s.timeToCapacity) << "</td><td>"
         << s.decisionsFailed << "</td></tr>\n";
   }
   out << "</tbody>\n</table>\n";

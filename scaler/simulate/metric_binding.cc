@@ -11,7 +11,21 @@ SlotSignal seedSignal(const core::Policy& policy, core::MetricSlot slot) {
   const std::string name(core::metricSlotName(slot));
   const bool podScoped = !(slot == core::MetricSlot::kRequestQueueDepth && policy.spec.metrics.engine == "llm-d");
   // Every seed name is one of the model's (engine_model_test).
-  return SlotSignal{slot, name, name, engineSignalId(name, podScoped).value_or(EngineSignal::kRequestsWaiting)};
+  const core::MetricsSpec& metrics = policy.spec.metrics;
+  bool emptyIsZero = false;
+  switch (slot) {
+    case core::MetricSlot::kLatencyP99:
+    case core::MetricSlot::kLatencyP95: emptyIsZero = metrics.latency && metrics.latency->treatEmptyAsZero; break;
+    case core::MetricSlot::kGpuUtilization:
+      emptyIsZero = metrics.gpuUtilization && metrics.gpuUtilization->treatEmptyAsZero;
+      break;
+    case core::MetricSlot::kRequestQueueDepth:
+      emptyIsZero = metrics.requestQueueDepth && metrics.requestQueueDepth->treatEmptyAsZero;
+      break;
+    default: break;
+  }
+  return SlotSignal{slot, name, name, engineSignalId(name, podScoped).value_or(EngineSignal::kRequestsWaiting),
+                    emptyIsZero};
 }
 
 }  // namespace
@@ -44,7 +58,7 @@ core::Result<MetricBinding> bindMetrics(const core::Policy& policy) {
                          "cannot produce signal " + custom.signal + " of engine " + custom.engine +
                          " (docs/simulate.md lists what it produces)"};
     }
-    binding.slots.push_back(SlotSignal{slot, custom.name, custom.signal, *id});
+    binding.slots.push_back(SlotSignal{slot, custom.name, custom.signal, *id, custom.treatEmptyAsZero});
   }
   return binding;
 }
@@ -65,7 +79,10 @@ core::Observation observe(const MetricBinding& binding, const EngineMetrics& met
   core::Observation observation;
   observation.currentReplicas = currentReplicas;
   for (const SlotSignal& slot : binding.slots) {
-    const std::optional<double> value = engineSignalValue(metrics, slot.id);
+    std::optional<double> value = engineSignalValue(metrics, slot.id);
+    if (!value && slot.emptyIsZero) {
+      value = 0.0;
+    }
     switch (slot.slot) {
       case core::MetricSlot::kLatencyP99: observation.latencyP99Ms = value; break;
       case core::MetricSlot::kLatencyP95: observation.latencyP95Ms = value; break;

@@ -17,6 +17,9 @@ struct SlotSignal {
   std::string name;    // the policy's metric name (core::metricName)
   std::string signal;  // the engine model's signal, as the policy names it
   EngineSignal id;     // resolved once
+  // spec.metrics.custom[].treatEmptyAsZero: no data reads 0, as serve's
+  // Prometheus source reads an empty result.
+  bool emptyIsZero = false;
 };
 
 struct MetricBinding {

@@ -25,7 +25,7 @@ struct TimelineRow {
   std::optional<double> timeToFirstTokenP95Ms;
   double requestsWaiting = 0;
   double backlog = 0;
-  double gpuUtilizationPercent = 0;
+  std::optional<double> gpuUtilizationPercent;  // nullopt: no ready replica
   // Which SLOs the step violated (each counts `interval` seconds).
   bool violatesLatencyP99 = false;
   bool violatesTimeToFirstTokenP95 = false;
@@ -50,9 +50,16 @@ struct PolicySummary {
   std::int32_t reversals = 0;   // a change of direction within 5 minutes of the previous change
   std::int32_t minReplicas = 0;
   std::int32_t maxReplicas = 0;
-  // For each demand step (the replicas the demand needs rising above the
-  // ready ones): seconds until the ready capacity carried the demand again.
-  std::vector<double> timeToCapacitySeconds;
+  // Each time the demand rose above what the ready replicas serve (ready x
+  // the model's rate), how long until they served it again: how many times,
+  // and the mean and the longest wait (0 when it never happened). Still short
+  // at the end counts until the end.
+  struct TimeToCapacity {
+    std::int32_t count = 0;
+    double meanSeconds = 0;
+    double maxSeconds = 0;
+  };
+  TimeToCapacity timeToCapacity{};
   std::int32_t decisionsFailed = 0;  // a plugin or an algorithm that failed: the decision held
 };
 

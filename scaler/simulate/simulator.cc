@@ -21,19 +21,19 @@ constexpr std::chrono::seconds kEpoch{1'704'067'200};
 // Two changes in opposite directions closer than this are a reversal (flapping).
 constexpr double kReversalWindowSeconds = 300;
 constexpr double kBacklogEpsilon = 1e-9;
-constexpr double kTimeEpsilon = 1e-9;
 
 double seconds(std::chrono::milliseconds duration) { return static_cast<double>(duration.count()) / 1000.0; }
 
-core::TimePoint simulatedTime(double secondsFromStart) {
-  return core::TimePoint(std::chrono::duration_cast<core::TimePoint::duration>(
-      kEpoch + std::chrono::duration<double>(secondsFromStart)));
+core::TimePoint simulatedTime(std::int64_t msFromStart) {
+  return core::TimePoint(std::chrono::duration_cast<core::TimePoint::duration>(kEpoch) +
+                         std::chrono::duration_cast<core::TimePoint::duration>(std::chrono::milliseconds(msFromStart)));
 }
 
 // How many steps to run: the workload's duration, or the demand's span.
 std::size_t stepCount(const Workload& workload, const DemandSeries& demand) {
   if (workload.duration) {
-    return static_cast<std::size_t>(std::ceil(seconds(*workload.duration) / seconds(workload.interval) - 1e-9));
+    const std::int64_t interval = workload.interval.count();
+    return static_cast<std::size_t>((workload.duration->count() + interval - 1) / interval);
   }
   return demand.steps.size();
 }
@@ -94,12 +94,35 @@ core::Result<std::vector<PolicyPlan>> plan(std::span<const core::Policy> policie
   return plans;
 }
 
-bool violates(const std::optional<double>& value, const std::optional<double>& slo, double demand) {
+// An SLO is broken by a value over it, or by no value at all while nothing
+// ready serves a demand or a backlog (the worst latency of all).
+bool violates(const std::optional<double>& value, const std::optional<double>& slo, bool unserved) {
   if (!slo) {
     return false;
   }
-  // No value with demand: nothing ready serves it, the worst latency of all.
-  return value ? *value > *slo : demand > 0;
+  return value ? *value > *slo : unserved;
+}
+
+double toSeconds(std::int64_t ms) { return static_cast<double>(ms) / 1000.0; }
+
+// The run's totals, in whole milliseconds: the summary and a sum of the
+// timeline's rows are then the same numbers, whatever the run's length.
+struct RunTotals {
+  std::int64_t replicaMs = 0;
+  std::int64_t latencyMs = 0;
+  std::int64_t ttftMs = 0;
+  std::int64_t waitingMs = 0;
+  std::int64_t anyMs = 0;
+  std::int64_t shortMs = 0;  // summed waits for capacity
+  std::int64_t shortSinceMs = -1;  // when the ready replicas stopped serving the demand; -1: they serve it
+};
+
+void finishShortfall(RunTotals& totals, PolicySummary& summary, std::int64_t nowMs) {
+  const std::int64_t waited = nowMs - totals.shortSinceMs;
+  totals.shortMs += waited;
+  ++summary.timeToCapacity.count;
+  summary.timeToCapacity.maxSeconds = std::max(summary.timeToCapacity.maxSeconds, toSeconds(waited));
+  totals.shortSinceMs = -1;
 }
 
 PolicyRun runPolicy(const Workload& workload, const DemandSeries& demand, const PolicyPlan& plan,
@@ -110,44 +133,50 @@ PolicyRun runPolicy(const Workload& workload, const DemandSeries& demand, const 
   run.algorithm = policy.spec.algorithm.name.empty() ? std::string(core::kDefaultAlgorithm) : policy.spec.algorithm.name;
   PolicySummary& summary = run.summary;
 
-  const double interval = seconds(workload.interval);
-  const double syncPeriod = seconds(workload.hpa.syncPeriod);
+  const std::int64_t intervalMs = workload.interval.count();
+  const std::int64_t syncMs = workload.hpa.syncPeriod.count();
   const std::size_t steps = stepCount(workload, demand);
   ReplicaFleet fleet(workload.replicas, workload.seed);
+  HorizontalPodAutoscaler hpa(workload.hpa, workload.keda);
   EngineState engine;
   ScaleEventCounter events;
+  RunTotals totals;
   std::int32_t requested = std::max(workload.replicas.initial, 0);
   std::int32_t published = requested;
-  core::History history = core::firstSightHistory(requested, simulatedTime(0));
-  double nextSync = syncPeriod;  // the HPA's first sync after the start
   std::int32_t publishedBefore = published;
-  // When the ready replicas stopped carrying the demand; negative: they carry it.
-  double overloadedSince = -1;
+  core::History history;
+  std::int64_t nextSyncMs = syncMs;  // the HPA's first sync after the start
   summary.minReplicas = std::numeric_limits<std::int32_t>::max();
   if (options.keepTimeline) {
     run.timeline.reserve(steps);
   }
+  core::DecideSettings settings;
+  settings.reason = core::CallReason::kSimulate;
+  settings.reactionTime = options.reactionTime;
 
   for (std::size_t i = 0; i < steps; ++i) {
-    const double start = static_cast<double>(i) * interval;
-    const double end = start + interval;
+    const std::int64_t startMs = static_cast<std::int64_t>(i) * intervalMs;
+    const std::int64_t endMs = startMs + intervalMs;
     const DemandStep step = i < demand.steps.size() ? demand.steps[i] : DemandStep{};
-    const ReplicaFleet::Counts counts = fleet.countAt(start);
+    const ReplicaFleet::Counts counts = fleet.countAt(startMs);
 
     EngineInput input;
-    input.seconds = interval;
+    input.seconds = toSeconds(intervalMs);
     input.requestsPerSecond = step.requestsPerSecond;
     input.meanContextTokens = step.meanContextTokens > 0 ? step.meanContextTokens : demand.meanContextTokens;
     input.meanGeneratedTokens = step.meanGeneratedTokens > 0 ? step.meanGeneratedTokens : demand.meanGeneratedTokens;
     input.readyReplicas = counts.ready;
     const EngineMetrics metrics = advanceEngine(workload.capacity, engine, input);
 
-    core::DecideSettings settings;
-    settings.reason = core::CallReason::kSimulate;
+    const core::TimePoint now = simulatedTime(endMs);
+    if (i == 0) {
+      // First sight at the first decision, as serve seeds a policy it has
+      // not decided for yet.
+      history = core::firstSightHistory(requested, now);
+    }
     settings.cycle = i + 1;
     const core::Observation observation = observe(plan.binding, metrics, requested);
-    core::Outcome outcome =
-        core::decide(policy, observation, std::move(history), simulatedTime(end), algorithms, settings);
+    core::Outcome outcome = core::decide(policy, observation, std::move(history), now, algorithms, settings);
     history = std::move(outcome.history);
     const core::Decision& decision = outcome.decision;
     if (!decision.algorithmError.empty()) {
@@ -159,12 +188,13 @@ PolicyRun runPolicy(const Workload& workload, const DemandSeries& demand, const 
     }
 
     TimelineRow row;
-    row.time = start;
+    row.time = toSeconds(startMs);
     row.demand = step.requestsPerSecond;
     row.replicas = counts.existing;
     row.readyReplicas = counts.ready;
     row.requestedReplicas = requested;
     row.desiredReplicas = published;
+    row.metrics.reserve(plan.binding.slots.size());
     for (const SlotSignal& slot : plan.binding.slots) {
       row.metrics.emplace_back(slot.name, decision.values[static_cast<std::size_t>(slot.slot)]);
     }
@@ -174,29 +204,26 @@ PolicyRun runPolicy(const Workload& workload, const DemandSeries& demand, const 
     row.timeToFirstTokenP95Ms = metrics.timeToFirstTokenP95Ms;
     row.requestsWaiting = metrics.poolRequestsWaiting.value_or(metrics.backlog);
     row.backlog = metrics.backlog;
-    row.gpuUtilizationPercent = metrics.gpuUtilizationPercent.value_or(0);
-    row.violatesLatencyP99 = violates(row.latencyP99Ms, workload.slo.latencyP99Ms, step.requestsPerSecond);
-    row.violatesTimeToFirstTokenP95 =
-        violates(row.timeToFirstTokenP95Ms, workload.slo.timeToFirstTokenP95Ms, step.requestsPerSecond);
+    row.gpuUtilizationPercent = metrics.gpuUtilizationPercent;
+    const bool unserved = counts.ready == 0 && (step.requestsPerSecond > 0 || metrics.backlog > kBacklogEpsilon);
+    row.violatesLatencyP99 = violates(row.latencyP99Ms, workload.slo.latencyP99Ms, unserved);
+    row.violatesTimeToFirstTokenP95 = violates(row.timeToFirstTokenP95Ms, workload.slo.timeToFirstTokenP95Ms, unserved);
     row.violatesRequestsWaiting = workload.slo.requestsWaiting && row.requestsWaiting > *workload.slo.requestsWaiting;
 
-    summary.replicaSeconds += counts.existing * interval;
-    summary.sloViolationSeconds.latencyP99Ms += row.violatesLatencyP99 ? interval : 0;
-    summary.sloViolationSeconds.timeToFirstTokenP95Ms += row.violatesTimeToFirstTokenP95 ? interval : 0;
-    summary.sloViolationSeconds.requestsWaiting += row.violatesRequestsWaiting ? interval : 0;
-    summary.sloViolationSeconds.any +=
-        row.violatesLatencyP99 || row.violatesTimeToFirstTokenP95 || row.violatesRequestsWaiting ? interval : 0;
+    totals.replicaMs += static_cast<std::int64_t>(counts.existing) * intervalMs;
+    totals.latencyMs += row.violatesLatencyP99 ? intervalMs : 0;
+    totals.ttftMs += row.violatesTimeToFirstTokenP95 ? intervalMs : 0;
+    totals.waitingMs += row.violatesRequestsWaiting ? intervalMs : 0;
+    totals.anyMs += row.violatesLatencyP99 || row.violatesTimeToFirstTokenP95 || row.violatesRequestsWaiting ? intervalMs : 0;
     summary.peakBacklog = std::max(summary.peakBacklog, metrics.backlog);
     summary.minReplicas = std::min(summary.minReplicas, counts.existing);
     summary.maxReplicas = std::max(summary.maxReplicas, counts.existing);
-    // A demand step: the ready replicas stop carrying the demand (a backlog
-    // builds); it ends when they carry it again.
-    const bool carried = metrics.backlog <= kBacklogEpsilon;
-    if (!carried && overloadedSince < 0) {
-      overloadedSince = start;
-    } else if (carried && overloadedSince >= 0) {
-      summary.timeToCapacitySeconds.push_back(start - overloadedSince);
-      overloadedSince = -1;
+    // Short of capacity: what the ready replicas serve is below the demand.
+    const bool enough = static_cast<double>(counts.ready) * metrics.serviceRate >= step.requestsPerSecond - 1e-9;
+    if (!enough && totals.shortSinceMs < 0) {
+      totals.shortSinceMs = startMs;
+    } else if (enough && totals.shortSinceMs >= 0) {
+      finishShortfall(totals, summary, startMs);
     }
 
     if (options.onRow) {
@@ -207,24 +234,32 @@ PolicyRun runPolicy(const Workload& workload, const DemandSeries& demand, const 
     }
 
     // The HPA at each of its syncs within (start, end]: one at the end reads
-    // this step's value, one before it the value published at the step's start.
-    // None after the last step: nothing after it is simulated.
-    for (; i + 1 < steps && nextSync <= end + kTimeEpsilon; nextSync += syncPeriod) {
-      const std::int32_t read = nextSync >= end - kTimeEpsilon ? published : publishedBefore;
-      const std::int32_t next = hpaRequested(requested, read, workload.hpa.tolerance);
-      events.record(requested, next, nextSync, summary);
+    // this step's value, one before it the value published at the step's
+    // start. None after the last step: nothing after it is simulated.
+    for (; i + 1 < steps && nextSyncMs <= endMs; nextSyncMs += syncMs) {
+      const std::int32_t read = nextSyncMs == endMs ? published : publishedBefore;
+      const std::int32_t next = hpa.sync(requested, read, nextSyncMs);
+      events.record(requested, next, toSeconds(nextSyncMs), summary);
       requested = next;
-      fleet.scaleTo(requested, nextSync);
+      fleet.scaleTo(requested, nextSyncMs);
     }
     publishedBefore = published;
   }
-  if (overloadedSince >= 0) {
-    // Still short at the end: how long it had been.
-    summary.timeToCapacitySeconds.push_back(static_cast<double>(steps) * interval - overloadedSince);
+  const std::int64_t endOfRunMs = static_cast<std::int64_t>(steps) * intervalMs;
+  if (totals.shortSinceMs >= 0) {
+    finishShortfall(totals, summary, endOfRunMs);  // still short at the end: until the end
+  }
+  if (summary.timeToCapacity.count > 0) {
+    summary.timeToCapacity.meanSeconds = toSeconds(totals.shortMs) / summary.timeToCapacity.count;
   }
   if (steps == 0) {
     summary.minReplicas = 0;
   }
+  summary.replicaSeconds = toSeconds(totals.replicaMs);
+  summary.sloViolationSeconds.latencyP99Ms = toSeconds(totals.latencyMs);
+  summary.sloViolationSeconds.timeToFirstTokenP95Ms = toSeconds(totals.ttftMs);
+  summary.sloViolationSeconds.requestsWaiting = toSeconds(totals.waitingMs);
+  summary.sloViolationSeconds.any = toSeconds(totals.anyMs);
   summary.gpuHours = summary.replicaSeconds * workload.gpusPerReplica / 3600.0;
   if (workload.costPerGpuHour) {
     summary.cost = summary.gpuHours * *workload.costPerGpuHour;
@@ -243,6 +278,16 @@ core::Result<SimulationResult> runSimulation(const Workload& workload, const Dem
                        " ms, the workload's interval is " + std::to_string(workload.interval.count()) + " ms"};
   }
   const bool tokenCountsKnown = demand.meanContextTokens > 0 || demand.meanGeneratedTokens > 0;
+  if (workload.slo.timeToFirstTokenP95Ms && !tokenCountsKnown) {
+    // Without token counts the model has no time to first token: every
+    // interval would be judged on nothing.
+    return core::Error{"spec.slo.timeToFirstTokenP95Ms: the engine model needs token counts to produce the time to "
+                       "first token, and this demand has none (an arrivals trace has them; a rate series or a "
+                       "Prometheus query does not)"};
+  }
+  if (stepCount(workload, demand) > static_cast<std::size_t>(kMaxRunSteps)) {
+    return core::Error{"the run spans more than " + std::to_string(kMaxRunSteps) + " intervals"};
+  }
   auto plans = plan(policies, algorithms, workload.capacity, tokenCountsKnown);
   if (!plans.ok()) {
     return plans.error();

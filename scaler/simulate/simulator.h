@@ -1,9 +1,11 @@
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <span>
 
 #include "core/algorithm_registry.h"
+#include "core/decide.h"
 #include "core/policy.h"
 #include "core/result.h"
 #include "simulate/demand.h"
@@ -13,6 +15,8 @@
 namespace kubeai::simulate {
 
 struct SimulateOptions {
+  // As serve's --reaction-time (core::DecideSettings).
+  std::chrono::milliseconds reactionTime = core::kDefaultReactionTime;
   // Keep every policy's timeline in the result (false: summaries only, memory
   // independent of the trace's length).
   bool keepTimeline = true;

@@ -112,6 +112,16 @@ class WorkloadReader {
     return value;
   }
 
+  // Seconds of a replica's life (start-up, shutdown): >= 0 and at most a week.
+  std::optional<double> replicaSeconds(const json& parent, const char* key, const std::string& path) {
+    const auto value = nonNegativeNumber(parent, key, path);
+    if (value && *value > kMaxReplicaSeconds) {
+      error(path, "must be at most " + describe(kMaxReplicaSeconds) + " (a week), got " + describe(*value));
+      return std::nullopt;
+    }
+    return value;
+  }
+
   std::optional<std::string> nonEmptyString(const json& parent, const char* key, const std::string& path) {
     auto value = in_.string(parent, key, path);
     if (value && value->empty()) {
@@ -130,6 +140,7 @@ class WorkloadReader {
   void readSpec(const json& spec, Workload& workload);
   void readSeed(const json& spec, Workload& workload);
   void readHpa(const json& spec, HpaModel& hpa);
+  void readKeda(const json& spec, KedaModel& keda);
   void readReplicas(const json& spec, ReplicasModel& replicas);
   void readStartup(const json& replicas, StartupSeconds& startup);
   void readCapacity(const json& spec, Capacity& capacity);
@@ -195,8 +206,14 @@ void WorkloadReader::readSpec(const json& spec, Workload& workload) {
     workload.interval = *interval;
   }
   workload.duration = duration(spec, "duration", "spec.duration");
+  if (workload.duration && workload.interval.count() > 0 &&
+      workload.duration->count() / workload.interval.count() >= kMaxRunSteps) {
+    error("spec.duration", "spans more than " + std::to_string(kMaxRunSteps) + " intervals of " +
+                               std::to_string(workload.interval.count()) + " ms");
+  }
   readSeed(spec, workload);
   readHpa(spec, workload.hpa);
+  readKeda(spec, workload.keda);
   readReplicas(spec, workload.replicas);
   readCapacity(spec, workload.capacity);
   if (auto gpus = in_.int32(spec, "gpusPerReplica", "spec.gpusPerReplica")) {
@@ -210,7 +227,7 @@ void WorkloadReader::readSpec(const json& spec, Workload& workload) {
   readSlo(spec, workload.slo);
   readDemand(spec, workload.demand);
   unknownFields(spec, "spec",
-                {"interval", "duration", "seed", "hpa", "replicas", "capacity", "gpusPerReplica", "costPerGpuHour",
+                {"interval", "duration", "seed", "hpa", "keda", "replicas", "capacity", "gpusPerReplica", "costPerGpuHour",
                  "slo", "demand"});
 }
 
@@ -255,7 +272,52 @@ void WorkloadReader::readHpa(const json& spec, HpaModel& hpa) {
       hpa.tolerance = *tolerance;
     }
   }
-  unknownFields(*object, "spec.hpa", {"syncPeriod", "tolerance"});
+  if (hpa.syncPeriod < std::chrono::seconds(1)) {
+    // The controller manager's flag takes seconds; below that the run would
+    // be syncs, not decisions.
+    error("spec.hpa.syncPeriod", "must be at least 1s, got " + std::to_string(hpa.syncPeriod.count()) + "ms");
+  }
+  if (auto pods = in_.int32(*object, "scaleUpPods", "spec.hpa.scaleUpPods")) {
+    if (*pods < 0) {
+      error("spec.hpa.scaleUpPods", "must be >= 0 (0: no Pods policy), got " + std::to_string(*pods));
+    } else {
+      hpa.scaleUpPods = *pods;
+    }
+  }
+  if (auto percent = in_.int32(*object, "scaleUpPercent", "spec.hpa.scaleUpPercent")) {
+    if (*percent < 0) {
+      error("spec.hpa.scaleUpPercent", "must be >= 0 (0: no Percent policy), got " + std::to_string(*percent));
+    } else {
+      hpa.scaleUpPercent = *percent;
+    }
+  }
+  if (auto period = duration(*object, "scaleUpPeriod", "spec.hpa.scaleUpPeriod")) {
+    if (*period < std::chrono::seconds(1) || *period > std::chrono::seconds(1800)) {
+      error("spec.hpa.scaleUpPeriod", "must be within 1s and 30m, as a policy's periodSeconds, got " +
+                                          std::to_string(period->count()) + "ms");
+    } else {
+      hpa.scaleUpPeriod = *period;
+    }
+  }
+  unknownFields(*object, "spec.hpa", {"syncPeriod", "tolerance", "scaleUpPods", "scaleUpPercent", "scaleUpPeriod"});
+}
+
+void WorkloadReader::readKeda(const json& spec, KedaModel& keda) {
+  const json* object = in_.object(spec, "keda", "spec.keda");
+  if (object == nullptr) {
+    return;
+  }
+  if (auto cooldown = duration(*object, "cooldownPeriod", "spec.keda.cooldownPeriod")) {
+    keda.cooldownPeriod = *cooldown;
+  }
+  if (auto minimum = in_.int32(*object, "minReplicaCount", "spec.keda.minReplicaCount")) {
+    if (*minimum < 0) {
+      error("spec.keda.minReplicaCount", "must be >= 0, got " + std::to_string(*minimum));
+    } else {
+      keda.minReplicaCount = *minimum;
+    }
+  }
+  unknownFields(*object, "spec.keda", {"cooldownPeriod", "minReplicaCount"});
 }
 
 void WorkloadReader::readReplicas(const json& spec, ReplicasModel& replicas) {
@@ -271,7 +333,7 @@ void WorkloadReader::readReplicas(const json& spec, ReplicasModel& replicas) {
     }
   }
   readStartup(*object, replicas.startup);
-  if (auto shutdown = nonNegativeNumber(*object, "shutdownSeconds", "spec.replicas.shutdownSeconds")) {
+  if (auto shutdown = replicaSeconds(*object, "shutdownSeconds", "spec.replicas.shutdownSeconds")) {
     replicas.shutdownSeconds = *shutdown;
   }
   unknownFields(*object, "spec.replicas", {"initial", "startupSeconds", "shutdownSeconds"});
@@ -284,7 +346,7 @@ void WorkloadReader::readStartup(const json& replicas, StartupSeconds& startup) 
     return;
   }
   if (value->is_number()) {
-    if (auto seconds = nonNegativeNumber(replicas, "startupSeconds", path)) {
+    if (auto seconds = replicaSeconds(replicas, "startupSeconds", path)) {
       startup = {*seconds, *seconds};
     }
     return;
@@ -293,8 +355,8 @@ void WorkloadReader::readStartup(const json& replicas, StartupSeconds& startup) 
     error(path, "must be a number of seconds or {min, max}, got " + typeName(*value));
     return;
   }
-  const auto min = nonNegativeNumber(*value, "min", path + ".min");
-  const auto max = nonNegativeNumber(*value, "max", path + ".max");
+  const auto min = replicaSeconds(*value, "min", path + ".min");
+  const auto max = replicaSeconds(*value, "max", path + ".max");
   required(*value, "min", path + ".min");
   required(*value, "max", path + ".max");
   if (min && max) {

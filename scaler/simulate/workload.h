@@ -57,9 +57,27 @@ struct DemandSpec {
   double scale = 1.0;
 };
 
+// The HPA between KEDA and the workload: its sync, its tolerance (the bounds
+// form of Kubernetes >= 1.33: 1 - tolerance <= D / current <= 1 + tolerance
+// keeps current), and its scale-up policies, which Kubernetes fills with these
+// defaults when behavior.scaleUp names none: at most max(+pods, +percent) per
+// period. Both 0: no limit.
 struct HpaModel {
   std::chrono::milliseconds syncPeriod{15'000};
   double tolerance = 0.1;
+  std::int32_t scaleUpPods = 4;
+  std::int32_t scaleUpPercent = 100;
+  std::chrono::milliseconds scaleUpPeriod{15'000};
+};
+
+// KEDA around the HPA: it activates a workload at zero (to
+// max(1, minReplicaCount)) at its next poll once the trigger is active
+// (desired > 0), and scales it back to minReplicaCount once the trigger has
+// been inactive for cooldownPeriod; in between the HPA's floor is
+// max(1, minReplicaCount).
+struct KedaModel {
+  std::chrono::milliseconds cooldownPeriod{300'000};
+  std::int32_t minReplicaCount = 0;
 };
 
 // A SimulationWorkload (DESIGN §8, docs/simulate.md).
@@ -69,6 +87,7 @@ struct Workload {
   std::optional<std::chrono::milliseconds> duration;  // default: the span of the demand
   std::uint64_t seed = 1;
   HpaModel hpa{};
+  KedaModel keda{};
   ReplicasModel replicas{};
   Capacity capacity{};
   std::int32_t gpusPerReplica = 1;
@@ -76,6 +95,12 @@ struct Workload {
   Slo slo{};
   DemandSpec demand{};
 };
+
+// At most this many evaluation intervals in a run (duration / interval), as
+// for a trace's span (demand.h kMaxDemandSteps).
+inline constexpr std::int64_t kMaxRunSteps = std::int64_t{1} << 21;
+// Start-up and shutdown times above this (a week) are refused.
+inline constexpr double kMaxReplicaSeconds = 604'800;
 
 // One workload file as read: every error with its field path, as policies are
 // (an unknown field is an error here: a misspelt SLO must not pass unjudged).

@@ -49,7 +49,7 @@ TEST_CASE("html report: one svg per chart, a table row per policy, a closed page
   CHECK(rows.find("default/policy-2</td><td class=\"name\">CappedSmoothRatio") != std::string::npos);
   // Summary figures, formatted as stated: GPU-hours 2 decimals, seconds whole.
   CHECK(rows.find("<td>3000</td><td>0.83</td><td>2.08</td>") != std::string::npos);
-  CHECK(rows.find("2 steps: mean 150, max 180") != std::string::npos);
+  CHECK(rows.find("2 times: mean 150, max 180") != std::string::npos);
   // The SLO line, and a legend entry for every kind of limit.
   CHECK(html.find(">SLO 8000 ms</text>") != std::string::npos);
   for (const char* kind : {"minReplicas (", "maxReplicas (", "scaleUpPolicy (", "scaleDownPolicy (",

@@ -73,7 +73,7 @@ inline SimulationResult reportFixture(std::size_t steps = 480, std::size_t polic
     run.summary.reversals = static_cast<int>(p);
     run.summary.minReplicas = 2;
     run.summary.maxReplicas = 8 + static_cast<int>(p);
-    run.summary.timeToCapacitySeconds = {120, 180};
+    run.summary.timeToCapacity = {2, 150, 180};
     run.summary.decisionsFailed = 0;
     result.policies.push_back(std::move(run));
   }

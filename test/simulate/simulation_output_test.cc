@@ -28,7 +28,7 @@ SimulationResult twoPolicies() {
   first.summary.scaleUps = 1;
   first.summary.minReplicas = 2;
   first.summary.maxReplicas = 4;
-  first.summary.timeToCapacitySeconds = {15};
+  first.summary.timeToCapacity = {1, 15, 15};
   TimelineRow row;
   row.time = 0;
   row.demand = 2.5;
@@ -54,6 +54,15 @@ SimulationResult twoPolicies() {
   return result;
 }
 
+bool timelineHasNullGpu(const nlohmann::json& timeline) {
+  for (const auto& row : timeline) {
+    if (!row["gpuUtilization"].is_null()) {
+      return false;
+    }
+  }
+  return !timeline.empty();
+}
+
 }  // namespace
 
 TEST_CASE("simulate's JSON has the issue's shape, with null for no data and no limit") {
@@ -77,7 +86,9 @@ TEST_CASE("simulate's JSON has the issue's shape, with null for no data and no l
   CHECK(summary["sloViolationSeconds"]["latencyP99Ms"] == 15);
   CHECK(summary["sloViolationSeconds"].contains("timeToFirstTokenP95Ms"));
   CHECK(summary["sloViolationSeconds"].contains("requestsWaiting"));
-  CHECK(summary["timeToCapacitySeconds"] == nlohmann::json::array({15}));
+  CHECK(summary["timeToCapacity"]["count"] == 1);
+  CHECK(summary["timeToCapacity"]["maxSeconds"] == 15);
+  CHECK(timelineHasNullGpu(run["timeline"]));
   const nlohmann::json& timeline = run["timeline"];
   REQUIRE(timeline.size() == 2);
   for (const char* key : {"time", "demand", "replicas", "readyReplicas", "desiredReplicas", "metrics", "limitedBy",
@@ -127,9 +138,10 @@ TEST_CASE("simulate's CSV: one header, one line per row, fields quoted where nee
   std::getline(lines, first);
   std::getline(lines, second);
   CHECK(header.rfind("policy,time,demand,replicas,readyReplicas,requestedReplicas,desiredReplicas,", 0) == 0);
-  CHECK(first == "default/llm-max-ratio,0,2.5,2,2,2,4,9100,,0,0,0,,\"scale up: \"\"gpuUtilization\"\" at 1.31x, "
+  // No GPU utilization (no ready replica): an empty field, as every "no data".
+  CHECK(first == "default/llm-max-ratio,0,2.5,2,2,2,4,9100,,0,0,,,\"scale up: \"\"gpuUtilization\"\" at 1.31x, "
                  "over target\",gpuUtilization=91.5;kvCache=");
-  CHECK(second == "default/llm-max-ratio,15,2.5,4,2,2,4,,,0,0,0,scaleUpPolicy,\"a,b\",gpuUtilization=91.5;kvCache=");
+  CHECK(second == "default/llm-max-ratio,15,2.5,4,2,2,4,,,0,0,,scaleUpPolicy,\"a,b\",gpuUtilization=91.5;kvCache=");
   std::string rest;
   CHECK_FALSE(std::getline(lines, rest));
 }

@@ -15,14 +15,18 @@
 namespace kubeai::simulate {
 namespace {
 
-// One replica serves 1 request/s; the HPA syncs with every evaluation and
-// drops nothing (tolerance 0), so what is asserted is the policy's behaviour.
+// One replica serves 1 request/s; the HPA syncs with every evaluation, drops
+// nothing (tolerance 0) and limits nothing (no scale-up policies), and KEDA
+// keeps at least one replica: what is asserted is the policy's behaviour.
 Workload stepWorkload(std::int32_t initial, double startupSeconds) {
   Workload workload;
   workload.name = "steps";
   workload.interval = std::chrono::milliseconds(15'000);
   workload.hpa.syncPeriod = std::chrono::milliseconds(15'000);
   workload.hpa.tolerance = 0;
+  workload.hpa.scaleUpPods = 0;
+  workload.hpa.scaleUpPercent = 0;
+  workload.keda.minReplicaCount = 1;
   workload.replicas.initial = initial;
   workload.replicas.startup = {startupSeconds, startupSeconds};
   workload.capacity.requestsPerSecond = 1;
@@ -118,7 +122,11 @@ TEST_CASE("simulate, start-up: new replicas cost from the scale-up and serve aft
   // While only 2 serve 8 requests/s a backlog builds and the SLO breaks.
   CHECK(run.timeline[at(270)].backlog > 0);
   CHECK(run.summary.sloViolationSeconds.requestsWaiting > 0);
-  REQUIRE(!run.summary.timeToCapacitySeconds.empty());
+  // Short of capacity once: from the step at t=150 (2 ready for 8 requests/s)
+  // to the first step with 8 ready (t=285).
+  CHECK(run.summary.timeToCapacity.count == 1);
+  CHECK(run.summary.timeToCapacity.maxSeconds == 135);
+  CHECK(run.summary.timeToCapacity.meanSeconds == 135);
 }
 
 TEST_CASE("simulate, a scale-up Pods policy limits the climb to its value per period") {
@@ -173,17 +181,97 @@ TEST_CASE("simulate, cooldown holds the replicas for cooldownPeriod after the la
   CHECK(run.timeline[at(225)].requestedReplicas == 4);
 }
 
-TEST_CASE("simulate, the HPA drops a change within its tolerance") {
+TEST_CASE("simulate, the HPA drops a change within its tolerance, bounds included") {
   const core::Policy policy = saturationPolicy("  cooldownPeriod: 0\n  scaleDown: {stabilizationWindowSeconds: 0}\n", 40);
-  Workload workload = stepWorkload(20, 0);
+  Workload workload = stepWorkload(10, 0);
   workload.hpa.tolerance = 0.1;
-  // 21 requests/s asks for 21: 21/20 is within 10 %, so the HPA keeps 20; 23 is not.
-  const PolicyRun run = runOne(workload, demandOf({{20, 4}, {21, 4}, {23, 4}}), policy);
-  CHECK(run.timeline[at(60)].desiredReplicas == 21);
-  CHECK(run.timeline[at(75)].requestedReplicas == 20);
-  CHECK(run.timeline[at(105)].requestedReplicas == 20);
-  CHECK(run.timeline[at(120)].desiredReplicas == 23);
-  CHECK(run.timeline[at(135)].requestedReplicas == 23);
+  // 11 requests/s asks for 11: 11/10 is within 1 +- 0.1 (Kubernetes >= 1.33
+  // compares with the bounds, so exactly 10 % holds), so the HPA keeps 10;
+  // 12 is outside.
+  const PolicyRun run = runOne(workload, demandOf({{10, 4}, {11, 4}, {12, 4}}), policy);
+  CHECK(run.timeline[at(60)].desiredReplicas == 11);
+  CHECK(run.timeline[at(75)].requestedReplicas == 10);
+  CHECK(run.timeline[at(105)].requestedReplicas == 10);
+  CHECK(run.timeline[at(120)].desiredReplicas == 12);
+  CHECK(run.timeline[at(135)].requestedReplicas == 12);
+}
+
+TEST_CASE("simulate, the HPA's default scale-up policies: at most max(+4, +100 %) per 15 s") {
+  const core::Policy policy = saturationPolicy("  cooldownPeriod: 0\n  scaleDown: {stabilizationWindowSeconds: 0}\n", 40);
+  Workload workload = stepWorkload(2, 0);
+  workload.hpa.scaleUpPods = 4;
+  workload.hpa.scaleUpPercent = 100;
+  // The policy asks for 20 at t=165; the HPA takes 2 -> 6 (2 + 4 beats 2 x 2),
+  // then 6 -> 12 (x 2 beats + 4) at the next sync, its last event 15 s old
+  // and out of the period, then 20.
+  const PolicyRun run = runOne(workload, demandOf({{2, 10}, {20, 10}}), policy);
+  CHECK(run.timeline[at(150)].desiredReplicas == 20);
+  CHECK(run.timeline[at(165)].requestedReplicas == 6);
+  CHECK(run.timeline[at(180)].requestedReplicas == 12);
+  CHECK(run.timeline[at(195)].requestedReplicas == 20);
+}
+
+// Scale from and to zero through KEDA: the pool's waiting requests (llm-d's
+// EPP, present with no replica) against 2 a replica.
+core::Policy zeroPolicy() {
+  policy::PolicyFile file = policy::parsePolicyYaml(R"(apiVersion: kubeai.io/v1alpha1
+kind: AIInferenceAutoscalerPolicy
+metadata: {name: zero, namespace: default}
+spec:
+  targetRef: {kind: Deployment, name: model}
+  minReplicas: 0
+  maxReplicas: 10
+  cooldownPeriod: 0
+  metrics:
+    custom:
+      - {name: queue, engine: llm-d, signal: requestsWaiting, target: {type: AverageValue, value: 2}}
+  algorithm: {name: MaxRatio, tolerance: 0}
+)");
+  REQUIRE(file.policies.at(0).ok());
+  return file.policies[0].policy;
+}
+
+TEST_CASE("simulate, KEDA activates a workload at zero to one replica, then the HPA takes over") {
+  Workload workload = stepWorkload(0, 0);
+  workload.keda.minReplicaCount = 0;
+  workload.hpa.scaleUpPods = 4;
+  workload.hpa.scaleUpPercent = 100;
+  const PolicyRun run = runOne(workload, demandOf({{0, 4}, {4, 12}}), zeroPolicy());
+  CHECK(run.timeline[at(45)].requestedReplicas == 0);
+  // Requests wait at the gateway from t=60; the decision at 75 wants more
+  // than 0; KEDA's activation at that sync makes 1, the HPA then climbs.
+  CHECK(run.timeline[at(60)].desiredReplicas > 0);
+  CHECK(run.timeline[at(75)].requestedReplicas == 1);
+  CHECK(run.timeline[at(90)].requestedReplicas > 1);
+}
+
+TEST_CASE("simulate, KEDA scales to zero only after its cooldownPeriod of an inactive trigger") {
+  Workload workload = stepWorkload(2, 0);
+  workload.keda.minReplicaCount = 0;
+  workload.keda.cooldownPeriod = std::chrono::milliseconds(120'000);
+  const PolicyRun run = runOne(workload, demandOf({{2, 8}, {0, 20}}), zeroPolicy());
+  // The demand stops at t=120. Published 0 from the first decision that sees
+  // no waiting request; the HPA's floor keeps 1 until 120 s after the last
+  // active decision (the sync that read it), then KEDA takes it to 0.
+  std::optional<double> lastActive;
+  std::optional<double> zeroAt;
+  for (const TimelineRow& row : run.timeline) {
+    if (row.desiredReplicas > 0) {
+      lastActive = row.time + 15;  // published at the step's end
+    }
+    if (!zeroAt && row.requestedReplicas == 0) {
+      zeroAt = row.time;
+    }
+  }
+  REQUIRE(lastActive);
+  REQUIRE(zeroAt);
+  CHECK(*zeroAt == *lastActive + 120);
+  // Before that, at least one replica all along.
+  for (const TimelineRow& row : run.timeline) {
+    if (row.time < *zeroAt) {
+      CHECK(row.requestedReplicas >= 1);
+    }
+  }
 }
 
 TEST_CASE("simulate is deterministic: the same inputs write the same bytes") {
@@ -231,21 +319,62 @@ TEST_CASE("simulate's summary equals what its JSON timeline adds up to") {
   int downs = 0;
   int minReplicas = 1 << 30;
   int maxReplicas = 0;
+  double any = 0;
+  int reversals = 0;
+  int lastDirection = 0;
+  double lastChangeAt = 0;
+  int shortTimes = 0;
+  double shortSince = -1;
+  double shortTotal = 0;
+  double shortMax = 0;
   for (std::size_t i = 0; i < timeline.size(); ++i) {
     const nlohmann::json& row = timeline[i];
     replicaSeconds += row["replicas"].get<double>() * interval;
     const bool noLatency = row["latencyP99Ms"].is_null();
-    latency += (noLatency ? row["demand"].get<double>() > 0 : row["latencyP99Ms"].get<double>() > 4000) ? interval : 0;
+    latency += (noLatency ? row["readyReplicas"].get<int>() == 0 && row["demand"].get<double>() > 0
+                          : row["latencyP99Ms"].get<double>() > 4000)
+                   ? interval
+                   : 0;
     waiting += row["requestsWaiting"].get<double>() > 5 ? interval : 0;
     peakBacklog = std::max(peakBacklog, row["backlog"].get<double>());
     minReplicas = std::min(minReplicas, row["replicas"].get<int>());
     maxReplicas = std::max(maxReplicas, row["replicas"].get<int>());
+    const bool latencyBroken =
+        noLatency ? row["readyReplicas"].get<int>() == 0 && row["demand"].get<double>() > 0
+                  : row["latencyP99Ms"].get<double>() > 4000;
+    any += latencyBroken || row["requestsWaiting"].get<double>() > 5 ? interval : 0;
     if (i > 0) {
+      // One sync per step (syncPeriod = interval): a change shows in the row
+      // that starts at its sync.
       const int before = timeline[i - 1]["requestedReplicas"].get<int>();
       const int now = row["requestedReplicas"].get<int>();
       ups += now > before ? 1 : 0;
       downs += now < before ? 1 : 0;
+      if (now != before) {
+        const int direction = now > before ? 1 : -1;
+        const double at = row["time"].get<double>();
+        reversals += lastDirection != 0 && direction != lastDirection && at - lastChangeAt <= 300 ? 1 : 0;
+        lastDirection = direction;
+        lastChangeAt = at;
+      }
     }
+    // A replica serves 1 request/s (no token counts): short while ready < demand.
+    const bool enough = row["readyReplicas"].get<double>() >= row["demand"].get<double>();
+    if (!enough && shortSince < 0) {
+      shortSince = row["time"].get<double>();
+    } else if (enough && shortSince >= 0) {
+      const double waited = row["time"].get<double>() - shortSince;
+      ++shortTimes;
+      shortTotal += waited;
+      shortMax = std::max(shortMax, waited);
+      shortSince = -1;
+    }
+  }
+  if (shortSince >= 0) {
+    const double waited = static_cast<double>(timeline.size()) * interval - shortSince;
+    ++shortTimes;
+    shortTotal += waited;
+    shortMax = std::max(shortMax, waited);
   }
   const nlohmann::json& summary = run["summary"];
   CHECK(summary["replicaSeconds"].get<double>() == doctest::Approx(replicaSeconds));
@@ -258,6 +387,12 @@ TEST_CASE("simulate's summary equals what its JSON timeline adds up to") {
   CHECK(summary["scaleDowns"].get<int>() == downs);
   CHECK(summary["minReplicas"].get<int>() == minReplicas);
   CHECK(summary["maxReplicas"].get<int>() == maxReplicas);
+  CHECK(summary["sloViolationSeconds"]["any"].get<double>() == doctest::Approx(any));
+  CHECK(summary["reversals"].get<int>() == reversals);
+  CHECK(summary["timeToCapacity"]["count"].get<int>() == shortTimes);
+  CHECK(summary["timeToCapacity"]["maxSeconds"].get<double>() == doctest::Approx(shortMax));
+  REQUIRE(shortTimes > 0);
+  CHECK(summary["timeToCapacity"]["meanSeconds"].get<double>() == doctest::Approx(shortTotal / shortTimes));
   // Something happened to add up.
   CHECK(ups >= 2);
   CHECK(downs >= 1);
