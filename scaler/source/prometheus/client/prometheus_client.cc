@@ -202,10 +202,17 @@ core::Status checkOptions(const PrometheusClientOptions& options) {
   return core::Ok{};
 }
 
+// What one query sends: the endpoint and its form fields, encoded.
+struct Request {
+  const std::string* endpoint = nullptr;  // the Impl's, which outlives the batch
+  std::string form;                       // query=...[&start=...]
+};
+
 // One query of a batch, from its start to its result.
 struct Transfer {
   std::size_t index = 0;
   CURL* easy = nullptr;
+  const std::string* endpoint = nullptr;
   bool post = false;
   http::BoundedBody body{kMaxBodyBytes};
   std::array<char, CURL_ERROR_SIZE> errorBuffer{};
@@ -230,11 +237,55 @@ struct Credentials {
 class PrometheusClient::Impl {
  public:
   Impl(PrometheusClientOptions options, std::string endpoint)
-      : options_(std::move(options)), endpoint_(std::move(endpoint)) {}
+      : options_(std::move(options)),
+        endpoint_(std::move(endpoint)),
+        // endpoint_ ends in /api/v1/query: queryEndpoint() refuses a query string or fragment.
+        rangeEndpoint_(endpoint_ + "_range") {}
 
-  std::vector<core::Result<HttpResponse>> run(const std::vector<std::string>& expressions) {
-    std::vector<core::Result<HttpResponse>> results(expressions.size(), core::Result<HttpResponse>(HttpResponse{}));
-    if (expressions.empty()) {
+  std::vector<core::Result<HttpResponse>> instant(const std::vector<std::string>& expressions) {
+    std::vector<Request> requests;
+    requests.reserve(expressions.size());
+    for (const std::string& expression : expressions) {
+      std::string form = "query=";
+      form += percentEncode(expression);
+      requests.push_back(Request{&endpoint_, std::move(form)});
+    }
+    return run(requests);
+  }
+
+  core::Result<HttpResponse> range(const RangeQuery& query) {
+    std::string form = "query=";
+    form += percentEncode(query.expression);
+    form += "&start=";
+    form += unixSeconds(query.startUnixMs);
+    form += "&end=";
+    form += unixSeconds(query.endUnixMs);
+    form += "&step=";
+    form += unixSeconds(query.step.count());
+    std::vector<Request> requests;
+    requests.push_back(Request{&rangeEndpoint_, std::move(form)});
+    return std::move(run(requests).front());
+  }
+
+ private:
+  // Milliseconds as the seconds the API takes: "1704067200.250", "-0.500".
+  static std::string unixSeconds(std::int64_t ms) {
+    const bool negative = ms < 0;
+    // Unsigned: the magnitude of INT64_MIN is no int64_t.
+    const std::uint64_t magnitude =
+        negative ? std::uint64_t{0} - static_cast<std::uint64_t>(ms) : static_cast<std::uint64_t>(ms);
+    std::string fraction = std::to_string(magnitude % 1000);
+    fraction.insert(0, 3 - fraction.size(), '0');
+    std::string text = negative ? "-" : "";
+    text += std::to_string(magnitude / 1000);
+    text += '.';
+    text += fraction;
+    return text;
+  }
+
+  std::vector<core::Result<HttpResponse>> run(const std::vector<Request>& requests) {
+    std::vector<core::Result<HttpResponse>> results(requests.size(), core::Result<HttpResponse>(HttpResponse{}));
+    if (requests.empty()) {
       return results;
     }
     auto failAll = [&](const core::Error& error) {
@@ -255,12 +306,11 @@ class PrometheusClient::Impl {
     if (!session) {
       return failAll(core::Error{"prometheus client: cannot create a curl multi handle"});
     }
-    runOn(*session, expressions, credentials.value(), headers.get(), results);
+    runOn(*session, requests, credentials.value(), headers.get(), results);
     release(std::move(session));
     return results;
   }
 
- private:
   core::Result<Credentials> readCredentials() const {
     Credentials credentials;
     if (!options_.bearerTokenFile.empty()) {
@@ -330,28 +380,29 @@ class PrometheusClient::Impl {
     sessions_.push_back(std::move(session));
   }
 
-  std::string methodAndUrl(bool post) const {
+  static std::string methodAndUrl(bool post, const std::string& endpoint) {
     std::string text = post ? "POST " : "GET ";
-    text += endpoint_;
+    text += endpoint;
     return text;
   }
 
   // Sets every option of one query on a (reset) easy handle.
-  void configure(CURL* easy, Transfer& transfer, const std::string& expression, const Credentials& credentials,
+  void configure(CURL* easy, Transfer& transfer, const Request& request, const Credentials& credentials,
                  curl_slist* headers) const {
     curl_easy_reset(easy);  // keeps its DNS and TLS session caches
-    std::string encoded = "query=";
-    encoded += percentEncode(expression);
-    const bool post = endpoint_.size() + 1 + encoded.size() > kMaxGetUrlBytes;
+    const std::string& endpoint = *request.endpoint;
+    const std::string& encoded = request.form;
+    const bool post = endpoint.size() + 1 + encoded.size() > kMaxGetUrlBytes;
+    transfer.endpoint = request.endpoint;
     transfer.post = post;
     if (post) {
-      curl_easy_setopt(easy, CURLOPT_URL, endpoint_.c_str());
+      curl_easy_setopt(easy, CURLOPT_URL, endpoint.c_str());
       curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE, static_cast<long>(encoded.size()));
       curl_easy_setopt(easy, CURLOPT_COPYPOSTFIELDS, encoded.c_str());
       // Keep a POST a POST through a 301/302 (307/308 always are).
       curl_easy_setopt(easy, CURLOPT_POSTREDIR, static_cast<long>(CURL_REDIR_POST_301 | CURL_REDIR_POST_302));
     } else {
-      std::string url = endpoint_;
+      std::string url = endpoint;
       url += '?';
       url += encoded;
       curl_easy_setopt(easy, CURLOPT_URL, url.c_str());  // curl copies strings it is given
@@ -394,12 +445,12 @@ class PrometheusClient::Impl {
   core::Result<HttpResponse> finish(Transfer& transfer, CURLcode code) const {
     const bool post = transfer.post;
     if (transfer.body.tooLarge) {
-      std::string message = methodAndUrl(post);
+      std::string message = methodAndUrl(post, *transfer.endpoint);
       message += ": response larger than 32 MiB (does the query select far more series than it should?)";
       return core::Error{message};
     }
     if (code != CURLE_OK) {
-      std::string message = methodAndUrl(post);
+      std::string message = methodAndUrl(post, *transfer.endpoint);
       message += ": ";
       message += curl_easy_strerror(code);
       if (transfer.errorBuffer[0] != '\0') {
@@ -414,23 +465,23 @@ class PrometheusClient::Impl {
     return response;
   }
 
-  void runOn(Session& session, const std::vector<std::string>& expressions, const Credentials& credentials,
+  void runOn(Session& session, const std::vector<Request>& requests, const Credentials& credentials,
              curl_slist* headers, std::vector<core::Result<HttpResponse>>& results) const {
     CURLM* multi = session.multi.get();
-    std::vector<Transfer> transfers(expressions.size());
+    std::vector<Transfer> transfers(requests.size());
     std::vector<EasyHandle> busy;  // handles of transfers in flight, back to `idle` when done
     std::size_t next = 0;
     std::size_t active = 0;
 
     auto fail = [&](std::size_t index, std::string_view why) {
-      std::string message = methodAndUrl(false);
+      std::string message = methodAndUrl(false, *requests[index].endpoint);
       message += ": ";
       message += why;
       results[index] = core::Error{message};
     };
     // Starts queries until maxParallel are in flight or none is left.
     auto startMore = [&] {
-      while (next < expressions.size() && active < options_.maxParallel) {
+      while (next < requests.size() && active < options_.maxParallel) {
         const std::size_t index = next++;
         EasyHandle easy;
         if (!session.idle.empty()) {
@@ -446,7 +497,7 @@ class PrometheusClient::Impl {
         Transfer& transfer = transfers[index];
         transfer.index = index;
         transfer.easy = easy.get();
-        configure(easy.get(), transfer, expressions[index], credentials, headers);
+        configure(easy.get(), transfer, requests[index], credentials, headers);
         if (const CURLMcode code = curl_multi_add_handle(multi, easy.get()); code != CURLM_OK) {
           fail(index, curl_multi_strerror(code));
           session.idle.push_back(std::move(easy));
@@ -479,7 +530,7 @@ class PrometheusClient::Impl {
         }
         busy.clear();  // their handles may be in any state: not reused
         active = 0;
-        while (next < expressions.size()) {
+        while (next < requests.size()) {
           fail(next++, curl_multi_strerror(code));
         }
         break;
@@ -506,7 +557,8 @@ class PrometheusClient::Impl {
   }
 
   const PrometheusClientOptions options_;
-  const std::string endpoint_;  // {url}/api/v1/query
+  const std::string endpoint_;       // {url}/api/v1/query
+  const std::string rangeEndpoint_;  // {url}/api/v1/query_range
   std::mutex mutex_;
   std::vector<std::unique_ptr<Session>> sessions_;  // idle ones, between batches
 };
@@ -532,7 +584,9 @@ PrometheusClient::PrometheusClient(Passkey /*only create() makes one*/, std::uni
 PrometheusClient::~PrometheusClient() = default;
 
 std::vector<core::Result<HttpResponse>> PrometheusClient::instantQueries(const std::vector<std::string>& expressions) {
-  return impl_->run(expressions);
+  return impl_->instant(expressions);
 }
+
+core::Result<HttpResponse> PrometheusClient::rangeQuery(const RangeQuery& query) { return impl_->range(query); }
 
 }  // namespace kubeai::source::prometheus

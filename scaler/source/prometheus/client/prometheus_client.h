@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -33,10 +34,21 @@ struct PrometheusClientOptions {
   std::size_t maxParallel = 8;
 };
 
+// One range query, as /api/v1/query_range takes it: the expression evaluated
+// at start, start + step, ... up to end (inclusive), times in Unix
+// milliseconds (sent as seconds with 3 decimals).
+struct RangeQuery {
+  std::string expression;
+  std::int64_t startUnixMs = 0;
+  std::int64_t endUnixMs = 0;
+  std::chrono::milliseconds step{15'000};
+};
+
 // The libcurl client of the Prometheus HTTP API: instant queries as
 // GET {url}/api/v1/query?query=..., or, when that URL would pass 8 KiB (which
 // proxies and servers refuse), POST {url}/api/v1/query with the query as an
-// application/x-www-form-urlencoded body, which the API accepts alike.
+// application/x-www-form-urlencoded body, which the API accepts alike; range
+// queries the same way on {url}/api/v1/query_range.
 //
 // A batch runs on one curl multi handle, at most maxParallel transfers at once.
 // Multi handles (with their connection caches) are kept between batches, so
@@ -71,6 +83,13 @@ class PrometheusClient final : public QueryTransport {
   // See QueryTransport. An unreadable credential file fails every query of the
   // batch with an Error naming the file.
   std::vector<core::Result<HttpResponse>> instantQueries(const std::vector<std::string>& expressions) override;
+
+  // One range query (what `simulate` reads its demand with), sent as an
+  // instant query is (GET, or POST past 8 KiB; credentials, headers, TLS,
+  // timeout alike). An Error is a transport failure, its message naming
+  // "GET {url}/api/v1/query_range"; any HTTP status is a response
+  // (readRangeResponse in query_result.h reads it).
+  core::Result<HttpResponse> rangeQuery(const RangeQuery& query);
 
  private:
   std::unique_ptr<Impl> impl_;
