@@ -7,8 +7,10 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -78,13 +80,16 @@ class Host {
  public:
   // `request` is where the id of the request being served is kept, for the
   // plugin's log lines (they go out as frames of that request).
-  Host(int socket, std::shared_ptr<const core::ScalingAlgorithm> algorithm, std::uint64_t& request)
-      : socket_(socket), algorithm_(std::move(algorithm)), request_(request) {}
+  Host(int socket, std::shared_ptr<const core::ScalingAlgorithm> algorithm, std::uint64_t& request,
+       std::chrono::microseconds spin)
+      : socket_(socket), algorithm_(std::move(algorithm)), request_(request), spin_(spin) {}
 
   int serve() {
     FrameReader reader;
+    bool answered = false;  // the last request was answered: the next one may be close behind
     for (;;) {
-      ReadOutcome read = readFrame(socket_, reader, std::nullopt);
+      ReadOutcome read = readFrame(socket_, reader, std::nullopt, answered ? spin_ : std::chrono::microseconds{0});
+      answered = false;
       if (read.problem == ReadProblem::kClosed) {
         return kExitStopped;  // the server went away or let this version go
       }
@@ -111,6 +116,7 @@ class Host {
       if (!writeAll(socket_, reply).ok()) {
         return kExitStopped;
       }
+      answered = true;
     }
   }
 
@@ -173,7 +179,22 @@ class Host {
   int socket_;
   std::shared_ptr<const core::ScalingAlgorithm> algorithm_;
   std::uint64_t& request_;
+  std::chrono::microseconds spin_;
 };
+
+std::chrono::microseconds requestSpin() {
+  const char* text = std::getenv(kRequestSpinVariable);
+  if (text == nullptr || *text == '\0') {
+    return kDefaultRequestSpin;
+  }
+  char* end = nullptr;
+  errno = 0;
+  const long long value = std::strtoll(text, &end, 10);
+  if (errno != 0 || *end != '\0' || value < 0 || value > kMaxRequestSpin.count()) {
+    return kDefaultRequestSpin;
+  }
+  return std::chrono::microseconds{value};
+}
 
 }  // namespace
 
@@ -201,7 +222,7 @@ int runPluginHost(const HostProcessArgs& args) {
   if (!writeAll(args.socketFd, encodeFrame(HostMessage{hello})).ok()) {
     return kExitStopped;
   }
-  Host host(args.socketFd, std::move(algorithm), request);
+  Host host(args.socketFd, std::move(algorithm), request, requestSpin());
   return host.serve();
 }
 

@@ -9,8 +9,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -80,11 +82,16 @@ std::string tooLarge(const std::vector<std::pair<std::string, std::string>>& par
 // The environment of the host. Under the sanitizers the host is instrumented
 // too: its runtime must leave a plugin's SIGSEGV or abort() to the kernel,
 // so the server sees the signal, and must not turn exit(3) into a leak report.
-std::vector<std::string> hostEnvironment() {
+std::vector<std::string> hostEnvironment(std::chrono::microseconds requestSpin) {
   std::vector<std::string> env;
+  const std::string spinPrefix = std::string(kRequestSpinVariable) + "=";
   for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
+    if (std::string_view(*entry).starts_with(spinPrefix)) {
+      continue;  // the settings', not whatever the server was started with
+    }
     env.emplace_back(*entry);
   }
+  env.push_back(spinPrefix + std::to_string(std::clamp(requestSpin, std::chrono::microseconds{0}, kMaxRequestSpin).count()));
 #if defined(__SANITIZE_ADDRESS__)
   // Both runtimes read the signal flags (the UBSan part parses its own
   // variable after ASan's), so both are told.
@@ -182,7 +189,7 @@ core::Result<Hello> PluginHost::spawn(Process& process, PluginFailure* failure) 
                                     "--image-fd=4",
                                     "--parent-pid=" + std::to_string(::getpid()),
                                     "--file=" + file};
-  std::vector<std::string> env = hostEnvironment();
+  std::vector<std::string> env = hostEnvironment(settings_.requestSpin);
   std::vector<char*> argv = pointers(args);
   std::vector<char*> envp = pointers(env);
 
@@ -385,8 +392,11 @@ core::Result<HostMessage> PluginHost::exchange(std::uint64_t id, const std::stri
   }
   const auto deadline = Clock::now() + settings_.callTimeout;
   int logLines = 0;
+  bool first = true;  // spins for the first frame only: past a log line the plugin is busy
   for (;;) {
-    ReadOutcome read = readFrame(process_.socket, process_.reader, deadline);
+    ReadOutcome read =
+        readFrame(process_.socket, process_.reader, deadline, first ? settings_.replySpin : std::chrono::microseconds{0});
+    first = false;
     if (!read.body) {
       failure.restartsHost = true;
       if (read.problem == ReadProblem::kTimeout) {

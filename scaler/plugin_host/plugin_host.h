@@ -15,6 +15,7 @@
 #include "core/result.h"
 #include "plugin/plugin_image.h"
 #include "plugin/plugin_log.h"
+#include "plugin_host/host_process.h"
 #include "plugin_host/host_protocol.h"
 
 namespace kubeai::plugin::host {
@@ -36,6 +37,14 @@ struct PluginFailure {
   bool restartsHost = false; // the process died or was killed (not "down")
 };
 
+// How long the server, having sent a request, polls for the answer (yielding
+// the CPU between polls) before it blocks with the call's deadline
+// (PluginHostSettings::replySpin): 50 us is above a round trip's p99 (about
+// 20 us on the 2-vCPU KVM machine), so nearly every answer is read without a
+// wake-up; a slower plugin costs at most 50 us of polling per call.
+// Figures: bench/plugin_host/README.md.
+inline constexpr std::chrono::microseconds kDefaultReplySpin{50};
+
 struct PluginHostSettings {
   // The binary run as `EXECUTABLE plugin-host ...`: kubeai-scaler itself.
   std::filesystem::path executable;
@@ -48,6 +57,11 @@ struct PluginHostSettings {
   // (kBackoffResetAfter), as the kubelet's crash-loop back-off does.
   std::chrono::milliseconds firstBackoff{250};
   std::chrono::milliseconds maxBackoff{60'000};
+  // Spins before blocking, traded CPU for latency (bench/plugin_host/README.md):
+  // the server's for an answer, within the call's deadline, and the host's for
+  // the next request after an answer (at most kMaxRequestSpin). 0 blocks at once.
+  std::chrono::microseconds replySpin = kDefaultReplySpin;
+  std::chrono::microseconds requestSpin = kDefaultRequestSpin;
   PluginLogSink log;
   std::function<void(const PluginFailure&)> onFailure;  // on the calling thread, after the lock is released
   std::function<void(const std::string& plugin)> onRestart;

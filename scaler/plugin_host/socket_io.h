@@ -27,6 +27,12 @@ struct ReadOutcome {
 
 // Reads until `reader` yields one frame body, the peer closes, the stream
 // breaks, or `deadline` passes (steady clock; nullopt waits forever).
-ReadOutcome readFrame(int fd, FrameReader& reader, std::optional<std::chrono::steady_clock::time_point> deadline);
+// With `spin` above zero, the first wait for bytes polls the socket without
+// blocking for up to that long (never past `deadline`) before it blocks: an
+// answer that comes within the spin costs no wake-up of this thread (on a VM,
+// an inter-processor interrupt to a halted vCPU). Only for a wait that is
+// expected to end soon (an answer to a request just sent), never an idle one.
+ReadOutcome readFrame(int fd, FrameReader& reader, std::optional<std::chrono::steady_clock::time_point> deadline,
+                      std::chrono::microseconds spin = std::chrono::microseconds{0});
 
 }  // namespace kubeai::plugin::host

@@ -5,8 +5,13 @@
 
 #include <doctest/doctest.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -328,4 +333,100 @@ TEST_CASE("a replaced plugin (a new version, a new host) starts every policy's s
   auto fresh = second->compute(call.input);
   REQUIRE(fresh.ok());
   CHECK_MESSAGE(contains(fresh.value().reason, "calls=1 "), fresh.value().reason);
+}
+
+namespace {
+
+// CPU time of a process so far (user + system), in clock ticks.
+unsigned long long cpuTicks(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  std::istringstream fields(text.substr(text.rfind(')') + 2));  // the name may hold spaces
+  std::string skipped;
+  for (int i = 0; i < 11; ++i) {
+    fields >> skipped;  // state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt
+  }
+  unsigned long long utime = 0;
+  unsigned long long stime = 0;
+  fields >> utime >> stime;
+  return utime + stime;
+}
+
+std::vector<std::string> environmentOf(pid_t pid) {
+  std::ifstream file("/proc/" + std::to_string(pid) + "/environ");
+  std::vector<std::string> out;
+  for (std::string entry; std::getline(file, entry, '\0');) {
+    out.push_back(entry);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("the spins before blocking change no answer, never outlast a deadline, and stop when calls do") {
+  SUBCASE("a spinning host and a blocking one decide the same") {
+    host::PluginHostSettings blocking = settings();
+    blocking.replySpin = 0us;
+    blocking.requestSpin = 0us;
+    host::PluginHostSettings spinning = settings();
+    spinning.replySpin = 5ms;
+    spinning.requestSpin = 5ms;
+    auto a = startHost(FIXTURE_ABI_1_1_SO, blocking);
+    auto b = startHost(FIXTURE_ABI_1_1_SO, spinning);
+    for (const double ratio : {0.3, 1.0, 2.5}) {
+      Call call(4, ratio);
+      auto x = a->compute(call.input);
+      auto y = b->compute(call.input);
+      REQUIRE(x.ok());
+      REQUIRE(y.ok());
+      CHECK(x.value().desiredReplicas == y.value().desiredReplicas);
+      CHECK(x.value().reason == y.value().reason);
+    }
+  }
+
+  SUBCASE("a reply spin longer than the call's deadline ends with the deadline") {
+    std::vector<host::PluginFailure> failures;
+    host::PluginHostSettings s = settings(&failures);
+    s.callTimeout = 100ms;
+    s.replySpin = std::chrono::hours(1);
+    auto plugin = startHost(FIXTURE_HANG_LOOP_SO, s);
+    Call call(3, 2.0);
+    const auto before = std::chrono::steady_clock::now();
+    auto answer = plugin->compute(call.input);
+    const auto took = std::chrono::steady_clock::now() - before;
+    REQUIRE_FALSE(answer.ok());
+    CHECK_MESSAGE(contains(answer.error().message, "timed out after 100ms (killed)"), answer.error().message);
+    CHECK(took < 5s);  // the kill and the reaping included; without the clamp it is an hour
+  }
+
+  SUBCASE("the host's spin comes from the settings, clamped, whatever the server's environment says") {
+    ::setenv(host::kRequestSpinVariable, "7", 1);
+    host::PluginHostSettings s = settings();
+    s.requestSpin = std::chrono::hours(1);
+    auto plugin = startHost(FIXTURE_ABI_1_1_SO, s);
+    ::unsetenv(host::kRequestSpinVariable);
+    const std::string prefix = std::string(host::kRequestSpinVariable) + "=";
+    std::vector<std::string> spins;
+    for (const std::string& entry : environmentOf(plugin->pid())) {
+      if (entry.starts_with(prefix)) {
+        spins.push_back(entry);
+      }
+    }
+    REQUIRE(spins.size() == 1);
+    CHECK(spins[0] == prefix + std::to_string(host::kMaxRequestSpin.count()));
+  }
+
+  SUBCASE("with no call in flight neither process spins") {
+    auto plugin = startHost(FIXTURE_ABI_1_1_SO);  // the default spins
+    Call call(4, 1.5);
+    for (int i = 0; i < 100; ++i) {
+      REQUIRE(plugin->compute(call.input).ok());
+    }
+    const unsigned long long hostBefore = cpuTicks(plugin->pid());
+    const unsigned long long selfBefore = cpuTicks(::getpid());
+    // A measurement, not a synchronisation: 300 ms idle is 30 ticks of a spinning process.
+    std::this_thread::sleep_for(300ms);
+    CHECK(cpuTicks(plugin->pid()) - hostBefore <= 1);
+    CHECK(cpuTicks(::getpid()) - selfBefore <= 1);
+  }
 }
