@@ -66,6 +66,39 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   simulateCommand->add_option("--plugin-timeout", simulatePluginTimeout, "Deadline of each plugin call")
       ->capture_default_str();
+  std::string simulateReactionTime = "30s";
+  simulateCommand->add_option("--reaction-time", simulateReactionTime,
+                              "How long our own published change counts as current, as serve's")
+      ->capture_default_str();
+  // spec.demand.prometheus's server: serve's --prometheus-* flags, parsed the same way.
+  std::string simulatePrometheusTimeout = "30s";
+  std::vector<std::string> simulatePrometheusHeaders;
+  auto& simulatePrometheus = simulateOptions.prometheus;
+  auto* simulatePrometheusUrl = simulateCommand->add_option(
+      "--prometheus-url", simulatePrometheus.url,
+      "Read spec.demand.prometheus from this Prometheus-compatible API (http[s]://host:port[/prefix])");
+  simulateCommand->add_option("--prometheus-timeout", simulatePrometheusTimeout,
+                              "Deadline of each range query (a long range takes a while)")
+      ->capture_default_str()
+      ->needs(simulatePrometheusUrl);
+  simulateCommand->add_option("--prometheus-bearer-token-file", simulatePrometheus.bearerTokenFile,
+                              "Bearer token for Prometheus")
+      ->needs(simulatePrometheusUrl);
+  simulateCommand->add_option("--prometheus-basic-auth-user", simulatePrometheus.basicAuthUser,
+                              "Basic auth user for Prometheus")
+      ->needs(simulatePrometheusUrl);
+  simulateCommand->add_option("--prometheus-basic-auth-password-file", simulatePrometheus.basicAuthPasswordFile,
+                              "Basic auth password for Prometheus")
+      ->needs(simulatePrometheusUrl);
+  simulateCommand->add_option("--prometheus-ca-file", simulatePrometheus.caFile,
+                              "CA bundle to verify Prometheus' certificate")
+      ->needs(simulatePrometheusUrl);
+  simulateCommand->add_flag("--prometheus-insecure-skip-verify", simulatePrometheus.insecureSkipVerify,
+                            "Do not verify Prometheus' TLS certificate")
+      ->needs(simulatePrometheusUrl);
+  simulateCommand->add_option("--prometheus-header", simulatePrometheusHeaders,
+                              "NAME=VALUE sent with every Prometheus query, e.g. X-Scope-OrgID=team-a (repeatable)")
+      ->needs(simulatePrometheusUrl);
 
   ServeOptions serve;
   std::string servePluginDir;
@@ -232,6 +265,26 @@ int main(int argc, char** argv) {
       return kExitUsage;
     }
     simulateOptions.pluginTimeout = timeout.value();
+    auto reaction = parseDuration(simulateReactionTime);
+    if (!reaction.ok()) {
+      std::cerr << "error: --reaction-time: " << reaction.error().message << "\n";
+      return kExitUsage;
+    }
+    simulateOptions.reactionTime = reaction.value();
+    auto rangeTimeout = parseDuration(simulatePrometheusTimeout);
+    if (!rangeTimeout.ok()) {
+      std::cerr << "error: --prometheus-timeout: " << rangeTimeout.error().message << "\n";
+      return kExitUsage;
+    }
+    simulatePrometheus.timeout = rangeTimeout.value();
+    for (const std::string& header : simulatePrometheusHeaders) {
+      auto parsed = parseHeaderFlag(header);
+      if (!parsed.ok()) {
+        std::cerr << "error: " << parsed.error().message << "\n";
+        return kExitUsage;
+      }
+      simulatePrometheus.headers.push_back(std::move(parsed).value());
+    }
     return runSimulate(simulateOptions, std::cout, std::cerr);
   }
   if (*validateCommand) {

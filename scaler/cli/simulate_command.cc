@@ -1,9 +1,11 @@
 #include "cli/simulate_command.h"
 
 #include <fstream>
+#include <new>
 #include <ostream>
 
 #include "cli/exit_codes.h"
+#include "cli/simulate_prometheus_demand.h"
 #include "core/algorithm_registry.h"
 #include "plugin/plugin_image.h"
 #include "plugin/plugin_loader.h"
@@ -19,7 +21,8 @@
 namespace kubeai::cli {
 namespace {
 
-core::Result<simulate::DemandSeries> loadDemand(const simulate::Workload& workload) {
+core::Result<simulate::DemandSeries> loadDemand(const simulate::Workload& workload,
+                                                const SimulateCommandOptions& options, std::ostream& err) {
   const simulate::DemandSpec& spec = workload.demand;
   core::Result<simulate::DemandSeries> series = core::Error{"the workload has no demand"};
   if (spec.arrivals) {
@@ -27,8 +30,10 @@ core::Result<simulate::DemandSeries> loadDemand(const simulate::Workload& worklo
   } else if (spec.rate) {
     series = simulate::loadRateCsv(*spec.rate, workload.interval);
   } else if (spec.prometheus) {
-    return core::Error{"spec.demand.prometheus: reading the demand from Prometheus is not built yet; "
-                       "export it as a rate series (spec.demand.rate)"};
+    PrometheusDemandOptions prometheus;
+    prometheus.client = options.prometheus;
+    prometheus.onWarning = [&err](const std::string& warning) { err << "warning: " << warning << "\n"; };
+    series = loadPrometheusDemand(*spec.prometheus, workload.interval, prometheus);
   }
   if (series.ok()) {
     simulate::scaleDemand(series.value(), spec.scale);
@@ -88,10 +93,11 @@ int runSimulate(const SimulateCommandOptions& options, std::ostream& out, std::o
     }
     return kExitUsage;
   }
-  auto demand = loadDemand(workload.workload);
+  auto demand = loadDemand(workload.workload, options, err);
   if (!demand.ok()) {
     err << "error: " << options.workloadFile.string() << ": " << demand.error().message << "\n";
-    return kExitUsage;
+    // A server that is not there is no fault of the input: it may work next time.
+    return demand.error().reason == kPrometheusUnavailable ? kExitFailure : kExitUsage;
   }
 
   std::vector<core::Policy> policies;
@@ -129,17 +135,32 @@ int runSimulate(const SimulateCommandOptions& options, std::ostream& out, std::o
   }
 
   simulate::SimulateOptions simulateOptions;
+  simulateOptions.reactionTime = options.reactionTime;
   simulateOptions.keepTimeline = !options.summaryOnly && (options.output == "json" || options.report);
+  bool csvStarted = false;
   if (options.output == "csv") {
-    simulate::writeCsvHeader(out);
-    simulateOptions.onRow = [&out](const simulate::PolicyRun& run, const simulate::TimelineRow& row) {
+    // The header with the first row: a run refused before it writes nothing to out.
+    simulateOptions.onRow = [&out, &csvStarted](const simulate::PolicyRun& run, const simulate::TimelineRow& row) {
+      if (!csvStarted) {
+        simulate::writeCsvHeader(out);
+        csvStarted = true;
+      }
       simulate::writeCsvRow(out, run, row);
     };
   }
-  auto result = simulate::runSimulation(workload.workload, demand.value(), policies, *registry.value(), simulateOptions);
+  core::Result<simulate::SimulationResult> result = core::Error{""};
+  try {
+    result = simulate::runSimulation(workload.workload, demand.value(), policies, *registry.value(), simulateOptions);
+  } catch (const std::bad_alloc&) {
+    err << "error: out of memory: the timelines of this run do not fit; try --summary-only or --output csv\n";
+    return kExitFailure;
+  }
   if (!result.ok()) {
     err << "error: " << result.error().message << "\n";
     return kExitUsage;
+  }
+  if (options.output == "csv" && !csvStarted) {
+    simulate::writeCsvHeader(out);
   }
   if (options.output == "json") {
     simulate::writeJson(out, result.value());

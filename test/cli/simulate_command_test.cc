@@ -1,0 +1,169 @@
+// `kubeai-scaler simulate` as users run it: the shipped example on real
+// traffic, a plugin under simulated time (ABI 1.1, isolated), every output,
+// and bad input said with its file and field or line.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "command_runner.h"
+#include "support/temp_dir.h"
+
+namespace {
+
+using kubeai::testing::CommandResult;
+using kubeai::testing::runScaler;
+using kubeai::testing::TempDir;
+
+const std::string kExamples = KUBEAI_EXAMPLES_DIR "/simulate/";
+
+std::vector<std::string> exampleArgs() {
+  return {"simulate",
+          "--workload", kExamples + "workload.yaml",
+          "--policy", kExamples + "max-ratio-gpu.yaml",
+          "--policy", kExamples + "max-ratio-queue-kv.yaml",
+          "--policy", kExamples + "capped-smooth-ratio.yaml",
+          "--plugin-dir", KUBEAI_PLUGIN_BUILD_DIR};
+}
+
+const char* kRateWorkload = R"(apiVersion: kubeai.io/v1alpha1
+kind: SimulationWorkload
+metadata: {name: probe}
+spec:
+  interval: 15s
+  replicas: {initial: 1, startupSeconds: 0}
+  capacity: {requestsPerSecond: 1}
+  demand: {rate: rate.csv}
+)";
+
+std::string probePolicy(const std::string& name) {
+  return "apiVersion: kubeai.io/v1alpha1\nkind: AIInferenceAutoscalerPolicy\nmetadata: {name: " + name +
+         ", namespace: default}\nspec:\n  targetRef: {kind: Deployment, name: model}\n  maxReplicas: 10\n"
+         "  cooldownPeriod: 0\n  algorithm: {name: Abi11Probe}\n  metrics:\n    gpuUtilization: {targetPercentage: 50}\n";
+}
+
+}  // namespace
+
+TEST_CASE("simulate runs the shipped example on the Azure trace, three policies side by side") {
+  const CommandResult result = runScaler(exampleArgs());
+  INFO(result.err);
+  REQUIRE(result.exitCode == 0);
+  CHECK(result.out.find("workload code-assistant: 3450 s at 15 s steps, 3 policies") != std::string::npos);
+  for (const char* policy : {"default/max-ratio-gpu", "default/max-ratio-queue-kv", "default/capped-smooth-ratio"}) {
+    CHECK(result.out.find(policy) != std::string::npos);
+  }
+  CHECK(result.out.find("GPU-hours") != std::string::npos);
+  CHECK(result.out.find("CappedSmoothRatio") != std::string::npos);
+}
+
+TEST_CASE("simulate's JSON is the same bytes on every run, and a timeline covers the whole trace") {
+  std::vector<std::string> args = exampleArgs();
+  args.insert(args.end(), {"--output", "json"});
+  const CommandResult first = runScaler(args);
+  const CommandResult second = runScaler(args);
+  INFO(first.err);
+  REQUIRE(first.exitCode == 0);
+  CHECK(first.out == second.out);
+  const nlohmann::json json = nlohmann::json::parse(first.out);
+  REQUIRE(json["policies"].size() == 3);
+  for (const auto& run : json["policies"]) {
+    CHECK(run["timeline"].size() == 230);
+    CHECK(run["summary"]["gpuHours"].get<double>() > 0);
+    // The queue/KV policy's metrics are there by their names.
+    if (run["policy"] == "default/max-ratio-queue-kv") {
+      CHECK(run["timeline"][0]["metrics"].contains("waiting"));
+      CHECK(run["timeline"][0]["metrics"].contains("kvCache"));
+    }
+  }
+}
+
+TEST_CASE("simulate writes the CSV timeline and the HTML report") {
+  TempDir dir;
+  std::vector<std::string> args = exampleArgs();
+  const std::string report = (dir.path() / "report.html").string();
+  args.insert(args.end(), {"--output", "csv", "--report", report});
+  const CommandResult result = runScaler(args);
+  INFO(result.err);
+  REQUIRE(result.exitCode == 0);
+  std::size_t lines = 0;
+  for (const char c : result.out) {
+    lines += c == '\n' ? 1 : 0;
+  }
+  CHECK(lines == 1 + 3 * 230);
+  CHECK(result.out.rfind("policy,time,demand,", 0) == 0);
+  const std::string html = kubeai::testing::readAll(report);
+  CHECK(html.find("<svg") != std::string::npos);
+  CHECK(html.find("default/max-ratio-queue-kv") != std::string::npos);
+}
+
+TEST_CASE("a plugin under simulate sees simulated time, the simulate reason, and its own state per policy") {
+  TempDir dir;
+  std::filesystem::create_directory(dir.path() / "plugins");
+  std::filesystem::copy_file(ABI_1_1_PROBE_SO, dir.path() / "plugins" / "probe.so");
+  std::filesystem::permissions(dir.path() / "plugins" / "probe.so", std::filesystem::perms(0644));
+  dir.write("workload.yaml", kRateWorkload);
+  dir.write("rate.csv", "time,requestsPerSecond\n0,0.5\n60,0.5\n");
+  dir.write("a.yaml", probePolicy("probe-a"));
+  dir.write("b.yaml", probePolicy("probe-b"));
+  const CommandResult result =
+      runScaler({"simulate", "--workload", (dir.path() / "workload.yaml").string(), "--policy",
+                 (dir.path() / "a.yaml").string(), "--policy", (dir.path() / "b.yaml").string(), "--plugin-dir",
+                 (dir.path() / "plugins").string(), "--output", "json"});
+  INFO(result.err);
+  REQUIRE(result.exitCode == 0);
+  const nlohmann::json json = nlohmann::json::parse(result.out);
+  REQUIRE(json["policies"].size() == 2);
+  for (const auto& run : json["policies"]) {
+    const auto& timeline = run["timeline"];
+    REQUIRE(timeline.size() == 5);  // the last row (60 s) holds to the end of its step
+    for (std::size_t k = 0; k < timeline.size(); ++k) {
+      // Decided at the end of step k: 2024-01-01T00:00:00Z + (k + 1) x 15 s.
+      const std::string expected = "calls=" + std::to_string(k + 1) + " reason=simulate cycle=" +
+                                   std::to_string(k + 1) +
+                                   " now=" + std::to_string(1'704'067'200'000LL + static_cast<long long>(k + 1) * 15'000);
+      const std::string reason = timeline[k]["reason"].get<std::string>();
+      INFO(reason);
+      CHECK(reason.rfind(expected, 0) == 0);
+    }
+  }
+}
+
+TEST_CASE("simulate says what is wrong with a workload, a trace or a policy, with file and field or line") {
+  TempDir dir;
+  dir.write("policy.yaml", probePolicy("p"));
+  SUBCASE("an unknown workload field") {
+    dir.write("workload.yaml", std::string(kRateWorkload) + "  slo: {latencyP99: 100}\n");
+    dir.write("rate.csv", "time,requestsPerSecond\n0,1\n");
+    const CommandResult result = runScaler({"simulate", "--workload", (dir.path() / "workload.yaml").string(),
+                                            "--policy", (dir.path() / "policy.yaml").string()});
+    CHECK(result.exitCode == 2);
+    CHECK(result.err.find("workload.yaml") != std::string::npos);
+    CHECK(result.err.find("spec.slo.latencyP99") != std::string::npos);
+  }
+  SUBCASE("a trace whose times go back") {
+    dir.write("workload.yaml", kRateWorkload);
+    dir.write("rate.csv", "time,requestsPerSecond\n0,1\n30,2\n15,1\n");
+    const CommandResult result = runScaler({"simulate", "--workload", (dir.path() / "workload.yaml").string(),
+                                            "--policy", (dir.path() / "policy.yaml").string()});
+    CHECK(result.exitCode == 2);
+    CHECK(result.err.find("rate.csv:4") != std::string::npos);
+  }
+  SUBCASE("a policy that does not validate") {
+    dir.write("workload.yaml", kRateWorkload);
+    dir.write("rate.csv", "time,requestsPerSecond\n0,1\n");
+    dir.write("bad.yaml", "apiVersion: kubeai.io/v1alpha1\nkind: AIInferenceAutoscalerPolicy\nmetadata: {name: bad}\n"
+                          "spec:\n  targetRef: {kind: Deployment, name: m}\n  maxReplicas: 0\n");
+    const CommandResult result = runScaler({"simulate", "--workload", (dir.path() / "workload.yaml").string(),
+                                            "--policy", (dir.path() / "bad.yaml").string()});
+    CHECK(result.exitCode == 2);
+    CHECK(result.err.find("bad.yaml") != std::string::npos);
+    CHECK(result.err.find("spec.maxReplicas") != std::string::npos);
+  }
+  SUBCASE("--summary-only with the CSV timeline") {
+    const CommandResult result = runScaler({"simulate", "--workload", kExamples + "workload.yaml", "--policy",
+                                            kExamples + "max-ratio-gpu.yaml", "--summary-only", "--output", "csv"});
+    CHECK(result.exitCode == 2);
+    CHECK(result.err.find("--summary-only") != std::string::npos);
+  }
+}
