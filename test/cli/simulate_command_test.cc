@@ -57,6 +57,18 @@ TEST_CASE("simulate runs the shipped example on the Azure trace, three policies 
   CHECK(result.out.find("CappedSmoothRatio") != std::string::npos);
 }
 
+TEST_CASE("docs/simulate.md's worked example is what the example prints") {
+  const std::string docs = kubeai::testing::readAll(KUBEAI_EXAMPLES_DIR "/../docs/simulate.md");
+  const std::size_t start = docs.find("workload code-assistant: 3450 s");
+  REQUIRE(start != std::string::npos);
+  const std::size_t end = docs.find("```", start);
+  REQUIRE(end != std::string::npos);
+  const CommandResult result = runScaler(exampleArgs());
+  INFO(result.err);
+  REQUIRE(result.exitCode == 0);
+  CHECK(result.out == docs.substr(start, end - start));
+}
+
 TEST_CASE("simulate's JSON is the same bytes on every run, and a timeline covers the whole trace") {
   std::vector<std::string> args = exampleArgs();
   args.insert(args.end(), {"--output", "json"});
