@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "simulate/demand.h"
+#include "support/temp_dir.h"
 
 namespace {
 
@@ -61,23 +62,6 @@ std::vector<double> rates(const DemandSeries& series) {
   return out;
 }
 
-struct ScratchDir {
-  std::filesystem::path path;
-  ScratchDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "kubeai-demand-test.XXXXXX").string();
-    path = ::mkdtemp(pattern.data());
-  }
-  ~ScratchDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path, ignored);
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-  [[nodiscard]] std::filesystem::path write(const std::string& name, const std::string& text) const {
-    std::ofstream(path / name, std::ios::binary) << text;
-    return path / name;
-  }
-};
 
 }  // namespace
 
@@ -312,9 +296,9 @@ TEST_CASE("an interval that is not positive is an error, not a division by zero"
 }
 
 TEST_CASE("the loaders refuse what is not a trace file before reading it") {
-  ScratchDir dir;
+  kubeai::testing::TempDir dir;
   // A sparse file of 1 GB: refused by its size, without reading a byte of it.
-  const auto big = dir.path / "big.csv";
+  const auto big = dir.path() / "big.csv";
   std::ofstream(big).put('T');
   std::filesystem::resize_file(big, 1024ull * 1024 * 1024);
   const auto started = std::chrono::steady_clock::now();
@@ -326,17 +310,17 @@ TEST_CASE("the loaders refuse what is not a trace file before reading it") {
   CHECK(elapsed < 100ms);
   CHECK_FALSE(loadRateCsv(big, 15s).ok());
 
-  const auto missing = loadRateCsv(dir.path / "absent.csv", 15s);
+  const auto missing = loadRateCsv(dir.path() / "absent.csv", 15s);
   REQUIRE_FALSE(missing.ok());
-  CHECK(missing.error().message == "no such file: " + (dir.path / "absent.csv").string());
+  CHECK(missing.error().message == "no such file: " + (dir.path() / "absent.csv").string());
 
   const auto device = loadArrivalsCsv("/dev/zero", 15s);
   REQUIRE_FALSE(device.ok());
   CHECK(device.error().message == "/dev/zero: not a regular file");
 
-  const auto directory = loadArrivalsCsv(dir.path, 15s);
+  const auto directory = loadArrivalsCsv(dir.path(), 15s);
   REQUIRE_FALSE(directory.ok());
-  CHECK(directory.error().message == dir.path.string() + ": not a regular file");
+  CHECK(directory.error().message == dir.path().string() + ": not a regular file");
 
   // Errors in a file name it, with the line.
   const auto bad = dir.write("rate.csv", "time,requestsPerSecond\r\n0,1\r\n0,2\r\n");

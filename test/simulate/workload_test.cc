@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "simulate/workload.h"
+#include "support/temp_dir.h"
 
 namespace {
 
@@ -60,23 +61,6 @@ bool hasError(const WorkloadDocument& document, const std::string& field, const 
 }
 
 // A scratch directory, removed at the end of the test.
-struct ScratchDir {
-  std::filesystem::path path;
-  ScratchDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "kubeai-workload-test.XXXXXX").string();
-    path = ::mkdtemp(pattern.data());
-  }
-  ~ScratchDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path, ignored);
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-  [[nodiscard]] std::filesystem::path write(const std::string& name, const std::string& text) const {
-    std::ofstream(path / name, std::ios::binary) << text;
-    return path / name;
-  }
-};
 
 }  // namespace
 
@@ -401,16 +385,16 @@ TEST_CASE("no input makes the parser throw or crash") {
 }
 
 TEST_CASE("loadWorkloadFile resolves demand paths against the file's directory and names the file") {
-  ScratchDir dir;
+  kubeai::testing::TempDir dir;
   const auto path = dir.write("w.yaml", kIssueExample);
   const WorkloadDocument document = loadWorkloadFile(path);
   REQUIRE_MESSAGE(document.ok(), errorsOf(document));
-  CHECK(*document.workload.demand.arrivals == dir.path / "trace.csv");
+  CHECK(*document.workload.demand.arrivals == dir.path() / "trace.csv");
 
-  const WorkloadDocument missing = loadWorkloadFile(dir.path / "absent.yaml");
+  const WorkloadDocument missing = loadWorkloadFile(dir.path() / "absent.yaml");
   REQUIRE(missing.errors.size() == 1);
   CHECK(missing.errors[0].field.empty());
-  CHECK(missing.errors[0].message == "no such file: " + (dir.path / "absent.yaml").string());
+  CHECK(missing.errors[0].message == "no such file: " + (dir.path() / "absent.yaml").string());
 
   const auto broken = dir.write("broken.yaml", "spec: {a: [1, 2}\n");
   const WorkloadDocument invalid = loadWorkloadFile(broken);
