@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/result.h"
+#include "simulate/trace_time.h"  // parseTimestampMicros: part of this interface
 
 namespace kubeai::simulate {
 
@@ -62,11 +63,5 @@ core::Result<DemandSeries> loadRateCsv(const std::filesystem::path& path, std::c
 
 // Multiplies every step's requestsPerSecond by `scale`.
 void scaleDemand(DemandSeries& series, double scale);
-
-// A trace time as microseconds since the Unix epoch: "YYYY-MM-DD HH:MM:SS[.f]"
-// or RFC 3339 ("2023-11-16T18:17:03.97Z", "...+01:00"); no offset means UTC.
-// Years 0001-9999; digits beyond microseconds are truncated. Shared with the
-// workload's prometheus start/end check.
-std::optional<std::int64_t> parseTimestampMicros(std::string_view text);
 
 }  // namespace kubeai::simulate

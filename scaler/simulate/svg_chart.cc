@@ -1,8 +1,6 @@
 #include "simulate/svg_chart.h"
 
 #include <algorithm>
-#include <array>
-#include <charconv>
 #include <cmath>
 #include <cstddef>
 
@@ -13,24 +11,8 @@ constexpr int kAxisBelow = 44;  // tick labels and the time axis's title
 constexpr std::string_view kGridColor = "#e6e6e6";
 constexpr std::string_view kTextColor = "#333333";
 
-std::optional<double> finite(const std::optional<double>& value) {
-  if (value && std::isfinite(*value)) {
-    return value;
-  }
-  return std::nullopt;
-}
-
-int columnOf(double seconds, double durationSeconds, int columns) {
-  const double position = seconds / durationSeconds * columns;
-  if (!(position >= 0)) {  // also NaN
-    return 0;
-  }
-  return static_cast<int>(std::min(std::floor(position), static_cast<double>(columns - 1)));
-}
-
-double pixelX(double seconds, double durationSeconds, int width = kPlotWidth) {
-  return std::clamp(seconds / durationSeconds, 0.0, 1.0) * width;
-}
+using detail::finite;
+using detail::pixelX;
 
 struct YScale {
   double top = 1;  // the value at the plot's top edge
@@ -77,7 +59,7 @@ YScale yScale(const LineChart& chart, bool right, bool& clipped) {
 
 void writeTimeAxis(std::ostream& out, double durationSeconds, int plotBottom) {
   for (const TimeTick& tick : timeTicks(durationSeconds)) {
-    const std::string x = formatFixed(kPlotLeft + pixelX(tick.seconds, durationSeconds), 1);
+    const std::string x = formatFixed(kPlotLeft + pixelX(tick.seconds, durationSeconds, kPlotWidth), 1);
     out << "<line x1=\"" << x << "\" y1=\"" << kPlotTop << "\" x2=\"" << x << "\" y2=\""
         << plotBottom << "\" stroke=\"" << kGridColor << "\"/>\n";
     out << "<text x=\"" << x << "\" y=\"" << plotBottom + 16
@@ -157,254 +139,6 @@ void openSvg(std::ostream& out, std::string_view id, std::string_view ariaLabel,
 }
 
 }  // namespace
-
-std::string formatFixed(double value, int decimals) {
-  if (!std::isfinite(value)) {
-    return "n/a";
-  }
-  std::array<char, 400> buffer{};  // the largest double in fixed notation fits
-  const std::to_chars_result written = std::to_chars(
-      buffer.data(), buffer.data() + buffer.size(), value, std::chars_format::fixed, decimals);
-  std::string text(buffer.data(), written.ec == std::errc() ? written.ptr : buffer.data());
-  // "-0.0" and the like: a value that rounds to zero is written as zero.
-  if (!text.empty() && text.front() == '-' &&
-      text.find_first_not_of("0.", 1) == std::string::npos) {
-    text.erase(0, 1);
-  }
-  return text;
-}
-
-std::string escapeText(std::string_view text) {
-  std::string escaped;
-  escaped.reserve(text.size());
-  for (const char c : text) {
-    switch (c) {
-      case '&': escaped += "&amp;"; break;
-      case '<': escaped += "&lt;"; break;
-      case '>': escaped += "&gt;"; break;
-      case '"': escaped += "&quot;"; break;
-      case '\'': escaped += "&#39;"; break;
-      default:
-        // Control characters are not allowed in XML 1.0 text: a space instead.
-        if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t') {
-          escaped += ' ';
-        } else {
-          escaped += c;
-        }
-    }
-  }
-  return escaped;
-}
-
-std::vector<double> niceTicks(double low, double high, int target, bool integral) {
-  if (!std::isfinite(low) || !std::isfinite(high) || high <= low) {
-    return {low, low + 1};
-  }
-  const double rough = (high - low) / std::max(target, 1);
-  const double magnitude = std::pow(10.0, std::floor(std::log10(rough)));
-  double step = magnitude;
-  for (const double factor : {1.0, 2.0, 5.0, 10.0}) {
-    step = factor * magnitude;
-    if (step >= rough) {
-      break;
-    }
-  }
-  if (integral) {
-    step = std::max(step, 1.0);
-  }
-  std::vector<double> ticks;
-  const double first = std::floor(low / step) * step;
-  // Bounded: at most target*2.5+2 ticks come out of a 1-2-5 step.
-  for (int i = 0; i < 64; ++i) {
-    const double tick = first + i * step;
-    ticks.push_back(tick);
-    if (tick >= high * (1 - 1e-12)) {
-      break;
-    }
-  }
-  return ticks;
-}
-
-int tickDecimals(const std::vector<double>& ticks) {
-  if (ticks.size() < 2) {
-    return 0;
-  }
-  const double step = ticks[1] - ticks[0];
-  if (!(step > 0) || step >= 1) {
-    return 0;
-  }
-  return std::min(6, static_cast<int>(std::ceil(-std::log10(step) - 1e-9)));
-}
-
-std::string timeLabel(double seconds) {
-  if (!std::isfinite(seconds) || seconds <= 0) {
-    return "0";
-  }
-  const auto total = static_cast<std::int64_t>(std::llround(seconds));
-  const std::int64_t days = total / 86400;
-  const std::int64_t hours = total % 86400 / 3600;
-  const std::int64_t minutes = total % 3600 / 60;
-  const std::int64_t rest = total % 60;
-  std::string label;
-  const auto add = [&label](std::int64_t value, const char* unit) {
-    if (value != 0) {
-      // Appended piece by piece: GCC 12's -Wrestrict misfires on "x" + string.
-      if (!label.empty()) {
-        label += ' ';
-      }
-      label += std::to_string(value);
-      label += unit;
-    }
-  };
-  add(days, "d");
-  add(hours, "h");
-  add(minutes, "m");
-  add(rest, "s");
-  return label;
-}
-
-std::vector<TimeTick> timeTicks(double durationSeconds) {
-  if (!std::isfinite(durationSeconds) || durationSeconds <= 0) {
-    return {{0, "0"}};
-  }
-  static constexpr std::array<double, 15> kSteps = {
-      15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800};
-  double step = kSteps.back();
-  for (const double candidate : kSteps) {
-    if (durationSeconds / candidate <= 10) {
-      step = candidate;
-      break;
-    }
-  }
-  while (durationSeconds / step > 10) {  // beyond 20 days: whole weeks and more
-    step *= 2;
-  }
-  std::vector<TimeTick> ticks;
-  for (double t = 0; t <= durationSeconds * (1 + 1e-12); t += step) {
-    ticks.push_back({t, timeLabel(t)});
-  }
-  return ticks;
-}
-
-std::vector<PlotPoint> downsample(const Series& series, double durationSeconds, int columns) {
-  std::vector<PlotPoint> points;
-  const std::size_t count = std::min(series.times.size(), series.values.size());
-  if (count == 0 || !(durationSeconds > 0) || columns <= 0) {
-    return points;
-  }
-  // Appends a vertex, dropping the middle one of three on one horizontal run.
-  const auto add = [&points](double x, double value, bool breakBefore) {
-    if (!breakBefore && points.size() >= 2) {
-      const PlotPoint& last = points.back();
-      const PlotPoint& before = points[points.size() - 2];
-      if (!last.breakBefore && last.value == value && before.value == value) {
-        points.back().x = x;
-        return;
-      }
-    }
-    points.push_back({x, value, breakBefore});
-  };
-  bool broken = true;
-  if (count <= static_cast<std::size_t>(columns)) {
-    for (std::size_t i = 0; i < count; ++i) {
-      const auto value = finite(series.values[i]);
-      if (!value) {
-        broken = true;
-        continue;
-      }
-      add(pixelX(series.times[i], durationSeconds, columns), *value, broken);
-      add(pixelX(series.times[i] + series.stepSeconds, durationSeconds, columns), *value, false);
-      broken = false;
-    }
-    return points;
-  }
-  std::size_t i = 0;
-  while (i < count) {
-    const int column = columnOf(series.times[i], durationSeconds, columns);
-    std::optional<double> low;
-    std::optional<double> high;
-    std::size_t lowAt = 0;
-    std::size_t highAt = 0;
-    for (; i < count && columnOf(series.times[i], durationSeconds, columns) == column; ++i) {
-      const auto value = finite(series.values[i]);
-      if (!value) {
-        continue;
-      }
-      if (!low || *value < *low) {
-        low = value;
-        lowAt = i;
-      }
-      if (!high || *value > *high) {
-        high = value;
-        highAt = i;
-      }
-    }
-    if (!low) {
-      broken = true;
-      continue;
-    }
-    const double x = column + 0.5;
-    if (*low == *high) {
-      add(x, *low, broken);
-    } else if (lowAt < highAt) {
-      add(x, *low, broken);
-      add(x, *high, false);
-    } else {
-      add(x, *high, broken);
-      add(x, *low, false);
-    }
-    broken = false;
-  }
-  return points;
-}
-
-std::vector<CategoryRun> categoryRuns(const std::vector<double>& times,
-                                      const std::vector<int>& categories, double stepSeconds,
-                                      double durationSeconds, int columns) {
-  std::vector<CategoryRun> runs;
-  const std::size_t count = std::min(times.size(), categories.size());
-  if (count == 0 || !(durationSeconds > 0) || columns <= 0) {
-    return runs;
-  }
-  const auto extend = [&runs](double start, double end, int category) {
-    if (category < 0) {
-      return;
-    }
-    if (!runs.empty() && runs.back().category == category && runs.back().endSeconds >= start) {
-      runs.back().endSeconds = std::max(runs.back().endSeconds, end);
-      return;
-    }
-    runs.push_back({start, end, category});
-  };
-  if (count <= static_cast<std::size_t>(columns)) {
-    for (std::size_t i = 0; i < count; ++i) {
-      extend(times[i], times[i] + stepSeconds, categories[i]);
-    }
-    return runs;
-  }
-  const double columnSeconds = durationSeconds / columns;
-  std::size_t i = 0;
-  std::vector<int> votes;
-  while (i < count) {
-    const int column = columnOf(times[i], durationSeconds, columns);
-    votes.clear();
-    for (; i < count && columnOf(times[i], durationSeconds, columns) == column; ++i) {
-      if (categories[i] >= 0) {
-        if (static_cast<std::size_t>(categories[i]) >= votes.size()) {
-          votes.resize(static_cast<std::size_t>(categories[i]) + 1, 0);
-        }
-        ++votes[static_cast<std::size_t>(categories[i])];
-      }
-    }
-    const auto best = std::max_element(votes.begin(), votes.end());
-    if (best != votes.end() && *best > 0) {
-      extend(column * columnSeconds, (column + 1) * columnSeconds,
-             static_cast<int>(best - votes.begin()));
-    }
-  }
-  return runs;
-}
-
 bool writeLineChart(std::ostream& out, const LineChart& chart) {
   const int plotHeight = kLineChartPlotHeight;
   const int plotBottom = kPlotTop + plotHeight;
@@ -459,9 +193,9 @@ void writeLaneChart(std::ostream& out, const LaneChart& chart) {
           << "\" height=\"" << kLaneHeight << "\" fill=\"#f4f4f4\"/>\n";
     }
     for (const Band& band : chart.lanes[lane].bands) {
-      const double x0 = pixelX(band.startSeconds, duration);
+      const double x0 = pixelX(band.startSeconds, duration, kPlotWidth);
       // At least one pixel wide, so a single limited step shows.
-      const double width = std::max(1.0, pixelX(band.endSeconds, duration) - x0);
+      const double width = std::max(1.0, pixelX(band.endSeconds, duration, kPlotWidth) - x0);
       out << "<rect x=\"" << formatFixed(kPlotLeft + x0, 1) << "\" y=\"" << top + 3
           << "\" width=\"" << formatFixed(width, 1) << "\" height=\"" << kLaneHeight - 6
           << "\" fill=\"" << band.color << "\"><title>" << escapeText(band.title)

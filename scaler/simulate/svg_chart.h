@@ -22,33 +22,13 @@
 #include <string_view>
 #include <vector>
 
+// What the charts are drawn with, and html_report.cc uses too: the axes' ticks
+// and labels, the downsampling to pixel columns, numbers and escaped text.
+#include "simulate/svg_axes.h"
+#include "simulate/svg_downsample.h"
+#include "simulate/svg_text.h"
+
 namespace kubeai::simulate::svg {
-
-// `value` with `decimals` digits after the point, locale-free; "n/a" when not
-// finite. Never "-0".
-std::string formatFixed(double value, int decimals);
-
-// Text for HTML and SVG (element content and attribute values).
-std::string escapeText(std::string_view text);
-
-// Tick values from 0 or `low` up to at least `high`, steps of 1, 2 or 5 x 10^k,
-// about `target` of them. `integral`: the step is at least 1.
-std::vector<double> niceTicks(double low, double high, int target, bool integral);
-
-// The number of digits after the point that tick labels for `ticks` need.
-int tickDecimals(const std::vector<double>& ticks);
-
-struct TimeTick {
-  double seconds = 0;
-  std::string label;  // "0", "15m", "1h 30m", "2d 6h"
-};
-
-// Readable time-axis ticks over [0, duration] seconds: a step of 1, 2, 5, 10,
-// 15 or 30 minutes, or 1, 2, 3, 6 or 12 hours, or whole days, at most ~10 ticks.
-std::vector<TimeTick> timeTicks(double durationSeconds);
-
-// A label for `seconds` from the start ("45m", "1h 15m", "1d 2h").
-std::string timeLabel(double seconds);
 
 // One step series: value i holds over [times[i], times[i] + stepSeconds).
 // nullopt or a non-finite value: no data, the line breaks.
@@ -121,31 +101,5 @@ inline constexpr std::string_view kFrameColor = "#8c8c8c";
 // at the left axis's clipAt (the caption then says so).
 bool writeLineChart(std::ostream& out, const LineChart& chart);
 void writeLaneChart(std::ostream& out, const LaneChart& chart);
-
-// The vertices of a step series' line over `columns` pixel columns spanning
-// [0, durationSeconds]. While the series has no more steps than columns it is
-// kept exactly, as steps; otherwise each column keeps the minimum and the
-// maximum of the steps that start in it, in the order they occurred, so every
-// peak and trough stays visible. A step (or column) with no data breaks the
-// line. Vertices in the middle of a horizontal run are dropped.
-struct PlotPoint {
-  double x = 0;  // pixels from the plot's left edge
-  double value = 0;
-  bool breakBefore = false;  // the line restarts here (after a gap)
-};
-std::vector<PlotPoint> downsample(const Series& series, double durationSeconds, int columns);
-
-// Bands from a per-step category (-1: none): consecutive steps of one
-// category merge; beyond `columns` steps, each pixel column shows the
-// category that acted in most of its steps (ties: the lower category), so
-// short limits stay visible.
-struct CategoryRun {
-  double startSeconds = 0;
-  double endSeconds = 0;
-  int category = -1;
-};
-std::vector<CategoryRun> categoryRuns(const std::vector<double>& times,
-                                      const std::vector<int>& categories, double stepSeconds,
-                                      double durationSeconds, int columns);
 
 }  // namespace kubeai::simulate::svg

@@ -1,141 +1,33 @@
 #include "simulate/workload.h"
 
-#include <charconv>
 #include <cmath>
-#include <cstdio>
 #include <exception>
-#include <initializer_list>
-#include <limits>
 #include <nlohmann/json.hpp>
-#include <set>
 #include <string_view>
 #include <utility>
 
-#include "cli/duration.h"
 #include "policy/json_decoder.h"
 #include "policy/yaml_documents.h"
-#include "simulate/demand.h"
+#include "simulate/workload_fields.h"
 
 namespace kubeai::simulate {
 namespace {
 
 using nlohmann::json;
 using policy::detail::typeName;
+using detail::describe;
+using detail::present;
 
-std::string describe(double value) {
-  if (std::isnan(value)) {
-    return ".nan";
-  }
-  if (std::isinf(value)) {
-    return value > 0 ? ".inf" : "-.inf";
-  }
-  char text[32];
-  std::snprintf(text, sizeof text, "%.10g", value);
-  return text;
-}
-
-bool positive(double value) { return std::isfinite(value) && value > 0; }
-bool nonNegative(double value) { return std::isfinite(value) && value >= 0; }
-
-const json* present(const json& parent, const char* key) {
-  auto found = parent.find(key);
-  return found == parent.end() || found->is_null() ? nullptr : &*found;
-}
-
-// The typed reads of policy::detail::Decoder, its errors collected into a
-// scratch PolicyDocument and moved into the workload's at the end; plus what
-// a workload has and a policy does not: durations, and unknown fields as errors.
-class WorkloadReader {
+// A workload's sections (what each holds and how its fields relate), read
+// with WorkloadFieldReader's field reads.
+class WorkloadReader : private detail::WorkloadFieldReader {
  public:
-  explicit WorkloadReader(std::filesystem::path baseDir) : baseDir_(std::move(baseDir)) {}
+  using WorkloadFieldReader::WorkloadFieldReader;
+  using WorkloadFieldReader::takeErrors;
 
   void read(const json& root, Workload& workload);
-  std::vector<core::FieldError> takeErrors() { return std::move(scratch_.errors); }
 
  private:
-  void error(const std::string& path, std::string message) { in_.error(path, std::move(message)); }
-
-  // A misspelt field must not pass unjudged (`latencyP99: 500` would leave the SLO unchecked).
-  void unknownFields(const json& object, const std::string& path, std::initializer_list<const char*> known) {
-    const std::set<std::string_view> names(known.begin(), known.end());
-    for (const auto& [key, value] : object.items()) {
-      if (names.count(key) == 0) {
-        error(path.empty() ? key : path + "." + key, "unknown field");
-      }
-    }
-  }
-
-  void required(const json& parent, const char* key, const std::string& path, const char* what = nullptr) {
-    if (present(parent, key) == nullptr) {
-      error(path, what == nullptr ? "required" : std::string("required (") + what + ")");
-    }
-  }
-
-  std::optional<std::chrono::milliseconds> duration(const json& parent, const char* key, const std::string& path) {
-    const json* value = present(parent, key);
-    if (value == nullptr) {
-      return std::nullopt;
-    }
-    if (!value->is_string()) {
-      error(path, value->is_number() ? "must be a duration with a unit such as 15s, got " + value->dump()
-                                     : "must be a duration such as 15s, got " + typeName(*value));
-      return std::nullopt;
-    }
-    auto parsed = cli::parseDuration(value->get<std::string>());
-    if (!parsed.ok()) {
-      error(path, parsed.error().message);
-      return std::nullopt;
-    }
-    if (parsed.value().count() <= 0) {
-      error(path, "must be greater than 0");
-      return std::nullopt;
-    }
-    return parsed.value();
-  }
-
-  // A number that must be > 0 (finite).
-  std::optional<double> positiveNumber(const json& parent, const char* key, const std::string& path) {
-    const auto value = in_.number(parent, key, path);
-    if (value && !positive(*value)) {
-      error(path, "must be greater than 0, got " + describe(*value));
-      return std::nullopt;
-    }
-    return value;
-  }
-
-  std::optional<double> nonNegativeNumber(const json& parent, const char* key, const std::string& path) {
-    const auto value = in_.number(parent, key, path);
-    if (value && !nonNegative(*value)) {
-      error(path, "must be >= 0, got " + describe(*value));
-      return std::nullopt;
-    }
-    return value;
-  }
-
-  // Seconds of a replica's life (start-up, shutdown): >= 0 and at most a week.
-  std::optional<double> replicaSeconds(const json& parent, const char* key, const std::string& path) {
-    const auto value = nonNegativeNumber(parent, key, path);
-    if (value && *value > kMaxReplicaSeconds) {
-      error(path, "must be at most " + describe(kMaxReplicaSeconds) + " (a week), got " + describe(*value));
-      return std::nullopt;
-    }
-    return value;
-  }
-
-  std::optional<std::string> nonEmptyString(const json& parent, const char* key, const std::string& path) {
-    auto value = in_.string(parent, key, path);
-    if (value && value->empty()) {
-      error(path, "must not be empty");
-      return std::nullopt;
-    }
-    return value;
-  }
-
-  std::filesystem::path resolve(const std::string& file) const {
-    std::filesystem::path path(file);
-    return path.is_relative() && !baseDir_.empty() ? baseDir_ / path : path;
-  }
-
   void readMetadata(const json& root, Workload& workload);
   void readSpec(const json& spec, Workload& workload);
   void readSeed(const json& spec, Workload& workload);
@@ -147,12 +39,6 @@ class WorkloadReader {
   void readSlo(const json& spec, Slo& slo);
   void readDemand(const json& spec, DemandSpec& demand);
   void readPrometheus(const json& demand, PrometheusDemand& prometheus);
-  std::optional<std::string> readTime(const json& parent, const char* key, const std::string& path,
-                                      std::optional<double>& seconds);
-
-  std::filesystem::path baseDir_;
-  policy::PolicyDocument scratch_;
-  policy::detail::Decoder in_{scratch_};
 };
 
 void WorkloadReader::read(const json& root, Workload& workload) {
@@ -452,43 +338,6 @@ void WorkloadReader::readPrometheus(const json& object, PrometheusDemand& promet
     prometheus.step = *step;
   }
   unknownFields(object, path, {"query", "start", "end", "step"});
-}
-
-// start or end of a range query: RFC 3339 or Unix seconds, as query_range
-// takes them; `seconds` gets the instant, to check that end is after start.
-std::optional<std::string> WorkloadReader::readTime(const json& parent, const char* key, const std::string& path,
-                                                    std::optional<double>& seconds) {
-  const json* value = present(parent, key);
-  if (value == nullptr) {
-    required(parent, key, path, "RFC 3339 or Unix seconds");
-    return std::nullopt;
-  }
-  if (value->is_number()) {
-    const double number = value->get<double>();
-    if (!nonNegative(number)) {
-      error(path, "must be Unix seconds >= 0 or an RFC 3339 time, got " + describe(number));
-      return std::nullopt;
-    }
-    seconds = number;
-    return value->dump();
-  }
-  if (!value->is_string()) {
-    error(path, "must be an RFC 3339 time or Unix seconds, got " + typeName(*value));
-    return std::nullopt;
-  }
-  const auto text = value->get<std::string>();
-  if (const auto micros = parseTimestampMicros(text)) {
-    seconds = static_cast<double>(*micros) / 1e6;
-    return text;
-  }
-  double number = 0;
-  const auto [rest, failure] = std::from_chars(text.data(), text.data() + text.size(), number);
-  if (failure == std::errc() && rest == text.data() + text.size() && !text.empty() && nonNegative(number)) {
-    seconds = number;
-    return text;
-  }
-  error(path, "must be an RFC 3339 time (2023-11-16T18:17:03Z) or Unix seconds, got \"" + text.substr(0, 64) + "\"");
-  return std::nullopt;
 }
 
 }  // namespace
