@@ -117,8 +117,12 @@ EngineMetrics advanceEngine(const Capacity& capacity, EngineState& state, const 
   const double drainRate = dt > 0 ? backlog / dt : 0;
   const double offered = lambda + drainRate;
   const double served = std::min(offered, ceiling);
-  const double nextBacklog = dt > 0 ? std::min(kMaxModelValue, std::max(0.0, backlog + (lambda - served) * dt))
-                                    : backlog;
+  // All of it served: exactly none left. B + (lambda - served) dt would leave
+  // a rounding residue (1e-15) that reads as a backlog, and so as a GPU at
+  // 100 % for ever after.
+  const double nextBacklog = dt <= 0                ? backlog
+                             : offered <= ceiling ? 0.0
+                                                  : std::min(kMaxModelValue, std::max(0.0, backlog + (lambda - ceiling) * dt));
   state.backlog = nextBacklog;
   out.offeredRequestsPerSecond = lambda;
   out.servedRequestsPerSecond = served;

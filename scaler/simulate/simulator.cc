@@ -194,12 +194,16 @@ PolicyRun runPolicy(const Workload& workload, const DemandSeries& demand, const 
     row.readyReplicas = counts.ready;
     row.requestedReplicas = requested;
     row.desiredReplicas = published;
-    row.metrics.reserve(plan.binding.slots.size());
-    for (const SlotSignal& slot : plan.binding.slots) {
-      row.metrics.emplace_back(slot.name, decision.values[static_cast<std::size_t>(slot.slot)]);
+    const bool rowKept = options.keepTimeline || options.onRow;
+    if (rowKept) {
+      // Texts only for a row someone reads: a summary-only sweep skips them.
+      row.metrics.reserve(plan.binding.slots.size());
+      for (const SlotSignal& slot : plan.binding.slots) {
+        row.metrics.emplace_back(slot.name, decision.values[static_cast<std::size_t>(slot.slot)]);
+      }
+      row.limitedBy = std::string(core::limitedByName(decision.limitedBy));
+      row.reason = decision.algorithmUnservable.empty() ? decision.reason : decision.algorithmUnservable;
     }
-    row.limitedBy = std::string(core::limitedByName(decision.limitedBy));
-    row.reason = decision.algorithmUnservable.empty() ? decision.reason : decision.algorithmUnservable;
     row.latencyP99Ms = metrics.e2eLatencyP99Ms;
     row.timeToFirstTokenP95Ms = metrics.timeToFirstTokenP95Ms;
     row.requestsWaiting = metrics.poolRequestsWaiting.value_or(metrics.backlog);

@@ -403,3 +403,30 @@ TEST_CASE("engine model: what a signal needs from the workload") {
 
 }  // namespace
 }  // namespace kubeai::simulate
+
+TEST_CASE("engine model: a drained backlog is exactly zero, so the GPU reads its real load again") {
+  using namespace kubeai::simulate;  // NOLINT(google-build-using-namespace): one test
+  Capacity capacity;
+  capacity.requestsPerSecond = 1;
+  EngineState state;
+  // 3 requests/s on 2 replicas for 10 s builds a backlog; then demands whose
+  // sums do not round to the backlog (0.1, 0.7) drain it.
+  EngineInput input;
+  input.seconds = 10;
+  input.readyReplicas = 2;
+  input.requestsPerSecond = 3;
+  (void)advanceEngine(capacity, state, input);
+  REQUIRE(state.backlog > 0);
+  input.requestsPerSecond = 0.1;
+  EngineMetrics metrics;
+  for (int i = 0; i < 5; ++i) {
+    metrics = advanceEngine(capacity, state, input);
+  }
+  CHECK(state.backlog == 0.0);
+  CHECK(metrics.backlog == 0.0);
+  input.requestsPerSecond = 0.7;
+  metrics = advanceEngine(capacity, state, input);
+  CHECK(state.backlog == 0.0);
+  REQUIRE(metrics.gpuUtilizationPercent);
+  CHECK(*metrics.gpuUtilizationPercent == doctest::Approx(35));
+}
