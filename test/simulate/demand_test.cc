@@ -134,7 +134,7 @@ TEST_CASE("the Azure code trace: 8,819 requests over about an hour") {
     REQUIRE(timed.ok());
   }
   MESSAGE("parsed 8,819 lines in " << std::chrono::duration<double, std::milli>(elapsed).count() << " ms");
-  CHECK(elapsed < 50ms);  // about 1 ms in a release build; the bound leaves room for sanitizers
+  // How fast is a benchmark's question (bench/simulate), not a unit test's: reported only.
   const auto parsed = parseArrivalsCsv(text, path.string(), 15s);
   REQUIRE_MESSAGE(parsed.ok(), parsed.error().message);
   const DemandSeries& series = parsed.value();
@@ -361,7 +361,6 @@ TEST_CASE("a large arrivals trace parses in one pass") {
   CHECK(parsed.value().steps.size() == 667);  // 10,000 s of requests
   CHECK(requestsIn(parsed.value()) == doctest::Approx(kLines));
   CHECK(parsed.value().steps[1].requestsPerSecond == doctest::Approx(100));
-  CHECK(elapsed < 2s);
 }
 
 TEST_CASE("scaleDemand multiplies the rate and leaves the tokens") {
