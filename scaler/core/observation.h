@@ -12,6 +12,9 @@ namespace kubeai::core {
 // "no data" (no series, NaN, a failed query); it is never read as 0.
 struct Observation {
   std::int32_t currentReplicas = 0;
+  // The target's ready replicas (status.readyReplicas), when the source knows
+  // them: while fewer than currentReplicas, the rest are still starting.
+  std::optional<std::int32_t> readyReplicas;
   std::optional<double> latencyP99Ms;
   std::optional<double> latencyP95Ms;
   std::optional<double> gpuUtilizationPercent;

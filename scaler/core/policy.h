@@ -141,7 +141,12 @@ struct PolicySpec {
   AlgorithmSpec algorithm;
   std::optional<ScalingRules> scaleUp;
   std::optional<ScalingRules> scaleDown;
+  // spec.startupAware (extension, default true): while replicas are still
+  // starting, the ratios of per-pod metrics count the ready replicas only, and
+  // the replicas on their way count as capacity (no stacked scale-ups).
+  std::optional<bool> startupAware;
 
+  [[nodiscard]] bool effectiveStartupAware() const { return startupAware.value_or(true); }
   [[nodiscard]] std::int32_t effectiveMinReplicas() const { return minReplicas.value_or(kDefaultMinReplicas); }
   [[nodiscard]] std::int32_t effectiveCooldownSeconds() const {
     return cooldownPeriod.value_or(kDefaultCooldownSeconds);

@@ -161,9 +161,10 @@ void decodeSpec(Decoder& in, const json& root, core::PolicySpec& spec) {
   decodeAlgorithm(in, *object, spec.algorithm);
   spec.scaleUp = decodeRules(in, *object, "scaleUp");
   spec.scaleDown = decodeRules(in, *object, "scaleDown");
+  spec.startupAware = in.boolean(*object, "startupAware", "spec.startupAware");
   in.unknownFields(*object, "spec",
                    {"targetRef", "minReplicas", "maxReplicas", "cooldownPeriod", "metrics", "algorithm", "scaleUp",
-                    "scaleDown"});
+                    "scaleDown", "startupAware"});
 }
 
 // Type errors come first; validation then adds what the values mean, except

@@ -16,6 +16,7 @@ namespace kubeai::source {
 // never 0.
 struct MetricReading {
   std::optional<std::int32_t> currentReplicas;  // when the source knows them (file, kube-state-metrics)
+  std::optional<std::int32_t> readyReplicas;    // status.readyReplicas, when the source knows them
   std::optional<double> latencyP99Ms;
   std::optional<double> latencyP95Ms;
   std::optional<double> gpuUtilizationPercent;
