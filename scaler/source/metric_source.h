@@ -16,13 +16,13 @@ namespace kubeai::source {
 // never 0.
 struct MetricReading {
   std::optional<std::int32_t> currentReplicas;  // when the source knows them (file, kube-state-metrics)
-  std::optional<std::int32_t> readyReplicas;    // status.readyReplicas, when the source knows them
   std::optional<double> latencyP99Ms;
   std::optional<double> latencyP95Ms;
   std::optional<double> gpuUtilizationPercent;
   std::optional<double> requestQueueDepth;  // total across replicas
   // spec.metrics.custom[i]'s value, for the policy read.
   std::array<std::optional<double>, core::kMaxCustomMetrics> custom{};
+  std::optional<std::int32_t> readyReplicas;  // status.readyReplicas, when the source knows them
 
   // The observation for the pipeline; replicas are `fallbackReplicas` when the
   // reading does not carry them.
