@@ -21,7 +21,7 @@ struct Observation {
   // The target's ready replicas (status.readyReplicas), when the source knows
   // them: while fewer than currentReplicas, the rest are still starting. Last,
   // so that positional initialisers of the fields above keep their meaning.
-  std::optional<std::int32_t> readyReplicas;
+  std::optional<std::int32_t> readyReplicas{};
 
   // The value of any slot (seed or custom).
   [[nodiscard]] std::optional<double> value(MetricSlot slot) const noexcept {

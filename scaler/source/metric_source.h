@@ -22,7 +22,7 @@ struct MetricReading {
   std::optional<double> requestQueueDepth;  // total across replicas
   // spec.metrics.custom[i]'s value, for the policy read.
   std::array<std::optional<double>, core::kMaxCustomMetrics> custom{};
-  std::optional<std::int32_t> readyReplicas;  // status.readyReplicas, when the source knows them
+  std::optional<std::int32_t> readyReplicas{};  // status.readyReplicas, when the source knows them
 
   // The observation for the pipeline; replicas are `fallbackReplicas` when the
   // reading does not carry them.
