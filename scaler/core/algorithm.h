@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "core/algorithm_explanation.h"
+#include "core/algorithm_memory.h"
 #include "core/history.h"
 #include "core/metric_slot.h"
 #include "core/result.h"
@@ -62,6 +64,19 @@ struct AlgorithmInput {
   TimePoint now{};  // the evaluation time (simulated under simulate)
   CallReason reason = CallReason::kEvaluate;
   std::uint64_t cycle = 0;  // serve's cycle number (from 1), simulate's step; 0 under evaluate
+  // The target's ready replicas, when the source gives them.
+  std::optional<std::int32_t> readyReplicas;
+  // The replicas serving the load the ratios describe: currentReplicas, or the
+  // ready ones (at least 1) while replicas are starting under
+  // spec.startupAware. The ratios of per-pod metrics are already scaled by
+  // servingReplicas / currentReplicas, so ceil(currentReplicas x ratio) is the
+  // demand and the replicas on their way count as capacity.
+  std::int32_t servingReplicas = 0;
+  // How long this workload's replicas took to become ready, when measured.
+  std::optional<std::chrono::milliseconds> measuredStartup;
+  // The policy's state for built-ins that look through time (in its History);
+  // null where none is kept. Plugins keep theirs in their own state slot.
+  AlgorithmMemory* memory = nullptr;
 };
 
 // What validateParameters() checks before a policy's first use.
@@ -82,6 +97,9 @@ struct AlgorithmOutput {
   // weight), rather than computing the same number: while our own change is on
   // its way to the workload, a hold keeps that change (core::decide()).
   bool held = false;
+  // What Predictive and Burst saw, for the decision's explanation.
+  std::optional<ForecastExplanation> forecast;
+  std::optional<PanicExplanation> panic;
 };
 
 // A scaling algorithm: a built-in or a plugin. compute() may be called

@@ -3,15 +3,19 @@
 #include <mutex>
 
 #include "core/builtin_algorithms.h"
+#include "core/burst_algorithm.h"
+#include "core/predictive_algorithm.h"
 
 namespace kubeai::core {
 
 std::unique_ptr<AlgorithmRegistry> AlgorithmRegistry::withBuiltins() {
   auto registry = std::make_unique<AlgorithmRegistry>();
-  // Cannot fail: three distinct names into an empty registry.
+  // Cannot fail: distinct names into an empty registry.
   (void)registry->insert(std::make_shared<MaxRatioAlgorithm>(), true, false);
   (void)registry->insert(std::make_shared<AverageRatioAlgorithm>(), true, false);
   (void)registry->insert(std::make_shared<WeightedRatioAlgorithm>(), true, false);
+  (void)registry->insert(std::make_shared<PredictiveAlgorithm>(), true, false);
+  (void)registry->insert(std::make_shared<BurstAlgorithm>(), true, false);
   return registry;
 }
 

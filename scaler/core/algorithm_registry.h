@@ -17,7 +17,8 @@ namespace kubeai::core {
 // until the calls already running on it return.
 class AlgorithmRegistry {
  public:
-  // A registry holding the built-ins MaxRatio, AverageRatio and WeightedRatio.
+  // A registry holding the built-ins MaxRatio, AverageRatio, WeightedRatio,
+  // Predictive and Burst.
   static std::unique_ptr<AlgorithmRegistry> withBuiltins();
 
   AlgorithmRegistry() = default;

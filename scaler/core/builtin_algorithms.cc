@@ -10,7 +10,7 @@ namespace {
 AlgorithmOutput scaleTo(const AlgorithmInput& input, double ratio, const char* reasonWhenScaled) {
   const RatioScaling scaling = scaleByRatio(input.currentReplicas, ratio, input.tolerance);
   return AlgorithmOutput{scaling.replicas, scaling.held ? kReasonWithinTolerance : reasonWhenScaled, ratio,
-                         scaling.held};
+                         scaling.held, {}, {}};
 }
 
 }  // namespace
@@ -50,7 +50,7 @@ Result<AlgorithmOutput> WeightedRatioAlgorithm::compute(const AlgorithmInput& in
     totalWeight += weight;
   }
   if (!(totalWeight > 0.0)) {
-    return AlgorithmOutput{input.currentReplicas, kReasonTotalWeightZero, std::nullopt, true};
+    return AlgorithmOutput{input.currentReplicas, kReasonTotalWeightZero, std::nullopt, true, {}, {}};
   }
   return scaleTo(input, weightedSum / totalWeight, kReasonWeightedRatio);
 }

@@ -13,6 +13,7 @@
 #include "core/builtin_algorithms.h"
 #include "core/metric_target.h"
 #include "core/replica_calculator.h"
+#include "core/startup_tracking.h"
 
 namespace kubeai::core {
 namespace {
@@ -25,6 +26,8 @@ struct Recommendation {
   bool held = false;  // the current replicas kept on purpose (no metrics, tolerance, a failure)
   std::string unservable;  // the algorithm cannot serve at all (after a failure)
   std::string errorReason;
+  std::optional<ForecastExplanation> forecast;
+  std::optional<PanicExplanation> panic;
 };
 
 // The present metrics of one decision, ratios and details side by side, as
@@ -51,12 +54,27 @@ class PresentMetrics {
   std::size_t count_ = 0;
 };
 
+// The replicas serving the load the metrics describe: the current ones, or
+// under spec.startupAware the ready ones (at least 1, as Knative counts them)
+// while fewer are ready than asked for.
+std::int32_t servingReplicas(const PolicySpec& spec, const Observation& observation, std::int32_t current) {
+  if (spec.effectiveStartupAware() && observation.readyReplicas && *observation.readyReplicas < current) {
+    return std::max(*observation.readyReplicas, std::int32_t{1});
+  }
+  return current;
+}
+
 // Reads every slot of the policy once: what was observed and its ratio into
-// the decision, the present ones into `present`.
-void readSlots(const PolicySpec& spec, const Observation& observation, Decision& decision,
+// the decision, the present ones into `present`. A per-pod metric (every
+// target but AverageValue's) describes the `serving` replicas only: its ratio
+// is scaled by serving / current, so that ceil(current x ratio) is the demand
+// and the replicas still starting count as capacity. A total (AverageValue,
+// the queue) already is: total / (target x current).
+void readSlots(const PolicySpec& spec, const Observation& observation, std::int32_t serving, Decision& decision,
                PresentMetrics& present) {
   const std::size_t slots = std::min(slotCount(spec.metrics), kMaxMetricSlots);
   const double replicas = std::max(observation.currentReplicas, 1);
+  const double perPodScale = serving < observation.currentReplicas ? serving / replicas : 1.0;
   for (std::size_t i = 0; i < slots; ++i) {
     const auto slot = static_cast<MetricSlot>(i);
     const MetricTarget target = metricTarget(spec.metrics, slot);
@@ -71,7 +89,7 @@ void readSlots(const PolicySpec& spec, const Observation& observation, Decision&
     }
     const std::optional<double> computed = metricRatio(value, target.target, target.perReplica ? replicas : 1.0);
     if (computed) {
-      const double ratio = *computed;
+      const double ratio = target.perReplica ? *computed : *computed * perPodScale;
       decision.ratios.set(i, ratio);
       present.add(MetricDetail{slot, target.name, *value, target.unit, *target.target, target.targetType, ratio});
     }
@@ -97,10 +115,20 @@ std::span<const double> slotWeights(const PolicySpec& spec, std::array<double, k
   return std::span<const double>(storage.data(), kMetricSlotCount + count);
 }
 
-Recommendation recommend(const Policy& policy, const PresentMetrics& present, std::int32_t current,
+// What recommend() hands the algorithm beyond the policy and the metrics.
+struct Situation {
+  std::int32_t current = 0;
+  std::optional<std::int32_t> ready;
+  std::int32_t serving = 0;
+  std::optional<std::chrono::milliseconds> measuredStartup;
+  AlgorithmMemory* memory = nullptr;
+};
+
+Recommendation recommend(const Policy& policy, const PresentMetrics& present, const Situation& situation,
                          const ScalingAlgorithm& algorithm, TimePoint now, const DecideSettings& settings) {
+  const std::int32_t current = situation.current;
   if (present.size() == 0) {
-    return {current, kReasonNoMetrics, std::nullopt, {}, true, {}, {}};
+    return {current, kReasonNoMetrics, std::nullopt, {}, true, {}, {}, {}, {}};
   }
 
   const PolicySpec& spec = policy.spec;
@@ -119,6 +147,10 @@ Recommendation recommend(const Policy& policy, const PresentMetrics& present, st
       .now = now,
       .reason = settings.reason,
       .cycle = settings.cycle,
+      .readyReplicas = situation.ready,
+      .servingReplicas = situation.serving,
+      .measuredStartup = situation.measuredStartup,
+      .memory = situation.memory,
   };
   Result<AlgorithmOutput> output = algorithm.compute(input);
   if (!output.ok()) {
@@ -129,10 +161,13 @@ Recommendation recommend(const Policy& policy, const PresentMetrics& present, st
             message,
             true,
             algorithm.unservableReason().value_or(std::string()),
-            output.error().reason};
+            output.error().reason,
+            {},
+            {}};
   }
   AlgorithmOutput& result = output.value();
-  return {result.desiredReplicas, std::move(result.reason), result.ratio, {}, result.held, {}, {}};
+  return {result.desiredReplicas, std::move(result.reason), result.ratio, {}, result.held, {}, {}, result.forecast,
+          result.panic};
 }
 
 }  // namespace
@@ -143,8 +178,11 @@ Outcome decide(const Policy& policy, const Observation& observation, History his
   Outcome outcome;  // filled in place: a Decision is large enough for copies to show
   Decision& decision = outcome.decision;
   decision.currentReplicas = std::max(observation.currentReplicas, 0);
+  decision.readyReplicas = observation.readyReplicas;
+  decision.servingReplicas = servingReplicas(spec, observation, decision.currentReplicas);
   PresentMetrics present;
-  readSlots(spec, observation, decision, present);
+  readSlots(spec, observation, decision.servingReplicas, decision, present);
+  observeStartup(history.startup, decision.currentReplicas, observation.readyReplicas, now);
   decision.requestedAlgorithm = spec.algorithm.name.empty() ? kDefaultAlgorithm : spec.algorithm.name;
 
   // The shared_ptr keeps a plugin loaded for the duration of the call even if
@@ -154,8 +192,9 @@ Outcome decide(const Policy& policy, const Observation& observation, History his
   decision.algorithmValid = found != nullptr;
   decision.algorithm = std::string(algorithm.name());
 
-  Recommendation recommendation =
-      recommend(policy, present, decision.currentReplicas, algorithm, now, settings);
+  const Situation situation{decision.currentReplicas, observation.readyReplicas, decision.servingReplicas,
+                            measuredStartup(history.startup), &history.memory};
+  Recommendation recommendation = recommend(policy, present, situation, algorithm, now, settings);
   if (recommendation.replicas < 0) {
     recommendation.error = "returned negative desired replicas (" + std::to_string(recommendation.replicas) + ")";
     recommendation.reason = "algorithm " + decision.algorithm + " failed, holding current replicas: " +
@@ -169,6 +208,8 @@ Outcome decide(const Policy& policy, const Observation& observation, History his
   decision.algorithmError = std::move(recommendation.error);
   decision.algorithmUnservable = std::move(recommendation.unservable);
   decision.algorithmErrorReason = std::move(recommendation.errorReason);
+  decision.forecast = recommendation.forecast;
+  decision.panic = recommendation.panic;
 
   const std::int32_t current = decision.currentReplicas;
   Anchor anchor = anchorOn(history, current, now, settings.reactionTime);

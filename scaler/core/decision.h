@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/algorithm_explanation.h"
 #include "core/metric_slot.h"
 
 namespace kubeai::core {
@@ -28,12 +29,19 @@ std::string_view limitedByName(LimitedBy limitedBy) noexcept;
 // What was decided for one policy, and why.
 struct Decision {
   std::int32_t currentReplicas = 0;      // observed: the target's spec.replicas
+  std::optional<std::int32_t> readyReplicas;  // observed: status.readyReplicas, when known
+  // The replicas the per-pod ratios were counted on: currentReplicas, or the
+  // ready ones (at least 1) while replicas are starting under spec.startupAware.
+  std::int32_t servingReplicas = 0;
   // What behaviour worked from: currentReplicas, or our own change still on
   // its way to the workload (then the two differ).
   std::int32_t anchorReplicas = 0;
   std::int32_t recommendedReplicas = 0;  // the algorithm's answer, before behaviour and min/max
   std::int32_t desiredReplicas = 0;      // the value to publish
-  SlotRatios ratios{};                   // per slot; present slots only
+  // Per slot, present slots only, as the algorithm saw them: while replicas
+  // start (servingReplicas < currentReplicas) a per-pod metric's value/target
+  // times servingReplicas / currentReplicas.
+  SlotRatios ratios{};
   SlotValues values{};                   // per enabled slot: what was read (nullopt: no data)
   std::optional<double> ratio;           // the value the algorithm turned on, if it has one
   std::string requestedAlgorithm;
@@ -46,6 +54,9 @@ struct Decision {
   std::string algorithmUnservable;
   std::string reason;
   LimitedBy limitedBy = LimitedBy::kNone;
+  // Predictive's forecast and Burst's panic state, when one of them decided.
+  std::optional<ForecastExplanation> forecast;
+  std::optional<PanicExplanation> panic;
 };
 
 }  // namespace kubeai::core

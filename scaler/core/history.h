@@ -5,6 +5,8 @@
 #include <optional>
 #include <vector>
 
+#include "core/algorithm_memory.h"
+
 namespace kubeai::core {
 
 // Wall-clock time, passed into the pipeline (it never reads a clock itself).
@@ -33,6 +35,14 @@ struct ChangeInFlight {
   bool settled = false;
 };
 
+// Replicas asked for and not ready yet, and the start-up times measured so
+// far (startup_tracking.h).
+struct StartupTracking {
+  std::optional<std::int32_t> lastCurrent;  // the current replicas at the previous observation
+  std::vector<TimedReplicas> pending;       // a rise to `replicas` at `at`, still starting; oldest first
+  std::vector<std::int64_t> samplesMs;      // the last kStartupSamples start-up times, oldest first
+};
+
 // What behaviour (stabilization, rate policies, cooldown) remembers about one
 // policy between decisions. decide() takes one and returns the next.
 //
@@ -57,6 +67,10 @@ struct History {
   // recordInitialRecommendation): counts in the scale-down window only, so a
   // restart does not scale down at once what a window would have held.
   std::optional<TimedReplicas> initialRecommendation;
+  // How long this workload's replicas take to become ready (Predictive's horizon).
+  StartupTracking startup;
+  // The state of the built-ins that look through time (Predictive, Burst).
+  AlgorithmMemory memory;
 };
 
 // What a previous process published for a policy, as the Kubernetes API keeps

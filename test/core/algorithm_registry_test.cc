@@ -15,7 +15,7 @@ class NamedAlgorithm final : public ScalingAlgorithm {
   NamedAlgorithm(std::string name, std::int32_t answer) : name_(std::move(name)), answer_(answer) {}
   [[nodiscard]] std::string_view name() const noexcept override { return name_; }
   [[nodiscard]] Result<AlgorithmOutput> compute(const AlgorithmInput&) const override {
-    return AlgorithmOutput{answer_, "fixed", std::nullopt, false};
+    return AlgorithmOutput{answer_, "fixed", std::nullopt, false, {}, {}};
   }
 
  private:
@@ -23,9 +23,12 @@ class NamedAlgorithm final : public ScalingAlgorithm {
   std::int32_t answer_;
 };
 
-TEST_CASE("the registry starts with the three built-ins") {
+TEST_CASE("the registry starts with the five built-ins") {
   const auto registry = AlgorithmRegistry::withBuiltins();
-  CHECK(registry->names() == std::vector<std::string>{"AverageRatio", "MaxRatio", "WeightedRatio"});
+  CHECK(registry->names() ==
+        std::vector<std::string>{"AverageRatio", "Burst", "MaxRatio", "Predictive", "WeightedRatio"});
+  CHECK(registry->isBuiltin("Predictive"));
+  CHECK(registry->isBuiltin("Burst"));
   CHECK(registry->find("MaxRatio") != nullptr);
   CHECK(registry->isBuiltin("WeightedRatio"));
   CHECK(registry->find("maxratio") == nullptr);  // names are case-sensitive, as in the original

@@ -132,7 +132,7 @@ class NegativeAlgorithm final : public ScalingAlgorithm {
  public:
   [[nodiscard]] std::string_view name() const noexcept override { return "Negative"; }
   [[nodiscard]] Result<AlgorithmOutput> compute(const AlgorithmInput&) const override {
-    return AlgorithmOutput{-3, "oops", std::nullopt, false};
+    return AlgorithmOutput{-3, "oops", std::nullopt, false, {}, {}};
   }
 };
 
@@ -143,7 +143,7 @@ class EchoAlgorithm final : public ScalingAlgorithm {
     // Reports what it was given, so the test can check the input.
     std::string seen = std::string(input.policyNamespace) + "/" + std::string(input.policyName) + " " +
                        std::to_string(input.ratios.size()) + " " + input.parameters->at("mode");
-    return AlgorithmOutput{input.maxReplicas + 5, seen, std::nullopt, false};
+    return AlgorithmOutput{input.maxReplicas + 5, seen, std::nullopt, false, {}, {}};
   }
 };
 

@@ -1,0 +1,157 @@
+#include "core/burst_algorithm.h"
+
+#include <algorithm>
+#include <chrono>
+#include <sstream>
+#include <string>
+
+#include "core/algorithm_parameters.h"
+#include "core/builtin_algorithms.h"
+#include "core/replica_calculator.h"
+
+namespace kubeai::core {
+namespace {
+
+constexpr NumberParameter kStableWindow{"stableWindowSeconds", 1.0, 3600.0, false};
+constexpr NumberParameter kPanicWindow{"panicWindowSeconds", 1.0, 3600.0, false};
+constexpr NumberParameter kPanicThreshold{"panicThreshold", 1.0, 100.0, true};
+// A window of 3600 s at a decision a second; more are the oldest, dropped.
+constexpr std::size_t kSampleLimit = 3600;
+
+struct BurstParameters {
+  std::chrono::milliseconds stableWindow{60'000};
+  std::chrono::milliseconds panicWindow{6'000};
+  double panicThreshold = 2.0;
+};
+
+std::string secondsText(std::chrono::milliseconds value) {
+  std::ostringstream out;
+  out << std::chrono::duration<double>(value).count();
+  return out.str();
+}
+
+std::chrono::milliseconds toMilliseconds(double seconds) {
+  return std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000.0 + 0.5));
+}
+
+Result<BurstParameters> parse(const AlgorithmParameters& parameters) {
+  if (Status known = knownParameters(parameters, {kStableWindow.key, kPanicWindow.key, kPanicThreshold.key},
+                                     BurstAlgorithm::kName);
+      !known.ok()) {
+    return known.error();
+  }
+  auto stable = numberParameter(parameters, kStableWindow, BurstAlgorithm::kName);
+  auto panic = numberParameter(parameters, kPanicWindow, BurstAlgorithm::kName);
+  auto threshold = numberParameter(parameters, kPanicThreshold, BurstAlgorithm::kName);
+  for (const auto* result : {&stable, &panic, &threshold}) {
+    if (!result->ok()) {
+      return result->error();
+    }
+  }
+  BurstParameters out;
+  if (stable.value()) {
+    out.stableWindow = toMilliseconds(*stable.value());
+  }
+  if (panic.value()) {
+    out.panicWindow = toMilliseconds(*panic.value());
+  }
+  if (out.panicWindow > out.stableWindow) {
+    return Error{"spec.algorithm.parameters.panicWindowSeconds: must be <= stableWindowSeconds (" +
+                 secondsText(out.stableWindow) + ") (Burst)"};
+  }
+  out.panicThreshold = threshold.value().value_or(out.panicThreshold);
+  return out;
+}
+
+// The mean demand of the samples within `window` before `now` (the latest
+// always counts).
+double windowMean(const std::vector<DemandSample>& samples, TimePoint now, std::chrono::milliseconds window) {
+  double sum = 0.0;
+  std::size_t count = 0;
+  for (auto it = samples.rbegin(); it != samples.rend(); ++it) {
+    if (count > 0 && now - it->at >= window) {
+      break;
+    }
+    sum += it->replicas;
+    ++count;
+  }
+  return count > 0 ? sum / static_cast<double>(count) : 0.0;
+}
+
+}  // namespace
+
+Result<AlgorithmOutput> BurstAlgorithm::compute(const AlgorithmInput& input) const {
+  static const AlgorithmParameters kNone;
+  Result<BurstParameters> parsed = parse(input.parameters != nullptr ? *input.parameters : kNone);
+  if (!parsed.ok()) {
+    return parsed.error();
+  }
+  const BurstParameters& parameters = parsed.value();
+  BurstState scratch;
+  BurstState& state = input.memory != nullptr ? input.memory->burst : scratch;
+
+  const double current = std::max(input.currentReplicas, 1);
+  double largest = input.ratios.front().ratio;
+  for (const MetricRatio& metric : input.ratios) {
+    largest = std::max(largest, metric.ratio);
+  }
+  auto& samples = state.samples;
+  if (!samples.empty() && samples.back().at >= input.now) {
+    samples.back().replicas = largest * current;  // the same instant again: the newer reading
+  } else {
+    samples.push_back(DemandSample{input.now, largest * current});
+  }
+  std::erase_if(samples, [&](const DemandSample& sample) { return input.now - sample.at >= parameters.stableWindow; });
+  if (samples.size() > kSampleLimit) {
+    samples.erase(samples.begin(), samples.end() - static_cast<std::ptrdiff_t>(kSampleLimit));
+  }
+
+  PanicExplanation explanation;
+  explanation.panicThreshold = parameters.panicThreshold;
+  explanation.stableReplicas = windowMean(samples, input.now, parameters.stableWindow);
+  explanation.panicReplicas = windowMean(samples, input.now, parameters.panicWindow);
+  const double serving = std::max(input.servingReplicas > 0 ? input.servingReplicas : input.currentReplicas, 1);
+  explanation.panicRatio = explanation.panicReplicas / serving;
+  const bool over = explanation.panicRatio >= parameters.panicThreshold;
+  if (over) {
+    if (!state.panicSince) {
+      state.panicSince = input.now;
+      state.maxPanicReplicas = 0;
+    }
+    state.lastOverAt = input.now;
+  } else if (state.panicSince && state.lastOverAt && input.now - *state.lastOverAt >= parameters.stableWindow) {
+    state.panicSince.reset();
+    state.lastOverAt.reset();
+    state.maxPanicReplicas = 0;
+  }
+
+  const RatioScaling stable = scaleByRatio(input.currentReplicas, explanation.stableReplicas / current, input.tolerance);
+  AlgorithmOutput output{stable.replicas, stable.held ? kReasonWithinTolerance : kReasonBurstStable,
+                         explanation.stableReplicas / current, stable.held, {}, {}};
+  if (state.panicSince) {
+    const RatioScaling panic =
+        scaleByRatio(input.currentReplicas, explanation.panicReplicas / current, input.tolerance);
+    std::int32_t desired = std::max({stable.replicas, panic.replicas, input.currentReplicas});
+    if (desired > state.maxPanicReplicas) {
+      state.maxPanicReplicas = desired;
+    }
+    desired = state.maxPanicReplicas;
+    output = AlgorithmOutput{desired, kReasonBurstPanic,
+                             std::max(explanation.stableReplicas, explanation.panicReplicas) / current,
+                             desired == input.currentReplicas, {}, {}};
+    explanation.panicking = true;
+    explanation.since = state.panicSince;
+  }
+  output.panic = explanation;
+  return output;
+}
+
+Status BurstAlgorithm::validateParameters(const ValidateInput& input) const {
+  Result<BurstParameters> parsed = parse(*input.parameters);
+  if (!parsed.ok()) {
+    return parsed.error();
+  }
+  return Ok{};
+}
+
+}  // namespace kubeai::core

@@ -1,0 +1,126 @@
+#include "core/predictive_algorithm.h"
+
+#include <algorithm>
+
+#include "core/algorithm_parameters.h"
+#include "core/builtin_algorithms.h"
+#include "core/holt_forecast.h"
+#include "core/replica_calculator.h"
+
+namespace kubeai::core {
+namespace {
+
+constexpr NumberParameter kHorizon{"horizonSeconds", 0.0, 3600.0, true};
+constexpr NumberParameter kAlpha{"alpha", 0.0, 1.0, true};
+constexpr NumberParameter kBeta{"beta", 0.0, 1.0, true};
+
+struct PredictiveParameters {
+  std::optional<std::chrono::milliseconds> horizon;
+  HoltParameters holt;
+};
+
+Result<PredictiveParameters> parse(const AlgorithmParameters& parameters) {
+  if (Status known = knownParameters(parameters, {kHorizon.key, kAlpha.key, kBeta.key}, PredictiveAlgorithm::kName);
+      !known.ok()) {
+    return known.error();
+  }
+  PredictiveParameters out;
+  auto horizon = numberParameter(parameters, kHorizon, PredictiveAlgorithm::kName);
+  auto alpha = numberParameter(parameters, kAlpha, PredictiveAlgorithm::kName);
+  auto beta = numberParameter(parameters, kBeta, PredictiveAlgorithm::kName);
+  for (const auto* result : {&horizon, &alpha, &beta}) {
+    if (!result->ok()) {
+      return result->error();
+    }
+  }
+  if (horizon.value()) {
+    out.horizon = std::chrono::milliseconds(static_cast<std::int64_t>(*horizon.value() * 1000.0 + 0.5));
+  }
+  out.holt.alpha = alpha.value().value_or(out.holt.alpha);
+  out.holt.beta = beta.value().value_or(out.holt.beta);
+  return out;
+}
+
+HoltState& stateOf(std::vector<HoltState>& states, MetricSlot slot) {
+  for (HoltState& state : states) {
+    if (state.slot == slot) {
+      return state;
+    }
+  }
+  states.push_back(HoltState{.slot = slot});
+  return states.back();
+}
+
+}  // namespace
+
+Result<AlgorithmOutput> PredictiveAlgorithm::compute(const AlgorithmInput& input) const {
+  static const AlgorithmParameters kNone;
+  Result<PredictiveParameters> parsed = parse(input.parameters != nullptr ? *input.parameters : kNone);
+  if (!parsed.ok()) {
+    return parsed.error();
+  }
+  const PredictiveParameters& parameters = parsed.value();
+  Result<AlgorithmOutput> reactive = fallbackAlgorithm().compute(input);
+  if (!reactive.ok()) {
+    return reactive;
+  }
+  AlgorithmOutput output = std::move(reactive.value());
+
+  ForecastExplanation explanation;
+  std::chrono::milliseconds horizon = kDefaultHorizon;
+  if (parameters.horizon) {
+    horizon = *parameters.horizon;
+    explanation.horizonSource = HorizonSource::kParameter;
+  } else if (input.measuredStartup) {
+    horizon = *input.measuredStartup;
+    explanation.horizonSource = HorizonSource::kMeasured;
+  }
+  explanation.horizonSeconds = std::chrono::duration<double>(horizon).count();
+  explanation.reactiveReplicas = output.desiredReplicas;
+
+  // Demand in replicas' worth: ratios of per-pod metrics are already scaled to
+  // the current replicas (AlgorithmInput::servingReplicas), so ratio x current
+  // stays put while our own scale-up lands.
+  const double current = std::max(input.currentReplicas, 1);
+  HoltState scratch;
+  bool first = true;
+  for (const MetricRatio& metric : input.ratios) {
+    const double demand = metric.ratio * current;
+    HoltState& state = input.memory != nullptr ? stateOf(input.memory->forecasts, metric.slot) : scratch;
+    if (input.memory == nullptr) {
+      state = HoltState{.slot = metric.slot};
+    }
+    holtObserve(state, demand, input.now, parameters.holt);
+    const double forecast = holtForecast(state, horizon);
+    if (first || forecast > explanation.forecastReplicas) {
+      explanation.slot = metric.slot;
+      explanation.demandReplicas = demand;
+      explanation.forecastReplicas = forecast;
+      explanation.trendPerMinute = state.trendPerSecond * 60.0;
+      explanation.observations = state.observations;
+      first = false;
+    }
+  }
+
+  const RatioScaling ahead = scaleByRatio(input.currentReplicas, explanation.forecastReplicas / current, input.tolerance);
+  explanation.forecastDesired = ahead.held ? input.currentReplicas : ahead.replicas;
+  if (!ahead.held && ahead.replicas > output.desiredReplicas) {
+    output.desiredReplicas = ahead.replicas;
+    output.reason = kReasonPredictive;
+    output.ratio = explanation.forecastReplicas / current;
+    output.held = false;
+    explanation.decided = true;
+  }
+  output.forecast = explanation;
+  return output;
+}
+
+Status PredictiveAlgorithm::validateParameters(const ValidateInput& input) const {
+  Result<PredictiveParameters> parsed = parse(*input.parameters);
+  if (!parsed.ok()) {
+    return parsed.error();
+  }
+  return Ok{};
+}
+
+}  // namespace kubeai::core

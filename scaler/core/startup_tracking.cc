@@ -1,0 +1,61 @@
+#include "core/startup_tracking.h"
+
+#include <algorithm>
+#include <numeric>
+
+namespace kubeai::core {
+namespace {
+
+// A few recent start-ups: enough to smooth one slow pull of an image, few
+// enough to follow a node pool that changed.
+constexpr std::size_t kStartupSamples = 8;
+// Clocks still running beyond this many are the oldest ones, dropped: a
+// workload that keeps rising one replica at a time needs no more.
+constexpr std::size_t kPendingLimit = 16;
+
+}  // namespace
+
+void observeStartup(StartupTracking& tracking, std::int32_t currentReplicas, std::optional<std::int32_t> readyReplicas,
+                    TimePoint now) {
+  if (!readyReplicas) {
+    return;
+  }
+  const std::int32_t current = std::max(currentReplicas, std::int32_t{0});
+  const std::int32_t ready = std::max(*readyReplicas, std::int32_t{0});
+  auto& pending = tracking.pending;
+  // Undone before it finished: no sample, the replicas never started.
+  std::erase_if(pending, [&](const TimedReplicas& clock) { return clock.replicas > current; });
+  // Every clock the ready replicas have reached stops; the newest such one is
+  // the sample (the older ones reached the same count no later).
+  std::optional<TimePoint> startedAt;
+  while (!pending.empty() && pending.front().replicas <= ready) {
+    startedAt = pending.front().at;
+    pending.erase(pending.begin());
+  }
+  if (startedAt) {
+    const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(now - *startedAt).count();
+    tracking.samplesMs.push_back(std::max<std::int64_t>(took, 0));
+    if (tracking.samplesMs.size() > kStartupSamples) {
+      tracking.samplesMs.erase(tracking.samplesMs.begin());
+    }
+  }
+  // A rise past what is ready starts a clock. The first sight of a policy
+  // starts none: when its replicas were asked for is unknown.
+  if (tracking.lastCurrent && current > *tracking.lastCurrent && current > ready) {
+    pending.push_back(TimedReplicas{now, current});
+    if (pending.size() > kPendingLimit) {
+      pending.erase(pending.begin());
+    }
+  }
+  tracking.lastCurrent = current;
+}
+
+std::optional<std::chrono::milliseconds> measuredStartup(const StartupTracking& tracking) {
+  if (tracking.samplesMs.empty()) {
+    return std::nullopt;
+  }
+  const std::int64_t sum = std::accumulate(tracking.samplesMs.begin(), tracking.samplesMs.end(), std::int64_t{0});
+  return std::chrono::milliseconds(sum / static_cast<std::int64_t>(tracking.samplesMs.size()));
+}
+
+}  // namespace kubeai::core

@@ -1,0 +1,118 @@
+// Burst (Knative's panic mode) as sequences: when panic begins and ends, and
+// what it asks for meanwhile, worked out by hand from the documented windows.
+
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "core/burst_algorithm.h"
+#include "core/decide.h"
+#include "policy_fixtures.h"
+
+namespace kubeai::core {
+namespace {
+
+using testing::at;
+
+Policy burstPolicy() {
+  Policy policy = testing::makePolicy();
+  policy.spec.metrics.latency.reset();
+  policy.spec.metrics.requestQueueDepth.reset();
+  policy.spec.maxReplicas = 100;
+  policy.spec.algorithm.name = "Burst";
+  return policy;
+}
+
+Observation gpu(std::int32_t current, double percent) {
+  Observation observation;
+  observation.currentReplicas = current;
+  observation.readyReplicas = current;
+  observation.gpuUtilizationPercent = percent;
+  return observation;
+}
+
+TEST_CASE("Burst: panic enters and leaves at the documented times") {
+  // 4 replicas, a decision every 2 s. Demand 4 replicas' worth (80 % of 80 %
+  // target... at target) until t = 60, then 10 (200 %) until t = 100, then 4.
+  // Defaults: stable window 60 s, panic window 6 s, threshold 2.0.
+  //   t = 60: panic window {56, 58, 60} = (4 + 4 + 10) / 3 = 6 -> 6 / 4 = 1.5: calm;
+  //           stable window (0, 60] = (29 x 4 + 10) / 30 = 4.2 -> 1.05: within tolerance, 4
+  //   t = 62: {58, 60, 62} = 8 -> 2.0 >= 2: panic since 62, asks ceil(8) = 8
+  //   t = 64: {60, 62, 64} = 10 -> 10
+  //   t = 100: {96, 98, 100} = 8, still over: the panic is extended to 100
+  //   t = 102..158: under the threshold, but within 60 s of 100: holds 10
+  //   t = 160: 60 s without panic: calm; the stable window (100, 160] is all 4: 4
+  const Policy policy = burstPolicy();
+  const auto registry = AlgorithmRegistry::withBuiltins();
+  History history = firstSightHistory(4, at(0));
+  for (int t = 0; t <= 200; t += 2) {
+    CAPTURE(t);
+    const double percent = (t >= 60 && t < 100) ? 200.0 : 80.0;
+    Outcome outcome = decide(policy, gpu(4, percent), std::move(history), at(t), *registry);
+    history = std::move(outcome.history);
+    const Decision& decision = outcome.decision;
+    REQUIRE(decision.panic);
+    const bool panicking = t >= 62 && t < 160;
+    CHECK(decision.panic->panicking == panicking);
+    if (panicking) {
+      REQUIRE(decision.panic->since);
+      CHECK(*decision.panic->since == at(62));
+      CHECK(decision.reason == kReasonBurstPanic);
+    } else {
+      CHECK_FALSE(decision.panic->since);
+    }
+    std::int32_t expected = 4;
+    if (t == 62) {
+      expected = 8;
+    } else if (t >= 64 && t < 160) {
+      expected = 10;
+    }
+    CHECK(decision.recommendedReplicas == expected);
+  }
+}
+
+TEST_CASE("Burst: the panic ratio and the means are explained") {
+  const Policy policy = burstPolicy();
+  const auto registry = AlgorithmRegistry::withBuiltins();
+  History history = firstSightHistory(4, at(0));
+  Outcome first = decide(policy, gpu(4, 80.0), std::move(history), at(0), *registry);
+  Outcome second = decide(policy, gpu(4, 400.0), std::move(first.history), at(10), *registry);
+  // Panic window (4, 10] holds only t = 10: 20 replicas' worth, 5x the 4 serving.
+  REQUIRE(second.decision.panic);
+  CHECK(second.decision.panic->panicReplicas == doctest::Approx(20.0));
+  CHECK(second.decision.panic->stableReplicas == doctest::Approx(12.0));
+  CHECK(second.decision.panic->panicRatio == doctest::Approx(5.0));
+  CHECK(second.decision.panic->panicThreshold == 2.0);
+  CHECK(second.decision.recommendedReplicas == 20);
+}
+
+TEST_CASE("Burst: a steady load never panics and follows the stable window") {
+  const Policy policy = burstPolicy();
+  const auto registry = AlgorithmRegistry::withBuiltins();
+  History history = firstSightHistory(4, at(0));
+  for (int t = 0; t <= 600; t += 15) {
+    Outcome outcome = decide(policy, gpu(4, 80.0), std::move(history), at(t), *registry);
+    CHECK_FALSE(outcome.decision.panic->panicking);
+    CHECK(outcome.decision.desiredReplicas == 4);
+    history = std::move(outcome.history);
+  }
+}
+
+TEST_CASE("Burst: parameters are checked, naming the field") {
+  const BurstAlgorithm burst;
+  auto check = [&](AlgorithmParameters parameters) {
+    return burst.validateParameters(ValidateInput{"chat", "default", &parameters, {}});
+  };
+  CHECK(check({}).ok());
+  CHECK(check({{"stableWindowSeconds", "120"}, {"panicWindowSeconds", "12"}, {"panicThreshold", "1.5"}}).ok());
+  const auto wide = check({{"panicWindowSeconds", "90"}});
+  REQUIRE_FALSE(wide.ok());
+  CHECK(wide.error().message ==
+        "spec.algorithm.parameters.panicWindowSeconds: must be <= stableWindowSeconds (60) (Burst)");
+  const auto low = check({{"panicThreshold", "1"}});
+  REQUIRE_FALSE(low.ok());
+  CHECK(low.error().message == "spec.algorithm.parameters.panicThreshold: must be > 1 and <= 100 (Burst), got 1");
+}
+
+}  // namespace
+}  // namespace kubeai::core

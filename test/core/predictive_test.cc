@@ -1,0 +1,217 @@
+// Predictive's model on series whose forecast can be worked out by hand, and
+// Predictive through decide() as sequences (time, replicas, load -> published).
+
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <vector>
+
+#include "core/decide.h"
+#include "core/holt_forecast.h"
+#include "core/predictive_algorithm.h"
+#include "policy_fixtures.h"
+
+namespace kubeai::core {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using testing::at;
+
+TEST_CASE("Holt: a linear ramp is forecast exactly from the second observation on") {
+  const HoltParameters parameters;
+  HoltState state;
+  // y = 2 + 0.1 t at t = 0, 15, 30, ... (replicas' worth; 1.5 replicas a 15 s step)
+  for (int i = 0; i < 20; ++i) {
+    const double t = 15.0 * i;
+    holtObserve(state, 2.0 + 0.1 * t, at(static_cast<int>(t)), parameters);
+    if (i == 0) {
+      CHECK(state.observations == 1);
+      CHECK(holtForecast(state, seconds(120)) == doctest::Approx(2.0));  // no trend from one point
+      continue;
+    }
+    CHECK(state.level == doctest::Approx(2.0 + 0.1 * t));
+    CHECK(state.trendPerSecond == doctest::Approx(0.1));
+    CHECK(holtForecast(state, seconds(120)) == doctest::Approx(2.0 + 0.1 * (t + 120.0)));
+  }
+}
+
+TEST_CASE("Holt: irregular spacing does not bend a ramp") {
+  HoltState state;
+  const int times[] = {0, 10, 13, 40, 41, 100};
+  for (const int t : times) {
+    holtObserve(state, 5.0 + 0.05 * t, at(t), HoltParameters{});
+  }
+  CHECK(holtForecast(state, seconds(60)) == doctest::Approx(5.0 + 0.05 * 160));
+}
+
+TEST_CASE("Holt: a constant series has no trend, a gap restarts the model, time never goes back") {
+  HoltState state;
+  for (int i = 0; i < 50; ++i) {
+    holtObserve(state, 7.0, at(15 * i), HoltParameters{});
+  }
+  CHECK(state.trendPerSecond == 0.0);
+  CHECK(holtForecast(state, seconds(3600)) == 7.0);
+
+  holtObserve(state, 100.0, at(15 * 49), HoltParameters{});  // the same instant: ignored
+  CHECK(state.level == 7.0);
+  holtObserve(state, 3.0, at(15 * 49 + 601), HoltParameters{});  // past the 10 min gap: a fresh model
+  CHECK(state.observations == 1);
+  CHECK(state.level == 3.0);
+  CHECK(state.trendPerSecond == 0.0);
+}
+
+TEST_CASE("Holt: the forecast of a falling series stops at zero") {
+  HoltState state;
+  holtObserve(state, 4.0, at(0), HoltParameters{});
+  holtObserve(state, 2.0, at(10), HoltParameters{});
+  CHECK(holtForecast(state, seconds(100)) == 0.0);
+}
+
+Policy predictivePolicy(std::string horizon = "") {
+  Policy policy = testing::makePolicy();
+  policy.spec.metrics.latency.reset();
+  policy.spec.metrics.requestQueueDepth.reset();
+  policy.spec.maxReplicas = 100;
+  policy.spec.algorithm.name = "Predictive";
+  if (!horizon.empty()) {
+    policy.spec.algorithm.parameters["horizonSeconds"] = horizon;
+  }
+  return policy;
+}
+
+Observation gpu(std::int32_t current, double percent, std::optional<std::int32_t> ready = std::nullopt) {
+  Observation observation;
+  observation.currentReplicas = current;
+  observation.readyReplicas = ready ? ready : std::optional<std::int32_t>(current);
+  observation.gpuUtilizationPercent = percent;
+  return observation;
+}
+
+struct Step {
+  int t;
+  std::int32_t current;
+  double percent;
+  std::int32_t desired;  // expected
+};
+
+void runSequence(const Policy& policy, const std::vector<Step>& steps) {
+  const auto registry = AlgorithmRegistry::withBuiltins();
+  History history = firstSightHistory(steps.front().current, at(steps.front().t));
+  for (const Step& step : steps) {
+    CAPTURE(step.t);
+    Outcome outcome = decide(policy, gpu(step.current, step.percent), std::move(history), at(step.t), *registry);
+    CHECK(outcome.decision.desiredReplicas == step.desired);
+    REQUIRE(outcome.decision.forecast.has_value());
+    history = std::move(outcome.history);
+  }
+}
+
+TEST_CASE("Predictive: a constant load never scales up, at any horizon") {
+  // 4 replicas at 80 % = 4 replicas' worth, for an hour.
+  std::vector<Step> steps;
+  for (int i = 0; i < 240; ++i) {
+    steps.push_back({15 * i, 4, 80.0, 4});
+  }
+  runSequence(predictivePolicy("600"), steps);
+}
+
+TEST_CASE("Predictive: on a ramp it asks a horizon ahead, MaxRatio only for now") {
+  // Demand 2 + 0.1 t replicas' worth on 4 replicas: GPU = demand / 4 x 80 %.
+  // Horizon 120 s: the forecast at t is 2 + 0.1 (t + 120).
+  const Policy policy = predictivePolicy("120");
+  const auto registry = AlgorithmRegistry::withBuiltins();
+  History history = firstSightHistory(4, at(0));
+  struct Row {
+    int t;
+    std::int32_t desired;
+    bool decided;
+  };
+  // t = 0: 2 replicas' worth, no trend yet: MaxRatio's 2 (a scale-down, not the forecast's).
+  // t = 15: 3.5 now, 15.5 ahead -> 16.  t = 30: 5 now, 17 ahead -> 17.
+  const Row rows[] = {{0, 2, false}, {15, 16, true}, {30, 17, true}, {45, 19, true}};
+  for (const Row& row : rows) {
+    CAPTURE(row.t);
+    const double demand = 2.0 + 0.1 * row.t;
+    Outcome outcome = decide(policy, gpu(4, demand / 4.0 * 80.0), std::move(history), at(row.t), *registry);
+    const Decision& decision = outcome.decision;
+    CHECK(decision.recommendedReplicas == row.desired);
+    REQUIRE(decision.forecast);
+    CHECK(decision.forecast->decided == row.decided);
+    CHECK(decision.forecast->horizonSeconds == 120.0);
+    CHECK(decision.forecast->horizonSource == HorizonSource::kParameter);
+    CHECK(decision.forecast->demandReplicas == doctest::Approx(demand));
+    if (row.t > 0) {
+      CHECK(decision.forecast->forecastReplicas == doctest::Approx(demand + 12.0));
+      CHECK(decision.forecast->trendPerMinute == doctest::Approx(6.0));
+      CHECK(decision.reason == kReasonPredictive);
+    }
+    history = std::move(outcome.history);
+  }
+}
+
+TEST_CASE("Predictive: a falling forecast never scales down on its own") {
+  // Load steady at target (held within tolerance by MaxRatio) with a falling
+  // trend in the model: the answer is MaxRatio's hold, not the forecast's fewer.
+  const Policy policy = predictivePolicy("300");
+  const auto registry = AlgorithmRegistry::withBuiltins();
+  History history = firstSightHistory(10, at(0));
+  const double percents[] = {88.0, 80.0, 74.0};  // 11, 10, 9.25 replicas' worth: all within tolerance of 10
+  int t = 0;
+  for (const double percent : percents) {
+    Outcome outcome = decide(policy, gpu(10, percent), std::move(history), at(t), *registry);
+    CHECK(outcome.decision.recommendedReplicas == 10);
+    CHECK(outcome.decision.reason == "within tolerance");
+    REQUIRE(outcome.decision.forecast);
+    CHECK_FALSE(outcome.decision.forecast->decided);
+    history = std::move(outcome.history);
+    t += 15;
+  }
+}
+
+TEST_CASE("Predictive: the horizon is the parameter, else the measured start-up, else the default") {
+  const auto registry = AlgorithmRegistry::withBuiltins();
+  const Policy policy = predictivePolicy();
+  History history = firstSightHistory(2, at(0));
+  auto step = [&](int t, std::int32_t current, std::int32_t ready) {
+    Outcome outcome = decide(policy, gpu(current, 80.0, ready), std::move(history), at(t), *registry);
+    history = std::move(outcome.history);
+    return *outcome.decision.forecast;
+  };
+  ForecastExplanation seen = step(0, 2, 2);
+  CHECK(seen.horizonSource == HorizonSource::kDefault);
+  CHECK(seen.horizonSeconds == std::chrono::duration<double>(kDefaultHorizon).count());
+  step(15, 4, 2);   // asked for 4 at t = 15
+  step(30, 4, 3);
+  seen = step(105, 4, 4);  // all 4 ready at t = 105: 90 s
+  CHECK(seen.horizonSource == HorizonSource::kMeasured);
+  CHECK(seen.horizonSeconds == 90.0);
+
+  Policy fixed = predictivePolicy("45");
+  Outcome outcome = decide(fixed, gpu(4, 80.0, 4), std::move(history), at(120), *registry);
+  CHECK(outcome.decision.forecast->horizonSource == HorizonSource::kParameter);
+  CHECK(outcome.decision.forecast->horizonSeconds == 45.0);
+}
+
+TEST_CASE("Predictive: parameters are checked, naming the field") {
+  const PredictiveAlgorithm predictive;
+  auto check = [&](AlgorithmParameters parameters) {
+    return predictive.validateParameters(ValidateInput{"chat", "default", &parameters, {}});
+  };
+  CHECK(check({}).ok());
+  CHECK(check({{"horizonSeconds", "120"}, {"alpha", "0.3"}, {"beta", "1"}}).ok());
+  const auto zero = check({{"horizonSeconds", "0"}});
+  REQUIRE_FALSE(zero.ok());
+  CHECK(zero.error().message == "spec.algorithm.parameters.horizonSeconds: must be > 0 and <= 3600 (Predictive), got 0");
+  const auto text = check({{"alpha", "fast"}});
+  REQUIRE_FALSE(text.ok());
+  CHECK(text.error().message ==
+        "spec.algorithm.parameters.alpha: must be a number > 0 and <= 1 (Predictive), got \"fast\"");
+  const auto unknown = check({{"horizon", "60"}});
+  REQUIRE_FALSE(unknown.ok());
+  CHECK(unknown.error().message ==
+        "spec.algorithm.parameters.horizon: unknown parameter of Predictive (known: horizonSeconds, alpha, beta)");
+}
+
+}  // namespace
+}  // namespace kubeai::core

@@ -1,0 +1,120 @@
+// Start-up awareness: while replicas start, per-pod metrics count the ready
+// replicas and a scale-up on its way counts as capacity; and the start-up
+// time measured from the observations (Predictive's horizon).
+
+#include <doctest/doctest.h>
+
+#include "core/decide.h"
+#include "core/startup_tracking.h"
+#include "policy_fixtures.h"
+
+namespace kubeai::core {
+namespace {
+
+using testing::at;
+
+Policy gpuPolicy(std::optional<bool> startupAware) {
+  Policy policy = testing::makePolicy();
+  policy.spec.metrics.latency.reset();
+  policy.spec.metrics.requestQueueDepth.reset();
+  policy.spec.maxReplicas = 100;
+  policy.spec.startupAware = startupAware;
+  return policy;
+}
+
+Observation gpu(std::int32_t current, std::optional<std::int32_t> ready, double percent) {
+  Observation observation;
+  observation.currentReplicas = current;
+  observation.readyReplicas = ready;
+  observation.gpuUtilizationPercent = percent;
+  return observation;
+}
+
+struct Row {
+  int t;
+  std::int32_t current;
+  std::optional<std::int32_t> ready;
+  double percent;
+  std::int32_t aware;    // published with startupAware (the default)
+  std::int32_t unaware;  // published with startupAware: false
+};
+
+TEST_CASE("one load, one scale-up: the replicas still starting count as capacity") {
+  // 2 ready replicas at 160 % of the GPU target (4 replicas' worth). The HPA
+  // takes us to 4 at t = 30; the two new ones are ready at t = 150.
+  const Row rows[] = {
+      {0, 2, 2, 128.0, 4, 4},    // 1.6 x 2 = 3.2 -> 4
+      {15, 2, 2, 128.0, 4, 4},   // our change on its way
+      {30, 4, 2, 128.0, 4, 7},   // aware: 1.6 x 2/4 x 4 = 3.2 -> 4; unaware stacks: 1.6 x 4 -> 7
+      {45, 4, 2, 128.0, 4, 7},
+      {150, 4, 4, 64.0, 4, 4},   // all ready: 0.8 x 4 = 3.2 -> 4
+  };
+  const auto registry = AlgorithmRegistry::withBuiltins();
+  for (const bool aware : {true, false}) {
+    CAPTURE(aware);
+    const Policy policy = gpuPolicy(aware ? std::nullopt : std::optional<bool>(false));
+    History history = firstSightHistory(2, at(0));
+    for (const Row& row : rows) {
+      CAPTURE(row.t);
+      Outcome outcome = decide(policy, gpu(row.current, row.ready, row.percent), std::move(history), at(row.t),
+                               *registry, DecideSettings{.reactionTime = std::chrono::seconds(30)});
+      CHECK(outcome.decision.desiredReplicas == (aware ? row.aware : row.unaware));
+      CHECK(outcome.decision.readyReplicas == row.ready);
+      const bool starting = aware && row.ready && *row.ready < row.current;
+      CHECK(outcome.decision.servingReplicas == (starting ? *row.ready : row.current));
+      history = std::move(outcome.history);
+    }
+  }
+}
+
+TEST_CASE("start-up awareness scales per-pod ratios only, never a total per replica") {
+  Policy policy = gpuPolicy(std::nullopt);
+  policy.spec.metrics.requestQueueDepth = RequestQueueDepthMetricSpec{true, 10.0, ""};
+  Observation observation = gpu(8, 2, 100.0);
+  observation.requestQueueDepth = 40.0;  // 40 waiting, 10 per replica: 4 replicas' worth
+  const auto registry = AlgorithmRegistry::withBuiltins();
+  const Decision decision = decide(policy, observation, History{}, at(0), *registry).decision;
+  CHECK(decision.ratios[slotIndex(MetricSlot::kGpuUtilization)].value_or(-1) == doctest::Approx(1.25 * 2 / 8));
+  CHECK(decision.ratios[slotIndex(MetricSlot::kRequestQueueDepth)].value_or(-1) == doctest::Approx(40.0 / (10.0 * 8)));
+  CHECK(decision.desiredReplicas == 4);  // the queue's 4 beats the GPU's ceil(1.25 x 2) = 3
+}
+
+TEST_CASE("no ready replicas known, or more ready than asked for: the current replicas serve") {
+  const auto registry = AlgorithmRegistry::withBuiltins();
+  const Policy policy = gpuPolicy(std::nullopt);
+  CHECK(decide(policy, gpu(4, std::nullopt, 160.0), History{}, at(0), *registry).decision.desiredReplicas == 8);
+  CHECK(decide(policy, gpu(4, 6, 160.0), History{}, at(0), *registry).decision.desiredReplicas == 8);
+  // None ready at all: one counts, as Knative counts them.
+  CHECK(decide(policy, gpu(4, 0, 160.0), History{}, at(0), *registry).decision.desiredReplicas == 2);
+}
+
+TEST_CASE("the start-up time is measured from requested to ready") {
+  StartupTracking tracking;
+  observeStartup(tracking, 2, 2, at(0));
+  CHECK_FALSE(measuredStartup(tracking));
+  observeStartup(tracking, 4, 2, at(15));   // clock for 4 from 15
+  observeStartup(tracking, 6, 3, at(30));   // clock for 6 from 30
+  observeStartup(tracking, 6, 4, at(120));  // 4 ready: 105 s
+  REQUIRE(measuredStartup(tracking));
+  CHECK(measuredStartup(tracking)->count() == 105'000);
+  observeStartup(tracking, 6, 6, at(165));  // 6 ready: 135 s; mean 120
+  CHECK(measuredStartup(tracking)->count() == 120'000);
+  CHECK(tracking.pending.empty());
+
+  // A scale-up undone before it is ready gives no sample.
+  observeStartup(tracking, 9, 6, at(200));
+  observeStartup(tracking, 6, 6, at(215));
+  observeStartup(tracking, 6, 6, at(400));
+  CHECK(tracking.samplesMs.size() == 2);
+  CHECK(tracking.pending.empty());
+
+  // Without ready replicas nothing is measured.
+  StartupTracking blind;
+  observeStartup(blind, 2, std::nullopt, at(0));
+  observeStartup(blind, 4, std::nullopt, at(15));
+  CHECK(blind.pending.empty());
+  CHECK_FALSE(blind.lastCurrent);
+}
+
+}  // namespace
+}  // namespace kubeai::core
