@@ -26,6 +26,18 @@ constexpr Field kValueFields[] = {
     {"requestQueueDepth", &MetricsFileEntry::requestQueueDepth},
 };
 
+// The replica counts: integers, apart from the metrics. Neither is a custom
+// metric's name, even though both are camelCase.
+std::optional<std::int32_t> MetricsFileEntry::*replicaField(const std::string& name) {
+  if (name == "currentReplicas") {
+    return &MetricsFileEntry::currentReplicas;
+  }
+  if (name == "readyReplicas") {
+    return &MetricsFileEntry::readyReplicas;
+  }
+  return nullptr;
+}
+
 // "<namespace>/<name>" with Kubernetes' name rules on each side.
 bool isPolicyKey(const std::string& key) {
   const std::size_t slash = key.find('/');
@@ -43,14 +55,14 @@ void decodeEntry(const std::string& key, const json& object, MetricsFile& file,
     if (value.is_null()) {
       continue;  // written but empty: no data, like a key left out
     }
-    if (name == "currentReplicas") {
+    if (std::optional<std::int32_t> MetricsFileEntry::*replicas = replicaField(name); replicas != nullptr) {
       const double number = value.is_number() ? value.get<double>() : -1.0;
       if (!value.is_number() || std::trunc(number) != number || number < 0 ||
           number > std::numeric_limits<std::int32_t>::max()) {
         errors.push_back({path, "must be an integer >= 0"});
         continue;
       }
-      entry.currentReplicas = static_cast<std::int32_t>(number);
+      entry.*replicas = static_cast<std::int32_t>(number);
       continue;
     }
     const Field* field = nullptr;
@@ -91,6 +103,7 @@ void decodeEntry(const std::string& key, const json& object, MetricsFile& file,
 MetricReading MetricsFileEntry::reading() const {
   MetricReading out;
   out.currentReplicas = currentReplicas;
+  out.readyReplicas = readyReplicas;
   out.latencyP99Ms = latencyP99Ms;
   out.latencyP95Ms = latencyP95Ms;
   out.gpuUtilizationPercent = gpuUtilizationPercent;

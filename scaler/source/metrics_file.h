@@ -20,6 +20,7 @@ namespace kubeai::source {
 // file holds one entry per policy for as long as it is loaded.
 struct MetricsFileEntry {
   std::optional<std::int32_t> currentReplicas;
+  std::optional<std::int32_t> readyReplicas;  // status.readyReplicas; the rest of current are starting
   std::optional<double> latencyP99Ms;
   std::optional<double> latencyP95Ms;
   std::optional<double> gpuUtilizationPercent;
@@ -27,7 +28,7 @@ struct MetricsFileEntry {
   // Custom metrics by their spec.metrics.custom[].name.
   std::map<std::string, double, std::less<>> named;
 
-  // The seed four and the replicas.
+  // The seed four and the replicas (current and ready).
   [[nodiscard]] MetricReading reading() const;
   // What the policy reads: the seed four, and each custom metric's value
   // under its name.
@@ -46,6 +47,7 @@ struct MetricsFile {
 //
 //   default/chat:
 //     currentReplicas: 3
+//     readyReplicas: 2     # one of the 3 still starting
 //     latencyP99Ms: 420
 //     gpuUtilizationPercent: 81.5
 //     kvCache: 72          # spec.metrics.custom[].name: kvCache

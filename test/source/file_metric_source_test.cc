@@ -16,7 +16,8 @@ core::Policy policyNamed(const std::string& ns, const std::string& name) {
 
 TEST_CASE("FileMetricSource reads by namespace/name and keeps the last good file on a bad edit") {
   testing::TempDir dir;
-  const auto file = dir.write("metrics.yaml", "default/chat: {currentReplicas: 2, gpuUtilizationPercent: 90}\n");
+  const auto file =
+      dir.write("metrics.yaml", "default/chat: {currentReplicas: 2, readyReplicas: 1, gpuUtilizationPercent: 90}\n");
   FileMetricSource source(file);
   REQUIRE(source.reload().ok());
   const std::vector<core::Policy> policies = {policyNamed("default", "chat"), policyNamed("llm", "other")};
@@ -25,8 +26,11 @@ TEST_CASE("FileMetricSource reads by namespace/name and keeps the last good file
   REQUIRE(readings.size() == 2);
   REQUIRE(readings[0].ok());
   CHECK(readings[0].value().gpuUtilizationPercent == 90.0);
+  CHECK(readings[0].value().currentReplicas == 2);
+  CHECK(readings[0].value().readyReplicas == 1);
   REQUIRE(readings[1].ok());  // not in the file: no data, not an error
   CHECK_FALSE(readings[1].value().gpuUtilizationPercent.has_value());
+  CHECK_FALSE(readings[1].value().readyReplicas.has_value());
 
   dir.write("metrics.yaml", "default/chat: {gpuUtilizationPercent: lots}\n");
   const core::Status bad = source.reload();
@@ -38,6 +42,7 @@ TEST_CASE("FileMetricSource reads by namespace/name and keeps the last good file
   REQUIRE(source.reload().ok());
   CHECK(source.read(policies)[0].value().gpuUtilizationPercent == 10.0);
   CHECK_FALSE(source.read(policies)[0].value().currentReplicas.has_value());
+  CHECK_FALSE(source.read(policies)[0].value().readyReplicas.has_value());  // the new file has none
 }
 
 TEST_CASE("FileMetricSource before any good load has no data for anyone") {

@@ -40,19 +40,65 @@ batch/idle:
   CHECK(file.find("default/other") == nullptr);
 }
 
+TEST_CASE("the metrics file's readyReplicas are the target's ready replicas, apart from current") {
+  auto parsed = parseMetricsFile(R"(
+default/starting:
+  currentReplicas: 5
+  readyReplicas: 2
+  gpuUtilizationPercent: 90
+default/unknown:
+  currentReplicas: 3
+default/none-ready:
+  readyReplicas: 0
+default/empty:
+  readyReplicas:
+)");
+  REQUIRE(parsed.ok());
+  CHECK(parsed.value().warnings.empty());  // a replica count, not an unknown field
+  const MetricsFileEntry* starting = parsed.value().find("default/starting");
+  REQUIRE(starting != nullptr);
+  CHECK(starting->readyReplicas == 2);
+  CHECK(starting->named.empty());  // never a custom metric's value, though camelCase
+  const MetricReading reading = starting->reading();
+  CHECK(reading.currentReplicas == 5);
+  CHECK(reading.readyReplicas == 2);
+  const core::Observation observation = reading.observation(1);
+  CHECK(observation.currentReplicas == 5);
+  CHECK(observation.readyReplicas == 2);
+
+  core::Policy policy;
+  policy.metadata.name = "starting";
+  CHECK(starting->readingFor(policy).readyReplicas == 2);
+
+  // Left out: unknown, never 0 (nor current).
+  CHECK_FALSE(parsed.value().find("default/unknown")->reading().observation(3).readyReplicas.has_value());
+  // A real 0: every replica still starting.
+  CHECK(parsed.value().find("default/none-ready")->reading().readyReplicas == 0);
+  // Written but empty: unknown, like a key left out.
+  CHECK_FALSE(parsed.value().find("default/empty")->readyReplicas.has_value());
+}
+
 TEST_CASE("every problem in the metrics file is reported with its path, and nothing is half-loaded") {
   auto parsed = parseMetricsFile(R"(
 default/chat:
   currentReplicas: 2.5
+  readyReplicas: -1
   latencyP99Ms: fast
   gpuUtilizationPercent: -4
+default/ready:
+  readyReplicas: many
+default/large:
+  readyReplicas: 2147483648
 no-slash: {}
 default/list: [1, 2]
 )");
   REQUIRE_FALSE(parsed.ok());
   const std::string& message = parsed.error().message;
-  CHECK(message.rfind("5 errors: ", 0) == 0);
+  CHECK(message.rfind("8 errors: ", 0) == 0);
   for (const char* part : {"default/chat.currentReplicas: must be an integer >= 0",
+                           "default/chat.readyReplicas: must be an integer >= 0",
+                           "default/ready.readyReplicas: must be an integer >= 0",
+                           "default/large.readyReplicas: must be an integer >= 0",
                            "default/chat.latencyP99Ms: must be a number",
                            "default/chat.gpuUtilizationPercent: must be >= 0",
                            "no-slash: key must be \"<namespace>/<policyName>\"",
@@ -95,7 +141,9 @@ TEST_CASE("the example metrics file loads") {
   auto loaded = loadMetricsFile(KUBEAI_EXAMPLES_DIR "/metrics.yaml");
   REQUIRE(loaded.ok());
   CHECK(loaded.value().warnings.empty());
-  CHECK(loaded.value().find("default/llm-max-ratio") != nullptr);
+  const MetricsFileEntry* maxRatio = loaded.value().find("default/llm-max-ratio");
+  REQUIRE(maxRatio != nullptr);
+  CHECK(maxRatio->readyReplicas == 3);  // the example documents the key
 }
 
 
