@@ -39,7 +39,9 @@ struct ForecastExplanation {
 
 struct PanicExplanation {
   bool panicking = false;
-  std::optional<std::chrono::system_clock::time_point> since;  // when this panic began
+  std::optional<std::chrono::system_clock::time_point> since;       // when this panic began
+  std::optional<std::chrono::system_clock::time_point> lastOverAt;  // last over the threshold (extends it)
+  std::int32_t maxPanicReplicas = 0;  // the most asked for during this panic
   double stableReplicas = 0.0;  // mean demand over the stable window
   double panicReplicas = 0.0;   // mean demand over the panic window
   double panicRatio = 0.0;      // panicReplicas / the replicas serving (ready while starting)

@@ -141,6 +141,8 @@ Result<AlgorithmOutput> BurstAlgorithm::compute(const AlgorithmInput& input) con
                              desired == input.currentReplicas, {}, {}};
     explanation.panicking = true;
     explanation.since = state.panicSince;
+    explanation.lastOverAt = state.lastOverAt;
+    explanation.maxPanicReplicas = state.maxPanicReplicas;
   }
   output.panic = explanation;
   return output;

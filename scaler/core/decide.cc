@@ -210,6 +210,10 @@ Outcome decide(const Policy& policy, const Observation& observation, History his
   decision.algorithmErrorReason = std::move(recommendation.errorReason);
   decision.forecast = recommendation.forecast;
   decision.panic = recommendation.panic;
+  decision.measuredStartup = situation.measuredStartup;
+  if (decision.forecast) {
+    decision.forecastModels = history.memory.forecasts;
+  }
 
   const std::int32_t current = decision.currentReplicas;
   Anchor anchor = anchorOn(history, current, now, settings.reactionTime);

@@ -1,11 +1,14 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/algorithm_explanation.h"
+#include "core/algorithm_memory.h"
 #include "core/metric_slot.h"
 
 namespace kubeai::core {
@@ -57,6 +60,11 @@ struct Decision {
   // Predictive's forecast and Burst's panic state, when one of them decided.
   std::optional<ForecastExplanation> forecast;
   std::optional<PanicExplanation> panic;
+  // With a forecast: Predictive's model of every metric after this decision,
+  // which the status keeps so that a restart resumes it (PublishedSeed).
+  std::vector<HoltState> forecastModels;
+  // How long this workload's replicas took to become ready, when measured.
+  std::optional<std::chrono::milliseconds> measuredStartup;
 };
 
 }  // namespace kubeai::core

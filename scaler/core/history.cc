@@ -18,6 +18,21 @@ History firstSightHistory(std::int32_t currentReplicas, TimePoint now, const std
   if (!seed) {
     return history;
   }
+  if (seed->measuredStartup && seed->measuredStartup->count() >= 0) {
+    history.startup.samplesMs.push_back(seed->measuredStartup->count());
+  }
+  for (const HoltState& model : seed->forecastModels) {
+    // A model observed "later" than now (another node's clock) would ignore
+    // every observation until then: it starts afresh instead.
+    if (model.at <= now && model.observations > 0) {
+      history.memory.forecasts.push_back(model);
+    }
+  }
+  if (seed->panicSince && seed->panicLastOverAt) {
+    history.memory.burst.panicSince = std::min(*seed->panicSince, now);
+    history.memory.burst.lastOverAt = std::min(*seed->panicLastOverAt, now);
+    history.memory.burst.maxPanicReplicas = std::max(seed->maxPanicReplicas, std::int32_t{0});
+  }
   const std::int32_t desired = std::max(seed->desiredReplicas, std::int32_t{0});
   history.published = desired;
   // A time ahead of ours (another node's clock) is taken as now: a cooldown

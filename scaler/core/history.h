@@ -79,13 +79,22 @@ struct History {
 struct PublishedSeed {
   std::int32_t desiredReplicas = 0;
   std::optional<TimePoint> lastScaleTime;
+  // What the status also keeps (issue 14): the measured start-up time, and
+  // the state of Predictive's models and of Burst's panic.
+  std::optional<std::chrono::milliseconds> measuredStartup{};
+  std::vector<HoltState> forecastModels{};
+  std::optional<TimePoint> panicSince{};
+  std::optional<TimePoint> panicLastOverAt{};
+  std::int32_t maxPanicReplicas = 0;
 };
 
 // The history of a policy seen for the first time at `now` with
 // `currentReplicas`: its scale-down window holds the current replicas, and a
 // seed from the API brings back the published value, the last change time
 // (cooldown) and, when that change is younger than a reaction time and not
-// reached, the change in flight.
+// reached, the change in flight. The start-up time, Predictive's models and a
+// panic still on resume from it: a model older than its gap starts afresh
+// (holtObserve), and a panic goes on until a stable window without one.
 History firstSightHistory(std::int32_t currentReplicas, TimePoint now,
                           const std::optional<PublishedSeed>& seed = std::nullopt);
 

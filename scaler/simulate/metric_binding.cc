@@ -75,9 +75,11 @@ core::Status checkModelInputs(const core::Policy& policy, const MetricBinding& b
   return core::Ok{};
 }
 
-core::Observation observe(const MetricBinding& binding, const EngineMetrics& metrics, std::int32_t currentReplicas) {
+core::Observation observe(const MetricBinding& binding, const EngineMetrics& metrics, std::int32_t currentReplicas,
+                          std::int32_t readyReplicas) {
   core::Observation observation;
   observation.currentReplicas = currentReplicas;
+  observation.readyReplicas = readyReplicas;
   for (const SlotSignal& slot : binding.slots) {
     std::optional<double> value = engineSignalValue(metrics, slot.id);
     if (!value && slot.emptyIsZero) {

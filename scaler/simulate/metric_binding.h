@@ -37,7 +37,9 @@ core::Result<MetricBinding> bindMetrics(const core::Policy& policy);
 core::Status checkModelInputs(const core::Policy& policy, const MetricBinding& binding, const Capacity& capacity,
                               bool tokenCountsKnown);
 
-// What the policy's metric source would report at the end of an interval.
-core::Observation observe(const MetricBinding& binding, const EngineMetrics& metrics, std::int32_t currentReplicas);
+// What the policy's metric and replica sources would report at the end of an
+// interval: the requested replicas as current, the ready ones that served it.
+core::Observation observe(const MetricBinding& binding, const EngineMetrics& metrics, std::int32_t currentReplicas,
+                          std::int32_t readyReplicas);
 
 }  // namespace kubeai::simulate

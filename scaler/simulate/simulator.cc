@@ -175,7 +175,7 @@ PolicyRun runPolicy(const Workload& workload, const DemandSeries& demand, const 
       history = core::firstSightHistory(requested, now);
     }
     settings.cycle = i + 1;
-    const core::Observation observation = observe(plan.binding, metrics, requested);
+    const core::Observation observation = observe(plan.binding, metrics, requested, counts.ready);
     core::Outcome outcome = core::decide(policy, observation, std::move(history), now, algorithms, settings);
     history = std::move(outcome.history);
     const core::Decision& decision = outcome.decision;

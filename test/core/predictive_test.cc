@@ -193,6 +193,43 @@ TEST_CASE("Predictive: the horizon is the parameter, else the measured start-up,
   CHECK(outcome.decision.forecast->horizonSeconds == 45.0);
 }
 
+TEST_CASE("Predictive: a restart resumes the models, the start-up time and a panic from the status") {
+  // The first process runs a ramp; the second starts from what the status
+  // kept (Decision::forecastModels, measuredStartup) and forecasts as the
+  // first would have.
+  const Policy policy = predictivePolicy("120");
+  const auto registry = AlgorithmRegistry::withBuiltins();
+  History history = firstSightHistory(4, at(0));
+  Decision last;
+  for (int t = 0; t <= 30; t += 15) {
+    Outcome outcome = decide(policy, gpu(4, (2.0 + 0.1 * t) / 4.0 * 80.0), std::move(history), at(t), *registry);
+    history = std::move(outcome.history);
+    last = outcome.decision;
+  }
+  REQUIRE(last.forecastModels.size() == 1);
+  PublishedSeed seed{last.desiredReplicas, at(30)};
+  seed.forecastModels = last.forecastModels;
+  seed.measuredStartup = std::chrono::milliseconds(95'000);
+  seed.panicSince = at(10);
+  seed.panicLastOverAt = at(20);
+  seed.maxPanicReplicas = 9;
+  const History resumed = firstSightHistory(4, at(40), seed);
+  REQUIRE(resumed.memory.forecasts.size() == 1);
+  CHECK(resumed.memory.forecasts[0].trendPerSecond == doctest::Approx(0.1));
+  CHECK(resumed.startup.samplesMs == std::vector<std::int64_t>{95'000});
+  CHECK(resumed.memory.burst.panicSince == at(10));
+  CHECK(resumed.memory.burst.maxPanicReplicas == 9);
+  Outcome next = decide(policy, gpu(4, (2.0 + 0.1 * 45) / 4.0 * 80.0), resumed, at(45), *registry);
+  REQUIRE(next.decision.forecast);
+  CHECK(next.decision.forecast->forecastReplicas == doctest::Approx(2.0 + 0.1 * 45 + 12.0));
+  CHECK(next.decision.recommendedReplicas == 19);
+
+  // A model stamped after now (another node's clock) is not resumed.
+  PublishedSeed ahead{4, at(30)};
+  ahead.forecastModels = last.forecastModels;
+  CHECK(firstSightHistory(4, at(20), ahead).memory.forecasts.empty());
+}
+
 TEST_CASE("Predictive: parameters are checked, naming the field") {
   const PredictiveAlgorithm predictive;
   auto check = [&](AlgorithmParameters parameters) {
