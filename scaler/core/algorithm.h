@@ -65,7 +65,7 @@ struct AlgorithmInput {
   CallReason reason = CallReason::kEvaluate;
   std::uint64_t cycle = 0;  // serve's cycle number (from 1), simulate's step; 0 under evaluate
   // The target's ready replicas, when the source gives them.
-  std::optional<std::int32_t> readyReplicas;
+  std::optional<std::int32_t> readyReplicas{};
   // The replicas serving the load the ratios describe: currentReplicas, or the
   // ready ones (at least 1) while replicas are starting under
   // spec.startupAware. The ratios of per-pod metrics are already scaled by
@@ -73,7 +73,7 @@ struct AlgorithmInput {
   // demand and the replicas on their way count as capacity.
   std::int32_t servingReplicas = 0;
   // How long this workload's replicas took to become ready, when measured.
-  std::optional<std::chrono::milliseconds> measuredStartup;
+  std::optional<std::chrono::milliseconds> measuredStartup{};
   // The policy's state for built-ins that look through time (in its History);
   // null where none is kept. Plugins keep theirs in their own state slot.
   AlgorithmMemory* memory = nullptr;
