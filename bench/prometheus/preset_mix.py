@@ -16,7 +16,8 @@ and the custom preset vllm requestsWaiting are the same PromQL):
      dcgm framebufferUsed
 
 Per workload that is 11 distinct metric expressions (KINDS below) and the
-replicas query: 12, so 100 workloads give 1,200 expressions per cycle. Every
+replicas and ready replicas queries: 13, so 100 workloads give 1,300
+expressions per cycle. Every
 metric's value is below its target except the GPU's, which the reaction
 measurement moves (policy-0 is profile A on workload-0: GPU 40 -> 2, 90 -> 4).
 """
@@ -91,11 +92,11 @@ def metric_count(i, workloads):
 
 
 def expected_distinct(policies, workloads):
-    """Distinct expressions per cycle: each workload's kinds over its policies' profiles, and its replicas."""
+    """Distinct expressions per cycle: each workload's kinds over its policies' profiles, its replicas and ready ones."""
     kinds = {}
     for i in range(policies):
         kinds.setdefault(i % workloads, set()).update(PROFILE_KINDS[profile(i, workloads)])
-    return sum(len(k) + 1 for k in kinds.values())
+    return sum(len(k) + 2 for k in kinds.values())
 
 
 def render(workload, pods, elapsed):

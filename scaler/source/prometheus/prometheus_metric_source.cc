@@ -16,19 +16,21 @@ namespace kubeai::source::prometheus {
 namespace {
 
 // The queries of one reading, in the order their errors are reported: the
-// seed four, the replicas, then spec.metrics.custom[i] at kFirstCustom + i.
+// seed four, the replicas, the ready replicas, then spec.metrics.custom[i] at
+// kFirstCustom + i.
 enum Slot : std::size_t {
   kLatencyP99,
   kLatencyP95,
   kGpuUtilization,
   kRequestQueueDepth,
   kReplicas,
+  kReadyReplicas,
   kFirstCustom,
   kSlots = kFirstCustom + core::kMaxCustomMetrics
 };
 
-constexpr std::array<const char*, kFirstCustom> kSlotNames = {"latencyP99", "latencyP95", "gpuUtilization",
-                                                              "requestQueueDepth", "replicas"};
+constexpr std::array<const char*, kFirstCustom> kSlotNames = {
+    "latencyP99", "latencyP95", "gpuUtilization", "requestQueueDepth", "replicas", "readyReplicas"};
 
 std::string_view slotName(std::size_t slot, const core::MetricsSpec& metrics) {
   return slot < kFirstCustom ? std::string_view(kSlotNames[slot])
@@ -66,8 +68,9 @@ struct Plan {
   std::array<bool, kSlots> emptyIsZero{};  // the metric's treatEmptyAsZero
 };
 
-// Which slots read an empty result as 0 (never the replicas: a target that
-// kube-state-metrics does not know is no data, not a workload at 0).
+// Which slots read an empty result as 0 (never the replicas nor the ready
+// replicas: a target that kube-state-metrics does not know is no data, not a
+// workload at 0).
 std::array<bool, kSlots> emptyIsZero(const core::MetricsSpec& metrics) {
   std::array<bool, kSlots> out{};
   if (metrics.latency) {
@@ -136,7 +139,7 @@ std::vector<core::Result<MetricReading>> PrometheusMetricSource::read(const std:
     PolicyQueries& q = queries.value();
     plans[i].emptyIsZero = emptyIsZero(policies[i].spec.metrics);
     const std::array<std::optional<std::string>*, kFirstCustom> seedQueries = {
-        &q.latencyP99, &q.latencyP95, &q.gpuUtilization, &q.requestQueueDepth, &q.replicas};
+        &q.latencyP99, &q.latencyP95, &q.gpuUtilization, &q.requestQueueDepth, &q.replicas, &q.readyReplicas};
     for (std::size_t slot = 0; slot < kSlots; ++slot) {
       std::optional<std::string>& query = slot < kFirstCustom ? *seedQueries[slot] : q.custom[slot - kFirstCustom];
       if (query) {
@@ -203,12 +206,13 @@ std::vector<core::Result<MetricReading>> PrometheusMetricSource::read(const std:
         appendError(errors, slotName(slot, metrics), value.error().message);
         continue;
       }
-      if (slot == kReplicas) {
+      if (slot == kReplicas || slot == kReadyReplicas) {
+        // An empty result stays nullopt: no replica data, or ready replicas unknown.
         auto replicas = replicaCount(value.value().value, expressions[index]);
         if (!replicas.ok()) {
           appendError(errors, slotName(slot, metrics), replicas.error().message);
         } else {
-          reading.currentReplicas = replicas.value();
+          (slot == kReplicas ? reading.currentReplicas : reading.readyReplicas) = replicas.value();
         }
         continue;
       }

@@ -34,7 +34,9 @@ struct PrometheusSourceOptions {
 // result (no series) of a metric with treatEmptyAsZero reads 0. Latency
 // queries return seconds; readings are milliseconds. The replicas query is
 // read like the others (an empty result is no data, whatever the metrics
-// say); a failure fails the reading.
+// say); a failure fails the reading. So is the ready replicas query
+// (kube-state-metrics' *_status_replicas_ready), sent beside it: an empty
+// result leaves readyReplicas unknown and fails nothing.
 class PrometheusMetricSource final : public MetricSource {
  public:
   // `transport` must outlive the source.

@@ -360,12 +360,19 @@ core::Result<PolicyQueries> policyQueries(const core::Policy& policy, const Quer
     expandInto(queries.custom[i], {}, values, preset_.value(), presetValues, field, errors);
   }
 
-  const std::string_view replicasDefault = policy.spec.targetRef.kind == "StatefulSet"
-                                               ? kDefaultStatefulSetReplicasQuery
-                                               : kDefaultDeploymentReplicasQuery;
+  const bool statefulSet = policy.spec.targetRef.kind == "StatefulSet";
+  const std::string_view replicasDefault =
+      statefulSet ? kDefaultStatefulSetReplicasQuery : kDefaultDeploymentReplicasQuery;
   std::optional<std::string> replicas;
+  std::optional<std::string> readyReplicas;
   if (options.queryReplicas) {
     expandInto(replicas, options.replicasQuery, values, replicasDefault, values, "--replicas-query", errors);
+    // Always the default: --replicas-query stands in for the requested
+    // replicas only, and a target kube-state-metrics does not export has no
+    // ready series, which is "unknown".
+    expandInto(readyReplicas, {}, values,
+               statefulSet ? kDefaultStatefulSetReadyReplicasQuery : kDefaultDeploymentReadyReplicasQuery, values,
+               "the ready replicas query", errors);
   }
 
   if (!errors.empty()) {
@@ -379,6 +386,7 @@ core::Result<PolicyQueries> policyQueries(const core::Policy& policy, const Quer
     return core::Error{std::move(message)};
   }
   queries.replicas = std::move(replicas);
+  queries.readyReplicas = std::move(readyReplicas);
   return queries;
 }
 

@@ -61,6 +61,14 @@ inline constexpr std::string_view kDefaultDeploymentReplicasQuery =
 inline constexpr std::string_view kDefaultStatefulSetReplicasQuery =
     R"(max(kube_statefulset_replicas{namespace="${namespace}",statefulset="${target}"}))";
 
+// The ready replicas (status.readyReplicas) from kube-state-metrics, matched
+// as the replicas are; max() for the same reason. No series is "unknown",
+// never 0: kube-state-metrics older than the series, or not scraped yet.
+inline constexpr std::string_view kDefaultDeploymentReadyReplicasQuery =
+    R"(max(kube_deployment_status_replicas_ready{namespace="${namespace}",deployment="${target}"}))";
+inline constexpr std::string_view kDefaultStatefulSetReadyReplicasQuery =
+    R"(max(kube_statefulset_status_replicas_ready{namespace="${namespace}",statefulset="${target}"}))";
+
 // What ${quantile} becomes in the latency query for each slot.
 inline constexpr std::string_view kQuantileP99 = "0.99";
 inline constexpr std::string_view kQuantileP95 = "0.95";
@@ -102,7 +110,8 @@ struct QueryOptions {
   // kDefaultStatefulSetReplicasQuery for a StatefulSet target.
   std::string replicasQuery;
   // False when another source gives the replicas (serve --kubernetes reads
-  // /scale): the replicas query is then never sent, and cannot fail a reading.
+  // the target): the replicas and ready replicas queries are then never sent,
+  // and cannot fail a reading.
   bool queryReplicas = true;
 };
 
@@ -115,6 +124,9 @@ struct PolicyQueries {
   std::optional<std::string> gpuUtilization;
   std::optional<std::string> requestQueueDepth;
   std::optional<std::string> replicas;  // nullopt when QueryOptions::queryReplicas is false
+  // kube-state-metrics' ready replicas of the target's kind, whatever
+  // --replicas-query says; nullopt when QueryOptions::queryReplicas is false.
+  std::optional<std::string> readyReplicas;
   // spec.metrics.custom[i]'s query (its own or its engine preset's), when its target is > 0.
   std::array<std::optional<std::string>, core::kMaxCustomMetrics> custom{};
 };

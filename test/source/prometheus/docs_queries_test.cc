@@ -83,8 +83,9 @@ std::string run(const std::string& command, int& exitCode) {
 
 TEST_CASE("docs/metrics.md shows the default queries the code sends") {
   const std::string doc = readDoc();
-  std::vector<std::string> queries = {std::string(kDefaultDeploymentReplicasQuery),
-                                      std::string(kDefaultStatefulSetReplicasQuery)};
+  std::vector<std::string> queries = {
+      std::string(kDefaultDeploymentReplicasQuery), std::string(kDefaultStatefulSetReplicasQuery),
+      std::string(kDefaultDeploymentReadyReplicasQuery), std::string(kDefaultStatefulSetReadyReplicasQuery)};
   for (const std::string_view pods : {kDeploymentPodsRegex, kStatefulSetPodsRegex}) {
     for (const DefaultMetric metric :
          {DefaultMetric::kGpuUtilization, DefaultMetric::kLatency, DefaultMetric::kRequestQueueDepth}) {

@@ -77,10 +77,13 @@ core::Result<HttpResponse> byMetric(const std::string& expression) {
   if (contains(expression, "kube_deployment_spec_replicas")) {
     return HttpResponse{200, vectorOf("3")};
   }
+  if (contains(expression, "kube_deployment_status_replicas_ready")) {
+    return HttpResponse{200, vectorOf("2")};
+  }
   return HttpResponse{200, kEmpty};
 }
 
-TEST_CASE("PrometheusMetricSource reads every metric, latency in milliseconds, and the replicas") {
+TEST_CASE("PrometheusMetricSource reads every metric, latency in milliseconds, the replicas and the ready ones") {
   FakeTransport transport(byMetric);
   PrometheusMetricSource source(transport);
   const auto readings = source.read({policy("llm", "chat", "chat")});
@@ -92,13 +95,16 @@ TEST_CASE("PrometheusMetricSource reads every metric, latency in milliseconds, a
   CHECK(reading.gpuUtilizationPercent == 81.5);
   CHECK(reading.requestQueueDepth == 12.0);
   CHECK(reading.currentReplicas == 3);
+  CHECK(reading.readyReplicas == 2);
+  CHECK(reading.observation(1).readyReplicas == 2);
   REQUIRE(transport.calls.size() == 1);
-  CHECK(transport.calls[0].size() == 5);
+  CHECK(transport.calls[0].size() == 6);
 }
 
-TEST_CASE("10,000 policies sharing 50 expressions make one call with exactly 50 distinct expressions") {
+TEST_CASE("10,000 policies sharing 60 expressions make one call with exactly 60 distinct expressions") {
   // 10 namespaces x 1 target each, and 10 policies per target x 100 = 10,000
-  // policies; each target needs 5 queries (P99, P95, GPU, queue, replicas).
+  // policies; each target needs 6 queries (P99, P95, GPU, queue, replicas,
+  // ready replicas).
   std::vector<core::Policy> policies;
   for (int i = 0; i < 10'000; ++i) {
     const int target = i % 10;
@@ -113,19 +119,20 @@ TEST_CASE("10,000 policies sharing 50 expressions make one call with exactly 50 
   const auto readings = source.read(policies);
 
   REQUIRE(transport.calls.size() == 1);
-  CHECK(transport.calls[0].size() == 50);
-  CHECK(std::set<std::string>(transport.calls[0].begin(), transport.calls[0].end()).size() == 50);
-  CHECK(answered.size() == 50);
+  CHECK(transport.calls[0].size() == 60);
+  CHECK(std::set<std::string>(transport.calls[0].begin(), transport.calls[0].end()).size() == 60);
+  CHECK(answered.size() == 60);
   REQUIRE(readings.size() == 10'000);
   for (const auto& reading : readings) {
     REQUIRE(reading.ok());
     CHECK(reading.value().gpuUtilizationPercent == 81.5);
+    CHECK(reading.value().readyReplicas == 2);
   }
 
   // The next cycle asks again, once.
   (void)source.read(policies);
   CHECK(transport.calls.size() == 2);
-  CHECK(transport.calls[1].size() == 50);
+  CHECK(transport.calls[1].size() == 60);
 }
 
 TEST_CASE("each policy gets the answer to its own scoped query") {
@@ -193,6 +200,7 @@ TEST_CASE("no data leaves the metric out and is not an error") {
   CHECK_FALSE(readings[0].value().latencyP95Ms);
   CHECK_FALSE(readings[0].value().requestQueueDepth);
   CHECK_FALSE(readings[0].value().currentReplicas);  // the loop's fallback applies
+  CHECK_FALSE(readings[0].value().readyReplicas);    // unknown, not 0
   CHECK(readings[0].value().gpuUtilizationPercent == 0.0);
 }
 
@@ -248,6 +256,9 @@ TEST_CASE("treatEmptyAsZero: an empty result of that metric is 0 but NaN stays n
     CHECK(reading.gpuUtilizationPercent == row.value);
     CHECK(reading.requestQueueDepth == row.value);
     CHECK_FALSE(reading.currentReplicas);
+    if (row.answer == kEmpty) {
+      CHECK_FALSE(reading.readyReplicas);  // never 0 for an empty result, whatever the metrics opt into
+    }
   }
 }
 
@@ -259,7 +270,7 @@ TEST_CASE("treatEmptyAsZero belongs to the policy, not to the query two policies
   PrometheusMetricSource source(transport);
   const auto readings = source.read({zero, plain});
   REQUIRE(transport.calls.size() == 1);
-  CHECK(transport.calls[0].size() == 5);  // sent once for both
+  CHECK(transport.calls[0].size() == 6);  // sent once for both
   REQUIRE(readings[0].ok());
   REQUIRE(readings[1].ok());
   CHECK(readings[0].value().requestQueueDepth == 0.0);
@@ -279,7 +290,7 @@ TEST_CASE("metrics disabled in the policy are not queried") {
     CHECK_FALSE(contains(expression, "histogram_quantile"));
     CHECK_FALSE(contains(expression, "queue_depth"));
   }
-  CHECK(transport.calls[0].size() == 2);  // GPU and replicas
+  CHECK(transport.calls[0].size() == 3);  // GPU, replicas and ready replicas
   REQUIRE(readings[0].ok());
   CHECK_FALSE(readings[0].value().latencyP99Ms);
   CHECK_FALSE(readings[0].value().requestQueueDepth);
@@ -324,6 +335,94 @@ TEST_CASE("the replicas query") {
     REQUIRE_FALSE(readings[0].ok());
     CHECK(contains(readings[0].error().message, "replicas: query `max(kube_deployment_spec_replicas{"));
     CHECK(contains(readings[0].error().message, "HTTP 401: Unauthorized"));
+  }
+  SUBCASE("a StatefulSet's ready replicas come from kube_statefulset_status_replicas_ready") {
+    core::Policy p = policy("llm", "chat", "vllm");
+    p.spec.targetRef.kind = "StatefulSet";
+    FakeTransport transport([](const std::string& expression) -> core::Result<HttpResponse> {
+      if (expression == R"(max(kube_statefulset_replicas{namespace="llm",statefulset="vllm"}))") {
+        return HttpResponse{200, vectorOf("7")};
+      }
+      if (expression == R"(max(kube_statefulset_status_replicas_ready{namespace="llm",statefulset="vllm"}))") {
+        return HttpResponse{200, vectorOf("4")};
+      }
+      return HttpResponse{200, kEmpty};
+    });
+    PrometheusMetricSource source(transport);
+    const auto readings = source.read({p});
+    REQUIRE(readings[0].ok());
+    CHECK(readings[0].value().currentReplicas == 7);
+    CHECK(readings[0].value().readyReplicas == 4);
+  }
+  SUBCASE("no ready series: the ready replicas are unknown, and the reading stands") {
+    FakeTransport transport([](const std::string& expression) -> core::Result<HttpResponse> {
+      if (contains(expression, "kube_deployment_status_replicas_ready")) {
+        return HttpResponse{200, kEmpty};
+      }
+      return byMetric(expression);
+    });
+    PrometheusMetricSource source(transport);
+    const auto readings = source.read({policy("llm", "chat", "chat")});
+    REQUIRE(readings[0].ok());
+    CHECK(readings[0].value().currentReplicas == 3);
+    CHECK_FALSE(readings[0].value().readyReplicas);
+    CHECK(readings[0].value().gpuUtilizationPercent == 81.5);
+  }
+  SUBCASE("0 ready is a value: every replica still starting") {
+    FakeTransport transport([](const std::string& expression) -> core::Result<HttpResponse> {
+      if (contains(expression, "kube_deployment_status_replicas_ready")) {
+        return HttpResponse{200, vectorOf("0")};
+      }
+      return byMetric(expression);
+    });
+    PrometheusMetricSource source(transport);
+    const auto readings = source.read({policy("llm", "chat", "chat")});
+    REQUIRE(readings[0].ok());
+    CHECK(readings[0].value().readyReplicas == 0);
+  }
+  SUBCASE("--replicas-query leaves the ready replicas to kube-state-metrics") {
+    PrometheusSourceOptions options;
+    options.queries.replicasQuery = R"(max(my_replicas{app="${target}"}))";
+    FakeTransport transport([](const std::string& expression) -> core::Result<HttpResponse> {
+      if (expression == R"(max(my_replicas{app="chat"}))") {
+        return HttpResponse{200, vectorOf("4")};
+      }
+      return byMetric(expression);
+    });
+    PrometheusMetricSource source(transport, options);
+    const auto readings = source.read({policy("llm", "chat", "chat")});
+    REQUIRE(readings[0].ok());
+    CHECK(readings[0].value().currentReplicas == 4);
+    CHECK(readings[0].value().readyReplicas == 2);
+  }
+  SUBCASE("a failed ready replicas query fails the reading like the replicas query") {
+    FakeTransport transport([](const std::string& expression) -> core::Result<HttpResponse> {
+      if (contains(expression, "kube_deployment_status_replicas_ready")) {
+        return HttpResponse{503, R"({"status":"error","errorType":"unavailable","error":"too many queries"})"};
+      }
+      return byMetric(expression);
+    });
+    PrometheusMetricSource source(transport);
+    const auto readings = source.read({policy("llm", "chat", "chat")});
+    REQUIRE_FALSE(readings[0].ok());
+    CHECK(readings[0].error().message ==
+          R"(readyReplicas: query `max(kube_deployment_status_replicas_ready{namespace="llm",deployment="chat"})`: )"
+          R"(HTTP 503: unavailable: too many queries)");
+  }
+  SUBCASE("another source of the replicas (serve --kubernetes): neither replicas query is sent") {
+    PrometheusSourceOptions options;
+    options.queries.queryReplicas = false;
+    FakeTransport transport(byMetric);
+    PrometheusMetricSource source(transport, options);
+    const auto readings = source.read({policy("llm", "chat", "chat")});
+    REQUIRE(readings[0].ok());
+    REQUIRE(transport.calls.size() == 1);
+    CHECK(transport.calls[0].size() == 4);  // the seed four
+    for (const std::string& expression : transport.calls[0]) {
+      CHECK_FALSE(contains(expression, "kube_deployment"));
+    }
+    CHECK_FALSE(readings[0].value().currentReplicas);
+    CHECK_FALSE(readings[0].value().readyReplicas);
   }
   SUBCASE("a negative count is an error") {
     FakeTransport transport([](const std::string& expression) -> core::Result<HttpResponse> {
@@ -413,7 +512,7 @@ TEST_CASE("a transport that answers the wrong number of queries fails every read
   REQUIRE(readings.size() == 2);
   CHECK_FALSE(readings[0].ok());
   CHECK_FALSE(readings[1].ok());
-  CHECK(contains(readings[0].error().message, "returned 0 answers for 10 queries"));
+  CHECK(contains(readings[0].error().message, "returned 0 answers for 12 queries"));  // 6 per target
 }
 
 TEST_CASE("no policies, no queries") {

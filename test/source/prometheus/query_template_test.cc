@@ -54,6 +54,8 @@ TEST_CASE("the default queries are scoped to the policy's namespace and its Depl
   CHECK(q.requestQueueDepth == R"(sum(inference_request_queue_depth{namespace="llm",pod=~")" + pods + R"("}))");
   // Aggregated: two kube-state-metrics replicas export the same series.
   CHECK(q.replicas == R"(max(kube_deployment_spec_replicas{namespace="llm",deployment="chat"}))");
+  // The ready replicas, matched the same way.
+  CHECK(q.readyReplicas == R"(max(kube_deployment_status_replicas_ready{namespace="llm",deployment="chat"}))");
 }
 
 TEST_CASE("a StatefulSet's pods are selected by their ordinals") {
@@ -65,6 +67,7 @@ TEST_CASE("a StatefulSet's pods are selected by their ordinals") {
         R"(histogram_quantile(0.99, sum by (le) (rate(inference_request_duration_seconds_bucket{namespace="llm",pod=~"vllm-[0-9]+"}[2m]))))");
   CHECK(q.requestQueueDepth == R"(sum(inference_request_queue_depth{namespace="llm",pod=~"vllm-[0-9]+"}))");
   CHECK(q.replicas == R"(max(kube_statefulset_replicas{namespace="llm",statefulset="vllm"}))");
+  CHECK(q.readyReplicas == R"(max(kube_statefulset_status_replicas_ready{namespace="llm",statefulset="vllm"}))");
 }
 
 TEST_CASE("the target's name is regex-escaped inside the pods' regex, the regex itself is not") {
@@ -135,6 +138,8 @@ TEST_CASE("the default queries of long Deployment names, cut as Kubernetes cuts 
   // The replicas are kube-state-metrics' by the full name.
   CHECK(queries.value().replicas ==
         R"(max(kube_deployment_spec_replicas{namespace="llm",deployment=")" + sixty + R"("}))");
+  CHECK(queries.value().readyReplicas ==
+        R"(max(kube_deployment_status_replicas_ready{namespace="llm",deployment=")" + sixty + R"("}))");
 }
 
 TEST_CASE("defaultMetricQuery puts the pods' regex in each metric's matcher") {
@@ -145,13 +150,14 @@ TEST_CASE("defaultMetricQuery puts the pods' regex in each metric's matcher") {
             kSafe + R"({5}"}))");
 }
 
-TEST_CASE("no replicas query when another source gives the replicas (serve --kubernetes reads /scale)") {
+TEST_CASE("no replicas queries when another source gives the replicas (serve --kubernetes reads the target)") {
   QueryOptions options;
   options.queryReplicas = false;
   options.replicasQuery = "max(${broken";  // not even expanded
   auto queries = policyQueries(policy("llm", "p", "vllm", "StatefulSet"), options);
   REQUIRE(queries.ok());
   CHECK_FALSE(queries.value().replicas.has_value());
+  CHECK_FALSE(queries.value().readyReplicas.has_value());
   CHECK(queries.value().gpuUtilization.has_value());
 }
 
@@ -162,6 +168,9 @@ TEST_CASE("--replicas-query replaces the default for every kind") {
     auto queries = policyQueries(policy("llm", "p1", "vllm", kind), options);
     REQUIRE(queries.ok());
     CHECK(queries.value().replicas == R"(max(my_replicas{ns="llm",app="vllm",policy="p1"}))");
+    // Not the ready replicas: still kube-state-metrics' series of the kind.
+    CHECK(queries.value().readyReplicas.has_value());
+    CHECK(queries.value().readyReplicas->find("_status_replicas_ready{") != std::string::npos);
   }
 }
 
