@@ -54,6 +54,8 @@ class PresentMetrics {
   std::size_t count_ = 0;
 };
 
+constexpr std::string_view kPercentUnit = "percent";
+
 // The replicas serving the load the metrics describe: the current ones, or
 // under spec.startupAware the ready ones (at least 1, as Knative counts them)
 // while fewer are ready than asked for.
@@ -68,8 +70,9 @@ std::int32_t servingReplicas(const PolicySpec& spec, const Observation& observat
 // the decision, the present ones into `present`. A per-pod metric (every
 // target but AverageValue's) describes the `serving` replicas only: its ratio
 // is scaled by serving / current, so that ceil(current x ratio) is the demand
-// and the replicas still starting count as capacity. A total (AverageValue,
-// the queue) already is: total / (target x current).
+// and the replicas still starting count as capacity, unless it is a saturated
+// percentage. A total (AverageValue, the queue) already is: total / (target x
+// current).
 void readSlots(const PolicySpec& spec, const Observation& observation, std::int32_t serving, Decision& decision,
                PresentMetrics& present) {
   const std::size_t slots = std::min(slotCount(spec.metrics), kMaxMetricSlots);
@@ -89,7 +92,12 @@ void readSlots(const PolicySpec& spec, const Observation& observation, std::int3
     }
     const std::optional<double> computed = metricRatio(value, target.target, target.perReplica ? replicas : 1.0);
     if (computed) {
-      const double ratio = target.perReplica ? *computed : *computed * perPodScale;
+      // A percentage at 100 % (or above) is saturated: it shows no more than
+      // that the pods are full, so the load may be any multiple of it, and the
+      // replicas on their way are no known match for it. Such a ratio is a
+      // lower bound, kept whole, and stacking scale-ups is how the HPA probes it.
+      const bool saturated = target.unit == kPercentUnit && *value >= 100.0;
+      const double ratio = target.perReplica || saturated ? *computed : *computed * perPodScale;
       decision.ratios.set(i, ratio);
       present.add(MetricDetail{slot, target.name, *value, target.unit, *target.target, target.targetType, ratio});
     }

@@ -19,6 +19,7 @@ Policy gpuPolicy(std::optional<bool> startupAware) {
   policy.spec.metrics.requestQueueDepth.reset();
   policy.spec.maxReplicas = 100;
   policy.spec.startupAware = startupAware;
+  policy.spec.metrics.gpuUtilization->targetPercentage = 40.0;
   return policy;
 }
 
@@ -40,14 +41,14 @@ struct Row {
 };
 
 TEST_CASE("one load, one scale-up: the replicas still starting count as capacity") {
-  // 2 ready replicas at 160 % of the GPU target (4 replicas' worth). The HPA
+  // 2 ready replicas at 160 % of the GPU target of 40 % (3.2 replicas' worth). The HPA
   // takes us to 4 at t = 30; the two new ones are ready at t = 150.
   const Row rows[] = {
-      {0, 2, 2, 128.0, 4, 4},    // 1.6 x 2 = 3.2 -> 4
-      {15, 2, 2, 128.0, 4, 4},   // our change on its way
-      {30, 4, 2, 128.0, 4, 7},   // aware: 1.6 x 2/4 x 4 = 3.2 -> 4; unaware stacks: 1.6 x 4 -> 7
-      {45, 4, 2, 128.0, 4, 7},
-      {150, 4, 4, 64.0, 4, 4},   // all ready: 0.8 x 4 = 3.2 -> 4
+      {0, 2, 2, 64.0, 4, 4},    // 1.6 x 2 = 3.2 -> 4
+      {15, 2, 2, 64.0, 4, 4},   // our change on its way
+      {30, 4, 2, 64.0, 4, 7},   // aware: 1.6 x 2/4 x 4 = 3.2 -> 4; unaware stacks: 1.6 x 4 -> 7
+      {45, 4, 2, 64.0, 4, 7},
+      {150, 4, 4, 32.0, 4, 4},   // all ready: 0.8 x 4 = 3.2 -> 4
   };
   const auto registry = AlgorithmRegistry::withBuiltins();
   for (const bool aware : {true, false}) {
@@ -70,7 +71,7 @@ TEST_CASE("one load, one scale-up: the replicas still starting count as capacity
 TEST_CASE("start-up awareness scales per-pod ratios only, never a total per replica") {
   Policy policy = gpuPolicy(std::nullopt);
   policy.spec.metrics.requestQueueDepth = RequestQueueDepthMetricSpec{true, 10.0, ""};
-  Observation observation = gpu(8, 2, 100.0);
+  Observation observation = gpu(8, 2, 50.0);
   observation.requestQueueDepth = 40.0;  // 40 waiting, 10 per replica: 4 replicas' worth
   const auto registry = AlgorithmRegistry::withBuiltins();
   const Decision decision = decide(policy, observation, History{}, at(0), *registry).decision;
@@ -79,13 +80,26 @@ TEST_CASE("start-up awareness scales per-pod ratios only, never a total per repl
   CHECK(decision.desiredReplicas == 4);  // the queue's 4 beats the GPU's ceil(1.25 x 2) = 3
 }
 
+TEST_CASE("a saturated percentage is a lower bound: it is not scaled to the ready replicas") {
+  // 2 of 4 ready at 100 % GPU: the load may be any multiple of what they
+  // serve, so the two on their way are no known match for it.
+  const auto registry = AlgorithmRegistry::withBuiltins();
+  const Policy policy = gpuPolicy(std::nullopt);
+  const Decision full = decide(policy, gpu(4, 2, 100.0), History{}, at(0), *registry).decision;
+  CHECK(full.ratios[slotIndex(MetricSlot::kGpuUtilization)].value_or(-1) == doctest::Approx(2.5));
+  CHECK(full.desiredReplicas == 10);
+  const Decision below = decide(policy, gpu(4, 2, 99.0), History{}, at(0), *registry).decision;
+  CHECK(below.ratios[slotIndex(MetricSlot::kGpuUtilization)].value_or(-1) == doctest::Approx(99.0 / 40 * 2 / 4));
+  CHECK(below.desiredReplicas == 5);
+}
+
 TEST_CASE("no ready replicas known, or more ready than asked for: the current replicas serve") {
   const auto registry = AlgorithmRegistry::withBuiltins();
   const Policy policy = gpuPolicy(std::nullopt);
-  CHECK(decide(policy, gpu(4, std::nullopt, 160.0), History{}, at(0), *registry).decision.desiredReplicas == 8);
-  CHECK(decide(policy, gpu(4, 6, 160.0), History{}, at(0), *registry).decision.desiredReplicas == 8);
+  CHECK(decide(policy, gpu(4, std::nullopt, 80.0), History{}, at(0), *registry).decision.desiredReplicas == 8);
+  CHECK(decide(policy, gpu(4, 6, 80.0), History{}, at(0), *registry).decision.desiredReplicas == 8);
   // None ready at all: one counts, as Knative counts them.
-  CHECK(decide(policy, gpu(4, 0, 160.0), History{}, at(0), *registry).decision.desiredReplicas == 2);
+  CHECK(decide(policy, gpu(4, 0, 80.0), History{}, at(0), *registry).decision.desiredReplicas == 2);
 }
 
 TEST_CASE("the start-up time is measured from requested to ready") {
