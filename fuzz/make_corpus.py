@@ -161,6 +161,17 @@ policy_status = {"currentReplicas": 3, "desiredReplicas": 4, "lastScaleTime": "2
                                  "lastTransitionTime": "2026-11-28T00:00:00Z", "observedGeneration": 4}]}
 write("policy_status", "written", struct.pack("<q", 4) + compact(policy_status).encode())
 write("policy_status", "empty", struct.pack("<q", 1) + b"{}")
+# What Predictive and Burst keep for a restart (issue 14): forecast.models and a panic.
+write("policy_status", "explained", struct.pack("<q", 4) + compact(dict(
+    policy_status, readyReplicas=2, startupSeconds=95.25,
+    forecast={"metric": "latencyP99", "horizonSeconds": 95.25, "horizonSource": "measured",
+              "demandReplicas": 3.36, "forecastReplicas": 5.1, "trendPerMinute": 1.1, "reactiveReplicas": 4,
+              "forecastDesiredReplicas": 6, "decided": True,
+              "models": [{"metric": "latencyP99", "level": 3.3612, "trendPerSecond": 0.018333333333333333,
+                          "observedAt": "2026-11-28T00:00:00Z", "observations": 12}]},
+    panic={"panicking": True, "since": "2026-11-27T23:59:30Z", "lastOverThreshold": "2026-11-28T00:00:00Z",
+           "stableReplicas": 3.1, "panicReplicas": 8.4, "panicRatio": 2.8, "panicThreshold": 2.0,
+           "maxPanicReplicas": 9})).encode())
 
 for name, body in {"replicas": {"kind": "Scale", "apiVersion": "autoscaling/v1", "metadata": {"name": "web"},
                                 "spec": {"replicas": 10}, "status": {"replicas": 13, "selector": "app=web"}},

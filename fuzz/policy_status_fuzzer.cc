@@ -5,7 +5,8 @@
 // status that is not an object is refused, never thrown on); written back as
 // the merge patch we send (statusMergePatch) and read again it is stable (the
 // first write rounds metrics to cents, a second changes nothing); a seed only
-// comes from a status of this generation.
+// comes from a status of this generation, with at most one model per slot and
+// no negative start-up time or panic replicas.
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -38,11 +39,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view text(reinterpret_cast<const char*>(data + sizeof generation), size - sizeof generation);
 
   const std::optional<PolicyStatus> status = kubeai::kube::parseApiStatus(text);
-  const auto seed = kubeai::kube::seedFromApiStatus(status, generation);
+  // The seed four's slots: a model of any other metric is skipped.
+  const kubeai::core::MetricsSpec metrics;
+  const auto seed = kubeai::kube::seedFromApiStatus(status, generation, metrics);
   if (seed) {
     KUBEAI_FUZZ_CHECK(status && status->observedGeneration == generation && generation >= 1 &&
                           status->desiredReplicas && seed->desiredReplicas == *status->desiredReplicas &&
-                          seed->desiredReplicas >= 0,
+                          seed->desiredReplicas >= 0 && seed->maxPanicReplicas >= 0 &&
+                          seed->forecastModels.size() <= kubeai::core::kMetricSlotCount &&
+                          (!seed->measuredStartup || seed->measuredStartup->count() >= 0),
                       std::string(text));
   }
   const nlohmann::json body = nlohmann::json::parse(text, nullptr, false);

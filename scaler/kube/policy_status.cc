@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -123,6 +124,10 @@ StatusChange compareStatus(const PolicyStatus& written, const PolicyStatus& buil
   if (metricsChange == StatusChange::kSignificant) {
     return metricsChange;
   }
+  const StatusChange explanationChange = detail::compareExplanations(written, built);
+  if (explanationChange == StatusChange::kSignificant) {
+    return explanationChange;
+  }
   const bool ratioMoved = written.decidedRatio && detail::roundedToCents(*written.decidedRatio) !=
                                                       detail::roundedToCents(*built.decidedRatio);
   if (writtenMetrics != builtMetrics) {
@@ -137,7 +142,9 @@ StatusChange compareStatus(const PolicyStatus& written, const PolicyStatus& buil
                                  builtMetrics->requestQueueDepth.has_value()));
     return sameShape ? StatusChange::kMetricsOnly : StatusChange::kSignificant;
   }
-  return ratioMoved || metricsChange == StatusChange::kMetricsOnly ? StatusChange::kMetricsOnly : StatusChange::kNone;
+  return ratioMoved || metricsChange == StatusChange::kMetricsOnly || explanationChange == StatusChange::kMetricsOnly
+             ? StatusChange::kMetricsOnly
+             : StatusChange::kNone;
 }
 
 std::vector<Condition> carryTransitions(std::vector<Condition> next, const std::vector<Condition>& previous) {
@@ -179,6 +186,12 @@ PolicyStatus statusFromDecision(const core::Policy& policy, const core::Decision
   if (decision.ratio && std::isfinite(detail::roundedToCents(*decision.ratio))) {
     status.decidedRatio = decision.ratio;
   }
+  status.readyReplicas = decision.readyReplicas;
+  if (decision.measuredStartup) {
+    status.startupSeconds = std::chrono::duration<double>(*decision.measuredStartup).count();
+  }
+  status.forecast = forecastStatus(policy.spec.metrics, decision);
+  status.panic = panicStatus(decision);
   status.observedGeneration = generation;
 
   // Held because the plugin's process failed: said in the reason, so it shows

@@ -63,6 +63,54 @@ struct MetricStatus {
   bool operator==(const MetricStatus&) const = default;
 };
 
+// status.forecast.models[]: one of Predictive's models (core::HoltState) by
+// its metric's name, kept so that a restart resumes it (status_seed.h). Level
+// and trend are written whole, not to two decimals: they are state, and a
+// trend of a few thousandths of a replica per second is a ramp.
+struct ForecastModelStatus {
+  std::string metric;             // core::metricName(): "latencyP99", "kvCache"
+  double level = 0.0;             // demand, in replicas' worth
+  double trendPerSecond = 0.0;    // replicas' worth per second
+  std::string observedAt;         // RFC 3339: the observation last folded in
+  std::int32_t observations = 0;  // 1: a level, no trend yet
+
+  bool operator==(const ForecastModelStatus&) const = default;
+};
+
+// status.forecast: what Predictive saw (core::ForecastExplanation). Numbers
+// have two decimals (horizonSeconds three: milliseconds); one JSON cannot
+// hold is absent (null).
+struct ForecastStatus {
+  std::string metric;                      // the metric whose forecast is highest
+  std::optional<double> horizonSeconds;
+  std::string horizonSource;               // "parameter", "measured", "default"
+  std::optional<double> demandReplicas;    // that metric's demand now, replicas' worth
+  std::optional<double> forecastReplicas;  // and a horizon ahead
+  std::optional<double> trendPerMinute;
+  std::int32_t reactiveReplicas = 0;        // MaxRatio's answer
+  std::int32_t forecastDesiredReplicas = 0;  // the forecast's answer
+  bool decided = false;                     // the forecast raised the answer above MaxRatio's
+  // Every metric's model after the decision, at most core::kMaxMetricSlots; a
+  // merge patch replaces the list whole.
+  std::vector<ForecastModelStatus> models;
+
+  bool operator==(const ForecastStatus&) const = default;
+};
+
+// status.panic: Burst's panic mode (core::PanicExplanation).
+struct PanicStatus {
+  bool panicking = false;
+  std::optional<std::string> since;              // RFC 3339: this panic began; absent when not panicking
+  std::optional<std::string> lastOverThreshold;  // RFC 3339: last over the threshold (extends the panic)
+  std::optional<double> stableReplicas;          // mean demand over the stable window
+  std::optional<double> panicReplicas;           // over the panic window
+  std::optional<double> panicRatio;              // panicReplicas / the replicas serving
+  std::optional<double> panicThreshold;
+  std::int32_t maxPanicReplicas = 0;  // the most asked for during this panic
+
+  bool operator==(const PanicStatus&) const = default;
+};
+
 // The fields of status this server writes. An empty optional is "leave what
 // the server has": the patch is a JSON merge patch, so a field left out is
 // kept (after a restart, an error must not wipe the replicas last written).
@@ -83,12 +131,19 @@ struct PolicyStatus {
   // ratio must not leave the previous decision's in place. A status without
   // a decision (an error before the first) leaves it out.
   std::optional<double> decidedRatio;
+  // Like decidedRatio, each of these four is sent as null when the status
+  // carries a decision without it, and deleted with clearDecision.
+  std::optional<std::int32_t> readyReplicas;  // the target's status.readyReplicas, when known
+  std::optional<double> startupSeconds;       // the measured start-up time (milliseconds), when measured
+  std::optional<ForecastStatus> forecast;     // a decision of Predictive's
+  std::optional<PanicStatus> panic;           // a decision of Burst's
   std::int64_t observedGeneration = 0;
   // Ready, AlgorithmValid, ScalingLimited, CanWakeFromZero, SpecValid (superseded_status.h), in that
   // order when present.
   std::vector<Condition> conditions;
   // The decision fields (currentReplicas, desiredReplicas, currentMetrics,
-  // metrics, lastAlgorithm, lastScaleReason, decidedRatio) left empty are sent as null, which
+  // metrics, lastAlgorithm, lastScaleReason, decidedRatio, readyReplicas,
+  // startupSeconds, forecast, panic) left empty are sent as null, which
   // deletes them: an invalid policy is not evaluated, and `kubectl get` must
   // not show a decision no longer made. lastScaleTime stays: when the target
   // was last scaled is still true. Not compared by compareStatus(): what it
@@ -114,7 +169,15 @@ enum class StatusChange {
 // value moving is kMetricsOnly (the ratio moves every cycle the metrics do).
 // status.metrics likewise: an entry appearing or going away, its name, target,
 // targetType or unit changing, or its value or ratio turning null or back is
-// significant; values and ratios moving are kMetricsOnly.
+// significant; values and ratios moving are kMetricsOnly. What Predictive and
+// Burst saw likewise (detail::compareExplanations): readyReplicas or
+// startupSeconds changing, forecast or panic appearing or going away, the
+// forecast's metric, horizon, horizon source or verdict (decided) or its
+// models' metrics changing, and the panic turning on or off or its start,
+// threshold or maxPanicReplicas changing are significant; the numbers that
+// follow the load (demand, forecast, trend, the replicas each answer asked
+// for, the models' level, trend and observations, the windows' means, the
+// panic ratio, lastOverThreshold) moving are kMetricsOnly.
 StatusChange compareStatus(const PolicyStatus& written, const PolicyStatus& built);
 
 // The status an object holds on the API (its `.status` as JSON text), as far
@@ -152,11 +215,21 @@ std::string unknownAlgorithmMessage(std::string_view requested, const std::vecto
 // is absent, and a metric whose target is not is left out.
 std::vector<MetricStatus> metricStatuses(const core::MetricsSpec& metrics, const core::Decision& decision);
 
+// status.forecast after a decision of Predictive's (core::Decision::forecast,
+// ::forecastModels), metrics named as in status.metrics; nullopt without one.
+// A model JSON cannot hold (a level or trend that is not finite) is left out.
+std::optional<ForecastStatus> forecastStatus(const core::MetricsSpec& metrics, const core::Decision& decision);
+
+// status.panic after a decision of Burst's (core::Decision::panic); nullopt without one.
+std::optional<PanicStatus> panicStatus(const core::Decision& decision);
+
 // The status after a decision. `previous` holds the conditions last built
 // for this policy: a condition whose status did not change keeps its
 // lastTransitionTime. A minReplicas: 0 policy also gets CanWakeFromZero:
 // False/OnlyPodScopedMetrics with core::scaleToZeroWakeWarning()'s text, or
-// True/OutsideSignal. status.metrics is metricStatuses().
+// True/OutsideSignal. status.metrics is metricStatuses(); readyReplicas and
+// startupSeconds are the decision's when known, forecast and panic
+// forecastStatus() and panicStatus().
 PolicyStatus statusFromDecision(const core::Policy& policy, const core::Decision& decision,
                                 const core::Observation& observation, std::optional<core::TimePoint> lastScaleTime,
                                 const std::vector<std::string>& availableAlgorithms,
@@ -217,6 +290,11 @@ double roundedToCents(double value);
 // compareStatus's rule for status.metrics alone (kNone when equal as written).
 StatusChange compareMetricStatuses(const std::optional<std::vector<MetricStatus>>& written,
                                    const std::optional<std::vector<MetricStatus>>& built);
+// Three decimals: startupSeconds and horizonSeconds, in milliseconds.
+double roundedToMillis(double value);
+// compareStatus's rule for readyReplicas, startupSeconds, forecast and panic
+// (kNone when equal as written).
+StatusChange compareExplanations(const PolicyStatus& written, const PolicyStatus& built);
 }  // namespace detail
 
 }  // namespace kubeai::kube

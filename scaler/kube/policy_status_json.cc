@@ -94,6 +94,108 @@ json metricStatusesJson(const std::vector<MetricStatus>& metrics) {
   return list;
 }
 
+json millisValue(const std::optional<double>& value) {
+  return value ? json(detail::roundedToMillis(*value)) : json(nullptr);
+}
+
+json stringOrNull(const std::optional<std::string>& value) { return value ? json(*value) : json(nullptr); }
+
+std::optional<bool> boolAt(const json& object, const char* name) {
+  const auto it = object.find(name);
+  return it != object.end() && it->is_boolean() ? std::optional<bool>(it->get<bool>()) : std::nullopt;
+}
+
+// status.forecast as the API holds it. A field missing or of another type
+// reads as absent or 0 (compared with what would be written, it differs, and
+// is written again); a model without a metric name, a numeric level and
+// trend, a time or a count >= 1 is skipped: it could not be resumed.
+ForecastStatus forecastAt(const json& object) {
+  ForecastStatus out;
+  out.metric = stringAt(object, "metric").value_or("");
+  out.horizonSeconds = numberAt(object, "horizonSeconds");
+  out.horizonSource = stringAt(object, "horizonSource").value_or("");
+  out.demandReplicas = numberAt(object, "demandReplicas");
+  out.forecastReplicas = numberAt(object, "forecastReplicas");
+  out.trendPerMinute = numberAt(object, "trendPerMinute");
+  out.reactiveReplicas = int32At(object, "reactiveReplicas").value_or(0);
+  out.forecastDesiredReplicas = int32At(object, "forecastDesiredReplicas").value_or(0);
+  out.decided = boolAt(object, "decided").value_or(false);
+  const auto models = object.find("models");
+  if (models == object.end() || !models->is_array()) {
+    return out;
+  }
+  for (const json& item : *models) {
+    if (out.models.size() == core::kMaxMetricSlots) {
+      break;
+    }
+    if (!item.is_object()) {
+      continue;
+    }
+    std::optional<std::string> metric = stringAt(item, "metric");
+    const std::optional<double> level = numberAt(item, "level");
+    const std::optional<double> trend = numberAt(item, "trendPerSecond");
+    std::optional<std::string> observedAt = stringAt(item, "observedAt");
+    const std::optional<std::int32_t> observations = int32At(item, "observations");
+    if (!metric || metric->empty() || !level || !trend || !observedAt || !observations || *observations < 1) {
+      continue;
+    }
+    out.models.push_back(
+        ForecastModelStatus{std::move(*metric), *level, *trend, std::move(*observedAt), *observations});
+  }
+  return out;
+}
+
+PanicStatus panicAt(const json& object) {
+  PanicStatus out;
+  out.panicking = boolAt(object, "panicking").value_or(false);
+  out.since = stringAt(object, "since");
+  out.lastOverThreshold = stringAt(object, "lastOverThreshold");
+  out.stableReplicas = numberAt(object, "stableReplicas");
+  out.panicReplicas = numberAt(object, "panicReplicas");
+  out.panicRatio = numberAt(object, "panicRatio");
+  out.panicThreshold = numberAt(object, "panicThreshold");
+  out.maxPanicReplicas = int32At(object, "maxPanicReplicas").value_or(0);
+  return out;
+}
+
+// Every field, null when absent: a merge patch merges an object key by key,
+// so a field left out would keep the previous decision's value.
+json forecastJson(const ForecastStatus& forecast) {
+  json models = json::array();
+  const std::size_t count = std::min(forecast.models.size(), core::kMaxMetricSlots);
+  for (std::size_t i = 0; i < count; ++i) {
+    const ForecastModelStatus& model = forecast.models[i];
+    // Whole, not to cents: the state a restart resumes. nlohmann writes a
+    // double so that it reads back the same.
+    models.push_back(json{{"metric", model.metric},
+                          {"level", model.level},
+                          {"trendPerSecond", model.trendPerSecond},
+                          {"observedAt", model.observedAt},
+                          {"observations", model.observations}});
+  }
+  return json{{"metric", forecast.metric},
+              {"horizonSeconds", millisValue(forecast.horizonSeconds)},
+              {"horizonSource", forecast.horizonSource},
+              {"demandReplicas", metricValue(forecast.demandReplicas)},
+              {"forecastReplicas", metricValue(forecast.forecastReplicas)},
+              {"trendPerMinute", metricValue(forecast.trendPerMinute)},
+              {"reactiveReplicas", forecast.reactiveReplicas},
+              {"forecastDesiredReplicas", forecast.forecastDesiredReplicas},
+              {"decided", forecast.decided},
+              {"models", std::move(models)}};
+}
+
+json panicJson(const PanicStatus& panic) {
+  return json{{"panicking", panic.panicking},
+              {"since", stringOrNull(panic.since)},
+              {"lastOverThreshold", stringOrNull(panic.lastOverThreshold)},
+              {"stableReplicas", metricValue(panic.stableReplicas)},
+              {"panicReplicas", metricValue(panic.panicReplicas)},
+              {"panicRatio", metricValue(panic.panicRatio)},
+              {"panicThreshold", metricValue(panic.panicThreshold)},
+              {"maxPanicReplicas", panic.maxPanicReplicas}};
+}
+
 }  // namespace
 
 std::optional<PolicyStatus> parseApiStatus(std::string_view statusJson) {
@@ -122,6 +224,14 @@ std::optional<PolicyStatus> parseApiStatus(std::string_view statusJson) {
   status.lastAlgorithm = stringAt(body, "lastAlgorithm");
   status.lastScaleReason = stringAt(body, "lastScaleReason");
   status.decidedRatio = numberAt(body, "decidedRatio");
+  status.readyReplicas = int32At(body, "readyReplicas");
+  status.startupSeconds = numberAt(body, "startupSeconds");
+  if (const auto forecast = body.find("forecast"); forecast != body.end() && forecast->is_object()) {
+    status.forecast = forecastAt(*forecast);
+  }
+  if (const auto panic = body.find("panic"); panic != body.end() && panic->is_object()) {
+    status.panic = panicAt(*panic);
+  }
   status.observedGeneration = int64At(body, "observedGeneration").value_or(0);
   if (const auto conditions = body.find("conditions"); conditions != body.end() && conditions->is_array()) {
     for (const json& item : *conditions) {
@@ -144,7 +254,7 @@ std::string statusMergePatch(const PolicyStatus& status) {
     // null deletes in a merge patch (RFC 7386); the values set below win.
     for (const char* field :
          {"currentReplicas", "desiredReplicas", "currentMetrics", "metrics", "lastAlgorithm", "lastScaleReason",
-          "decidedRatio"}) {
+          "decidedRatio", "readyReplicas", "startupSeconds", "forecast", "panic"}) {
       body[field] = nullptr;
     }
   }
@@ -176,6 +286,21 @@ std::string statusMergePatch(const PolicyStatus& status) {
   if (status.decidedRatio || status.lastAlgorithm) {
     // null with a decision that names no ratio: the previous one's is deleted.
     body["decidedRatio"] = metricValue(status.decidedRatio);
+  }
+  // As decidedRatio: null with a decision that has none, so that a decision of
+  // another algorithm (or without ready replicas) does not keep the last one's.
+  const bool decision = status.lastAlgorithm.has_value();
+  if (status.readyReplicas || decision) {
+    body["readyReplicas"] = status.readyReplicas ? json(*status.readyReplicas) : json(nullptr);
+  }
+  if (status.startupSeconds || decision) {
+    body["startupSeconds"] = millisValue(status.startupSeconds);
+  }
+  if (status.forecast || decision) {
+    body["forecast"] = status.forecast ? forecastJson(*status.forecast) : json(nullptr);
+  }
+  if (status.panic || decision) {
+    body["panic"] = status.panic ? panicJson(*status.panic) : json(nullptr);
   }
   body["observedGeneration"] = status.observedGeneration;
   json conditions = json::array();

@@ -1,11 +1,59 @@
 #include "kube/status_seed.h"
 
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
 #include "kube/client/kube_time.h"
 
 namespace kubeai::kube {
+namespace {
+
+// Longer than any start-up measured in practice (a week), and far inside what
+// milliseconds in 64 bits hold: a larger number is not a measurement.
+constexpr double kMaxStartupSeconds = 7.0 * 24 * 3600;
+
+std::optional<std::chrono::milliseconds> startupOf(const std::optional<double>& seconds) {
+  if (!seconds || !std::isfinite(*seconds) || *seconds < 0.0 || *seconds > kMaxStartupSeconds) {
+    return std::nullopt;
+  }
+  return std::chrono::milliseconds(std::llround(*seconds * 1000.0));
+}
+
+// The policy's slot of that name (core::metricName), if it has one.
+std::optional<core::MetricSlot> slotNamed(const core::MetricsSpec& metrics, std::string_view name) {
+  const std::size_t slots = std::min(core::slotCount(metrics), core::kMaxMetricSlots);
+  for (std::size_t i = 0; i < slots; ++i) {
+    const auto slot = static_cast<core::MetricSlot>(i);
+    if (core::metricName(metrics, slot) == name) {
+      return slot;
+    }
+  }
+  return std::nullopt;
+}
+
+std::vector<core::HoltState> modelsOf(const ForecastStatus& forecast, const core::MetricsSpec& metrics) {
+  std::vector<core::HoltState> models;
+  for (const ForecastModelStatus& model : forecast.models) {
+    const std::optional<core::MetricSlot> slot = slotNamed(metrics, model.metric);
+    const std::optional<core::TimePoint> at = parseTime(model.observedAt);
+    if (!slot || !at || model.observations < 1 || !std::isfinite(model.level) ||
+        !std::isfinite(model.trendPerSecond)) {
+      continue;
+    }
+    // One model per metric, as Predictive keeps them: the first one written.
+    if (std::any_of(models.begin(), models.end(), [&](const core::HoltState& kept) { return kept.slot == *slot; })) {
+      continue;
+    }
+    models.push_back(core::HoltState{*slot, model.level, model.trendPerSecond, *at, model.observations});
+  }
+  return models;
+}
+
+}  // namespace
 
 std::optional<core::PublishedSeed> seedFromApiStatus(const std::optional<PolicyStatus>& status,
-                                                     std::int64_t generation) {
+                                                     std::int64_t generation, const core::MetricsSpec& metrics) {
   if (!status || status->observedGeneration < 1 || status->observedGeneration != generation ||
       !status->desiredReplicas || *status->desiredReplicas < 0) {
     return std::nullopt;
@@ -14,6 +62,19 @@ std::optional<core::PublishedSeed> seedFromApiStatus(const std::optional<PolicyS
   seed.desiredReplicas = *status->desiredReplicas;
   if (status->lastScaleTime) {
     seed.lastScaleTime = parseTime(*status->lastScaleTime);
+  }
+  seed.measuredStartup = startupOf(status->startupSeconds);
+  if (status->forecast) {
+    seed.forecastModels = modelsOf(*status->forecast, metrics);
+  }
+  if (status->panic && status->panic->panicking && status->panic->since && status->panic->lastOverThreshold) {
+    const std::optional<core::TimePoint> since = parseTime(*status->panic->since);
+    const std::optional<core::TimePoint> lastOver = parseTime(*status->panic->lastOverThreshold);
+    if (since && lastOver) {
+      seed.panicSince = since;
+      seed.panicLastOverAt = lastOver;
+      seed.maxPanicReplicas = std::max(status->panic->maxPanicReplicas, std::int32_t{0});
+    }
   }
   return seed;
 }

@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "core/history.h"
+#include "core/policy.h"
 #include "kube/policy_status.h"
 
 namespace kubeai::kube {
@@ -18,7 +19,17 @@ namespace kubeai::kube {
 // a status written for another spec (or by no one) says nothing about this
 // one. lastScaleTime is taken when it is a time (kube::parseTime); an
 // unreadable one leaves it out, which seeds no cooldown rather than no seed.
+//
+// The same status brings back what Predictive, Burst and start-up awareness
+// keep (issue 14): startupSeconds (>= 0) as the measured start-up time;
+// forecast.models as Predictive's models, each by its metric's name among
+// `metrics`' slots (core::metricName; a name the policy has no slot for, a
+// second model of the same metric, a level or trend that is not finite, an
+// unreadable observedAt or observations < 1 is skipped); and, while
+// panic.panicking, Burst's panic from panic.since, panic.lastOverThreshold
+// (both times, else no panic) and panic.maxPanicReplicas (< 0: 0). Each value
+// that cannot be read is left out; it never costs the seed.
 std::optional<core::PublishedSeed> seedFromApiStatus(const std::optional<PolicyStatus>& status,
-                                                     std::int64_t generation);
+                                                     std::int64_t generation, const core::MetricsSpec& metrics);
 
 }  // namespace kubeai::kube

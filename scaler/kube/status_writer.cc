@@ -278,7 +278,7 @@ std::optional<core::PublishedSeed> StatusWriter::seedFor(const core::Policy& pol
   if (!policy.metadata.uid.empty() && !record.ref.uid.empty() && record.ref.uid != policy.metadata.uid) {
     return std::nullopt;  // another object of that name was observed
   }
-  return seedFromApiStatus(record.observed, policy.metadata.generation);
+  return seedFromApiStatus(record.observed, policy.metadata.generation, policy.spec.metrics);
 }
 
 void StatusWriter::setAvailableAlgorithms(std::vector<std::string> names) {

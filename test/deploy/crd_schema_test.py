@@ -369,7 +369,20 @@ class CrdShapeTest(unittest.TestCase):
         status = version_schema()["properties"]["status"]["properties"]
         self.assertEqual(set(status), {"currentReplicas", "desiredReplicas", "lastScaleTime", "currentMetrics",
                                        "metrics", "lastAlgorithm", "lastScaleReason", "decidedRatio",
-                                       "observedGeneration", "conditions"})
+                                       "observedGeneration", "conditions", "readyReplicas", "startupSeconds",
+                                       "forecast", "panic"})
+        # What Predictive and Burst saw (policy_status_json.cc writes these names).
+        self.assertEqual(set(status["forecast"]["properties"]),
+                         {"metric", "horizonSeconds", "horizonSource", "demandReplicas", "forecastReplicas",
+                          "trendPerMinute", "reactiveReplicas", "forecastDesiredReplicas", "decided", "models"})
+        self.assertEqual(status["forecast"]["properties"]["horizonSource"]["enum"], ["parameter", "measured", "default"])
+        models = status["forecast"]["properties"]["models"]
+        self.assertEqual((models["maxItems"], models["x-kubernetes-list-map-keys"]), (20, ["metric"]))
+        self.assertEqual(set(models["items"]["properties"]),
+                         {"metric", "level", "trendPerSecond", "observedAt", "observations"})
+        self.assertEqual(set(status["panic"]["properties"]),
+                         {"panicking", "since", "lastOverThreshold", "stableReplicas", "panicReplicas", "panicRatio",
+                          "panicThreshold", "maxPanicReplicas"})
         self.assertEqual(status["decidedRatio"]["type"], "number")
         self.assertEqual(set(status["currentMetrics"]["properties"]),
                          {"latencyP99Ms", "latencyP95Ms", "gpuUtilizationPercent", "requestQueueDepth"})
@@ -603,6 +616,42 @@ class StatusTest(unittest.TestCase):
             ],
         }
         self.assertEqual(schema_errors(policy), [])
+
+    def test_a_forecast_and_a_panic_pass(self):
+        # As status_seed_test's round trip writes them.
+        policy = copy.deepcopy(BASE)
+        policy["status"] = {
+            "desiredReplicas": 7, "readyReplicas": 3, "startupSeconds": 95.25, "observedGeneration": 2,
+            "forecast": {"metric": "waiting", "horizonSeconds": 95.25, "horizonSource": "measured",
+                         "demandReplicas": 4.46, "forecastReplicas": 6.33, "trendPerMinute": 1.2,
+                         "reactiveReplicas": 5, "forecastDesiredReplicas": 7, "decided": True,
+                         "models": [{"metric": "gpuUtilization", "level": 0.42857142857142855,
+                                     "trendPerSecond": -0.0003333333333333333,
+                                     "observedAt": "2026-11-28T08:59:45Z", "observations": 11},
+                                    {"metric": "waiting", "level": 4.456712345678901,
+                                     "trendPerSecond": 0.03333333333333333,
+                                     "observedAt": "2026-11-28T09:00:00Z", "observations": 12}]},
+            "panic": {"panicking": True, "since": "2026-11-28T08:59:22Z", "lastOverThreshold": "2026-11-28T08:59:58Z",
+                      "stableReplicas": 5.1, "panicReplicas": 9.9, "panicRatio": 3.3, "panicThreshold": 2.0,
+                      "maxPanicReplicas": 10},
+        }
+        self.assertEqual(schema_errors(policy), [])
+
+    def test_a_bad_forecast_or_panic_fails(self):
+        model = {"metric": "waiting", "level": 4.5, "trendPerSecond": 0.02, "observedAt": "2026-11-28T09:00:00Z",
+                 "observations": 12}
+        for what, status in (
+                ("an unknown horizon source", {"forecast": {"horizonSource": "guessed"}}),
+                ("a model without a level", {"forecast": {"models": [{k: v for k, v in model.items() if k != "level"}]}}),
+                ("a model with no observation", {"forecast": {"models": [dict(model, observations=0)]}}),
+                ("more models than the 20 slots",
+                 {"forecast": {"models": [dict(model, metric="m%d" % i) for i in range(21)]}}),
+                ("a panic flag that is not a boolean", {"panic": {"panicking": "yes"}}),
+                ("ready replicas that are not an integer", {"readyReplicas": 2.5})):
+            with self.subTest(what):
+                policy = copy.deepcopy(BASE)
+                policy["status"] = status
+                self.assertEqual(len(schema_errors(policy)), 1, schema_errors(policy))
 
     def test_a_bad_condition_fails(self):
         policy = copy.deepcopy(BASE)
