@@ -46,6 +46,7 @@ struct PanicExplanation {
   double panicReplicas = 0.0;   // mean demand over the panic window
   double panicRatio = 0.0;      // panicReplicas / the replicas serving (ready while starting)
   double panicThreshold = 0.0;
+  bool saturated = false;  // a percentage at 100 %: over the threshold whatever the ratio
 };
 
 }  // namespace kubeai::core

@@ -20,6 +20,7 @@ Policy burstPolicy() {
   policy.spec.metrics.requestQueueDepth.reset();
   policy.spec.maxReplicas = 100;
   policy.spec.algorithm.name = "Burst";
+  policy.spec.metrics.gpuUtilization->targetPercentage = 20.0;  // room above the target: no saturation
   return policy;
 }
 
@@ -32,8 +33,8 @@ Observation gpu(std::int32_t current, double percent) {
 }
 
 TEST_CASE("Burst: panic enters and leaves at the documented times") {
-  // 4 replicas, a decision every 2 s. Demand 4 replicas' worth (80 % of 80 %
-  // target... at target) until t = 60, then 10 (200 %) until t = 100, then 4.
+  // 4 replicas, a decision every 2 s. Demand 4 replicas' worth (20 %, at the
+  // target) until t = 60, then 10 (50 %) until t = 100, then 4.
   // Defaults: stable window 60 s, panic window 6 s, threshold 2.0.
   //   t = 60: panic window {56, 58, 60} = (4 + 4 + 10) / 3 = 6 -> 6 / 4 = 1.5: calm;
   //           stable window (0, 60] = (29 x 4 + 10) / 30 = 4.2 -> 1.05: within tolerance, 4
@@ -47,7 +48,7 @@ TEST_CASE("Burst: panic enters and leaves at the documented times") {
   History history = firstSightHistory(4, at(0));
   for (int t = 0; t <= 200; t += 2) {
     CAPTURE(t);
-    const double percent = (t >= 60 && t < 100) ? 200.0 : 80.0;
+    const double percent = (t >= 60 && t < 100) ? 50.0 : 20.0;
     Outcome outcome = decide(policy, gpu(4, percent), std::move(history), at(t), *registry);
     history = std::move(outcome.history);
     const Decision& decision = outcome.decision;
@@ -75,15 +76,36 @@ TEST_CASE("Burst: the panic ratio and the means are explained") {
   const Policy policy = burstPolicy();
   const auto registry = AlgorithmRegistry::withBuiltins();
   History history = firstSightHistory(4, at(0));
-  Outcome first = decide(policy, gpu(4, 80.0), std::move(history), at(0), *registry);
-  Outcome second = decide(policy, gpu(4, 400.0), std::move(first.history), at(10), *registry);
-  // Panic window (4, 10] holds only t = 10: 20 replicas' worth, 5x the 4 serving.
+  Outcome first = decide(policy, gpu(4, 20.0), std::move(history), at(0), *registry);
+  Outcome second = decide(policy, gpu(4, 80.0), std::move(first.history), at(10), *registry);
+  // Panic window (4, 10] holds only t = 10: 16 replicas' worth, 4x the 4 serving.
   REQUIRE(second.decision.panic);
-  CHECK(second.decision.panic->panicReplicas == doctest::Approx(20.0));
-  CHECK(second.decision.panic->stableReplicas == doctest::Approx(12.0));
-  CHECK(second.decision.panic->panicRatio == doctest::Approx(5.0));
+  CHECK(second.decision.panic->panicReplicas == doctest::Approx(16.0));
+  CHECK(second.decision.panic->stableReplicas == doctest::Approx(10.0));
+  CHECK(second.decision.panic->panicRatio == doctest::Approx(4.0));
   CHECK(second.decision.panic->panicThreshold == 2.0);
-  CHECK(second.decision.recommendedReplicas == 20);
+  CHECK_FALSE(second.decision.panic->saturated);
+  CHECK(second.decision.recommendedReplicas == 16);
+}
+
+TEST_CASE("Burst: a saturated percentage counts as over the threshold") {
+  // GPU at 100 % against a target of 80 % is a ratio of 1.25, under 2.0, but
+  // full pods cannot show more: it panics, and holds until a calm stable window.
+  Policy policy = burstPolicy();
+  policy.spec.metrics.gpuUtilization->targetPercentage = 80.0;
+  const auto registry = AlgorithmRegistry::withBuiltins();
+  History history = firstSightHistory(4, at(0));
+  Outcome full = decide(policy, gpu(4, 100.0), std::move(history), at(0), *registry);
+  REQUIRE(full.decision.panic);
+  CHECK(full.decision.panic->saturated);
+  CHECK(full.decision.panic->panicking);
+  CHECK(full.decision.recommendedReplicas == 5);
+  Outcome calm = decide(policy, gpu(5, 60.0), std::move(full.history), at(30), *registry);
+  CHECK(calm.decision.panic->panicking);  // 30 s since the last over: still panicking
+  CHECK(calm.decision.recommendedReplicas == 5);
+  Outcome over = decide(policy, gpu(5, 60.0), std::move(calm.history), at(60), *registry);
+  CHECK_FALSE(over.decision.panic->panicking);
+  CHECK_FALSE(over.decision.panic->saturated);
 }
 
 TEST_CASE("Burst: a steady load never panics and follows the stable window") {
@@ -91,7 +113,7 @@ TEST_CASE("Burst: a steady load never panics and follows the stable window") {
   const auto registry = AlgorithmRegistry::withBuiltins();
   History history = firstSightHistory(4, at(0));
   for (int t = 0; t <= 600; t += 15) {
-    Outcome outcome = decide(policy, gpu(4, 80.0), std::move(history), at(t), *registry);
+    Outcome outcome = decide(policy, gpu(4, 20.0), std::move(history), at(t), *registry);
     CHECK_FALSE(outcome.decision.panic->panicking);
     CHECK(outcome.decision.desiredReplicas == 4);
     history = std::move(outcome.history);
