@@ -265,7 +265,7 @@ core::Result<core::AlgorithmOutput> PluginAlgorithm::compute(const core::Algorit
     return core::AlgorithmOutput{input.currentReplicas,
                                  "no metrics available to plugin " + name_ +
                                      " (custom metrics reach plugins of ABI 1.1 only)",
-                                 std::nullopt, true};
+                                 std::nullopt, true, {}, {}};
   }
 
   const std::size_t parameterCount = input.parameters == nullptr ? 0 : input.parameters->size();
