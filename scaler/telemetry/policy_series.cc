@@ -29,6 +29,19 @@ std::vector<prometheus::MetricFamily> PolicySeriesCollector::Collect() const {
                                 "Replicas of the policy's target when it was last evaluated", MetricType::Gauge);
   auto desiredReplicas =
       family("kubeai_autoscaler_desired_replicas", "Replicas the policy asks KEDA for", MetricType::Gauge);
+  auto readyReplicas = family("kubeai_autoscaler_ready_replicas",
+                              "Ready replicas of the policy's target when it was last evaluated, when known",
+                              MetricType::Gauge);
+  auto forecastReplicas = family("kubeai_autoscaler_forecast_replicas",
+                                 "Predictive: the demand forecast a horizon ahead, in replicas' worth (the metric "
+                                 "whose forecast is highest)",
+                                 MetricType::Gauge);
+  auto forecastHorizon = family("kubeai_autoscaler_forecast_horizon_seconds",
+                                "Predictive: how far ahead the last decision forecast (horizonSeconds, the measured "
+                                "start-up time, or the default)",
+                                MetricType::Gauge);
+  auto panicActive = family("kubeai_autoscaler_panic_active", "Burst: 1 while the policy is in panic mode",
+                            MetricType::Gauge);
   MetricFamilies metrics;
   auto reconcileErrors = family("kubeai_autoscaler_reconcile_errors_total",
                                 "Failed policy evaluation steps, by error type", MetricType::Counter);
@@ -55,6 +68,18 @@ std::vector<prometheus::MetricFamily> PolicySeriesCollector::Collect() const {
       addGauge(currentReplicas, policyLabels(key, "target", values.target), values.currentReplicas);
       addGauge(desiredReplicas, policyLabels(key, "target", values.target), values.desiredReplicas);
       addGauge(cooldownActive, policyLabels(key), values.cooldownActive ? 1.0 : 0.0);
+      if (values.readyReplicas >= 0) {
+        addGauge(readyReplicas, policyLabels(key, "target", values.target), values.readyReplicas);
+      }
+    }
+    if (!std::isnan(values.forecastReplicas)) {
+      addGauge(forecastReplicas, policyLabels(key), values.forecastReplicas);
+    }
+    if (!std::isnan(values.forecastHorizonSeconds)) {
+      addGauge(forecastHorizon, policyLabels(key), values.forecastHorizonSeconds);
+    }
+    if (values.panicActive >= 0) {
+      addGauge(panicActive, policyLabels(key), values.panicActive);
     }
     metrics.add(key, values.metrics);
     if (!std::isnan(values.lastScaleTimeSeconds)) {
@@ -74,10 +99,13 @@ std::vector<prometheus::MetricFamily> PolicySeriesCollector::Collect() const {
   }
 
   std::vector<prometheus::MetricFamily> families;
-  families.reserve(13);
-  for (auto* each : {&decisions, &currentReplicas, &desiredReplicas}) families.push_back(std::move(*each));
+  families.reserve(17);
+  for (auto* each : {&decisions, &currentReplicas, &desiredReplicas, &readyReplicas}) {
+    families.push_back(std::move(*each));
+  }
   metrics.moveInto(families);
-  for (auto* each : {&reconcileErrors, &cooldownActive, &lastScaleTime, &policyState, &policyStale}) {
+  for (auto* each : {&reconcileErrors, &cooldownActive, &lastScaleTime, &forecastReplicas, &forecastHorizon,
+                     &panicActive, &policyState, &policyStale}) {
     families.push_back(std::move(*each));
   }
   return families;

@@ -39,6 +39,12 @@ struct PolicyValues {
   std::int32_t currentReplicas = 0;
   std::int32_t desiredReplicas = 0;
   bool cooldownActive = false;
+  // The last decision's: ready replicas when known, Predictive's forecast
+  // (kNoValue without one) and Burst's panic (-1 without one: 0 or 1).
+  std::int32_t readyReplicas = -1;  // -1: unknown
+  double forecastReplicas = kNoValue;
+  double forecastHorizonSeconds = kNoValue;
+  std::int8_t panicActive = -1;
   std::string target;
   std::vector<MetricSeries> metrics;  // the last decision's, by slot order
   double lastScaleTimeSeconds = kNoValue;

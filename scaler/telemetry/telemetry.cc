@@ -9,6 +9,7 @@
 
 #include <array>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <mutex>
@@ -166,6 +167,14 @@ void Telemetry::recordDecision(const core::Policy& policy, const core::Decision&
   const double lastScaleSeconds =
       lastScaleTime ? std::chrono::duration<double>(lastScaleTime->time_since_epoch()).count() : detail::kNoValue;
   const auto direction = static_cast<std::size_t>(directionOf(decision));
+  // A value the exposition cannot say as a number is no series.
+  const auto finiteOrNone = [](double value) { return std::isfinite(value) ? value : detail::kNoValue; };
+  const double forecastReplicas =
+      decision.forecast ? finiteOrNone(decision.forecast->forecastReplicas) : detail::kNoValue;
+  const double forecastHorizon = decision.forecast ? finiteOrNone(decision.forecast->horizonSeconds) : detail::kNoValue;
+  const std::int8_t panicActive = decision.panic ? static_cast<std::int8_t>(decision.panic->panicking ? 1 : 0) : -1;
+  const std::int32_t readyReplicas =
+      decision.readyReplicas && *decision.readyReplicas >= 0 ? *decision.readyReplicas : -1;
 
   state_->policySeries->update(policy.metadata.namespace_, policy.metadata.name, [&](PolicyValues& values) {
     ++values.decisions[direction];
@@ -173,6 +182,12 @@ void Telemetry::recordDecision(const core::Policy& policy, const core::Decision&
     values.currentReplicas = decision.currentReplicas;
     values.desiredReplicas = decision.desiredReplicas;
     values.cooldownActive = cooldownActive;
+    // Replaced by every decision: an algorithm that is no longer Predictive or
+    // Burst (or ready replicas no longer known) loses its series at once.
+    values.readyReplicas = readyReplicas;
+    values.forecastReplicas = forecastReplicas;
+    values.forecastHorizonSeconds = forecastHorizon;
+    values.panicActive = panicActive;
     values.target = policy.spec.targetRef.name;
     detail::assignMetrics(values.metrics, metrics);
     values.lastScaleTimeSeconds = lastScaleSeconds;
@@ -195,8 +210,12 @@ void Telemetry::recordError(std::string_view ns, std::string_view name, std::str
       values.status = PolicyStatus::kInvalid;
       values.decisionInForce = false;
       values.failure.clear();
-      // Nothing is decided on it any more, and the refused spec may name other metrics.
+      // Nothing is decided on it any more, and the refused spec may name other metrics
+      // or another algorithm.
       values.metrics.clear();
+      values.forecastReplicas = detail::kNoValue;
+      values.forecastHorizonSeconds = detail::kNoValue;
+      values.panicActive = -1;
     } else {
       values.failure.assign(errorType);
       // Reported before "stale" in the same cycle: a stale policy stays stale.

@@ -28,6 +28,7 @@ namespace kubeai::telemetry {
 //   kubeai_autoscaler_scaling_decisions_total{direction}     up | down | none
 //   kubeai_autoscaler_current_replicas{target}
 //   kubeai_autoscaler_desired_replicas{target}
+//   kubeai_autoscaler_ready_replicas{target}                 when the replica source knows them
 //   kubeai_autoscaler_metric_value{metric_type}             the seed four: only metrics enabled and with data
 //   kubeai_autoscaler_metric_target{metric_type}            the seed four: only metrics enabled with a target
 //   kubeai_scaler_policy_metric_value{metric}                every metric by name: enabled and with data
@@ -36,6 +37,9 @@ namespace kubeai::telemetry {
 //   kubeai_autoscaler_reconcile_errors_total{error_type}
 //   kubeai_autoscaler_cooldown_active                        0 | 1
 //   kubeai_autoscaler_last_scale_time_seconds                unix seconds; once the policy scaled
+//   kubeai_autoscaler_forecast_replicas                      Predictive: demand a horizon ahead, replicas' worth
+//   kubeai_autoscaler_forecast_horizon_seconds               Predictive: that horizon
+//   kubeai_autoscaler_panic_active                           Burst: 0 | 1
 //   kubeai_scaler_policy_state{state}                        1, one series: pending | ready | stale | invalid
 //   kubeai_scaler_policy_stale{reason}                       1 while stale; absent otherwise
 // Process-wide:
@@ -67,6 +71,11 @@ namespace kubeai::telemetry {
 // policy stale at once): a fixed vocabulary, never a message. Both series
 // follow the policy's state within one evaluation cycle, and the recovered
 // policy's stale series disappears.
+//
+// The ready, forecast and panic series follow the last decision: a decision
+// without ready replicas, or by an algorithm other than Predictive (forecast)
+// or Burst (panic), has none, and a refused policy loses its forecast and
+// panic series as it does its metrics.
 //
 // Series are created when first recorded and a policy's series are removed
 // with it (removePolicy), so a deleted policy disappears from /metrics instead

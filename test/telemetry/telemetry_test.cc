@@ -114,6 +114,77 @@ TEST_CASE("later decisions update the series, and what lost its data or target g
   CHECK(sample(text, "kubeai_autoscaler_reconcile_duration_seconds_count") == 3.0);
 }
 
+TEST_CASE("ready replicas, Predictive's forecast and Burst's panic follow the last decision") {
+  Telemetry telemetry;
+  core::Policy policy = chatPolicy();
+  const std::string ready = "kubeai_autoscaler_ready_replicas{" + kChat + ",target=\"chat-server\"}";
+  const std::string forecast = "kubeai_autoscaler_forecast_replicas{" + kChat + "}";
+  const std::string horizon = "kubeai_autoscaler_forecast_horizon_seconds{" + kChat + "}";
+  const std::string panic = "kubeai_autoscaler_panic_active{" + kChat + "}";
+
+  // MaxRatio, ready replicas unknown: none of the four.
+  telemetry.recordDecision(policy, decision(2, 3), observation(), false, std::nullopt, 0.001);
+  std::string text = scrape(telemetry);
+  for (const std::string* series : {&ready, &forecast, &horizon, &panic}) {
+    CAPTURE(*series);
+    CHECK_FALSE(sample(text, *series));
+  }
+
+  // Predictive while a replica starts: 1 of 3 ready, a forecast of 6.25 replicas' worth 95.5 s ahead.
+  core::Decision predictive = decision(3, 7);
+  predictive.readyReplicas = 1;
+  predictive.forecast = core::ForecastExplanation{};
+  predictive.forecast->forecastReplicas = 6.25;
+  predictive.forecast->horizonSeconds = 95.5;
+  predictive.forecast->horizonSource = core::HorizonSource::kMeasured;
+  telemetry.recordDecision(policy, predictive, observation(), false, std::nullopt, 0.001);
+  text = scrape(telemetry);
+  CHECK(sample(text, ready) == 1.0);
+  CHECK(sample(text, forecast) == 6.25);
+  CHECK(sample(text, horizon) == 95.5);
+  CHECK_FALSE(sample(text, panic));
+  CHECK(text.find("# TYPE kubeai_autoscaler_forecast_replicas gauge") != std::string::npos);
+
+  // Ready at 0 is a value (none started yet), not absence; a forecast JSON cannot say is no series.
+  predictive.readyReplicas = 0;
+  predictive.forecast->forecastReplicas = std::numeric_limits<double>::infinity();
+  telemetry.recordDecision(policy, predictive, observation(), false, std::nullopt, 0.001);
+  text = scrape(telemetry);
+  CHECK(sample(text, ready) == 0.0);
+  CHECK_FALSE(sample(text, forecast));
+  CHECK(sample(text, horizon) == 95.5);
+
+  // The policy moves to Burst: the forecast's series go, the panic's come, 1 then 0.
+  core::Decision burst = decision(3, 10);
+  burst.readyReplicas = 3;
+  burst.panic = core::PanicExplanation{};
+  burst.panic->panicking = true;
+  telemetry.recordDecision(policy, burst, observation(), false, std::nullopt, 0.001);
+  text = scrape(telemetry);
+  CHECK(sample(text, ready) == 3.0);
+  CHECK_FALSE(sample(text, forecast));
+  CHECK_FALSE(sample(text, horizon));
+  CHECK(sample(text, panic) == 1.0);
+  burst.panic->panicking = false;
+  telemetry.recordDecision(policy, burst, observation(), false, std::nullopt, 0.001);
+  CHECK(sample(scrape(telemetry), panic) == 0.0);
+
+  // Refused: nothing is decided on it, so no panic (the replicas stay, as current's do).
+  telemetry.recordError("llm", "chat", "invalid");
+  text = scrape(telemetry);
+  CHECK_FALSE(sample(text, panic));
+  CHECK(sample(text, ready) == 3.0);
+
+  // Removed: every series with it.
+  telemetry.recordDecision(policy, predictive, observation(), false, std::nullopt, 0.001);
+  telemetry.removePolicy("llm", "chat");
+  text = scrape(telemetry);
+  for (const std::string* series : {&ready, &forecast, &horizon, &panic}) {
+    CAPTURE(*series);
+    CHECK_FALSE(sample(text, *series));
+  }
+}
+
 TEST_CASE("a removed policy's series disappear while other policies' stay") {
   Telemetry telemetry;
   core::Policy other = chatPolicy();
