@@ -354,7 +354,7 @@ std::optional<Setup> makeSetup() {
     return std::nullopt;
   }
 
-  for (const char* name : {"MaxRatio", "AverageRatio", "WeightedRatio", kPluginAlgorithm}) {
+  for (const char* name : {"MaxRatio", "AverageRatio", "WeightedRatio", "Predictive", "Burst", kPluginAlgorithm}) {
     Policy policy = makePolicy(name);
     const auto report = kubeai::core::validatePolicy(policy);
     if (!report.errors.empty()) {
@@ -482,8 +482,10 @@ void printSummary(const SummaryReporter& reporter, const std::vector<std::string
     const auto& measured = reporter.measured(name);
     const double perSecond = 1.0 / *seconds;
     std::string target = "(informational)";
-    const bool builtinDecision =
-        name.rfind("Decide/", 0) == 0 && name.find(kPluginAlgorithm) == std::string::npos && measured.threads == 1;
+    const bool timeAware =
+        name.find("/Predictive/") != std::string::npos || name.find("/Burst/") != std::string::npos;
+    const bool builtinDecision = name.rfind("Decide/", 0) == 0 && name.find(kPluginAlgorithm) == std::string::npos &&
+                                 measured.threads == 1 && !timeAware;
     if (builtinDecision) {
       target = std::string(">= 2,000,000/s: ") + verdict(perSecond >= kBuiltinTargetPerSecond);
     }
@@ -546,6 +548,12 @@ int main(int argc, char** argv) {
     decideBenchmark("AverageRatio", variant);
     decideBenchmark("WeightedRatio", variant);
     decideBenchmark(kEightMetrics, variant);
+  }
+  // The built-ins that keep state through time: their figures are reported,
+  // with no target (issue 14).
+  for (const char* variant : {"EmptyHistory", "WarmHistory"}) {
+    decideBenchmark("Predictive", variant);
+    decideBenchmark("Burst", variant);
   }
   for (const char* name : {kBaselineAlgorithm, kPluginAlgorithm}) {
     registered.push_back(std::string("Compute/") + name);
