@@ -279,6 +279,10 @@ Status checkAlgorithmParameters(const Policy& policy, const ScalingAlgorithm& al
   if (verdict.ok()) {
     return verdict;
   }
+  // A built-in names the parameter and itself already.
+  if (verdict.error().message.starts_with("spec.algorithm.parameters.")) {
+    return verdict;
+  }
   return Error{"spec.algorithm.parameters: refused by " + std::string(algorithm.name()) + ": " +
                    verdict.error().message,
                verdict.error().reason};

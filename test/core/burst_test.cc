@@ -7,6 +7,7 @@
 
 #include "core/burst_algorithm.h"
 #include "core/decide.h"
+#include "core/validation.h"
 #include "policy_fixtures.h"
 
 namespace kubeai::core {
@@ -134,6 +135,24 @@ TEST_CASE("Burst: parameters are checked, naming the field") {
   const auto low = check({{"panicThreshold", "1"}});
   REQUIRE_FALSE(low.ok());
   CHECK(low.error().message == "spec.algorithm.parameters.panicThreshold: must be > 1 and <= 100 (Burst), got 1");
+}
+
+}  // namespace
+}  // namespace kubeai::core
+
+namespace kubeai::core {
+namespace {
+
+TEST_CASE("Burst: validate names the parameter once, as the built-in words it") {
+  Policy policy = testing::makePolicy();
+  policy.spec.algorithm.name = "Burst";
+  policy.spec.algorithm.parameters = {{"stableWindow", "60"}};
+  const auto registry = AlgorithmRegistry::withBuiltins();
+  const Status verdict = checkAlgorithmParameters(policy, *registry->find("Burst"));
+  REQUIRE_FALSE(verdict.ok());
+  CHECK(verdict.error().message ==
+        "spec.algorithm.parameters.stableWindow: unknown parameter of Burst (known: stableWindowSeconds, "
+        "panicWindowSeconds, panicThreshold)");
 }
 
 }  // namespace
