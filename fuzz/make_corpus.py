@@ -171,7 +171,7 @@ write("policy_status", "explained", struct.pack("<q", 4) + compact(dict(
                           "observedAt": "2026-11-28T00:00:00Z", "observations": 12}]},
     panic={"panicking": True, "since": "2026-11-27T23:59:30Z", "lastOverThreshold": "2026-11-28T00:00:00Z",
            "stableReplicas": 3.1, "panicReplicas": 8.4, "panicRatio": 2.8, "panicThreshold": 2.0,
-           "maxPanicReplicas": 9})).encode())
+           "saturated": False, "maxPanicReplicas": 9})).encode())
 
 for name, body in {"replicas": {"kind": "Scale", "apiVersion": "autoscaling/v1", "metadata": {"name": "web"},
                                 "spec": {"replicas": 10}, "status": {"replicas": 13, "selector": "app=web"}},

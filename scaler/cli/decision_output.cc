@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "core/metric_target.h"
+#include "kube/client/kube_time.h"
 
 namespace kubeai::cli {
 namespace {
@@ -24,6 +25,79 @@ std::string direction(const core::Decision& decision) {
     return "scale down";
   }
   return "hold";
+}
+
+// Two decimals: replicas' worth, as status.forecast and status.panic write them.
+std::string formatReplicas(double replicas) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof(buffer), "%.2f", replicas);
+  return buffer;
+}
+
+std::string formatSeconds(double seconds) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof(buffer), "%gs", seconds);
+  return buffer;
+}
+
+nlohmann::json timeOrNull(const std::optional<core::TimePoint>& time) {
+  return time ? nlohmann::json(kube::formatTime(*time)) : nlohmann::json(nullptr);
+}
+
+nlohmann::json forecastJson(const core::ForecastExplanation& forecast, const core::MetricsSpec& metrics) {
+  return nlohmann::json{{"metric", core::metricName(metrics, forecast.slot)},
+                        {"horizonSeconds", forecast.horizonSeconds},
+                        {"horizonSource", core::horizonSourceName(forecast.horizonSource)},
+                        {"demandReplicas", forecast.demandReplicas},
+                        {"forecastReplicas", forecast.forecastReplicas},
+                        {"trendPerMinute", forecast.trendPerMinute},
+                        {"reactiveReplicas", forecast.reactiveReplicas},
+                        {"forecastDesiredReplicas", forecast.forecastDesired},
+                        {"decided", forecast.decided},
+                        {"observations", forecast.observations}};
+}
+
+nlohmann::json panicJson(const core::PanicExplanation& panic) {
+  return nlohmann::json{{"panicking", panic.panicking},
+                        {"since", timeOrNull(panic.since)},
+                        {"lastOverThreshold", timeOrNull(panic.lastOverAt)},
+                        {"stableReplicas", panic.stableReplicas},
+                        {"panicReplicas", panic.panicReplicas},
+                        {"panicRatio", panic.panicRatio},
+                        {"panicThreshold", panic.panicThreshold},
+                        {"saturated", panic.saturated},
+                        {"maxPanicReplicas", panic.maxPanicReplicas}};
+}
+
+// "forecast:" and "reactive:": what Predictive saw a horizon ahead, and which answer won.
+void forecastText(std::ostream& out, const core::ForecastExplanation& forecast, const core::MetricsSpec& metrics) {
+  out << "forecast:    " << core::metricName(metrics, forecast.slot) << " " << formatReplicas(forecast.demandReplicas)
+      << " -> " << formatReplicas(forecast.forecastReplicas) << " replicas' worth in "
+      << formatSeconds(forecast.horizonSeconds) << " (horizon: " << core::horizonSourceName(forecast.horizonSource)
+      << "), trend " << formatReplicas(forecast.trendPerMinute) << "/min, " << forecast.observations
+      << (forecast.observations == 1 ? " observation" : " observations") << "\n";
+  out << "reactive:    " << forecast.reactiveReplicas << " (MaxRatio), forecast " << forecast.forecastDesired << ": "
+      << (forecast.decided ? "the forecast decided" : "MaxRatio decided") << "\n";
+}
+
+// "panic:" and "windows:": Burst's panic mode and the means it compared.
+void panicText(std::ostream& out, const core::PanicExplanation& panic) {
+  out << "panic:       " << (panic.panicking ? "on" : "off");
+  if (panic.panicking && panic.since) {
+    out << " since " << kube::formatTime(*panic.since);
+  }
+  out << " (ratio " << formatReplicas(panic.panicRatio) << (panic.panicRatio >= panic.panicThreshold ? " >= " : " < ")
+      << "threshold " << formatReplicas(panic.panicThreshold);
+  if (panic.saturated) {
+    out << "; a percentage at 100 %: over it";  // the pods are full, whatever the ratio shows
+  }
+  out << ")";
+  if (panic.panicking) {
+    out << ", most asked for " << panic.maxPanicReplicas;
+  }
+  out << "\n";
+  out << "windows:     stable " << formatReplicas(panic.stableReplicas) << ", panic "
+      << formatReplicas(panic.panicReplicas) << " replicas' worth\n";
 }
 
 }  // namespace
@@ -66,6 +140,10 @@ nlohmann::json decisionToJson(const core::Decision& decision, const core::Metric
       {"limitedBy", limitedBy.empty() ? nlohmann::json(nullptr) : nlohmann::json(std::string(limitedBy))},
       {"algorithmError",
        decision.algorithmError.empty() ? nlohmann::json(nullptr) : nlohmann::json(decision.algorithmError)},
+      {"readyReplicas", decision.readyReplicas ? nlohmann::json(*decision.readyReplicas) : nlohmann::json(nullptr)},
+      {"servingReplicas", decision.servingReplicas},
+      {"forecast", decision.forecast ? forecastJson(*decision.forecast, metrics) : nlohmann::json(nullptr)},
+      {"panic", decision.panic ? panicJson(*decision.panic) : nlohmann::json(nullptr)},
   };
 }
 
@@ -75,6 +153,14 @@ std::string decisionToText(const std::string& policyKey, const core::Decision& d
   out << "policy:      " << policyKey << "\n";
   out << "replicas:    " << decision.currentReplicas << " -> " << decision.desiredReplicas << " ("
       << direction(decision) << ")\n";
+  // Said only when known, and serving only when it is not current: per-pod
+  // ratios were counted on the ready replicas (spec.startupAware).
+  if (decision.readyReplicas) {
+    out << "ready:       " << *decision.readyReplicas << "\n";
+  }
+  if (decision.servingReplicas != decision.currentReplicas) {
+    out << "serving:     " << decision.servingReplicas << " (per-pod ratios on the ready replicas)\n";
+  }
   out << "algorithm:   " << decision.algorithm;
   if (!decision.algorithmValid) {
     out << " (requested \"" << decision.requestedAlgorithm << "\" is not registered; fell back to "
@@ -94,6 +180,12 @@ std::string decisionToText(const std::string& policyKey, const core::Decision& d
   out << (any ? "\n" : " none\n");
   if (decision.ratio) {
     out << "ratio:       " << formatRatio(*decision.ratio) << "\n";
+  }
+  if (decision.forecast) {
+    forecastText(out, *decision.forecast, metrics);
+  }
+  if (decision.panic) {
+    panicText(out, *decision.panic);
   }
   if (decision.recommendedReplicas != decision.desiredReplicas) {
     out << "recommended: " << decision.recommendedReplicas << "\n";

@@ -13,11 +13,18 @@ namespace kubeai::cli {
 // algorithmValid, reason, ratios (present slots only, by metric name, custom
 // metrics too), metrics (every enabled metric: name, value, target,
 // targetType, unit, ratio; null where absent), ratio, limitedBy (null or a
-// word), algorithmError (null or the message). `metrics` is the policy's
+// word), algorithmError (null or the message), readyReplicas (null when
+// unknown), servingReplicas (what per-pod ratios were counted on), forecast
+// (Predictive's: metric, horizonSeconds, horizonSource, demandReplicas,
+// forecastReplicas, trendPerMinute, reactiveReplicas, forecastDesiredReplicas,
+// decided, observations; else null), panic (Burst's: panicking, since,
+// lastOverThreshold, stableReplicas, panicReplicas, panicRatio,
+// panicThreshold, saturated, maxPanicReplicas; else null). `metrics` is the policy's
 // spec.metrics, which names the custom slots.
 nlohmann::json decisionToJson(const core::Decision& decision, const core::MetricsSpec& metrics);
 
-// A few aligned lines for people.
+// A few aligned lines for people; with Predictive or Burst, what it saw
+// (forecast/reactive, panic/windows lines).
 std::string decisionToText(const std::string& policyKey, const core::Decision& decision,
                            const core::MetricsSpec& metrics);
 

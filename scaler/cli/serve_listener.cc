@@ -9,6 +9,7 @@
 #include "cli/freed_memory.h"
 #include "cli/logging.h"
 #include "core/metric_slot.h"
+#include "kube/client/kube_time.h"
 
 namespace kubeai::cli {
 namespace {
@@ -18,6 +19,46 @@ std::string formatRatio(double ratio) {
   char buffer[32];
   std::snprintf(buffer, sizeof(buffer), "%.3f", ratio);
   return buffer;
+}
+
+// A forecast demand in replicas' worth: two decimals, as status.forecast.
+std::string formatReplicas(double replicas) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof(buffer), "%.2f", replicas);
+  return buffer;
+}
+
+// "95.25s(measured)": the horizon and where it came from.
+std::string formatHorizon(const core::ForecastExplanation& forecast) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof(buffer), "%gs(", forecast.horizonSeconds);
+  std::string out(buffer);
+  out += core::horizonSourceName(forecast.horizonSource);
+  out += ')';
+  return out;
+}
+
+// What start-up awareness counted on (ready and serving replicas, only when
+// they differ from current: most lines have neither) and what Predictive
+// (forecast, horizon, decided) or Burst (panic, since) saw.
+void addExplanationFields(std::vector<LogField>& fields, const core::Decision& decision) {
+  if (decision.readyReplicas && *decision.readyReplicas != decision.currentReplicas) {
+    fields.emplace_back("ready", std::to_string(*decision.readyReplicas));
+  }
+  if (decision.servingReplicas != decision.currentReplicas) {
+    fields.emplace_back("serving", std::to_string(decision.servingReplicas));
+  }
+  if (const auto& forecast = decision.forecast) {
+    fields.emplace_back("forecast", formatReplicas(forecast->forecastReplicas));
+    fields.emplace_back("horizon", formatHorizon(*forecast));
+    fields.emplace_back("decided", forecast->decided ? "true" : "false");
+  }
+  if (const auto& panic = decision.panic) {
+    fields.emplace_back("panic", panic->panicking ? "on" : "off");
+    if (panic->panicking && panic->since) {
+      fields.emplace_back("since", kube::formatTime(*panic->since));
+    }
+  }
 }
 
 // "desired replicas": what changed, why, and every ratio it was decided on,
@@ -37,13 +78,14 @@ void logDesiredReplicas(const std::string& key, const std::string& from, const c
                                   {"reason", decision.reason},
                                   {"limitedBy", std::string(core::limitedByName(decision.limitedBy))},
                                   {"ratio", decision.ratio ? formatRatio(*decision.ratio) : std::string()}};
-  fields.reserve(fields.size() + slots);
+  fields.reserve(fields.size() + slots + 7);  // the ratios, and at most 7 fields of addExplanationFields
   for (std::size_t i = 0; i < slots; ++i) {
     if (const auto& ratio = decision.ratios[i]) {
       ratioKeys[i] = std::string("ratio.").append(core::metricName(metrics, static_cast<core::MetricSlot>(i)));
       fields.emplace_back(ratioKeys[i], formatRatio(*ratio));
     }
   }
+  addExplanationFields(fields, decision);
   logEvent(LogLevel::kInfo, "desired replicas", fields);
 }
 

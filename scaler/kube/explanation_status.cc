@@ -63,7 +63,8 @@ StatusChange comparePanics(const PanicStatus& was, const PanicStatus& is) {
   }
   // lastOverThreshold moving is kept at the limited rate, not dropped: a
   // restart resumes the panic from it (status_seed.h).
-  const bool moved = was.lastOverThreshold != is.lastOverThreshold ||
+  // saturated follows the load as the ratio does.
+  const bool moved = was.lastOverThreshold != is.lastOverThreshold || was.saturated != is.saturated ||
                      cents(was.stableReplicas) != cents(is.stableReplicas) ||
                      cents(was.panicReplicas) != cents(is.panicReplicas) ||
                      cents(was.panicRatio) != cents(is.panicRatio);
@@ -121,6 +122,7 @@ std::optional<PanicStatus> panicStatus(const core::Decision& decision) {
   out.panicReplicas = writableCents(panic.panicReplicas);
   out.panicRatio = writableCents(panic.panicRatio);
   out.panicThreshold = writableCents(panic.panicThreshold);
+  out.saturated = panic.saturated;
   out.maxPanicReplicas = panic.panicking ? panic.maxPanicReplicas : 0;
   return out;
 }

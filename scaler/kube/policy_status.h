@@ -106,6 +106,7 @@ struct PanicStatus {
   std::optional<double> panicReplicas;           // over the panic window
   std::optional<double> panicRatio;              // panicReplicas / the replicas serving
   std::optional<double> panicThreshold;
+  bool saturated = false;             // a percentage at 100 %: over the threshold whatever the ratio
   std::int32_t maxPanicReplicas = 0;  // the most asked for during this panic
 
   bool operator==(const PanicStatus&) const = default;
@@ -177,7 +178,7 @@ enum class StatusChange {
 // threshold or maxPanicReplicas changing are significant; the numbers that
 // follow the load (demand, forecast, trend, the replicas each answer asked
 // for, the models' level, trend and observations, the windows' means, the
-// panic ratio, lastOverThreshold) moving are kMetricsOnly.
+// panic ratio, saturated, lastOverThreshold) moving are kMetricsOnly.
 StatusChange compareStatus(const PolicyStatus& written, const PolicyStatus& built);
 
 // The status an object holds on the API (its `.status` as JSON text), as far

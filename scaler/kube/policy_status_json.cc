@@ -154,6 +154,7 @@ PanicStatus panicAt(const json& object) {
   out.panicReplicas = numberAt(object, "panicReplicas");
   out.panicRatio = numberAt(object, "panicRatio");
   out.panicThreshold = numberAt(object, "panicThreshold");
+  out.saturated = boolAt(object, "saturated").value_or(false);
   out.maxPanicReplicas = int32At(object, "maxPanicReplicas").value_or(0);
   return out;
 }
@@ -193,6 +194,7 @@ json panicJson(const PanicStatus& panic) {
               {"panicReplicas", metricValue(panic.panicReplicas)},
               {"panicRatio", metricValue(panic.panicRatio)},
               {"panicThreshold", metricValue(panic.panicThreshold)},
+              {"saturated", panic.saturated},
               {"maxPanicReplicas", panic.maxPanicReplicas}};
 }
 

@@ -382,7 +382,7 @@ class CrdShapeTest(unittest.TestCase):
                          {"metric", "level", "trendPerSecond", "observedAt", "observations"})
         self.assertEqual(set(status["panic"]["properties"]),
                          {"panicking", "since", "lastOverThreshold", "stableReplicas", "panicReplicas", "panicRatio",
-                          "panicThreshold", "maxPanicReplicas"})
+                          "panicThreshold", "saturated", "maxPanicReplicas"})
         self.assertEqual(status["decidedRatio"]["type"], "number")
         self.assertEqual(set(status["currentMetrics"]["properties"]),
                          {"latencyP99Ms", "latencyP95Ms", "gpuUtilizationPercent", "requestQueueDepth"})
@@ -633,7 +633,7 @@ class StatusTest(unittest.TestCase):
                                      "observedAt": "2026-11-28T09:00:00Z", "observations": 12}]},
             "panic": {"panicking": True, "since": "2026-11-28T08:59:22Z", "lastOverThreshold": "2026-11-28T08:59:58Z",
                       "stableReplicas": 5.1, "panicReplicas": 9.9, "panicRatio": 3.3, "panicThreshold": 2.0,
-                      "maxPanicReplicas": 10},
+                      "saturated": False, "maxPanicReplicas": 10},
         }
         self.assertEqual(schema_errors(policy), [])
 

@@ -7,6 +7,9 @@ field per metric, `ratio.<name>`, beside the decided `ratio`, in both
 --log-format json (what serve_helpers reads) and text. A metric without data
 has no field, and a metric the policy drops is not named again.
 
+ExplanationLogTest (issue 14 item 4): ready and serving replicas while some
+start, Predictive's forecast and horizon, Burst's panic and since when.
+
   serve_decision_log_test.py --scaler PATH/kubeai-scaler --proto proto/externalscaler.proto [--time-scale N]
 """
 
@@ -122,6 +125,71 @@ class DecisionLogTest(ServeTestCase):
         self.assertRegex(found, r" ratio=1\.200( |$)")
         for field in ("ratio.gpuUtilization=0.500", "ratio.kvCache=1.150", "ratio.waiting=1.200"):
             self.assertIsNotNone(re.search(r"(^| )%s( |$)" % re.escape(field), found), found)
+
+
+def algorithm_policy(algorithm, parameters=""):
+    """GPU target 70 % and a queue of 5 per replica, decided by `algorithm`."""
+    text = (policy("") .replace("    custom:\n", h.QUEUE_5) +
+            "  algorithm:\n    name: %s\n" % algorithm)
+    if parameters:
+        text += "    parameters: %s\n" % parameters
+    return text
+
+
+class ExplanationLogTest(ServeTestCase):
+    """Issue 14 item 4: the line says what start-up awareness counted on (ready, serving: only
+    when they differ from current) and what Predictive (forecast, horizon, decided) or Burst
+    (panic, since) saw."""
+
+    def line_where(self, predicate, what, after):
+        return self.serve.wait_for_log(lambda r: r.get("msg") == "desired replicas" and predicate(r), 5.0, what,
+                                       after=after)
+
+    def test_ready_serving_and_the_forecast(self):
+        # One of 2 replicas ready: per-pod ratios count the one serving. A horizon of an hour,
+        # so that any rising trend decides.
+        self.start_serve(self, self.addCleanup,
+                         policies={"chat.yaml": algorithm_policy("Predictive", '{horizonSeconds: "3600"}')},
+                         metrics={"default/chat": {"currentReplicas": 2, "readyReplicas": 1,
+                                                   "gpuUtilizationPercent": 35, "requestQueueDepth": 2}})
+        line = self.line_where(lambda r: True, "the first decision", 0)
+        self.assertEqual((line["current"], line["ready"], line["serving"]), ("2", "1", "1"))
+        # The model's first observation: no trend, so the forecast is the demand now and MaxRatio decides.
+        self.assertEqual(line["horizon"], "3600s(parameter)")
+        self.assertEqual(line["decided"], "false")
+        self.assertRegex(line["forecast"], r"^\d+\.\d\d$")
+        self.assertNotIn("panic", line)
+
+        # All ready, and the load rising: the trend an hour ahead decides (capped at maxReplicas).
+        mark = self.serve.log_mark()
+        self.metrics["default/chat"] = {"currentReplicas": 2, "readyReplicas": 2, "gpuUtilizationPercent": 70,
+                                        "requestQueueDepth": 10}
+        self.write_metrics()
+        line = self.line_where(lambda r: r.get("decided") == "true", "a decision the forecast made", mark)
+        self.assertEqual(line["reason"], "scaled ahead of the forecast demand")
+        self.assertEqual(line["horizon"], "3600s(parameter)")
+        self.assertGreater(float(line["forecast"]), float(line["current"]))
+        self.assertNotIn("ready", line)  # equal to current: not said
+        self.assertNotIn("serving", line)
+
+    def test_panic_on_and_since(self):
+        self.start_serve(self, self.addCleanup, policies={"chat.yaml": algorithm_policy("Burst")},
+                         metrics={"default/chat": {"currentReplicas": 2, "readyReplicas": 2,
+                                                   "gpuUtilizationPercent": 35, "requestQueueDepth": 0}})
+        # GPU 35/70 = 0.5: calm, ceil(2 x 0.5) = 1; off says no since.
+        line = self.line_where(lambda r: True, "the first decision", 0)
+        self.assertEqual(line["panic"], "off")
+        self.assertNotIn("since", line)
+        self.assertNotIn("forecast", line)
+
+        # A queue of 100 over 2 replicas (10x the target): the panic window's mean is far over 2x.
+        mark = self.serve.log_mark()
+        self.metrics["default/chat"] = {"currentReplicas": 2, "readyReplicas": 2, "gpuUtilizationPercent": 35,
+                                        "requestQueueDepth": 100}
+        self.write_metrics()
+        line = self.line_where(lambda r: r.get("panic") == "on", "a decision in panic", mark)
+        self.assertEqual(line["reason"], "panic: scaled on the panic window")
+        self.assertRegex(line["since"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
 
 if __name__ == "__main__":

@@ -174,14 +174,14 @@ TEST_CASE("status.panic: Burst's panic, when it began and was last over the thre
   CHECK_FALSE(panicking.startupSeconds);  // nothing measured
   REQUIRE(panicking.panic);
   CHECK(*panicking.panic == PanicStatus{true, "2026-11-28T00:59:22Z", "2026-11-28T00:59:58Z", 5.123, 9.876,
-                                        9.876 / 4.0, 2.0, 10});
+                                        9.876 / 4.0, 2.0, false, 10});
   const nlohmann::json body = patchBody(panicking);
   CHECK(body.at("forecast").is_null());
   CHECK(body.at("startupSeconds").is_null());
   CHECK(body.at("panic") == nlohmann::json::parse(R"({
       "panicking": true, "since": "2026-11-28T00:59:22Z", "lastOverThreshold": "2026-11-28T00:59:58Z",
       "stableReplicas": 5.12, "panicReplicas": 9.88, "panicRatio": 2.47, "panicThreshold": 2.0,
-      "maxPanicReplicas": 10})"));
+      "saturated": false, "maxPanicReplicas": 10})"));
   const auto readBack = parseApiStatus(body.dump());
   REQUIRE(readBack);
   CHECK(compareStatus(*readBack, panicking) == StatusChange::kNone);
@@ -288,7 +288,7 @@ TEST_CASE("parseApiStatus: forecast and panic malformed are read as far as they 
   // Fields of the wrong type are absent (or 0, false), the object kept.
   const auto odd = parseApiStatus(
       R"({"readyReplicas":"2","startupSeconds":"95","forecast":{"metric":4,"decided":"yes","reactiveReplicas":-1.5},
-          "panic":{"panicking":1,"since":7,"panicRatio":"3","maxPanicReplicas":99999999999}})");
+          "panic":{"panicking":1,"since":7,"panicRatio":"3","saturated":"no","maxPanicReplicas":99999999999}})");
   REQUIRE(odd);
   CHECK_FALSE(odd->readyReplicas);
   CHECK_FALSE(odd->startupSeconds);
@@ -352,6 +352,7 @@ TEST_CASE("compareStatus: the forecast and panic moving are kMetricsOnly, their 
       {"the stable mean", [](PolicyStatus& s) { s.panic->stableReplicas = 6.0; }, StatusChange::kMetricsOnly},
       {"the panic mean", [](PolicyStatus& s) { s.panic->panicReplicas = 9.0; }, StatusChange::kMetricsOnly},
       {"the ratio", [](PolicyStatus& s) { s.panic->panicRatio = 2.2; }, StatusChange::kMetricsOnly},
+      {"saturated", [](PolicyStatus& s) { s.panic->saturated = true; }, StatusChange::kMetricsOnly},
       // Kept at the limited rate: a restart resumes the panic from it.
       {"last over the threshold", [](PolicyStatus& s) { s.panic->lastOverThreshold = "2026-11-28T01:00:00Z"; },
        StatusChange::kMetricsOnly},
