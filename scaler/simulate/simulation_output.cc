@@ -90,6 +90,15 @@ void appendInteger(std::string& out, std::int32_t value) {
   out.append(buffer.data(), error == std::errc() ? static_cast<std::size_t>(end - buffer.data()) : 0);
 }
 
+// true/false, or `absent` (JSON's null, CSV's empty field).
+void appendBoolean(std::string& out, const std::optional<bool>& value, std::string_view absent) {
+  if (value) {
+    out += *value ? "true" : "false";
+  } else {
+    out += absent;
+  }
+}
+
 void appendJsonString(std::string& out, std::string_view text) {
   out += '"';
   for (const char c : text) {
@@ -177,6 +186,22 @@ void appendRowJson(std::string& out, const TimelineRow& row) {
   appendNumber(out, row.backlog);
   out += ", \"gpuUtilization\": ";
   appendNumber(out, row.gpuUtilizationPercent);
+  out += ", \"forecastReplicas\": ";
+  appendNumber(out, row.forecastReplicas);
+  out += ", \"horizonSeconds\": ";
+  appendNumber(out, row.horizonSeconds);
+  out += ", \"horizonSource\": ";
+  if (row.horizonSource.empty()) {
+    out += "null";
+  } else {
+    appendJsonString(out, row.horizonSource);
+  }
+  out += ", \"forecastDecided\": ";
+  appendBoolean(out, row.forecastDecided, "null");
+  out += ", \"panicking\": ";
+  appendBoolean(out, row.panicking, "null");
+  out += ", \"panicSince\": ";
+  appendNumber(out, row.panicSince);
   out += '}';
 }
 
@@ -317,7 +342,9 @@ void writeJson(std::ostream& out, const SimulationResult& result) {
 
 void writeCsvHeader(std::ostream& out) {
   out << "policy,time,demand,replicas,readyReplicas,requestedReplicas,desiredReplicas,latencyP99Ms,"
-         "timeToFirstTokenP95Ms,requestsWaiting,backlog,gpuUtilization,limitedBy,reason,metrics\n";
+         "timeToFirstTokenP95Ms,requestsWaiting,backlog,gpuUtilization,limitedBy,reason,metrics,"
+         // Later columns at the end: a reader by position keeps its columns.
+         "forecastReplicas,horizonSeconds,horizonSource,forecastDecided,panicking,panicSince\n";
 }
 
 void writeCsvRow(std::ostream& out, const PolicyRun& run, const TimelineRow& row) {
@@ -364,6 +391,24 @@ void writeCsvRow(std::ostream& out, const PolicyRun& run, const TimelineRow& row
     }
   }
   appendCsvField(line, metrics);
+  line += ',';
+  if (row.forecastReplicas) {
+    appendNumber(line, *row.forecastReplicas);
+  }
+  line += ',';
+  if (row.horizonSeconds) {
+    appendNumber(line, *row.horizonSeconds);
+  }
+  line += ',';
+  appendCsvField(line, row.horizonSource);
+  line += ',';
+  appendBoolean(line, row.forecastDecided, "");
+  line += ',';
+  appendBoolean(line, row.panicking, "");
+  line += ',';
+  if (row.panicSince) {
+    appendNumber(line, *row.panicSince);
+  }
   line += '\n';
   out.write(line.data(), static_cast<std::streamsize>(line.size()));
 }

@@ -30,6 +30,17 @@ struct TimelineRow {
   bool violatesLatencyP99 = false;
   bool violatesTimeToFirstTokenP95 = false;
   bool violatesRequestsWaiting = false;
+  // What Predictive saw (nullopt, "": another algorithm's decision; filled
+  // only for a row a timeline or a stream reads, as the texts above).
+  std::optional<double> forecastReplicas;   // the forecast demand a horizon ahead, replicas' worth
+  std::optional<double> horizonSeconds;
+  std::string horizonSource;                // "parameter", "measured", "default"
+  std::optional<bool> forecastDecided;      // the forecast raised the answer above MaxRatio's
+  // What Burst saw (nullopt: another algorithm's decision).
+  std::optional<bool> panicking;
+  // While panicking: when this panic began, seconds from the start like
+  // `time` — a decision's time, so the end of the interval that entered it.
+  std::optional<double> panicSince;
 };
 
 struct SloViolationSeconds {

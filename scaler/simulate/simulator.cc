@@ -29,6 +29,11 @@ core::TimePoint simulatedTime(std::int64_t msFromStart) {
                          std::chrono::duration_cast<core::TimePoint::duration>(std::chrono::milliseconds(msFromStart)));
 }
 
+// A simulated time as seconds from the run's start, as a row's `time`.
+double secondsFromStart(core::TimePoint at) {
+  return std::chrono::duration<double>(at - simulatedTime(0)).count();
+}
+
 // How many steps to run: the workload's duration, or the demand's span.
 std::size_t stepCount(const Workload& workload, const DemandSeries& demand) {
   if (workload.duration) {
@@ -125,6 +130,24 @@ void finishShortfall(RunTotals& totals, PolicySummary& summary, std::int64_t now
   totals.shortSinceMs = -1;
 }
 
+// What Predictive and Burst saw, into the row (issue 14: the timeline says
+// it, as status and evaluate do).
+void explainInRow(const core::Decision& decision, TimelineRow& row) {
+  if (decision.forecast) {
+    const core::ForecastExplanation& forecast = *decision.forecast;
+    row.forecastReplicas = forecast.forecastReplicas;
+    row.horizonSeconds = forecast.horizonSeconds;
+    row.horizonSource = std::string(core::horizonSourceName(forecast.horizonSource));
+    row.forecastDecided = forecast.decided;
+  }
+  if (decision.panic) {
+    row.panicking = decision.panic->panicking;
+    if (decision.panic->panicking && decision.panic->since) {
+      row.panicSince = secondsFromStart(*decision.panic->since);
+    }
+  }
+}
+
 PolicyRun runPolicy(const Workload& workload, const DemandSeries& demand, const PolicyPlan& plan,
                     const core::AlgorithmRegistry& algorithms, const SimulateOptions& options) {
   const core::Policy& policy = *plan.policy;
@@ -203,6 +226,7 @@ PolicyRun runPolicy(const Workload& workload, const DemandSeries& demand, const 
       }
       row.limitedBy = std::string(core::limitedByName(decision.limitedBy));
       row.reason = decision.algorithmUnservable.empty() ? decision.reason : decision.algorithmUnservable;
+      explainInRow(decision, row);
     }
     row.latencyP99Ms = metrics.e2eLatencyP99Ms;
     row.timeToFirstTokenP95Ms = metrics.timeToFirstTokenP95Ms;

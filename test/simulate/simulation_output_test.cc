@@ -137,13 +137,67 @@ TEST_CASE("simulate's CSV: one header, one line per row, fields quoted where nee
   std::getline(lines, header);
   std::getline(lines, first);
   std::getline(lines, second);
-  CHECK(header.rfind("policy,time,demand,replicas,readyReplicas,requestedReplicas,desiredReplicas,", 0) == 0);
-  // No GPU utilization (no ready replica): an empty field, as every "no data".
+  // Columns added later come last, so a reader by position keeps its own.
+  CHECK(header == "policy,time,demand,replicas,readyReplicas,requestedReplicas,desiredReplicas,latencyP99Ms,"
+                  "timeToFirstTokenP95Ms,requestsWaiting,backlog,gpuUtilization,limitedBy,reason,metrics,"
+                  "forecastReplicas,horizonSeconds,horizonSource,forecastDecided,panicking,panicSince");
+  // No GPU utilization (no ready replica): an empty field, as every "no data";
+  // MaxRatio's rows have no forecast and no panic: empty too.
   CHECK(first == "default/llm-max-ratio,0,2.5,2,2,2,4,9100,,0,0,,,\"scale up: \"\"gpuUtilization\"\" at 1.31x, "
-                 "over target\",gpuUtilization=91.5;kvCache=");
-  CHECK(second == "default/llm-max-ratio,15,2.5,4,2,2,4,,,0,0,,scaleUpPolicy,\"a,b\",gpuUtilization=91.5;kvCache=");
+                 "over target\",gpuUtilization=91.5;kvCache=,,,,,,");
+  CHECK(second ==
+        "default/llm-max-ratio,15,2.5,4,2,2,4,,,0,0,,scaleUpPolicy,\"a,b\",gpuUtilization=91.5;kvCache=,,,,,,");
   std::string rest;
   CHECK_FALSE(std::getline(lines, rest));
+}
+
+TEST_CASE("simulate's JSON and CSV rows say what Predictive and Burst saw, null or empty when absent") {
+  TimelineRow predictive;
+  predictive.time = 30;
+  predictive.forecastReplicas = 6.5;
+  predictive.horizonSeconds = 120;
+  predictive.horizonSource = "measured";
+  predictive.forecastDecided = true;
+  TimelineRow panicking;
+  panicking.time = 45;
+  panicking.panicking = true;
+  panicking.panicSince = 30;
+  TimelineRow calm;
+  calm.time = 60;
+  calm.panicking = false;
+  SimulationResult result;
+  PolicyRun run;
+  run.policy = "default/ahead";
+  run.timeline = {predictive, panicking, calm};
+  result.policies = {run};
+
+  std::ostringstream json;
+  writeJson(json, result);
+  const nlohmann::json timeline = nlohmann::json::parse(json.str())["policies"][0]["timeline"];
+  REQUIRE(timeline.size() == 3);
+  CHECK(timeline[0]["forecastReplicas"] == 6.5);
+  CHECK(timeline[0]["horizonSeconds"] == 120);
+  CHECK(timeline[0]["horizonSource"] == "measured");
+  CHECK(timeline[0]["forecastDecided"] == true);
+  CHECK(timeline[0]["panicking"].is_null());
+  CHECK(timeline[0]["panicSince"].is_null());
+  CHECK(timeline[1]["forecastReplicas"].is_null());
+  CHECK(timeline[1]["horizonSeconds"].is_null());
+  CHECK(timeline[1]["horizonSource"].is_null());
+  CHECK(timeline[1]["forecastDecided"].is_null());
+  CHECK(timeline[1]["panicking"] == true);
+  CHECK(timeline[1]["panicSince"] == 30);
+  CHECK(timeline[2]["panicking"] == false);
+  CHECK(timeline[2]["panicSince"].is_null());
+
+  std::ostringstream csv;
+  for (const TimelineRow& row : result.policies[0].timeline) {
+    writeCsvRow(csv, result.policies[0], row);
+  }
+  CHECK(csv.str() ==
+        "default/ahead,30,0,0,0,0,0,,,0,0,,,,,6.5,120,measured,true,,\n"
+        "default/ahead,45,0,0,0,0,0,,,0,0,,,,,,,,,true,30\n"
+        "default/ahead,60,0,0,0,0,0,,,0,0,,,,,,,,,false,\n");
 }
 
 TEST_CASE("simulate's table puts the policies side by side") {

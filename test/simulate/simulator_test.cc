@@ -4,9 +4,11 @@
 
 #include <doctest/doctest.h>
 
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "core/algorithm_registry.h"
 #include "policy/policy_parser.h"
@@ -68,6 +70,77 @@ spec:
   }
   REQUIRE(file.policies[0].ok());
   return file.policies[0].policy;
+}
+
+// Predictive or Burst on the pool's saturation against 50: a replica at half
+// its rate is on target, so the load before a burst is under 100 % (a
+// percentage at 100 % is over Burst's threshold whatever the ratio).
+core::Policy lookAheadPolicy(const std::string& algorithm, const std::string& parameters = "") {
+  std::string yaml = R"(apiVersion: kubeai.io/v1alpha1
+kind: AIInferenceAutoscalerPolicy
+metadata: {name: ahead, namespace: default}
+spec:
+  targetRef: {kind: Deployment, name: model}
+  minReplicas: 1
+  maxReplicas: 40
+  cooldownPeriod: 0
+  scaleDown: {stabilizationWindowSeconds: 0}
+  metrics:
+    custom:
+      - {name: saturation, engine: llm-d, signal: poolSaturation, target: {type: Value, value: 50}}
+  algorithm:
+    name: )" + algorithm + "\n    tolerance: 0\n";
+  if (!parameters.empty()) {
+    yaml += "    parameters: " + parameters + "\n";
+  }
+  policy::PolicyFile file = policy::parsePolicyYaml(yaml);
+  REQUIRE(file.policies.size() == 1);
+  for (const auto& error : file.policies[0].errors) {
+    INFO(error.toString());
+  }
+  REQUIRE(file.policies[0].ok());
+  return file.policies[0].policy;
+}
+
+// The CSV of one run: the header's names to each line's cells (no cell in
+// these runs is quoted: split on commas).
+std::vector<std::map<std::string, std::string>> csvRows(const PolicyRun& run) {
+  std::ostringstream out;
+  writeCsvHeader(out);
+  for (const TimelineRow& row : run.timeline) {
+    writeCsvRow(out, run, row);
+  }
+  auto split = [](const std::string& line) {
+    std::vector<std::string> cells;
+    std::istringstream stream(line);
+    for (std::string cell; std::getline(stream, cell, ',');) {
+      cells.push_back(cell);
+    }
+    if (!line.empty() && line.back() == ',') {
+      cells.emplace_back();  // getline drops a last empty cell
+    }
+    return cells;
+  };
+  std::istringstream lines(out.str());
+  std::string line;
+  std::getline(lines, line);
+  const std::vector<std::string> names = split(line);
+  std::vector<std::map<std::string, std::string>> rows;
+  while (std::getline(lines, line)) {
+    const std::vector<std::string> cells = split(line);
+    REQUIRE(cells.size() == names.size());
+    std::map<std::string, std::string>& row = rows.emplace_back();
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      row[names[i]] = cells[i];
+    }
+  }
+  return rows;
+}
+
+nlohmann::json timelineJson(const SimulationResult& result) {
+  std::ostringstream text;
+  writeJson(text, result);
+  return nlohmann::json::parse(text.str())["policies"][0]["timeline"];
 }
 
 PolicyRun runOne(const Workload& workload, const DemandSeries& demand, const core::Policy& policy) {
@@ -418,6 +491,132 @@ spec:
   CHECK(result.error().message.find("policy team/custom") != std::string::npos);
   CHECK(result.error().message.find("metric tokensPerPod") != std::string::npos);
   CHECK(result.error().message.find("spec.metrics.custom[0]") != std::string::npos);
+}
+
+TEST_CASE("simulate's timeline says what Predictive saw: its forecast and horizon, in JSON and CSV") {
+  const core::Policy policy = lookAheadPolicy("Predictive", "{horizonSeconds: \"60\"}");
+  // Flat at 1 request/s, then a ramp of +0.5 requests/s per step.
+  DemandSeries demand = demandOf({{1, 8}});
+  for (int k = 1; k <= 12; ++k) {
+    demand.steps.push_back(DemandStep{1 + 0.5 * k, 0, 0});
+  }
+  const auto registry = core::AlgorithmRegistry::withBuiltins();
+  const std::vector<core::Policy> policies{policy};
+  auto result = runSimulation(stepWorkload(2, 0), demand, policies, *registry);
+  REQUIRE_MESSAGE(result.ok(), (result.ok() ? "" : result.error().message));
+  const PolicyRun& run = result.value().policies.at(0);
+  REQUIRE(run.timeline.size() == demand.steps.size());
+  const nlohmann::json timeline = timelineJson(result.value());
+  const auto csv = csvRows(run);
+  REQUIRE(csv.size() == run.timeline.size());
+  bool decidedOnce = false;
+  for (std::size_t i = 0; i < run.timeline.size(); ++i) {
+    INFO("row " << i);
+    const TimelineRow& row = run.timeline[i];
+    REQUIRE(row.forecastReplicas);
+    CHECK(timeline[i]["horizonSeconds"] == 60);
+    CHECK(timeline[i]["horizonSource"] == "parameter");
+    CHECK(timeline[i]["forecastReplicas"].get<double>() == *row.forecastReplicas);
+    CHECK(timeline[i]["forecastDecided"].is_boolean());
+    CHECK(timeline[i]["panicking"].is_null());  // not Burst
+    CHECK(timeline[i]["panicSince"].is_null());
+    CHECK(csv[i].at("horizonSeconds") == "60");
+    CHECK(csv[i].at("horizonSource") == "parameter");
+    CHECK(std::stod(csv[i].at("forecastReplicas")) == *row.forecastReplicas);
+    CHECK(csv[i].at("forecastDecided") == (*row.forecastDecided ? "true" : "false"));
+    CHECK(csv[i].at("panicking").empty());
+    CHECK(csv[i].at("panicSince").empty());
+    decidedOnce = decidedOnce || *row.forecastDecided;
+  }
+  // Flat: the forecast is the demand now, 1 request/s at 50 % is 2 replicas'
+  // worth; a ramp is forecast above it, and the forecast wins a decision.
+  CHECK(*run.timeline[at(90)].forecastReplicas == doctest::Approx(2));
+  CHECK_FALSE(*run.timeline[at(90)].forecastDecided);
+  CHECK(*run.timeline.back().forecastReplicas > 2 * demand.steps.back().requestsPerSecond);
+  CHECK(decidedOnce);
+}
+
+TEST_CASE("simulate's timeline: a MaxRatio policy's rows carry no forecast and no panic") {
+  const core::Policy policy = lookAheadPolicy("MaxRatio");
+  const PolicyRun run = runOne(stepWorkload(2, 0), demandOf({{1, 4}, {4, 4}}), policy);
+  const auto csv = csvRows(run);
+  REQUIRE(csv.size() == 8);
+  for (std::size_t i = 0; i < run.timeline.size(); ++i) {
+    INFO("row " << i);
+    CHECK_FALSE(run.timeline[i].forecastReplicas);
+    CHECK_FALSE(run.timeline[i].panicking);
+    for (const char* column :
+         {"forecastReplicas", "horizonSeconds", "horizonSource", "forecastDecided", "panicking", "panicSince"}) {
+      CHECK(csv[i].at(column).empty());
+    }
+  }
+}
+
+TEST_CASE("simulate's timeline: Predictive's horizon is the default until the start-up time is measured") {
+  const core::Policy policy = lookAheadPolicy("Predictive");
+  // A step at t=150 that the 2 replicas cannot serve; new ones take 120 s.
+  const PolicyRun run = runOne(stepWorkload(2, 120), demandOf({{1, 10}, {4, 30}}), policy);
+  REQUIRE(run.timeline.size() == 40);
+  // Nothing measured yet: the default, until the replicas asked for at the
+  // sync at t=165 are seen ready (the row from t=285): 120 s, measured.
+  for (std::size_t i = 0; i < at(285); ++i) {
+    INFO("row " << i);
+    CHECK(run.timeline[i].horizonSource == "default");
+  }
+  for (std::size_t i = at(285); i < run.timeline.size(); ++i) {
+    INFO("row " << i);
+    CHECK(run.timeline[i].horizonSource == "measured");
+    REQUIRE(run.timeline[i].horizonSeconds);
+    CHECK(*run.timeline[i].horizonSeconds == 120);
+  }
+}
+
+TEST_CASE("simulate's timeline says when Burst panicked: off before a burst, on with its start during it") {
+  const core::Policy policy = lookAheadPolicy("Burst");
+  // 1 request/s on 2 replicas (50 %: on target), then 4 requests/s from t=150.
+  const DemandSeries demand = demandOf({{1, 10}, {4, 20}});
+  const auto registry = core::AlgorithmRegistry::withBuiltins();
+  const std::vector<core::Policy> policies{policy};
+  auto result = runSimulation(stepWorkload(2, 0), demand, policies, *registry);
+  REQUIRE_MESSAGE(result.ok(), (result.ok() ? "" : result.error().message));
+  const PolicyRun& run = result.value().policies.at(0);
+  const nlohmann::json timeline = timelineJson(result.value());
+  const auto csv = csvRows(run);
+  REQUIRE(run.timeline.size() == 30);
+  for (std::size_t i = 0; i < at(150); ++i) {
+    INFO("row " << i);
+    CHECK(run.timeline[i].panicking == false);
+    CHECK_FALSE(run.timeline[i].panicSince);
+    CHECK(timeline[i]["panicking"] == false);
+    CHECK(timeline[i]["panicSince"].is_null());
+    CHECK(timeline[i]["forecastReplicas"].is_null());  // not Predictive
+    CHECK(csv[i].at("panicking") == "false");
+    CHECK(csv[i].at("panicSince").empty());
+  }
+  // The burst's first decision (at the end of the step from t=150, t=165)
+  // sees 400 % on 2 replicas: it panics from then, and says so on every row
+  // while the panic lasts.
+  CHECK(run.timeline[at(150)].panicking == true);
+  CHECK(timeline[at(150)]["panicking"] == true);
+  CHECK(timeline[at(150)]["panicSince"] == 165);
+  CHECK(csv[at(150)].at("panicking") == "true");
+  CHECK(csv[at(150)].at("panicSince") == "165");
+  // Scaled to what 4 requests/s need at 50 % (8), it is under the threshold
+  // from t=180's decision on; the panic lasts a stable window (60 s) past
+  // the last time over it (t=165): the decisions up to t=210 still panic,
+  // t=225's (the row from t=210) ends it.
+  for (std::size_t i = at(150); i < at(210); ++i) {
+    INFO("row " << i);
+    CHECK(timeline[i]["panicking"] == true);
+    CHECK(timeline[i]["panicSince"] == 165);
+  }
+  for (std::size_t i = at(210); i < run.timeline.size(); ++i) {
+    INFO("row " << i);
+    CHECK(run.timeline[i].panicking == false);
+    CHECK_FALSE(run.timeline[i].panicSince);
+    CHECK(csv[i].at("panicking") == "false");
+    CHECK(csv[i].at("panicSince").empty());
+  }
 }
 
 }  // namespace kubeai::simulate
