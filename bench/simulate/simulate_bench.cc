@@ -363,7 +363,7 @@ bool prepareDecideOnly(std::span<const core::Policy> policies, const sim::Worklo
       return false;
     }
     out.policies.push_back(&policy);
-    out.observations.push_back(sim::observe(binding.value(), metrics, 5));
+    out.observations.push_back(sim::observe(binding.value(), metrics, 5, 5));  // 5 requested, 5 ready
   }
   return true;
 }
