@@ -32,7 +32,7 @@ ScaleReplicaSource::ScaleReplicaSource(source::MetricSource& inner, KubeClient& 
                                        ScaleReplicaSourceOptions options)
     : inner_(inner), client_(client), options_(options) {}
 
-core::Result<std::string> ScaleReplicaSource::scalePath(const core::Policy& policy) {
+core::Result<TargetRead> ScaleReplicaSource::targetRead(const core::Policy& policy) {
   const core::TargetRef& target = policy.spec.targetRef;
   std::string plural;
   if (target.kind == "Deployment") {
@@ -42,24 +42,24 @@ core::Result<std::string> ScaleReplicaSource::scalePath(const core::Policy& poli
   } else {
     std::string message = "spec.targetRef.kind ";
     message += target.kind;
-    message += ": no /scale known (Deployment or StatefulSet)";
+    message += ": only a Deployment's or StatefulSet's replicas are read";
     return core::Error{std::move(message)};
   }
   const std::string apiVersion = target.apiVersion.empty() ? std::string("apps/v1") : target.apiVersion;
   // Validation refuses these already; checked again because each one is
   // pasted into the path, where a '/', '?', '#' or ".." would address
-  // another object (another namespace's /scale) with our credentials.
+  // another object (another namespace's Deployment) with our credentials.
   if (!core::isApiGroupVersion(apiVersion)) {
     return core::Error{concat("spec.targetRef.apiVersion \"", apiVersion,
-                              "\": not an API group/version such as apps/v1; no /scale read")};
+                              "\": not an API group/version such as apps/v1; the target is not read")};
   }
   if (!core::isDns1123Label(policy.metadata.namespace_)) {
     return core::Error{concat("metadata.namespace \"", policy.metadata.namespace_,
-                              "\": not an RFC 1123 label; no /scale read")};
+                              "\": not an RFC 1123 label; the target is not read")};
   }
   if (!core::isDns1123Subdomain(target.name)) {
     return core::Error{concat("spec.targetRef.name \"", target.name,
-                              "\": not an RFC 1123 subdomain; no /scale read")};
+                              "\": not an RFC 1123 subdomain; the target is not read")};
   }
   // A core-group version ("v1") lives under /api, the others under /apis.
   std::string path = apiVersion.find('/') == std::string::npos ? "/api/" : "/apis/";
@@ -70,11 +70,19 @@ core::Result<std::string> ScaleReplicaSource::scalePath(const core::Policy& poli
   path += plural;
   path += "/";
   path += target.name;
-  path += "/scale";
-  return path;
+  // apps/v1's own objects carry status.readyReplicas, which a Scale has not;
+  // any other group/version (a Deployment or StatefulSet of another API, such
+  // as OpenKruise's) is read through the generic /scale contract.
+  const bool scale = apiVersion != "apps/v1";
+  if (scale) {
+    path += "/scale";
+  }
+  return TargetRead{std::move(path), scale};
 }
 
-core::Result<std::int32_t> ScaleReplicaSource::fetch(const core::Policy& policy, const std::string& path) {
+core::Result<ScaleReplicaSource::Replicas> ScaleReplicaSource::fetch(const core::Policy& policy,
+                                                                     const TargetRead& read) {
+  const std::string& path = read.path;
   auto response = client_.request("GET", path, {}, {}, options_.timeout);
   if (!response.ok()) {
     return response.error();  // names the method and the path
@@ -98,11 +106,18 @@ core::Result<std::int32_t> ScaleReplicaSource::fetch(const core::Policy& policy,
     message += detail::parseApiStatus(status, response.value().body).describe();
     return core::Error{std::move(message)};
   }
-  auto replicas = detail::parseScaleReplicas(response.value().body);
+  if (read.scale) {
+    auto replicas = detail::parseScaleReplicas(response.value().body);
+    if (!replicas.ok()) {
+      return replicas.error().withContext(concat("GET ", path));
+    }
+    return Replicas{replicas.value(), std::nullopt};
+  }
+  auto replicas = detail::parseWorkloadReplicas(response.value().body, policy.spec.targetRef.kind);
   if (!replicas.ok()) {
     return replicas.error().withContext(concat("GET ", path));
   }
-  return replicas;
+  return Replicas{replicas.value().replicas, replicas.value().readyReplicas};
 }
 
 std::vector<core::Result<source::MetricReading>> ScaleReplicaSource::read(const std::vector<core::Policy>& policies) {
@@ -111,7 +126,7 @@ std::vector<core::Result<source::MetricReading>> ScaleReplicaSource::read(const 
     return readings;  // the loop reports the mismatch
   }
   // One request per distinct target: several policies may share one.
-  std::vector<std::string> paths;
+  std::vector<TargetRead> reads;
   std::vector<const core::Policy*> owners;  // the first policy naming each path: for messages
   std::vector<std::optional<std::size_t>> pathOf(policies.size());
   std::map<std::string, std::size_t> indexOf;
@@ -119,27 +134,27 @@ std::vector<core::Result<source::MetricReading>> ScaleReplicaSource::read(const 
     if (!readings[i].ok()) {
       continue;  // no metrics: the replicas would not be used
     }
-    auto path = scalePath(policies[i]);
-    if (!path.ok()) {
-      readings[i] = path.error();
+    auto read = targetRead(policies[i]);
+    if (!read.ok()) {
+      readings[i] = read.error();
       continue;
     }
-    auto [found, inserted] = indexOf.try_emplace(path.value(), paths.size());
+    auto [found, inserted] = indexOf.try_emplace(read.value().path, reads.size());
     if (inserted) {
-      paths.push_back(path.value());
+      reads.push_back(std::move(read).value());
       owners.push_back(&policies[i]);
     }
     pathOf[i] = found->second;
   }
 
-  std::vector<std::optional<core::Result<std::int32_t>>> results(paths.size());
+  std::vector<std::optional<core::Result<Replicas>>> results(reads.size());
   std::atomic<std::size_t> next{0};
   auto work = [&] {
-    for (std::size_t j = next++; j < paths.size(); j = next++) {
-      results[j] = fetch(*owners[j], paths[j]);
+    for (std::size_t j = next++; j < reads.size(); j = next++) {
+      results[j] = fetch(*owners[j], reads[j]);
     }
   };
-  const std::size_t workers = std::min(std::max<std::size_t>(options_.parallelism, 1), paths.size());
+  const std::size_t workers = std::min(std::max<std::size_t>(options_.parallelism, 1), reads.size());
   {
     std::vector<std::jthread> threads;
     threads.reserve(workers > 0 ? workers - 1 : 0);
@@ -153,13 +168,16 @@ std::vector<core::Result<source::MetricReading>> ScaleReplicaSource::read(const 
     if (!pathOf[i]) {
       continue;
     }
-    const core::Result<std::int32_t>& replicas = *results[*pathOf[i]];
+    const core::Result<Replicas>& replicas = *results[*pathOf[i]];
     if (!replicas.ok()) {
       // The same path is the same target: the message fits every policy naming it.
       readings[i] = replicas.error();
       continue;
     }
-    readings[i].value().currentReplicas = replicas.value();
+    // Both from the target, never the inner source's: a count read elsewhere
+    // at another time would not match the current replicas.
+    readings[i].value().currentReplicas = replicas.value().current;
+    readings[i].value().readyReplicas = replicas.value().ready;
   }
   return readings;
 }

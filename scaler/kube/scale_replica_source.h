@@ -2,6 +2,8 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,7 +16,7 @@
 namespace kubeai::kube {
 
 // A reading's error message starts with this when the policy's target does
-// not exist (the /scale answered 404). The evaluation loop reports it as a
+// not exist (its GET answered 404). The evaluation loop reports it as a
 // "metrics" error carrying this message; serve turns it into the status
 // writer's errorType "target_not_found" (condition Ready=False, reason
 // TargetNotFound) with isTargetNotFound().
@@ -26,36 +28,56 @@ inline constexpr std::string_view kTargetNotFoundPrefix = "TargetNotFound: ";
 
 struct ScaleReplicaSourceOptions {
   std::size_t parallelism = 8;                // requests in flight per cycle
-  std::chrono::milliseconds timeout{5'000};   // each /scale GET
+  std::chrono::milliseconds timeout{5'000};   // each GET of a target
 };
 
-// Current replicas from the Kubernetes /scale subresource (DESIGN §6), over
-// another metric source (the file or Prometheus) that gives the metrics: each
-// cycle reads the inner source, then GETs
-// /apis/<group>/<version>/namespaces/NS/{deployments|statefulsets}/NAME/scale
-// for every policy (once per distinct target, `parallelism` at a time) and
-// sets MetricReading::currentReplicas from the Scale's spec.replicas, the
-// replicas asked for (the HPA's and the original's choice); 0 when absent
-// (omitempty). Never status.replicas: it counts a rolling update's surge pods.
-// The inner source's replicas, if any, are replaced.
+// What is read of a policy's target: the workload itself for an apps/v1
+// Deployment or StatefulSet (spec.replicas and status.readyReplicas), its
+// /scale subresource for any other group/version (spec.replicas only: a Scale
+// has no ready replicas).
+struct TargetRead {
+  std::string path;
+  bool scale = false;  // path is the /scale subresource
+};
+
+// Current and ready replicas from the Kubernetes API (DESIGN §6), over another
+// metric source (the file or Prometheus) that gives the metrics: each cycle
+// reads the inner source, then GETs every policy's target (once per distinct
+// target, `parallelism` at a time):
+//   - apps/v1 (or no apiVersion): /apis/apps/v1/namespaces/NS/{deployments|
+//     statefulsets}/NAME, setting MetricReading::currentReplicas from
+//     spec.replicas and readyReplicas from status.readyReplicas (0 when absent:
+//     omitempty, or no status yet);
+//   - another group/version (apps.kruise.io/v1beta1 StatefulSet):
+//     /apis/<group>/<version>/namespaces/NS/<plural>/NAME/scale, currentReplicas
+//     from the Scale's spec.replicas (0 when absent: omitempty) and the ready
+//     replicas unknown.
+// spec.replicas is the replicas asked for (the HPA's and the original's
+// choice); never status.replicas, which counts a rolling update's surge pods.
+// The inner source's replicas and ready replicas, if any, are replaced.
 //
 // A target that does not exist makes the policy's reading an Error starting
-// with kTargetNotFoundPrefix; any other failure (spec.replicas not an int32
-// >= 0 included) is an Error naming the path, which the loop treats as a
-// failed read (stale after --metrics-stale-after).
+// with kTargetNotFoundPrefix; any other failure (a count not an int32 >= 0
+// included) is an Error naming the path, which the loop treats as a failed
+// read (stale after --metrics-stale-after).
 class ScaleReplicaSource final : public source::MetricSource {
  public:
   ScaleReplicaSource(source::MetricSource& inner, KubeClient& client, ScaleReplicaSourceOptions options = {});
 
   std::vector<core::Result<source::MetricReading>> read(const std::vector<core::Policy>& policies) override;
 
-  // The target's /scale path, or an Error for a kind without one or for an
-  // apiVersion, namespace or name that is not a valid path segment (group/
-  // version, RFC 1123 label, RFC 1123 subdomain): nothing else reaches the URL.
-  static core::Result<std::string> scalePath(const core::Policy& policy);
+  // What is read of the target, or an Error for a kind other than Deployment
+  // and StatefulSet or for an apiVersion, namespace or name that is not a
+  // valid path segment (group/version, RFC 1123 label, RFC 1123 subdomain):
+  // nothing else reaches the URL.
+  static core::Result<TargetRead> targetRead(const core::Policy& policy);
 
  private:
-  core::Result<std::int32_t> fetch(const core::Policy& policy, const std::string& path);
+  struct Replicas {
+    std::int32_t current = 0;
+    std::optional<std::int32_t> ready;
+  };
+  core::Result<Replicas> fetch(const core::Policy& policy, const TargetRead& read);
 
   source::MetricSource& inner_;
   KubeClient& client_;

@@ -252,7 +252,7 @@ class RunTestCase(unittest.TestCase):
         self.emulator = Emulator(self.directory)
         self.addCleanup(self.emulator.stop)
         self.emulator.kubectl("apply", "-f", os.path.join(ARGS.source_dir, "examples/policies"))
-        # inference-server, the target of the example policies in default (/scale answers for it).
+        # inference-server, the target of the example policies in default (its GET answers for it).
         target = os.path.join(self.directory, "inference-server.json")
         with open(target, "w", encoding="utf-8") as f:
             json.dump({"apiVersion": "apps/v1", "kind": "Deployment",
@@ -334,7 +334,7 @@ class PlainTest(RunTestCase):
                                      f"{verb} {group or 'core'}/{resource} {name or ''} is not granted by RBAC")
         # What the run must have exercised for the check to mean something.
         for needed in [("aiinferenceautoscalerpolicies", "list"), ("aiinferenceautoscalerpolicies", "watch"),
-                       ("aiinferenceautoscalerpolicies/status", "patch"), ("deployments/scale", "get"),
+                       ("aiinferenceautoscalerpolicies/status", "patch"), ("deployments", "get"),
                        ("events", "create"), ("leases", "create")]:
             self.assertIn(needed, seen)
 

@@ -402,7 +402,7 @@ class RbacTest(unittest.TestCase):
         self.assertEqual(rule_set(one("ClusterRole")), sorted([
             (("kubeai.io",), ("aiinferenceautoscalerpolicies",), ("list", "watch"), ()),
             (("kubeai.io",), ("aiinferenceautoscalerpolicies/status",), ("patch",), ()),
-            (("apps",), ("deployments/scale", "statefulsets/scale"), ("get",), ()),
+            (("apps",), ("deployments", "statefulsets"), ("get",), ()),
             (("",), ("events",), ("create", "patch"), ()),
         ]))
 

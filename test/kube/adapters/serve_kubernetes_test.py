@@ -37,14 +37,20 @@ def policy(name, max_replicas=10, target=None, kind="Deployment"):
                      "metrics": {"gpuUtilization": {"targetPercentage": 70}}}}
 
 
-def deployment(name, replicas, pods=None):
-    """`pods`: status.replicas when it differs from spec.replicas (a rolling update's surge)."""
+def deployment(name, replicas, pods=None, ready=None):
+    """`pods`: status.replicas when it differs from spec.replicas (a rolling update's surge).
+    `ready`: status.readyReplicas, by default every requested replica (a Deployment at rest, so
+    that start-up awareness has nothing starting); 0 is left out, as Kubernetes leaves it."""
+    ready = replicas if ready is None else ready
+    status = {"replicas": replicas if pods is None else pods}
+    if ready:
+        status["readyReplicas"] = ready
     return {"apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": {"name": name, "namespace": "default"},
             "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
                      "template": {"metadata": {"labels": {"app": name}},
                                   "spec": {"containers": [{"name": "c", "image": "x"}]}}},
-            "status": {"replicas": replicas if pods is None else pods}}
+            "status": status}
 
 
 def condition_of(status, type_):
@@ -94,6 +100,8 @@ class KubernetesServeTest(H.ServeTestCase):
             cls.metrics["default/" + name] = {"gpuUtilizationPercent": 140}
         cls.metrics["default/surge"] = {"gpuUtilizationPercent": 70}  # at target: hold current
         cls.metrics["default/named"] = {"gpuUtilizationPercent": 70, "waiting": 20}  # a custom metric by name
+        # The file's readyReplicas (9) must not be used: the target's status.readyReplicas is.
+        cls.metrics["default/starting"] = {"gpuUtilizationPercent": 50, "readyReplicas": 9}
         cls.metrics_file = os.path.join(cls.dir, "metrics.yaml")
         H.write_atomically(cls.metrics_file, H.metrics_yaml(cls.metrics))
         cls.serve = H.Serve(H.ARGS.scaler, ["--kubernetes", "--kubeconfig", cls.kubeconfig,
@@ -194,6 +202,28 @@ class KubernetesServeTest(H.ServeTestCase):
         self.assertEqual(status["decidedRatio"], 1.0)  # MaxRatio: 70 % / 70 %
         self.wait_cycles(2)
         self.assertEqual(self.desired("surge"), 10)
+
+    def test_ready_replicas_are_the_targets_status_ready_replicas(self):
+        # Scaled up to 4, one pod ready: the decision (and the status) has 4 current, 1 ready.
+        self.emulator.put_object(deployment("starting", 4, ready=1))
+        self.api("POST", POLICIES, policy("starting"))
+
+        def ready(expected):
+            def written():
+                status = self.api("GET", POLICIES + "/starting").get("status", {})
+                return status if status.get("readyReplicas") == expected else None
+            return written
+        status = H.wait_until(ready(1), 10.0, "status.readyReplicas 1 (of 4)")
+        self.assertEqual(status["currentReplicas"], 4)
+        # The new pods become ready, as the Deployment controller writes its status.
+        self.api("PATCH", "/apis/apps/v1/namespaces/default/deployments/starting/status",
+                 {"status": {"replicas": 4, "readyReplicas": 4}}, "application/merge-patch+json")
+        status = H.wait_until(ready(4), 10.0, "status.readyReplicas 4 (of 4)")
+        self.assertEqual(status["currentReplicas"], 4)
+        # None ready: Kubernetes leaves readyReplicas out, which is 0, not unknown.
+        self.api("PATCH", "/apis/apps/v1/namespaces/default/deployments/starting/status",
+                 {"status": {"replicas": 4, "readyReplicas": None}}, "application/merge-patch+json")
+        H.wait_until(ready(0), 10.0, "status.readyReplicas 0 (of 4)")
 
     def test_status_lists_custom_metrics_by_name(self):
         self.emulator.put_object(deployment("named", 2))

@@ -225,6 +225,35 @@ class EmulatorTest(unittest.TestCase):
                                     "application/merge-patch+json")
         self.assertEqual((status, scale["spec"], scale["status"]["replicas"]), (200, {"replicas": 3}, 13))
 
+    def test_ready_replicas_on_the_object_set_through_status(self):
+        # What `serve --kubernetes` reads of an apps/v1 target: the object's spec.replicas and
+        # status.readyReplicas. Create ignores the status (none ready); a status write sets it.
+        merge = "application/merge-patch+json"
+        for plural, kind in (("deployments", "Deployment"), ("statefulsets", "StatefulSet")):
+            collection = "/apis/apps/v1/namespaces/default/" + plural
+            body = dict(deployment("ready", 3), kind=kind)
+            body["status"] = {"replicas": 3, "readyReplicas": 3}
+            status, _, created = self.api("POST", collection, body)
+            self.assertEqual((status, created["status"]), (201, {}), created)
+            status, _, obj = self.api("PATCH", collection + "/ready/status",
+                                      {"status": {"replicas": 3, "readyReplicas": 1}}, merge)
+            self.assertEqual((status, obj["spec"]["replicas"], obj["status"]["readyReplicas"]), (200, 3, 1))
+            _, _, obj = self.api("GET", collection + "/ready")
+            self.assertEqual((obj["spec"]["replicas"], obj["status"]["readyReplicas"]), (3, 1), kind)
+            # A status write changes the status only.
+            _, _, obj = self.api("PATCH", collection + "/ready/status",
+                                 {"spec": {"replicas": 9}, "status": {"readyReplicas": 2}}, merge)
+            self.assertEqual((obj["spec"]["replicas"], obj["status"]["readyReplicas"]), (3, 2))
+            # A scale (KEDA's HPA, kubectl scale) moves spec.replicas; the ready ones lag behind.
+            status, _, _ = self.api("PATCH", collection + "/ready/scale", {"spec": {"replicas": 5}}, merge)
+            self.assertEqual(status, 200)
+            _, _, obj = self.api("GET", collection + "/ready")
+            self.assertEqual((obj["spec"]["replicas"], obj["status"]["readyReplicas"]), (5, 2), kind)
+            # A write of the object itself keeps the status.
+            _, _, obj = self.api("PATCH", collection + "/ready",
+                                 {"metadata": {"labels": {"edited": "yes"}}, "status": {"readyReplicas": 7}}, merge)
+            self.assertEqual((obj["metadata"]["labels"], obj["status"]["readyReplicas"]), ({"edited": "yes"}, 2))
+
     # -- lists -------------------------------------------------------------------------------
 
     def test_pagination_and_selectors(self):
@@ -449,6 +478,8 @@ class OptionsTest(unittest.TestCase):
                        content_type="application/merge-patch+json")
             _, _, scale = em.request("GET", DEPLOYMENTS + "/ctl/scale")
             self.assertEqual((scale["spec"]["replicas"], scale["status"]["replicas"]), (6, 6))
+            _, _, dep = em.request("GET", DEPLOYMENTS + "/ctl")
+            self.assertEqual(dep["status"]["readyReplicas"], 6)  # every replica ready at once
 
     def test_watch_list_initial_events_end_bookmark(self):
         with Emulator() as em:

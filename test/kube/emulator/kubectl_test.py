@@ -215,6 +215,18 @@ spec:
         self.assertEqual(self.get_json("deployment", "inference-server")["spec"]["replicas"], 4)
         self.assertIn("inference-server", self.kubectl("get", "deployments").stdout)
 
+        # The ready replicas, as a test sets them (the controller's status write): 1 of the 4
+        # ready, shown by kubectl's READY column, kept by a scale, read back on the object.
+        self.kubectl("patch", "deployment", "inference-server", "--subresource=status", "--type=merge",
+                     "-p", '{"status":{"replicas":4,"readyReplicas":1}}')
+        self.assertRegex(self.kubectl("get", "deployment", "inference-server").stdout,
+                         r"inference-server\s+1/4\s")
+        self.kubectl("scale", "deployment", "inference-server", "--replicas=6")
+        dep = self.get_json("deployment", "inference-server")
+        self.assertEqual((dep["spec"]["replicas"], dep["status"]["readyReplicas"]), (6, 1))
+        self.assertEqual(self.kubectl("get", "deployment", "inference-server", "-o",
+                                      "jsonpath={.status.readyReplicas}").stdout, "1")
+
     # -- events and leases -------------------------------------------------------------------
 
     def test_events(self):

@@ -1,0 +1,139 @@
+// ScaleReplicaSource over the real KubeClient against the API emulator
+// (test/kube/emulator): a Deployment and a StatefulSet created there, their
+// status written as their controllers would, read as current (spec.replicas)
+// and ready (status.readyReplicas) replicas; a scale-up by /scale (KEDA's
+// HPA, kubectl scale) seen with its replicas still starting, then ready; a
+// missing target; one GET of the object per target, never of /scale.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "../client/emulator_process.h"
+#include "kube/client/kube_client.h"
+#include "kube/scale_replica_source.h"
+
+namespace kubeai::kube {
+namespace {
+
+using testing::concat;
+
+constexpr const char* kApps = "/apis/apps/v1/namespaces/default";
+const std::string kToken = "T";
+
+// The metrics, without replicas: what the file or Prometheus gives under --kubernetes.
+class GpuOnly final : public source::MetricSource {
+ public:
+  std::vector<core::Result<source::MetricReading>> read(const std::vector<core::Policy>& policies) override {
+    std::vector<core::Result<source::MetricReading>> out;
+    for (std::size_t i = 0; i < policies.size(); ++i) {
+      source::MetricReading reading;
+      reading.gpuUtilizationPercent = 90;
+      out.emplace_back(reading);
+    }
+    return out;
+  }
+};
+
+core::Policy policy(const std::string& name, const std::string& kind, const std::string& target) {
+  core::Policy p;
+  p.metadata.namespace_ = "default";
+  p.metadata.name = name;
+  p.spec.targetRef.kind = kind;
+  p.spec.targetRef.name = target;
+  p.spec.maxReplicas = 10;
+  return p;
+}
+
+std::string workload(const std::string& kind, const std::string& name, int replicas) {
+  const nlohmann::json labels = {{"app", name}};
+  return nlohmann::json{{"apiVersion", "apps/v1"},
+                        {"kind", kind},
+                        {"metadata", {{"name", name}}},
+                        {"spec",
+                         {{"replicas", replicas},
+                          {"selector", {{"matchLabels", labels}}},
+                          {"template",
+                           {{"metadata", {{"labels", labels}}},
+                            {"spec", {{"containers", {{{"name", "server"}, {"image", "example"}}}}}}}}}}}
+      .dump();
+}
+
+void call(KubeClient& client, const std::string& method, const std::string& path, const std::string& body,
+          long expected) {
+  const auto response = client.request(method, path, body,
+                                       method == "PATCH" ? "application/merge-patch+json" : "application/json");
+  REQUIRE_MESSAGE(response.ok(), (response.ok() ? "" : response.error().message));
+  REQUIRE_MESSAGE(response.value().status == expected, concat(method, " ", path, ": ", response.value().body));
+}
+
+TEST_CASE("ScaleReplicaSource against the API emulator: spec.replicas and status.readyReplicas of the target") {
+  testing::EmulatorProcess emulator(KUBEAI_EMULATOR_SCRIPT, {"--token", kToken});
+  KubeConfig config;
+  config.server = concat("http://127.0.0.1:", std::to_string(emulator.port()));
+  config.token = kToken;  // copied from a string: GCC 12 warns falsely (-Wrestrict) on a literal here
+  auto created = KubeClient::create(config);
+  REQUIRE_MESSAGE(created.ok(), (created.ok() ? "" : created.error().message));
+  KubeClient& client = *created.value();
+
+  call(client, "POST", concat(kApps, "/deployments"), workload("Deployment", "chat", 2), 201);
+  call(client, "PATCH", concat(kApps, "/deployments/chat/status"), R"({"status":{"replicas":2,"readyReplicas":2}})",
+       200);
+  call(client, "POST", concat(kApps, "/statefulsets"), workload("StatefulSet", "db", 3), 201);  // no status yet
+  call(client, "POST", "/_emulator/requests/clear", "", 200);
+
+  GpuOnly inner;
+  ScaleReplicaSource source(inner, client);
+  const std::vector<core::Policy> policies = {policy("chat", "Deployment", "chat"),
+                                              policy("chat-too", "Deployment", "chat"),
+                                              policy("db", "StatefulSet", "db"), policy("ghost", "Deployment", "ghost")};
+  auto readings = source.read(policies);
+  REQUIRE(readings.size() == policies.size());
+  for (std::size_t i = 0; i < 2; ++i) {  // two policies, one target
+    REQUIRE(readings[i].ok());
+    CHECK(readings[i].value().currentReplicas == 2);
+    CHECK(readings[i].value().readyReplicas == 2);
+    CHECK(readings[i].value().gpuUtilizationPercent == 90.0);
+  }
+  REQUIRE(readings[2].ok());
+  CHECK(readings[2].value().currentReplicas == 3);
+  CHECK(readings[2].value().readyReplicas == 0);  // not reconciled: none ready, not unknown
+  REQUIRE_FALSE(readings[3].ok());
+  CHECK(readings[3].error().message == "TargetNotFound: target Deployment default/ghost not found");
+
+  // One GET of each object: none of /scale, the shared target once.
+  const auto log = client.request("GET", "/_emulator/requests");
+  REQUIRE(log.ok());
+  std::vector<std::string> gets;
+  for (const auto& request : nlohmann::json::parse(log.value().body)) {
+    if (request.value("path", "").rfind("/_emulator", 0) != 0) {
+      gets.push_back(concat(request.value("method", ""), " ", request.value("path", "")));
+    }
+  }
+  std::sort(gets.begin(), gets.end());
+  CHECK(gets == std::vector<std::string>{concat("GET ", kApps, "/deployments/chat"),
+                                         concat("GET ", kApps, "/deployments/ghost"),
+                                         concat("GET ", kApps, "/statefulsets/db")});
+
+  // KEDA's HPA scales up through /scale: 5 asked for, the 2 ready so far, 3 starting.
+  call(client, "PATCH", concat(kApps, "/deployments/chat/scale"), R"({"spec":{"replicas":5}})", 200);
+  readings = source.read({policies[0]});
+  REQUIRE(readings[0].ok());
+  CHECK(readings[0].value().currentReplicas == 5);
+  CHECK(readings[0].value().readyReplicas == 2);
+  // The new pods become ready.
+  call(client, "PATCH", concat(kApps, "/deployments/chat/status"), R"({"status":{"replicas":5,"readyReplicas":5}})",
+       200);
+  readings = source.read({policies[0]});
+  REQUIRE(readings[0].ok());
+  CHECK(readings[0].value().currentReplicas == 5);
+  CHECK(readings[0].value().readyReplicas == 5);
+}
+
+}  // namespace
+}  // namespace kubeai::kube
