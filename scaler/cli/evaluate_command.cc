@@ -128,6 +128,15 @@ core::Result<core::Observation> parseMetricArguments(std::int32_t currentReplica
   return observation;
 }
 
+core::Result<core::Observation> evaluateObservation(const EvaluateOptions& options,
+                                                    const core::MetricsSpec& policyMetrics) {
+  auto observation = parseMetricArguments(options.currentReplicas, options.metrics, policyMetrics);
+  if (observation.ok()) {
+    observation.value().readyReplicas = options.readyReplicas;
+  }
+  return observation;
+}
+
 int runEvaluate(const EvaluateOptions& options, std::ostream& out, std::ostream& err) {
   if (options.output != "text" && options.output != "json") {
     err << "error: --output must be text or json\n";
@@ -135,6 +144,12 @@ int runEvaluate(const EvaluateOptions& options, std::ostream& out, std::ostream&
   }
   if (options.currentReplicas < 0) {
     err << "error: --current-replicas must be >= 0\n";
+    return kExitUsage;
+  }
+  // More ready than current is allowed: a rollout's surge pods, a scale-down
+  // not yet through, are ready replicas beyond spec.replicas.
+  if (options.readyReplicas && *options.readyReplicas < 0) {
+    err << "error: --ready-replicas must be >= 0\n";
     return kExitUsage;
   }
   const policy::PolicyFile file = policy::loadPolicyFile(options.policyFile);
@@ -155,7 +170,7 @@ int runEvaluate(const EvaluateOptions& options, std::ostream& out, std::ostream&
     }
     return kExitUsage;
   }
-  auto observation = parseMetricArguments(options.currentReplicas, options.metrics, document.policy.spec.metrics);
+  auto observation = evaluateObservation(options, document.policy.spec.metrics);
   if (!observation.ok()) {
     err << "error: " << observation.error().message << "\n";
     return kExitUsage;

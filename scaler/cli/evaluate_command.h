@@ -17,6 +17,9 @@ struct EvaluateOptions {
   std::filesystem::path policyFile;
   std::string name;  // NAME or NAMESPACE/NAME; may be empty when the file holds one policy
   std::int32_t currentReplicas = 0;
+  // --ready-replicas: the target's ready replicas; not given = unknown, as for
+  // a source that does not know them.
+  std::optional<std::int32_t> readyReplicas;
   std::vector<std::string> metrics;  // KEY=VALUE
   std::optional<std::filesystem::path> pluginDir;
   std::string output = "text";  // text | json
@@ -28,6 +31,11 @@ struct EvaluateOptions {
 core::Result<core::Observation> parseMetricArguments(std::int32_t currentReplicas,
                                                      const std::vector<std::string>& metrics,
                                                      const core::MetricsSpec& policyMetrics);
+
+// The observation `evaluate` decides on: --current-replicas,
+// --ready-replicas and the --metric arguments (as parseMetricArguments).
+core::Result<core::Observation> evaluateObservation(const EvaluateOptions& options,
+                                                    const core::MetricsSpec& policyMetrics);
 
 // One decision without history: stabilization and cooldown need history and
 // do not apply; rate policies apply relative to the current replicas.

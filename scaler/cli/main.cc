@@ -1,6 +1,7 @@
 // Wiring only: parse the command line and hand each command its options.
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <cstdint>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -28,6 +29,9 @@ int main(int argc, char** argv) {
   evaluateCommand->add_option("--policy", evaluate.policyFile, "Policy file (YAML or JSON)")->required();
   evaluateCommand->add_option("--name", evaluate.name, "Policy NAME or NAMESPACE/NAME when the file holds several");
   evaluateCommand->add_option("--current-replicas", evaluate.currentReplicas, "Current replicas")->required();
+  std::int32_t readyReplicas = 0;
+  auto* readyReplicasOption = evaluateCommand->add_option(
+      "--ready-replicas", readyReplicas, "Ready replicas (status.readyReplicas; not given = unknown)");
   evaluateCommand->add_option("--metric", evaluate.metrics,
                               "KEY=VALUE, KEY one of latencyP99Ms, latencyP95Ms, gpuUtilizationPercent, "
                               "requestQueueDepth (repeatable; a metric not given has no data)");
@@ -120,7 +124,7 @@ int main(int argc, char** argv) {
   auto* policyDir = serveCommand->add_option("--policy-dir", serve.policyDir, "Directory of policy manifests (watched)");
   auto* kubernetes = serveCommand->add_flag(
       "--kubernetes", serve.kubernetes,
-      "Read policies from the Kubernetes API (list + watch), replicas from /scale; write status and Events");
+      "Read policies from the Kubernetes API (list + watch), replicas from each target; write status and Events");
   kubernetes->excludes(policyDir);
   serveCommand->add_option("--kubeconfig", kubeconfig,
                            "kubeconfig file (default $KUBECONFIG, then ~/.kube/config, then in-cluster)")
@@ -249,6 +253,9 @@ int main(int argc, char** argv) {
   if (*evaluateCommand) {
     if (!pluginDir.empty()) {
       evaluate.pluginDir = pluginDir;
+    }
+    if (readyReplicasOption->count() > 0) {
+      evaluate.readyReplicas = readyReplicas;
     }
     return runEvaluate(evaluate, std::cout, std::cerr);
   }

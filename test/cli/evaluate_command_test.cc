@@ -38,6 +38,21 @@ TEST_CASE("evaluate --output json prints the documented keys") {
   CHECK(decision["limitedBy"].is_null());
 }
 
+TEST_CASE("evaluate --ready-replicas is taken beside --current-replicas") {
+  // All 3 ready: the documented decision; 0 ready and more ready than current (a rollout's
+  // surge) are accepted too.
+  for (const char* ready : {"3", "0", "5"}) {
+    CAPTURE(ready);
+    const nlohmann::json decision =
+        evaluateJson({"--policy", example("max-ratio.yaml"), "--current-replicas", "3", "--ready-replicas", ready,
+                      "--metric", "gpuUtilizationPercent=84", "--metric", "latencyP99Ms=400"});
+    CHECK(decision["currentReplicas"] == 3);
+    if (std::string(ready) == "3") {
+      CHECK(decision["desiredReplicas"] == 4);  // nothing starting: as without the flag
+    }
+  }
+}
+
 // The results examples/README.md documents for each example policy.
 TEST_CASE("evaluate on the example policies gives the documented results") {
   struct Row {
@@ -194,6 +209,10 @@ spec:
        "expected KEY=VALUE"},
       {"negative replicas", {"--policy", example("max-ratio.yaml"), "--current-replicas", "-1"},
        "--current-replicas must be >= 0"},
+      {"negative ready replicas", {"--policy", example("max-ratio.yaml"), "--current-replicas", "3", "--ready-replicas", "-1"},
+       "--ready-replicas must be >= 0"},
+      {"ready replicas not a number",
+       {"--policy", example("max-ratio.yaml"), "--current-replicas", "3", "--ready-replicas", "some"}, "--ready-replicas"},
       {"missing replicas", {"--policy", example("max-ratio.yaml")}, "current-replicas"},
       {"missing file", {"--policy", "/nonexistent.yaml", "--current-replicas", "1"}, "no such file"},
       {"invalid policy", {"--policy", invalid.string(), "--current-replicas", "1"},
