@@ -72,6 +72,9 @@ struct AlgorithmInput {
   // servingReplicas / currentReplicas, so ceil(currentReplicas x ratio) is the
   // demand and the replicas on their way count as capacity.
   std::int32_t servingReplicas = 0;
+  // The ready replicas are known and spec.startupAware counts them: the
+  // ratios describe the demand whatever the replicas still starting.
+  bool readyCounted = false;
   // How long this workload's replicas took to become ready, when measured.
   std::optional<std::chrono::milliseconds> measuredStartup{};
   // The policy's state for built-ins that look through time (in its History);

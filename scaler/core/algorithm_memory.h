@@ -22,6 +22,9 @@ struct HoltState {
   double trendPerSecond = 0.0;
   std::chrono::system_clock::time_point at{};  // the observation last folded in
   std::int32_t observations = 0;               // 1: a level, no trend yet
+  // The current replicas at that observation (kept in memory only): a change
+  // the demand cannot see past moves the level, never the trend.
+  std::int32_t replicas = -1;
 };
 
 struct DemandSample {

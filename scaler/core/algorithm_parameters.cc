@@ -26,17 +26,18 @@ Result<std::optional<double>> numberParameter(const AlgorithmParameters& paramet
   double value = 0.0;
   const char* end = text.data() + text.size();
   const auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  const bool number = !text.empty() && ec == std::errc() && ptr == end && std::isfinite(value);
+  const bool low = spec.minExclusive ? !(value > spec.min) : !(value >= spec.min);
+  if (number && !low && value <= spec.max) {
+    return std::optional<double>(value);  // the common case builds no message
+  }
   const std::string field = "spec.algorithm.parameters." + std::string(spec.key);
   const std::string range = std::string(spec.minExclusive ? "> " : ">= ") + formatNumber(spec.min) + " and <= " +
                             formatNumber(spec.max);
-  if (text.empty() || ec != std::errc() || ptr != end || !std::isfinite(value)) {
+  if (!number) {
     return Error{field + ": must be a number " + range + " (" + std::string(algorithm) + "), got \"" + text + "\""};
   }
-  const bool low = spec.minExclusive ? !(value > spec.min) : !(value >= spec.min);
-  if (low || !(value <= spec.max)) {
-    return Error{field + ": must be " + range + " (" + std::string(algorithm) + "), got " + text};
-  }
-  return std::optional<double>(value);
+  return Error{field + ": must be " + range + " (" + std::string(algorithm) + "), got " + text};
 }
 
 Status knownParameters(const AlgorithmParameters& parameters, std::initializer_list<std::string_view> known,

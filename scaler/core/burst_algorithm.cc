@@ -96,6 +96,18 @@ Result<AlgorithmOutput> BurstAlgorithm::compute(const AlgorithmInput& input) con
     largest = std::max(largest, metric.ratio);
   }
   auto& samples = state.samples;
+  // A clock set back by more than a second: what was kept is from the future.
+  if (!samples.empty() && samples.back().at > input.now + std::chrono::seconds(1)) {
+    state = BurstState{};
+  }
+  // A panic whose last reason is a stable window old is over, whatever comes
+  // now: after a gap without decisions (no metrics, another algorithm, a
+  // restart) an old panic's count must not come back.
+  if (state.panicSince && state.lastOverAt && input.now - *state.lastOverAt >= parameters.stableWindow) {
+    state.panicSince.reset();
+    state.lastOverAt.reset();
+    state.maxPanicReplicas = 0;
+  }
   if (!samples.empty() && samples.back().at >= input.now) {
     samples.back().replicas = largest * current;  // the same instant again: the newer reading
   } else {
@@ -127,10 +139,6 @@ Result<AlgorithmOutput> BurstAlgorithm::compute(const AlgorithmInput& input) con
       state.maxPanicReplicas = 0;
     }
     state.lastOverAt = input.now;
-  } else if (state.panicSince && state.lastOverAt && input.now - *state.lastOverAt >= parameters.stableWindow) {
-    state.panicSince.reset();
-    state.lastOverAt.reset();
-    state.maxPanicReplicas = 0;
   }
 
   const RatioScaling stable = scaleByRatio(input.currentReplicas, explanation.stableReplicas / current, input.tolerance);
@@ -144,9 +152,10 @@ Result<AlgorithmOutput> BurstAlgorithm::compute(const AlgorithmInput& input) con
       state.maxPanicReplicas = desired;
     }
     desired = state.maxPanicReplicas;
+    // Never a hold: a panic answering the current replicas must stop a
+    // scale-down still on its way, not keep it.
     output = AlgorithmOutput{desired, kReasonBurstPanic,
-                             std::max(explanation.stableReplicas, explanation.panicReplicas) / current,
-                             desired == input.currentReplicas, {}, {}};
+                             std::max(explanation.stableReplicas, explanation.panicReplicas) / current, false, {}, {}};
     explanation.panicking = true;
     explanation.since = state.panicSince;
     explanation.lastOverAt = state.lastOverAt;

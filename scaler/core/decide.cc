@@ -97,7 +97,12 @@ void readSlots(const PolicySpec& spec, const Observation& observation, std::int3
       // replicas on their way are no known match for it. Such a ratio is a
       // lower bound, kept whole, and stacking scale-ups is how the HPA probes it.
       const bool saturated = target.unit == kPercentUnit && *value >= 100.0;
-      const double ratio = target.perReplica || saturated ? *computed : *computed * perPodScale;
+      double ratio = target.perReplica || saturated ? *computed : *computed * perPodScale;
+      // As the HPA counts unready pods on a scale-up (replica_calculator.go):
+      // when counting them turns the ready pods' "more" into "fewer", hold.
+      if (*computed > 1.0 && ratio < 1.0) {
+        ratio = 1.0;
+      }
       decision.ratios.set(i, ratio);
       present.add(MetricDetail{slot, target.name, *value, target.unit, *target.target, target.targetType, ratio});
     }
@@ -157,6 +162,7 @@ Recommendation recommend(const Policy& policy, const PresentMetrics& present, co
       .cycle = settings.cycle,
       .readyReplicas = situation.ready,
       .servingReplicas = situation.serving,
+      .readyCounted = situation.ready.has_value() && policy.spec.effectiveStartupAware(),
       .measuredStartup = situation.measuredStartup,
       .memory = situation.memory,
   };

@@ -1,20 +1,39 @@
 #include "core/holt_forecast.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace kubeai::core {
 
 void holtObserve(HoltState& state, double y, std::chrono::system_clock::time_point now,
-                 const HoltParameters& parameters) {
-  if (state.observations > 0 && now <= state.at) {
-    return;
-  }
-  const double dt = state.observations > 0 ? std::chrono::duration<double>(now - state.at).count() : 0.0;
-  if (state.observations == 0 || now - state.at > parameters.maxGap) {
+                 const HoltParameters& parameters, HoltUpdate update) {
+  const auto restart = [&] {
     state.level = y;
     state.trendPerSecond = 0.0;
     state.observations = 1;
-  } else if (state.observations == 1) {
+    state.at = now;
+  };
+  if (state.observations == 0 || now - state.at > parameters.maxGap || now < state.at - std::chrono::seconds(1) ||
+      !std::isfinite(state.level) || !std::isfinite(state.trendPerSecond)) {
+    restart();
+    return;
+  }
+  if (now <= state.at) {
+    return;
+  }
+  const double dt = std::chrono::duration<double>(now - state.at).count();
+  if (update == HoltUpdate::kLevelOnly) {
+    state.level = y;
+    state.at = now;
+    return;
+  }
+  if (now - state.at < parameters.minSpacing) {
+    // The level follows along the trend; the trend stays.
+    state.level = parameters.alpha * y + (1.0 - parameters.alpha) * (state.level + state.trendPerSecond * dt);
+    state.at = now;
+    return;
+  }
+  if (state.observations == 1) {
     state.trendPerSecond = (y - state.level) / dt;
     state.level = y;
     state.observations = 2;

@@ -26,15 +26,28 @@ namespace kubeai::core {
 struct HoltParameters {
   double alpha = 0.5;  // level smoothing, per observation
   double beta = 0.2;   // trend smoothing, per observation
-  // An observation after a gap longer than this starts the model again: a
-  // trend measured before it says nothing about now.
-  std::chrono::milliseconds maxGap{10 * 60 * 1000};
+  // An observation after a gap longer than this starts the model again from
+  // it: a trend measured before the gap says nothing about now, and projected
+  // across it would ask for the load of a ramp that may have ended.
+  std::chrono::milliseconds maxGap{2 * 60 * 1000};
+  // An observation sooner than this after the last (a cycle triggered by an
+  // edit, milliseconds after a timed one) moves the level only: a trend over
+  // so short a time is noise divided by almost nothing.
+  std::chrono::milliseconds minSpacing{5 * 1000};
+};
+
+// How `y` is to be folded in.
+enum class HoltUpdate {
+  kFull,       // level and trend
+  kLevelOnly,  // the level only: `y` jumped for a reason that is not load (our own scale-up, unseen)
 };
 
 // Folds observation `y` at `now` into `state` (a fresh state for its first).
-// An observation no later than the last one is ignored.
+// An observation at the same time as the last is ignored; one more than a
+// second before it (a clock set back) starts the model again. A level or
+// trend that is not finite starts it again too.
 void holtObserve(HoltState& state, double y, std::chrono::system_clock::time_point now,
-                 const HoltParameters& parameters);
+                 const HoltParameters& parameters, HoltUpdate update = HoltUpdate::kFull);
 
 // The demand `horizon` after the last observation, never below 0.
 [[nodiscard]] double holtForecast(const HoltState& state, std::chrono::milliseconds horizon);

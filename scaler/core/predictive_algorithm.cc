@@ -13,6 +13,10 @@ namespace {
 constexpr NumberParameter kHorizon{"horizonSeconds", 0.0, 3600.0, true};
 constexpr NumberParameter kAlpha{"alpha", 0.0, 1.0, true};
 constexpr NumberParameter kBeta{"beta", 0.0, 1.0, true};
+// Demand in replicas' worth beyond this many times maxReplicas is read as this.
+constexpr double kDemandCeilingFactor = 4.0;
+// A forecast below this many replicas' worth is 0.
+constexpr double kNegligibleDemand = 0.05;
 
 struct PredictiveParameters {
   std::optional<std::chrono::milliseconds> horizon;
@@ -82,16 +86,28 @@ Result<AlgorithmOutput> PredictiveAlgorithm::compute(const AlgorithmInput& input
   // the current replicas (AlgorithmInput::servingReplicas), so ratio x current
   // stays put while our own scale-up lands.
   const double current = std::max(input.currentReplicas, 1);
+  // One reading far out of any scale (a GPU at 1e308 %) must not leave a
+  // level that takes hundreds of observations to decay.
+  const double demandCeiling = kDemandCeilingFactor * std::max(input.maxReplicas, 1);
   HoltState scratch;
   bool first = true;
   for (const MetricRatio& metric : input.ratios) {
-    const double demand = metric.ratio * current;
+    const double demand = std::min(metric.ratio * current, demandCeiling);
     HoltState& state = input.memory != nullptr ? stateOf(input.memory->forecasts, metric.slot) : scratch;
     if (input.memory == nullptr) {
       state = HoltState{.slot = metric.slot};
     }
-    holtObserve(state, demand, input.now, parameters.holt);
-    const double forecast = holtForecast(state, horizon);
+    // Without the ready replicas counted, our own scale-up moves ratio x
+    // current while the metrics still describe the pods before it: that jump
+    // is no trend of the load.
+    const bool replicasMoved = state.replicas >= 0 && state.replicas != input.currentReplicas;
+    holtObserve(state, demand, input.now, parameters.holt,
+                replicasMoved && !input.readyCounted ? HoltUpdate::kLevelOnly : HoltUpdate::kFull);
+    state.replicas = input.currentReplicas;
+    double forecast = holtForecast(state, horizon);
+    if (forecast < kNegligibleDemand) {
+      forecast = 0.0;  // the smoothing's residue as the load falls to 0, not load
+    }
     if (first || forecast > explanation.forecastReplicas) {
       explanation.slot = metric.slot;
       explanation.demandReplicas = demand;
@@ -104,11 +120,13 @@ Result<AlgorithmOutput> PredictiveAlgorithm::compute(const AlgorithmInput& input
 
   const RatioScaling ahead = scaleByRatio(input.currentReplicas, explanation.forecastReplicas / current, input.tolerance);
   explanation.forecastDesired = ahead.held ? input.currentReplicas : ahead.replicas;
-  if (!ahead.held && ahead.replicas > output.desiredReplicas) {
-    output.desiredReplicas = ahead.replicas;
-    output.reason = kReasonPredictive;
+  // The larger of the two answers: a forecast within tolerance of the current
+  // replicas is an answer too (hold them), against a reactive scale-down.
+  if (explanation.forecastDesired > output.desiredReplicas) {
+    output.desiredReplicas = explanation.forecastDesired;
+    output.reason = ahead.held ? kReasonWithinTolerance : kReasonPredictive;
     output.ratio = explanation.forecastReplicas / current;
-    output.held = false;
+    output.held = ahead.held;
     explanation.decided = true;
   }
   output.forecast = explanation;

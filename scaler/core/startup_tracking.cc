@@ -1,7 +1,6 @@
 #include "core/startup_tracking.h"
 
 #include <algorithm>
-#include <numeric>
 
 namespace kubeai::core {
 namespace {
@@ -12,6 +11,9 @@ constexpr std::size_t kStartupSamples = 8;
 // Clocks still running beyond this many are the oldest ones, dropped: a
 // workload that keeps rising one replica at a time needs no more.
 constexpr std::size_t kPendingLimit = 16;
+// A replica not ready this long after it was asked for is not starting: it is
+// unschedulable or crash-looping, and its time says nothing of a start-up.
+constexpr std::chrono::minutes kAbandonAfter{30};
 
 }  // namespace
 
@@ -23,8 +25,11 @@ void observeStartup(StartupTracking& tracking, std::int32_t currentReplicas, std
   const std::int32_t current = std::max(currentReplicas, std::int32_t{0});
   const std::int32_t ready = std::max(*readyReplicas, std::int32_t{0});
   auto& pending = tracking.pending;
-  // Undone before it finished: no sample, the replicas never started.
-  std::erase_if(pending, [&](const TimedReplicas& clock) { return clock.replicas > current; });
+  // Undone before it finished: no sample, the replicas never started. A clock
+  // running too long, or set in the future, is dropped.
+  std::erase_if(pending, [&](const TimedReplicas& clock) {
+    return clock.replicas > current || now - clock.at > kAbandonAfter || clock.at > now;
+  });
   // Every clock the ready replicas have reached stops; the newest such one is
   // the sample (the older ones reached the same count no later).
   std::optional<TimePoint> startedAt;
@@ -54,8 +59,12 @@ std::optional<std::chrono::milliseconds> measuredStartup(const StartupTracking& 
   if (tracking.samplesMs.empty()) {
     return std::nullopt;
   }
-  const std::int64_t sum = std::accumulate(tracking.samplesMs.begin(), tracking.samplesMs.end(), std::int64_t{0});
-  return std::chrono::milliseconds(sum / static_cast<std::int64_t>(tracking.samplesMs.size()));
+  // The median: one image pulled from a cold registry moves a mean, not it.
+  std::vector<std::int64_t> sorted = tracking.samplesMs;
+  std::sort(sorted.begin(), sorted.end());
+  const std::size_t n = sorted.size();
+  const std::int64_t median = n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+  return std::chrono::milliseconds(std::clamp<std::int64_t>(median, 0, kMaxMeasuredStartup.count()));
 }
 
 }  // namespace kubeai::core

@@ -21,7 +21,11 @@ namespace kubeai::core {
 void observeStartup(StartupTracking& tracking, std::int32_t currentReplicas, std::optional<std::int32_t> readyReplicas,
                     TimePoint now);
 
-// The mean of the samples kept, or nullopt before the first.
+// The longest start-up time measured: Predictive's horizonSeconds bound.
+inline constexpr std::chrono::milliseconds kMaxMeasuredStartup{3'600'000};
+
+// The median of the samples kept, at most kMaxMeasuredStartup, or nullopt
+// before the first. A clock running for more than 30 minutes is dropped.
 [[nodiscard]] std::optional<std::chrono::milliseconds> measuredStartup(const StartupTracking& tracking);
 
 }  // namespace kubeai::core

@@ -157,3 +157,39 @@ TEST_CASE("Burst: validate names the parameter once, as the built-in words it") 
 
 }  // namespace
 }  // namespace kubeai::core
+
+namespace kubeai::core {
+namespace {
+
+TEST_CASE("Burst: an old panic does not come back after a gap, and a panic is never a hold") {
+  const Policy policy = burstPolicy();
+  const auto registry = AlgorithmRegistry::withBuiltins();
+  History history = firstSightHistory(4, at(0));
+  Outcome panic = decide(policy, gpu(4, 100.0 * 0.5 * 2), std::move(history), at(0), *registry);  // 100 %: 20 x
+  REQUIRE(panic.decision.panic->panicking);
+  // An hour without decisions (no metrics), then a burst of 2.5x: a new panic, from now.
+  Outcome later = decide(policy, gpu(4, 50.0), std::move(panic.history), at(3600), *registry);
+  REQUIRE(later.decision.panic->panicking);
+  CHECK(*later.decision.panic->since == at(3600));
+  CHECK(later.decision.recommendedReplicas == 10);
+
+  // A clock set back an hour: the samples from the "future" are dropped.
+  Outcome back = decide(policy, gpu(4, 20.0), std::move(later.history), at(0), *registry);
+  CHECK(back.decision.panic->stableReplicas == doctest::Approx(4.0));
+}
+
+TEST_CASE("Burst: a panic answering the current replicas stops our scale-down on its way") {
+  Policy policy = burstPolicy();
+  policy.spec.metrics.gpuUtilization->targetPercentage = 95.0;
+  const auto registry = AlgorithmRegistry::withBuiltins();
+  History history = firstSightHistory(10, at(0));
+  Outcome calm = decide(policy, gpu(10, 50.0), std::move(history), at(0), *registry);
+  REQUIRE(calm.decision.desiredReplicas == 6);  // 10 x 50/95 -> 6: on its way
+  Outcome full = decide(policy, gpu(10, 100.0), std::move(calm.history), at(15), *registry);
+  REQUIRE(full.decision.panic->panicking);
+  CHECK(full.decision.recommendedReplicas >= 10);
+  CHECK(full.decision.desiredReplicas >= 10);
+}
+
+}  // namespace
+}  // namespace kubeai::core

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <cmath>
 #include <vector>
 
 #include "core/decide.h"
@@ -248,6 +249,137 @@ TEST_CASE("Predictive: parameters are checked, naming the field") {
   REQUIRE_FALSE(unknown.ok());
   CHECK(unknown.error().message ==
         "spec.algorithm.parameters.horizon: unknown parameter of Predictive (known: horizonSeconds, alpha, beta)");
+}
+
+}  // namespace
+}  // namespace kubeai::core
+
+namespace kubeai::core {
+namespace {
+
+// The review's cases, each as the sequence that went wrong.
+
+Outcome step(const Policy& policy, History history, int ms, std::int32_t current, double percent,
+             std::optional<std::int32_t> ready, const AlgorithmRegistry& registry) {
+  Observation observation;
+  observation.currentReplicas = current;
+  observation.readyReplicas = ready;
+  observation.gpuUtilizationPercent = percent;
+  return decide(policy, observation, std::move(history), at(0) + std::chrono::milliseconds(ms), registry);
+}
+
+Policy predictive(std::string horizon) {
+  Policy policy = testing::makePolicy();
+  policy.spec.metrics.latency.reset();
+  policy.spec.metrics.requestQueueDepth.reset();
+  policy.spec.maxReplicas = 100;
+  policy.spec.algorithm.name = "Predictive";
+  policy.spec.algorithm.parameters["horizonSeconds"] = std::move(horizon);
+  return policy;
+}
+
+TEST_CASE("Predictive: a cycle milliseconds after another moves no trend") {
+  const auto registry = AlgorithmRegistry::withBuiltins();
+  const Policy policy = predictive("120");
+  History history = firstSightHistory(10, at(0));
+  Outcome a = step(policy, std::move(history), 0, 10, 80.0, 10, *registry);
+  Outcome b = step(policy, std::move(a.history), 15'000, 10, 80.0, 10, *registry);
+  Outcome c = step(policy, std::move(b.history), 15'050, 10, 81.0, 10, *registry);  // a triggered cycle
+  CHECK(c.decision.recommendedReplicas == 10);
+  CHECK(std::abs(c.decision.forecast->trendPerMinute) < 0.01);
+  Outcome d = step(policy, std::move(c.history), 30'000, 10, 81.0, 10, *registry);
+  CHECK(d.decision.recommendedReplicas == 10);
+}
+
+TEST_CASE("Predictive: a trend is never projected across a gap") {
+  const auto registry = AlgorithmRegistry::withBuiltins();
+  const Policy policy = predictive("120");
+  History history = firstSightHistory(14, at(0));
+  // A ramp of 6 replicas' worth a minute, then 9 minutes without metrics, then flat.
+  for (int t = 0; t <= 60; t += 15) {
+    Outcome o = step(policy, std::move(history), t * 1000, 14, (8.0 + 0.1 * t) / 14.0 * 80.0, 14, *registry);
+    history = std::move(o.history);
+  }
+  Outcome flat = step(policy, std::move(history), (60 + 540) * 1000, 14, 80.0, 14, *registry);
+  CHECK(flat.decision.forecast->observations == 1);
+  CHECK(flat.decision.forecast->forecastReplicas == doctest::Approx(14.0));
+  CHECK(flat.decision.recommendedReplicas == 14);
+}
+
+TEST_CASE("Predictive: a forecast within tolerance of current is the larger answer against a reactive scale-down") {
+  const auto registry = AlgorithmRegistry::withBuiltins();
+  const Policy policy = predictive("120");
+  History history = firstSightHistory(10, at(0));
+  // Demand 7 then 7.25 replicas' worth on 10, a minute apart: MaxRatio asks 8.
+  Outcome a = step(policy, std::move(history), 0, 10, 7.0 / 10 * 80.0, 10, *registry);
+  Outcome b = step(policy, std::move(a.history), 60'000, 10, 7.25 / 10 * 80.0, 10, *registry);
+  // trend 0.25 a minute: 7.25 + 0.5 = 7.75 -> 0.775: below tolerance -> 8, no hold.
+  CHECK(b.decision.forecast->forecastDesired == 8);
+  Outcome c = step(policy, std::move(b.history), 75'000, 10, 8.5 / 10 * 80.0, 10, *registry);
+  // Holt: level 7.91, trend 0.73 a minute: 9.36 ahead, within tolerance of
+  // 10, against MaxRatio's 9: the hold is the larger answer.
+  CHECK(c.decision.forecast->reactiveReplicas == 9);
+  CHECK(c.decision.recommendedReplicas == 10);
+  CHECK(c.decision.reason == "within tolerance");
+
+  History calm = firstSightHistory(10, at(0));
+  Outcome x = step(policy, std::move(calm), 0, 10, 6.5 / 10 * 80.0, 10, *registry);
+  Outcome y = step(policy, std::move(x.history), 60'000, 10, 7.5 / 10 * 80.0, 10, *registry);
+  // reactive: 0.75 -> 8; forecast: 7.5 + 2 x 1 = 9.5 -> 0.95, within tolerance: hold 10.
+  CHECK(y.decision.forecast->reactiveReplicas == 8);
+  CHECK(y.decision.forecast->forecastDesired == 10);
+  CHECK(y.decision.recommendedReplicas == 10);
+  CHECK(y.decision.forecast->decided);
+}
+
+TEST_CASE("Predictive: the smoothing's residue never keeps a replica from zero") {
+  const auto registry = AlgorithmRegistry::withBuiltins();
+  Policy policy = predictive("120");
+  policy.spec.minReplicas = 0;
+  policy.spec.metrics.gpuUtilization.reset();
+  policy.spec.metrics.requestQueueDepth = RequestQueueDepthMetricSpec{true, 10.0, ""};
+  History history = firstSightHistory(1, at(0));
+  int t = 0;
+  for (const double waiting : {20.0, 5.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0}) {
+    Observation observation;
+    observation.currentReplicas = 1;
+    observation.readyReplicas = 1;
+    observation.requestQueueDepth = waiting;
+    Outcome o = decide(policy, observation, std::move(history), at(t), *registry);
+    history = std::move(o.history);
+    if (t >= 60) {
+      CAPTURE(t);
+      CHECK(o.decision.recommendedReplicas == 0);
+    }
+    t += 15;
+  }
+}
+
+TEST_CASE("Predictive: our own scale-up, unseen by ready replicas, is no trend") {
+  const auto registry = AlgorithmRegistry::withBuiltins();
+  Policy policy = predictive("120");
+  policy.spec.metrics.gpuUtilization->targetPercentage = 40.0;
+  History history = firstSightHistory(4, at(0));
+  // 4 pods at 2x the target (8 replicas' worth), ready unknown; the HPA
+  // applies 8 while the metrics still describe the 4.
+  Outcome a = step(policy, std::move(history), 0, 4, 160.0 / 2, std::nullopt, *registry);
+  Outcome b = step(policy, std::move(a.history), 15'000, 4, 160.0 / 2, std::nullopt, *registry);
+  Outcome c = step(policy, std::move(b.history), 30'000, 8, 160.0 / 2, std::nullopt, *registry);
+  CHECK(c.decision.forecast->trendPerMinute == doctest::Approx(0.0));
+  CHECK(c.decision.recommendedReplicas == 16);  // MaxRatio's: 2 x 8, nothing more
+}
+
+TEST_CASE("Predictive: a clock set back restarts the model, and one absurd reading does not linger") {
+  const auto registry = AlgorithmRegistry::withBuiltins();
+  const Policy policy = predictive("120");
+  History history = firstSightHistory(4, at(3600));
+  Outcome a = step(policy, std::move(history), 3'600'000, 4, 40.0, 4, *registry);
+  Outcome b = step(policy, std::move(a.history), 0, 4, 40.0, 4, *registry);  // an hour back
+  CHECK(b.decision.forecast->observations == 1);
+  Outcome spike = step(policy, std::move(b.history), 15'000, 4, 1e300, 4, *registry);
+  CHECK(spike.decision.forecast->demandReplicas == doctest::Approx(400.0));  // 4 x maxReplicas
+  Outcome after = step(policy, std::move(spike.history), 30'000, 4, 40.0, 4, *registry);
+  CHECK(std::isfinite(after.decision.forecast->forecastReplicas));
 }
 
 }  // namespace

@@ -71,13 +71,13 @@ TEST_CASE("one load, one scale-up: the replicas still starting count as capacity
 TEST_CASE("start-up awareness scales per-pod ratios only, never a total per replica") {
   Policy policy = gpuPolicy(std::nullopt);
   policy.spec.metrics.requestQueueDepth = RequestQueueDepthMetricSpec{true, 10.0, ""};
-  Observation observation = gpu(8, 2, 50.0);
+  Observation observation = gpu(8, 2, 30.0);
   observation.requestQueueDepth = 40.0;  // 40 waiting, 10 per replica: 4 replicas' worth
   const auto registry = AlgorithmRegistry::withBuiltins();
   const Decision decision = decide(policy, observation, History{}, at(0), *registry).decision;
-  CHECK(decision.ratios[slotIndex(MetricSlot::kGpuUtilization)].value_or(-1) == doctest::Approx(1.25 * 2 / 8));
+  CHECK(decision.ratios[slotIndex(MetricSlot::kGpuUtilization)].value_or(-1) == doctest::Approx(0.75 * 2 / 8));
   CHECK(decision.ratios[slotIndex(MetricSlot::kRequestQueueDepth)].value_or(-1) == doctest::Approx(40.0 / (10.0 * 8)));
-  CHECK(decision.desiredReplicas == 4);  // the queue's 4 beats the GPU's ceil(1.25 x 2) = 3
+  CHECK(decision.desiredReplicas == 4);  // the queue's 4 beats the GPU's ceil(0.75 x 2) = 2
 }
 
 TEST_CASE("a saturated percentage is a lower bound: it is not scaled to the ready replicas") {
@@ -98,8 +98,24 @@ TEST_CASE("no ready replicas known, or more ready than asked for: the current re
   const Policy policy = gpuPolicy(std::nullopt);
   CHECK(decide(policy, gpu(4, std::nullopt, 80.0), History{}, at(0), *registry).decision.desiredReplicas == 8);
   CHECK(decide(policy, gpu(4, 6, 80.0), History{}, at(0), *registry).decision.desiredReplicas == 8);
-  // None ready at all: one counts, as Knative counts them.
-  CHECK(decide(policy, gpu(4, 0, 80.0), History{}, at(0), *registry).decision.desiredReplicas == 2);
+  // None ready at all: one counts, as Knative counts them; 2.0 x 1/4 would
+  // turn "more" into "fewer", so it holds (next case).
+  CHECK(decide(policy, gpu(4, 0, 80.0), History{}, at(0), *registry).decision.desiredReplicas == 4);
+  CHECK(decide(policy, gpu(4, 0, 80.0), History{}, at(0), *registry).decision.servingReplicas == 1);
+}
+
+TEST_CASE("counting the starting pods never turns a scale-up into a scale-down: it holds, as the HPA does") {
+  const auto registry = AlgorithmRegistry::withBuiltins();
+  const Policy policy = gpuPolicy(std::nullopt);
+  // 10 asked for, 5 ready at 1.2 x the target: 1.2 x 5/10 = 0.6 would remove
+  // five pods still starting. The HPA (replica_calculator.go) keeps 10.
+  const Decision up = decide(policy, gpu(10, 5, 48.0), History{}, at(0), *registry).decision;
+  CHECK(up.ratios[slotIndex(MetricSlot::kGpuUtilization)].value_or(-1) == doctest::Approx(1.0));
+  CHECK(up.desiredReplicas == 10);
+  CHECK(up.reason == "within tolerance");
+  // Under the target the direction stands: 0.5 x 5/10 = 0.25 -> 3.
+  const Decision down = decide(policy, gpu(10, 5, 20.0), History{}, at(0), *registry).decision;
+  CHECK(down.desiredReplicas == 3);
 }
 
 TEST_CASE("the start-up time is measured from requested to ready") {
@@ -121,6 +137,21 @@ TEST_CASE("the start-up time is measured from requested to ready") {
   observeStartup(tracking, 6, 6, at(400));
   CHECK(tracking.samplesMs.size() == 2);
   CHECK(tracking.pending.empty());
+
+  // A clock running for more than 30 minutes is dropped (a pod that never
+  // becomes ready), and the median is kept under an hour.
+  StartupTracking stuck;
+  observeStartup(stuck, 3, 3, at(0));
+  observeStartup(stuck, 4, 3, at(15));
+  observeStartup(stuck, 4, 3, at(15 + 1801));
+  CHECK(stuck.pending.empty());
+  observeStartup(stuck, 4, 4, at(7200));
+  CHECK_FALSE(measuredStartup(stuck));
+  StartupTracking slow;
+  slow.samplesMs = {5'000'000, 6'000'000, 90'000};
+  CHECK(measuredStartup(slow)->count() == 3'600'000);
+  slow.samplesMs = {100'000, 90'000, 3'000'000};  // one slow pull moves no median
+  CHECK(measuredStartup(slow)->count() == 100'000);
 
   // Without ready replicas nothing is measured.
   StartupTracking blind;
