@@ -4,11 +4,13 @@ metrics file, answers what `simulate`'s timeline says for the same observations.
 
 PipelineTest writes a policy (MaxRatio on GPU utilization and on a custom
 engine signal, vLLM's waiting requests), a SimulationWorkload (2 s intervals,
-an HPA that syncs every 2 s with no tolerance, replicas ready at once) and a
-rate series with steps up and down; runs `kubeai-scaler simulate --output
-json`; then starts `kubeai-scaler serve` on the same policy and replays the
-timeline into its metrics file, one row every 2 s of real time, each row's
-`requestedReplicas` as the current replicas and its `metrics` as the readings.
+an HPA that syncs every 2 s with no tolerance, replicas ready at once or after
+a start-up) and a rate series with steps up and down; runs `kubeai-scaler
+simulate --output json`; then starts `kubeai-scaler serve` on the same policy
+and replays the timeline into its metrics file, one row every 2 s of real
+time, each row's `requestedReplicas` as the current replicas, its
+`readyReplicas` as the ready ones (start-up awareness, on by default, decides
+on them while replicas start) and its `metrics` as the readings.
 After each write it waits for serve to evaluate that file and asks GetMetrics:
 the answer must be the row's `desiredReplicas`.
 
@@ -87,11 +89,11 @@ metadata: {name: pipeline}
 spec:
   interval: 2s
   hpa: {syncPeriod: 2s, tolerance: 0}
-  replicas: {initial: %d, startupSeconds: 0}
+  replicas: {initial: %d, startupSeconds: %g}
   capacity: {requestsPerSecond: 1}
   demand:
     rate: rate.csv
-""" % INITIAL_REPLICAS
+"""
 
 # Requests/s per 2 s step (a replica serves 1/s; GPU target 50 %: 2 replicas a
 # request/s). Steady at the start (the first window holds the initial
@@ -114,8 +116,10 @@ def rate_csv(demand):
 
 
 def row_metrics_file(row):
-    """The metrics file for one timeline row: its requested replicas as current, its metrics as read."""
-    lines = ["%s:" % KEY, "  currentReplicas: %d" % row["requestedReplicas"]]
+    """The metrics file for one timeline row: its requested replicas as current, its ready ones, its metrics
+    as read."""
+    lines = ["%s:" % KEY, "  currentReplicas: %d" % row["requestedReplicas"],
+             "  readyReplicas: %d" % row["readyReplicas"]]
     for name, value in row["metrics"].items():
         if value is not None:  # null: no data, left out of the file as the source would
             lines.append("  %s: %r" % (FILE_KEYS.get(name, name), float(value)))
@@ -160,10 +164,10 @@ class PipelineTest(ServeTestCase):
             out.write(text)
         return path
 
-    def simulate(self, demand):
+    def simulate(self, demand, startup_seconds=0):
         policy = self.write("policy.yaml", POLICY)
         self.write("rate.csv", rate_csv(demand))
-        workload = self.write("workload.yaml", WORKLOAD)
+        workload = self.write("workload.yaml", WORKLOAD % (INITIAL_REPLICAS, startup_seconds))
         done = subprocess.run([h.ARGS.scaler, "simulate", "--policy", policy, "--workload", workload,
                                "--output", "json"], capture_output=True, text=True, timeout=h.seconds(30))
         self.assertEqual(done.returncode, 0, "simulate failed:\n" + done.stderr)
@@ -239,6 +243,22 @@ class PipelineTest(ServeTestCase):
         serve as in simulate."""
         timeline = self.simulate([0.5] * 6)
         self.assertIn("stabilization", [row["limitedBy"] for row in timeline])
+        self.replay(timeline)
+
+    def test_replicas_that_start(self):
+        """Replicas ready 4 s (two rows) after the scale-up that asked for them: while they start, both
+        drivers count the ready ones (per-pod metrics on them, the replicas on their way as capacity).
+        The climb stays within the HPA's own +4 per 15 s, so the HPA follows every answer."""
+        timeline = self.simulate([1.0] * 4 + [2.5] * 8, startup_seconds=4)
+        dump = "\n".join(json.dumps(row) for row in timeline)
+        starting = [row for row in timeline if row["readyReplicas"] < row["requestedReplicas"]]
+        self.assertGreaterEqual(len(starting), 2, "the demand must leave replicas starting; timeline:\n" + dump)
+        # A row the ready replicas decide: the GPU over its target beyond the
+        # tolerance would scale the requested replicas up, yet the ready ones
+        # serving it at that utilization cover the load.
+        self.assertTrue(any(row["metrics"]["gpuUtilization"] / 50 > 1.1 and row["desiredReplicas"] ==
+                            row["requestedReplicas"] for row in starting),
+                        "no row held by the ready replicas; timeline:\n" + dump)
         self.replay(timeline)
 
     def replay(self, timeline):
