@@ -55,6 +55,8 @@ class PresentMetrics {
 };
 
 constexpr std::string_view kPercentUnit = "percent";
+constexpr const char* kReasonStartingOverTarget =
+    "holding current replicas: the ready ones are over target while the rest start";
 
 // The replicas serving the load the metrics describe: the current ones, or
 // under spec.startupAware the ready ones (at least 1, as Knative counts them)
@@ -73,8 +75,10 @@ std::int32_t servingReplicas(const PolicySpec& spec, const Observation& observat
 // and the replicas still starting count as capacity, unless it is a saturated
 // percentage. A total (AverageValue, the queue) already is: total / (target x
 // current).
+// `readyOverTarget`: a per-pod metric scaled so is over its target on the
+// ready pods.
 void readSlots(const PolicySpec& spec, const Observation& observation, std::int32_t serving, Decision& decision,
-               PresentMetrics& present) {
+               PresentMetrics& present, bool& readyOverTarget) {
   const std::size_t slots = std::min(slotCount(spec.metrics), kMaxMetricSlots);
   const double replicas = std::max(observation.currentReplicas, 1);
   const double perPodScale = serving < observation.currentReplicas ? serving / replicas : 1.0;
@@ -97,12 +101,9 @@ void readSlots(const PolicySpec& spec, const Observation& observation, std::int3
       // replicas on their way are no known match for it. Such a ratio is a
       // lower bound, kept whole, and stacking scale-ups is how the HPA probes it.
       const bool saturated = target.unit == kPercentUnit && *value >= 100.0;
-      double ratio = target.perReplica || saturated ? *computed : *computed * perPodScale;
-      // As the HPA counts unready pods on a scale-up (replica_calculator.go):
-      // when counting them turns the ready pods' "more" into "fewer", hold.
-      if (*computed > 1.0 && ratio < 1.0) {
-        ratio = 1.0;
-      }
+      const bool scaled = !target.perReplica && !saturated && perPodScale < 1.0;
+      const double ratio = scaled ? *computed * perPodScale : *computed;
+      readyOverTarget = readyOverTarget || (scaled && *computed > 1.0);
       decision.ratios.set(i, ratio);
       present.add(MetricDetail{slot, target.name, *value, target.unit, *target.target, target.targetType, ratio});
     }
@@ -195,7 +196,8 @@ Outcome decide(const Policy& policy, const Observation& observation, History his
   decision.readyReplicas = observation.readyReplicas;
   decision.servingReplicas = servingReplicas(spec, observation, decision.currentReplicas);
   PresentMetrics present;
-  readSlots(spec, observation, decision.servingReplicas, decision, present);
+  bool readyOverTarget = false;
+  readSlots(spec, observation, decision.servingReplicas, decision, present, readyOverTarget);
   observeStartup(history.startup, decision.currentReplicas, observation.readyReplicas, now);
   decision.requestedAlgorithm = spec.algorithm.name.empty() ? kDefaultAlgorithm : spec.algorithm.name;
 
@@ -214,6 +216,14 @@ Outcome decide(const Policy& policy, const Observation& observation, History his
     recommendation.reason = "algorithm " + decision.algorithm + " failed, holding current replicas: " +
                             recommendation.error;
     recommendation.replicas = decision.currentReplicas;
+    recommendation.held = true;
+  }
+  if (readyOverTarget && recommendation.replicas < decision.currentReplicas && recommendation.error.empty()) {
+    // As the HPA counts unready pods on a scale-up (replica_calculator.go):
+    // when counting the pods still starting turns the ready pods' "more"
+    // into "fewer", hold. The algorithm still saw the demand as it is.
+    recommendation.replicas = decision.currentReplicas;
+    recommendation.reason = kReasonStartingOverTarget;
     recommendation.held = true;
   }
   decision.recommendedReplicas = recommendation.replicas;

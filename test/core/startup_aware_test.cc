@@ -76,6 +76,7 @@ TEST_CASE("start-up awareness scales per-pod ratios only, never a total per repl
   const auto registry = AlgorithmRegistry::withBuiltins();
   const Decision decision = decide(policy, observation, History{}, at(0), *registry).decision;
   CHECK(decision.ratios[slotIndex(MetricSlot::kGpuUtilization)].value_or(-1) == doctest::Approx(0.75 * 2 / 8));
+  CHECK(decision.reason == "scaled based on max ratio");
   CHECK(decision.ratios[slotIndex(MetricSlot::kRequestQueueDepth)].value_or(-1) == doctest::Approx(40.0 / (10.0 * 8)));
   CHECK(decision.desiredReplicas == 4);  // the queue's 4 beats the GPU's ceil(0.75 x 2) = 2
 }
@@ -110,9 +111,9 @@ TEST_CASE("counting the starting pods never turns a scale-up into a scale-down: 
   // 10 asked for, 5 ready at 1.2 x the target: 1.2 x 5/10 = 0.6 would remove
   // five pods still starting. The HPA (replica_calculator.go) keeps 10.
   const Decision up = decide(policy, gpu(10, 5, 48.0), History{}, at(0), *registry).decision;
-  CHECK(up.ratios[slotIndex(MetricSlot::kGpuUtilization)].value_or(-1) == doctest::Approx(1.0));
+  CHECK(up.ratios[slotIndex(MetricSlot::kGpuUtilization)].value_or(-1) == doctest::Approx(0.6));
   CHECK(up.desiredReplicas == 10);
-  CHECK(up.reason == "within tolerance");
+  CHECK(up.reason == "holding current replicas: the ready ones are over target while the rest start");
   // Under the target the direction stands: 0.5 x 5/10 = 0.25 -> 3.
   const Decision down = decide(policy, gpu(10, 5, 20.0), History{}, at(0), *registry).decision;
   CHECK(down.desiredReplicas == 3);
