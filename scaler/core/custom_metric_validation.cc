@@ -12,10 +12,10 @@ namespace {
 
 // The seed's names, as spec.metrics keys, slot names and metrics-file keys: a
 // custom metric of one of these names would be ambiguous wherever names show.
-constexpr std::array<std::string_view, 11> kReservedNames = {
+constexpr std::array<std::string_view, 12> kReservedNames = {
     "latency",        "latencyP99",        "latencyP95",      "gpuUtilization",
     "requestQueueDepth", "latencyP99Ms",   "latencyP95Ms",    "gpuUtilizationPercent",
-    "currentReplicas", "engine",           "custom"};
+    "currentReplicas", "readyReplicas",    "engine",          "custom"};
 
 constexpr std::size_t kMaxNameLength = 63;
 

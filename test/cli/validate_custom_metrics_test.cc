@@ -100,7 +100,7 @@ TEST_CASE("validate names the field of each broken named metric") {
        "5}}\n",
        "llm/named: spec.metrics.custom[0].name: must not be one of the seed's metric names (latency, latencyP99, "
        "latencyP95, gpuUtilization, requestQueueDepth, latencyP99Ms, latencyP95Ms, gpuUtilizationPercent, "
-       "currentReplicas, engine, custom), got \"requestQueueDepth\"\n"},
+       "currentReplicas, readyReplicas, engine, custom), got \"requestQueueDepth\"\n"},
       {"a type error and a problem of another metric, both",
        "    custom:\n"
        "      - {name: kvCache, engine: vllm, signal: kvCacheUtilization, target: {type: Value, value: high}}\n"

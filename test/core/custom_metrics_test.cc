@@ -133,6 +133,9 @@ TEST_CASE("custom metrics: validation names the field of every problem") {
   policy.spec.metrics.custom[1].name = "gpuUtilization";  // camelCase, but the seed's
   CHECK(errorsOf(policy).find("spec.metrics.custom[1].name: must not be one of the seed's metric names (latency, "
                               "latencyP99, ") != std::string::npos);
+  policy.spec.metrics.custom[1].name = "readyReplicas";  // the metrics file's key for the ready replicas
+  CHECK(errorsOf(policy).find("spec.metrics.custom[1].name: must not be one of the seed's metric names") !=
+        std::string::npos);
   policy.spec.metrics.custom[1].name = "Waiting";
   CHECK(errorsOf(policy).find("spec.metrics.custom[1].name: must be a camelCase") != std::string::npos);
   policy.spec.metrics.custom[1].name = "waiting";

@@ -222,7 +222,7 @@ TEST_CASE("custom metrics: validation after decoding, each error with its field 
             "e2eLatencyP99, queueTimeP95, queueTimeP99",
             "spec.metrics.custom[2].name: must not be one of the seed's metric names (latency, latencyP99, "
             "latencyP95, gpuUtilization, requestQueueDepth, latencyP99Ms, latencyP95Ms, gpuUtilizationPercent, "
-            "currentReplicas, engine, custom), got \"latencyP95\"",
+            "currentReplicas, readyReplicas, engine, custom), got \"latencyP95\"",
             "spec.metrics.custom[2]: set either prometheusQuery or engine + signal, not both",
             "spec.metrics.custom[3].weight: must be a finite number >= 0",
             "spec.metrics.custom[4]: needs prometheusQuery, or engine + signal (a preset, docs/metrics.md)",
