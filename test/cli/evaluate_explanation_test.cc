@@ -141,5 +141,37 @@ TEST_CASE("evaluate: Burst prints whether it panics, since when, and the windows
   CHECK(evaluateJson(file, full).at("panic").at("saturated") == true);
 }
 
+TEST_CASE("evaluate: ready and serving replicas, said when they differ from current") {
+  TempDir dir;
+  const std::string file = dir.write("predictive.yaml", policyYaml("Predictive")).string();
+  // 4 requested, 2 ready: waiting 40 is 40 / (5 x 2) = 4 per serving pod, 4 x 2 / 4 = 2 as the algorithm sees it.
+  const std::vector<std::string> starting = {"--current-replicas", "4", "--ready-replicas", "2", "--metric",
+                                             "waiting=40"};
+  const CommandResult text = evaluate(file, starting);
+  CAPTURE(text.out);
+  CHECK(hasLine(text.out, "ready:       2"));
+  CHECK(hasLine(text.out, "serving:     2 (per-pod ratios on the ready replicas)"));
+  const nlohmann::json decision = evaluateJson(file, starting);
+  CHECK(decision.at("readyReplicas") == 2);
+  CHECK(decision.at("servingReplicas") == 2);
+
+  // All ready: ready said, serving is current and not.
+  const std::vector<std::string> ready = {"--current-replicas", "4", "--ready-replicas", "4", "--metric",
+                                          "waiting=40"};
+  const std::string allReady = evaluate(file, ready).out;
+  CHECK(hasLine(allReady, "ready:       4"));
+  CHECK(allReady.find("serving:") == std::string::npos);
+  CHECK(evaluateJson(file, ready).at("servingReplicas") == 4);
+
+  // spec.startupAware: false counts on the current replicas while some start.
+  const std::string unaware =
+      dir.write("unaware.yaml", policyYaml("Predictive") + "  startupAware: false\n").string();
+  const std::string counted = evaluate(unaware, starting).out;
+  CAPTURE(counted);
+  CHECK(hasLine(counted, "ready:       2"));
+  CHECK(counted.find("serving:") == std::string::npos);
+  CHECK(evaluateJson(unaware, starting).at("servingReplicas") == 4);
+}
+
 }  // namespace
 }  // namespace kubeai::testing

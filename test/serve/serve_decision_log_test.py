@@ -141,17 +141,36 @@ class ExplanationLogTest(ServeTestCase):
     when they differ from current) and what Predictive (forecast, horizon, decided) or Burst
     (panic, since) saw."""
 
-    def line_where(self, predicate, what, after):
-        return self.serve.wait_for_log(lambda r: r.get("msg") == "desired replicas" and predicate(r), 5.0, what,
+    # Predictive's model takes a trend only from observations at least 5 s apart (a cycle the
+    # metrics file triggers right after another moves its level alone): a cycle every 6 s gives
+    # the next one.
+    INTERVAL = "6s"
+
+    def line_where(self, predicate, what, after, timeout=5.0):
+        return self.serve.wait_for_log(lambda r: r.get("msg") == "desired replicas" and predicate(r), timeout, what,
                                        after=after)
+
+    def start(self, text, metrics):
+        """start_serve's files, with a cycle every INTERVAL."""
+        self.dir = tempfile.mkdtemp(prefix="kubeai-explanation-log-")
+        self.addCleanup(shutil.rmtree, self.dir, ignore_errors=True)
+        self.policy_dir = os.path.join(self.dir, "policies")
+        os.mkdir(self.policy_dir)
+        with open(os.path.join(self.policy_dir, "chat.yaml"), "w") as out:
+            out.write(text)
+        self.metrics = dict(metrics)
+        self.metrics_file = os.path.join(self.dir, "metrics.yaml")
+        self.write_metrics()
+        self.serve = h.Serve(h.ARGS.scaler, ["--policy-dir", self.policy_dir, "--metrics-file", self.metrics_file,
+                                             "--evaluation-interval", self.INTERVAL], self.dir)
+        self.addCleanup(ServeTestCase.stop_serve, self.serve)
 
     def test_ready_serving_and_the_forecast(self):
         # One of 2 replicas ready: per-pod ratios count the one serving. A horizon of an hour,
         # so that any rising trend decides.
-        self.start_serve(self, self.addCleanup,
-                         policies={"chat.yaml": algorithm_policy("Predictive", '{horizonSeconds: "3600"}')},
-                         metrics={"default/chat": {"currentReplicas": 2, "readyReplicas": 1,
-                                                   "gpuUtilizationPercent": 35, "requestQueueDepth": 2}})
+        self.start(algorithm_policy("Predictive", '{horizonSeconds: "3600"}'),
+                   {"default/chat": {"currentReplicas": 2, "readyReplicas": 1, "gpuUtilizationPercent": 35,
+                                     "requestQueueDepth": 2}})
         line = self.line_where(lambda r: True, "the first decision", 0)
         self.assertEqual((line["current"], line["ready"], line["serving"]), ("2", "1", "1"))
         # The model's first observation: no trend, so the forecast is the demand now and MaxRatio decides.
@@ -160,12 +179,13 @@ class ExplanationLogTest(ServeTestCase):
         self.assertRegex(line["forecast"], r"^\d+\.\d\d$")
         self.assertNotIn("panic", line)
 
-        # All ready, and the load rising: the trend an hour ahead decides (capped at maxReplicas).
+        # All ready, and the load rising: the trend an hour ahead decides (capped at maxReplicas)
+        # from the first cycle 5 s or more after the last observation.
         mark = self.serve.log_mark()
         self.metrics["default/chat"] = {"currentReplicas": 2, "readyReplicas": 2, "gpuUtilizationPercent": 70,
                                         "requestQueueDepth": 10}
         self.write_metrics()
-        line = self.line_where(lambda r: r.get("decided") == "true", "a decision the forecast made", mark)
+        line = self.line_where(lambda r: r.get("decided") == "true", "a decision the forecast made", mark, 20.0)
         self.assertEqual(line["reason"], "scaled ahead of the forecast demand")
         self.assertEqual(line["horizon"], "3600s(parameter)")
         self.assertGreater(float(line["forecast"]), float(line["current"]))
@@ -173,9 +193,8 @@ class ExplanationLogTest(ServeTestCase):
         self.assertNotIn("serving", line)
 
     def test_panic_on_and_since(self):
-        self.start_serve(self, self.addCleanup, policies={"chat.yaml": algorithm_policy("Burst")},
-                         metrics={"default/chat": {"currentReplicas": 2, "readyReplicas": 2,
-                                                   "gpuUtilizationPercent": 35, "requestQueueDepth": 0}})
+        self.start(algorithm_policy("Burst"), {"default/chat": {"currentReplicas": 2, "readyReplicas": 2,
+                                                                 "gpuUtilizationPercent": 35, "requestQueueDepth": 0}})
         # GPU 35/70 = 0.5: calm, ceil(2 x 0.5) = 1; off says no since.
         line = self.line_where(lambda r: True, "the first decision", 0)
         self.assertEqual(line["panic"], "off")
