@@ -15,6 +15,9 @@ constexpr NumberParameter kAlpha{"alpha", 0.0, 1.0, true};
 constexpr NumberParameter kBeta{"beta", 0.0, 1.0, true};
 // Demand in replicas' worth beyond this many times maxReplicas is read as this.
 constexpr double kDemandCeilingFactor = 4.0;
+// A forecast never asks for more than this many times the demand now (at
+// least one replica's worth).
+constexpr double kMaxGrowthPerHorizon = 2.0;
 // A forecast below this many replicas' worth is 0.
 constexpr double kNegligibleDemand = 0.05;
 
@@ -104,7 +107,10 @@ Result<AlgorithmOutput> PredictiveAlgorithm::compute(const AlgorithmInput& input
     holtObserve(state, demand, input.now, parameters.holt,
                 replicasMoved && !input.readyCounted ? HoltUpdate::kLevelOnly : HoltUpdate::kFull);
     state.replicas = input.currentReplicas;
-    double forecast = holtForecast(state, horizon);
+    // At most twice the demand now a horizon ahead: a metric that climbs
+    // with its own backlog while the pods start (a queue, a saturation)
+    // would otherwise have its climb extended a start-up further.
+    double forecast = std::min(holtForecast(state, horizon), kMaxGrowthPerHorizon * std::max(demand, 1.0));
     if (forecast < kNegligibleDemand) {
       forecast = 0.0;  // the smoothing's residue as the load falls to 0, not load
     }

@@ -118,23 +118,23 @@ TEST_CASE("Predictive: a constant load never scales up, at any horizon") {
 }
 
 TEST_CASE("Predictive: on a ramp it asks a horizon ahead, MaxRatio only for now") {
-  // Demand 2 + 0.1 t replicas' worth on 4 replicas: GPU = demand / 4 x 80 %.
-  // Horizon 120 s: the forecast at t is 2 + 0.1 (t + 120).
+  // Demand 20 + 0.1 t replicas' worth on 40 replicas: GPU = demand / 40 x 80 %.
+  // Horizon 120 s: the forecast at t is 20 + 0.1 (t + 120), under twice the demand.
   const Policy policy = predictivePolicy("120");
   const auto registry = AlgorithmRegistry::withBuiltins();
-  History history = firstSightHistory(4, at(0));
+  History history = firstSightHistory(40, at(0));
   struct Row {
     int t;
     std::int32_t desired;
     bool decided;
   };
-  // t = 0: 2 replicas' worth, no trend yet: MaxRatio's 2 (a scale-down, not the forecast's).
-  // t = 15: 3.5 now, 15.5 ahead -> 16.  t = 30: 5 now, 17 ahead -> 17.
-  const Row rows[] = {{0, 2, false}, {15, 16, true}, {30, 17, true}, {45, 19, true}};
+  // t = 0: 20 replicas' worth, no trend yet: MaxRatio's 20 (a scale-down, not the forecast's).
+  // t = 15: 21.5 now, 33.5 ahead -> 34.  t = 30: 23 now, 35 ahead -> 35.
+  const Row rows[] = {{0, 20, false}, {15, 34, true}, {30, 35, true}};
   for (const Row& row : rows) {
     CAPTURE(row.t);
-    const double demand = 2.0 + 0.1 * row.t;
-    Outcome outcome = decide(policy, gpu(4, demand / 4.0 * 80.0), std::move(history), at(row.t), *registry);
+    const double demand = 20.0 + 0.1 * row.t;
+    Outcome outcome = decide(policy, gpu(40, demand / 40.0 * 80.0), std::move(history), at(row.t), *registry);
     const Decision& decision = outcome.decision;
     CHECK(decision.recommendedReplicas == row.desired);
     REQUIRE(decision.forecast);
@@ -200,10 +200,10 @@ TEST_CASE("Predictive: a restart resumes the models, the start-up time and a pan
   // first would have.
   const Policy policy = predictivePolicy("120");
   const auto registry = AlgorithmRegistry::withBuiltins();
-  History history = firstSightHistory(4, at(0));
+  History history = firstSightHistory(30, at(0));
   Decision last;
   for (int t = 0; t <= 30; t += 15) {
-    Outcome outcome = decide(policy, gpu(4, (2.0 + 0.1 * t) / 4.0 * 80.0), std::move(history), at(t), *registry);
+    Outcome outcome = decide(policy, gpu(30, (20.0 + 0.1 * t) / 30.0 * 80.0), std::move(history), at(t), *registry);
     history = std::move(outcome.history);
     last = outcome.decision;
   }
@@ -214,16 +214,16 @@ TEST_CASE("Predictive: a restart resumes the models, the start-up time and a pan
   seed.panicSince = at(10);
   seed.panicLastOverAt = at(20);
   seed.maxPanicReplicas = 9;
-  const History resumed = firstSightHistory(4, at(40), seed);
+  const History resumed = firstSightHistory(30, at(40), seed);
   REQUIRE(resumed.memory.forecasts.size() == 1);
   CHECK(resumed.memory.forecasts[0].trendPerSecond == doctest::Approx(0.1));
   CHECK(resumed.startup.samplesMs == std::vector<std::int64_t>{95'000});
   CHECK(resumed.memory.burst.panicSince == at(10));
   CHECK(resumed.memory.burst.maxPanicReplicas == 9);
-  Outcome next = decide(policy, gpu(4, (2.0 + 0.1 * 45) / 4.0 * 80.0), resumed, at(45), *registry);
+  Outcome next = decide(policy, gpu(30, (20.0 + 0.1 * 45) / 30.0 * 80.0), resumed, at(45), *registry);
   REQUIRE(next.decision.forecast);
-  CHECK(next.decision.forecast->forecastReplicas == doctest::Approx(2.0 + 0.1 * 45 + 12.0));
-  CHECK(next.decision.recommendedReplicas == 19);
+  CHECK(next.decision.forecast->forecastReplicas == doctest::Approx(20.0 + 0.1 * 45 + 12.0));
+  CHECK(next.decision.recommendedReplicas == 37);
 
   // A model stamped after now (another node's clock) is not resumed.
   PublishedSeed ahead{4, at(30)};
@@ -330,6 +330,17 @@ TEST_CASE("Predictive: a forecast within tolerance of current is the larger answ
   CHECK(y.decision.forecast->forecastDesired == 10);
   CHECK(y.decision.recommendedReplicas == 10);
   CHECK(y.decision.forecast->decided);
+}
+
+TEST_CASE("Predictive: a forecast is at most twice the demand now") {
+  const auto registry = AlgorithmRegistry::withBuiltins();
+  const Policy policy = predictive("600");
+  History history = firstSightHistory(10, at(0));
+  Outcome a = step(policy, std::move(history), 0, 10, 40.0, 10, *registry);     // 5 replicas' worth
+  Outcome b = step(policy, std::move(a.history), 15'000, 10, 48.0, 10, *registry);  // 6, +4 a minute
+  // 6 + 600 s x 4/60 = 46 uncapped; 12 capped.
+  CHECK(b.decision.forecast->forecastReplicas == doctest::Approx(12.0));
+  CHECK(b.decision.recommendedReplicas == 12);
 }
 
 TEST_CASE("Predictive: the smoothing's residue never keeps a replica from zero") {
