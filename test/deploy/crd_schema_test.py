@@ -150,7 +150,7 @@ def signal_rule():
 
 RESERVED_RULE = ("!(self.name in [" + ", ".join("'%s'" % n for n in (
     "latency", "latencyP99", "latencyP95", "gpuUtilization", "requestQueueDepth", "latencyP99Ms", "latencyP95Ms",
-    "gpuUtilizationPercent", "currentReplicas", "engine", "custom")) + "])")
+    "gpuUtilizationPercent", "currentReplicas", "readyReplicas", "engine", "custom")) + "])")
 
 
 # The CRD's CEL rules in Python, keyed by (the object they sit on, the rule's text).
