@@ -103,6 +103,10 @@ Result<AlgorithmOutput> PredictiveAlgorithm::compute(const AlgorithmInput& input
     // Without the ready replicas counted, our own scale-up moves ratio x
     // current while the metrics still describe the pods before it: that jump
     // is no trend of the load.
+    // A model resumed from a status anyone may write, or kept across an edit
+    // of maxReplicas, is brought within what live demand can be.
+    state.level = std::clamp(state.level, 0.0, demandCeiling);
+    state.trendPerSecond = std::clamp(state.trendPerSecond, -demandCeiling / 5.0, demandCeiling / 5.0);
     const bool replicasMoved = state.replicas >= 0 && state.replicas != input.currentReplicas;
     holtObserve(state, demand, input.now, parameters.holt,
                 replicasMoved && !input.readyCounted ? HoltUpdate::kLevelOnly : HoltUpdate::kFull);

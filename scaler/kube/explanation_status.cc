@@ -57,12 +57,15 @@ StatusChange compareForecasts(const ForecastStatus& was, const ForecastStatus& i
 }
 
 StatusChange comparePanics(const PanicStatus& was, const PanicStatus& is) {
+  // While panicking, lastOverThreshold is what a restart resumes the panic
+  // from (status_seed.h): written at the limited rate (a minute), it would be
+  // a stable window old, and the panic dropped, at the first decision after a
+  // restart. A panic is short; each extension is written.
   if (was.panicking != is.panicking || was.since != is.since || was.maxPanicReplicas != is.maxPanicReplicas ||
-      cents(was.panicThreshold) != cents(is.panicThreshold)) {
+      cents(was.panicThreshold) != cents(is.panicThreshold) ||
+      (is.panicking && was.lastOverThreshold != is.lastOverThreshold)) {
     return StatusChange::kSignificant;
   }
-  // lastOverThreshold moving is kept at the limited rate, not dropped: a
-  // restart resumes the panic from it (status_seed.h).
   // saturated follows the load as the ratio does.
   const bool moved = was.lastOverThreshold != is.lastOverThreshold || was.saturated != is.saturated ||
                      cents(was.stableReplicas) != cents(is.stableReplicas) ||

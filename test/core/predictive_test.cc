@@ -225,6 +225,14 @@ TEST_CASE("Predictive: a restart resumes the models, the start-up time and a pan
   CHECK(next.decision.forecast->forecastReplicas == doctest::Approx(20.0 + 0.1 * 45 + 12.0));
   CHECK(next.decision.recommendedReplicas == 37);
 
+  // A model from a status anyone may write is brought within live demand's bounds (4 x maxReplicas).
+  PublishedSeed wild{30, at(30)};
+  wild.forecastModels = {HoltState{MetricSlot::kGpuUtilization, 1e300, 1e300, at(30), 12}};
+  Outcome tamed = decide(policy, gpu(30, 80.0), firstSightHistory(30, at(40), wild), at(45), *registry);
+  CHECK(tamed.decision.forecast->forecastReplicas <= 2 * 30.0 + 1e-9);
+  CHECK(std::isfinite(tamed.decision.forecast->trendPerMinute));
+  CHECK(std::abs(tamed.decision.forecast->trendPerMinute) <= 400.0 / 5.0 * 60.0);
+
   // A model stamped after now (another node's clock) is not resumed.
   PublishedSeed ahead{4, at(30)};
   ahead.forecastModels = last.forecastModels;

@@ -353,9 +353,10 @@ TEST_CASE("compareStatus: the forecast and panic moving are kMetricsOnly, their 
       {"the panic mean", [](PolicyStatus& s) { s.panic->panicReplicas = 9.0; }, StatusChange::kMetricsOnly},
       {"the ratio", [](PolicyStatus& s) { s.panic->panicRatio = 2.2; }, StatusChange::kMetricsOnly},
       {"saturated", [](PolicyStatus& s) { s.panic->saturated = true; }, StatusChange::kMetricsOnly},
-      // Kept at the limited rate: a restart resumes the panic from it.
+      // Written at once while panicking: a restart resumes the panic from it,
+      // and a minute old it would already have ended the panic.
       {"last over the threshold", [](PolicyStatus& s) { s.panic->lastOverThreshold = "2026-11-28T01:00:00Z"; },
-       StatusChange::kMetricsOnly},
+       StatusChange::kSignificant},
       {"the panic ending", [](PolicyStatus& s) { s.panic->panicking = false; }, StatusChange::kSignificant},
       {"another panic", [](PolicyStatus& s) { s.panic->since = "2026-11-28T01:00:00Z"; }, StatusChange::kSignificant},
       {"the most asked for", [](PolicyStatus& s) { s.panic->maxPanicReplicas = 12; }, StatusChange::kSignificant},
