@@ -202,6 +202,11 @@ std::vector<core::Result<MetricReading>> PrometheusMetricSource::read(const std:
       }
       const std::size_t index = *plan.query[slot];
       const Value& value = values[index];
+      if (!value.ok() && slot == kReadyReplicas) {
+        // Ready replicas only sharpen a decision (start-up awareness): their
+        // query failing leaves them unknown, and the policy decided, not stale.
+        continue;
+      }
       if (!value.ok()) {
         appendError(errors, slotName(slot, metrics), value.error().message);
         continue;
@@ -209,6 +214,9 @@ std::vector<core::Result<MetricReading>> PrometheusMetricSource::read(const std:
       if (slot == kReplicas || slot == kReadyReplicas) {
         // An empty result stays nullopt: no replica data, or ready replicas unknown.
         auto replicas = replicaCount(value.value().value, expressions[index]);
+        if (!replicas.ok() && slot == kReadyReplicas) {
+          continue;  // unknown, as above
+        }
         if (!replicas.ok()) {
           appendError(errors, slotName(slot, metrics), replicas.error().message);
         } else {
