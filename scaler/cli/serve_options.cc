@@ -40,7 +40,7 @@ core::Status checkServeOptions(const ServeOptions& options) {
     return core::Error{"--prometheus-timeout must be greater than 0"};
   }
   if (options.kubernetes && !options.replicasQuery.empty()) {
-    return core::Error{"--replicas-query has no use with --kubernetes: the replicas come from /scale"};
+    return core::Error{"--replicas-query has no use with --kubernetes: the replicas come from the Kubernetes API"};
   }
   if (fromPrometheus && !options.replicasQuery.empty()) {
     if (auto replicas = source::prometheus::checkReplicasQuery(options.replicasQuery); !replicas.ok()) {

@@ -69,7 +69,7 @@ core::Result<MetricSources> makeMetricSources(const ServeOptions& options) {
   sources.prometheusClient = std::move(client).value();
   source::prometheus::PrometheusSourceOptions sourceOptions;
   sourceOptions.queries.replicasQuery = options.replicasQuery;
-  // With --kubernetes the replicas come from /scale (ScaleReplicaSource).
+  // With --kubernetes the replicas come from the targets (ScaleReplicaSource).
   sourceOptions.queries.queryReplicas = !options.kubernetes;
   sourceOptions.onWarning = [](const std::string& query, const std::string& warning) {
     logEvent(LogLevel::kWarn, "Prometheus warning", {{"warning", warning}, {"query", query}});
