@@ -11,12 +11,6 @@
 namespace kubeai::cli {
 namespace {
 
-std::string formatRatio(double ratio) {
-  char buffer[32];
-  std::snprintf(buffer, sizeof(buffer), "%.3f", ratio);
-  return buffer;
-}
-
 std::string direction(const core::Decision& decision) {
   if (decision.desiredReplicas > decision.currentReplicas) {
     return "scale up";
@@ -25,13 +19,6 @@ std::string direction(const core::Decision& decision) {
     return "scale down";
   }
   return "hold";
-}
-
-// Two decimals: replicas' worth, as status.forecast and status.panic write them.
-std::string formatReplicas(double replicas) {
-  char buffer[32];
-  std::snprintf(buffer, sizeof(buffer), "%.2f", replicas);
-  return buffer;
 }
 
 std::string formatSeconds(double seconds) {
@@ -193,6 +180,18 @@ std::string decisionToText(const std::string& policyKey, const core::Decision& d
   const std::string_view limitedBy = core::limitedByName(decision.limitedBy);
   out << "limited by:  " << (limitedBy.empty() ? "nothing" : limitedBy) << "\n";
   return out.str();
+}
+
+std::string formatRatio(double ratio) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof(buffer), "%.3f", ratio);
+  return buffer;
+}
+
+std::string formatReplicas(double replicas) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof(buffer), "%.2f", replicas);
+  return buffer;
 }
 
 }  // namespace kubeai::cli

@@ -28,4 +28,11 @@ nlohmann::json decisionToJson(const core::Decision& decision, const core::Metric
 std::string decisionToText(const std::string& policyKey, const core::Decision& decision,
                            const core::MetricsSpec& metrics);
 
+// A ratio with three decimals, as `evaluate` and serve's log line print them.
+std::string formatRatio(double ratio);
+
+// Replicas' worth (a forecast, a panic's means) with two decimals, as
+// status.forecast and status.panic write them.
+std::string formatReplicas(double replicas);
+
 }  // namespace kubeai::cli

@@ -6,6 +6,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cli/decision_output.h"
 #include "cli/freed_memory.h"
 #include "cli/logging.h"
 #include "core/metric_slot.h"
@@ -13,20 +14,6 @@
 
 namespace kubeai::cli {
 namespace {
-
-// Three decimals, as `evaluate` prints ratios.
-std::string formatRatio(double ratio) {
-  char buffer[32];
-  std::snprintf(buffer, sizeof(buffer), "%.3f", ratio);
-  return buffer;
-}
-
-// A forecast demand in replicas' worth: two decimals, as status.forecast.
-std::string formatReplicas(double replicas) {
-  char buffer[32];
-  std::snprintf(buffer, sizeof(buffer), "%.2f", replicas);
-  return buffer;
-}
 
 // "95.25s(measured)": the horizon and where it came from.
 std::string formatHorizon(const core::ForecastExplanation& forecast) {
