@@ -275,9 +275,11 @@ def report(results):
         b, m, p = r[f"burst-{grid}"], r[f"smoothed-{grid}"], r[f"maxratio-{grid}"]
         out.append(f"| {target} % | {b['gpuHours']:.2f} | {violations(b)} | {b['reversals']} | {m['gpuHours']:.2f} | "
                    f"{violations(m)} | {m['reversals']} | {p['gpuHours']:.2f} | {violations(p)} | {p['reversals']} |")
-        # At 80 % the smoothed MaxRatio flaps too (5 reversals against 6): fewer
-        # violations are required at every target, no more flapping where it is calm.
-        if not violations(b) < violations(m) or (target < 80 and b["reversals"] > m["reversals"]):
+        # Fewer violations than MaxRatio smoothed like it, no more than plain
+        # MaxRatio (which reacts as fast as panic mode can at this interval),
+        # and no more flapping than either.
+        if not violations(b) < violations(m) or violations(b) > violations(p) or \
+                b["reversals"] > min(m["reversals"], p["reversals"]):
             holds["burst"] = False
     out += [""]
 

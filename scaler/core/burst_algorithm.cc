@@ -145,8 +145,11 @@ Result<AlgorithmOutput> BurstAlgorithm::compute(const AlgorithmInput& input) con
   AlgorithmOutput output{stable.replicas, stable.held ? kReasonWithinTolerance : kReasonBurstStable,
                          explanation.stableReplicas / current, stable.held, {}, {}};
   if (state.panicSince) {
-    const RatioScaling panic =
-        scaleByRatio(input.currentReplicas, explanation.panicReplicas / current, input.tolerance);
+    // Saturated, the load is at least the threshold times what serves.
+    const double panicDemand = saturated && input.metrics.size() > 0
+                                   ? std::max(explanation.panicReplicas, parameters.panicThreshold * serving)
+                                   : explanation.panicReplicas;
+    const RatioScaling panic = scaleByRatio(input.currentReplicas, panicDemand / current, input.tolerance);
     std::int32_t desired = std::max({stable.replicas, panic.replicas, input.currentReplicas});
     if (desired > state.maxPanicReplicas) {
       state.maxPanicReplicas = desired;

@@ -15,7 +15,8 @@ inline constexpr const char* kReasonBurstPanic = "panic: scaled on the panic win
 // serving. Then it panics: it scales on the larger of the two means and never
 // lower than the most it asked for since the panic began, nor than the
 // current replicas. A metric in percent at 100 % (saturated: it cannot show a
-// load of 2x) counts as over the threshold. Each decision still over the threshold extends the panic;
+// load of 2x) counts as over the threshold, and the load as at least the
+// threshold times the replicas serving. Each decision still over the threshold extends the panic;
 // it ends only once a stable window has passed without one.
 //
 // Parameters: stableWindowSeconds [1, 3600], panicWindowSeconds [1,

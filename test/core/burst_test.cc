@@ -100,11 +100,12 @@ TEST_CASE("Burst: a saturated percentage counts as over the threshold") {
   REQUIRE(full.decision.panic);
   CHECK(full.decision.panic->saturated);
   CHECK(full.decision.panic->panicking);
-  CHECK(full.decision.recommendedReplicas == 5);
-  Outcome calm = decide(policy, gpu(5, 60.0), std::move(full.history), at(30), *registry);
+  // The load is read as at least 2.0 x the 4 serving: 8, where 1.25 x 4 gives 5.
+  CHECK(full.decision.recommendedReplicas == 8);
+  Outcome calm = decide(policy, gpu(8, 60.0), std::move(full.history), at(30), *registry);
   CHECK(calm.decision.panic->panicking);  // 30 s since the last over: still panicking
-  CHECK(calm.decision.recommendedReplicas == 5);
-  Outcome over = decide(policy, gpu(5, 60.0), std::move(calm.history), at(60), *registry);
+  CHECK(calm.decision.recommendedReplicas == 8);
+  Outcome over = decide(policy, gpu(8, 60.0), std::move(calm.history), at(60), *registry);
   CHECK_FALSE(over.decision.panic->panicking);
   CHECK_FALSE(over.decision.panic->saturated);
 }
