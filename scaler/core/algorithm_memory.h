@@ -25,6 +25,9 @@ struct HoltState {
   // The current replicas at that observation (kept in memory only): a change
   // the demand cannot see past moves the level, never the trend.
   std::int32_t replicas = -1;
+  // The metric's target at that observation (in memory only; 0: unknown, as
+  // after a restart): an edit of it restarts the model.
+  double target = 0.0;
 };
 
 struct DemandSample {

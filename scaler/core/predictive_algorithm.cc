@@ -94,12 +94,20 @@ Result<AlgorithmOutput> PredictiveAlgorithm::compute(const AlgorithmInput& input
   const double demandCeiling = kDemandCeilingFactor * std::max(input.maxReplicas, 1);
   HoltState scratch;
   bool first = true;
-  for (const MetricRatio& metric : input.ratios) {
+  for (std::size_t i = 0; i < input.ratios.size(); ++i) {
+    const MetricRatio& metric = input.ratios[i];
     const double demand = std::min(metric.ratio * current, demandCeiling);
     HoltState& state = input.memory != nullptr ? stateOf(input.memory->forecasts, metric.slot) : scratch;
     if (input.memory == nullptr) {
       state = HoltState{.slot = metric.slot};
     }
+    // An edit of the metric's target moves its demand at once: that step is
+    // the policy's, not the load's, so the model starts again.
+    const double target = i < input.metrics.size() ? input.metrics[i].target : 0.0;
+    if (state.target > 0.0 && target != state.target) {
+      state = HoltState{.slot = metric.slot};
+    }
+    state.target = target;
     // Without the ready replicas counted, our own scale-up moves ratio x
     // current while the metrics still describe the pods before it: that jump
     // is no trend of the load.

@@ -340,6 +340,19 @@ TEST_CASE("Predictive: a forecast within tolerance of current is the larger answ
   CHECK(y.decision.forecast->decided);
 }
 
+TEST_CASE("Predictive: an edit of a metric's target restarts its model, not a trend") {
+  const auto registry = AlgorithmRegistry::withBuiltins();
+  Policy policy = predictive("120");
+  History history = firstSightHistory(10, at(0));
+  Outcome a = step(policy, std::move(history), 0, 10, 40.0, 10, *registry);
+  Outcome b = step(policy, std::move(a.history), 15'000, 10, 40.0, 10, *registry);
+  policy.spec.metrics.gpuUtilization->targetPercentage = 40.0;  // from 80: the same load is twice the demand
+  Outcome c = step(policy, std::move(b.history), 30'000, 10, 40.0, 10, *registry);
+  CHECK(c.decision.forecast->observations == 1);
+  CHECK(c.decision.forecast->trendPerMinute == 0.0);
+  CHECK(c.decision.recommendedReplicas == 10);
+}
+
 TEST_CASE("Predictive: a forecast is at most twice the demand now") {
   const auto registry = AlgorithmRegistry::withBuiltins();
   const Policy policy = predictive("600");
