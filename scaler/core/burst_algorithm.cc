@@ -129,7 +129,7 @@ Result<AlgorithmOutput> BurstAlgorithm::compute(const AlgorithmInput& input) con
   // burst panic mode exists for. A saturated metric counts as over.
   bool saturated = false;
   for (const MetricDetail& metric : input.metrics) {
-    saturated = saturated || (metric.unit == "percent" && metric.value >= 100.0);
+    saturated = saturated || isSaturated(metric.unit, metric.value);
   }
   explanation.saturated = saturated;
   const bool over = saturated || explanation.panicRatio >= parameters.panicThreshold;
@@ -170,10 +170,7 @@ Result<AlgorithmOutput> BurstAlgorithm::compute(const AlgorithmInput& input) con
 
 Status BurstAlgorithm::validateParameters(const ValidateInput& input) const {
   Result<BurstParameters> parsed = parse(*input.parameters);
-  if (!parsed.ok()) {
-    return parsed.error();
-  }
-  return Ok{};
+  return parsed.ok() ? Status(Ok{}) : Status(parsed.error());
 }
 
 }  // namespace kubeai::core

@@ -54,7 +54,6 @@ class PresentMetrics {
   std::size_t count_ = 0;
 };
 
-constexpr std::string_view kPercentUnit = "percent";
 constexpr const char* kReasonStartingOverTarget =
     "holding current replicas: the ready ones are over target while the rest start";
 
@@ -100,7 +99,7 @@ void readSlots(const PolicySpec& spec, const Observation& observation, std::int3
       // that the pods are full, so the load may be any multiple of it, and the
       // replicas on their way are no known match for it. Such a ratio is a
       // lower bound, kept whole, and stacking scale-ups is how the HPA probes it.
-      const bool saturated = target.unit == kPercentUnit && *value >= 100.0;
+      const bool saturated = isSaturated(target.unit, *value);
       const bool scaled = !target.perReplica && !saturated && perPodScale < 1.0;
       const double ratio = scaled ? *computed * perPodScale : *computed;
       readyOverTarget = readyOverTarget || (scaled && *computed > 1.0);

@@ -1,5 +1,7 @@
 #include "core/history.h"
 
+#include "core/startup_tracking.h"
+
 #include <algorithm>
 
 namespace kubeai::core {
@@ -19,7 +21,7 @@ History firstSightHistory(std::int32_t currentReplicas, TimePoint now, const std
     return history;
   }
   if (seed->measuredStartup && seed->measuredStartup->count() >= 0) {
-    history.startup.samplesMs.push_back(std::min<std::int64_t>(seed->measuredStartup->count(), 3'600'000));
+    history.startup.samplesMs.push_back(std::min(seed->measuredStartup->count(), std::int64_t{kMaxMeasuredStartup.count()}));
   }
   for (const HoltState& model : seed->forecastModels) {
     // A model observed "later" than now (another node's clock) would ignore

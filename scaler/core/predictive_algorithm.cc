@@ -153,10 +153,7 @@ Result<AlgorithmOutput> PredictiveAlgorithm::compute(const AlgorithmInput& input
 
 Status PredictiveAlgorithm::validateParameters(const ValidateInput& input) const {
   Result<PredictiveParameters> parsed = parse(*input.parameters);
-  if (!parsed.ok()) {
-    return parsed.error();
-  }
-  return Ok{};
+  return parsed.ok() ? Status(Ok{}) : Status(parsed.error());
 }
 
 }  // namespace kubeai::core

@@ -1,6 +1,7 @@
 #include "core/startup_tracking.h"
 
 #include <algorithm>
+#include <array>
 
 namespace kubeai::core {
 namespace {
@@ -60,9 +61,17 @@ std::optional<std::chrono::milliseconds> measuredStartup(const StartupTracking& 
     return std::nullopt;
   }
   // The median: one image pulled from a cold registry moves a mean, not it.
-  std::vector<std::int64_t> sorted = tracking.samplesMs;
-  std::sort(sorted.begin(), sorted.end());
-  const std::size_t n = sorted.size();
+  // Every decision asks, so it sorts a copy on the stack, not the heap.
+  std::array<std::int64_t, kStartupSamples> sorted{};
+  const std::size_t n = std::min(tracking.samplesMs.size(), kStartupSamples);
+  for (std::size_t i = 0; i < n; ++i) {  // insertion: eight at most
+    const std::int64_t sample = tracking.samplesMs[tracking.samplesMs.size() - n + i];
+    std::size_t j = i;
+    for (; j > 0 && sorted[j - 1] > sample; --j) {
+      sorted[j] = sorted[j - 1];
+    }
+    sorted[j] = sample;
+  }
   const std::int64_t median = n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
   return std::chrono::milliseconds(std::clamp<std::int64_t>(median, 0, kMaxMeasuredStartup.count()));
 }
