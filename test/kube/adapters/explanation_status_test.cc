@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "explained_policy.h"
 #include "core/algorithm_registry.h"
 #include "core/decide.h"
 #include "core/history.h"
@@ -27,25 +28,8 @@ using namespace std::chrono_literals;
 const core::TimePoint kT0 = *parseTime("2026-11-28T01:00:00Z");
 const std::vector<std::string> kAlgorithms = {"AverageRatio", "Burst", "MaxRatio", "Predictive", "WeightedRatio"};
 
-// GPU (slot 2) and a custom metric (slot 4, "waiting"), so that names come
-// from the policy and not from the slot numbers.
-constexpr const char* kPolicyYaml = R"(
-apiVersion: kubeai.io/v1alpha1
-kind: AIInferenceAutoscalerPolicy
-metadata: {name: chat, namespace: ml, generation: 3, uid: uid-1}
-spec:
-  targetRef: {kind: Deployment, name: chat}
-  maxReplicas: 40
-  metrics:
-    latency: {enabled: false}
-    gpuUtilization: {targetPercentage: 80}
-    custom:
-      - {name: waiting, prometheusQuery: 'sum(waiting)', target: {type: AverageValue, value: 5}}
-  algorithm: {name: Predictive}
-)";
-
 core::Policy makePolicy(const std::string& algorithm = "Predictive") {
-  const policy::PolicyFile file = policy::parsePolicyYaml(kPolicyYaml);
+  const policy::PolicyFile file = policy::parsePolicyYaml(testing::kExplainedPolicyYaml);
   REQUIRE(file.policies.size() == 1);
   REQUIRE(file.policies[0].ok());
   core::Policy policy = file.policies[0].policy;

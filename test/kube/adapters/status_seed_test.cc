@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "explained_policy.h"
 #include "core/algorithm_registry.h"
 #include "core/decide.h"
 #include "kube/client/kube_time.h"
@@ -138,30 +139,12 @@ TEST_CASE("StatusWriter::seedFor: what the API's status last said, for the gener
   CHECK(client.requests().empty());
 }
 
-
 // --- What Predictive, Burst and start-up awareness keep (issue 14) ---------
-
-// GPU (slot 2) and a custom metric "waiting" (slot 4): models come back by
-// the policy's names, not by slot numbers.
-constexpr const char* kExplainedYaml = R"(
-apiVersion: kubeai.io/v1alpha1
-kind: AIInferenceAutoscalerPolicy
-metadata: {name: chat, namespace: ml, generation: 3, uid: uid-1}
-spec:
-  targetRef: {kind: Deployment, name: chat}
-  maxReplicas: 40
-  metrics:
-    latency: {enabled: false}
-    gpuUtilization: {targetPercentage: 80}
-    custom:
-      - {name: waiting, prometheusQuery: 'sum(waiting)', target: {type: AverageValue, value: 5}}
-  algorithm: {name: Predictive}
-)";
 
 constexpr core::MetricSlot kWaiting = core::customSlot(0);
 
 core::Policy explainedPolicy(const std::string& algorithm = "Predictive") {
-  const policy::PolicyFile file = policy::parsePolicyYaml(kExplainedYaml);
+  const policy::PolicyFile file = policy::parsePolicyYaml(testing::kExplainedPolicyYaml);
   REQUIRE(file.policies.size() == 1);
   REQUIRE(file.policies[0].ok());
   core::Policy policy = file.policies[0].policy;
