@@ -513,7 +513,9 @@ class Store:
     def _record(self, rt, type_, obj, old=None):
         self.log.append((int(obj["metadata"]["resourceVersion"]), type_, rt.key,
                          copy.deepcopy(obj), copy.deepcopy(old)))
-        if len(self.log) > self.LOG_LIMIT:
+        # Trimmed a tenth at a time: trimming on every record past the limit copied 100,000
+        # entries per write, which made set-ups of 100,000+ objects quadratic.
+        if len(self.log) > self.LOG_LIMIT + self.LOG_LIMIT // 10:
             dropped = self.log[: len(self.log) - self.LOG_LIMIT]
             self.log = self.log[len(self.log) - self.LOG_LIMIT:]
             self.compacted_rv = max(self.compacted_rv, dropped[-1][0])
@@ -552,10 +554,12 @@ class Store:
                 raise not_found(rt, name)
             return copy.deepcopy(obj)
 
-    def list(self, rt, ns, match, start_after=None):
-        """Sorted (namespace, name) snapshot of matching objects, and the current rv."""
+    def list(self, rt, ns, match, start_after=None, limit=0):
+        """Sorted (namespace, name) snapshot of matching objects, the current rv, and how many
+        more match past `limit` (0: no limit). Only the objects returned are copied: copying
+        every remaining one for each page made a paginated list of 100,000 quadratic."""
         with self.cond:
-            items = []
+            items, more = [], 0
             for (ons, oname), obj in sorted(self.objects[rt.key].items(),
                                             key=lambda kv: (kv[0][0] or "", kv[0][1])):
                 if ns and ons != ns:
@@ -563,8 +567,11 @@ class Store:
                 if start_after is not None and ((ons or ""), oname) <= start_after:
                     continue
                 if match(obj):
-                    items.append(copy.deepcopy(obj))
-            return items, self.rv
+                    if limit and len(items) >= limit:
+                        more += 1
+                    else:
+                        items.append(copy.deepcopy(obj))
+            return items, self.rv, more
 
     # -- writes ----------------------------------------------------------------------------------
 
@@ -744,32 +751,53 @@ class Store:
     def raw_put(self, obj):
         """Create or replace without any semantics (test set-up); returns the stored object."""
         with self.cond:
-            if not isinstance(obj, dict):
-                raise ApiError(400, "the object must be a JSON object")
-            rt = find_resource_by_kind(obj.get("apiVersion"), obj.get("kind"))
-            if rt is None:
-                raise ApiError(400, f"unknown apiVersion/kind {obj.get('apiVersion')}/"
-                                    f"{obj.get('kind')}")
-            meta = obj.setdefault("metadata", {})
-            if not meta.get("name"):
-                raise ApiError(400, "metadata.name is required")
-            if rt.namespaced:
-                meta.setdefault("namespace", "default")
-                self._ensure_namespace(meta["namespace"])
-            else:
-                meta.pop("namespace", None)
-            bucket = self.objects[rt.key]
-            key = self._bucket_key(rt, meta.get("namespace"), meta["name"])
-            old = bucket.get(key)
-            meta.setdefault("uid", old["metadata"]["uid"] if old else str(uuid.uuid4()))
-            meta.setdefault("creationTimestamp",
-                            old["metadata"]["creationTimestamp"] if old else now_rfc3339())
-            if rt.generation:
-                meta.setdefault("generation", old["metadata"].get("generation", 1) if old else 1)
-            meta["resourceVersion"] = self._next_rv()
-            bucket[key] = obj
-            self._record(rt, "MODIFIED" if old else "ADDED", obj, old)
-            return copy.deepcopy(obj)
+            return copy.deepcopy(self._raw_put_locked(obj))
+
+    def raw_put_many(self, objs):
+        """raw_put of each object of a list under one lock (set-ups of 100,000 objects, where
+        a request each is the bottleneck); all or nothing. Returns the count and the last
+        resourceVersion."""
+        if not isinstance(objs, list):
+            raise ApiError(400, "the body must be a JSON list of objects")
+        with self.cond:
+            for index, obj in enumerate(objs):
+                # Checked before any is stored, so a bad item leaves the store as it was.
+                if not isinstance(obj, dict) or not (obj.get("metadata") or {}).get("name") or \
+                        find_resource_by_kind(obj.get("apiVersion"), obj.get("kind")) is None:
+                    raise ApiError(400, f"item {index}: an object with a known apiVersion/kind "
+                                        f"and metadata.name is required")
+            for obj in objs:
+                self._raw_put_locked(obj)
+            return len(objs), self.rv
+
+    def _raw_put_locked(self, obj):
+        # With the lock held; returns the stored object itself, not a copy.
+        if not isinstance(obj, dict):
+            raise ApiError(400, "the object must be a JSON object")
+        rt = find_resource_by_kind(obj.get("apiVersion"), obj.get("kind"))
+        if rt is None:
+            raise ApiError(400, f"unknown apiVersion/kind {obj.get('apiVersion')}/"
+                                f"{obj.get('kind')}")
+        meta = obj.setdefault("metadata", {})
+        if not meta.get("name"):
+            raise ApiError(400, "metadata.name is required")
+        if rt.namespaced:
+            meta.setdefault("namespace", "default")
+            self._ensure_namespace(meta["namespace"])
+        else:
+            meta.pop("namespace", None)
+        bucket = self.objects[rt.key]
+        key = self._bucket_key(rt, meta.get("namespace"), meta["name"])
+        old = bucket.get(key)
+        meta.setdefault("uid", old["metadata"]["uid"] if old else str(uuid.uuid4()))
+        meta.setdefault("creationTimestamp",
+                        old["metadata"]["creationTimestamp"] if old else now_rfc3339())
+        if rt.generation:
+            meta.setdefault("generation", old["metadata"].get("generation", 1) if old else 1)
+        meta["resourceVersion"] = self._next_rv()
+        bucket[key] = obj
+        self._record(rt, "MODIFIED" if old else "ADDED", obj, old)
+        return obj
 
     def compact(self):
         with self.cond:
@@ -1308,7 +1336,11 @@ def make_handler(emulator):
                     emulator.requests = []
                 return self.send_json(200, {"cleared": True})
             if path == "/_emulator/objects" and self.command in ("PUT", "POST"):
-                return self.send_json(200, store.raw_put(self.json_body(raw)))
+                body = self.json_body(raw)
+                if isinstance(body, list):
+                    count, rv = store.raw_put_many(body)
+                    return self.send_json(200, {"count": count, "resourceVersion": str(rv)})
+                return self.send_json(200, store.raw_put(body))
             if path == "/_emulator/objects" and self.command == "GET":
                 with store.cond:
                     objs = [o for bucket in store.objects.values() for o in bucket.values()]
@@ -1468,13 +1500,11 @@ def make_handler(emulator):
                                         "objects that were created, modified, or deleted "
                                         "between the time the first chunk was returned and "
                                         "now may show up in the list.", "Expired")
-            items, rv = store.list(rt, ns, match, start_after)
+            items, rv, remaining = store.list(rt, ns, match, start_after, max(limit, 0))
             if list_rv is None:
                 list_rv = rv
             meta = {"resourceVersion": str(list_rv)}
-            if limit > 0 and len(items) > limit:
-                remaining = len(items) - limit
-                items = items[:limit]
+            if remaining:
                 last = items[-1]["metadata"]
                 meta["continue"] = base64.urlsafe_b64encode(json.dumps(
                     {"rv": list_rv, "start": [last.get("namespace") or "", last["name"]]}
@@ -1691,7 +1721,7 @@ def make_handler(emulator):
 
         def delete_collection(self, rt, ns, query, dry_run):
             match = self.matcher(query)
-            items, _ = store.list(rt, ns, match)
+            items, _, _ = store.list(rt, ns, match)
             deleted = []
             for item in items:
                 try:

@@ -421,6 +421,29 @@ class EmulatorTest(unittest.TestCase):
         self.assertEqual(self.api("GET", "/apis/coordination.k8s.io/v1/leases")[0], 500)
 
 
+    def test_bulk_put_of_a_list(self):
+        # PUT /_emulator/objects with a JSON list stores them all in one request (set-ups of
+        # 100,000 objects); a paginated list of them copies one page, with the count left.
+        objs = [policy("bulk-%d" % i, labels={"bulk": "yes"}) for i in range(3)]
+        body = self.em.control("PUT", "objects", objs + [deployment("bulk-web")])
+        self.assertEqual(body["count"], 4)
+        self.assertEqual(self.api("GET", POLICIES + "/bulk-1")[2]["metadata"]["generation"], 1)
+        self.assertEqual(self.api("GET", DEPLOYMENTS + "/bulk-web")[0], 200)
+        _, _, page = self.api("GET", POLICIES + "?limit=1&labelSelector=bulk%3Dyes")
+        self.assertEqual([o["metadata"]["name"] for o in page["items"]], ["bulk-0"])
+        self.assertEqual(page["metadata"]["remainingItemCount"], 2)
+        token = urllib.parse.quote(page["metadata"]["continue"])
+        _, _, page = self.api("GET", POLICIES + "?limit=2&labelSelector=bulk%3Dyes&continue=" + token)
+        self.assertEqual([o["metadata"]["name"] for o in page["items"]], ["bulk-1", "bulk-2"])
+        self.assertNotIn("continue", page["metadata"])
+        # A bad item refuses the whole list: nothing of it is stored.
+        status, _, body = self.em.request("PUT", "/_emulator/objects",
+                                          [policy("bulk-never"), {"kind": "Nothing"}])
+        self.assertEqual(status, 400)
+        self.assertIn("item 1", body["message"])
+        self.assertEqual(self.api("GET", POLICIES + "/bulk-never")[0], 404)
+
+
 class TokenFileTest(unittest.TestCase):
     def test_token_file_is_reread(self):
         with tempfile.TemporaryDirectory() as d:
