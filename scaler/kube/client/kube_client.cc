@@ -8,11 +8,17 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
+#include <condition_variable>
+#include <cstdio>
 #include <exception>
 #include <mutex>
 #include <utility>
 
 #include "kube/client/credentials.h"
+#include "kube/client/kube_endpoint.h"
+#include "kube/client/retry_policy.h"
+#include "kube/client/token_bucket.h"
 
 namespace kubeai::kube {
 namespace {
@@ -26,114 +32,29 @@ constexpr std::size_t kMaxIdleHandles = 8;
 constexpr std::chrono::milliseconds kStreamPollInterval{100};
 constexpr std::chrono::milliseconds kMaxConnectTimeout{30000};
 
-using http::CurlString;
 using http::EasyHandle;
 using http::HeaderList;
 using http::MultiHandle;
-using http::UrlHandle;
 using http::initCurlOnce;
+using Clock = std::chrono::steady_clock;
+using detail::Endpoint;
+using detail::parseServer;
 
-// Where requests go. With tls-server-name the URL names that host (so curl
-// sends it as SNI and verifies the certificate against it), CURLOPT_CONNECT_TO
-// sends the connection to the real server, and the Host header names the real
-// server again, as client-go does (tls.Config.ServerName changes TLS only).
-struct Endpoint {
-  std::string base;        // what paths are appended to
-  std::string display;     // scheme://host:port and path prefix, for messages (never user:password@ or a query)
-  std::string connectTo;   // "name:port:host:port", or empty
-  std::string hostHeader;  // "Host: host:port", or empty
-  bool https = false;
-};
+// Sleeps until `until` or until `stop` is requested; false when stopped.
+bool sleepUntil(Clock::time_point until, const std::stop_token& stop) {
+  if (until > Clock::now()) {
+    std::mutex mutex;
+    std::condition_variable_any wake;
+    std::unique_lock lock(mutex);
+    static_cast<void>(wake.wait_until(lock, stop, until, [] { return false; }));
+  }
+  return !stop.stop_requested();
+}
 
-core::Result<Endpoint> parseServer(const KubeConfig& config) {
-  // Never config.server verbatim: messages are logged.
-  std::string shown = serverForMessages(config.server);
-  auto fail = [&](std::string_view why) {
-    std::string message = "kubernetes server ";
-    message += '"';
-    message += shown;
-    message += "\": ";
-    message += why;
-    return core::Error{message};
-  };
-  UrlHandle url(curl_url());
-  if (!url) {
-    return fail("out of memory");
-  }
-  if (const CURLUcode code = curl_url_set(url.get(), CURLUPART_URL, config.server.c_str(), CURLU_NON_SUPPORT_SCHEME);
-      code != CURLUE_OK) {
-    return fail(curl_url_strerror(code));
-  }
-  auto part = [&](CURLUPart which, unsigned flags = 0) -> std::string {
-    char* raw = nullptr;
-    if (curl_url_get(url.get(), which, &raw, flags) != CURLUE_OK || raw == nullptr) {
-      return {};
-    }
-    const CurlString owned(raw);
-    return owned.get();
-  };
-  Endpoint endpoint;
-  const std::string scheme = part(CURLUPART_SCHEME);
-  const std::string host = part(CURLUPART_HOST);  // IPv6 comes bracketed
-  const std::string explicitPort = part(CURLUPART_PORT);
-  // From here on, the parts curl found: scheme://host:port and nothing else.
-  shown = scheme;
-  shown += "://";
-  shown += host;
-  if (!explicitPort.empty()) {
-    shown += ':';
-    shown += explicitPort;
-  }
-  if (scheme != "https" && scheme != "http") {
-    return fail("the scheme must be https (or http)");
-  }
-  endpoint.https = scheme == "https";
-  if (host.empty()) {
-    return fail("no host");
-  }
-  if (!part(CURLUPART_USER).empty() || !part(CURLUPART_PASSWORD).empty() || !part(CURLUPART_OPTIONS).empty()) {
-    return fail("credentials (user:password@) are not accepted in the server URL: give the kubeconfig user a "
-                "token, a client certificate or an exec plugin");
-  }
-  if (!part(CURLUPART_QUERY).empty() || !part(CURLUPART_FRAGMENT).empty()) {
-    return fail("a query or a fragment is not accepted in the server URL");
-  }
-  const std::string port = part(CURLUPART_PORT, CURLU_DEFAULT_PORT);
-  std::string path = part(CURLUPART_PATH);
-  while (!path.empty() && path.back() == '/') {
-    path.pop_back();  // a server behind a path prefix (Rancher): "https://host/k8s/clusters/c-1"
-  }
-  endpoint.display = scheme;
-  endpoint.display += "://";
-  endpoint.display += host;
-  if (!explicitPort.empty()) {
-    endpoint.display += ':';
-    endpoint.display += explicitPort;
-  }
-  endpoint.display += path;
-  if (config.tlsServerName.empty() || !endpoint.https) {
-    endpoint.base = endpoint.display;
-    return endpoint;
-  }
-  endpoint.base = "https://";
-  endpoint.base += config.tlsServerName;
-  endpoint.base += ':';
-  endpoint.base += port;
-  endpoint.base += path;
-  endpoint.connectTo = config.tlsServerName;
-  endpoint.connectTo += ':';
-  endpoint.connectTo += port;
-  endpoint.connectTo += ':';
-  endpoint.connectTo += host;
-  endpoint.connectTo += ':';
-  endpoint.connectTo += port;
-  endpoint.hostHeader = "Host: ";
-  endpoint.hostHeader += host;
-  if (!explicitPort.empty()) {
-    endpoint.hostHeader += ':';
-    endpoint.hostHeader += explicitPort;
-  }
-  return endpoint;
+// What a request may still take of its timeout; at least 1 ms, as curl reads 0 as "no timeout".
+std::chrono::milliseconds remaining(Clock::time_point deadline) {
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+  return std::max(left, std::chrono::milliseconds(1));
 }
 
 bool appendHeader(HeaderList& list, const std::string& line) {
@@ -238,8 +159,12 @@ core::Error curlError(const std::string& what, CURLcode code, const char* errorB
 
 class CurlKubeClient final : public KubeClient {
  public:
-  CurlKubeClient(KubeConfig config, Endpoint endpoint)
-      : config_(std::move(config)), endpoint_(std::move(endpoint)), credentials_(config_) {}
+  CurlKubeClient(KubeConfig config, Endpoint endpoint, const KubeClientOptions& options)
+      : config_(std::move(config)),
+        endpoint_(std::move(endpoint)),
+        options_(options),
+        credentials_(config_),
+        bucket_(options.qps, options.burst, Clock::now()) {}
 
   core::Result<KubeResponse> request(std::string_view method, const std::string& path, const std::string& body,
                                      std::string_view contentType, std::chrono::milliseconds timeout) override {
@@ -249,6 +174,59 @@ class CurlKubeClient final : public KubeClient {
       message += ": unsupported method";
       return core::Error{message};
     }
+    const auto deadline = Clock::now() + timeout;
+    for (int retries = 0;; ++retries) {
+      if (!throttle(deadline, {})) {
+        std::string message = what;
+        message += ": the client-side rate limit (--kube-qps ";
+        std::array<char, 32> qps{};
+        std::snprintf(qps.data(), qps.size(), "%g", options_.qps);
+        message += qps.data();
+        message += ", --kube-burst ";
+        message += std::to_string(options_.burst);
+        message += ") would hold it past its ";
+        message += std::to_string(timeout.count());
+        message += " ms timeout; not sent";
+        return core::Error{message};
+      }
+      auto response = attempt(method, path, body, contentType, remaining(deadline), what);
+      if (!response || retries >= options_.maxRetries) {
+        return response;
+      }
+      const auto wait = detail::retryWait(method, response.value().status, response.value().retryAfter);
+      // A wait that passes the deadline is the caller's: it gets the answer and its retryAfter.
+      if (!wait || Clock::now() + *wait >= deadline) {
+        return response;
+      }
+      sleepUntil(Clock::now() + *wait, {});
+    }
+  }
+
+  core::Result<long> stream(const std::string& path, const std::function<bool(std::string_view line)>& onLine,
+                            std::stop_token stop, std::chrono::milliseconds idleTimeout) override {
+    // A watch is one request to the rate limit, taken when it starts.
+    if (!throttle(Clock::time_point::max(), stop)) {
+      return 0L;  // stopped while waiting: nothing received
+    }
+    return streamOnce(path, onLine, stop, idleTimeout);
+  }
+
+ private:
+  // Waits for a token of the rate limit; false (nothing taken) when the wait
+  // would pass `deadline`, or (the token spent) when `stop` came first.
+  bool throttle(Clock::time_point deadline, const std::stop_token& stop) {
+    std::optional<Clock::time_point> go;
+    {
+      const std::lock_guard lock(bucketMutex_);
+      go = bucket_.reserve(Clock::now(), deadline);
+    }
+    return go && sleepUntil(*go, stop);
+  }
+
+  // One request with the credentials as they are, and again once after a 401 with new ones.
+  core::Result<KubeResponse> attempt(std::string_view method, const std::string& path, const std::string& body,
+                                     std::string_view contentType, std::chrono::milliseconds timeout,
+                                     const std::string& what) {
     auto credential = credentials_.current();
     if (!credential) {
       return credential.error().withContext(what);
@@ -269,8 +247,8 @@ class CurlKubeClient final : public KubeClient {
     return response;
   }
 
-  core::Result<long> stream(const std::string& path, const std::function<bool(std::string_view line)>& onLine,
-                            std::stop_token stop, std::chrono::milliseconds idleTimeout) override {
+  core::Result<long> streamOnce(const std::string& path, const std::function<bool(std::string_view line)>& onLine,
+                                const std::stop_token& stop, std::chrono::milliseconds idleTimeout) {
     const std::string what = methodAndUrl("GET", endpoint_.display, path);
     auto credential = credentials_.current();
     if (!credential) {
@@ -378,7 +356,6 @@ class CurlKubeClient final : public KubeClient {
     return status;
   }
 
- private:
   core::Result<HeaderList> buildHeaders(std::string_view contentType) const {
     HeaderList list;
     // "Expect:" stops curl from waiting for "100 Continue" before a large body.
@@ -489,6 +466,11 @@ class CurlKubeClient final : public KubeClient {
     KubeResponse result;
     curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &result.status);
     result.body = std::move(response.data);
+    curl_header* retryAfter = nullptr;
+    if (curl_easy_header(handle, "Retry-After", 0, CURLH_HEADER, -1, &retryAfter) == CURLHE_OK &&
+        retryAfter != nullptr) {
+      result.retryAfter = detail::parseRetryAfter(retryAfter->value);
+    }
     release(std::move(easy));
     return result;
   }
@@ -526,7 +508,10 @@ class CurlKubeClient final : public KubeClient {
  private:
   const KubeConfig config_;
   const Endpoint endpoint_;
+  const KubeClientOptions options_;
   detail::CredentialSource credentials_;
+  std::mutex bucketMutex_;
+  TokenBucket bucket_;  // guarded by bucketMutex_
   HeaderList connectTo_;
   std::mutex poolMutex_;
   std::vector<EasyHandle> pool_;  // idle handles, each with its live connections
@@ -534,24 +519,18 @@ class CurlKubeClient final : public KubeClient {
 
 }  // namespace
 
-// For a URL curl cannot parse: everything up to the last '@' goes (a
-// password may hold '/' or '?'), then everything from the first '/', '?'
-// or '#'.
-std::string serverForMessages(std::string_view server) {
-  std::string out;
-  if (const std::size_t sep = server.find("://"); sep != std::string_view::npos) {
-    out = server.substr(0, sep + 3);
-    server.remove_prefix(sep + 3);
-  }
-  if (const std::size_t at = server.rfind('@'); at != std::string_view::npos) {
-    server.remove_prefix(at + 1);
-  }
-  out += server.substr(0, server.find_first_of("/?#"));
-  return out;
-}
 
 
-core::Result<std::unique_ptr<KubeClient>> KubeClient::create(KubeConfig config) {
+core::Result<std::unique_ptr<KubeClient>> KubeClient::create(KubeConfig config, KubeClientOptions options) {
+  if (!std::isfinite(options.qps) || options.qps < 0) {
+    return core::Error{"kubernetes client: qps must be 0 (unlimited) or a finite positive rate"};
+  }
+  if (options.burst < 1) {
+    return core::Error{"kubernetes client: burst must be at least 1"};
+  }
+  if (options.maxRetries < 0) {
+    return core::Error{"kubernetes client: maxRetries must not be negative"};
+  }
   if (auto init = initCurlOnce(); !init) {
     return init.error();
   }
@@ -562,7 +541,7 @@ core::Result<std::unique_ptr<KubeClient>> KubeClient::create(KubeConfig config) 
   if (config.clientCertData.empty() != config.clientKeyData.empty()) {
     return core::Error{"kubernetes client certificate and key: both or neither"};
   }
-  auto client = std::make_unique<CurlKubeClient>(std::move(config), std::move(endpoint).value());
+  auto client = std::make_unique<CurlKubeClient>(std::move(config), std::move(endpoint).value(), options);
   if (auto init = client->init(); !init) {
     return init.error();
   }

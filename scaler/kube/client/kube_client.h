@@ -62,6 +62,22 @@ core::Result<KubeConfig> loadKubeConfig(const std::optional<std::filesystem::pat
 struct KubeResponse {
   long status = 0;
   std::string body;
+  // The Retry-After header in seconds, as the server sent it (a 429, a 503):
+  // the answer request() gave up retrying, so callers can back off as asked.
+  std::optional<std::chrono::seconds> retryAfter{};
+};
+
+// How hard the client may press the API server (serve's --kube-qps and
+// --kube-burst). The defaults here (no limit) suit tests and tools; serve
+// passes its flags' defaults.
+struct KubeClientOptions {
+  // Requests a second on average, client-go's rest.Config QPS; 0 = unlimited.
+  double qps = 0;
+  // Requests sent at once after a quiet spell (the bucket's size), client-go's Burst.
+  int burst = 1;
+  // A 429, or a GET's 5xx, carrying Retry-After is sent again at most this
+  // many times (client-go's default is 10); 0 = never.
+  int maxRetries = 10;
 };
 
 // The server URL as far as messages and logs may show it: scheme://host:port,
@@ -71,7 +87,9 @@ std::string serverForMessages(std::string_view server);
 
 // A minimal Kubernetes REST client over libcurl. Thread-safe; connections are
 // reused. Credentials are refreshed as KubeConfig says, and a 401 refreshes
-// them and retries the request once.
+// them and retries the request once. Every request and every stream's start
+// takes a token of one client-side rate limit (KubeClientOptions, token_bucket.h),
+// and a 429 or 5xx with Retry-After is retried (retry_policy.h).
 //
 // Details (kube_client.cc, credentials.h):
 // - Every request sends User-Agent: kubeai-scaler, Accept: application/json,
@@ -86,6 +104,18 @@ std::string serverForMessages(std::string_view server);
 //   there is no credential or it expires within 10 s, and at once after a 401;
 //   one run at a time. A 401 is retried only when the credential changed.
 //   An exec plugin's client certificate wins over the kubeconfig's.
+// - Rate limit: request() waits for its token, but not past its timeout
+//   (then an Error naming the limit, nothing sent); stream() takes one token
+//   when it starts, as client-go counts a watch as one request, and stops
+//   waiting when `stop` is requested (returning 0). A 401's retry is not
+//   counted (client-go refreshes credentials below its rate limiter).
+// - Retry-After: a 429 (any method: the server refused before acting) or a
+//   GET's 5xx carrying Retry-After is sent again after that many seconds,
+//   within [1 s, 60 s], through the rate limit again, at most maxRetries
+//   times. Not when the wait would pass the request's timeout: then that
+//   answer is returned, its retryAfter set, for the caller's own back-off.
+//   The timeout covers the whole: token waits, retry waits and transfers.
+//   Transport errors are not retried here (callers have their own back-off).
 // - tls-server-name: the URL names that host (so it is the SNI and the name
 //   verified), CURLOPT_CONNECT_TO sends the connection to the real server, and
 //   the Host header names the real server, as client-go does.
@@ -107,7 +137,8 @@ class KubeClient {
  public:
   virtual ~KubeClient() = default;
 
-  static core::Result<std::unique_ptr<KubeClient>> create(KubeConfig config);
+  // Errors: the server URL, a certificate without its key, options out of range.
+  static core::Result<std::unique_ptr<KubeClient>> create(KubeConfig config, KubeClientOptions options = {});
 
   // path starts with "/" and carries the query ("/apis/kubeai.io/v1alpha1/aiinferenceautoscalerpolicies?limit=500").
   // method: GET, POST, PUT, PATCH, DELETE. contentType for a body, e.g.
