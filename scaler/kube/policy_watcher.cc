@@ -206,6 +206,10 @@ std::optional<PolicyWatcher::ListFailure> PolicyWatcher::list(const std::stop_to
     std::string path = collectionPath();
     path += "?limit=";
     path += std::to_string(options_.pageSize);
+    if (!options_.labelSelector.empty()) {
+      path += "&labelSelector=";
+      path += percentEncode(options_.labelSelector);
+    }
     if (!continueToken.empty()) {
       path += "&continue=";
       path += percentEncode(continueToken);
@@ -269,6 +273,10 @@ PolicyWatcher::WatchEnd PolicyWatcher::watch(const std::stop_token& stop,
   path += percentEncode(resourceVersion);
   path += "&timeoutSeconds=";
   path += std::to_string(timeoutSeconds);
+  if (!options_.labelSelector.empty()) {
+    path += "&labelSelector=";
+    path += percentEncode(options_.labelSelector);
+  }
 
   WatchEnd end = WatchEnd::kResume;
   std::size_t changes = 0;  // ADDED, MODIFIED, DELETED

@@ -81,6 +81,11 @@ struct PolicyWatcherOptions {
   // Waits `delay` or until `stop`; returns false when stopped. Tests replace
   // it to record the back-off without sleeping.
   std::function<bool(std::chrono::milliseconds delay, std::stop_token stop)> sleep;
+  // serve --policy-selector's canonical text (LabelSelector::text()), sent as
+  // the list's and the watch's labelSelector: the API server selects, so a
+  // shard holds its own policies only; one whose labels leave the selector
+  // arrives as DELETED, one entering it as ADDED. Empty: every policy.
+  std::string labelSelector{};
 };
 
 // Reads AIInferenceAutoscalerPolicy objects from the Kubernetes API (DESIGN §6):
