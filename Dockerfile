@@ -31,7 +31,6 @@ RUN apt-get update \
       ca-certificates \
       libabsl20220623 \
       libc-ares2 \
-      libcivetweb1 \
       libcurl4 \
       libfmt9 \
       libgrpc++1.51 \

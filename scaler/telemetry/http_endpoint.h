@@ -28,17 +28,20 @@ struct ReadyReport {
 //   GET /readyz   200 or 503 from the readiness callback
 // Anything else is 404 (405 for a method other than GET or HEAD).
 //
-// One civetweb server with a few worker threads: probes and scrapes are rare
-// and cheap, and a slow scraper ties up at most one of them. The handlers and
+// One accept thread and a few worker threads, one request per connection:
+// probes and scrapes are rare and cheap, and a slow scraper ties up at most
+// one worker. The handlers and
 // the callbacks run on those worker threads, possibly concurrently; the
 // callbacks must be thread-safe and must not block for long (kubelet probes
 // time out after a second by default).
 class HttpEndpoint {
  public:
   struct Options {
-    // IPv4 "HOST:PORT" (e.g. "0.0.0.0:8080"); "localhost" means 127.0.0.1.
+    // "HOST:PORT": "0.0.0.0:8080" (IPv4; "localhost" means 127.0.0.1),
+    // "[::1]:8080" (IPv6), "[::]:8080" (dual stack: IPv6 and IPv4 on one
+    // socket; IPv4 alone on a kernel without IPv6). See ListenAddress.
     // Port 0 binds a free port chosen by the kernel: read it from port().
-    std::string address = "0.0.0.0:8080";
+    std::string address = "[::]:8080";
     // Exported on /metrics in this order (Telemetry::collectables(), a
     // prometheus::Registry of your own, ...), collected afresh on each scrape.
     std::vector<std::shared_ptr<const prometheus::Collectable>> collectables;
@@ -47,8 +50,9 @@ class HttpEndpoint {
     // Unset: always healthy, body "ok" (alive while it serves HTTP at all).
     // An exception from it is answered with 500.
     std::function<HealthReport()> liveness;
-    // civetweb's own complaints once serving (a client that went away, ...);
-    // called on worker threads. Unset: dropped.
+    // The server's own complaints once serving (accept failing for want of
+    // descriptors, too many connections waiting, ...); called on its threads.
+    // Unset: dropped.
     std::function<void(std::string_view message)> onServerError;
     int workerThreads = 4;
   };
@@ -64,11 +68,11 @@ class HttpEndpoint {
 
   // The bound port: the one asked for, or the kernel's choice for port 0.
   [[nodiscard]] std::uint16_t port() const noexcept;
-  // "HOST:PORT" as bound, for logs: "127.0.0.1:41733".
+  // "HOST:PORT" as bound, for logs: "127.0.0.1:41733", "[::]:8080".
   [[nodiscard]] std::string address() const;
 
  private:
-  struct Server;  // the civetweb context and what its callbacks need
+  struct Server;  // the listening socket, its threads and what they need
   std::unique_ptr<Server> server_;
 };
 

@@ -27,17 +27,26 @@ struct HttpResponse {
   std::string body;
 };
 
-// One HTTP/1.0 exchange on 127.0.0.1 (the server closes after answering), so
-// the tests see exactly what a scraper or the kubelet gets.
-HttpResponse request(std::uint16_t port, std::string_view method, std::string_view path) {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+// One HTTP/1.0 exchange (the server closes after answering), so the tests
+// see exactly what a scraper or the kubelet gets; over IPv4 loopback unless
+// `ipv6`, then over ::1.
+HttpResponse request(std::uint16_t port, std::string_view method, std::string_view path, bool ipv6 = false) {
+  const int fd = socket(ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   REQUIRE(fd >= 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(port);
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0);
-  const std::string out = std::string(method) + " " + std::string(path) + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+  if (ipv6) {
+    sockaddr_in6 address{};
+    address.sin6_family = AF_INET6;
+    address.sin6_port = htons(port);
+    address.sin6_addr = in6addr_loopback;
+    REQUIRE(connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0);
+  } else {
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(port);
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0);
+  }
+  const std::string out = std::string(method) + " " + std::string(path) + " HTTP/1.0\r\nHost: localhost\r\n\r\n";
   REQUIRE(send(fd, out.data(), out.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(out.size()));
   std::string in;
   char buffer[4096];
@@ -52,6 +61,31 @@ HttpResponse request(std::uint16_t port, std::string_view method, std::string_vi
   response.headers = in.substr(0, headEnd);
   response.body = in.substr(headEnd + 4);
   return response;
+}
+
+// Whether this machine has IPv6 loopback (a container may be IPv4 only).
+bool haveIpv6Loopback() {
+  const int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_in6 address{};
+  address.sin6_family = AF_INET6;
+  address.sin6_addr = in6addr_loopback;
+  const bool bound = bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0;
+  close(fd);
+  return bound;
+}
+
+// A connection to 127.0.0.1:port is refused (nothing listens there over IPv4).
+bool refusedOnIpv4(std::uint16_t port) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const bool refused = connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0;
+  close(fd);
+  return refused;
 }
 
 HttpEndpoint::Options loopback() {
@@ -227,9 +261,15 @@ TEST_CASE("malformed addresses are refused before anything is bound, naming the 
            Row{"127.0.0.1:70000", "port must be"},        // out of range
            Row{"127.0.0.1:8080s", "port must be"},        // civetweb's TLS suffix is not ours
            Row{"127.0.0.1:-1", "port must be"},
-           Row{"999.1.1.1:80", "IPv4 address"},           // civetweb itself would take it
-           Row{"example.com:80", "IPv4 address"},
-           Row{"[::1]:8080", "IPv6"},                     // this civetweb build has no IPv6
+           Row{"999.1.1.1:80", "IPv4 address"},           // civetweb, the server before, took it
+           Row{"example.com:80", "IPv4 address"},         // names are not resolved
+           Row{"::1:8080", "in brackets"},                // IPv6 without brackets: where does the port start?
+           Row{"[::1:8080", "in brackets"},               // unclosed
+           Row{"[]:8080", "in brackets"},                 // empty
+           Row{"[::1]:", "port must be"},
+           Row{"[127.0.0.1]:8080", "IPv6 address"},       // IPv4 in brackets
+           Row{"[::1]", "expected [IPV6]:PORT"},          // no port
+           Row{"[fe80::1%eth0]:8080", "IPv6 address"},    // zones are not supported
        }) {
     CAPTURE(row.address);
     HttpEndpoint::Options options = loopback();
@@ -248,6 +288,78 @@ TEST_CASE("malformed addresses are refused before anything is bound, naming the 
   localhost.address = "localhost:0";
   HttpEndpoint endpoint(localhost);
   CHECK(endpoint.address().rfind("127.0.0.1:", 0) == 0);
+}
+
+TEST_CASE("an IPv6 address: [::1] answers /healthz and /metrics over IPv6, and only there") {
+  if (!haveIpv6Loopback()) {
+    MESSAGE("skipped: this machine has no IPv6 loopback (::1)");
+    return;
+  }
+  auto registry = std::make_shared<prometheus::Registry>();
+  prometheus::BuildCounter().Name("kubeai_test_v6_total").Help("v6").Register(*registry).Add({}).Increment(2);
+  HttpEndpoint::Options options = loopback();
+  options.address = "[::1]:0";
+  options.collectables = {registry};
+  HttpEndpoint endpoint(options);
+  REQUIRE(endpoint.port() != 0);
+  CHECK(endpoint.address() == "[::1]:" + std::to_string(endpoint.port()));
+
+  const HttpResponse health = request(endpoint.port(), "GET", "/healthz", true);
+  CHECK(health.status == 200);
+  CHECK(health.body == "ok");
+  const HttpResponse metrics = request(endpoint.port(), "GET", "/metrics", true);
+  CHECK(metrics.status == 200);
+  CHECK(metrics.body.find("kubeai_test_v6_total 2\n") != std::string::npos);
+  CHECK(request(endpoint.port(), "GET", "/readyz", true).status == 200);
+  // An IPv6 address is IPv6 only: 127.0.0.1 on the same port is not this server.
+  CHECK(refusedOnIpv4(endpoint.port()));
+}
+
+TEST_CASE("dual stack: [::] answers on 127.0.0.1 and on ::1 from one socket") {
+  if (!haveIpv6Loopback()) {
+    MESSAGE("skipped: this machine has no IPv6 loopback (::1)");
+    return;
+  }
+  std::atomic<bool> healthy{true};
+  HttpEndpoint::Options options = loopback();
+  options.address = "[::]:0";
+  options.liveness = [&] { return healthy ? HealthReport{true, "ok"} : HealthReport{false, "stuck\n"}; };
+  HttpEndpoint endpoint(options);
+  CHECK(endpoint.address() == "[::]:" + std::to_string(endpoint.port()));
+  CHECK(request(endpoint.port(), "GET", "/healthz", false).status == 200);
+  CHECK(request(endpoint.port(), "GET", "/healthz", true).status == 200);
+  healthy = false;
+  // The same server behind both: one callback, one answer.
+  CHECK(request(endpoint.port(), "GET", "/healthz", false).body == "stuck\n");
+  CHECK(request(endpoint.port(), "GET", "/healthz", true).body == "stuck\n");
+  CHECK(request(endpoint.port(), "GET", "/metrics", false).status == 200);
+  CHECK(request(endpoint.port(), "GET", "/metrics", true).status == 200);
+}
+
+TEST_CASE("the default address is dual stack on port 8080") {
+  CHECK(HttpEndpoint::Options{}.address == "[::]:8080");
+}
+
+TEST_CASE("a request that is not HTTP is answered 400, and the server keeps serving") {
+  HttpEndpoint endpoint(loopback());
+  for (const char* line : {"GARBAGE\r\n\r\n", "GET /healthz\r\n\r\n", "GET /healthz SPDY/3\r\n\r\n"}) {
+    CAPTURE(line);
+    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(endpoint.port());
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0);
+    const std::string_view out(line);
+    REQUIRE(send(fd, out.data(), out.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(out.size()));
+    std::string in;
+    char buffer[1024];
+    for (ssize_t got = 0; (got = recv(fd, buffer, sizeof buffer, 0)) > 0;) in.append(buffer, static_cast<std::size_t>(got));
+    close(fd);
+    CHECK(in.rfind("HTTP/1.1 400 ", 0) == 0);
+  }
+  CHECK(request(endpoint.port(), "GET", "/healthz").status == 200);
 }
 
 }  // namespace
