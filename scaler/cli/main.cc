@@ -150,6 +150,17 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::PositiveNumber)
       ->needs(kubernetes);
+  serveCommand->add_option("--kube-qps", serve.kubeQps,
+                           "All Kubernetes API requests per second, on average (client-go's QPS; 0: unlimited); "
+                           "50 as kube-scheduler, which also watches a whole cluster")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber)
+      ->needs(kubernetes);
+  serveCommand->add_option("--kube-burst", serve.kubeBurst,
+                           "Kubernetes API requests sent at once after a quiet spell (client-go's Burst)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber)
+      ->needs(kubernetes);
   serveCommand->add_option("--metrics-file", serve.metricsFile, "YAML file of metric values per policy (watched)");
   auto* prometheusUrl = serveCommand->add_option(
       "--prometheus-url", serve.prometheusUrl,

@@ -129,7 +129,11 @@ int runServe(const ServeOptions& options) {
              {{"server", kube::serverForMessages(kubeConfig.server)},
               {"source", kubeConfig.source},
               {"namespace", options.kubeNamespace.empty() ? "all" : options.kubeNamespace}});
-    auto client = kube::KubeClient::create(kubeConfig);
+    // One client, so one rate limit for every request serve sends.
+    kube::KubeClientOptions clientOptions;
+    clientOptions.qps = options.kubeQps;
+    clientOptions.burst = options.kubeBurst;
+    auto client = kube::KubeClient::create(kubeConfig, clientOptions);
     if (!client.ok()) {
       return fail(kExitUsage, client.error().withContext("Kubernetes client").message);
     }

@@ -27,6 +27,9 @@ struct ServeOptions {
   std::string leaseNamespace;  // default $POD_NAMESPACE, else the kubeconfig's namespace
   double statusQps = 20;       // status writes and Events per second; 0 = unlimited
   int statusBurst = 40;
+  // Every request to the Kubernetes API, client-go's QPS and Burst (0 = unlimited).
+  double kubeQps = 50;
+  int kubeBurst = 100;
   std::filesystem::path metricsFile;             // the metrics come from this file or from Prometheus
   std::string prometheusUrl;                     // base URL; may carry a path prefix (Thanos, Mimir)
   std::chrono::milliseconds prometheusTimeout{2000};  // per query

@@ -91,6 +91,12 @@ core::Status checkServeOptions(const ServeOptions& options) {
   if (options.statusBurst < 1 || options.statusBurst > 100'000) {
     return core::Error{"--status-burst must be between 1 and 100000"};
   }
+  if (!std::isfinite(options.kubeQps) || options.kubeQps < 0 || (options.kubeQps > 0 && options.kubeQps < 0.001)) {
+    return core::Error{"--kube-qps must be 0 (unlimited) or a finite rate of at least 0.001"};
+  }
+  if (options.kubeBurst < 1 || options.kubeBurst > 100'000) {
+    return core::Error{"--kube-burst must be between 1 and 100000"};
+  }
   return core::Ok{};
 }
 

@@ -46,6 +46,15 @@ TEST_CASE("serve refuses bad Kubernetes flags with exit 2 and a message naming t
       {{"--kubernetes", "--status-burst", "0", "--kubeconfig", missing}, "--status-burst"},
       {{"--kubernetes", "--status-burst", "100000000", "--kubeconfig", missing}, "--status-burst"},
       {{"--policy-dir", policies, "--status-qps", "5"}, "requires --kubernetes"},
+      // The API's rate limit, checked as the status pacing is; 0 (unlimited) and a burst of 1 parse.
+      {{"--kubernetes", "--kube-qps", "-1", "--kubeconfig", missing}, "--kube-qps"},
+      {{"--kubernetes", "--kube-qps", "nan", "--kubeconfig", missing}, "--kube-qps"},
+      {{"--kubernetes", "--kube-qps", "1e-12", "--kubeconfig", missing}, "--kube-qps"},
+      {{"--kubernetes", "--kube-burst", "0", "--kubeconfig", missing}, "--kube-burst"},
+      {{"--kubernetes", "--kube-burst", "100000000", "--kubeconfig", missing}, "--kube-burst"},
+      {{"--kubernetes", "--kube-qps", "0", "--kube-burst", "1", "--kubeconfig", missing}, "no-such-kubeconfig"},
+      {{"--policy-dir", policies, "--kube-qps", "5"}, "requires --kubernetes"},
+      {{"--policy-dir", policies, "--kube-burst", "5"}, "requires --kubernetes"},
   };
   for (const Row& row : rows) {
     std::vector<std::string> args = {"serve", "--metrics-file", metrics, "--grpc-address", "127.0.0.1:0",
