@@ -129,13 +129,24 @@ int main(int argc, char** argv) {
   serveCommand->add_option("--kubeconfig", kubeconfig,
                            "kubeconfig file (default $KUBECONFIG, then ~/.kube/config, then in-cluster)")
       ->needs(kubernetes);
-  serveCommand->add_option("--namespace", serve.kubeNamespace, "Watch policies in this namespace only (default all)")
+  serveCommand->add_option("--namespace", serve.kubeNamespace,
+                           "Watch policies in these namespaces only, NS[,NS...]: one list and watch each, so a Role "
+                           "per namespace suffices (default all)")
       ->needs(kubernetes);
   serveCommand->add_flag("--leader-elect", serve.leaderElect,
                          "Write status and Events only while holding a Lease (default; --leader-elect=false: always)")
       ->needs(kubernetes);
-  serveCommand->add_option("--lease-name", serve.leaseName, "Name of the coordination.k8s.io Lease")
-      ->capture_default_str()
+  serveCommand->add_option("--lease-name", serve.leaseName,
+                           "Name of the coordination.k8s.io Lease (default kubeai-scaler; kubeai-scaler-SHARD with "
+                           "--shard-name; one of its own with --policy-selector alone)")
+      ->needs(kubernetes);
+  serveCommand->add_option("--policy-selector", serve.policySelector,
+                           "Serve only the policies with these labels (kubectl's -l syntax: a=b, a!=b, 'a in (x,y)', "
+                           "a, !a; comma = and); the API server selects, so each shard holds its own")
+      ->needs(kubernetes);
+  serveCommand->add_option("--shard-name", serve.shardName,
+                           "This shard's name, written in each policy's status.shard and in the default Lease name "
+                           "(default: the --policy-selector's text, or all)")
       ->needs(kubernetes);
   serveCommand->add_option("--lease-namespace", serve.leaseNamespace,
                            "Namespace of the Lease (default $POD_NAMESPACE, else the kubeconfig's namespace)")

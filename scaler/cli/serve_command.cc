@@ -27,6 +27,7 @@
 #include "core/algorithm_registry.h"
 #include "kube/client/kube_client.h"
 #include "kube/leader_elector.h"
+#include "kube/policy_watch_set.h"
 #include "kube/policy_watcher.h"
 #include "kube/scale_replica_source.h"
 #include "kube/status_writer.h"
@@ -128,7 +129,9 @@ int runServe(const ServeOptions& options) {
     logEvent(LogLevel::kInfo, "Kubernetes API",
              {{"server", kube::serverForMessages(kubeConfig.server)},
               {"source", kubeConfig.source},
-              {"namespace", options.kubeNamespace.empty() ? "all" : options.kubeNamespace}});
+              {"namespace", options.kubeNamespace.empty() ? "all" : options.kubeNamespace},
+              {"shard", shardNameOf(options)},
+              {"policySelector", policySelectorOf(options)}});
     // One client, so one rate limit for every request serve sends.
     kube::KubeClientOptions clientOptions;
     clientOptions.qps = options.kubeQps;
@@ -323,21 +326,22 @@ int runServe(const ServeOptions& options) {
   }
   // The API's policies: each set applied as the directory's are; the first one
   // evaluated at once, then serve says it is ready.
-  std::unique_ptr<kube::PolicyWatcher> policyWatcher;
+  std::unique_ptr<kube::PolicyWatchSet> policyWatcher;
   if (kubeClient) {
     if (elector) {
       elector->start();
     }
     statusWriter->start();
     kube::PolicyWatcherOptions policyWatchOptions;
-    policyWatchOptions.ns = options.kubeNamespace;
+    policyWatchOptions.labelSelector = policySelectorOf(options);  // the API server selects the shard's
     policyWatchOptions.log = logWatch;
     policyWatchOptions.onStatus = [bridge = statusBridge](const std::string& ns, const std::string& name,
                                                                 const std::string& status) {
       bridge->observeStatus(ns, name, status);
     };
-    policyWatcher = std::make_unique<kube::PolicyWatcher>(
-        *kubeClient, std::move(policyWatchOptions), [&](kube::PolicySnapshot snapshot) {
+    // One list + watch per namespace of --namespace (RBAC per namespace), merged.
+    policyWatcher = std::make_unique<kube::PolicyWatchSet>(
+        *kubeClient, policyWatchOptions, namespacesOf(options), [&](kube::PolicySnapshot snapshot) {
           const std::lock_guard lock(reloadMutex);
           const std::size_t count = snapshot.policies->size();
           const std::size_t refused = snapshot.invalid.size();

@@ -21,10 +21,15 @@ struct ServeOptions {
   // each target's /scale; status and Events written back (by the Lease holder).
   bool kubernetes = false;
   std::optional<std::filesystem::path> kubeconfig;  // default $KUBECONFIG, ~/.kube/config, in-cluster
-  std::string kubeNamespace;                        // watch one namespace; empty = all
+  std::string kubeNamespace;                        // namespaces, comma-separated; empty = all
   bool leaderElect = true;                          // only with --kubernetes
-  std::string leaseName = "kubeai-scaler";
+  std::string leaseName{};  // empty: leaseNameOf()'s default
   std::string leaseNamespace;  // default $POD_NAMESPACE, else the kubeconfig's namespace
+  // Sharding (docs/install.md, "Sharding"): the policies served, by label
+  // (kubectl's -l syntax; the API server selects), and the shard's name,
+  // written in each policy's status.shard (default: shardNameOf()).
+  std::string policySelector{};
+  std::string shardName{};
   double statusQps = 20;       // status writes and Events per second; 0 = unlimited
   int statusBurst = 40;
   // Every request to the Kubernetes API, client-go's QPS and Burst (0 = unlimited).
@@ -63,6 +68,20 @@ struct ServeOptions {
 // The checks no single flag makes (sources exclusive or missing, intervals,
 // --replicas-query's template); an Error says what to change.
 core::Status checkServeOptions(const ServeOptions& options);
+
+// --policy-selector parses, --shard-name is a DNS-1123 label, --namespace a
+// list of them; the error names the flag (serve_shard.cc).
+core::Status checkShardOptions(const ServeOptions& options);
+// --policy-selector's canonical text (kube::LabelSelector::text()), as sent to the API.
+[[nodiscard]] std::string policySelectorOf(const ServeOptions& options);
+// --shard-name, or its default: --policy-selector's canonical text, or "all".
+[[nodiscard]] std::string shardNameOf(const ServeOptions& options);
+// --lease-name, or its default: kubeai-scaler; kubeai-scaler-<shard-name>
+// with --shard-name; with --policy-selector alone kubeai-scaler-shard-<8 hex
+// digits of the selector's hash>, so that shards never share a Lease.
+[[nodiscard]] std::string leaseNameOf(const ServeOptions& options);
+// --namespace as a sorted list (kube::parseNamespaceList); empty = all.
+[[nodiscard]] std::vector<std::string> namespacesOf(const ServeOptions& options);
 
 // --metrics-stale-after, or its default: 3 x --evaluation-interval.
 [[nodiscard]] std::chrono::milliseconds staleAfterOf(const ServeOptions& options);

@@ -47,6 +47,9 @@ core::Status checkServeOptions(const ServeOptions& options) {
       return replicas.error().withContext("--replicas-query");
     }
   }
+  if (auto shard = checkShardOptions(options); !shard.ok()) {
+    return shard;
+  }
   if (options.evaluationInterval.count() <= 0) {
     return core::Error{"--evaluation-interval must be greater than 0"};
   }

@@ -86,7 +86,7 @@ StatusWriting makeStatusWriting(const ServeOptions& options, kube::KubeClient& c
   StatusWriting writing;
   if (options.leaderElect) {
     kube::LeaderElectionOptions lease;
-    lease.leaseName = options.leaseName;
+    lease.leaseName = leaseNameOf(options);
     lease.leaseNamespace = options.leaseNamespace;
     if (lease.leaseNamespace.empty()) {
       const char* podNamespace = std::getenv("POD_NAMESPACE");
@@ -102,6 +102,7 @@ StatusWriting makeStatusWriting(const ServeOptions& options, kube::KubeClient& c
   writerOptions.availableAlgorithms = std::move(algorithms);
   writerOptions.maxRequestsPerSecond = options.statusQps;
   writerOptions.maxBurst = options.statusBurst;
+  writerOptions.shard = shardNameOf(options);
   writerOptions.onWriteError = [](const std::string& policy, const std::string& error) {
     logEvent(LogLevel::kWarn, "status write", {{"policy", policy}, {"error", error}});
   };

@@ -111,7 +111,7 @@ StatusChange compareStatus(const PolicyStatus& written, const PolicyStatus& buil
   const std::optional<CurrentMetrics> builtMetrics = roundedMetrics(built.currentMetrics);
   if (written.currentReplicas != built.currentReplicas || written.desiredReplicas != built.desiredReplicas ||
       written.lastAlgorithm != built.lastAlgorithm || written.lastScaleReason != built.lastScaleReason ||
-      written.observedGeneration != built.observedGeneration ||
+      written.observedGeneration != built.observedGeneration || written.shard != built.shard ||
       withoutTransitionTimes(written.conditions) != withoutTransitionTimes(built.conditions)) {
     return StatusChange::kSignificant;
   }

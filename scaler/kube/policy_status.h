@@ -150,6 +150,11 @@ struct PolicyStatus {
   // was last scaled is still true. Not compared by compareStatus(): what it
   // deletes is compared as absent.
   bool clearDecision = false;
+  // status.shard: the shard whose leader wrote it (serve --shard-name, or
+  // its default), so that `kubectl get -o yaml` says who decided. Set on
+  // every status the writer builds; a change is significant: a policy moved
+  // to another shard is rewritten by it at once.
+  std::optional<std::string> shard{};
 
   bool operator==(const PolicyStatus&) const = default;
 };

@@ -235,6 +235,7 @@ std::optional<PolicyStatus> parseApiStatus(std::string_view statusJson) {
     status.panic = panicAt(*panic);
   }
   status.observedGeneration = int64At(body, "observedGeneration").value_or(0);
+  status.shard = stringAt(body, "shard");
   if (const auto conditions = body.find("conditions"); conditions != body.end() && conditions->is_array()) {
     for (const json& item : *conditions) {
       if (!item.is_object()) {
@@ -305,6 +306,9 @@ std::string statusMergePatch(const PolicyStatus& status) {
     body["panic"] = status.panic ? panicJson(*status.panic) : json(nullptr);
   }
   body["observedGeneration"] = status.observedGeneration;
+  if (status.shard) {
+    body["shard"] = *status.shard;
+  }
   json conditions = json::array();
   for (const Condition& condition : status.conditions) {
     conditions.push_back(json{{"type", condition.type},

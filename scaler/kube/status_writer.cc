@@ -91,7 +91,10 @@ StatusWriter::Record& StatusWriter::recordFor(const std::string& ns, const std::
   return record;
 }
 
-void StatusWriter::setBuiltLocked(Record& record, PolicyStatus status) {
+void StatusWriter::setBuiltLocked(Record& record, PolicyStatus status) const {
+  if (!options_.shard.empty()) {
+    status.shard = options_.shard;
+  }
   if (!record.built && record.observed) {
     // The first status this process builds: a condition whose status is as
     // the API holds it keeps the API's time (set by a previous process or

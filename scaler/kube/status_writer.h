@@ -61,6 +61,8 @@ struct StatusWriterOptions {
   std::function<void(const std::string& policyKey, const std::string& error)> onWriteError;
   // The wall clock, for condition and Event times (tests). Empty = system clock.
   std::function<core::TimePoint()> clock;
+  // status.shard of every status built (serve's shardNameOf()); empty: not written.
+  std::string shard{};
 };
 
 // Writes each policy's status (a JSON merge patch on /status) and records
@@ -164,7 +166,7 @@ class StatusWriter {
   void markIfDueLocked(const std::string& key, Record& record);
   // Keeps a newly built status, its conditions' times carried from the API's
   // when this process built none before.
-  static void setBuiltLocked(Record& record, PolicyStatus status);
+  void setBuiltLocked(Record& record, PolicyStatus status) const;
   // `status` as built for the record, saying so while an earlier version serves.
   static PolicyStatus supersededLocked(const Record& record, PolicyStatus status, core::TimePoint now);
   void queueEventsLocked(const PolicyReference& ref, std::vector<PendingEvent> events);
