@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -173,5 +174,15 @@ struct Policy {
 // policy sources hand it); nullptr when absent. O(log n).
 [[nodiscard]] const Policy* findInSortedSet(const std::vector<Policy>& set, const std::string& ns,
                                             const std::string& name);
+
+// A policy shared by its holders (the watcher, the evaluation loop, the
+// metric read, the status bridge): an edit replaces one pointer, never copies
+// the others. Never null in a PolicyList.
+using SharedPolicy = std::shared_ptr<const Policy>;
+// Policies sorted by namespace, then name, as both policy sources hand them.
+using PolicyList = std::vector<SharedPolicy>;
+
+// The same over a PolicyList. O(log n).
+[[nodiscard]] const Policy* findInSortedSet(const PolicyList& set, const std::string& ns, const std::string& name);
 
 }  // namespace kubeai::core

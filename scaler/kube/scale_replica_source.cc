@@ -120,7 +120,7 @@ core::Result<ScaleReplicaSource::Replicas> ScaleReplicaSource::fetch(const core:
   return Replicas{replicas.value().replicas, replicas.value().readyReplicas};
 }
 
-std::vector<core::Result<source::MetricReading>> ScaleReplicaSource::read(const std::vector<core::Policy>& policies) {
+std::vector<core::Result<source::MetricReading>> ScaleReplicaSource::readPolicies(const core::PolicyList& policies) {
   std::vector<core::Result<source::MetricReading>> readings = inner_.read(policies);
   if (readings.size() != policies.size()) {
     return readings;  // the loop reports the mismatch
@@ -134,7 +134,7 @@ std::vector<core::Result<source::MetricReading>> ScaleReplicaSource::read(const 
     if (!readings[i].ok()) {
       continue;  // no metrics: the replicas would not be used
     }
-    auto read = targetRead(policies[i]);
+    auto read = targetRead(*policies[i]);
     if (!read.ok()) {
       readings[i] = read.error();
       continue;
@@ -142,7 +142,7 @@ std::vector<core::Result<source::MetricReading>> ScaleReplicaSource::read(const 
     auto [found, inserted] = indexOf.try_emplace(read.value().path, reads.size());
     if (inserted) {
       reads.push_back(std::move(read).value());
-      owners.push_back(&policies[i]);
+      owners.push_back(policies[i].get());
     }
     pathOf[i] = found->second;
   }

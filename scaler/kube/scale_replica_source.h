@@ -64,8 +64,6 @@ class ScaleReplicaSource final : public source::MetricSource {
  public:
   ScaleReplicaSource(source::MetricSource& inner, KubeClient& client, ScaleReplicaSourceOptions options = {});
 
-  std::vector<core::Result<source::MetricReading>> read(const std::vector<core::Policy>& policies) override;
-
   // What is read of the target, or an Error for a kind other than Deployment
   // and StatefulSet or for an apiVersion, namespace or name that is not a
   // valid path segment (group/version, RFC 1123 label, RFC 1123 subdomain):
@@ -73,6 +71,7 @@ class ScaleReplicaSource final : public source::MetricSource {
   static core::Result<TargetRead> targetRead(const core::Policy& policy);
 
  private:
+  std::vector<core::Result<source::MetricReading>> readPolicies(const core::PolicyList& policies) override;
   struct Replicas {
     std::int32_t current = 0;
     std::optional<std::int32_t> ready;

@@ -44,8 +44,8 @@ bool DeadlineMetricSource::waitIdle(std::chrono::milliseconds timeout) const {
   return changed_.wait_for(lock, timeout, [this] { return !running_; });
 }
 
-std::vector<core::Result<source::MetricReading>> DeadlineMetricSource::read(
-    const std::vector<core::Policy>& policies) {
+std::vector<core::Result<source::MetricReading>> DeadlineMetricSource::readPolicies(
+    const core::PolicyList& policies) {
   std::unique_lock lock(mutex_);
   if (running_) {
     return failEvery(policies.size(), "the previous metric read is still running after " +
@@ -72,7 +72,7 @@ std::vector<core::Result<source::MetricReading>> DeadlineMetricSource::read(
 
 void DeadlineMetricSource::work(const std::stop_token& stop) {
   for (;;) {
-    std::vector<core::Policy> policies;
+    core::PolicyList policies;
     {
       std::unique_lock lock(mutex_);
       if (!changed_.wait(lock, stop, [this] { return request_.has_value(); })) {
@@ -89,7 +89,8 @@ void DeadlineMetricSource::work(const std::stop_token& stop) {
       // not end the process for it: a failed read, as any other.
       readings = failEvery(policies.size(), std::string("metric read failed: ") + error.what());
     }
-    // Released here rather than at the next read: a large set is a large copy.
+    // Released here rather than at the next read: the last holder of a
+    // policy removed meanwhile may be this copy.
     policies = {};
     const std::lock_guard lock(mutex_);
     running_ = false;

@@ -33,7 +33,8 @@ namespace kubeai::server {
 //
 // The inner read() is therefore made on this object's thread, never two at a
 // time, and never concurrently with another read() of this object; the
-// policies are copied for it, since a late read outlives the caller's vector.
+// policies' pointers are copied for it, since a late read outlives the
+// caller's vector (the policies themselves are shared, not copied).
 //
 // read() is for one caller at a time (the evaluation thread); readRunning()
 // and waitIdle() may be called from any thread.
@@ -46,8 +47,6 @@ class DeadlineMetricSource final : public source::MetricSource {
   ~DeadlineMetricSource() override;
   DeadlineMetricSource(const DeadlineMetricSource&) = delete;
   DeadlineMetricSource& operator=(const DeadlineMetricSource&) = delete;
-
-  std::vector<core::Result<source::MetricReading>> read(const std::vector<core::Policy>& policies) override;
 
   [[nodiscard]] std::chrono::milliseconds deadline() const noexcept { return deadline_; }
 
@@ -68,6 +67,7 @@ class DeadlineMetricSource final : public source::MetricSource {
   using Clock = std::chrono::steady_clock;
   using Readings = std::vector<core::Result<source::MetricReading>>;
 
+  std::vector<core::Result<source::MetricReading>> readPolicies(const core::PolicyList& policies) override;
   void work(const std::stop_token& stop);
 
   source::MetricSource& inner_;
@@ -75,7 +75,7 @@ class DeadlineMetricSource final : public source::MetricSource {
 
   mutable std::mutex mutex_;  // guards the fields below
   mutable std::condition_variable_any changed_;
-  std::optional<std::vector<core::Policy>> request_;  // handed to the worker, not taken yet
+  std::optional<core::PolicyList> request_;  // handed to the worker, not taken yet
   std::optional<Readings> results_;                   // the worker's answer to the read waiting for it
   bool running_ = false;                              // an inner read is asked for or running
   bool abandoned_ = false;                            // its caller gave up: drop its results

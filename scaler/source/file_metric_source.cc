@@ -17,7 +17,7 @@ core::Status FileMetricSource::reload() {
   return core::Ok{};
 }
 
-std::vector<core::Result<MetricReading>> FileMetricSource::read(const std::vector<core::Policy>& policies) {
+std::vector<core::Result<MetricReading>> FileMetricSource::readPolicies(const core::PolicyList& policies) {
   std::shared_ptr<const MetricsFile> file;
   {
     const std::lock_guard lock(mutex_);
@@ -25,9 +25,9 @@ std::vector<core::Result<MetricReading>> FileMetricSource::read(const std::vecto
   }
   std::vector<core::Result<MetricReading>> readings;
   readings.reserve(policies.size());
-  for (const core::Policy& policy : policies) {
-    const MetricsFileEntry* entry = file->find(policy.key());
-    readings.emplace_back(entry != nullptr ? entry->readingFor(policy) : MetricReading{});
+  for (const core::SharedPolicy& policy : policies) {
+    const MetricsFileEntry* entry = file->find(policy->key());
+    readings.emplace_back(entry != nullptr ? entry->readingFor(*policy) : MetricReading{});
   }
   return readings;
 }

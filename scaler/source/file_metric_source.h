@@ -22,13 +22,13 @@ class FileMetricSource final : public MetricSource {
   // the error (naming the file) is returned.
   core::Status reload();
 
-  // Readings for the policies, by "<namespace>/<name>"; a policy not in the
-  // file has no data. Never an error: the file's contents are local.
-  std::vector<core::Result<MetricReading>> read(const std::vector<core::Policy>& policies) override;
-
   [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
 
  private:
+  // Readings for the policies, by "<namespace>/<name>"; a policy not in the
+  // file has no data. Never an error: the file's contents are local.
+  std::vector<core::Result<MetricReading>> readPolicies(const core::PolicyList& policies) override;
+
   const std::filesystem::path path_;
   std::mutex mutex_;
   std::shared_ptr<const MetricsFile> current_ = std::make_shared<const MetricsFile>();

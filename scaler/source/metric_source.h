@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <vector>
 
@@ -31,7 +32,8 @@ struct MetricReading {
 
 // Where the evaluation loop gets metric values (DESIGN §6): the metrics file,
 // Prometheus. Called from the evaluation thread only, once per cycle for all
-// policies at once, so a source can share one query among many policies.
+// policies at once (so a source can share one query among many policies), or
+// for the few policies an edit changed.
 class MetricSource {
  public:
   virtual ~MetricSource() = default;
@@ -40,7 +42,15 @@ class MetricSource {
   // query that failed, a source that is down): the loop keeps the policy's last
   // decision and marks it stale after --metrics-stale-after. A policy the
   // source knows nothing about is a reading without data, not an error.
-  virtual std::vector<core::Result<MetricReading>> read(const std::vector<core::Policy>& policies) = 0;
+  // The policies are shared (no copy of a set of 10,000 for each read).
+  std::vector<core::Result<MetricReading>> read(const core::PolicyList& policies) { return readPolicies(policies); }
+  // The same for policies held by value (tests, one-off callers): each copied once.
+  std::vector<core::Result<MetricReading>> read(const std::vector<core::Policy>& policies);
+  std::vector<core::Result<MetricReading>> read(std::initializer_list<core::Policy> policies);
+
+ private:
+  // What a source implements: read()'s contract.
+  virtual std::vector<core::Result<MetricReading>> readPolicies(const core::PolicyList& policies) = 0;
 };
 
 }  // namespace kubeai::source

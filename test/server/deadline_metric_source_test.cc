@@ -32,7 +32,7 @@ const auto kPatience = kubeai::testing::stretched(std::chrono::milliseconds(10'0
 
 class GatedSource final : public source::MetricSource {
  public:
-  std::vector<core::Result<source::MetricReading>> read(const std::vector<core::Policy>& policies) override {
+  std::vector<core::Result<source::MetricReading>> readPolicies(const core::PolicyList& policies) override {
     std::unique_lock lock(mutex_);
     const int call = ++calls_;
     threads_.insert(std::this_thread::get_id());

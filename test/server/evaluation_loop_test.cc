@@ -21,10 +21,10 @@ class ScriptedMetricSource final : public source::MetricSource {
  public:
   std::map<std::string, core::Result<source::MetricReading>> readings;
 
-  std::vector<core::Result<source::MetricReading>> read(const std::vector<core::Policy>& policies) override {
+  std::vector<core::Result<source::MetricReading>> readPolicies(const core::PolicyList& policies) override {
     std::vector<core::Result<source::MetricReading>> out;
     for (const auto& policy : policies) {
-      auto found = readings.find(policy.key());
+      auto found = readings.find(policy->key());
       out.push_back(found != readings.end() ? found->second : core::Result<source::MetricReading>(source::MetricReading{}));
     }
     return out;
@@ -387,7 +387,7 @@ class SlowMetricSource final : public source::MetricSource {
   std::mutex mutex;
   std::vector<std::chrono::steady_clock::time_point> starts;
 
-  std::vector<core::Result<source::MetricReading>> read(const std::vector<core::Policy>& policies) override {
+  std::vector<core::Result<source::MetricReading>> readPolicies(const core::PolicyList& policies) override {
     {
       const std::lock_guard lock(mutex);
       starts.push_back(std::chrono::steady_clock::now());

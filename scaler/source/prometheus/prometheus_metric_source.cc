@@ -127,17 +127,17 @@ core::Status PrometheusMetricSource::check(const core::Policy& policy) const {
   return core::Ok{};
 }
 
-std::vector<core::Result<MetricReading>> PrometheusMetricSource::read(const std::vector<core::Policy>& policies) {
+std::vector<core::Result<MetricReading>> PrometheusMetricSource::readPolicies(const core::PolicyList& policies) {
   ExpressionSet set;
   std::vector<Plan> plans(policies.size());
   for (std::size_t i = 0; i < policies.size(); ++i) {
-    auto queries = policyQueries(policies[i], options_.queries);
+    auto queries = policyQueries(*policies[i], options_.queries);
     if (!queries.ok()) {
       plans[i].error = queries.error();
       continue;
     }
     PolicyQueries& q = queries.value();
-    plans[i].emptyIsZero = emptyIsZero(policies[i].spec.metrics);
+    plans[i].emptyIsZero = emptyIsZero(policies[i]->spec.metrics);
     const std::array<std::optional<std::string>*, kFirstCustom> seedQueries = {
         &q.latencyP99, &q.latencyP95, &q.gpuUtilization, &q.requestQueueDepth, &q.replicas, &q.readyReplicas};
     for (std::size_t slot = 0; slot < kSlots; ++slot) {
@@ -195,7 +195,7 @@ std::vector<core::Result<MetricReading>> PrometheusMetricSource::read(const std:
     std::string errors;
     const std::array<std::optional<double>*, kRequestQueueDepth + 1> seedTargets = {
         &reading.latencyP99Ms, &reading.latencyP95Ms, &reading.gpuUtilizationPercent, &reading.requestQueueDepth};
-    const core::MetricsSpec& metrics = policies[p].spec.metrics;
+    const core::MetricsSpec& metrics = policies[p]->spec.metrics;
     for (std::size_t slot = 0; slot < kSlots; ++slot) {
       if (!plan.query[slot]) {
         continue;

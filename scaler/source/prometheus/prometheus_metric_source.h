@@ -42,9 +42,6 @@ class PrometheusMetricSource final : public MetricSource {
   // `transport` must outlive the source.
   explicit PrometheusMetricSource(QueryTransport& transport, PrometheusSourceOptions options = {});
 
-  // Evaluation thread only (MetricSource's contract): one call at a time.
-  std::vector<core::Result<MetricReading>> read(const std::vector<core::Policy>& policies) override;
-
   // The policy's queries expand (known placeholders, names inside strings):
   // checked when policies load, so that a broken template is reported as an
   // invalid policy at once rather than as a failed read every cycle.
@@ -52,6 +49,8 @@ class PrometheusMetricSource final : public MetricSource {
   [[nodiscard]] core::Status check(const core::Policy& policy) const;
 
  private:
+  // Evaluation thread only (MetricSource's contract): one call at a time.
+  std::vector<core::Result<MetricReading>> readPolicies(const core::PolicyList& policies) override;
   void reportWarnings(const std::string& query, const std::vector<std::string>& warnings);
 
   QueryTransport& transport_;

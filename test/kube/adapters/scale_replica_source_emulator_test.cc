@@ -29,7 +29,7 @@ const std::string kToken = "T";
 // The metrics, without replicas: what the file or Prometheus gives under --kubernetes.
 class GpuOnly final : public source::MetricSource {
  public:
-  std::vector<core::Result<source::MetricReading>> read(const std::vector<core::Policy>& policies) override {
+  std::vector<core::Result<source::MetricReading>> readPolicies(const core::PolicyList& policies) override {
     std::vector<core::Result<source::MetricReading>> out;
     for (std::size_t i = 0; i < policies.size(); ++i) {
       source::MetricReading reading;

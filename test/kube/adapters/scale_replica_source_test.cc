@@ -30,10 +30,10 @@ core::Policy policy(const std::string& ns, const std::string& name, const std::s
 // replicas that the target's must replace), or an error, by policy name.
 class StubMetrics final : public source::MetricSource {
  public:
-  std::vector<core::Result<source::MetricReading>> read(const std::vector<core::Policy>& policies) override {
+  std::vector<core::Result<source::MetricReading>> readPolicies(const core::PolicyList& policies) override {
     std::vector<core::Result<source::MetricReading>> out;
     for (const auto& p : policies) {
-      if (p.metadata.name == "no-metrics") {
+      if (p->metadata.name == "no-metrics") {
         out.emplace_back(core::Error{"query failed"});
         continue;
       }
