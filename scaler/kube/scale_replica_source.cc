@@ -120,6 +120,33 @@ core::Result<ScaleReplicaSource::Replicas> ScaleReplicaSource::fetch(const core:
   return Replicas{replicas.value().replicas, replicas.value().readyReplicas};
 }
 
+bool ScaleReplicaSource::fromCache(const core::Policy& policy, core::Result<source::MetricReading>& reading) const {
+  const core::TargetRef& target = policy.spec.targetRef;
+  const TargetKind kind = target.kind == "StatefulSet" ? TargetKind::kStatefulSet : TargetKind::kDeployment;
+  const TargetLookup found = options_.targets->lookup(kind, policy.metadata.namespace_, target.name);
+  auto named = [&] { return concat("target ", target.kind, " ", policy.metadata.namespace_, "/", target.name); };
+  switch (found.state) {
+    case TargetLookup::State::kNotWatched:
+      return false;  // a namespace no watch covers: GET it
+    case TargetLookup::State::kNotSynced:
+      reading = core::Error{concat(named(), ": the ", pluralName(kind), " of namespace ", policy.metadata.namespace_,
+                                   " are not listed yet from the Kubernetes API")};
+      return true;
+    case TargetLookup::State::kNotFound:
+      reading = core::Error{concat(kTargetNotFoundPrefix, named(), " not found")};
+      return true;
+    case TargetLookup::State::kInvalid:
+      reading = core::Error{concat(named(), ": ", found.error)};
+      return true;
+    case TargetLookup::State::kFound:
+      break;
+  }
+  // Both from the target, never the inner source's (see below).
+  reading.value().currentReplicas = found.replicas;
+  reading.value().readyReplicas = found.ready;
+  return true;
+}
+
 std::vector<core::Result<source::MetricReading>> ScaleReplicaSource::readPolicies(const core::PolicyList& policies) {
   std::vector<core::Result<source::MetricReading>> readings = inner_.read(policies);
   if (readings.size() != policies.size()) {
@@ -138,6 +165,9 @@ std::vector<core::Result<source::MetricReading>> ScaleReplicaSource::readPolicie
     if (!read.ok()) {
       readings[i] = read.error();
       continue;
+    }
+    if (!read.value().scale && options_.targets != nullptr && fromCache(*policies[i], readings[i])) {
+      continue;  // the watch's: no request
     }
     auto [found, inserted] = indexOf.try_emplace(read.value().path, reads.size());
     if (inserted) {

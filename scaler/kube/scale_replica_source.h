@@ -11,6 +11,7 @@
 #include "core/policy.h"
 #include "core/result.h"
 #include "kube/client/kube_client.h"
+#include "kube/target_cache.h"
 #include "source/metric_source.h"
 
 namespace kubeai::kube {
@@ -29,6 +30,10 @@ inline constexpr std::string_view kTargetNotFoundPrefix = "TargetNotFound: ";
 struct ScaleReplicaSourceOptions {
   std::size_t parallelism = 8;                // requests in flight per cycle
   std::chrono::milliseconds timeout{5'000};   // each GET of a target
+  // The watched Deployments and StatefulSets (TargetWatcher's cache): apps/v1
+  // targets in its namespaces are read there, with no request. Null: every
+  // target is read with a GET (tests, and a caller without a watch).
+  const TargetCache* targets{};
 };
 
 // What is read of a policy's target: the workload itself for an apps/v1
@@ -42,16 +47,23 @@ struct TargetRead {
 
 // Current and ready replicas from the Kubernetes API (DESIGN §6), over another
 // metric source (the file or Prometheus) that gives the metrics: each cycle
-// reads the inner source, then GETs every policy's target (once per distinct
-// target, `parallelism` at a time):
-//   - apps/v1 (or no apiVersion): /apis/apps/v1/namespaces/NS/{deployments|
-//     statefulsets}/NAME, setting MetricReading::currentReplicas from
-//     spec.replicas and readyReplicas from status.readyReplicas (0 when absent:
-//     omitempty, or no status yet);
+// reads the inner source, then every policy's target:
+//   - apps/v1 (or no apiVersion) in a namespace of `options.targets`: looked
+//     up there (TargetWatcher's list + watch), no request. Before that
+//     namespace's first list is in, the reading is an Error saying so (not
+//     TargetNotFound: nothing is known yet); absent once listed, it is
+//     TargetNotFound;
+//   - apps/v1 elsewhere (no cache, or a namespace it does not watch): GET
+//     /apis/apps/v1/namespaces/NS/{deployments|statefulsets}/NAME;
+//   both setting MetricReading::currentReplicas from spec.replicas and
+//   readyReplicas from status.readyReplicas (0 when absent: omitempty, or no
+//   status yet);
 //   - another group/version (apps.kruise.io/v1beta1 StatefulSet):
 //     /apis/<group>/<version>/namespaces/NS/<plural>/NAME/scale, currentReplicas
 //     from the Scale's spec.replicas (0 when absent: omitempty) and the ready
-//     replicas unknown.
+//     replicas unknown. A watch cannot serve these: the generic /scale
+//     contract has no list of another API's objects we could rely on.
+// GETs go once per distinct target, `parallelism` at a time.
 // spec.replicas is the replicas asked for (the HPA's and the original's
 // choice); never status.replicas, which counts a rolling update's surge pods.
 // The inner source's replicas and ready replicas, if any, are replaced.
@@ -77,6 +89,9 @@ class ScaleReplicaSource final : public source::MetricSource {
     std::optional<std::int32_t> ready;
   };
   core::Result<Replicas> fetch(const core::Policy& policy, const TargetRead& read);
+  // Sets `reading` from the watch's cache (replicas, or the error); false
+  // when the cache does not cover the policy's namespace.
+  bool fromCache(const core::Policy& policy, core::Result<source::MetricReading>& reading) const;
 
   source::MetricSource& inner_;
   KubeClient& client_;

@@ -343,5 +343,77 @@ TEST_CASE("ScaleReplicaSource reads many targets with bounded parallelism") {
   CHECK(source.read({}).empty());
 }
 
+TEST_CASE("ScaleReplicaSource reads apps/v1 targets from the watch's cache, with no request, and GETs the rest") {
+  StubMetrics inner;
+  FakeKubeClient client;
+  client.onRequest = [](std::string_view, const std::string& path) -> core::Result<KubeResponse> {
+    if (path == "/apis/apps.kruise.io/v1beta1/namespaces/default/statefulsets/kruise/scale") {
+      return KubeResponse{200, R"({"kind":"Scale","spec":{"replicas":7}})"};
+    }
+    if (path == "/apis/apps/v1/namespaces/elsewhere/deployments/web") {
+      return KubeResponse{200, R"({"kind":"Deployment","spec":{"replicas":2},"status":{"readyReplicas":1}})"};
+    }
+    return KubeResponse{404, R"({"kind":"Status","code":404})"};
+  };
+  TargetCache cache({"default"});
+  ScaleReplicaSourceOptions options;
+  options.targets = &cache;
+  ScaleReplicaSource source(inner, client, options);
+  const std::vector<core::Policy> policies = {
+      policy("default", "chat", "Deployment", "chat"),
+      policy("default", "db", "StatefulSet", "db"),
+      policy("default", "ghost", "Deployment", "ghost"),
+      policy("default", "bad", "Deployment", "bad"),
+      withApiVersion(policy("default", "kruise", "StatefulSet", "kruise"), "apps.kruise.io/v1beta1"),
+      policy("elsewhere", "web", "Deployment", "web"),  // a namespace the watch does not cover
+  };
+  auto error = [](const core::Result<source::MetricReading>& reading) {
+    return reading.ok() ? std::string() : reading.error().message;
+  };
+
+  // Before the first lists: not known yet, which is not "not found".
+  auto readings = source.read(policies);
+  REQUIRE(readings.size() == policies.size());
+  CHECK(error(readings[0]) ==
+        "target Deployment default/chat: the deployments of namespace default are not listed yet from the Kubernetes API");
+  CHECK(error(readings[1]) ==
+        "target StatefulSet default/db: the statefulsets of namespace default are not listed yet from the Kubernetes API");
+  CHECK_FALSE(isTargetNotFound(error(readings[0])));
+
+  TargetCache::Namespaces deployments;
+  deployments["default"]["chat"] = detail::TargetState{5, 3, ""};
+  deployments["default"]["bad"] = detail::TargetState{0, 0, "the Deployment's spec.replicas -1 is not an integer from 0 to 2147483647"};
+  cache.replace(TargetKind::kDeployment, "default", std::move(deployments));
+  TargetCache::Namespaces statefulSets;
+  statefulSets["default"]["db"] = detail::TargetState{3, 0, ""};
+  cache.replace(TargetKind::kStatefulSet, "default", std::move(statefulSets));
+  readings = source.read(policies);
+  REQUIRE(readings[0].ok());
+  CHECK(readings[0].value().currentReplicas == 5);  // the inner source's 99 replaced
+  CHECK(readings[0].value().readyReplicas == 3);    // and its 98
+  CHECK(readings[0].value().gpuUtilizationPercent == 50);
+  REQUIRE(readings[1].ok());
+  CHECK(readings[1].value().currentReplicas == 3);
+  CHECK(readings[1].value().readyReplicas == 0);
+  CHECK(error(readings[2]) == "TargetNotFound: target Deployment default/ghost not found");
+  CHECK(isTargetNotFound(error(readings[2])));
+  CHECK(error(readings[3]) ==
+        "target Deployment default/bad: the Deployment's spec.replicas -1 is not an integer from 0 to 2147483647");
+  REQUIRE(readings[4].ok());
+  CHECK(readings[4].value().currentReplicas == 7);
+  CHECK_FALSE(readings[4].value().readyReplicas.has_value());
+  REQUIRE(readings[5].ok());
+  CHECK(readings[5].value().currentReplicas == 2);
+
+  // Requests: only what the watch cannot serve, once per read.
+  auto requests = client.requests();
+  std::sort(requests.begin(), requests.end());  // a read's GETs run in parallel
+  CHECK(requests == std::vector<std::string>{
+                        "GET /apis/apps.kruise.io/v1beta1/namespaces/default/statefulsets/kruise/scale",
+                        "GET /apis/apps.kruise.io/v1beta1/namespaces/default/statefulsets/kruise/scale",
+                        "GET /apis/apps/v1/namespaces/elsewhere/deployments/web",
+                        "GET /apis/apps/v1/namespaces/elsewhere/deployments/web"});
+}
+
 }  // namespace
 }  // namespace kubeai::kube

@@ -232,7 +232,7 @@ TEST_CASE("TargetWatcher: a paginated list, then ADDED, MODIFIED, DELETED and BO
   f.waitFor([&] { return deploymentLists.load() == 2 && f.watcher->health()[0].resourceVersion == "30"; },
             "the relist after the 410");
   const auto streams = f.client.streams();
-  CHECK(f.count(streams, concat(kDeployments, "?watch=1&allowWatchBookmarks=true&resourceVersion=9&")) == 1);
+  CHECK(f.count(streams, concat(kDeployments, "?watch=1&allowWatchBookmarks=true&resourceVersion=10&")) == 1);
   CHECK(f.count(streams, concat(kDeployments, "?watch=1&allowWatchBookmarks=true&resourceVersion=20&")) == 1);
   // The relist replaced the set: "new" came and went while the watch was expired.
   CHECK(f.deployment("new").state == TargetLookup::State::kNotFound);
