@@ -112,12 +112,29 @@ int main(int argc, char** argv) {
   std::string reactionTime = "30s";
   std::string pluginTimeout = "1s";
   std::string prometheusTimeout = "2s";
+  std::string grpcKeepaliveTime = "60s";
+  std::string grpcKeepaliveTimeout = "20s";
   std::vector<std::string> prometheusHeaders;
   std::string kubeconfig;
   auto* serveCommand = app.add_subcommand("serve", "Run the KEDA external scaler");
-  serveCommand->add_option("--grpc-address", serve.grpcAddress, "KEDA's ExternalScaler gRPC address")
+  serveCommand->add_option("--grpc-address", serve.grpcAddress,
+                           "KEDA's ExternalScaler gRPC address ([::]:PORT is IPv6 and IPv4)")
       ->capture_default_str();
-  serveCommand->add_option("--metrics-address", serve.metricsAddress, "HTTP address of /metrics, /healthz, /readyz")
+  serveCommand->add_option("--metrics-address", serve.metricsAddress,
+                           "HTTP address of /metrics, /healthz, /readyz: [::]:PORT is IPv6 and IPv4, [::1]:PORT "
+                           "IPv6 only, 0.0.0.0:PORT IPv4 only")
+      ->capture_default_str();
+  serveCommand->add_option("--grpc-keepalive-time", grpcKeepaliveTime,
+                           "Ping a KEDA connection after this long without traffic (below cloud load balancers' "
+                           "idle timeouts, ~4 min and up)")
+      ->capture_default_str();
+  serveCommand->add_option("--grpc-keepalive-timeout", grpcKeepaliveTimeout,
+                           "Close a connection whose ping is not answered in this long, and end its streams")
+      ->capture_default_str();
+  serveCommand->add_option("--grpc-max-streams-per-connection", serve.grpcMaxStreamsPerConnection,
+                           "Concurrent streams on one connection; KEDA puts every StreamIsActive of every "
+                           "ScaledObject using this address on one connection")
+      ->check(CLI::PositiveNumber)
       ->capture_default_str();
   serveCommand->add_option("--health-address", serve.healthAddress,
                            "Plaintext grpc.health.v1 address for probes when TLS is on");
@@ -347,6 +364,8 @@ int main(int argc, char** argv) {
       serve.metricsReadDeadline = duration("--metrics-read-deadline", readDeadline);
     }
     serve.prometheusTimeout = duration("--prometheus-timeout", prometheusTimeout);
+    serve.grpcKeepaliveTime = duration("--grpc-keepalive-time", grpcKeepaliveTime);
+    serve.grpcKeepaliveTimeout = duration("--grpc-keepalive-timeout", grpcKeepaliveTimeout);
     if (!durationsOk) {
       return kExitUsage;
     }

@@ -207,6 +207,7 @@ int runServe(const ServeOptions& options) {
       server::StalenessCheck{staleAfter, server::EvaluationLoop::systemClock()});
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
+  applyConnectionSettings(builder, options);
   int grpcPort = 0;
   builder.AddListeningPort(options.grpcAddress, credentials.value(), &grpcPort);
   builder.RegisterService(&service);

@@ -13,8 +13,10 @@
 namespace kubeai::cli {
 
 struct ServeOptions {
-  std::string grpcAddress = "0.0.0.0:6000";
-  std::string metricsAddress = "0.0.0.0:8080";  // /metrics, /healthz, /readyz
+  // Dual stack (IPv6 and IPv4, IPv4 alone on a kernel without IPv6): the
+  // kubelet's probes and KEDA reach the pod on whichever family the cluster has.
+  std::string grpcAddress = "[::]:6000";
+  std::string metricsAddress = "[::]:8080";  // /metrics, /healthz, /readyz
   std::string healthAddress;                    // plaintext grpc.health.v1, for probes when TLS is on
   std::filesystem::path policyDir;
   // Policies from the Kubernetes API instead of --policy-dir; replicas from
@@ -63,6 +65,13 @@ struct ServeOptions {
   std::string tlsClientCaFile;  // mTLS: a client certificate signed by it is required
   std::string logLevel = "info";
   std::string logFormat = "text";
+  // KEDA's gRPC connections: a ping after this long without traffic, the
+  // connection closed when it is not answered within the timeout.
+  std::chrono::milliseconds grpcKeepaliveTime{60'000};
+  std::chrono::milliseconds grpcKeepaliveTimeout{20'000};
+  // HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS. KEDA multiplexes every
+  // StreamIsActive of every ScaledObject using this address over one connection.
+  int grpcMaxStreamsPerConnection{100'000};
 };
 
 // The checks no single flag makes (sources exclusive or missing, intervals,

@@ -3,6 +3,8 @@
 #include <grpcpp/security/tls_certificate_provider.h>
 #include <grpcpp/security/tls_credentials_options.h>
 
+#include <algorithm>
+#include <climits>
 #include <fstream>
 #include <utility>
 
@@ -52,6 +54,26 @@ core::Result<std::shared_ptr<grpc::ServerCredentials>> serverCredentials(const S
     tls.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
   }
   return grpc::experimental::TlsServerCredentials(tls);
+}
+
+void applyConnectionSettings(grpc::ServerBuilder& builder, const ServeOptions& options) {
+  const auto milliseconds = [](std::chrono::milliseconds value) {
+    return static_cast<int>(std::min<std::chrono::milliseconds::rep>(value.count(), INT_MAX));
+  };
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, milliseconds(options.grpcKeepaliveTime));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, milliseconds(options.grpcKeepaliveTimeout));
+  // An idle connection (no stream open) is probed too: it holds a socket and
+  // KEDA's next call would otherwise meet a dead connection first.
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  // StreamIsActive sends only on a change, so a stream may carry no data for
+  // hours: C-core stops pinging after 2 pings without data by default, which
+  // would end keepalive on exactly the connections it is for.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  // The client's pings: accepted however often they come (0 strikes = no
+  // GOAWAY for pinging), down to grpc-go's own floor of 10 s between pings.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10'000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, options.grpcMaxStreamsPerConnection);
 }
 
 grpc::ServerGenericBidiReactor* HealthOnlyService::CreateReactor(grpc::GenericCallbackServerContext* /*context*/) {

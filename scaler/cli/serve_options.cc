@@ -94,6 +94,17 @@ core::Status checkServeOptions(const ServeOptions& options) {
   if (options.statusBurst < 1 || options.statusBurst > 100'000) {
     return core::Error{"--status-burst must be between 1 and 100000"};
   }
+  // gRPC takes milliseconds as an int; under a second, pings would be most of the traffic.
+  if (options.grpcKeepaliveTime < std::chrono::seconds(1) || options.grpcKeepaliveTime > std::chrono::hours(24)) {
+    return core::Error{"--grpc-keepalive-time must be between 1s and 24h"};
+  }
+  if (options.grpcKeepaliveTimeout < std::chrono::seconds(1) ||
+      options.grpcKeepaliveTimeout > std::chrono::hours(24)) {
+    return core::Error{"--grpc-keepalive-timeout must be between 1s and 24h"};
+  }
+  if (options.grpcMaxStreamsPerConnection < 1) {
+    return core::Error{"--grpc-max-streams-per-connection must be at least 1"};
+  }
   if (!std::isfinite(options.kubeQps) || options.kubeQps < 0 || (options.kubeQps > 0 && options.kubeQps < 0.001)) {
     return core::Error{"--kube-qps must be 0 (unlimited) or a finite rate of at least 0.001"};
   }
