@@ -201,8 +201,22 @@ class PolicyStream final : public grpc::ServerWriteReactor<Response>, public Ext
 };
 
 ExternalScalerService::ExternalScalerService(DecisionStore& store, RequestObserver observer,
-                                             StalenessCheck staleness)
-    : store_(store), observer_(std::move(observer)), staleness_(std::move(staleness)) {}
+                                             StalenessCheck staleness, bool allowCrossNamespacePolicies)
+    : store_(store),
+      observer_(std::move(observer)),
+      staleness_(std::move(staleness)),
+      allowCrossNamespacePolicies_(allowCrossNamespacePolicies) {}
+
+core::Result<PolicyRef> ExternalScalerService::policyFor(const ScaledObjectRef& ref) const {
+  auto policy = policyRefFrom(ref);
+  if (!policy) {
+    return policy;
+  }
+  if (auto allowed = checkPolicyNamespace(ref, policy.value(), allowCrossNamespacePolicies_); !allowed) {
+    return allowed.error();
+  }
+  return policy;
+}
 
 ExternalScalerService::~ExternalScalerService() = default;
 
@@ -252,7 +266,7 @@ grpc::ServerUnaryReactor* ExternalScalerService::IsActive(grpc::CallbackServerCo
                                                           const ScaledObjectRef* request,
                                                           IsActiveResponse* response) {
   const auto start = Clock::now();
-  auto ref = policyRefFrom(*request);
+  auto ref = policyFor(*request);
   if (!ref) {
     return finishUnary(context, kIsActive, start, invalidArgument(ref.error()));
   }
@@ -264,7 +278,7 @@ grpc::ServerUnaryReactor* ExternalScalerService::GetMetricSpec(grpc::CallbackSer
                                                                const ScaledObjectRef* request,
                                                                GetMetricSpecResponse* response) {
   const auto start = Clock::now();
-  auto ref = policyRefFrom(*request);
+  auto ref = policyFor(*request);
   if (!ref) {
     return finishUnary(context, kGetMetricSpec, start, invalidArgument(ref.error()));
   }
@@ -277,7 +291,7 @@ grpc::ServerUnaryReactor* ExternalScalerService::GetMetrics(grpc::CallbackServer
                                                             const GetMetricsRequest* request,
                                                             GetMetricsResponse* response) {
   const auto start = Clock::now();
-  auto parsed = policyRefFrom(request->scaledobjectref());
+  auto parsed = policyFor(request->scaledobjectref());
   if (!parsed) {
     return finishUnary(context, kGetMetrics, start, invalidArgument(parsed.error()));
   }
@@ -307,7 +321,7 @@ grpc::ServerWriteReactor<IsActiveResponse>* ExternalScalerService::StreamIsActiv
   const auto start = Clock::now();
   // Owns itself: deleted in OnDone() (see PolicyStream).
   auto* stream = new PolicyStream<IsActiveResponse>(*this, kStreamIsActive, start, &answerIsActive);
-  auto ref = policyRefFrom(*request);
+  auto ref = policyFor(*request);
   if (!stream->accepted()) {
     stream->finishAtStart({grpc::StatusCode::UNAVAILABLE, "server shutting down"});
   } else if (!ref) {
@@ -323,7 +337,7 @@ grpc::ServerWriteReactor<GetMetricSpecResponse>* ExternalScalerService::StreamMe
   const auto start = Clock::now();
   // Owns itself: deleted in OnDone() (see PolicyStream).
   auto* stream = new PolicyStream<GetMetricSpecResponse>(*this, kStreamMetricSpec, start, &answerMetricSpec);
-  auto ref = policyRefFrom(*request);
+  auto ref = policyFor(*request);
   if (!stream->accepted()) {
     stream->finishAtStart({grpc::StatusCode::UNAVAILABLE, "server shutting down"});
   } else if (!ref) {

@@ -13,6 +13,7 @@
 #include "externalscaler.grpc.pb.h"
 #include "server/decision_store.h"
 #include "server/keda_answers.h"
+#include "server/scaled_object_ref.h"
 
 namespace kubeai::server {
 
@@ -44,7 +45,9 @@ namespace kubeai::server {
 //                     finishes with NOT_FOUND when the policy is removed
 //
 // Every request names its policy through ScaledObjectRef (see
-// scaled_object_ref.h); bad metadata is INVALID_ARGUMENT.
+// scaled_object_ref.h); bad metadata is INVALID_ARGUMENT, and so is a policy
+// of another namespace than the ScaledObject's unless
+// `allowCrossNamespacePolicies` (checkPolicyNamespace), on every RPC.
 //
 // Lifetime: the store and this service must outlive the grpc::Server they are
 // registered with (Shutdown() and Wait() it first): open streams hold
@@ -64,7 +67,8 @@ class ExternalScalerService final : public externalscaler::ExternalScaler::Callb
   static constexpr std::string_view kGetMetrics = "GetMetrics";
   static constexpr std::string_view kStreamMetricSpec = "StreamMetricSpec";
 
-  explicit ExternalScalerService(DecisionStore& store, RequestObserver observer = {}, StalenessCheck staleness = {});
+  explicit ExternalScalerService(DecisionStore& store, RequestObserver observer = {}, StalenessCheck staleness = {},
+                                 bool allowCrossNamespacePolicies = false);
   ExternalScalerService(const ExternalScalerService&) = delete;
   ExternalScalerService& operator=(const ExternalScalerService&) = delete;
   ~ExternalScalerService() override;
@@ -110,6 +114,8 @@ class ExternalScalerService final : public externalscaler::ExternalScaler::Callb
     ~OpenStream() = default;
   };
 
+  // The policy `ref` names, if this ScaledObject may use it.
+  [[nodiscard]] core::Result<PolicyRef> policyFor(const externalscaler::ScaledObjectRef& ref) const;
   grpc::ServerUnaryReactor* finishUnary(grpc::CallbackServerContext* context, std::string_view method,
                                         Clock::time_point start, grpc::Status status);
   // False once finishStreams() ran: the stream must finish at once.
@@ -121,6 +127,7 @@ class ExternalScalerService final : public externalscaler::ExternalScaler::Callb
   DecisionStore& store_;
   RequestObserver observer_;
   const StalenessCheck staleness_;
+  const bool allowCrossNamespacePolicies_;
   std::atomic<std::size_t> openStreams_{0};
 
   // Never held while a stream's own lock is: a stream takes this one only

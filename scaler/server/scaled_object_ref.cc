@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/policy.h"
 #include "core/validation.h"
 #include "externalscaler.pb.h"
 
@@ -187,6 +188,25 @@ core::Result<PolicyRef> policyRefFrom(const externalscaler::ScaledObjectRef& ref
     return core::Error{std::move(message)};
   }
   return PolicyRef{ns, name};
+}
+
+core::Status checkPolicyNamespace(const externalscaler::ScaledObjectRef& ref, const PolicyRef& policy,
+                                  bool allowCrossNamespace) {
+  const std::string_view scaledObjectNamespace =
+      ref.namespace_().empty() ? std::string_view(core::kDefaultNamespace) : std::string_view(ref.namespace_());
+  if (allowCrossNamespace || scaledObjectNamespace == policy.ns) {
+    return core::Ok{};
+  }
+  // The ScaledObject's names come from KEDA unchecked: escaped, cut short.
+  std::string message = "ScaledObject ";
+  message += escapeForMessage(scaledObjectNamespace, kEchoedValueMaxBytes);
+  message += '/';
+  message += escapeForMessage(ref.name(), kEchoedValueMaxBytes);
+  message += " may not use policy ";
+  message += policy.display();
+  message += ": policies of another namespace need serve ";
+  message += kAllowCrossNamespaceFlag;
+  return core::Error{std::move(message)};
 }
 
 bool metricNameMatches(std::string_view requested, std::string_view policyName) noexcept {

@@ -37,6 +37,16 @@ inline constexpr std::string_view kMetricNamePrefix = "kubeai-";
 // 1 MiB value costs no more than a short one.
 [[nodiscard]] core::Result<PolicyRef> policyRefFrom(const externalscaler::ScaledObjectRef& ref);
 
+// The tenancy rule (docs/install.md, "Trust model"): a ScaledObject drives its
+// workload by a policy of its own namespace only (an empty ScaledObject
+// namespace is "default", as policyRefFrom reads it), since the policy decides
+// the replicas of whatever the ScaledObject targets; `allowCrossNamespace`
+// (serve --allow-cross-namespace-policies) lifts it. An Error for
+// INVALID_ARGUMENT names both objects and the flag.
+inline constexpr std::string_view kAllowCrossNamespaceFlag = "--allow-cross-namespace-policies";
+[[nodiscard]] core::Status checkPolicyNamespace(const externalscaler::ScaledObjectRef& ref, const PolicyRef& policy,
+                                                bool allowCrossNamespace);
+
 // True when `requested` names the metric of `policyName`: "kubeai-<policyName>"
 // compared case-insensitively (ASCII), optionally behind KEDA's trigger-index
 // prefix "sN-" (s0-, s1-, s12-, ...), which KEDA normally strips itself.

@@ -315,10 +315,10 @@ TEST_CASE("serve picks the policy from scalerMetadata, defaulting to the ScaledO
       {ref("frontend", "team-a", {{"policyName", "latency"}}), "kubeai-latency", 2},
       // policyName only and no namespace: "default"
       {ref("frontend", "", {{"policyName", "gpu"}}), "kubeai-gpu", 4},
-      // policyNamespace only: the ScaledObject's name
-      {ref("gpu", "apps", {{"policyNamespace", "default"}}), "kubeai-gpu", 4},
-      // both keys win over the ScaledObject's own
-      {ref("frontend", "apps", {{"policyName", "wake"}, {"policyNamespace", "batch"}}), "kubeai-wake", 3},
+      // policyNamespace only (the ScaledObject's own): the ScaledObject's name
+      {ref("gpu", "default", {{"policyNamespace", "default"}}), "kubeai-gpu", 4},
+      // both keys (a namespace not the ScaledObject's own needs --allow-cross-namespace-policies)
+      {ref("frontend", "batch", {{"policyName", "wake"}, {"policyNamespace", "batch"}}), "kubeai-wake", 3},
       // empty values count as not set
       {ref("gpu", "default", {{"policyName", ""}, {"policyNamespace", ""}}), "kubeai-gpu", 4},
   };

@@ -123,10 +123,10 @@ class ContractTest(ContractWorld):
             (ref("frontend", "team-a", policyName="latency"), "latency", 2),
             # policyName only, no namespace either: "default"
             (ref("frontend", "", policyName="gpu"), "gpu", 4),
-            # policyNamespace only: the ScaledObject's name
-            (ref("gpu", "apps", policyNamespace="default"), "gpu", 4),
-            # both keys win over the ScaledObject's own
-            (ref("frontend", "apps", policyName="idle", policyNamespace="batch"), "idle", 0),
+            # policyNamespace only (the ScaledObject's own): the ScaledObject's name
+            (ref("gpu", "default", policyNamespace="default"), "gpu", 4),
+            # both keys (a namespace not the ScaledObject's own needs --allow-cross-namespace-policies)
+            (ref("frontend", "batch", policyName="idle", policyNamespace="batch"), "idle", 0),
             # empty values count as not set
             (ref("gpu", "default", policyName="", policyNamespace=""), "gpu", 4),
             # other keys are KEDA's business, even a large one

@@ -70,8 +70,10 @@ TEST_CASE("scalerMetadata policyName/policyNamespace and their defaults pick the
       {scaledObject("chat", ""), "kubeai-chat", 3},
       // policyName overrides the ScaledObject's name
       {scaledObject("frontend", "team", {{"policyName", "other"}}), "kubeai-other", 7},
-      // policyNamespace overrides the ScaledObject's namespace
-      {scaledObject("frontend", "elsewhere", {{"policyName", "chat"}, {"policyNamespace", "team"}}), "kubeai-chat", 5},
+      // policyNamespace may name the ScaledObject's own namespace
+      {scaledObject("frontend", "team", {{"policyName", "chat"}, {"policyNamespace", "team"}}), "kubeai-chat", 5},
+      // ... and "default" is an empty namespace's own
+      {scaledObject("frontend", "", {{"policyName", "chat"}, {"policyNamespace", "default"}}), "kubeai-chat", 3},
       // an empty value counts as not set
       {scaledObject("chat", "team", {{"policyName", ""}, {"policyNamespace", ""}}), "kubeai-chat", 5},
       // other keys (scalerAddress, ...) are ignored

@@ -77,7 +77,7 @@ class KedaClientTest(unittest.TestCase):
         for metric_name in ("kubeai-chat", "s0-kubeai-chat", "S1-KUBEAI-CHAT"):
             with self.subTest(metric_name=metric_name):
                 request = pb.GetMetricsRequest(
-                    scaledObjectRef=self.ref("frontend", "apps", policyName="chat", policyNamespace="default"),
+                    scaledObjectRef=self.ref("frontend", "default", policyName="chat", policyNamespace="default"),
                     metricName=metric_name)
                 response = self.stub.GetMetrics(request, timeout=DEADLINE_SECONDS)
                 self.assertEqual(len(response.metricValues), 1)

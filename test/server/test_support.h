@@ -112,7 +112,7 @@ struct Observed {
 // The service on 127.0.0.1:<a free port>, a store to fill, and a client.
 class TestServer {
  public:
-  explicit TestServer(StalenessCheck staleness = {})
+  explicit TestServer(StalenessCheck staleness = {}, bool allowCrossNamespacePolicies = false)
       : service_(
             store,
             [this](std::string_view method, grpc::StatusCode code, double seconds) {
@@ -120,7 +120,7 @@ class TestServer {
               observed_.push_back({std::string(method), code, seconds});
               changed_.notify_all();
             },
-            std::move(staleness)) {
+            std::move(staleness), allowCrossNamespacePolicies) {
     grpc::ServerBuilder builder;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
     builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
