@@ -334,7 +334,8 @@ class PlainTest(RunTestCase):
                                      f"{verb} {group or 'core'}/{resource} {name or ''} is not granted by RBAC")
         # What the run must have exercised for the check to mean something.
         for needed in [("aiinferenceautoscalerpolicies", "list"), ("aiinferenceautoscalerpolicies", "watch"),
-                       ("aiinferenceautoscalerpolicies/status", "patch"), ("deployments", "get"),
+                       ("aiinferenceautoscalerpolicies/status", "patch"), ("deployments", "list"),
+                       ("deployments", "watch"), ("statefulsets", "list"), ("statefulsets", "watch"),
                        ("events", "create"), ("leases", "create")]:
             self.assertIn(needed, seen)
 

@@ -296,6 +296,8 @@ class KedaExamplesTest(unittest.TestCase):
                 key = (metadata.get("policyNamespace", so["metadata"]["namespace"]),
                        metadata.get("policyName", so["metadata"]["name"]))
                 self.assertIn(key, policies)
+                # serve refuses another namespace's policy by default.
+                self.assertEqual(key[0], so["metadata"]["namespace"])
                 spec = policies[key]["spec"]
                 self.assertEqual(so["spec"]["scaleTargetRef"]["name"], spec["targetRef"]["name"])
                 self.assertEqual(so["spec"]["minReplicaCount"], spec.get("minReplicas", 1))
@@ -402,7 +404,7 @@ class RbacTest(unittest.TestCase):
         self.assertEqual(rule_set(one("ClusterRole")), sorted([
             (("kubeai.io",), ("aiinferenceautoscalerpolicies",), ("list", "watch"), ()),
             (("kubeai.io",), ("aiinferenceautoscalerpolicies/status",), ("patch",), ()),
-            (("apps",), ("deployments", "statefulsets"), ("get",), ()),
+            (("apps",), ("deployments", "statefulsets"), ("list", "watch"), ()),
             (("",), ("events",), ("create", "patch"), ()),
         ]))
 
