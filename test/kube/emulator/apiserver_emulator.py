@@ -486,6 +486,11 @@ def now_rfc3339():
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _sort_key(key):
+    """List order of a (namespace or None, name) key: by namespace, then name."""
+    return (key[0] or "", key[1])
+
+
 class Store:
     """All objects and the history of changes, under one condition variable."""
 
@@ -500,6 +505,7 @@ class Store:
         self.cut_generation = 0   # bumped by /_emulator/cut-watches
         self.closing = False
         self.simulate_controllers = False
+        self.sorted_keys = {}     # resource key -> (its keys, the keys in list order)
         for ns in ("default", "kube-system", "kube-public", "kube-node-lease"):
             self.raw_put({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns},
                           "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}})
@@ -545,6 +551,16 @@ class Store:
         return {k: v for k, v in obj.items()
                 if k not in ("metadata", "status", "apiVersion", "kind")}
 
+    def _sorted_keys(self, rt):
+        """The resource's keys in list order, sorted again only when the set of keys changed:
+        sorting 100,000 for every page of a paginated list made it quadratic."""
+        bucket = self.objects[rt.key]
+        cached = self.sorted_keys.get(rt.key)
+        if cached is None or cached[0] != bucket.keys():
+            cached = (set(bucket), sorted(bucket, key=_sort_key))
+            self.sorted_keys[rt.key] = cached
+        return cached[1]
+
     # -- reads ---------------------------------------------------------------------------------
 
     def get(self, rt, ns, name):
@@ -560,12 +576,13 @@ class Store:
         every remaining one for each page made a paginated list of 100,000 quadratic."""
         with self.cond:
             items, more = [], 0
-            for (ons, oname), obj in sorted(self.objects[rt.key].items(),
-                                            key=lambda kv: (kv[0][0] or "", kv[0][1])):
-                if ns and ons != ns:
+            bucket = self.objects[rt.key]
+            keys = self._sorted_keys(rt)
+            begin = 0 if start_after is None else bisect.bisect_right(keys, start_after, key=_sort_key)
+            for key in keys[begin:]:
+                if ns and key[0] != ns:
                     continue
-                if start_after is not None and ((ons or ""), oname) <= start_after:
-                    continue
+                obj = bucket[key]
                 if match(obj):
                     if limit and len(items) >= limit:
                         more += 1
