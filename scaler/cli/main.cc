@@ -43,6 +43,9 @@ int main(int argc, char** argv) {
   auto* validateCommand = app.add_subcommand("validate", "Check policy files; one line per policy");
   validateCommand->add_option("files", validate.paths, "Policy files or directories")->required();
   validateCommand->add_option("--plugin-dir", validatePluginDir, "Check algorithm names against these plugins");
+  validateCommand->add_option("--policy-selector", validate.policySelector,
+                              "Say per policy whether serve --policy-selector (kubectl's -l syntax) selects it");
+  validateCommand->add_option("--shard-name", validate.shardName, "The shard's name, as serve's --shard-name");
 
   PluginsOptions plugins;
   auto* pluginsCommand = app.add_subcommand("plugins", "Load each plugin in a directory and report it");

@@ -6,6 +6,7 @@
 #include "cli/algorithm_setup.h"
 #include "cli/exit_codes.h"
 #include "core/validation.h"
+#include "kube/label_selector.h"
 #include "policy/policy_parser.h"
 #include "source/prometheus/query_template.h"
 
@@ -55,6 +56,16 @@ int runValidate(const ValidateOptions& options, std::ostream& out, std::ostream&
     return kExitUsage;
   }
   const core::AlgorithmRegistry& registry = *setup.value().registry;
+  auto selector = kube::LabelSelector::parse(options.policySelector);
+  if (!selector.ok()) {
+    err << "error: --policy-selector \"" << options.policySelector << "\": " << selector.error().message << "\n";
+    return kExitUsage;
+  }
+  const bool sharded = !options.policySelector.empty() || !options.shardName.empty();
+  // As serve names the shard (shardNameOf).
+  const std::string shard = !options.shardName.empty()         ? options.shardName
+                            : !selector.value().empty() ? selector.value().text()
+                                                        : std::string("all");
 
   std::size_t policies = 0;
   std::size_t invalid = 0;
@@ -83,6 +94,14 @@ int runValidate(const ValidateOptions& options, std::ostream& out, std::ostream&
         const std::string prefix = file + ": " + document.displayName() + ": ";
         for (const auto& warning : document.warnings) {
           out << prefix << "warning: " << warning.toString() << "\n";
+        }
+        if (sharded) {
+          if (selector.value().matches(document.labels)) {
+            out << prefix << "owned by shard " << shard << "\n";
+          } else {
+            out << prefix << "not selected by --policy-selector \"" << selector.value().text()
+                << "\": another shard owns it\n";
+          }
         }
         if (document.ok() && !registry.find(document.policy.spec.algorithm.name)) {
           out << prefix << "warning: spec.algorithm.name: unknown algorithm \""

@@ -11,12 +11,19 @@ namespace kubeai::cli {
 struct ValidateOptions {
   std::vector<std::string> paths;  // files, or directories of *.yaml / *.yml / *.json
   std::optional<std::filesystem::path> pluginDir;  // to check algorithm names against
+  // serve's sharding flags: with either, each policy's line says whether this
+  // shard owns it, from its metadata.labels.
+  std::string policySelector{};
+  std::string shardName{};
 };
 
 // One line per policy on `out`: "FILE: NAMESPACE/NAME: ok", or one line per
 // error with its field path. Exit 0 when every policy is valid; 2, with a
 // summary on `err`, when one is invalid, a file cannot be read, or an argument
-// holds no policy at all.
+// holds no policy at all, or --policy-selector does not parse. With
+// --policy-selector or --shard-name, one more line per policy: "owned by
+// shard NAME", or "not selected by --policy-selector \"SEL\": another shard
+// owns it" (not an error).
 int runValidate(const ValidateOptions& options, std::ostream& out, std::ostream& err);
 
 }  // namespace kubeai::cli

@@ -36,6 +36,26 @@ void decodeMetadata(Decoder& in, const json& root, core::PolicyMetadata& metadat
   }
 }
 
+// Labels are strings (the API server refuses anything else).
+void decodeLabels(Decoder& in, const json& root, std::map<std::string, std::string>& labels) {
+  // decodeMetadata reports a missing or mistyped metadata.
+  const auto metadata = root.find("metadata");
+  if (metadata == root.end() || !metadata->is_object()) {
+    return;
+  }
+  const json* object = in.object(*metadata, "labels", "metadata.labels");
+  if (object == nullptr) {
+    return;
+  }
+  for (const auto& [key, value] : object->items()) {
+    if (value.is_string()) {
+      labels.emplace(key, value.get<std::string>());
+    } else {
+      in.error("metadata.labels." + key, "must be a string, got " + typeName(value));
+    }
+  }
+}
+
 void decodeTargetRef(Decoder& in, const json& spec, core::TargetRef& target) {
   const json* object = in.object(spec, "targetRef", "spec.targetRef");
   if (object == nullptr) {
@@ -275,6 +295,7 @@ PolicyDocument parsePolicyJson(const json& object) {
     in.error("kind", "must be " + std::string(kPolicyKind));
   }
   decodeMetadata(in, object, document.policy.metadata);
+  decodeLabels(in, object, document.labels);
   decodeSpec(in, object, document.policy.spec);
   validate(document);
   return document;

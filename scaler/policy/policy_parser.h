@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
@@ -26,6 +27,9 @@ struct PolicyDocument {
   core::Policy policy;     // as much as could be read; evaluate only when ok()
   std::vector<core::FieldError> errors;    // type errors and validation errors, each with its field path
   std::vector<core::FieldError> warnings;  // unknown fields and the like: accepted
+  // metadata.labels: which shard owns the policy (validate --policy-selector).
+  // Not in core::Policy: serve's shards are selected by the API server.
+  std::map<std::string, std::string> labels{};
 
   [[nodiscard]] bool ok() const noexcept { return errors.empty(); }
   // "namespace/name", or "document N" when the name could not be read.
