@@ -370,7 +370,7 @@ class CrdShapeTest(unittest.TestCase):
         self.assertEqual(set(status), {"currentReplicas", "desiredReplicas", "lastScaleTime", "currentMetrics",
                                        "metrics", "lastAlgorithm", "lastScaleReason", "decidedRatio",
                                        "observedGeneration", "conditions", "readyReplicas", "startupSeconds",
-                                       "forecast", "panic"})
+                                       "forecast", "panic", "shard"})
         # What Predictive and Burst saw (policy_status_json.cc writes these names).
         self.assertEqual(set(status["forecast"]["properties"]),
                          {"metric", "horizonSeconds", "horizonSource", "demandReplicas", "forecastReplicas",
@@ -606,7 +606,7 @@ class StatusTest(unittest.TestCase):
                 {"name": "ttft", "value": 121.07, "target": 100, "targetType": "Value", "ratio": 1.21},
             ],
             "lastAlgorithm": "MaxRatio", "lastScaleReason": "scaled based on max ratio", "decidedRatio": 1.21,
-            "observedGeneration": 2,
+            "observedGeneration": 2, "shard": "shard-a",
             "conditions": [
                 {"type": "Ready", "status": "True", "reason": "Evaluated", "message": "",
                  "lastTransitionTime": "2026-11-28T00:00:00Z", "observedGeneration": 2},
