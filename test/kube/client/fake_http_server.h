@@ -45,10 +45,14 @@ class FakeHttpServer;
 class FakeConnection {
  public:
   FakeConnection(FakeHttpServer& server, int fd) : server_(server), fd_(fd) {}
-  bool respond(int status, const std::string& body, const std::string& contentType = "application/json") {
+  // extraHeaders: whole header lines, each ending in "\r\n" ("Retry-After: 1\r\n").
+  bool respond(int status, const std::string& body, const std::string& contentType = "application/json",
+               const std::string& extraHeaders = {}) {
     std::string out = "HTTP/1.1 ";
     out += std::to_string(status);
-    out += " X\r\nContent-Type: ";
+    out += " X\r\n";
+    out += extraHeaders;
+    out += "Content-Type: ";
     out += contentType;
     out += "\r\nContent-Length: ";
     out += std::to_string(body.size());
