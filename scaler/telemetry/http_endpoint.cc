@@ -1,49 +1,45 @@
 #include "telemetry/http_endpoint.h"
 
-#include <fcntl.h>
+#include <microhttpd.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <prometheus/collectable.h>
 #include <prometheus/metric_family.h>
 #include <prometheus/text_serializer.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
-#include <chrono>
-#include <condition_variable>
+#include <cstdarg>
+#include <cstdio>
 #include <cstring>
-#include <deque>
 #include <exception>
 #include <mutex>
 #include <stdexcept>
-#include <thread>
 #include <utility>
 
 #include "telemetry/listen_address.h"
 
-// A small HTTP/1.x server of its own, on plain sockets: civetweb, which this
-// replaced, is built without IPv6 in Debian (mg_check_feature(8) is 0), and on
-// an IPv6-only cluster the kubelet's probes reach the pod over IPv6 only. What
-// is served is three GETs, one request per connection (civetweb's default too:
-// keep-alive off), so the server stays small: an accept thread, a few workers.
+// GNU libmicrohttpd speaks the HTTP. civetweb, used before, is built without
+// IPv6 in Debian (mg_check_feature(8) is 0), and on an IPv6-only cluster the
+// kubelet's probes reach the pod over IPv6 only; libmicrohttpd has IPv6 and is
+// in Debian's archive. The listening socket is ours (ListenAddress): "[::]"
+// must fall back to IPv4 on a kernel without IPv6, which MHD_USE_DUAL_STACK
+// does not do, so it is bound here and handed over with MHD_OPTION_LISTEN_SOCKET.
 namespace kubeai::telemetry {
 namespace {
 
 constexpr const char* kMetricsContentType = "text/plain; version=0.0.4; charset=utf-8";
 constexpr const char* kTextContentType = "text/plain; charset=utf-8";
-// A scrape or probe whose request has not arrived in 10 s is not coming; free the worker.
-constexpr std::chrono::milliseconds kRequestTimeout{10'000};
-// The request head: a probe's or a scraper's is a few hundred bytes.
-constexpr std::size_t kMaxRequestHead = 16 * 1024;
-// Accepted connections waiting for a worker; beyond that, new ones are closed
-// at once rather than held (a client that floods us gets refused, probes retry).
-constexpr std::size_t kMaxQueued = 128;
+// A scrape or probe that has sent nothing for 10 s is not coming; drop its connection.
+constexpr unsigned kConnectionTimeoutSeconds = 10;
+// Open connections across all threads; beyond that new ones are closed at once
+// (and reported) rather than held: a client that floods us is refused, probes retry.
+constexpr unsigned kConnectionLimit = 128;
 
 std::string errnoText(int error) { return std::strerror(error); }
 
-// A file descriptor closed on scope exit.
+// A file descriptor closed on scope exit, until release()d.
 class Fd {
  public:
   Fd() = default;
@@ -60,6 +56,7 @@ class Fd {
   Fd(const Fd&) = delete;
   Fd& operator=(const Fd&) = delete;
   [[nodiscard]] int get() const { return fd_; }
+  [[nodiscard]] int release() { return std::exchange(fd_, -1); }
   void reset() {
     if (fd_ >= 0) ::close(fd_);
     fd_ = -1;
@@ -69,50 +66,49 @@ class Fd {
   int fd_ = -1;
 };
 
-struct Request {
-  std::string method;
-  std::string path;  // without the query
+struct Answer {
+  unsigned status = 200;
+  const char* contentType = kTextContentType;
+  std::string body;
+  const char* allow = nullptr;  // the Allow header of a 405
 };
 
-bool sendAll(int fd, std::string_view data) {
-  while (!data.empty()) {
-    const ssize_t sent = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
-    if (sent < 0 && errno == EINTR) continue;
-    if (sent <= 0) return false;
-    data.remove_prefix(static_cast<std::size_t>(sent));
+// Binds and listens per `listen` (updated: the bound port; "[::]" becomes
+// 0.0.0.0 on a kernel without IPv6, so the default address works there too).
+Fd bindListener(ListenAddress& listen, const std::string& address) {
+  const auto fail = [&](const std::string& why) {
+    return std::runtime_error("cannot serve HTTP on " + address + ": " + why);
+  };
+  Fd socket(::socket(listen.ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (socket.get() < 0 && errno == EAFNOSUPPORT && listen.dualStack) {
+    listen = ListenAddress{"0.0.0.0", listen.port, false, false};
+    socket = Fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   }
-  return true;
-}
-
-const char* reasonPhrase(int status) {
-  switch (status) {
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    default: return "Unknown";
+  if (socket.get() < 0) throw fail("socket: " + errnoText(errno));
+  const int on = 1;
+  // A restarted server rebinds at once, past the old connections in TIME_WAIT.
+  ::setsockopt(socket.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+  if (listen.ipv6) {
+    // Explicit, whatever net.ipv6.bindv6only says: "[::]" is both stacks, "[::1]" IPv6 alone.
+    const int v6only = listen.dualStack ? 0 : 1;
+    if (::setsockopt(socket.get(), IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only) != 0) {
+      throw fail("IPV6_V6ONLY: " + errnoText(errno));
+    }
   }
-}
-
-std::string responseText(int status, const char* contentType, std::string_view body, bool withBody,
-                         const char* allow) {
-  std::string out = "HTTP/1.1 " + std::to_string(status) + " " + reasonPhrase(status) + "\r\n";
-  out += "Content-Type: ";
-  out += contentType;
-  out += "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
-  out += "Cache-Control: no-store\r\nConnection: close\r\n";
-  if (allow != nullptr) {
-    out += "Allow: ";
-    out += allow;
-    out += "\r\n";
+  socklen_t length = 0;
+  const sockaddr_storage where = listen.socketAddress(length);
+  if (::bind(socket.get(), reinterpret_cast<const sockaddr*>(&where), length) != 0) {
+    throw fail("cannot bind: " + errnoText(errno));
   }
-  out += "\r\n";
-  if (withBody) out += body;
-  return out;
+  if (::listen(socket.get(), SOMAXCONN) != 0) throw fail("listen: " + errnoText(errno));
+  sockaddr_storage bound{};
+  socklen_t boundLength = sizeof bound;
+  if (::getsockname(socket.get(), reinterpret_cast<sockaddr*>(&bound), &boundLength) != 0) {
+    throw fail("the bound port is unknown: " + errnoText(errno));
+  }
+  listen.port = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<const sockaddr_in6*>(&bound)->sin6_port
+                                                  : reinterpret_cast<const sockaddr_in*>(&bound)->sin_port);
+  return socket;
 }
 
 }  // namespace
@@ -120,22 +116,29 @@ std::string responseText(int status, const char* contentType, std::string_view b
 struct HttpEndpoint::Server {
   Options options;
   ListenAddress listen;
-  Fd listener;
-  Fd stopEvent;  // readable once stopping: wakes the accept thread and every read
-
-  std::mutex mutex;
-  std::condition_variable queued;
-  std::deque<Fd> connections;  // under mutex
-  bool stopping = false;       // under mutex
-  std::thread acceptor;
-  std::vector<std::thread> workers;
+  MHD_Daemon* daemon = nullptr;
+  // Until the daemon runs, its complaints say why it did not start (the
+  // exception's message); after, they go to onServerError.
+  std::atomic<bool> running{false};
+  std::mutex startMutex;
+  std::string startErrors;  // under startMutex
 
   void reportError(std::string_view message) const {
     if (!options.onServerError) return;
     try {
       options.onServerError(message);
-    } catch (...) {  // a logger that throws must not end a server thread
+    } catch (...) {  // a logger that throws must not unwind into libmicrohttpd
     }
+  }
+
+  void logged(std::string message) {
+    while (!message.empty() && (message.back() == '\n' || message.back() == '\r')) message.pop_back();
+    if (running) {
+      reportError(message);
+      return;
+    }
+    const std::lock_guard lock(startMutex);
+    startErrors += (startErrors.empty() ? "" : "; ") + message;
   }
 
   std::string metricsText() const {
@@ -148,185 +151,82 @@ struct HttpEndpoint::Server {
     return prometheus::TextSerializer().Serialize(families);
   }
 
-  // The response to one request.
-  std::string answer(const Request& request) const {
-    const std::string_view method = request.method;
-    const std::string_view path = request.path;
+  // The answer to one request; libmicrohttpd leaves out the body of a HEAD's.
+  Answer answer(std::string_view method, std::string_view path) const {
     const bool known = path == "/metrics" || path == "/healthz" || path == "/readyz";
-    if (!known) return responseText(404, kTextContentType, "not found\n", method != "HEAD", nullptr);
-    if (method != "GET" && method != "HEAD") {
-      return responseText(405, kTextContentType, "method not allowed\n", true, "GET, HEAD");
-    }
-    const bool withBody = method == "GET";
-    // The callbacks are the integrator's code: nothing may end a worker.
+    if (!known) return {404, kTextContentType, "not found\n"};
+    if (method != "GET" && method != "HEAD") return {405, kTextContentType, "method not allowed\n", "GET, HEAD"};
+    // The callbacks are the integrator's code: nothing may unwind into libmicrohttpd.
     try {
-      if (path == "/metrics") return responseText(200, kMetricsContentType, metricsText(), withBody, nullptr);
+      if (path == "/metrics") return {200, kMetricsContentType, metricsText()};
       if (path == "/healthz") {
-        const HealthReport report = options.liveness ? options.liveness() : HealthReport{true, "ok"};
-        return responseText(report.healthy ? 200 : 503, kTextContentType, report.body, withBody, nullptr);
+        HealthReport report = options.liveness ? options.liveness() : HealthReport{true, "ok"};
+        return {report.healthy ? 200U : 503U, kTextContentType, std::move(report.body)};
       }
-      const ReadyReport report = options.readiness ? options.readiness() : ReadyReport{true, "ok"};
-      return responseText(report.ready ? 200 : 503, kTextContentType, report.body, withBody, nullptr);
+      ReadyReport report = options.readiness ? options.readiness() : ReadyReport{true, "ok"};
+      return {report.ready ? 200U : 503U, kTextContentType, std::move(report.body)};
     } catch (const std::exception& error) {
-      return responseText(500, kTextContentType, std::string(path) + ": " + error.what() + "\n", withBody, nullptr);
+      return {500, kTextContentType, std::string(path) + ": " + error.what() + "\n"};
     } catch (...) {
-      return responseText(500, kTextContentType, std::string(path) + ": unknown error\n", withBody, nullptr);
+      return {500, kTextContentType, std::string(path) + ": unknown error\n"};
     }
   }
 
-  // Reads the request head (up to the blank line) within kRequestTimeout;
-  // the status to answer instead when it cannot be read (0: say nothing).
-  int readRequest(int fd, Request& request) const {
-    std::string head;
-    const auto deadline = std::chrono::steady_clock::now() + kRequestTimeout;
-    while (head.find("\r\n\r\n") == std::string::npos) {
-      if (head.size() > kMaxRequestHead) return 431;
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0) return 408;
-      pollfd waits[2] = {{fd, POLLIN, 0}, {stopEvent.get(), POLLIN, 0}};
-      const int ready = ::poll(waits, 2, static_cast<int>(left.count()));
-      if (ready < 0 && errno == EINTR) continue;
-      if (ready < 0 || (waits[1].revents & POLLIN) != 0) return 0;
-      if (ready == 0) return 408;
-      char buffer[4096];
-      const ssize_t got = ::recv(fd, buffer, sizeof buffer, 0);
-      if (got < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-      if (got <= 0) return 0;  // the client went away
-      head.append(buffer, static_cast<std::size_t>(got));
-    }
-    // "METHOD SP TARGET SP HTTP/x.y"; header fields are not needed.
-    const std::size_t lineEnd = head.find("\r\n");
-    const std::string_view line(head.data(), lineEnd);
-    const std::size_t first = line.find(' ');
-    const std::size_t second = first == std::string_view::npos ? first : line.find(' ', first + 1);
-    if (second == std::string_view::npos || line.substr(second + 1).rfind("HTTP/1.", 0) != 0) return 400;
-    request.method = std::string(line.substr(0, first));
-    const std::string_view target = line.substr(first + 1, second - first - 1);
-    request.path = std::string(target.substr(0, target.find('?')));
-    return request.method.empty() || request.path.empty() ? 400 : -1;
+  MHD_Result respond(MHD_Connection* connection, const char* url, const char* method) const {
+    // The path only: libmicrohttpd has already split the query off.
+    const Answer reply = answer(method, url);
+    // MUST_COPY: the body's string dies with this call; the response outlives it.
+    MHD_Response* response = MHD_create_response_from_buffer(reply.body.size(), const_cast<char*>(reply.body.data()),
+                                                             MHD_RESPMEM_MUST_COPY);
+    if (response == nullptr) return MHD_NO;  // out of memory: libmicrohttpd closes the connection
+    MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, reply.contentType);
+    MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (reply.allow != nullptr) MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, reply.allow);
+    const MHD_Result queued = MHD_queue_response(connection, reply.status, response);
+    MHD_destroy_response(response);  // libmicrohttpd holds its own reference until sent
+    return queued;
   }
 
-  void serveConnection(Fd connection) const {
-    const int fd = connection.get();
-    const timeval sendTimeout{static_cast<time_t>(kRequestTimeout.count() / 1000), 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &sendTimeout, sizeof sendTimeout);
-    Request request;
-    const int failed = readRequest(fd, request);
-    if (failed == 0) return;
-    const std::string out = failed > 0 ? responseText(failed, kTextContentType, std::string(reasonPhrase(failed)) + "\n",
-                                                      true, nullptr)
-                                       : answer(request);
-    if (!sendAll(fd, out)) return;
-    // The whole response before the close: a close with unread bytes
-    // (a request body) would reset the connection and could cut it short.
-    ::shutdown(fd, SHUT_WR);
-    char buffer[1024];
-    while (::recv(fd, buffer, sizeof buffer, MSG_DONTWAIT) > 0) {
+  // libmicrohttpd's request callback, called once the head is in, then for
+  // each piece of a body, then once more at its end. A GET or HEAD is answered
+  // at the end, so that the connection can be kept alive (an answer queued
+  // while a request is unfinished makes libmicrohttpd close the connection
+  // after it); a body sent with one is discarded. Any other method is refused
+  // at once, without reading what it sends: nothing served takes a body.
+  static MHD_Result onRequest(void* cls, MHD_Connection* connection, const char* url, const char* method,
+                              const char* /*version*/, const char* /*uploadData*/, size_t* uploadDataSize,
+                              void** requestState) {
+    // Markers of where a request stands: its head seen, its answer queued.
+    static int headSeen = 0;
+    static int answered = 0;
+    const std::string_view verb = method;
+    if (*requestState == nullptr && (verb == "GET" || verb == "HEAD")) {
+      *requestState = &headSeen;
+      return MHD_YES;
+    }
+    if (*uploadDataSize != 0 || *requestState == &answered) {
+      *uploadDataSize = 0;
+      return MHD_YES;
+    }
+    *requestState = &answered;
+    try {
+      return static_cast<const Server*>(cls)->respond(connection, url, method);
+    } catch (...) {  // out of memory while answering: drop this one connection
+      return MHD_NO;
     }
   }
 
-  void acceptLoop() {
-    while (true) {
-      pollfd waits[2] = {{listener.get(), POLLIN, 0}, {stopEvent.get(), POLLIN, 0}};
-      if (::poll(waits, 2, -1) < 0) {
-        if (errno == EINTR) continue;
-        reportError("poll: " + errnoText(errno));
-        return;
-      }
-      if ((waits[1].revents & POLLIN) != 0) return;
-      Fd connection(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
-      if (connection.get() < 0) {
-        const int error = errno;
-        if (error == EINTR || error == EAGAIN || error == ECONNABORTED) continue;
-        reportError("accept: " + errnoText(error));
-        if (error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM) {
-          // Out of descriptors or memory: give the workers a moment rather than spin.
-          std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        }
-        continue;
-      }
-      std::unique_lock lock(mutex);
-      if (connections.size() >= kMaxQueued) {
-        lock.unlock();
-        reportError("too many connections waiting; closed a new one");
-        continue;
-      }
-      connections.push_back(std::move(connection));
-      lock.unlock();
-      queued.notify_one();
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"  // libmicrohttpd's own format strings
+  static void onLog(void* cls, const char* format, va_list arguments) {
+    char text[1024];
+    std::vsnprintf(text, sizeof text, format, arguments);
+    try {
+      static_cast<Server*>(cls)->logged(text);
+    } catch (...) {  // a log line lost for want of memory: libmicrohttpd must go on
     }
   }
-
-  void workLoop() {
-    while (true) {
-      Fd connection;
-      {
-        std::unique_lock lock(mutex);
-        queued.wait(lock, [&] { return stopping || !connections.empty(); });
-        if (stopping) return;
-        connection = std::move(connections.front());
-        connections.pop_front();
-      }
-      try {
-        serveConnection(std::move(connection));
-      } catch (const std::exception& error) {  // out of memory while answering: drop this one connection
-        reportError(std::string("answering a request: ") + error.what());
-      }
-    }
-  }
-
-  // Binds the listening socket; "[::]" falls back to 0.0.0.0 on a kernel
-  // without IPv6 (ipv6.disable=1), so the default address works there too.
-  void bind(const std::string& address) {
-    const auto fail = [&](const std::string& why) {
-      return std::runtime_error("cannot serve HTTP on " + address + ": " + why);
-    };
-    Fd socket(::socket(listen.ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-    if (socket.get() < 0 && errno == EAFNOSUPPORT && listen.dualStack) {
-      listen = ListenAddress{"0.0.0.0", listen.port, false, false};
-      socket = Fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-    }
-    if (socket.get() < 0) throw fail("socket: " + errnoText(errno));
-    const int on = 1;
-    // A restarted server rebinds at once, past the old connections in TIME_WAIT.
-    ::setsockopt(socket.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
-    if (listen.ipv6) {
-      // Explicit, whatever net.ipv6.bindv6only says: "[::]" is both stacks, "[::1]" IPv6 alone.
-      const int v6only = listen.dualStack ? 0 : 1;
-      if (::setsockopt(socket.get(), IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only) != 0) {
-        throw fail("IPV6_V6ONLY: " + errnoText(errno));
-      }
-    }
-    socklen_t length = 0;
-    const sockaddr_storage where = listen.socketAddress(length);
-    if (::bind(socket.get(), reinterpret_cast<const sockaddr*>(&where), length) != 0) {
-      throw fail("cannot bind: " + errnoText(errno));
-    }
-    if (::listen(socket.get(), SOMAXCONN) != 0) throw fail("listen: " + errnoText(errno));
-    sockaddr_storage bound{};
-    socklen_t boundLength = sizeof bound;
-    if (::getsockname(socket.get(), reinterpret_cast<sockaddr*>(&bound), &boundLength) != 0) {
-      throw fail("the bound port is unknown: " + errnoText(errno));
-    }
-    listen.port = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<const sockaddr_in6*>(&bound)->sin6_port
-                                                    : reinterpret_cast<const sockaddr_in*>(&bound)->sin_port);
-    listener = std::move(socket);
-  }
-
-  void stop() {
-    {
-      const std::lock_guard lock(mutex);
-      stopping = true;
-      connections.clear();
-    }
-    const std::uint64_t one = 1;
-    [[maybe_unused]] const ssize_t written = ::write(stopEvent.get(), &one, sizeof one);
-    queued.notify_all();
-    if (acceptor.joinable()) acceptor.join();
-    for (std::thread& worker : workers) {
-      if (worker.joinable()) worker.join();
-    }
-  }
+#pragma GCC diagnostic pop
 };
 
 HttpEndpoint::HttpEndpoint(Options options) : server_(std::make_unique<Server>()) {
@@ -336,23 +236,36 @@ HttpEndpoint::HttpEndpoint(Options options) : server_(std::make_unique<Server>()
     throw std::invalid_argument("metrics address \"" + options.address + "\": workerThreads must be at least 1");
   }
   server.options = std::move(options);
-  server.bind(server.options.address);
-  server.stopEvent = Fd(::eventfd(0, EFD_CLOEXEC));
-  if (server.stopEvent.get() < 0) {
-    throw std::runtime_error("cannot serve HTTP on " + server.options.address + ": eventfd: " + errnoText(errno));
+  Fd listener = bindListener(server.listen, server.options.address);
+
+  // Threads of libmicrohttpd's own, each polling the shared listening socket
+  // (epoll): a slow scraper costs a connection, not a thread; a slow callback
+  // holds up the connections of its thread only.
+  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+  if (server.listen.ipv6) flags |= MHD_USE_IPv6;
+  const int socket = listener.get();
+  server.daemon = MHD_start_daemon(flags, 0, nullptr, nullptr, &Server::onRequest, &server,
+                                   // First, so that start-up complaints come to us, not stderr.
+                                   MHD_OPTION_EXTERNAL_LOGGER, &Server::onLog, &server,
+                                   MHD_OPTION_LISTEN_SOCKET, socket,
+                                   MHD_OPTION_THREAD_POOL_SIZE, static_cast<unsigned>(server.options.workerThreads),
+                                   MHD_OPTION_CONNECTION_TIMEOUT, kConnectionTimeoutSeconds,
+                                   MHD_OPTION_CONNECTION_LIMIT, kConnectionLimit,
+                                   MHD_OPTION_END);
+  // The socket is libmicrohttpd's now: MHD_stop_daemon closes it, and so do
+  // the failures of MHD_start_daemon that come after taking it.
+  [[maybe_unused]] const int handedOver = listener.release();
+  if (server.daemon == nullptr) {
+    const std::lock_guard lock(server.startMutex);
+    throw std::runtime_error("cannot serve HTTP on " + server.options.address + ": libmicrohttpd did not start" +
+                             (server.startErrors.empty() ? "" : ": " + server.startErrors));
   }
-  try {
-    server.acceptor = std::thread([&server] { server.acceptLoop(); });
-    for (int i = 0; i < server.options.workerThreads; ++i) {
-      server.workers.emplace_back([&server] { server.workLoop(); });
-    }
-  } catch (...) {  // no thread to be had: stop those that started
-    server.stop();
-    throw;
-  }
+  server.running = true;
 }
 
-HttpEndpoint::~HttpEndpoint() { server_->stop(); }
+// MHD_stop_daemon closes the listening socket and every connection, and joins
+// its threads: no callback runs once it returns.
+HttpEndpoint::~HttpEndpoint() { MHD_stop_daemon(server_->daemon); }
 
 std::uint16_t HttpEndpoint::port() const noexcept { return server_->listen.port; }
 

@@ -28,12 +28,12 @@ struct ReadyReport {
 //   GET /readyz   200 or 503 from the readiness callback
 // Anything else is 404 (405 for a method other than GET or HEAD).
 //
-// One accept thread and a few worker threads, one request per connection:
-// probes and scrapes are rare and cheap, and a slow scraper ties up at most
-// one worker. The handlers and
-// the callbacks run on those worker threads, possibly concurrently; the
-// callbacks must be thread-safe and must not block for long (kubelet probes
-// time out after a second by default).
+// GNU libmicrohttpd serves it, on `workerThreads` threads of its own that
+// share the listening socket; a connection idle for 10 s is closed, and past
+// 128 open connections new ones are refused (onServerError says so). The
+// callbacks run on those threads, possibly concurrently; they must be
+// thread-safe and must not block for long (kubelet probes time out after a
+// second by default, and a slow callback holds up its thread's connections).
 class HttpEndpoint {
  public:
   struct Options {
@@ -50,8 +50,9 @@ class HttpEndpoint {
     // Unset: always healthy, body "ok" (alive while it serves HTTP at all).
     // An exception from it is answered with 500.
     std::function<HealthReport()> liveness;
-    // The server's own complaints once serving (accept failing for want of
-    // descriptors, too many connections waiting, ...); called on its threads.
+    // The server's own complaints once serving (libmicrohttpd's error log:
+    // accept failing for want of descriptors, the connection limit reached,
+    // a malformed request, ...); called on its threads.
     // Unset: dropped.
     std::function<void(std::string_view message)> onServerError;
     int workerThreads = 4;
@@ -61,7 +62,8 @@ class HttpEndpoint {
   // for a malformed address and std::runtime_error when it cannot be bound
   // (in use, not a local address, no permission); both messages name the address.
   explicit HttpEndpoint(Options options);
-  // Stops accepting, waits for running requests to finish, joins the workers.
+  // Stops accepting, closes every connection, joins the threads: no callback
+  // runs once it returns.
   ~HttpEndpoint();
   HttpEndpoint(const HttpEndpoint&) = delete;
   HttpEndpoint& operator=(const HttpEndpoint&) = delete;
@@ -72,7 +74,7 @@ class HttpEndpoint {
   [[nodiscard]] std::string address() const;
 
  private:
-  struct Server;  // the listening socket, its threads and what they need
+  struct Server;  // the libmicrohttpd daemon and what its callbacks need
   std::unique_ptr<Server> server_;
 };
 

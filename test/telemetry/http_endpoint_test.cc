@@ -8,13 +8,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "telemetry/telemetry.h"
 
@@ -340,26 +343,87 @@ TEST_CASE("the default address is dual stack on port 8080") {
   CHECK(HttpEndpoint::Options{}.address == "[::]:8080");
 }
 
-TEST_CASE("a request that is not HTTP is answered 400, and the server keeps serving") {
-  HttpEndpoint endpoint(loopback());
-  for (const char* line : {"GARBAGE\r\n\r\n", "GET /healthz\r\n\r\n", "GET /healthz SPDY/3\r\n\r\n"}) {
-    CAPTURE(line);
-    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    REQUIRE(fd >= 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(endpoint.port());
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0);
-    const std::string_view out(line);
-    REQUIRE(send(fd, out.data(), out.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(out.size()));
-    std::string in;
-    char buffer[1024];
-    for (ssize_t got = 0; (got = recv(fd, buffer, sizeof buffer, 0)) > 0;) in.append(buffer, static_cast<std::size_t>(got));
-    close(fd);
-    CHECK(in.rfind("HTTP/1.1 400 ", 0) == 0);
+// What libmicrohttpd sends back for `raw`: the whole reply, up to its close.
+std::string exchangeRaw(std::uint16_t port, std::string_view raw) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0);
+  REQUIRE(send(fd, raw.data(), raw.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(raw.size()));
+  std::string in;
+  char buffer[1024];
+  for (ssize_t got = 0; (got = recv(fd, buffer, sizeof buffer, 0)) > 0;) in.append(buffer, static_cast<std::size_t>(got));
+  close(fd);
+  return in;
+}
+
+TEST_CASE("a request that is not HTTP is refused, reported, and the server keeps serving") {
+  std::mutex mutex;
+  std::vector<std::string> complaints;
+  HttpEndpoint::Options options = loopback();
+  options.onServerError = [&](std::string_view message) {
+    const std::lock_guard lock(mutex);
+    complaints.emplace_back(message);
+  };
+  HttpEndpoint endpoint(options);
+  struct Row {
+    std::string request;
+    const char* answer;  // the start of libmicrohttpd's reply; "" for a close without one
+  };
+  for (const Row& row : {
+           Row{"GET /healthz\r\n\r\n", "HTTP/1.1 400 "},         // no version (HTTP/0.9 is not served)
+           Row{"GET /healthz SPDY/3\r\n\r\n", "HTTP/1.1 400 "},  // not HTTP
+           // A head beyond libmicrohttpd's per-connection memory (32 KiB).
+           Row{"GET /healthz HTTP/1.0\r\nX-Big: " + std::string(40'000, 'a') + "\r\n\r\n", "HTTP/1.1 431 "},
+           Row{"GARBAGE\r\n\r\n", ""},                           // not even a request line: closed unanswered
+       }) {
+    CAPTURE(row.request.substr(0, 30));
+    const std::string in = exchangeRaw(endpoint.port(), row.request);
+    if (*row.answer == '\0') {
+      CHECK(in.empty());
+    } else {
+      CHECK(in.rfind(row.answer, 0) == 0);
+      CHECK(in.find("Connection: close") != std::string::npos);
+    }
   }
   CHECK(request(endpoint.port(), "GET", "/healthz").status == 200);
+  const std::lock_guard lock(mutex);
+  // libmicrohttpd's error log reaches onServerError: one line per refused request.
+  CHECK(complaints.size() >= 3);
+  CHECK(std::count_if(complaints.begin(), complaints.end(),
+                      [](const std::string& complaint) { return complaint.find("400") != std::string::npos; }) >= 2);
+}
+
+TEST_CASE("a request with a body: refused unread unless a GET, whose body is dropped") {
+  HttpEndpoint endpoint(loopback());
+  const std::string in =
+      exchangeRaw(endpoint.port(), "POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello");
+  CHECK(in.rfind("HTTP/1.1 405 ", 0) == 0);
+  CHECK(in.find("Allow: GET, HEAD") != std::string::npos);
+  CHECK(exchangeRaw(endpoint.port(), "PUT /nowhere HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc")
+            .rfind("HTTP/1.1 404 ", 0) == 0);
+  // A GET's body is read and dropped, in any framing: the answer is the GET's.
+  for (const char* raw : {"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
+                          "GET /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                          "5\r\nhello\r\n0\r\n\r\n"}) {
+    CAPTURE(raw);
+    const std::string answer = exchangeRaw(endpoint.port(), raw);
+    CHECK(answer.rfind("HTTP/1.1 200 ", 0) == 0);
+    CHECK(answer.substr(answer.find("\r\n\r\n") + 4) == "ok");
+  }
+}
+
+TEST_CASE("HTTP/1.1 keep-alive: several requests on one connection") {
+  HttpEndpoint endpoint(loopback());
+  const std::string in = exchangeRaw(endpoint.port(),
+                                     "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+                                     "GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  std::size_t answers = 0;
+  for (std::size_t at = in.find("HTTP/1.1 200 "); at != std::string::npos; at = in.find("HTTP/1.1 200 ", at + 1)) ++answers;
+  CHECK(answers == 2);
 }
 
 }  // namespace
