@@ -35,6 +35,7 @@ RUN apt-get update \
       libfmt9 \
       libgrpc++1.51 \
       libgrpc29 \
+      libmicrohttpd12 \
       libprometheus-cpp-core1.0 \
       libprotobuf32 \
       libre2-9 \
