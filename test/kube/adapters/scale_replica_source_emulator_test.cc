@@ -4,9 +4,15 @@
 // and ready (status.readyReplicas) replicas; a scale-up by /scale (KEDA's
 // HPA, kubectl scale) seen with its replicas still starting, then ready; a
 // missing target; one GET of the object per target, never of /scale.
+// With the TargetWatcher: the same read from its list + watch, a `kubectl
+// scale` seen within a second, and no request per target in the steady state.
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <string>
@@ -17,6 +23,8 @@
 #include "../client/emulator_process.h"
 #include "kube/client/kube_client.h"
 #include "kube/scale_replica_source.h"
+#include "kube/target_watcher.h"
+#include "support/temp_dir.h"
 
 namespace kubeai::kube {
 namespace {
@@ -133,6 +141,112 @@ TEST_CASE("ScaleReplicaSource against the API emulator: spec.replicas and status
   REQUIRE(readings[0].ok());
   CHECK(readings[0].value().currentReplicas == 5);
   CHECK(readings[0].value().readyReplicas == 5);
+}
+
+// The emulator's request log since the last clear: "METHOD path?query" of the API's requests.
+std::vector<std::string> apiRequests(KubeClient& client) {
+  const auto log = client.request("GET", "/_emulator/requests");
+  REQUIRE(log.ok());
+  std::vector<std::string> out;
+  for (const auto& request : nlohmann::json::parse(log.value().body)) {
+    const std::string path = request.value("path", "");
+    if (path.rfind("/_emulator", 0) != 0) {
+      out.push_back(concat(request.value("method", ""), " ", path, "?", request.value("query", "")));
+    }
+  }
+  return out;
+}
+
+TEST_CASE("ScaleReplicaSource over the TargetWatcher against the API emulator: kubectl scale seen within a second, no GET per cycle") {
+  // No token: kubectl sends none over plain HTTP (client-go keeps bearer tokens for TLS).
+  testing::EmulatorProcess emulator(KUBEAI_EMULATOR_SCRIPT, {});
+  KubeConfig config;
+  config.server = concat("http://127.0.0.1:", std::to_string(emulator.port()));
+  auto created = KubeClient::create(config);
+  REQUIRE_MESSAGE(created.ok(), (created.ok() ? "" : created.error().message));
+  KubeClient& client = *created.value();
+
+  call(client, "POST", concat(kApps, "/deployments"), workload("Deployment", "chat", 2), 201);
+  call(client, "PATCH", concat(kApps, "/deployments/chat/status"), R"({"status":{"replicas":2,"readyReplicas":2}})",
+       200);
+  call(client, "POST", concat(kApps, "/statefulsets"), workload("StatefulSet", "db", 3), 201);
+
+  TargetWatcherOptions options;
+  options.namespaces = {"default"};
+  TargetWatcher watcher(client, options);
+  watcher.start();
+  REQUIRE(watcher.waitSynced());
+
+  GpuOnly inner;
+  ScaleReplicaSourceOptions replicaOptions;
+  replicaOptions.targets = &watcher.cache();
+  ScaleReplicaSource source(inner, client, replicaOptions);
+  const std::vector<core::Policy> policies = {policy("chat", "Deployment", "chat"), policy("db", "StatefulSet", "db"),
+                                              policy("ghost", "Deployment", "ghost")};
+  // The watches are open once each has asked for its stream.
+  testing::waitUntil([&] {
+    const auto requests = apiRequests(client);
+    return std::count_if(requests.begin(), requests.end(),
+                         [](const std::string& r) { return r.find("watch=1") != std::string::npos; }) >= 2;
+  }, testing::stretched(std::chrono::seconds(10)), "both watches started");
+  call(client, "POST", "/_emulator/requests/clear", "", 200);
+
+  // Steady state: several cycles, and not one request of a Deployment or StatefulSet.
+  for (int cycle = 0; cycle < 5; ++cycle) {
+    auto readings = source.read(policies);
+    REQUIRE(readings.size() == policies.size());
+    REQUIRE(readings[0].ok());
+    CHECK(readings[0].value().currentReplicas == 2);
+    CHECK(readings[0].value().readyReplicas == 2);
+    REQUIRE(readings[1].ok());
+    CHECK(readings[1].value().currentReplicas == 3);
+    CHECK(readings[1].value().readyReplicas == 0);
+    REQUIRE_FALSE(readings[2].ok());
+    CHECK(readings[2].error().message == "TargetNotFound: target Deployment default/ghost not found");
+  }
+  for (const std::string& request : apiRequests(client)) {
+    CHECK_MESSAGE(request.find("watch=1") != std::string::npos, request);  // only (re)started watches, if any
+  }
+
+  // The real kubectl scales the Deployment (GET and PATCH of its /scale): seen through the watch within 1 s.
+  testing::TempDir home;
+  const auto kubeconfig = home.path() / "kubeconfig";
+  {
+    std::ofstream out(kubeconfig);
+    out << "apiVersion: v1\nkind: Config\ncurrent-context: emulator\n"
+        << "clusters: [{name: emulator, cluster: {server: \"" << config.server << "\"}}]\n"
+        << "users: [{name: tester, user: {}}]\n"
+        << "contexts: [{name: emulator, context: {cluster: emulator, user: tester, namespace: default}}]\n";
+  }
+  const std::string command = concat("env HOME=", home.path().string(), " KUBECONFIG=", kubeconfig.string(),
+                                     " kubectl scale deployment chat --replicas=5 > ", (home.path() / "out").string(),
+                                     " 2>&1");
+  const int exit = std::system(command.c_str());
+  if (exit != 0) {
+    std::ifstream output(home.path() / "out");
+    FAIL(command, ": ", std::string(std::istreambuf_iterator<char>(output), {}));
+  }
+  const auto scaled = std::chrono::steady_clock::now();
+  testing::waitUntil([&] { return watcher.cache().lookup(TargetKind::kDeployment, "default", "chat").replicas == 5; },
+                     testing::stretched(std::chrono::seconds(1)), "kubectl scale seen in the cache", nullptr,
+                     std::chrono::milliseconds(1));
+  const auto seenMs = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - scaled);
+  MESSAGE("kubectl scale seen through the watch after ", seenMs.count(), " ms");
+  CHECK(seenMs < testing::stretched(std::chrono::milliseconds(1000)));
+  auto readings = source.read({policies[0]});
+  REQUIRE(readings[0].ok());
+  CHECK(readings[0].value().currentReplicas == 5);
+  CHECK(readings[0].value().readyReplicas == 2);  // the new pods still starting
+
+  // Deleted: TargetNotFound at once, with no request.
+  call(client, "DELETE", concat(kApps, "/statefulsets/db"), "", 200);
+  testing::waitUntil([&] {
+    return watcher.cache().lookup(TargetKind::kStatefulSet, "default", "db").state == TargetLookup::State::kNotFound;
+  }, testing::stretched(std::chrono::seconds(2)), "the StatefulSet's deletion seen");
+  readings = source.read({policies[1]});
+  REQUIRE_FALSE(readings[0].ok());
+  CHECK(readings[0].error().message == "TargetNotFound: target StatefulSet default/db not found");
+  watcher.stop();
 }
 
 }  // namespace
