@@ -166,6 +166,7 @@ class Bench:
             command += ["--policy-selector", self.selector, "--shard-name", shard]
         command += args.serve_arg
         print("serve: " + " ".join(command[1:]))
+        self.api.control("POST", "requests/clear")  # the log from here is serve's
         self.serve = Serve(command, os.path.join(self.work, "serve.log"), dict(os.environ, TMPDIR=self.work))
 
     # -- probes ----------------------------------------------------------------------------------
@@ -244,6 +245,9 @@ class Bench:
         if int(ready) != n:
             raise RuntimeError("only %d of %d policies are ready" % (ready, n))
         print("   " + serve.memory())
+        print("   API requests from serve's start to here (%d cycles):" % count)
+        self.print_requests(self.api.control("GET", "requests"), count, time.monotonic() - serve.started,
+                            "since the start")
 
     # -- 2. and 5. API requests per cycle ----------------------------------------------------------
 
@@ -257,15 +261,20 @@ class Bench:
         entries = self.api.control("GET", "requests")
         counted = self.cycles()[0] - first
         wall = time.monotonic() - started
-        plain, watches = requests_by_kind(entries)
         print("\n%s: API requests over %d evaluation cycles (%.1f s, %.2f cycles/s)" % (title, counted, wall,
                                                                                        counted / wall))
+        self.print_requests(entries, counted, wall, "in the window (long requests; those open throughout "
+                                                    "are not logged)")
+
+    @staticmethod
+    def print_requests(entries, cycles, wall, when):
+        plain, watches = requests_by_kind(entries)
         total = sum(plain.values())
-        print("   all but watches: %d, %.1f per cycle, %.1f/s" % (total, total / counted, total / wall))
+        print("   all but watches: %d, %.1f per cycle, %.1f/s" % (total, total / max(cycles, 1), total / wall))
         for kind, count in sorted(plain.items(), key=lambda kv: -kv[1]):
-            print("     %-52s %8d  %9.1f per cycle" % (kind, count, count / counted))
-        print("   watches opened in the window (long requests; those open throughout are not logged): %s"
-              % (", ".join("%s %d" % kv for kv in sorted(watches.items())) or "none"))
+            print("     %-52s %8d  %9.1f per cycle" % (kind, count, count / max(cycles, 1)))
+        print("   watches opened %s: %s" % (when, ", ".join("%s %d" % kv for kv in sorted(watches.items()))
+                                          or "none"))
 
     # -- 3. reaction to one change ---------------------------------------------------------------
 
