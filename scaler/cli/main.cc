@@ -252,6 +252,16 @@ int main(int argc, char** argv) {
   serveCommand->add_option("--log-format", serve.logFormat, "text or json")
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
+  serveCommand->add_flag("--allow-cross-namespace-policies", serve.allowCrossNamespacePolicies,
+                         "Let a ScaledObject use a policy of another namespace (scalerMetadata.policyNamespace)");
+  serveCommand->add_option("--custom-queries", serve.customQueries,
+                           "allow, or deny: a policy with a prometheusQuery of its own is refused (the engine "
+                           "presets and default queries, scoped by the server, stay)")
+      ->check(CLI::IsMember({"allow", "deny"}))
+      ->capture_default_str();
+  serveCommand->add_flag("--prometheus-tenant-from-namespace", serve.prometheusTenantFromNamespace,
+                         "Send each policy's queries with X-Scope-OrgID: <its namespace> (Mimir, Cortex)")
+      ->needs(prometheusUrl);
 
   QueryOptions query;
   std::string queryTimeout = "3s";

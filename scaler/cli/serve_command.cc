@@ -158,6 +158,7 @@ int runServe(const ServeOptions& options) {
   source::prometheus::PrometheusMetricSource* const prometheusMetrics = sources.prometheus.get();
   source::MetricSource* metrics = sources.source;
 
+  const bool denyCustomQueries = options.customQueries == "deny";
   // With --kubernetes: replicas from each target's /scale, over the metrics;
   // status and Events written by the holder of the Lease.
   std::unique_ptr<kube::ScaleReplicaSource> scaleReplicas;
@@ -188,7 +189,7 @@ int runServe(const ServeOptions& options) {
   server::EvaluationLoop loop(store, *registry, *metrics, loopOptions,
                               server::EvaluationLoop::systemClock(), &listener);
   if (!options.kubernetes) {
-    applyPolicies(initialPolicies.value(), loop, prometheusMetrics, problemsSaid);
+    applyPolicies(initialPolicies.value(), loop, prometheusMetrics, problemsSaid, denyCustomQueries);
     loop.runOnce();  // decisions exist before the first RPC can arrive
     logEvent(LogLevel::kInfo, "policies loaded",
              {{"policies", std::to_string(initialPolicies.value().policies->size())},
@@ -204,7 +205,7 @@ int runServe(const ServeOptions& options) {
       [&telemetry](std::string_view method, grpc::StatusCode code, double seconds) {
         telemetry.recordRpc(method, static_cast<int>(code), seconds);
       },
-      server::StalenessCheck{staleAfter, server::EvaluationLoop::systemClock()});
+      server::StalenessCheck{staleAfter, server::EvaluationLoop::systemClock()}, options.allowCrossNamespacePolicies);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
   applyConnectionSettings(builder, options);
@@ -274,7 +275,7 @@ int runServe(const ServeOptions& options) {
     if (!set.value().problems.empty()) {
       telemetry.recordReloadError("policy-dir");
     }
-    applyPolicies(set.value(), loop, prometheusMetrics, problemsSaid);
+    applyPolicies(set.value(), loop, prometheusMetrics, problemsSaid, denyCustomQueries);
   };
   auto reloadMetrics = [&] {
     const std::lock_guard lock(reloadMutex);
@@ -347,7 +348,7 @@ int runServe(const ServeOptions& options) {
           const std::size_t count = snapshot.policies->size();
           const std::size_t refused = snapshot.invalid.size();
           statusBridge->setPolicies(snapshot);
-          applyWatchedPolicies(std::move(snapshot), loop, prometheusMetrics, problemsSaid);
+          applyWatchedPolicies(std::move(snapshot), loop, prometheusMetrics, problemsSaid, denyCustomQueries);
           if (!listed.load() && !stopping) {
             loop.runOnce();  // decisions exist before serve says it is ready
             listed = true;

@@ -65,6 +65,12 @@ struct ServeOptions {
   std::string tlsClientCaFile;  // mTLS: a client certificate signed by it is required
   std::string logLevel = "info";
   std::string logFormat = "text";
+  // Tenancy (docs/install.md, "Trust model"): a ScaledObject may use a policy
+  // of another namespace; "deny" refuses policies with a query of their own
+  // (prometheusQuery); each policy's queries carry X-Scope-OrgID: <namespace>.
+  bool allowCrossNamespacePolicies{};
+  std::string customQueries{"allow"};  // allow | deny
+  bool prometheusTenantFromNamespace{};
   // KEDA's gRPC connections: a ping after this long without traffic, the
   // connection closed when it is not answered within the timeout.
   std::chrono::milliseconds grpcKeepaliveTime{60'000};

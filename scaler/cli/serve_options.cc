@@ -20,6 +20,16 @@ bool isHeaderNameChar(char c) {
   return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
 }
 
+std::string asciiLower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') {
+      c = static_cast<char>(c - 'A' + 'a');
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 core::Status checkServeOptions(const ServeOptions& options) {
@@ -46,6 +56,17 @@ core::Status checkServeOptions(const ServeOptions& options) {
     if (auto replicas = source::prometheus::checkReplicasQuery(options.replicasQuery); !replicas.ok()) {
       return replicas.error().withContext("--replicas-query");
     }
+  }
+  if (options.prometheusTenantFromNamespace) {
+    for (const auto& header : options.prometheusHeaders) {
+      if (asciiLower(header.first) == "x-scope-orgid") {
+        return core::Error{"--prometheus-tenant-from-namespace and --prometheus-header " + header.first +
+                           " are exclusive: the tenant is each policy's namespace, or the one header's"};
+      }
+    }
+  }
+  if (options.customQueries != "allow" && options.customQueries != "deny") {
+    return core::Error{"--custom-queries must be allow or deny"};
   }
   if (auto shard = checkShardOptions(options); !shard.ok()) {
     return shard;
@@ -94,6 +115,12 @@ core::Status checkServeOptions(const ServeOptions& options) {
   if (options.statusBurst < 1 || options.statusBurst > 100'000) {
     return core::Error{"--status-burst must be between 1 and 100000"};
   }
+  if (!std::isfinite(options.kubeQps) || options.kubeQps < 0 || (options.kubeQps > 0 && options.kubeQps < 0.001)) {
+    return core::Error{"--kube-qps must be 0 (unlimited) or a finite rate of at least 0.001"};
+  }
+  if (options.kubeBurst < 1 || options.kubeBurst > 100'000) {
+    return core::Error{"--kube-burst must be between 1 and 100000"};
+  }
   // gRPC takes milliseconds as an int; under a second, pings would be most of the traffic.
   if (options.grpcKeepaliveTime < std::chrono::seconds(1) || options.grpcKeepaliveTime > std::chrono::hours(24)) {
     return core::Error{"--grpc-keepalive-time must be between 1s and 24h"};
@@ -104,12 +131,6 @@ core::Status checkServeOptions(const ServeOptions& options) {
   }
   if (options.grpcMaxStreamsPerConnection < 1) {
     return core::Error{"--grpc-max-streams-per-connection must be at least 1"};
-  }
-  if (!std::isfinite(options.kubeQps) || options.kubeQps < 0 || (options.kubeQps > 0 && options.kubeQps < 0.001)) {
-    return core::Error{"--kube-qps must be 0 (unlimited) or a finite rate of at least 0.001"};
-  }
-  if (options.kubeBurst < 1 || options.kubeBurst > 100'000) {
-    return core::Error{"--kube-burst must be between 1 and 100000"};
   }
   return core::Ok{};
 }

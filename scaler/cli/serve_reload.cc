@@ -5,17 +5,30 @@
 #include <memory>
 
 #include "cli/logging.h"
+#include "core/custom_queries.h"
 
 namespace kubeai::cli {
 namespace {
 
-// Splits the directory's set into what is served and what is refused. With
-// Prometheus, a policy whose prometheusQuery does not expand (an unknown
-// placeholder) is refused here, once, rather than failing every cycle.
+// What serve itself refuses of a valid policy: under --custom-queries=deny a
+// query of its own; with Prometheus, a prometheusQuery that does not expand
+// (an unknown placeholder), refused here, once, rather than failing every cycle.
+core::Status serveCheck(const core::Policy& policy, const source::prometheus::PrometheusMetricSource* prometheus,
+                        bool denyCustomQueries) {
+  if (denyCustomQueries) {
+    if (auto own = core::checkNoOwnQueries(policy); !own.ok()) {
+      return own;
+    }
+  }
+  return prometheus != nullptr ? prometheus->check(policy) : core::Status(core::Ok{});
+}
+
+// Splits the directory's set into what is served and what is refused (serveCheck).
 void applyPolicySet(const std::shared_ptr<const std::vector<core::Policy>>& policies,
                     std::vector<server::InvalidPolicy> invalid, server::EvaluationLoop& loop,
-                    const source::prometheus::PrometheusMetricSource* prometheus, RepeatFilter& said) {
-  if (prometheus == nullptr) {
+                    const source::prometheus::PrometheusMetricSource* prometheus, RepeatFilter& said,
+                    bool denyCustomQueries) {
+  if (prometheus == nullptr && !denyCustomQueries) {
     said.endRound();
     loop.setPolicies(policies, std::move(invalid));
     return;
@@ -25,7 +38,7 @@ void applyPolicySet(const std::shared_ptr<const std::vector<core::Policy>>& poli
   bool refused = false;
   for (std::size_t i = 0; i < policies->size(); ++i) {
     const core::Policy& policy = (*policies)[i];
-    const core::Status queries = prometheus->check(policy);
+    const core::Status queries = serveCheck(policy, prometheus, denyCustomQueries);
     if (queries.ok()) {
       if (refused) {
         accepted.push_back(policy);
@@ -52,7 +65,8 @@ void applyPolicySet(const std::shared_ptr<const std::vector<core::Policy>>& poli
 }  // namespace
 
 void applyPolicies(const source::PolicySet& set, server::EvaluationLoop& loop,
-                   const source::prometheus::PrometheusMetricSource* prometheus, RepeatFilter& said) {
+                   const source::prometheus::PrometheusMetricSource* prometheus, RepeatFilter& said,
+                   bool denyCustomQueries) {
   std::vector<server::InvalidPolicy> invalid;
   for (const auto& problem : set.problems) {
     if (said.fresh(problem.toString())) {
@@ -64,19 +78,20 @@ void applyPolicies(const source::PolicySet& set, server::EvaluationLoop& loop,
       invalid.push_back({problem.policy.substr(0, slash), problem.policy.substr(slash + 1), problem.message});
     }
   }
-  applyPolicySet(set.policies, std::move(invalid), loop, prometheus, said);
+  applyPolicySet(set.policies, std::move(invalid), loop, prometheus, said, denyCustomQueries);
 }
 
 // The same for the Kubernetes API's set: each refused policy said once.
 void applyWatchedPolicies(kube::PolicySnapshot snapshot, server::EvaluationLoop& loop,
-                          const source::prometheus::PrometheusMetricSource* prometheus, RepeatFilter& said) {
+                          const source::prometheus::PrometheusMetricSource* prometheus, RepeatFilter& said,
+                          bool denyCustomQueries) {
   for (const auto& refused : snapshot.invalid) {
     const std::string key = refused.ns + "/" + refused.name;
     if (said.fresh(key + ": " + refused.message)) {
       logEvent(LogLevel::kWarn, "policy problem", {{"policy", key}, {"error", refused.message}});
     }
   }
-  applyPolicySet(snapshot.policies, std::move(snapshot.invalid), loop, prometheus, said);
+  applyPolicySet(snapshot.policies, std::move(snapshot.invalid), loop, prometheus, said, denyCustomQueries);
 }
 
 void reportPlugins(const std::vector<plugin::PluginLoadReport>& reports, telemetry::Telemetry& telemetry,

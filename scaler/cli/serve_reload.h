@@ -33,14 +33,18 @@ class RepeatFilter {
 
 // Hands the policy directory's set to the loop: served, or refused with the
 // reason (the file's problems; with Prometheus, a prometheusQuery that does
-// not expand, refused here once rather than failing every cycle). Each new
+// not expand, refused here once rather than failing every cycle; under
+// `denyCustomQueries` (--custom-queries=deny), any prometheusQuery, whatever
+// the metric source, so that a policy means the same everywhere). Each new
 // problem logged once. `prometheus` is null without --prometheus-url.
 void applyPolicies(const source::PolicySet& set, server::EvaluationLoop& loop,
-                   const source::prometheus::PrometheusMetricSource* prometheus, RepeatFilter& said);
+                   const source::prometheus::PrometheusMetricSource* prometheus, RepeatFilter& said,
+                   bool denyCustomQueries);
 
 // The same for the Kubernetes API's set.
 void applyWatchedPolicies(kube::PolicySnapshot snapshot, server::EvaluationLoop& loop,
-                          const source::prometheus::PrometheusMetricSource* prometheus, RepeatFilter& said);
+                          const source::prometheus::PrometheusMetricSource* prometheus, RepeatFilter& said,
+                          bool denyCustomQueries);
 
 // Logs each plugin loaded or failed once and counts them in telemetry.
 void reportPlugins(const std::vector<plugin::PluginLoadReport>& reports, telemetry::Telemetry& telemetry,

@@ -71,6 +71,7 @@ core::Result<MetricSources> makeMetricSources(const ServeOptions& options) {
   sourceOptions.queries.replicasQuery = options.replicasQuery;
   // With --kubernetes the replicas come from the targets (ScaleReplicaSource).
   sourceOptions.queries.queryReplicas = !options.kubernetes;
+  sourceOptions.tenantFromNamespace = options.prometheusTenantFromNamespace;
   sourceOptions.onWarning = [](const std::string& query, const std::string& warning) {
     logEvent(LogLevel::kWarn, "Prometheus warning", {{"warning", warning}, {"query", query}});
   };

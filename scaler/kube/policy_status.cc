@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/custom_queries.h"
 #include "core/validation.h"
 
 namespace kubeai::kube {
@@ -288,6 +289,10 @@ std::optional<PolicyStatus> statusFromError(const std::optional<PolicyStatus>& p
   return status;
 }
 
+std::string_view invalidReason(std::string_view problem) noexcept {
+  return problem.starts_with(core::kCustomQueryDeniedPrefix) ? core::kCustomQueryDeniedReason : "InvalidPolicy";
+}
+
 PolicyStatus statusFromInvalid(const std::optional<PolicyStatus>& previous, std::int64_t generation,
                                const std::string& message, core::TimePoint now) {
   // An invalid policy is never evaluated: no AlgorithmValid or ScalingLimited
@@ -296,7 +301,8 @@ PolicyStatus statusFromInvalid(const std::optional<PolicyStatus>& previous, std:
   status.observedGeneration = generation;
   status.clearDecision = true;
   status.conditions.push_back(
-      carryTransition(makeCondition(kConditionReady, false, "InvalidPolicy", message, generation, formatTime(now)),
+      carryTransition(makeCondition(kConditionReady, false, std::string(invalidReason(message)), message, generation,
+                                    formatTime(now)),
                       previous ? previous->conditions : std::vector<Condition>{}));
   return status;
 }

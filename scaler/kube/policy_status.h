@@ -251,8 +251,12 @@ std::optional<PolicyStatus> statusFromError(const std::optional<PolicyStatus>& p
                                             std::string_view errorType, const std::string& message,
                                             core::TimePoint now);
 
-// The status of a policy refused by validation: Ready=False/InvalidPolicy,
-// and the decision fields deleted (clearDecision).
+// The reason of a refused policy's condition: CustomQueryDenied for one serve
+// --custom-queries=deny refused (core::kCustomQueryDeniedPrefix), else InvalidPolicy.
+[[nodiscard]] std::string_view invalidReason(std::string_view problem) noexcept;
+
+// The status of a policy refused by validation: Ready=False/InvalidPolicy
+// (or invalidReason's), and the decision fields deleted (clearDecision).
 PolicyStatus statusFromInvalid(const std::optional<PolicyStatus>& previous, std::int64_t generation,
                                const std::string& message, core::TimePoint now);
 

@@ -31,7 +31,7 @@ PolicyStatus withSuperseded(PolicyStatus status, const Superseded& superseded, c
   if (message.size() > kMaxConditionMessageBytes) {
     message = truncateUtf8(std::move(message), kMaxConditionMessageBytes - tail.size()) + tail;
   }
-  Condition condition{std::string(kConditionSpecValid), "False", std::string(kReasonInvalidPolicy),
+  Condition condition{std::string(kConditionSpecValid), "False", std::string(invalidReason(superseded.problem)),
                       std::move(message), formatTime(now), superseded.latestGeneration};
   dropSpecValid(status.conditions);
   status.conditions.push_back(std::move(carryTransitions({std::move(condition)}, previous).front()));

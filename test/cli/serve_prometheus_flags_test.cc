@@ -66,6 +66,11 @@ TEST_CASE("serve refuses bad Prometheus flags with exit 2 and a message naming t
        "--replicas-query: unknown placeholder ${deployment}"},
       {{"--prometheus-url", "ftp://127.0.0.1:1"}, "ftp://127.0.0.1:1"},
       {{"--prometheus-url", url, "--prometheus-bearer-token-file", "/nonexistent/token"}, "/nonexistent/token"},
+      // One tenant per policy, or one for all: not both (any letter case of the header).
+      {{"--prometheus-url", url, "--prometheus-tenant-from-namespace", "--prometheus-header", "x-scope-orgid=a"},
+       "--prometheus-tenant-from-namespace and --prometheus-header x-scope-orgid are exclusive"},
+      {{"--metrics-file", metrics, "--prometheus-tenant-from-namespace"}, "requires --prometheus-url"},
+      {{"--metrics-file", metrics, "--custom-queries", "maybe"}, "--custom-queries"},
   };
   for (const Row& row : rows) {
     std::vector<std::string> args = {"serve", "--policy-dir", policies, "--grpc-address", "127.0.0.1:0",

@@ -45,21 +45,29 @@ constexpr double kMillisecondsPerSecond = 1000.0;
 
 using Value = core::Result<QueryValue>;
 
-// The distinct expressions of a cycle, each with its index in the request.
+// The distinct (expression, tenant) pairs of a cycle, each with its index in
+// the request: one HTTP query for each, however many policies share it.
 class ExpressionSet {
  public:
-  std::size_t add(std::string expression) {
-    const auto [it, inserted] = index_.try_emplace(std::move(expression), expressions_.size());
+  std::size_t add(std::string expression, std::string_view tenant) {
+    // A namespace holds no NUL: the key is unambiguous.
+    std::string key(tenant);
+    key += '\0';
+    key += expression;
+    const auto [it, inserted] = index_.try_emplace(std::move(key), expressions_.size());
     if (inserted) {
-      expressions_.push_back(it->first);
+      expressions_.push_back(std::move(expression));
+      tenants_.emplace_back(tenant);
     }
     return it->second;
   }
   [[nodiscard]] const std::vector<std::string>& expressions() const { return expressions_; }
+  [[nodiscard]] const std::vector<std::string>& tenants() const { return tenants_; }
 
  private:
   std::unordered_map<std::string, std::size_t> index_;
   std::vector<std::string> expressions_;
+  std::vector<std::string> tenants_;  // "" without --prometheus-tenant-from-namespace
 };
 
 struct Plan {
@@ -137,13 +145,15 @@ std::vector<core::Result<MetricReading>> PrometheusMetricSource::readPolicies(co
       continue;
     }
     PolicyQueries& q = queries.value();
+    const std::string_view tenant =
+        options_.tenantFromNamespace ? std::string_view(policies[i]->metadata.namespace_) : std::string_view();
     plans[i].emptyIsZero = emptyIsZero(policies[i]->spec.metrics);
     const std::array<std::optional<std::string>*, kFirstCustom> seedQueries = {
         &q.latencyP99, &q.latencyP95, &q.gpuUtilization, &q.requestQueueDepth, &q.replicas, &q.readyReplicas};
     for (std::size_t slot = 0; slot < kSlots; ++slot) {
       std::optional<std::string>& query = slot < kFirstCustom ? *seedQueries[slot] : q.custom[slot - kFirstCustom];
       if (query) {
-        plans[i].query[slot] = set.add(std::move(*query));
+        plans[i].query[slot] = set.add(std::move(*query), tenant);
       }
     }
   }
@@ -152,7 +162,9 @@ std::vector<core::Result<MetricReading>> PrometheusMetricSource::readPolicies(co
   std::vector<Value> values;
   values.reserve(expressions.size());
   if (!expressions.empty()) {
-    std::vector<core::Result<HttpResponse>> responses = transport_.instantQueries(expressions);
+    std::vector<core::Result<HttpResponse>> responses = options_.tenantFromNamespace
+                                                            ? transport_.tenantQueries(expressions, set.tenants())
+                                                            : transport_.instantQueries(expressions);
     for (std::size_t e = 0; e < expressions.size(); ++e) {
       if (responses.size() != expressions.size()) {
         // A transport bug must not index out of bounds: every query failed.
@@ -170,6 +182,10 @@ std::vector<core::Result<MetricReading>> PrometheusMetricSource::readPolicies(co
         std::string context = "query `";
         context += expressions[e];
         context += "`";
+        if (!set.tenants()[e].empty()) {
+          context += " as tenant ";
+          context += set.tenants()[e];
+        }
         values.emplace_back(responses[e].error().withContext(context));
         continue;
       }

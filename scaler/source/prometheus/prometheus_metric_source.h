@@ -18,6 +18,10 @@ struct PrometheusSourceOptions {
   // Told once per distinct Prometheus warning, with the query that first
   // raised it; empty = spdlog's default logger at warn level.
   std::function<void(const std::string& query, const std::string& warning)> onWarning;
+  // serve --prometheus-tenant-from-namespace: each policy's queries are sent
+  // as its namespace's (X-Scope-OrgID, QueryTransport::tenantQueries), one
+  // HTTP query per distinct expression and tenant.
+  bool tenantFromNamespace{};
 };
 
 // The metric source over any Prometheus-compatible HTTP API (DESIGN §6).

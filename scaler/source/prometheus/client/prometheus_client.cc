@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <map>
 #include <mutex>
 #include <string_view>
 #include <system_error>
@@ -206,6 +207,7 @@ core::Status checkOptions(const PrometheusClientOptions& options) {
 struct Request {
   const std::string* endpoint = nullptr;  // the Impl's, which outlives the batch
   std::string form;                       // query=...[&start=...]
+  std::string tenant{};                   // X-Scope-OrgID; empty = none
 };
 
 // One query of a batch, from its start to its result.
@@ -242,13 +244,15 @@ class PrometheusClient::Impl {
         // endpoint_ ends in /api/v1/query: queryEndpoint() refuses a query string or fragment.
         rangeEndpoint_(endpoint_ + "_range") {}
 
-  std::vector<core::Result<HttpResponse>> instant(const std::vector<std::string>& expressions) {
+  // `tenants` empty, or one per expression.
+  std::vector<core::Result<HttpResponse>> instant(const std::vector<std::string>& expressions,
+                                                  const std::vector<std::string>& tenants) {
     std::vector<Request> requests;
     requests.reserve(expressions.size());
-    for (const std::string& expression : expressions) {
+    for (std::size_t i = 0; i < expressions.size(); ++i) {
       std::string form = "query=";
-      form += percentEncode(expression);
-      requests.push_back(Request{&endpoint_, std::move(form)});
+      form += percentEncode(expressions[i]);
+      requests.push_back(Request{&endpoint_, std::move(form), i < tenants.size() ? tenants[i] : std::string()});
     }
     return run(requests);
   }
@@ -296,17 +300,26 @@ class PrometheusClient::Impl {
     if (!credentials) {
       return failAll(credentials.error());
     }
-    HeaderList headers;
-    if (auto built = buildHeaders(); built) {
-      headers = std::move(built).value();
-    } else {
-      return failAll(built.error());
+    // One header list per tenant of the batch ("" = none), each request pointing at its own.
+    std::map<std::string, HeaderList> lists;
+    std::vector<curl_slist*> headers;
+    headers.reserve(requests.size());
+    for (const Request& request : requests) {
+      auto found = lists.find(request.tenant);
+      if (found == lists.end()) {
+        auto built = buildHeaders(request.tenant);
+        if (!built) {
+          return failAll(built.error());
+        }
+        found = lists.emplace(request.tenant, std::move(built).value()).first;
+      }
+      headers.push_back(found->second.get());
     }
     std::unique_ptr<Session> session = acquire();
     if (!session) {
       return failAll(core::Error{"prometheus client: cannot create a curl multi handle"});
     }
-    runOn(*session, requests, credentials.value(), headers.get(), results);
+    runOn(*session, requests, credentials.value(), headers, results);
     release(std::move(session));
     return results;
   }
@@ -330,7 +343,7 @@ class PrometheusClient::Impl {
     return credentials;
   }
 
-  core::Result<HeaderList> buildHeaders() const {
+  core::Result<HeaderList> buildHeaders(const std::string& tenant) const {
     HeaderList list;
     auto add = [&](const std::string& line) {
       curl_slist* grown = curl_slist_append(list.get(), line.c_str());
@@ -349,6 +362,9 @@ class PrometheusClient::Impl {
       line += value.empty() ? ";" : ": ";
       line += value;
       ok = ok && add(line);
+    }
+    if (!tenant.empty()) {
+      ok = ok && add(std::string(kTenantHeader) + ": " + tenant);
     }
     if (!ok) {
       return core::Error{"prometheus client: out of memory building the headers"};
@@ -466,7 +482,7 @@ class PrometheusClient::Impl {
   }
 
   void runOn(Session& session, const std::vector<Request>& requests, const Credentials& credentials,
-             curl_slist* headers, std::vector<core::Result<HttpResponse>>& results) const {
+             const std::vector<curl_slist*>& headers, std::vector<core::Result<HttpResponse>>& results) const {
     CURLM* multi = session.multi.get();
     std::vector<Transfer> transfers(requests.size());
     std::vector<EasyHandle> busy;  // handles of transfers in flight, back to `idle` when done
@@ -497,7 +513,7 @@ class PrometheusClient::Impl {
         Transfer& transfer = transfers[index];
         transfer.index = index;
         transfer.easy = easy.get();
-        configure(easy.get(), transfer, requests[index], credentials, headers);
+        configure(easy.get(), transfer, requests[index], credentials, headers[index]);
         if (const CURLMcode code = curl_multi_add_handle(multi, easy.get()); code != CURLM_OK) {
           fail(index, curl_multi_strerror(code));
           session.idle.push_back(std::move(easy));
@@ -584,7 +600,12 @@ PrometheusClient::PrometheusClient(Passkey /*only create() makes one*/, std::uni
 PrometheusClient::~PrometheusClient() = default;
 
 std::vector<core::Result<HttpResponse>> PrometheusClient::instantQueries(const std::vector<std::string>& expressions) {
-  return impl_->instant(expressions);
+  return impl_->instant(expressions, {});
+}
+
+std::vector<core::Result<HttpResponse>> PrometheusClient::tenantQueries(const std::vector<std::string>& expressions,
+                                                                        const std::vector<std::string>& tenants) {
+  return impl_->instant(expressions, tenants);
 }
 
 core::Result<HttpResponse> PrometheusClient::rangeQuery(const RangeQuery& query) { return impl_->range(query); }

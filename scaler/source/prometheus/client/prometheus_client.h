@@ -83,6 +83,10 @@ class PrometheusClient final : public QueryTransport {
   // See QueryTransport. An unreadable credential file fails every query of the
   // batch with an Error naming the file.
   std::vector<core::Result<HttpResponse>> instantQueries(const std::vector<std::string>& expressions) override;
+  // Each tenant's queries carry X-Scope-OrgID beside the headers option
+  // (which must then not hold one: serve checks that at start-up).
+  std::vector<core::Result<HttpResponse>> tenantQueries(const std::vector<std::string>& expressions,
+                                                       const std::vector<std::string>& tenants) override;
 
   // One range query (what `simulate` reads its demand with), sent as an
   // instant query is (GET, or POST past 8 KiB; credentials, headers, TLS,

@@ -1,11 +1,15 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/result.h"
 
 namespace kubeai::source::prometheus {
+
+// The header that names a tenant of Mimir, Cortex and Loki.
+inline constexpr std::string_view kTenantHeader = "X-Scope-OrgID";
 
 // What came back from GET /api/v1/query, whatever the HTTP status: Prometheus
 // answers 400/422/503 with its own JSON error body, which the caller reads.
@@ -28,6 +32,22 @@ class QueryTransport {
   // message names the URL and the failure, never a credential. An HTTP status
   // other than 2xx is a response, not an Error.
   virtual std::vector<core::Result<HttpResponse>> instantQueries(const std::vector<std::string>& expressions) = 0;
+
+  // The same, expression i sent as tenant tenants[i]: the header
+  // `X-Scope-OrgID: <tenant>` of Mimir, Cortex and Loki (none for an empty
+  // tenant). `tenants` is as long as `expressions`. This default is for
+  // transports without tenants: with none set it is instantQueries(), and a
+  // query with a tenant fails rather than go out as nobody's (or everybody's).
+  virtual std::vector<core::Result<HttpResponse>> tenantQueries(const std::vector<std::string>& expressions,
+                                                               const std::vector<std::string>& tenants) {
+    for (const std::string& tenant : tenants) {
+      if (!tenant.empty()) {
+        return std::vector<core::Result<HttpResponse>>(
+            expressions.size(), core::Error{"this query transport cannot send a tenant (X-Scope-OrgID)"});
+      }
+    }
+    return instantQueries(expressions);
+  }
 };
 
 }  // namespace kubeai::source::prometheus
