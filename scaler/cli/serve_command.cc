@@ -19,6 +19,7 @@
 #include "cli/logging.h"
 #include "cli/serve_grpc.h"
 #include "cli/serve_health.h"
+#include "cli/serve_kube.h"
 #include "cli/serve_listener.h"
 #include "cli/serve_plugins.h"
 #include "cli/serve_reload.h"
@@ -159,12 +160,16 @@ int runServe(const ServeOptions& options) {
   source::MetricSource* metrics = sources.source;
 
   const bool denyCustomQueries = options.customQueries == "deny";
-  // With --kubernetes: replicas from each target's /scale, over the metrics;
-  // status and Events written by the holder of the Lease.
+  // With --kubernetes: replicas from a watch of the targets (/scale for other
+  // APIs), over the metrics; status and Events written by the holder of the Lease.
+  std::unique_ptr<kube::TargetWatcher> targetWatcher;
   std::unique_ptr<kube::ScaleReplicaSource> scaleReplicas;
   StatusWriting writing;
   if (kubeClient) {
-    scaleReplicas = std::make_unique<kube::ScaleReplicaSource>(*metrics, *kubeClient);
+    targetWatcher = startTargetWatcher(*kubeClient, namespacesOf(options));
+    kube::ScaleReplicaSourceOptions replicaOptions;
+    replicaOptions.targets = &targetWatcher->cache();
+    scaleReplicas = std::make_unique<kube::ScaleReplicaSource>(*metrics, *kubeClient, replicaOptions);
     metrics = scaleReplicas.get();
     writing = makeStatusWriting(options, *kubeClient, kubeConfig.ns, registry->names());
   }
@@ -245,9 +250,12 @@ int runServe(const ServeOptions& options) {
     telemetry::HttpEndpoint::Options httpOptions;
     httpOptions.address = options.metricsAddress;
     httpOptions.collectables = telemetry.collectables();
-    httpOptions.readiness = [&store, &listed, staleAfter] {
-      if (!listed.load()) {
-        return telemetry::ReadyReport{false, "policies not listed yet from the Kubernetes API\n"};
+    httpOptions.readiness = [&store, &listed, &targetWatcher, staleAfter] {
+      if (!listed.load()) {  // set once the policies and the targets are listed
+        return telemetry::ReadyReport{false, targetWatcher && !targetWatcher->synced()
+                                                 ? "policies not listed yet from the Kubernetes API\n"
+                                                   "Deployments and StatefulSets not listed yet either\n"
+                                                 : "policies not listed yet from the Kubernetes API\n"};
       }
       return readinessReport(store, server::EvaluationLoop::systemClock()(), staleAfter);
     };
@@ -344,6 +352,9 @@ int runServe(const ServeOptions& options) {
     // One list + watch per namespace of --namespace (RBAC per namespace), merged.
     policyWatcher = std::make_unique<kube::PolicyWatchSet>(
         *kubeClient, policyWatchOptions, namespacesOf(options), [&](kube::PolicySnapshot snapshot) {
+          if (!listed.load()) {
+            targetWatcher->waitSynced();  // the first evaluation needs the targets (false: stopping)
+          }
           const std::lock_guard lock(reloadMutex);
           const std::size_t count = snapshot.policies->size();
           const std::size_t refused = snapshot.invalid.size();
@@ -395,6 +406,9 @@ int runServe(const ServeOptions& options) {
     }
   });
   std::jthread unwatch([&] {
+    if (targetWatcher) {
+      targetWatcher->stop();  // first: a first policy set may be waiting for it
+    }
     if (policyWatcher) {
       policyWatcher->stop();  // no more policy sets (nor health changes) from here
     }

@@ -484,6 +484,8 @@ class NotReadyBeforeListTest(H.ServeTestCase):
             out.write("{}\n")
         # Policy lists fail (503) a few times: serve starts, but is not ready.
         emulator.control("POST", "fail?status=503&count=3&path=aiinferenceautoscalerpolicies")
+        # And the target watch's lists: ready waits for them too.
+        emulator.control("POST", "fail?status=503&count=2&path=/deployments")
         serve = H.Serve(H.ARGS.scaler, ["--kubernetes", "--kubeconfig", kubeconfig, "--metrics-file", metrics,
                                         "--evaluation-interval", "1s", "--lease-namespace", "default"], directory)
         self.addCleanup(H.ServeTestCase.stop_serve, serve)
@@ -500,6 +502,7 @@ class NotReadyBeforeListTest(H.ServeTestCase):
                                           timeout=H.RPC_TIMEOUT).status == serving, 5.0, "SERVING once listed")
         # The 503s were met and said.
         self.assertTrue(serve.find_log(lambda r: r.get("msg") == "policy watch" and "503" in r.get("error", "")))
+        self.assertTrue(serve.find_log(lambda r: r.get("msg") == "deployments watch" and "503" in r.get("error", "")))
 
         # --leader-elect is on by default: the Lease is held while serving, released on SIGTERM.
         def holder():
