@@ -158,8 +158,8 @@ int runServe(const ServeOptions& options) {
   source::FileMetricSource* const fileMetrics = sources.file.get();
   source::prometheus::PrometheusMetricSource* const prometheusMetrics = sources.prometheus.get();
   source::MetricSource* metrics = sources.source;
-
   const bool denyCustomQueries = options.customQueries == "deny";
+
   // With --kubernetes: replicas from a watch of the targets (/scale for other
   // APIs), over the metrics; status and Events written by the holder of the Lease.
   std::unique_ptr<kube::TargetWatcher> targetWatcher;
@@ -287,12 +287,13 @@ int runServe(const ServeOptions& options) {
   };
   auto reloadMetrics = [&] {
     const std::lock_guard lock(reloadMutex);
-    if (auto loaded = fileMetrics->reload(); !loaded.ok()) {
+    std::vector<std::string> changed;
+    if (auto loaded = fileMetrics->reload(&changed); !loaded.ok()) {
       telemetry.recordReloadError("metrics-file");
       logEvent(LogLevel::kError, "metrics file, keeping the last good one", {{"error", loaded.error().message}});
       return;
     }
-    loop.trigger();
+    loop.reevaluate(changed);  // the policies whose entries changed, and no others
   };
   auto reloadPlugins = [&] {
     const std::lock_guard lock(reloadMutex);

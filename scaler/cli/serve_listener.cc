@@ -133,6 +133,11 @@ void ServeListener::onSuperseded(const core::Policy& served, const std::string& 
   }
 }
 
+void ServeListener::onPartial(const std::map<std::string, std::size_t>& states, std::size_t /*evaluated*/,
+                              double /*seconds*/) {
+  telemetry_.setPolicyStates(states);
+}
+
 void ServeListener::onCycle(const std::map<std::string, std::size_t>& states, double seconds) {
   liveness_.cycleCompleted();
   telemetry_.setPolicyStates(states);

@@ -3,6 +3,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <tuple>
 
 #include "cli/logging.h"
 #include "core/custom_queries.h"
@@ -23,8 +25,12 @@ core::Status serveCheck(const core::Policy& policy, const source::prometheus::Pr
   return prometheus != nullptr ? prometheus->check(policy) : core::Status(core::Ok{});
 }
 
-// Splits the directory's set into what is served and what is refused (serveCheck).
-void applyPolicySet(const std::shared_ptr<const std::vector<core::Policy>>& policies,
+// Splits a set into what is served and what is refused (serve's own
+// checks). A policy object checked in the previous set is not checked again
+// (the watcher hands again, shared, each policy an event did not change): an
+// edit of one policy of 10,000 checks one, and hands the loop the same
+// pointers (copied only when some are refused).
+void applyPolicySet(const std::shared_ptr<const core::PolicyList>& policies,
                     std::vector<server::InvalidPolicy> invalid, server::EvaluationLoop& loop,
                     const source::prometheus::PrometheusMetricSource* prometheus, RepeatFilter& said,
                     bool denyCustomQueries) {
@@ -33,33 +39,45 @@ void applyPolicySet(const std::shared_ptr<const std::vector<core::Policy>>& poli
     loop.setPolicies(policies, std::move(invalid));
     return;
   }
-  // The set is shared with its source; copy it only when one is refused.
-  std::vector<core::Policy> accepted;
+  std::vector<std::string> verdicts(policies->size());  // "" when accepted
   bool refused = false;
+  std::size_t previous = 0;  // both lists are sorted by namespace/name
   for (std::size_t i = 0; i < policies->size(); ++i) {
-    const core::Policy& policy = (*policies)[i];
-    const core::Status queries = serveCheck(policy, prometheus, denyCustomQueries);
-    if (queries.ok()) {
-      if (refused) {
-        accepted.push_back(policy);
-      }
+    const core::SharedPolicy& policy = (*policies)[i];
+    const auto keyOf = [](const core::Policy& p) { return std::tie(p.metadata.namespace_, p.metadata.name); };
+    while (previous < said.checked.size() && said.checked[previous] != policy &&
+           keyOf(*said.checked[previous]) < keyOf(*policy)) {
+      ++previous;
+    }
+    if (previous < said.checked.size() && said.checked[previous] == policy) {
+      verdicts[i] = said.verdicts[previous++];
+    } else {
+      const core::Status queries = serveCheck(*policy, prometheus, denyCustomQueries);
+      verdicts[i] = queries.ok() ? std::string() : queries.error().message;
+    }
+    if (verdicts[i].empty()) {
       continue;
     }
-    if (!refused) {
-      refused = true;
-      accepted.assign(policies->begin(), policies->begin() + static_cast<std::ptrdiff_t>(i));
+    refused = true;
+    if (said.fresh(policy->key() + ": " + verdicts[i])) {
+      logEvent(LogLevel::kWarn, "policy problem", {{"policy", policy->key()}, {"error", verdicts[i]}});
     }
-    if (said.fresh(policy.key() + ": " + queries.error().message)) {
-      logEvent(LogLevel::kWarn, "policy problem", {{"policy", policy.key()}, {"error", queries.error().message}});
-    }
-    invalid.push_back({policy.metadata.namespace_, policy.metadata.name, queries.error().message});
+    invalid.push_back({policy->metadata.namespace_, policy->metadata.name, verdicts[i]});
   }
   said.endRound();
-  if (refused) {
-    loop.setPolicies(std::move(accepted), std::move(invalid));
-  } else {
+  said.checked = *policies;
+  said.verdicts = verdicts;
+  if (!refused) {
     loop.setPolicies(policies, std::move(invalid));
+    return;
   }
+  auto accepted = std::make_shared<core::PolicyList>();
+  for (std::size_t i = 0; i < policies->size(); ++i) {
+    if (verdicts[i].empty()) {
+      accepted->push_back((*policies)[i]);
+    }
+  }
+  loop.setPolicies(std::shared_ptr<const core::PolicyList>(std::move(accepted)), std::move(invalid));
 }
 
 }  // namespace
@@ -78,7 +96,14 @@ void applyPolicies(const source::PolicySet& set, server::EvaluationLoop& loop,
       invalid.push_back({problem.policy.substr(0, slash), problem.policy.substr(slash + 1), problem.message});
     }
   }
-  applyPolicySet(set.policies, std::move(invalid), loop, prometheus, said, denyCustomQueries);
+  // Aliases into the directory's vector (no copy); the loop and the checks
+  // above compare these by value where the pointers differ.
+  auto shared = std::make_shared<core::PolicyList>();
+  shared->reserve(set.policies->size());
+  for (const core::Policy& policy : *set.policies) {
+    shared->push_back(core::SharedPolicy(set.policies, &policy));
+  }
+  applyPolicySet(shared, std::move(invalid), loop, prometheus, said, denyCustomQueries);
 }
 
 // The same for the Kubernetes API's set: each refused policy said once.

@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/policy.h"
 #include "kube/policy_watcher.h"
 #include "plugin/plugin_loader.h"
 #include "server/evaluation_loop.h"
@@ -25,6 +26,12 @@ class RepeatFilter {
     return previous_.count(line) == 0;
   }
   void endRound() { previous_ = std::exchange(current_, {}); }
+
+  // What serve's own checks said of each policy of the last set ("" when
+  // accepted), aligned with `checked`: a policy object handed again is not
+  // checked again (applyPolicies, applyWatchedPolicies).
+  core::PolicyList checked;
+  std::vector<std::string> verdicts;
 
  private:
   std::set<std::string> previous_;

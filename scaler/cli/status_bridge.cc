@@ -68,7 +68,7 @@ void StatusBridge::onRemoved(const std::string& ns, const std::string& name) {
 void StatusBridge::onError(const std::string& ns, const std::string& name, const std::string& type,
                            const std::string& message) {
   const std::string key = ns + "/" + name;
-  std::shared_ptr<const std::vector<core::Policy>> policies;
+  std::shared_ptr<const core::PolicyList> policies;
   std::optional<std::int64_t> invalidGeneration;
   {
     const std::lock_guard lock(mutex_);

@@ -54,7 +54,8 @@ class StatusBridge {
 
   kube::StatusWriter& writer_;
   std::mutex mutex_;  // guards policies_ and invalidGenerations_ (set by the watcher's thread)
-  std::shared_ptr<const std::vector<core::Policy>> policies_ = std::make_shared<const std::vector<core::Policy>>();
+  // The watcher's latest set, shared (the snapshot's pointer, no copy).
+  std::shared_ptr<const core::PolicyList> policies_ = std::make_shared<const core::PolicyList>();
   std::map<std::string, std::int64_t> invalidGenerations_;
   // By namespace/name: policies served in an earlier version. Evaluation thread only.
   std::map<std::string, Served> superseded_;

@@ -28,6 +28,8 @@ struct TargetRef {
   std::string apiVersion = "apps/v1";
   std::string kind;  // Deployment | StatefulSet
   std::string name;
+
+  bool operator==(const TargetRef&) const = default;
 };
 
 struct LatencyMetricSpec {
@@ -36,6 +38,8 @@ struct LatencyMetricSpec {
   std::optional<double> targetP95Ms;
   std::string prometheusQuery;
   bool treatEmptyAsZero = false;  // an empty query result (no series) is 0, not no data
+
+  bool operator==(const LatencyMetricSpec&) const = default;
 };
 
 struct GpuUtilizationMetricSpec {
@@ -43,6 +47,8 @@ struct GpuUtilizationMetricSpec {
   std::optional<double> targetPercentage;  // 1..100
   std::string prometheusQuery;
   bool treatEmptyAsZero = false;  // an empty query result (no series) is 0, not no data
+
+  bool operator==(const GpuUtilizationMetricSpec&) const = default;
 };
 
 struct RequestQueueDepthMetricSpec {
@@ -50,6 +56,8 @@ struct RequestQueueDepthMetricSpec {
   std::optional<double> targetDepth;  // per replica
   std::string prometheusQuery;
   bool treatEmptyAsZero = false;  // an empty query result (no series) is 0, not no data
+
+  bool operator==(const RequestQueueDepthMetricSpec&) const = default;
 };
 
 // The HPA's external-metric target types: Value compares the value itself
@@ -89,6 +97,8 @@ struct MetricsSpec {
   // metric names; empty keeps the seed's defaults.
   std::string engine;
   std::vector<CustomMetricSpec> custom;  // at most kMaxCustomMetrics, slots 4 + i
+
+  bool operator==(const MetricsSpec&) const = default;
 };
 
 // The name of a slot as status, logs, /metrics and the metrics file spell it:
@@ -122,6 +132,8 @@ struct ScalingPolicy {
   ScalingPolicyType type = ScalingPolicyType::kPods;
   std::int32_t value = 0;
   std::int32_t periodSeconds = 0;
+
+  bool operator==(const ScalingPolicy&) const = default;
 };
 
 enum class SelectPolicy { kMax, kMin, kDisabled };
@@ -131,6 +143,8 @@ struct ScalingRules {
   std::int32_t stabilizationWindowSeconds = 0;
   std::vector<ScalingPolicy> policies;  // none = no rate limit
   SelectPolicy selectPolicy = SelectPolicy::kMax;
+
+  bool operator==(const ScalingRules&) const = default;
 };
 
 struct PolicySpec {
@@ -152,6 +166,8 @@ struct PolicySpec {
   [[nodiscard]] std::int32_t effectiveCooldownSeconds() const {
     return cooldownPeriod.value_or(kDefaultCooldownSeconds);
   }
+
+  bool operator==(const PolicySpec&) const = default;
 };
 
 struct PolicyMetadata {
@@ -169,6 +185,13 @@ struct Policy {
   // "<namespace>/<name>", the key of the metrics file and of plugin state.
   [[nodiscard]] std::string key() const { return metadata.namespace_ + "/" + metadata.name; }
 };
+
+// The same policy for an evaluation: everything equal but
+// metadata.resourceVersion, which a status write alone changes.
+[[nodiscard]] inline bool sameButResourceVersion(const Policy& a, const Policy& b) {
+  return a.metadata.name == b.metadata.name && a.metadata.namespace_ == b.metadata.namespace_ &&
+         a.metadata.generation == b.metadata.generation && a.metadata.uid == b.metadata.uid && a.spec == b.spec;
+}
 
 // The policy ns/name in `set`, which is sorted by namespace, then name (as both
 // policy sources hand it); nullptr when absent. O(log n).

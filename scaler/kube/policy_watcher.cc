@@ -5,6 +5,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <tuple>
 
 #include "kube/api_status.h"
 #include "policy/policy_parser.h"
@@ -40,7 +41,7 @@ constexpr std::chrono::seconds kShortWatch{1};
 // same outcome (valid, or refused for the same reason).
 bool sameButStatus(const detail::WatchedPolicy& held, const detail::WatchedPolicy& next) {
   return held.generation > 0 && held.generation == next.generation &&
-         held.policy.has_value() == next.policy.has_value() && held.invalidMessage == next.invalidMessage &&
+         (held.policy != nullptr) == (next.policy != nullptr) && held.invalidMessage == next.invalidMessage &&
          (!held.policy || held.policy->metadata.uid == next.policy->metadata.uid);
 }
 
@@ -245,6 +246,18 @@ std::optional<PolicyWatcher::ListFailure> PolicyWatcher::list(const std::stop_to
     const std::lock_guard lock(mutex_);
     // A relist replaces everything: what was deleted while the watch was down is gone.
     objects_ = std::move(fresh);
+    relisted_ = true;
+    changed_.clear();
+    withStatus_.clear();
+    refused_.clear();
+    for (const auto& [key, object] : objects_) {
+      if (object.apiStatus) {
+        withStatus_.insert(key);
+      }
+      if (!object.policy) {
+        refused_.insert(key);
+      }
+    }
     resourceVersion_ = resourceVersion;
     ++lists_;
     lastError_.clear();
@@ -393,20 +406,40 @@ bool PolicyWatcher::onEvent(std::string_view line, WatchEnd& end, std::optional<
     const std::lock_guard lock(mutex_);
     if (type == "DELETED") {
       objects_.erase(key);
+      changed_.insert(key);
+      withStatus_.erase(key);
+      refused_.erase(key);
     } else if (auto found = objects_.find(key);
                type == "MODIFIED" && found != objects_.end() && sameButStatus(found->second, decoded)) {
       statusOnly = decoded.apiStatus ? std::move(*decoded.apiStatus) : std::string();
       if (!options_.onStatus) {
         found->second.apiStatus = std::move(statusOnly);  // for the next snapshot
         statusOnly.reset();
+        if (found->second.apiStatus) {
+          withStatus_.insert(key);
+        }
       } else {
         found->second.apiStatus.reset();  // handed on below, newer than any kept
       }
       if (found->second.policy && decoded.policy) {
-        found->second.policy->metadata.resourceVersion = decoded.policy->metadata.resourceVersion;
+        // The new resourceVersion, in the next snapshot: the same policy
+        // otherwise, which the loop tells by value (no evaluation for it).
+        found->second.policy = std::move(decoded.policy);
+        changed_.insert(key);
       }
     } else {
+      if (decoded.apiStatus) {
+        withStatus_.insert(key);
+      } else {
+        withStatus_.erase(key);
+      }
+      if (decoded.policy) {
+        refused_.erase(key);
+      } else {
+        refused_.insert(key);
+      }
       objects_.insert_or_assign(key, std::move(decoded));
+      changed_.insert(key);
     }
     if (!resourceVersion.empty()) {
       resourceVersion_ = resourceVersion;
@@ -455,23 +488,57 @@ void PolicyWatcher::publishNow() {
   const std::lock_guard publishing(publishMutex_);
   PolicySnapshot snapshot;
   {
-    auto policies = std::make_shared<std::vector<core::Policy>>();
     const std::lock_guard lock(mutex_);
     dirty_ = false;
-    policies->reserve(objects_.size());
-    for (auto& [key, object] : objects_) {
-      if (object.apiStatus) {
+    for (const Key& key : withStatus_) {
+      if (const auto found = objects_.find(key); found != objects_.end() && found->second.apiStatus) {
         // Handed on once, then not held: a later event brings the object anew.
-        snapshot.apiStatuses.emplace(concat(key.first, "/", key.second), std::move(*object.apiStatus));
-        object.apiStatus.reset();
-      }
-      if (object.policy) {
-        policies->push_back(*object.policy);
-      } else {
-        snapshot.invalid.push_back({key.first, key.second, object.invalidMessage});
-        snapshot.invalidGenerations[concat(key.first, "/", key.second)] = object.generation;
+        snapshot.apiStatuses.emplace(concat(key.first, "/", key.second), std::move(*found->second.apiStatus));
+        found->second.apiStatus.reset();
       }
     }
+    withStatus_.clear();
+    auto policies = std::make_shared<core::PolicyList>();
+    if (relisted_) {
+      policies->reserve(objects_.size());
+      for (const auto& [key, object] : objects_) {
+        if (object.policy) {
+          policies->push_back(object.policy);
+        }
+      }
+    } else {
+      // The last snapshot's list with the changed keys patched: pointers
+      // copied (O(N), cheap), no policy copied, no object walked.
+      *policies = *published_;
+      for (const Key& key : changed_) {
+        const auto at = std::lower_bound(policies->begin(), policies->end(), key,
+                                         [](const core::SharedPolicy& policy, const Key& wanted) {
+                                           return std::tie(policy->metadata.namespace_, policy->metadata.name) <
+                                                  std::tie(wanted.first, wanted.second);
+                                         });
+        const bool held = at != policies->end() && (*at)->metadata.namespace_ == key.first &&
+                          (*at)->metadata.name == key.second;
+        const auto found = objects_.find(key);
+        const core::SharedPolicy* now =
+            found != objects_.end() && found->second.policy ? &found->second.policy : nullptr;
+        if (now != nullptr && held) {
+          *at = *now;
+        } else if (now != nullptr) {
+          policies->insert(at, *now);
+        } else if (held) {
+          policies->erase(at);
+        }
+      }
+    }
+    relisted_ = false;
+    changed_.clear();
+    for (const Key& key : refused_) {
+      if (const auto found = objects_.find(key); found != objects_.end()) {
+        snapshot.invalid.push_back({key.first, key.second, found->second.invalidMessage});
+        snapshot.invalidGenerations[concat(key.first, "/", key.second)] = found->second.generation;
+      }
+    }
+    published_ = policies;
     snapshot.policies = std::move(policies);
   }
   if (onChange_) {

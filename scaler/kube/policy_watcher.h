@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <stop_token>
 #include <string>
 #include <string_view>
@@ -36,8 +37,11 @@ using WatchLog = std::function<void(WatchLogLevel, std::string_view message, con
 
 // Everything the API holds at one moment, as the evaluation loop takes it.
 struct PolicySnapshot {
-  // Valid policies, sorted by namespace then name; never null.
-  std::shared_ptr<const std::vector<core::Policy>> policies = std::make_shared<const std::vector<core::Policy>>();
+  // Valid policies, sorted by namespace then name; never null. Shared with
+  // the watcher and the previous snapshots: an event replaces the pointer of
+  // the policy it changed, the others stay the same objects (so the loop
+  // tells what changed by pointer).
+  std::shared_ptr<const core::PolicyList> policies = std::make_shared<const core::PolicyList>();
   // Policies the parser refused; messages name the fields ("spec.maxReplicas: ...").
   std::vector<server::InvalidPolicy> invalid;
   // metadata.generation of each refused policy, by "namespace/name" (the
@@ -165,13 +169,22 @@ class PolicyWatcher {
   mutable std::mutex mutex_;  // guards the fields below
   std::condition_variable_any dirtyChanged_;
   std::map<Key, Object> objects_;
+  // What changed since the last snapshot, so that publishing one edit of
+  // 10,000 policies patches the last snapshot's list (pointers copied) rather
+  // than walking every object: the keys added, changed or deleted; all of
+  // them after a list.
+  std::set<Key> changed_;
+  bool relisted_ = false;
+  std::set<Key> withStatus_;  // objects holding an apiStatus not handed on yet
+  std::set<Key> refused_;     // objects the parser refused
   std::string resourceVersion_;
   bool dirty_ = false;
   std::uint64_t lists_ = 0;
   std::uint64_t watches_ = 0;
   std::string lastError_;
 
-  std::mutex publishMutex_;  // one onChange at a time
+  std::mutex publishMutex_;  // one onChange at a time; guards published_
+  std::shared_ptr<const core::PolicyList> published_ = std::make_shared<const core::PolicyList>();
 
   std::jthread publisher_;
   std::jthread thread_;

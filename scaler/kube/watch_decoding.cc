@@ -104,7 +104,7 @@ DecodedPolicy decodePolicy(json& object) {
     }
   }
   if (document.ok()) {
-    decoded.object.policy = std::move(document.policy);
+    decoded.object.policy = std::make_shared<const core::Policy>(std::move(document.policy));
   } else {
     for (const auto& error : document.errors) {
       if (!decoded.object.invalidMessage.empty()) {

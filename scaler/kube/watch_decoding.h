@@ -19,7 +19,8 @@ namespace kubeai::kube::detail {
 
 // One object as decoded: a policy, or why it is refused.
 struct WatchedPolicy {
-  std::optional<core::Policy> policy;  // when valid
+  // When valid; never changed once decoded (the snapshots share it).
+  core::SharedPolicy policy;
   std::string invalidMessage;          // when not
   std::int64_t generation = 0;
   // The object's .status as compact JSON, when it is an object: valid or not;

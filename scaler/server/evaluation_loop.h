@@ -40,8 +40,17 @@ class EvaluationListener {
   // refused (`problem` says why), or no longer (`problem` empty). Called when
   // that changes, before the decision it applies to.
   virtual void onSuperseded(const core::Policy& /*served*/, const std::string& /*problem*/) {}
-  // Policies by state name after each cycle ("pending", "ready", "stale", "invalid").
+  // Every policy by state name ("pending", "ready", "stale", "invalid") after
+  // each full cycle (every policy evaluated: on the timer, or when triggered),
+  // and the cycle's duration.
   virtual void onCycle(const std::map<std::string, std::size_t>& /*policiesByState*/, double /*seconds*/) {}
+  // After an evaluation of some policies only (an edit of them, their
+  // entries of the metrics file changed): every policy by state name, as
+  // onCycle's, so that a gauge of them stays true; `evaluated` counts the
+  // policies evaluated, published invalid or removed, and `seconds` is the
+  // evaluation's duration. Not a cycle.
+  virtual void onPartial(const std::map<std::string, std::size_t>& /*policiesByState*/, std::size_t /*evaluated*/,
+                         double /*seconds*/) {}
 };
 
 // A policy the source refused, never valid: served as kInvalid with why.
@@ -62,10 +71,19 @@ struct EvaluationOptions {
   std::function<std::optional<core::PublishedSeed>(const core::Policy&)> seed;
 };
 
-// Runs every policy through core::decide() each interval, and at once when
-// triggered (a policy, the metrics or a plugin changed), carrying each
+// Runs every policy through core::decide() each interval (a full cycle), and
+// at once when triggered (a plugin changed: a full cycle; a policy or its
+// metrics changed: that policy alone, a partial evaluation), carrying each
 // policy's History from one decision to the next, and publishes the results
 // to the DecisionStore that the gRPC handlers read.
+//
+// Incremental: setPolicies() compares the new set with the last one handed
+// (pointer by pointer, then by value where the pointers differ, the
+// resourceVersion aside) and only the policies added, changed or removed,
+// valid or refused, are evaluated, published invalid or removed; an edit of
+// one policy of 10,000 reads the metrics of that one. reevaluate() asks the
+// same for named policies. Edits arriving while an evaluation runs are
+// evaluated together after it. The timer still runs full cycles.
 //
 // Replicas: the reading's current replicas (the target's spec.replicas). A
 // reading without them is an error of that policy, at once unservable: a
@@ -96,13 +114,20 @@ class EvaluationLoop {
   EvaluationLoop& operator=(const EvaluationLoop&) = delete;
 
   // Replaces the policy set (sorted by namespace, then name, as both sources
-  // hand it); takes effect at the next cycle, which this triggers. Thread-safe.
+  // hand it); what changed since the last set is evaluated at once (see
+  // above). Thread-safe; O(N) pointer comparisons, no Policy copied.
+  void setPolicies(std::shared_ptr<const core::PolicyList> policies, std::vector<InvalidPolicy> invalid = {});
+  // The same for policies held by value (tests): each shared once.
   void setPolicies(std::vector<core::Policy> policies, std::vector<InvalidPolicy> invalid = {});
-  // The same, sharing the set with its source (never null).
-  void setPolicies(std::shared_ptr<const std::vector<core::Policy>> policies, std::vector<InvalidPolicy> invalid = {});
+  // The same, each policy an alias into `policies` (which they keep alive).
+  void setPolicies(const std::shared_ptr<const std::vector<core::Policy>>& policies,
+                   std::vector<InvalidPolicy> invalid = {});
 
-  // Asks for a cycle now (metrics or plugins changed). Thread-safe.
+  // Asks for a full cycle now (plugins changed). Thread-safe.
   void trigger();
+  // Asks for these policies ("namespace/name") to be evaluated now, and no
+  // others (their metrics changed). Unknown keys are ignored. Thread-safe.
+  void reevaluate(const std::vector<std::string>& keys);
 
   // Runs cycles on a background thread until stop() or destruction.
   void start();
@@ -112,8 +137,11 @@ class EvaluationLoop {
   // so the server is ready before it listens).
   void runOnce();
 
-  // Cycles completed so far; tests wait on it.
+  // Full cycles completed so far; tests wait on it.
   [[nodiscard]] std::uint64_t cycles() const;
+  // Evaluations completed so far: full cycles and partial evaluations; tests
+  // wait on it for an edit to be applied.
+  [[nodiscard]] std::uint64_t evaluations() const;
 
   static Clock systemClock();
 
@@ -123,9 +151,11 @@ class EvaluationLoop {
     std::string uid;  // of the object first seen under this key (empty from the directory)
     bool decided = false;  // history holds a decision (else the next one is the first sight)
     core::History history;
+    // The version evaluated last, shared with its source.
+    core::SharedPolicy evaluated;
     // The last valid version, once the source refuses the latest one and no
     // longer hands this one (Kubernetes); evaluated in its place.
-    std::optional<core::Policy> kept;
+    core::SharedPolicy kept;
     std::string problem;  // why the latest version is refused; empty when it is not
     std::optional<core::TimePoint> lastGoodRead;
     // The last ready entry published, shared with the store: its decision
@@ -142,10 +172,33 @@ class EvaluationLoop {
     std::string parameterProblem;  // the algorithm's refusal, empty when accepted
   };
 
+  // What an evaluation asks about: a refused policy's problem, by namespace/name.
+  using Problems = std::map<std::string, const std::string*>;
+
   void loop(const std::stop_token& stop);
   void runCycle(core::CallReason reason);
-  void evaluate(const std::shared_ptr<const std::vector<core::Policy>>& set, const std::vector<InvalidPolicy>& invalid,
+  void runPartial();
+  // Every policy (a full cycle).
+  void evaluate(const std::shared_ptr<const core::PolicyList>& set, const std::vector<InvalidPolicy>& invalid,
                 const core::DecideSettings& settings);
+  // The policies named by `keys` only: evaluated, published invalid, or
+  // removed, as a full cycle would.
+  void evaluateKeys(const std::shared_ptr<const core::PolicyList>& set, const std::vector<InvalidPolicy>& invalid,
+                    const std::set<std::string>& keys, const core::DecideSettings& settings);
+  // Reads and decides `batch` (fromSet[i]: the source hands batch[i], not a
+  // kept version) and publishes each.
+  void evaluateBatch(const core::PolicyList& batch, const std::vector<bool>& fromSet, const Problems& problems,
+                     core::TimePoint now, const core::DecideSettings& settings);
+  // A refused policy that is not served in an earlier version.
+  void publishInvalid(const InvalidPolicy& refused);
+  // A policy gone from the source: out of the store, its memory and plugin state forgotten.
+  void removePolicy(const std::string& key);
+  // The version kept for a refused policy this loop evaluated before, or
+  // null; `set` does not hold it.
+  const core::SharedPolicy& keptVersion(const std::string& key);
+  // What the store holds for `key` now, for the counts of every state.
+  void recordState(const std::string& key, PolicyState state);
+  void forgetState(const std::string& key);
   // The algorithm's verdict on the policy's parameters ("" when accepted),
   // asked again only when the algorithm or its spec changed.
   const std::string& checkParameters(const core::Policy& policy, PolicyMemory& memory);
@@ -160,16 +213,19 @@ class EvaluationLoop {
 
   mutable std::mutex mutex_;  // guards the fields below
   std::condition_variable_any wake_;
-  std::shared_ptr<const std::vector<core::Policy>> policies_ = std::make_shared<const std::vector<core::Policy>>();
+  std::shared_ptr<const core::PolicyList> policies_ = std::make_shared<const core::PolicyList>();
   std::shared_ptr<const std::vector<InvalidPolicy>> invalid_ = std::make_shared<const std::vector<InvalidPolicy>>();
-  bool triggered_ = false;
+  bool fullPending_ = false;           // a full cycle is asked for
+  std::set<std::string> pendingKeys_;  // namespace/name of the policies to evaluate (when no full cycle is)
   std::uint64_t cycles_ = 0;
+  std::uint64_t evaluations_ = 0;
 
   // Touched only by the cycle (one at a time: cycleMutex_).
   std::mutex cycleMutex_;
   std::map<std::string, PolicyMemory> memory_;  // by namespace/name: the policies evaluated
-  std::set<std::string> publishedInvalid_;      // namespace/name of the invalid ones in the store
-  std::shared_ptr<const std::vector<core::Policy>> lastEvaluated_;  // the set of the last cycle, for kept versions
+  std::set<std::string> publishedInvalid_;      // namespace/name of the invalid ones in the store (no memory)
+  std::map<std::string, PolicyState> stateOf_;   // namespace/name: the state the store holds
+  std::map<std::string, std::size_t> stateCounts_ = {{"pending", 0}, {"ready", 0}, {"stale", 0}, {"invalid", 0}};
 
   std::jthread thread_;
 };

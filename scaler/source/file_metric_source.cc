@@ -6,14 +6,35 @@ namespace kubeai::source {
 
 FileMetricSource::FileMetricSource(std::filesystem::path path) : path_(std::move(path)) {}
 
-core::Status FileMetricSource::reload() {
+core::Status FileMetricSource::reload(std::vector<std::string>* changed) {
   auto loaded = loadMetricsFile(path_);
   if (!loaded.ok()) {
     return loaded.error();
   }
   auto next = std::make_shared<const MetricsFile>(std::move(loaded).value());
-  const std::lock_guard lock(mutex_);
-  current_ = std::move(next);
+  std::shared_ptr<const MetricsFile> previous;
+  {
+    const std::lock_guard lock(mutex_);
+    previous = std::exchange(current_, next);
+  }
+  if (changed != nullptr) {
+    // Both maps in key order: one merge walk.
+    auto before = previous->entries.begin();
+    auto after = next->entries.begin();
+    while (before != previous->entries.end() || after != next->entries.end()) {
+      if (after == next->entries.end() || (before != previous->entries.end() && before->first < after->first)) {
+        changed->push_back((before++)->first);
+      } else if (before == previous->entries.end() || after->first < before->first) {
+        changed->push_back((after++)->first);
+      } else {
+        if (!(before->second == after->second)) {
+          changed->push_back(after->first);
+        }
+        ++before;
+        ++after;
+      }
+    }
+  }
   return core::Ok{};
 }
 

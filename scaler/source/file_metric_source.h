@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "core/result.h"
@@ -19,8 +20,10 @@ class FileMetricSource final : public MetricSource {
   explicit FileMetricSource(std::filesystem::path path);
 
   // Reads the file again. On error the last good contents stay in force and
-  // the error (naming the file) is returned.
-  core::Status reload();
+  // the error (naming the file) is returned. `changed`, when given, gets the
+  // keys ("namespace/name") whose entries were added, changed or removed:
+  // the policies to evaluate again, and only those.
+  core::Status reload(std::vector<std::string>* changed = nullptr);
 
   [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
 

@@ -33,6 +33,8 @@ struct MetricsFileEntry {
   // What the policy reads: the seed four, and each custom metric's value
   // under its name.
   [[nodiscard]] MetricReading readingFor(const core::Policy& policy) const;
+
+  bool operator==(const MetricsFileEntry&) const = default;
 };
 
 // The whole file: entries by "<namespace>/<policyName>".

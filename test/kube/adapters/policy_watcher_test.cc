@@ -127,7 +127,7 @@ struct Fixture {
   std::vector<std::string> names() {
     std::vector<std::string> out;
     for (const auto& policy : *last().policies) {
-      out.push_back(testing::concat(policy.key(), "@", std::to_string(policy.spec.maxReplicas)));
+      out.push_back(testing::concat(policy->key(), "@", std::to_string(policy->spec.maxReplicas)));
     }
     return out;
   }
@@ -152,7 +152,7 @@ struct Fixture {
           }
           std::vector<std::string> out;
           for (const auto& policy : *snapshots.back().policies) {
-            out.push_back(testing::concat(policy.key(), "@", std::to_string(policy.spec.maxReplicas)));
+            out.push_back(testing::concat(policy->key(), "@", std::to_string(policy->spec.maxReplicas)));
           }
           return out == expected;
         },
@@ -197,7 +197,7 @@ TEST_CASE("PolicyWatcher lists page by page then watches from the list's resourc
   CHECK(health.lists == 1);
   CHECK(health.resourceVersion == "12");
   // The metadata the status writer needs is kept.
-  const core::Policy& chat = f.last().policies->front();
+  const core::Policy& chat = *f.last().policies->front();
   CHECK(chat.metadata.generation == 1);
   CHECK(chat.metadata.resourceVersion == "9");
   CHECK(chat.metadata.uid == "u-chat");
@@ -231,7 +231,7 @@ TEST_CASE("PolicyWatcher applies watch events and resumes from the last resource
   // Resumed from the bookmark, without listing again.
   CHECK(queryValue(f.client.streams()[1], "resourceVersion") == "20");
   CHECK(f.client.requests().size() == 1);
-  CHECK(f.last().policies->front().metadata.generation == 2);
+  CHECK(f.last().policies->front()->metadata.generation == 2);
   CHECK(f.backoffs().empty());
 }
 
