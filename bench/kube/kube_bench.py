@@ -272,7 +272,7 @@ class Bench:
         total = sum(plain.values())
         print("   all but watches: %d, %.1f per cycle, %.1f/s" % (total, total / max(cycles, 1), total / wall))
         for kind, count in sorted(plain.items(), key=lambda kv: -kv[1]):
-            print("     %-52s %8d  %9.1f per cycle" % (kind, count, count / max(cycles, 1)))
+            print("     %-52s %8d  %9.1f per cycle  %7.2f/s" % (kind, count, count / max(cycles, 1), count / wall))
         print("   watches opened %s: %s" % (when, ", ".join("%s %d" % kv for kv in sorted(watches.items()))
                                           or "none"))
 
