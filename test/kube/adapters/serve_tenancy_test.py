@@ -153,7 +153,8 @@ class CrossNamespaceAllowedTest(TenancyCase):
             try:
                 return self.cross_namespace_metrics().metricValues[0].metricValue
             except grpc.RpcError as error:
-                if error.code() == grpc.StatusCode.UNAVAILABLE:
+                # NOT_FOUND until the first list is in, UNAVAILABLE until the first decision.
+                if error.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.UNAVAILABLE):
                     return None
                 raise
         self.assertEqual(H.wait_until(answer, 15.0, "team-b/web served by team-a/llm"), 4)
