@@ -67,7 +67,7 @@ from emulator_fixture import Emulator  # noqa: E402
 from kube_bench_leader import leader_election  # noqa: E402
 from kube_bench_support import (  # noqa: E402
     DEPLOYMENTS, DESIRED, GPU_PERCENT, MAX_HIGH, MAX_LOW, POLICIES, SHARD_LABEL, TOKEN, Api, Serve, cpu_of,
-    deployment, http_get, lease, parse_interval, policy, requests_by_kind, sample, shard_of, wait_until)
+    deployment, http_get, lease, lease_name, parse_interval, policy, requests_by_kind, sample, shard_of, wait_until)
 
 
 def parse_args():
@@ -113,6 +113,7 @@ class Bench:
         n = args.policies
         self.mine = [i for i in range(n) if not args.shards or i % args.shards == args.shard_index]
         self.selector = "%s=%s" % (SHARD_LABEL, shard_of(args.shard_index, args.shards)) if args.shards else ""
+        self.lease = lease_name(shard_of(args.shard_index, args.shards) if args.shards else "")
         self.maximum = {}  # policy -> maxReplicas as patched
         self.cycle_seconds = self.interval  # the mean cycle once measured: timeouts scale with it
 
@@ -125,7 +126,7 @@ class Bench:
         started = time.monotonic()
         self.api.put_many([deployment(w) for w in range(args.deployments)])
         self.api.put_many([policy(i, args.deployments, args.shards) for i in range(args.policies)])
-        self.api.control("PUT", "objects", lease("bench-other-replica"))
+        self.api.control("PUT", "objects", lease("bench-other-replica", self.lease))
         fill = time.monotonic() - started
         total = args.policies + args.deployments + 1
         print("emulator filled: %d policies, %d Deployments, 1 Lease held by another replica in %.1f s "

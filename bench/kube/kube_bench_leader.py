@@ -31,7 +31,7 @@ def leader_election(bench):
     cpu0, emu0 = serve.cpu_seconds(), cpu_of(bench.emulator.proc.pid)
     cycles0 = bench.cycles()
     released = time.monotonic()
-    api.control("PUT", "objects", lease(""))  # the other replica steps down
+    api.control("PUT", "objects", lease("", bench.lease))  # the other replica steps down
     wait_until(lambda: serve.find("leading: writing status and Events"), 30, "serve to take the Lease", 0.01)
     leading = time.monotonic() - released
     poll = 1.0 if n <= 1000 else 2.0

@@ -57,12 +57,17 @@ def micro_time(when):
     return when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def lease(holder):
+def lease_name(shard=""):
+    """serve's default Lease: kubeai-scaler, or kubeai-scaler-SHARD with --shard-name."""
+    return "kubeai-scaler" + ("-" + shard if shard else "")
+
+
+def lease(holder, name=lease_name()):
     """The Lease serve competes for; held for an hour by `holder`, or free ("")."""
     now = micro_time(datetime.datetime.now(datetime.timezone.utc))
     spec = {"holderIdentity": holder, "leaseDurationSeconds": 3600, "renewTime": now, "acquireTime": now}
     return {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-            "metadata": {"name": "kubeai-scaler", "namespace": "default"}, "spec": spec}
+            "metadata": {"name": name, "namespace": "default"}, "spec": spec}
 
 
 class Api:
