@@ -134,8 +134,9 @@ void ServeListener::onSuperseded(const core::Policy& served, const std::string& 
 }
 
 void ServeListener::onPartial(const std::map<std::string, std::size_t>& states, std::size_t /*evaluated*/,
-                              double /*seconds*/) {
+                              double seconds) {
   telemetry_.setPolicyStates(states);
+  telemetry_.recordPartialEvaluation(seconds);
 }
 
 void ServeListener::onCycle(const std::map<std::string, std::size_t>& states, double seconds) {

@@ -31,8 +31,8 @@ class ServeListener final : public server::EvaluationListener {
   void onRemoved(const std::string& ns, const std::string& name) override;
   void onSuperseded(const core::Policy& served, const std::string& problem) override;
   void onCycle(const std::map<std::string, std::size_t>& states, double seconds) override;
-  // The state gauges only: a partial evaluation is not a cycle (neither the
-  // cycle histogram nor liveness counts it).
+  // The state gauges and a histogram of its own: a partial evaluation is not
+  // a cycle (neither the cycle histogram nor liveness counts it).
   void onPartial(const std::map<std::string, std::size_t>& states, std::size_t evaluated, double seconds) override;
 
  private:

@@ -110,6 +110,12 @@ struct Telemetry::State {
           .Name("kubeai_scaler_evaluation_cycle_seconds")
           .Help("Time taken by one evaluation cycle: reading every policy's metrics, then deciding for each")
           .Register(*registry);
+  Family<Histogram>& partialDuration =
+      prometheus::BuildHistogram()
+          .Name("kubeai_scaler_partial_evaluation_seconds")
+          .Help("Time taken by one evaluation of some policies only (an edit of them, their metrics-file entries "
+                "changed), between cycles")
+          .Register(*registry);
   Family<Counter>& grpcRequests = prometheus::BuildCounter()
                                       .Name("kubeai_scaler_grpc_requests_total")
                                       .Help("External-scaler gRPC calls answered, by method and status code")
@@ -138,6 +144,7 @@ struct Telemetry::State {
 
   Histogram& reconcileDurationSeries = reconcileDuration.Add({}, latencyBuckets());
   Histogram& cycleDurationSeries = cycleDuration.Add({}, cycleBuckets());
+  Histogram& partialDurationSeries = partialDuration.Add({}, latencyBuckets());
   Gauge& pluginsLoadedSeries = pluginsLoaded.Add({});
   Gauge& pluginLoadErrorsSeries = pluginLoadErrors.Add({});
 
@@ -266,6 +273,8 @@ void Telemetry::recordRpc(std::string_view method, int grpcCode, double seconds)
 }
 
 void Telemetry::recordCycle(double seconds) { state_->cycleDurationSeries.Observe(seconds); }
+
+void Telemetry::recordPartialEvaluation(double seconds) { state_->partialDurationSeries.Observe(seconds); }
 
 void Telemetry::setPolicyStates(const std::map<std::string, std::size_t>& countsByState) {
   std::lock_guard lock(state_->statesMutex);

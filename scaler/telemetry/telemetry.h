@@ -118,6 +118,9 @@ class Telemetry {
 
   // One evaluation cycle of every policy, metric reads included.
   void recordCycle(double seconds);
+  // One evaluation of some policies only (an edit of them, their metrics-file
+  // entries changed): not a cycle, counted apart.
+  void recordPartialEvaluation(double seconds);
 
   // Policies per state; the four states of the store are always exported
   // (0 when absent from the map), any other key is exported as given.

@@ -115,11 +115,13 @@ def rate_csv(demand):
     return "time,requestsPerSecond\n" + "".join("%g,%r\n" % (i * INTERVAL, rps) for i, rps in enumerate(demand))
 
 
-def row_metrics_file(row):
+def row_metrics_file(row, k):
     """The metrics file for one timeline row: its requested replicas as current, its ready ones, its metrics
-    as read."""
+    as read. serve evaluates the policies whose entries a change of the file changed, so every row's entry
+    also carries its number (a custom metric no policy reads): a row that reads as the one before is
+    evaluated too, as the simulator's step is."""
     lines = ["%s:" % KEY, "  currentReplicas: %d" % row["requestedReplicas"],
-             "  readyReplicas: %d" % row["readyReplicas"]]
+             "  readyReplicas: %d" % row["readyReplicas"], "  replayRow: %d" % k]
     for name, value in row["metrics"].items():
         if value is not None:  # null: no data, left out of the file as the source would
             lines.append("  %s: %r" % (FILE_KEYS.get(name, name), float(value)))
@@ -226,7 +228,9 @@ class PipelineTest(ServeTestCase):
         return sum(value for _, value in policy_series(body, "kubeai_autoscaler_scaling_decisions_total"))
 
     def cycles(self, body):
-        return self.sample(body, "kubeai_scaler_evaluation_cycle_seconds_count") or 0
+        """Evaluations so far: full cycles, and those of the policies a metrics-file change named."""
+        return ((self.sample(body, "kubeai_scaler_evaluation_cycle_seconds_count") or 0) +
+                (self.sample(body, "kubeai_scaler_partial_evaluation_seconds_count") or 0))
 
     def test_serve_answers_what_the_simulated_timeline_says(self):
         timeline = self.simulate(DEMAND)
@@ -276,7 +280,7 @@ class PipelineTest(ServeTestCase):
             self.assertEqual(self.decisions(body), k, "row %d: an evaluation that no metrics file change asked "
                              "for\n%s" % (k, self.serve.log_text()))
             cycles = self.cycles(body)
-            h.write_atomically(self.metrics_file, row_metrics_file(row))
+            h.write_atomically(self.metrics_file, row_metrics_file(row, k))
             # The decision is counted as it is made, the cycle once its answer
             # is published: both, and the cycle is the one after the write.
             evaluated = wait_until(

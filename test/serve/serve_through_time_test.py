@@ -96,7 +96,10 @@ class ThroughTimeCase(ServeTestCase):
                    CHANGE_SECONDS, "%s evaluated with %s" % (key, fields))
 
     def cycles(self):
-        return self.sample(self.scrape(), "kubeai_scaler_evaluation_cycle_seconds_count") or 0
+        """Evaluations so far: full cycles, and those of the policies a metrics-file change named."""
+        body = self.scrape()
+        return ((self.sample(body, "kubeai_scaler_evaluation_cycle_seconds_count") or 0) +
+                (self.sample(body, "kubeai_scaler_partial_evaluation_seconds_count") or 0))
 
     def cooldown_active(self, name):
         return self.sample(self.scrape(), 'kubeai_autoscaler_cooldown_active{namespace="default",policy="%s"}' % name)
