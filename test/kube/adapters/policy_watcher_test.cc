@@ -235,6 +235,29 @@ TEST_CASE("PolicyWatcher applies watch events and resumes from the last resource
   CHECK(f.backoffs().empty());
 }
 
+TEST_CASE("PolicyWatcher's snapshots share the policies an event did not change") {
+  Fixture f;
+  f.client.onRequest = [](std::string_view, const std::string&) -> core::Result<KubeResponse> {
+    return KubeResponse{200, listBody({policyObject("default", "a", 5, "7"), policyObject("default", "b", 5, "8"),
+                                       policyObject("default", "c", 5, "9")},
+                                      "10")};
+  };
+  f.watcher->start();
+  f.waitFor([&] { return f.watcher->synced(); }, "the first list");
+  const std::shared_ptr<const core::PolicyList> listed = f.last().policies;
+  REQUIRE(listed->size() == 3);
+  f.client.addStream({{event("MODIFIED", policyObject("default", "b", 9, "11", 2)),
+                       event("ADDED", policyObject("default", "bb", 2, "12"))},
+                      200L});
+  f.waitForNames({"default/a@5", "default/b@9", "default/bb@2", "default/c@5"});
+  const std::shared_ptr<const core::PolicyList> edited = f.last().policies;
+  // The same objects, not copies: the loop tells what changed by pointer.
+  CHECK((*edited)[0] == (*listed)[0]);
+  CHECK((*edited)[1] != (*listed)[1]);
+  CHECK((*edited)[3] == (*listed)[2]);
+  CHECK((*listed)[1]->spec.maxReplicas == 5);  // an earlier snapshot is never changed under its holder
+}
+
 TEST_CASE("PolicyWatcher coalesces a burst of events into few snapshots") {
   Fixture f;
   f.client.onRequest = [](std::string_view, const std::string&) -> core::Result<KubeResponse> {
