@@ -87,13 +87,19 @@ core::Status checkServeOptions(const ServeOptions& options);
 // --policy-selector parses, --shard-name is a DNS-1123 label, --namespace a
 // list of them; the error names the flag (serve_shard.cc).
 core::Status checkShardOptions(const ServeOptions& options);
+// --shard-name alone ("" is fine: the default); serve and validate check it alike.
+core::Status checkShardName(const std::string& shardName);
 // --policy-selector's canonical text (kube::LabelSelector::text()), as sent to the API.
 [[nodiscard]] std::string policySelectorOf(const ServeOptions& options);
-// --shard-name, or its default: --policy-selector's canonical text, or "all".
+// --shard-name, or its default: --policy-selector's canonical text, then
+// " ns=a,b" with --namespace's list ("ns=a,b" alone without a selector), or
+// "all"; a default over 1024 characters (status.shard's maxLength) is cut
+// to 1024, ending "... #<8 hex digits of the whole>". validate names the shard by it too.
 [[nodiscard]] std::string shardNameOf(const ServeOptions& options);
 // --lease-name, or its default: kubeai-scaler; kubeai-scaler-<shard-name>
-// with --shard-name; with --policy-selector alone kubeai-scaler-shard-<8 hex
-// digits of the selector's hash>, so that shards never share a Lease.
+// with --shard-name; else, with --policy-selector or --namespace,
+// kubeai-scaler-shard-<8 hex digits of the hash of the selector and the
+// namespaces>, so that shards never share a Lease.
 [[nodiscard]] std::string leaseNameOf(const ServeOptions& options);
 // --namespace as a sorted list (kube::parseNamespaceList); empty = all.
 [[nodiscard]] std::vector<std::string> namespacesOf(const ServeOptions& options);

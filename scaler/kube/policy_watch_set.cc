@@ -32,9 +32,16 @@ PolicyWatchSet::PolicyWatchSet(KubeClient& client, const PolicyWatcherOptions& o
     return;
   }
   parts_.resize(namespaces.size());
+  onStatus_ = options.onStatus;
   for (std::size_t i = 0; i < namespaces.size(); ++i) {
     PolicyWatcherOptions one = options;
     one.ns = namespaces[i];
+    if (onStatus_) {
+      // Called under that watcher's publishing lock, then ours: the order onPart takes them in.
+      one.onStatus = [this](const std::string& ns, const std::string& name, const std::string& status) {
+        onPartStatus(ns, name, status);
+      };
+    }
     watchers_.push_back(std::make_unique<PolicyWatcher>(
         client, std::move(one), [this, i](PolicySnapshot snapshot) { onPart(i, std::move(snapshot)); }));
   }
@@ -79,7 +86,12 @@ void PolicyWatchSet::onPart(std::size_t index, PolicySnapshot snapshot) {
   snapshot.apiStatuses.clear();
   part.latest = std::move(snapshot);
   if (!published_) {
-    pendingStatuses_.merge(statuses);
+    // This snapshot's statuses are newer than any held of the same policy
+    // (map::merge would keep the held one).
+    for (auto& [key, status] : statuses) {
+      pendingStatuses_.insert_or_assign(key, std::move(status));
+    }
+    statuses.clear();
     if (!std::all_of(parts_.begin(), parts_.end(), [](const Part& p) { return p.listed; })) {
       return;  // not ready to be the whole set yet
     }
@@ -104,6 +116,21 @@ void PolicyWatchSet::onPart(std::size_t index, PolicySnapshot snapshot) {
   if (onChange_) {
     onChange_(std::move(merged));
   }
+}
+
+void PolicyWatchSet::onPartStatus(const std::string& ns, const std::string& name, const std::string& status) {
+  const std::lock_guard lock(mutex_);
+  if (!published_) {
+    // Handed on with the first merge, not before it: the merge would bring
+    // an older status of the same policy after this one.
+    std::string key = ns;
+    key += "/";
+    key += name;
+    pendingStatuses_.insert_or_assign(std::move(key), status);
+    return;
+  }
+  // Under mutex_, as onChange_ is called: after any merge already begun.
+  onStatus_(ns, name, status);
 }
 
 core::Result<std::vector<std::string>> parseNamespaceList(std::string_view text) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -23,6 +24,9 @@ namespace kubeai::kube {
 // that serve does not say it is ready with one namespace's policies; after
 // that, each namespace's change publishes the merge at once (a namespace
 // relisting hands on its own apiStatuses only; the others' were handed on).
+// Status-only events (options.onStatus) before that first merge are held
+// with the listed namespaces' statuses, the newest of each policy kept, and
+// handed on in it; after it, at once.
 // Policies stay sorted by namespace, then name: the namespaces are sorted,
 // and each watcher's set is sorted within its namespace.
 class PolicyWatchSet {
@@ -53,8 +57,12 @@ class PolicyWatchSet {
   };
 
   void onPart(std::size_t index, PolicySnapshot snapshot);
+  // A watcher's status-only event: held in pendingStatuses_ until the first
+  // merge is published (newer wins), then handed to options.onStatus.
+  void onPartStatus(const std::string& ns, const std::string& name, const std::string& status);
 
   const PolicyWatcher::OnChange onChange_;
+  std::function<void(const std::string&, const std::string&, const std::string&)> onStatus_;  // several watchers only
   std::mutex mutex_;  // guards parts_ and pendingStatuses_; one onChange at a time
   std::vector<Part> parts_;
   // The statuses of namespaces listed before the last one: handed on with the first merge.
