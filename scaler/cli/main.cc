@@ -46,6 +46,8 @@ int main(int argc, char** argv) {
   validateCommand->add_option("--policy-selector", validate.policySelector,
                               "Say per policy whether serve --policy-selector (kubectl's -l syntax) selects it");
   validateCommand->add_option("--shard-name", validate.shardName, "The shard's name, as serve's --shard-name");
+  validateCommand->add_option("--namespace", validate.kubeNamespace,
+                              "serve's --namespace list (NS[,NS...]): a policy of another namespace is another shard's");
 
   PluginsOptions plugins;
   auto* pluginsCommand = app.add_subcommand("plugins", "Load each plugin in a directory and report it");

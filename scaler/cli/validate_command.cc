@@ -5,6 +5,7 @@
 
 #include "cli/algorithm_setup.h"
 #include "cli/exit_codes.h"
+#include "cli/serve_command.h"
 #include "core/validation.h"
 #include "kube/label_selector.h"
 #include "policy/policy_parser.h"
@@ -34,6 +35,43 @@ std::vector<std::filesystem::path> expand(const std::string& argument) {
   return files;
 }
 
+// A label the API server would refuse (not a string, a bad key or value):
+// an error when --policy-selector needs it (which shard owns the policy
+// cannot be said), else a warning (serve --policy-dir never reads labels).
+struct LabelProblem {
+  std::string text;
+  bool needed = false;
+};
+
+std::vector<LabelProblem> labelProblems(const policy::PolicyDocument& document, const kube::LabelSelector& selector) {
+  const auto needs = [&](const std::string& key) {
+    return std::any_of(selector.requirements().begin(), selector.requirements().end(),
+                       [&](const kube::LabelRequirement& requirement) {
+                         return key.empty() || requirement.key == key;  // "": every label unreadable
+                       });
+  };
+  std::vector<LabelProblem> problems;
+  const auto add = [&](const std::string& key, const std::string& problem) {
+    const bool needed = needs(key);
+    std::string text = key.empty() ? std::string("metadata.labels") : "metadata.labels." + key;
+    text += ": ";
+    text += problem;
+    text += needed ? " (--policy-selector needs it)" : " (the API server refuses it)";
+    problems.push_back({std::move(text), needed});
+  };
+  for (const auto& [key, problem] : document.labelProblems) {
+    add(key, problem);
+  }
+  for (const auto& [key, value] : document.labels) {
+    if (std::string problem = kube::labelKeyProblem(key); !problem.empty()) {
+      add(key, "key: " + problem);
+    } else if (std::string valueProblem = kube::labelValueProblem(value); !valueProblem.empty()) {
+      add(key, "value \"" + value + "\": " + valueProblem);
+    }
+  }
+  return problems;
+}
+
 std::string joined(const std::vector<std::string>& names) {
   std::string text;
   for (const auto& name : names) {
@@ -56,16 +94,19 @@ int runValidate(const ValidateOptions& options, std::ostream& out, std::ostream&
     return kExitUsage;
   }
   const core::AlgorithmRegistry& registry = *setup.value().registry;
-  auto selector = kube::LabelSelector::parse(options.policySelector);
-  if (!selector.ok()) {
-    err << "error: --policy-selector \"" << options.policySelector << "\": " << selector.error().message << "\n";
+  // serve's own checks and names (serve_shard.cc), so validate cannot disagree with serve.
+  ServeOptions shardOptions;
+  shardOptions.policySelector = options.policySelector;
+  shardOptions.shardName = options.shardName;
+  shardOptions.kubeNamespace = options.kubeNamespace;
+  if (const core::Status checked = checkShardOptions(shardOptions); !checked.ok()) {
+    err << "error: " << checked.error().message << "\n";
     return kExitUsage;
   }
-  const bool sharded = !options.policySelector.empty() || !options.shardName.empty();
-  // As serve names the shard (shardNameOf).
-  const std::string shard = !options.shardName.empty()         ? options.shardName
-                            : !selector.value().empty() ? selector.value().text()
-                                                        : std::string("all");
+  const auto selector = kube::LabelSelector::parse(policySelectorOf(shardOptions));
+  const std::vector<std::string> namespaces = namespacesOf(shardOptions);
+  const bool sharded = !options.policySelector.empty() || !options.shardName.empty() || !namespaces.empty();
+  const std::string shard = shardNameOf(shardOptions);
 
   std::size_t policies = 0;
   std::size_t invalid = 0;
@@ -95,12 +136,25 @@ int runValidate(const ValidateOptions& options, std::ostream& out, std::ostream&
         for (const auto& warning : document.warnings) {
           out << prefix << "warning: " << warning.toString() << "\n";
         }
+        bool labelsNeeded = false;
+        for (const LabelProblem& problem : labelProblems(document, selector.value())) {
+          labelsNeeded = labelsNeeded || problem.needed;
+          out << prefix << (problem.needed ? "" : "warning: ") << problem.text << "\n";
+        }
+        if (labelsNeeded) {
+          ++invalid;
+          continue;  // which shard owns it cannot be said
+        }
         if (sharded) {
-          if (selector.value().matches(document.labels)) {
-            out << prefix << "owned by shard " << shard << "\n";
-          } else {
+          const std::string& ns = document.policy.metadata.namespace_;
+          if (!selector.value().matches(document.labels)) {
             out << prefix << "not selected by --policy-selector \"" << selector.value().text()
                 << "\": another shard owns it\n";
+          } else if (!namespaces.empty() && std::find(namespaces.begin(), namespaces.end(), ns) == namespaces.end()) {
+            out << prefix << "namespace " << ns << " not in --namespace " << shardOptions.kubeNamespace
+                << ": another shard owns it\n";
+          } else {
+            out << prefix << "owned by shard " << shard << "\n";
           }
         }
         if (document.ok() && !registry.find(document.policy.spec.algorithm.name)) {

@@ -15,6 +15,7 @@ struct ValidateOptions {
   // shard owns it, from its metadata.labels.
   std::string policySelector{};
   std::string shardName{};
+  std::string kubeNamespace{};  // serve's --namespace list: a policy elsewhere is another shard's
 };
 
 // One line per policy on `out`: "FILE: NAMESPACE/NAME: ok", or one line per

@@ -36,22 +36,29 @@ void decodeMetadata(Decoder& in, const json& root, core::PolicyMetadata& metadat
   }
 }
 
-// Labels are strings (the API server refuses anything else).
-void decodeLabels(Decoder& in, const json& root, std::map<std::string, std::string>& labels) {
+// Labels are strings (the API server refuses anything else). One that is not
+// refuses nothing: serve --policy-dir never reads labels, and before
+// validate --policy-selector they were not read at all; validate says so
+// when the selector needs that label (labelProblems).
+void decodeLabels(const json& root, PolicyDocument& document) {
   // decodeMetadata reports a missing or mistyped metadata.
   const auto metadata = root.find("metadata");
   if (metadata == root.end() || !metadata->is_object()) {
     return;
   }
-  const json* object = in.object(*metadata, "labels", "metadata.labels");
-  if (object == nullptr) {
+  const auto object = metadata->find("labels");
+  if (object == metadata->end() || object->is_null()) {
+    return;
+  }
+  if (!object->is_object()) {
+    document.labelProblems.emplace("", "must be a map of strings, got " + typeName(*object));
     return;
   }
   for (const auto& [key, value] : object->items()) {
     if (value.is_string()) {
-      labels.emplace(key, value.get<std::string>());
+      document.labels.emplace(key, value.get<std::string>());
     } else {
-      in.error("metadata.labels." + key, "must be a string, got " + typeName(value));
+      document.labelProblems.emplace(key, "must be a string, got " + typeName(value));
     }
   }
 }
@@ -295,7 +302,7 @@ PolicyDocument parsePolicyJson(const json& object) {
     in.error("kind", "must be " + std::string(kPolicyKind));
   }
   decodeMetadata(in, object, document.policy.metadata);
-  decodeLabels(in, object, document.labels);
+  decodeLabels(object, document);
   decodeSpec(in, object, document.policy.spec);
   validate(document);
   return document;

@@ -30,6 +30,10 @@ struct PolicyDocument {
   // metadata.labels: which shard owns the policy (validate --policy-selector).
   // Not in core::Policy: serve's shards are selected by the API server.
   std::map<std::string, std::string> labels{};
+  // Labels that are not strings, by key ("" when metadata.labels is not a
+  // map), with what is wrong: not in `labels`, and no error (the policy
+  // loads); validate complains when its --policy-selector needs one.
+  std::map<std::string, std::string> labelProblems{};
 
   [[nodiscard]] bool ok() const noexcept { return errors.empty(); }
   // "namespace/name", or "document N" when the name could not be read.

@@ -71,19 +71,89 @@ TEST_CASE("validate refuses a --policy-selector that does not parse, naming the 
         "error: --policy-selector \"tier=gpu,shard in (a\": term 2 \"shard in (a\": found the end, expected: ',' or ')'\n");
 }
 
-TEST_CASE("validate refuses a label that is not a string") {
+TEST_CASE("validate: a label that is not a string refuses nothing unless --policy-selector needs it") {
   TempDir dir;
-  const auto file = dir.write("bad.yaml", R"(apiVersion: kubeai.io/v1alpha1
+  // Before sharding, labels were not read: this policy loaded (serve --policy-dir) and validated.
+  const auto file = dir.write("labels.yaml", R"(apiVersion: kubeai.io/v1alpha1
 kind: AIInferenceAutoscalerPolicy
-metadata: {name: chat, labels: {tier: 3}}
+metadata: {name: chat, labels: {version: 1, tier: gpu}}
 spec:
   targetRef: {kind: Deployment, name: chat}
   maxReplicas: 3
   metrics: {gpuUtilization: {targetPercentage: 70}}
 )");
-  const CommandResult result = runScaler({"validate", file.string()});
-  CHECK(result.exitCode == 2);
-  CHECK(result.out == file.string() + ": default/chat: metadata.labels.tier: must be a string, got integer\n");
+  const std::string prefix = file.string() + ": default/chat: ";
+  const CommandResult plain = runScaler({"validate", file.string()});
+  CAPTURE(plain.err);
+  CHECK(plain.exitCode == 0);
+  CHECK(plain.out == prefix + "warning: metadata.labels.version: must be a string, got integer (the API server refuses it)\n" +
+                         prefix + "ok\n");
+  // A selector on another label: still a warning, and the shard is said.
+  const CommandResult other = runScaler({"validate", file.string(), "--policy-selector", "tier=gpu"});
+  CHECK(other.exitCode == 0);
+  CHECK(other.out.find(prefix + "owned by shard tier=gpu\n") != std::string::npos);
+  // A selector on that label: which shard owns it cannot be said.
+  const CommandResult needed = runScaler({"validate", file.string(), "--policy-selector", "version=1"});
+  CHECK(needed.exitCode == 2);
+  CHECK(needed.out == prefix + "metadata.labels.version: must be a string, got integer (--policy-selector needs it)\n");
+}
+
+TEST_CASE("validate reports label keys and values the API server refuses") {
+  TempDir dir;
+  const auto file = dir.write("labels.yaml", R"(apiVersion: kubeai.io/v1alpha1
+kind: AIInferenceAutoscalerPolicy
+metadata: {name: chat, labels: {"bad key": a, tier: "-gpu"}}
+spec:
+  targetRef: {kind: Deployment, name: chat}
+  maxReplicas: 3
+  metrics: {gpuUtilization: {targetPercentage: 70}}
+)");
+  const std::string prefix = file.string() + ": default/chat: ";
+  const CommandResult plain = runScaler({"validate", file.string()});
+  CHECK(plain.exitCode == 0);
+  CHECK(plain.out.find(prefix + "warning: metadata.labels.bad key: key: ") != std::string::npos);
+  CHECK(plain.out.find(prefix + "warning: metadata.labels.tier: value \"-gpu\": ") != std::string::npos);
+  const CommandResult needed = runScaler({"validate", file.string(), "--policy-selector", "tier"});
+  CHECK(needed.exitCode == 2);
+  CHECK(needed.out.find(prefix + "metadata.labels.tier: value \"-gpu\": ") != std::string::npos);
+  CHECK(needed.out.find("owned by shard") == std::string::npos);
+}
+
+TEST_CASE("validate --namespace: a policy of another namespace is another shard's, and the shard named as serve does") {
+  TempDir dir;
+  const auto file = dir.write("policies.yaml", std::string(kPolicies) + R"(---
+apiVersion: kubeai.io/v1alpha1
+kind: AIInferenceAutoscalerPolicy
+metadata: {name: chat, namespace: team-b, labels: {kubeai.io/shard: shard-a}}
+spec:
+  targetRef: {kind: Deployment, name: chat}
+  maxReplicas: 3
+  metrics: {gpuUtilization: {targetPercentage: 70}}
+)");
+  const CommandResult result = runScaler(
+      {"validate", file.string(), "--policy-selector", "kubeai.io/shard=shard-a", "--namespace", "ml, team-a"});
+  CAPTURE(result.err);
+  CHECK(result.exitCode == 0);
+  // serve's default shard name: the selector, then the sorted namespaces.
+  CHECK(result.out.find(file.string() + ": ml/chat: owned by shard kubeai.io/shard=shard-a ns=ml,team-a\n") !=
+        std::string::npos);
+  CHECK(result.out.find(file.string() + ": team-b/chat: namespace team-b not in --namespace ml, team-a: another shard owns it\n") !=
+        std::string::npos);
+  // The namespace alone shards too.
+  const CommandResult alone = runScaler({"validate", file.string(), "--namespace", "team-b"});
+  CHECK(alone.out.find(file.string() + ": team-b/chat: owned by shard ns=team-b\n") != std::string::npos);
+}
+
+TEST_CASE("validate checks --shard-name and --namespace as serve does") {
+  TempDir dir;
+  const auto file = dir.write("policies.yaml", kPolicies);
+  const CommandResult name = runScaler({"validate", file.string(), "--shard-name", "Shard A"});
+  CHECK(name.exitCode == 2);
+  CHECK(name.out.empty());
+  CHECK(name.err.starts_with("error: --shard-name \"Shard A\": "));
+  const CommandResult namespaces = runScaler({"validate", file.string(), "--namespace", "a,,b"});
+  CHECK(namespaces.exitCode == 2);
+  CHECK(namespaces.err.starts_with("error: --namespace: "));
 }
 
 }  // namespace
