@@ -107,6 +107,10 @@ StatusWriting makeStatusWriting(const ServeOptions& options, kube::KubeClient& c
   writerOptions.onWriteError = [](const std::string& policy, const std::string& error) {
     logEvent(LogLevel::kWarn, "status write", {{"policy", policy}, {"error", error}});
   };
+  writerOptions.onShardOverlap = [](const std::string& policy, const std::string& ours, const std::string& other) {
+    logEvent(LogLevel::kWarn, "policy selected by two shards: their --policy-selector or --namespace overlap",
+             {{"policy", policy}, {"shard", ours}, {"otherShard", other}});
+  };
   kube::LeaderElector* leader = writing.elector.get();
   if (leader != nullptr) {
     // No request may still be in flight when leadership could have passed on.

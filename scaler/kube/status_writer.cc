@@ -251,16 +251,40 @@ void StatusWriter::observeApiStatus(const std::string& ns, const std::string& na
   if (!seen) {
     return;  // not a JSON object: what we knew stands
   }
-  const std::lock_guard lock(mutex_);
+  std::optional<std::string> otherShard;  // onShardOverlap's, called once the lock is released
+  {
+    const std::lock_guard lock(mutex_);
+    otherShard = observeLocked(ns, name, std::move(*seen));
+  }
+  if (otherShard && options_.onShardOverlap) {
+    options_.onShardOverlap(keyOf(ns, name), options_.shard, *otherShard);
+  }
+}
+
+std::optional<std::string> StatusWriter::observeLocked(const std::string& ns, const std::string& name,
+                                                       PolicyStatus seenStatus) {
+  std::optional<PolicyStatus> seen = std::move(seenStatus);
   Record& record = recordFor(ns, name, {});
   record.observed = seen;
+  std::optional<std::string> otherShard;
+  // Another shard's name on a policy this leader has built a status for:
+  // both shards select it (a policy moved in has none built yet when its old
+  // shard's status is first observed). Said now and then, not per write.
+  if (!options_.shard.empty() && seen->shard && !seen->shard->empty() && *seen->shard != options_.shard &&
+      record.built && mayWrite()) {
+    const core::TimePoint at = now();
+    if (!record.overlapWarnedAt || at - *record.overlapWarnedAt >= options_.shardOverlapWarnInterval) {
+      record.overlapWarnedAt = at;
+      otherShard = *seen->shard;
+    }
+  }
   // Leading, this process is the only writer and its own writes come back
   // here late (after one sent since, even): taking them would rewrite what
   // the API already has. So only a policy not written yet takes it. Not
   // leading, the API's status is the leader's: taken whole, compared with at
   // once on gaining leadership.
   if (record.written && mayWrite()) {
-    return;
+    return otherShard;
   }
   record.written = std::move(seen);
   record.writtenAt = std::chrono::steady_clock::now();  // metrics alone: rewritten at the refresh interval
@@ -269,6 +293,7 @@ void StatusWriter::observeApiStatus(const std::string& ns, const std::string& na
     // differs from the API's (not written yet, or not by us).
     record.built->conditions = carryTransitions(std::move(record.built->conditions), record.written->conditions);
   }
+  return otherShard;
 }
 
 std::optional<core::PublishedSeed> StatusWriter::seedFor(const core::Policy& policy) const {

@@ -63,6 +63,13 @@ struct StatusWriterOptions {
   std::function<core::TimePoint()> clock;
   // status.shard of every status built (serve's shardNameOf()); empty: not written.
   std::string shard{};
+  // Overlapping shard selectors: while leading, a policy this process writes
+  // was observed with another shard's non-empty status.shard (so two shards
+  // write it, taking turns). Called at most once per policy per
+  // shardOverlapWarnInterval, from the watcher's thread. May be empty.
+  std::function<void(const std::string& policyKey, const std::string& ourShard, const std::string& otherShard)>
+      onShardOverlap{};
+  std::chrono::seconds shardOverlapWarnInterval{600};
 };
 
 // Writes each policy's status (a JSON merge patch on /status) and records
@@ -152,6 +159,7 @@ class StatusWriter {
     std::chrono::steady_clock::time_point writtenAt{};
     EventMemory events;
     bool queued = false;
+    std::optional<core::TimePoint> overlapWarnedAt{};  // onShardOverlap's last call for it
   };
   struct QueuedEvent {
     PolicyReference ref;
@@ -161,6 +169,8 @@ class StatusWriter {
 
   static std::string keyOf(const std::string& ns, const std::string& name);
   Record& recordFor(const std::string& ns, const std::string& name, const std::string& uid);
+  // observeApiStatus under mutex_: the other shard to warn of, when one is due.
+  std::optional<std::string> observeLocked(const std::string& ns, const std::string& name, PolicyStatus seen);
   // Whether the status built differs enough from the one written to be sent now.
   [[nodiscard]] bool dueLocked(const Record& record) const;
   void markIfDueLocked(const std::string& key, Record& record);
