@@ -6,8 +6,10 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -70,11 +72,15 @@ class Published {
  public:
   void take(const PolicySnapshot& snapshot) {
     std::vector<std::string> names;
+    std::map<std::string, std::int32_t> maxReplicas;
     for (const auto& policy : *snapshot.policies) {
       names.push_back(keyOf(policy));
+      maxReplicas[keyOf(policy)] = specOf(policy).maxReplicas;
     }
     const std::lock_guard lock(mutex_);
     CHECK_MESSAGE(snapshot.invalid.empty(), "a test policy was refused");
+    ever_.insert(names.begin(), names.end());
+    maxReplicas_ = std::move(maxReplicas);
     if (!first_) {
       first_ = names;
     }
@@ -84,6 +90,16 @@ class Published {
   [[nodiscard]] std::vector<std::string> latest() const {
     const std::lock_guard lock(mutex_);
     return latest_;
+  }
+  // Every policy any snapshot held.
+  [[nodiscard]] std::set<std::string> ever() const {
+    const std::lock_guard lock(mutex_);
+    return ever_;
+  }
+  [[nodiscard]] std::int32_t maxReplicasOf(const std::string& key) const {
+    const std::lock_guard lock(mutex_);
+    const auto found = maxReplicas_.find(key);
+    return found == maxReplicas_.end() ? -1 : found->second;
   }
   [[nodiscard]] std::optional<std::vector<std::string>> first() const {
     const std::lock_guard lock(mutex_);
@@ -107,9 +123,16 @@ class Published {
   static std::string keyOf(const Pointer& policy) {
     return policy->key();
   }
+  static const core::PolicySpec& specOf(const core::Policy& policy) { return policy.spec; }
+  template <typename Pointer>
+  static const core::PolicySpec& specOf(const Pointer& policy) {
+    return policy->spec;
+  }
 
   mutable std::mutex mutex_;
   std::optional<std::vector<std::string>> first_;
+  std::set<std::string> ever_;
+  std::map<std::string, std::int32_t> maxReplicas_;  // of the latest snapshot
   std::vector<std::string> latest_;
   std::size_t count_ = 0;
 };
@@ -150,8 +173,14 @@ TEST_CASE("PolicyWatcher with a label selector against the API emulator: a polic
        R"({"metadata":{"labels":{"kubeai.io/shard":"shard-a"}}})", 200);
   published.waitFor({"default/mine", "default/other"}, "a policy whose label now matches is picked up");
 
-  // A spec edit of a policy outside the shard is never seen.
+  // A spec edit of a policy outside the shard is never seen: a marker edit
+  // inside the shard, made after it, arrives, and no snapshot ever held it.
   call(*client, "PATCH", concat(policiesPath("default"), "/unlabelled"), R"({"spec":{"maxReplicas":7}})", 200);
+  call(*client, "PATCH", concat(policiesPath("default"), "/mine"), R"({"spec":{"maxReplicas":9}})", 200);
+  waitUntil([&] { return published.maxReplicasOf("default/mine") == 9; }, stretched(kDeadline),
+            "the marker edit inside the shard");
+  CHECK(published.ever().count("default/unlabelled") == 0);
+  CHECK(published.latest() == std::vector<std::string>{"default/mine", "default/other"});
   // And its label changed away: DELETED by the server, dropped.
   call(*client, "PATCH", concat(policiesPath("default"), "/other"),
        R"({"metadata":{"labels":{"kubeai.io/shard":"shard-b"}}})", 200);
@@ -198,14 +227,28 @@ TEST_CASE("PolicyWatchSet against the API emulator: two namespaces watched and m
   call(*client, "POST", policiesPath("team-c"), policyJson("team-c", "more", ""), 201);
   call(*client, "POST", policiesPath("team-a"), policyJson("team-a", "vision", ""), 201);
   published.waitFor({"team-a/embed", "team-a/vision", "team-b/chat"}, "a policy added in a watched namespace");
+  // team-c's, added first, never held: neither its list's nor its watch's.
+  for (const std::string& key : published.ever()) {
+    CHECK_MESSAGE(!key.starts_with("team-c/"), key);
+  }
   call(*client, "DELETE", concat(policiesPath("team-b"), "/chat"), "", 200);
   published.waitFor({"team-a/embed", "team-a/vision"}, "a policy deleted in a watched namespace");
 
   // One list and watch per namespace, never across them (a Role per namespace suffices).
+  std::map<std::string, std::size_t> lists;
+  std::map<std::string, std::size_t> watches;
   for (const auto& request : policyRequests(*client)) {
     const std::string path = request.value("path", "");
     CHECK_MESSAGE((path == policiesPath("team-a") || path == policiesPath("team-b")), path);
+    ++(request.value("query", "").find("watch=1") != std::string::npos ? watches : lists)[path];
   }
+  for (const char* ns : {"team-a", "team-b"}) {
+    CAPTURE(ns);
+    CHECK(lists[policiesPath(ns)] >= 1);
+    CHECK(watches[policiesPath(ns)] >= 1);
+  }
+  CHECK(lists.count(policiesPath("team-c")) == 0);
+  CHECK(watches.count(policiesPath("team-c")) == 0);
   watchers.stop();
 }
 
