@@ -160,7 +160,7 @@ int main(int argc, char** argv) {
       ->needs(kubernetes);
   serveCommand->add_option("--lease-name", serve.leaseName,
                            "Name of the coordination.k8s.io Lease (default kubeai-scaler; kubeai-scaler-SHARD with "
-                           "--shard-name; one of its own with --policy-selector alone)")
+                           "--shard-name; else one of its own per --policy-selector and --namespace)")
       ->needs(kubernetes);
   serveCommand->add_option("--policy-selector", serve.policySelector,
                            "Serve only the policies with these labels (kubectl's -l syntax: a=b, a!=b, 'a in (x,y)', "
@@ -168,7 +168,7 @@ int main(int argc, char** argv) {
       ->needs(kubernetes);
   serveCommand->add_option("--shard-name", serve.shardName,
                            "This shard's name, written in each policy's status.shard and in the default Lease name "
-                           "(default: the --policy-selector's text, or all)")
+                           "(default: the --policy-selector's text, then ' ns=A,B' with --namespace, or all)")
       ->needs(kubernetes);
   serveCommand->add_option("--lease-namespace", serve.leaseNamespace,
                            "Namespace of the Lease (default $POD_NAMESPACE, else the kubeconfig's namespace)")
