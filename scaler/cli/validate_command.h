@@ -21,10 +21,12 @@ struct ValidateOptions {
 // One line per policy on `out`: "FILE: NAMESPACE/NAME: ok", or one line per
 // error with its field path. Exit 0 when every policy is valid; 2, with a
 // summary on `err`, when one is invalid, a file cannot be read, or an argument
-// holds no policy at all, or --policy-selector does not parse. With
-// --policy-selector or --shard-name, one more line per policy: "owned by
-// shard NAME", or "not selected by --policy-selector \"SEL\": another shard
-// owns it" (not an error).
+// holds no policy at all, or --policy-selector, --shard-name or --namespace
+// is refused (serve's checkShardOptions). With any of the three, one more
+// line per policy: "owned by shard NAME" (serve's shardNameOf), "not selected
+// by --policy-selector \"SEL\": another shard owns it" or "namespace NS not in
+// --namespace LIST: another shard owns it" (not errors). A label the API
+// server refuses is a warning, an error when --policy-selector names it.
 int runValidate(const ValidateOptions& options, std::ostream& out, std::ostream& err);
 
 }  // namespace kubeai::cli
