@@ -133,19 +133,22 @@ void EvaluationLoop::loop(const std::stop_token& stop) {
   // a cycle that takes long (10,000 policies, a slow Prometheus) does not
   // push every later one back. Triggered cycles and partial evaluations come
   // in between and leave the schedule alone; a cycle that overran the next
-  // tick starts the next at once.
+  // tick starts the next at once. The schedule moves on after full cycles
+  // only: a tick that passes during a partial evaluation is still due, so a
+  // stream of edits (one every coalesce window, each read taking as long)
+  // cannot keep every other policy from its cycle until it goes stale.
   auto nextTick = std::chrono::steady_clock::now();
   core::CallReason reason = core::CallReason::kCycle;
   bool full = true;
   while (!stop.stop_requested()) {
     if (full) {
       runCycle(reason);
+      const auto now = std::chrono::steady_clock::now();
+      while (nextTick <= now) {
+        nextTick += options_.interval;
+      }
     } else {
       runPartial();
-    }
-    const auto now = std::chrono::steady_clock::now();
-    while (nextTick <= now) {
-      nextTick += options_.interval;
     }
     std::unique_lock lock(mutex_);
     wake_.wait_until(lock, stop, nextTick, [this] { return fullPending_ || !pendingKeys_.empty(); });
