@@ -119,6 +119,7 @@ int runServe(const ServeOptions& options) {
   std::optional<source::PolicyDirectory> policies;
   core::Result<source::PolicySet> initialPolicies = source::PolicySet{};
   std::unique_ptr<kube::KubeClient> kubeClient;
+  std::unique_ptr<kube::KubeClient> leaseClient;  // outlives the elector (`writing`, below)
   kube::KubeConfig kubeConfig;
   if (options.kubernetes) {
     auto config = kube::loadKubeConfig(options.kubeconfig);
@@ -133,7 +134,11 @@ int runServe(const ServeOptions& options) {
               {"namespace", options.kubeNamespace.empty() ? "all" : options.kubeNamespace},
               {"shard", shardNameOf(options)},
               {"policySelector", policySelectorOf(options)}});
-    // One client, so one rate limit for every request serve sends.
+    // One client, so one rate limit, for every request serve sends but the
+    // Lease's: those have a client (and a bucket of the same size) of their
+    // own, as kube-scheduler's and kube-controller-manager's leader election,
+    // so a renewal never queues behind a deep queue of watches, GETs and
+    // status writes and misses its deadline.
     kube::KubeClientOptions clientOptions;
     clientOptions.qps = options.kubeQps;
     clientOptions.burst = options.kubeBurst;
@@ -142,6 +147,13 @@ int runServe(const ServeOptions& options) {
       return fail(kExitUsage, client.error().withContext("Kubernetes client").message);
     }
     kubeClient = std::move(client).value();
+    if (options.leaderElect) {
+      auto forLease = kube::KubeClient::create(kubeConfig, clientOptions);
+      if (!forLease.ok()) {
+        return fail(kExitUsage, forLease.error().withContext("Kubernetes client for the Lease").message);
+      }
+      leaseClient = std::move(forLease).value();
+    }
   } else {
     policies.emplace(options.policyDir);
     initialPolicies = policies->reload();
@@ -171,7 +183,7 @@ int runServe(const ServeOptions& options) {
     replicaOptions.targets = &targetWatcher->cache();
     scaleReplicas = std::make_unique<kube::ScaleReplicaSource>(*metrics, *kubeClient, replicaOptions);
     metrics = scaleReplicas.get();
-    writing = makeStatusWriting(options, *kubeClient, kubeConfig.ns, registry->names());
+    writing = makeStatusWriting(options, *kubeClient, leaseClient.get(), kubeConfig.ns, registry->names());
   }
   kube::LeaderElector* const elector = writing.elector.get();
   kube::StatusWriter* const statusWriter = writing.writer.get();

@@ -82,7 +82,7 @@ core::Result<MetricSources> makeMetricSources(const ServeOptions& options) {
   return sources;
 }
 
-StatusWriting makeStatusWriting(const ServeOptions& options, kube::KubeClient& client,
+StatusWriting makeStatusWriting(const ServeOptions& options, kube::KubeClient& client, kube::KubeClient* leaseClient,
                                 const std::string& defaultNamespace, std::vector<std::string> algorithms) {
   StatusWriting writing;
   if (options.leaderElect) {
@@ -95,7 +95,8 @@ StatusWriting makeStatusWriting(const ServeOptions& options, kube::KubeClient& c
     }
     lease.onError = [](const std::string& error) { logEvent(LogLevel::kWarn, "leader election", {{"error", error}}); };
     logEvent(LogLevel::kInfo, "leader election", {{"lease", lease.leaseNamespace + "/" + lease.leaseName}});
-    writing.elector = std::make_unique<kube::LeaderElector>(client, std::move(lease), [](bool leading) {
+    kube::KubeClient& electorClient = leaseClient != nullptr ? *leaseClient : client;
+    writing.elector = std::make_unique<kube::LeaderElector>(electorClient, std::move(lease), [](bool leading) {
       logEvent(LogLevel::kInfo, leading ? "leading: writing status and Events" : "not leading: status writes stopped");
     });
   }

@@ -41,8 +41,9 @@ struct StatusWriting {
 };
 
 // The Lease goes to --lease-namespace, else $POD_NAMESPACE, else
-// `defaultNamespace` (the kubeconfig's).
-StatusWriting makeStatusWriting(const ServeOptions& options, kube::KubeClient& client,
+// `defaultNamespace` (the kubeconfig's). The elector sends through
+// `leaseClient` (its own rate limit) when given, else through `client`.
+StatusWriting makeStatusWriting(const ServeOptions& options, kube::KubeClient& client, kube::KubeClient* leaseClient,
                                 const std::string& defaultNamespace, std::vector<std::string> algorithms);
 
 // The policy watcher's and the elector's words, as serve's log lines.

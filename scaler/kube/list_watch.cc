@@ -187,7 +187,12 @@ std::optional<ListWatch::ListFailure> ListWatch::list(const std::stop_token& sto
     if (response.value().status != 200) {
       const ApiStatus status = parseApiStatus(response.value().status, response.value().body);
       // An expired continue token is 410 too: the next attempt starts over.
-      return ListFailure{concat("GET ", path, ": ", status.describe()), status.retryAfter};
+      // The Status's retryAfterSeconds, else the Retry-After header (a 429 from a proxy, the emulator).
+      auto retryAfter = status.retryAfter;
+      if (!retryAfter && response.value().retryAfter) {
+        retryAfter = std::chrono::milliseconds(*response.value().retryAfter);
+      }
+      return ListFailure{concat("GET ", path, ": ", status.describe()), retryAfter};
     }
     auto page = sink_.listPage(response.value().body);
     if (!page.ok()) {
@@ -235,11 +240,11 @@ ListWatch::WatchEnd ListWatch::watch(const std::stop_token& stop,
   std::size_t changes = 0;
   lastWatchLasted_ = false;
   const auto started = std::chrono::steady_clock::now();
-  std::optional<core::Result<long>> streamed;
+  std::optional<core::Result<StreamEnd>> streamed;
   try {
     // The server ends the watch after timeoutSeconds; silence well beyond it
     // means a dead connection.
-    streamed.emplace(client_.stream(
+    streamed.emplace(client_.streamToEnd(
         path, [&](std::string_view line) { return onLine(line, end, retryAfter, changes); }, stop,
         std::chrono::seconds(timeoutSeconds + 60)));
   } catch (const std::exception& error) {
@@ -249,7 +254,7 @@ ListWatch::WatchEnd ListWatch::watch(const std::stop_token& stop,
     fail(concat("watch ", path, ": ", error.what()));
     return WatchEnd::kBackoff;
   }
-  const core::Result<long>& result = *streamed;
+  const core::Result<StreamEnd>& result = *streamed;
   if (stop.stop_requested()) {
     return WatchEnd::kStopped;
   }
@@ -261,7 +266,12 @@ ListWatch::WatchEnd ListWatch::watch(const std::stop_token& stop,
     fail(result.error().message);
     return WatchEnd::kBackoff;
   }
-  const long status = result.value();
+  const long status = result.value().status;
+  if (status != 200 && !retryAfter && result.value().retryAfter) {
+    // A watch refused outright (a 429 before any event): the header is the
+    // only word on how long to wait.
+    retryAfter = std::chrono::milliseconds(*result.value().retryAfter);
+  }
   if (status == 410) {
     log(WatchLogLevel::kInfo, concat(what_, " expired, listing again"), {{"resourceVersion", resourceVersion}});
     return WatchEnd::kRelist;

@@ -222,7 +222,12 @@ std::optional<PolicyWatcher::ListFailure> PolicyWatcher::list(const std::stop_to
     if (response.value().status != 200) {
       const ApiStatus status = parseApiStatus(response.value().status, response.value().body);
       // An expired continue token is 410 too: the next attempt starts over.
-      return ListFailure{concat("GET ", path, ": ", status.describe()), status.retryAfter};
+      // The Status's retryAfterSeconds, else the Retry-After header (a 429 from a proxy, the emulator).
+      auto retryAfter = status.retryAfter;
+      if (!retryAfter && response.value().retryAfter) {
+        retryAfter = std::chrono::milliseconds(*response.value().retryAfter);
+      }
+      return ListFailure{concat("GET ", path, ": ", status.describe()), retryAfter};
     }
     auto page = detail::decodeListPage(response.value().body);
     if (!page.ok()) {
@@ -295,11 +300,11 @@ PolicyWatcher::WatchEnd PolicyWatcher::watch(const std::stop_token& stop,
   std::size_t changes = 0;  // ADDED, MODIFIED, DELETED
   lastWatchLasted_ = false;
   const auto started = std::chrono::steady_clock::now();
-  std::optional<core::Result<long>> streamed;
+  std::optional<core::Result<StreamEnd>> streamed;
   try {
     // The server ends the watch after timeoutSeconds; silence well beyond it
     // means a dead connection.
-    streamed.emplace(client_.stream(
+    streamed.emplace(client_.streamToEnd(
         path, [&](std::string_view line) { return onEvent(line, end, retryAfter, changes); }, stop,
         std::chrono::seconds(timeoutSeconds + 60)));
   } catch (const std::exception& error) {
@@ -311,7 +316,7 @@ PolicyWatcher::WatchEnd PolicyWatcher::watch(const std::stop_token& stop,
     fail(concat("watch ", path, ": ", error.what()));
     return WatchEnd::kBackoff;
   }
-  const core::Result<long>& result = *streamed;
+  const core::Result<StreamEnd>& result = *streamed;
   if (stop.stop_requested()) {
     return WatchEnd::kStopped;
   }
@@ -323,7 +328,12 @@ PolicyWatcher::WatchEnd PolicyWatcher::watch(const std::stop_token& stop,
     fail(result.error().message);
     return WatchEnd::kBackoff;
   }
-  const long status = result.value();
+  const long status = result.value().status;
+  if (status != 200 && !retryAfter && result.value().retryAfter) {
+    // A watch refused outright (a 429 before any event): the header is the
+    // only word on how long to wait.
+    retryAfter = std::chrono::milliseconds(*result.value().retryAfter);
+  }
   if (status == 410) {
     log(WatchLogLevel::kInfo, "policy watch expired, listing again", {{"resourceVersion", resourceVersion}});
     return WatchEnd::kRelist;

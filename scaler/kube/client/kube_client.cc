@@ -31,6 +31,7 @@ constexpr std::size_t kMaxLineBytes = std::size_t{64} * 1024 * 1024;
 constexpr std::size_t kMaxIdleHandles = 8;
 constexpr std::chrono::milliseconds kStreamPollInterval{100};
 constexpr std::chrono::milliseconds kMaxConnectTimeout{30000};
+constexpr std::chrono::milliseconds kMinTimeToSend{100};
 
 using http::EasyHandle;
 using http::HeaderList;
@@ -175,8 +176,15 @@ class CurlKubeClient final : public KubeClient {
       return core::Error{message};
     }
     const auto deadline = Clock::now() + timeout;
+    // Nothing is sent with less than this left of its timeout: it would only
+    // time out on the wire (a short timeout keeps half of itself for the transfer).
+    const auto lastSend = deadline - std::min<std::chrono::milliseconds>(kMinTimeToSend, timeout / 2);
+    std::optional<KubeResponse> refused;  // the last answer that asked for a wait, once slept on
     for (int retries = 0;; ++retries) {
-      if (!throttle(deadline, {})) {
+      if (!throttle(lastSend, {})) {
+        if (refused) {
+          return std::move(*refused);  // the server's answer, its retryAfter for the caller's back-off
+        }
         std::string message = what;
         message += ": the client-side rate limit (--kube-qps ";
         std::array<char, 32> qps{};
@@ -190,28 +198,53 @@ class CurlKubeClient final : public KubeClient {
         return core::Error{message};
       }
       auto response = attempt(method, path, body, contentType, remaining(deadline), what);
-      if (!response || retries >= options_.maxRetries) {
+      if (!response) {
         return response;
       }
       const auto wait = detail::retryWait(method, response.value().status, response.value().retryAfter);
+      if (wait && response.value().status == 429) {
+        pauseFor(*wait);
+      }
       // A wait that passes the deadline is the caller's: it gets the answer and its retryAfter.
-      if (!wait || Clock::now() + *wait >= deadline) {
+      if (!wait || retries >= options_.maxRetries || Clock::now() + *wait >= lastSend) {
         return response;
       }
       sleepUntil(Clock::now() + *wait, {});
+      refused = std::move(response).value();
     }
   }
 
   core::Result<long> stream(const std::string& path, const std::function<bool(std::string_view line)>& onLine,
                             std::stop_token stop, std::chrono::milliseconds idleTimeout) override {
+    auto ended = streamToEnd(path, onLine, std::move(stop), idleTimeout);
+    if (!ended) {
+      return ended.error();
+    }
+    return ended.value().status;
+  }
+
+  core::Result<StreamEnd> streamToEnd(const std::string& path,
+                                      const std::function<bool(std::string_view line)>& onLine, std::stop_token stop,
+                                      std::chrono::milliseconds idleTimeout) override {
     // A watch is one request to the rate limit, taken when it starts.
     if (!throttle(Clock::time_point::max(), stop)) {
-      return 0L;  // stopped while waiting: nothing received
+      return StreamEnd{};  // stopped while waiting: nothing received
     }
-    return streamOnce(path, onLine, stop, idleTimeout);
+    auto ended = streamOnce(path, onLine, stop, idleTimeout);
+    if (ended && ended.value().status == 429 && ended.value().retryAfter) {
+      pauseFor(std::clamp(*ended.value().retryAfter, detail::kMinRetryWait, detail::kMaxRetryWait));
+    }
+    return ended;
   }
 
  private:
+  // The server refused for `wait`: every caller's next request leaves after
+  // it, one every 1/qps (token_bucket.h), not in a burst when they all wake.
+  void pauseFor(std::chrono::seconds wait) {
+    const std::lock_guard lock(bucketMutex_);
+    bucket_.pause(Clock::now() + wait);
+  }
+
   // Waits for a token of the rate limit; false (nothing taken) when the wait
   // would pass `deadline`, or (the token spent) when `stop` came first.
   bool throttle(Clock::time_point deadline, const std::stop_token& stop) {
@@ -247,7 +280,7 @@ class CurlKubeClient final : public KubeClient {
     return response;
   }
 
-  core::Result<long> streamOnce(const std::string& path, const std::function<bool(std::string_view line)>& onLine,
+  core::Result<StreamEnd> streamOnce(const std::string& path, const std::function<bool(std::string_view line)>& onLine,
                                 const std::stop_token& stop, std::chrono::milliseconds idleTimeout) {
     const std::string what = methodAndUrl("GET", endpoint_.display, path);
     auto credential = credentials_.current();
@@ -335,7 +368,7 @@ class CurlKubeClient final : public KubeClient {
       return core::Error{message};
     }
     if (!done || state.endedByCaller) {
-      return status;  // stopped by the caller: whatever status came (0 if none yet)
+      return StreamEnd{status};  // stopped by the caller: whatever status came (0 if none yet)
     }
     if (state.lineTooLong) {
       std::string message = what;
@@ -353,7 +386,13 @@ class CurlKubeClient final : public KubeClient {
       // The caller retries: make sure that retry has new credentials.
       static_cast<void>(credentials_.refresh(credential.value().generation));
     }
-    return status;
+    StreamEnd end{status};
+    curl_header* retryAfter = nullptr;
+    if (curl_easy_header(easy.get(), "Retry-After", 0, CURLH_HEADER, -1, &retryAfter) == CURLHE_OK &&
+        retryAfter != nullptr) {
+      end.retryAfter = detail::parseRetryAfter(retryAfter->value);
+    }
+    return end;
   }
 
   core::Result<HeaderList> buildHeaders(std::string_view contentType) const {

@@ -8,6 +8,7 @@
 #include <stop_token>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/result.h"
@@ -67,6 +68,14 @@ struct KubeResponse {
   std::optional<std::chrono::seconds> retryAfter{};
 };
 
+// How a stream ended: the HTTP status (0 if none came), and the Retry-After
+// header in seconds when the server sent one (a watch refused with 429), so a
+// watcher backs off as long as the server asked.
+struct StreamEnd {
+  long status = 0;
+  std::optional<std::chrono::seconds> retryAfter{};
+};
+
 // How hard the client may press the API server (serve's --kube-qps and
 // --kube-burst). The defaults here (no limit) suit tests and tools; serve
 // passes its flags' defaults.
@@ -113,8 +122,14 @@ std::string serverForMessages(std::string_view server);
 //   GET's 5xx carrying Retry-After is sent again after that many seconds,
 //   within [1 s, 60 s], through the rate limit again, at most maxRetries
 //   times. Not when the wait would pass the request's timeout: then that
-//   answer is returned, its retryAfter set, for the caller's own back-off.
+//   answer is returned, its retryAfter set, for the caller's own back-off;
+//   nor when, after the wait, the next token would come too late: then the
+//   last 429 is returned too (not a rate-limit error). Nothing is sent with
+//   less than 100 ms (half a shorter timeout) of its timeout left.
 //   The timeout covers the whole: token waits, retry waits and transfers.
+// - A 429 carrying Retry-After (a request's or a watch's) pauses the rate
+//   limit until then (TokenBucket::pause): the callers asleep on it leave
+//   one every 1/qps afterwards, not in a burst of the tokens that dripped in.
 //   Transport errors are not retried here (callers have their own back-off).
 // - tls-server-name: the URL names that host (so it is the SNI and the name
 //   verified), CURLOPT_CONNECT_TO sends the connection to the real server, and
@@ -123,7 +138,8 @@ std::string serverForMessages(std::string_view server);
 //   100 ms and woken at once by `stop`). Empty lines are skipped; a trailing
 //   '\r' is removed; a last line without a newline is delivered at the end.
 //   * Only a 2xx body goes to onLine. Another status (a 401, 403, 404, 410,
-//     500...) is returned with its body read and dropped.
+//     429, 500...) is returned with its body read and dropped; streamToEnd()
+//     returns its Retry-After too.
 //   * A 401 has the credentials refreshed before stream() returns, so the
 //     caller's next attempt uses new ones; stream() itself does not retry.
 //   * `stop` requested, or onLine returning false: returns the status received
@@ -155,6 +171,20 @@ class KubeClient {
   virtual core::Result<long> stream(const std::string& path, const std::function<bool(std::string_view line)>& onLine,
                                     std::stop_token stop,
                                     std::chrono::milliseconds idleTimeout = std::chrono::seconds(660)) = 0;
+
+  // stream(), and how it ended with the Retry-After the server sent: what
+  // watchers call. This default (test doubles' streams have no headers) is
+  // stream()'s status without a Retry-After; the curl client overrides it.
+  virtual core::Result<StreamEnd> streamToEnd(const std::string& path,
+                                              const std::function<bool(std::string_view line)>& onLine,
+                                              std::stop_token stop,
+                                              std::chrono::milliseconds idleTimeout = std::chrono::seconds(660)) {
+    auto status = stream(path, onLine, std::move(stop), idleTimeout);
+    if (!status) {
+      return status.error();
+    }
+    return StreamEnd{status.value()};
+  }
 };
 
 }  // namespace kubeai::kube

@@ -32,4 +32,12 @@ std::optional<TokenBucket::Clock::time_point> TokenBucket::reserve(Clock::time_p
   return go;
 }
 
+void TokenBucket::pause(Clock::time_point until) {
+  if (unlimited()) {
+    return;
+  }
+  tokens_ = std::min(tokens_, 0.0);
+  last_ = std::max(last_, until);
+}
+
 }  // namespace kubeai::kube

@@ -31,6 +31,14 @@ class TokenBucket {
   std::optional<Clock::time_point> reserve(Clock::time_point now,
                                            Clock::time_point deadline = Clock::time_point::max());
 
+  // The server said "not before `until`" (a 429's Retry-After): the bucket is
+  // emptied and fills again only from `until`, so the callers that slept on
+  // Retry-After leave one every 1/qps after it instead of in a burst of the
+  // tokens that dripped in while they slept. Tokens already promised (a
+  // negative count) stay promised. An `until` before the last one changes
+  // nothing but the count: a pause is never shortened.
+  void pause(Clock::time_point until);
+
   [[nodiscard]] bool unlimited() const { return qps_ <= 0; }
 
  private:

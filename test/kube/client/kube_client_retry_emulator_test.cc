@@ -6,7 +6,9 @@
 // machine is, is not.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <chrono>
+#include <optional>
 #include <stop_token>
 #include <string>
 #include <thread>
@@ -196,4 +198,83 @@ TEST_CASE("retry emulator: the rate limit is shared by threads, counts a watch's
     CHECK(status.value() == 200);
     CHECK(secondsSince(start) >= 0.8);
   }
+}
+
+TEST_CASE("retry emulator: after a 429 the callers' retries leave one every 1/qps, not in a burst of refilled tokens") {
+  EmulatorProcess emulator(kEmulator, {"--token", kToken});
+  auto client = makeClient(emulator, {5, 5, 10});  // a full bucket: 5 may go at once
+  injectFailures(emulator, 429, 4, kPolicies);
+  const auto start = Clock::now();
+  std::vector<double> servedAt(4, 0.0);
+  {
+    std::vector<std::jthread> threads;
+    for (std::size_t t = 0; t < servedAt.size(); ++t) {
+      threads.emplace_back([&client, &servedAt, &start, t] {
+        const auto response = client->request("GET", kPolicies);
+        CHECK((response.ok() && response.value().status == 200));
+        servedAt[t] = secondsSince(start);
+      });
+    }
+  }
+  // The 429's Retry-After: 1 emptied the bucket: after the wait the four
+  // retries are 200 ms apart (without the pause, the tokens dripped in during
+  // the wait sent all four together).
+  const auto [first, last] = std::minmax_element(servedAt.begin(), servedAt.end());
+  CHECK(*first >= 0.9);
+  CHECK(*last - *first >= 0.45);
+  const auto statuses = statusesFor(emulator, kPolicies);
+  CHECK(std::count(statuses.begin(), statuses.end(), 429) == 4);
+  CHECK(std::count(statuses.begin(), statuses.end(), 200) == 4);
+}
+
+TEST_CASE("retry emulator: after a Retry-After wait, a token past the deadline returns the 429, not a rate-limit error") {
+  EmulatorProcess emulator(kEmulator, {"--token", kToken});
+  SUBCASE("the next token comes after the timeout") {
+    auto client = makeClient(emulator, {0.2, 1, 10});  // one token per 5 s
+    injectFailures(emulator, 429, 1, kPolicies);
+    const auto response = client->request("GET", kPolicies, {}, {}, 3s);
+    REQUIRE_MESSAGE(response.ok(), (response.ok() ? "" : response.error().message));
+    CHECK(response.value().status == 429);
+    CHECK(response.value().retryAfter == std::optional<std::chrono::seconds>(1s));  // for the caller's back-off
+    CHECK(statusesFor(emulator, kPolicies) == std::vector<int>{429});
+  }
+  SUBCASE("a retry would leave with less than 100 ms of the timeout: not sent") {
+    auto client = makeClient(emulator, {});
+    injectFailures(emulator, 429, 1, kPolicies);
+    const auto response = client->request("GET", kPolicies, {}, {}, 1050ms);
+    REQUIRE(response.ok());
+    CHECK(response.value().status == 429);
+    CHECK(statusesFor(emulator, kPolicies) == std::vector<int>{429});
+  }
+}
+
+TEST_CASE("retry emulator: a watch answered 429 says its Retry-After, and pauses the client's rate limit") {
+  EmulatorProcess emulator(kEmulator, {"--token", kToken});
+  auto client = makeClient(emulator, {5, 5, 10});
+  injectFailures(emulator, 429, 1, kPolicies);
+  const auto ended = client->streamToEnd(
+      concat(kPolicies, "?watch=1"), [](std::string_view) { return true; }, std::stop_token{}, 60s);
+  REQUIRE_MESSAGE(ended.ok(), (ended.ok() ? "" : ended.error().message));
+  CHECK(ended.value().status == 429);
+  CHECK(ended.value().retryAfter == std::optional<std::chrono::seconds>(1s));
+  // The bucket was full; after the 429 the next request waits out the Retry-After.
+  const auto start = Clock::now();
+  REQUIRE(client->request("GET", kPolicies).value().status == 200);
+  CHECK(secondsSince(start) >= 0.8);
+}
+
+TEST_CASE("retry emulator: two clients have two rate limits, so a queue on one does not delay the other") {
+  // serve's LeaderElector has a client of its own: a renewal never waits behind the watches' and GETs' queue.
+  EmulatorProcess emulator(kEmulator, {"--token", kToken});
+  auto busy = makeClient(emulator, {1, 1, 10});
+  auto lease = makeClient(emulator, {1, 1, 10});
+  std::vector<std::jthread> queue;
+  for (int t = 0; t < 4; ++t) {  // 4 requests on a 1-a-second client: the last leaves after 3 s
+    queue.emplace_back([&busy] { static_cast<void>(busy->request("GET", kPolicies, {}, {}, 10s)); });
+  }
+  // The first has gone out: the other three wait for their tokens.
+  kubeai::testing::waitUntil([&] { return !statusesFor(emulator, kPolicies).empty(); }, stretched(5s), "the first GET");
+  const auto renewed = lease->request("GET", kPolicies, {}, {}, 1s);
+  REQUIRE_MESSAGE(renewed.ok(), (renewed.ok() ? "" : renewed.error().message));
+  CHECK(renewed.value().status == 200);
 }

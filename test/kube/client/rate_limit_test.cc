@@ -91,6 +91,56 @@ TEST_CASE("TokenBucket: a clock read behind the last one adds no tokens") {
   CHECK(std::chrono::abs(*go - at(1100ms)) <= 1us);
 }
 
+TEST_CASE("TokenBucket: after pause(until) requests leave one every 1/qps from until, not in a burst") {
+  // qps 5, burst 5: a full bucket, then a 429 with Retry-After: 1 s at 0 ms.
+  TokenBucket bucket(5, 5, at(0ms));
+  bucket.pause(at(1000ms));
+  // Five callers slept on Retry-After and wake at 1000 ms: without the pause
+  // the 5 tokens dripped in meanwhile would send them all at once.
+  const std::vector<int> goMs = {1200, 1400, 1600, 1800, 2000};
+  for (std::size_t i = 0; i < goMs.size(); ++i) {
+    CAPTURE(i);
+    const auto go = bucket.reserve(at(1000ms));
+    REQUIRE(go.has_value());
+    CHECK(std::chrono::abs(*go - at(std::chrono::milliseconds(goMs[i]))) <= 1us);
+  }
+}
+
+TEST_CASE("TokenBucket: pause keeps promised tokens, is never shortened, and does nothing unlimited") {
+  SUBCASE("waiters already promised a token keep their place; later ones queue after until") {
+    TokenBucket bucket(10, 1, at(0ms));
+    CHECK(bucket.reserve(at(0ms)) == at(0ms));
+    const auto promised = bucket.reserve(at(0ms));  // at 100 ms: tokens -1
+    REQUIRE(promised.has_value());
+    CHECK(std::chrono::abs(*promised - at(100ms)) <= 1us);
+    bucket.pause(at(500ms));
+    const auto next = bucket.reserve(at(0ms));  // after the promised one, counted from 500 ms
+    REQUIRE(next.has_value());
+    CHECK(std::chrono::abs(*next - at(700ms)) <= 1us);
+  }
+  SUBCASE("an earlier until does not shorten a pause") {
+    TokenBucket bucket(10, 1, at(0ms));
+    bucket.pause(at(2000ms));
+    bucket.pause(at(1000ms));
+    const auto go = bucket.reserve(at(1000ms));
+    REQUIRE(go.has_value());
+    CHECK(std::chrono::abs(*go - at(2100ms)) <= 1us);
+  }
+  SUBCASE("a paused token past the deadline is refused, nothing taken") {
+    TokenBucket bucket(10, 3, at(0ms));
+    bucket.pause(at(1000ms));
+    CHECK_FALSE(bucket.reserve(at(0ms), at(900ms)).has_value());
+    const auto go = bucket.reserve(at(0ms));
+    REQUIRE(go.has_value());
+    CHECK(std::chrono::abs(*go - at(1100ms)) <= 1us);
+  }
+  SUBCASE("unlimited") {
+    TokenBucket bucket(0, 1, at(0ms));
+    bucket.pause(at(1000ms));
+    CHECK(bucket.reserve(at(0ms)) == at(0ms));
+  }
+}
+
 TEST_CASE("retryWait: a 429 whatever the method, a GET's 5xx, only with Retry-After, within [1 s, 60 s]") {
   using kubeai::kube::detail::retryWait;
   struct Row {
