@@ -84,8 +84,17 @@ void ListWatch::log(WatchLogLevel level, std::string_view message, WatchLogField
 
 void ListWatch::fail(std::string message) {
   log(WatchLogLevel::kWarn, what_, {{"error", message}});
+  reportedFailing_ = true;
+  sink_.healthChanged(true, message);
   const std::lock_guard lock(mutex_);
   lastError_ = std::move(message);
+}
+
+void ListWatch::recovered() {
+  if (reportedFailing_) {
+    reportedFailing_ = false;
+    sink_.healthChanged(false, {});
+  }
 }
 
 bool ListWatch::backOff(const std::stop_token& stop, std::optional<std::chrono::milliseconds> retryAfter) {
@@ -213,6 +222,7 @@ std::optional<ListWatch::ListFailure> ListWatch::list(const std::stop_token& sto
     lastError_.clear();
   }
   synced_ = true;
+  recovered();
   log(WatchLogLevel::kInfo, concat(what_, ": listed"),
       {{"pages", std::to_string(pages)}, {"resourceVersion", resourceVersion}});
   return std::nullopt;
@@ -261,6 +271,7 @@ ListWatch::WatchEnd ListWatch::watch(const std::stop_token& stop,
   lastWatchLasted_ = changes > 0 || std::chrono::steady_clock::now() - started >= kShortWatch;
   if (lastWatchLasted_) {
     failures_ = 0;
+    recovered();
   }
   if (!result.ok()) {
     fail(result.error().message);
@@ -329,6 +340,7 @@ bool ListWatch::onLine(std::string_view line, WatchEnd& end, std::optional<std::
     case WatchLineOutcome::Kind::kBookmark:
       break;
   }
+  recovered();  // the server serves the watch
   const std::lock_guard lock(mutex_);
   if (!outcome.resourceVersion.empty()) {
     resourceVersion_ = std::move(outcome.resourceVersion);

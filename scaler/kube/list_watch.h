@@ -67,6 +67,11 @@ class ListWatchSink {
   // The last page is in: the new set replaces the one held.
   virtual void endList(const std::string& resourceVersion) = 0;
   virtual WatchLineOutcome watchLine(std::string_view line) = 0;
+  // The collection's requests fail (`failing`, with the latest `lastError`:
+  // called on each failure), or, after failures, work again (a list
+  // completed, a watch lasted or brought an event or bookmark: called once).
+  // What lets a reader tell a set kept current from one no longer refreshed.
+  virtual void healthChanged(bool /*failing*/, const std::string& /*lastError*/) {}
 };
 
 // One collection's list + watch, on a thread of its own (DESIGN §6): a
@@ -119,6 +124,7 @@ class ListWatch {
               std::size_t& changes);
   bool backOff(const std::stop_token& stop, std::optional<std::chrono::milliseconds> retryAfter);
   void fail(std::string message);
+  void recovered();  // tells the sink, once, that failures ended
   void log(WatchLogLevel level, std::string_view message, WatchLogFields fields = {}) const;
 
   KubeClient& client_;
@@ -130,6 +136,7 @@ class ListWatch {
   std::atomic<bool> synced_{false};
   std::uint32_t failures_ = 0;    // consecutive; watcher thread only
   bool lastWatchLasted_ = false;  // watcher thread only
+  bool reportedFailing_ = false;  // the sink was told of a failure; watcher thread only
   std::uint64_t randomState_;     // watcher thread only
 
   mutable std::mutex mutex_;  // guards the fields below

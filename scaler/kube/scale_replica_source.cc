@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <string>
 #include <thread>
 
 #include "core/validation.h"
@@ -123,7 +124,8 @@ core::Result<ScaleReplicaSource::Replicas> ScaleReplicaSource::fetch(const core:
 bool ScaleReplicaSource::fromCache(const core::Policy& policy, core::Result<source::MetricReading>& reading) const {
   const core::TargetRef& target = policy.spec.targetRef;
   const TargetKind kind = target.kind == "StatefulSet" ? TargetKind::kStatefulSet : TargetKind::kDeployment;
-  const TargetLookup found = options_.targets->lookup(kind, policy.metadata.namespace_, target.name);
+  const TargetLookup found =
+      options_.targets->lookup(kind, policy.metadata.namespace_, target.name, options_.targetsUnhealthyAfter);
   auto named = [&] { return concat("target ", target.kind, " ", policy.metadata.namespace_, "/", target.name); };
   switch (found.state) {
     case TargetLookup::State::kNotWatched:
@@ -137,6 +139,13 @@ bool ScaleReplicaSource::fromCache(const core::Policy& policy, core::Result<sour
       return true;
     case TargetLookup::State::kInvalid:
       reading = core::Error{concat(named(), ": ", found.error)};
+      return true;
+    case TargetLookup::State::kUnhealthy:
+      // Not a GET instead: the API that fails the watch would fail it too,
+      // one request per policy per cycle.
+      reading = core::Error{concat(named(), ": the ", pluralName(kind), " watch of namespace ",
+                                   policy.metadata.namespace_, " has failed for ",
+                                   std::to_string(found.failingFor.count() / 1000), "s: ", found.error)};
       return true;
     case TargetLookup::State::kFound:
       break;

@@ -34,6 +34,11 @@ struct ScaleReplicaSourceOptions {
   // targets in its namespaces are read there, with no request. Null: every
   // target is read with a GET (tests, and a caller without a watch).
   const TargetCache* targets{};
+  // Once a namespace's watch of the targets' kind has failed for longer
+  // (serve: --metrics-stale-after), its policies' readings are an Error
+  // naming the failure, not the replicas last held, so the loop's staleness
+  // follows. Empty: the replicas last held, however long the watch fails.
+  std::optional<std::chrono::milliseconds> targetsUnhealthyAfter{};
 };
 
 // What is read of a policy's target: the workload itself for an apps/v1
@@ -52,7 +57,8 @@ struct TargetRead {
 //     up there (TargetWatcher's list + watch), no request. Before that
 //     namespace's first list is in, the reading is an Error saying so (not
 //     TargetNotFound: nothing is known yet); absent once listed, it is
-//     TargetNotFound;
+//     TargetNotFound; while that list + watch has failed for longer than
+//     `options.targetsUnhealthyAfter`, an Error naming the failure;
 //   - apps/v1 elsewhere (no cache, or a namespace it does not watch): GET
 //     /apis/apps/v1/namespaces/NS/{deployments|statefulsets}/NAME;
 //   both setting MetricReading::currentReplicas from spec.replicas and

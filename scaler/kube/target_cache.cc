@@ -28,7 +28,9 @@ std::string_view pluralName(TargetKind kind) noexcept {
   return kind == TargetKind::kDeployment ? "deployments" : "statefulsets";
 }
 
-TargetCache::TargetCache(std::vector<std::string> namespaces) : scopes_(scopesOf(std::move(namespaces))) {}
+TargetCache::TargetCache(std::vector<std::string> namespaces, Clock clock)
+    : scopes_(scopesOf(std::move(namespaces))),
+      clock_(clock ? std::move(clock) : Clock([] { return std::chrono::steady_clock::now(); })) {}
 
 const std::string* TargetCache::scopeOf(std::string_view ns) const {
   if (scopes_.size() == 1 && scopes_.front().empty()) {
@@ -82,7 +84,24 @@ void TargetCache::erase(TargetKind kind, std::string_view ns, std::string_view n
   }
 }
 
-TargetLookup TargetCache::lookup(TargetKind kind, std::string_view ns, std::string_view name) const {
+void TargetCache::setFailing(TargetKind kind, std::string_view scope, bool failing, const std::string& lastError) {
+  const auto now = clock_();  // outside the lock: a test's clock may take its own
+  const std::unique_lock lock(mutex_);
+  auto& scopes = failing_[indexOf(kind)];
+  if (!failing) {
+    if (auto found = scopes.find(scope); found != scopes.end()) {
+      scopes.erase(found);
+    }
+    return;
+  }
+  auto [found, inserted] = scopes.try_emplace(std::string(scope), Failing{now, lastError});
+  if (!inserted) {
+    found->second.lastError = lastError;  // since the first failure: kept
+  }
+}
+
+TargetLookup TargetCache::lookup(TargetKind kind, std::string_view ns, std::string_view name,
+                                 std::optional<std::chrono::milliseconds> unhealthyAfter) const {
   TargetLookup out;
   const std::string* scope = scopeOf(ns);
   if (scope == nullptr) {
@@ -93,6 +112,19 @@ TargetLookup TargetCache::lookup(TargetKind kind, std::string_view ns, std::stri
   if (listed_[indexOf(kind)].count(*scope) == 0) {
     out.state = TargetLookup::State::kNotSynced;
     return out;
+  }
+  if (unhealthyAfter) {
+    const auto& scopes = failing_[indexOf(kind)];
+    if (auto failing = scopes.find(*scope); failing != scopes.end()) {
+      const auto failingFor =
+          std::chrono::duration_cast<std::chrono::milliseconds>(clock_() - failing->second.since);
+      if (failingFor > *unhealthyAfter) {
+        out.state = TargetLookup::State::kUnhealthy;
+        out.error = failing->second.lastError;
+        out.failingFor = failingFor;
+        return out;
+      }
+    }
   }
   const Namespaces& held = byKind_[indexOf(kind)];
   const auto names = held.find(ns);

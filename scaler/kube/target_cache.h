@@ -1,10 +1,12 @@
 #pragma once
 
 #include <array>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <shared_mutex>
 #include <string>
@@ -32,11 +34,15 @@ struct TargetLookup {
     kNotFound,    // listed, and absent: the target does not exist
     kFound,       // `replicas` and `ready`
     kInvalid,     // the object's counts could not be read: `error`
+    kUnhealthy,   // the scope's list + watch has failed for `failingFor`, longer
+                  // than the caller's bound: what is held may be old; `error`
+                  // is the last failure
   };
   State state = State::kNotWatched;
   std::int32_t replicas = 0;
   std::int32_t ready = 0;
   std::string error;
+  std::chrono::milliseconds failingFor{};  // kUnhealthy
 };
 
 // The replicas of the watched Deployments and StatefulSets, by namespace and
@@ -53,8 +59,11 @@ class TargetCache {
   using Names = std::map<std::string, detail::TargetState, std::less<>>;
   using Namespaces = std::map<std::string, Names, std::less<>>;
 
-  // `namespaces`: those watched; empty: all of them (one scope, "").
-  explicit TargetCache(std::vector<std::string> namespaces);
+  using Clock = std::function<std::chrono::steady_clock::time_point()>;
+
+  // `namespaces`: those watched; empty: all of them (one scope, ""). `clock`:
+  // when failures began and how long ago (tests); empty: steady_clock.
+  explicit TargetCache(std::vector<std::string> namespaces, Clock clock = {});
 
   [[nodiscard]] const std::vector<std::string>& scopes() const noexcept { return scopes_; }
 
@@ -66,9 +75,17 @@ class TargetCache {
   void put(TargetKind kind, std::string ns, std::string name, detail::TargetState state);
   // A watch's DELETED.
   void erase(TargetKind kind, std::string_view ns, std::string_view name);
+  // The scope's list + watch failed (`lastError`), or works again: what the
+  // scope holds is no longer kept current while it fails (ListWatchSink::
+  // healthChanged). Failing since the first failure after it worked.
+  void setFailing(TargetKind kind, std::string_view scope, bool failing, const std::string& lastError);
 
-  // The reader's side.
-  [[nodiscard]] TargetLookup lookup(TargetKind kind, std::string_view ns, std::string_view name) const;
+  // The reader's side. `unhealthyAfter`: once the scope's list + watch has
+  // failed for longer, kUnhealthy instead of what it holds (before a watch,
+  // a failing GET made the policy's reading an error; so does this, and the
+  // loop's staleness follows). Empty: what is held, however old.
+  [[nodiscard]] TargetLookup lookup(TargetKind kind, std::string_view ns, std::string_view name,
+                                    std::optional<std::chrono::milliseconds> unhealthyAfter = std::nullopt) const;
   // Every scope of both kinds listed at least once.
   [[nodiscard]] bool synced() const;
   // Objects held: tests and logs.
@@ -78,10 +95,17 @@ class TargetCache {
   // The scope that covers `ns`, or null when none does.
   [[nodiscard]] const std::string* scopeOf(std::string_view ns) const;
 
+  struct Failing {
+    std::chrono::steady_clock::time_point since;
+    std::string lastError;
+  };
+
   const std::vector<std::string> scopes_;
+  const Clock clock_;
   mutable std::shared_mutex mutex_;  // guards the fields below
   std::array<Namespaces, 2> byKind_;
   std::array<std::set<std::string, std::less<>>, 2> listed_;  // the scopes listed, by kind
+  std::array<std::map<std::string, Failing, std::less<>>, 2> failing_;  // the scopes failing, by kind
 };
 
 }  // namespace kubeai::kube

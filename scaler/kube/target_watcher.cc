@@ -102,6 +102,10 @@ class TargetWatcher::Sink final : public ListWatchSink {
     return outcome;
   }
 
+  void healthChanged(bool failing, const std::string& lastError) override {
+    cache_.setFailing(kind_, scope_, failing, lastError);
+  }
+
  private:
   // False for an object that cannot be held: no name, or no namespace in a
   // cluster-wide watch. A namespace's own list may leave the namespace out.
@@ -133,7 +137,8 @@ class TargetWatcher::Sink final : public ListWatchSink {
   TargetCache::Namespaces fresh_;  // the list being read
 };
 
-TargetWatcher::TargetWatcher(KubeClient& client, TargetWatcherOptions options) : cache_(std::move(options.namespaces)) {
+TargetWatcher::TargetWatcher(KubeClient& client, TargetWatcherOptions options)
+    : cache_(std::move(options.namespaces), std::move(options.clock)) {
   for (const std::string& scope : cache_.scopes()) {
     for (TargetKind kind : kTargetKinds) {
       sinks_.push_back(std::make_unique<Sink>(cache_, scope, kind, options.timing.log, [this] { listed(); }));

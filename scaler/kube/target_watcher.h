@@ -16,6 +16,8 @@ struct TargetWatcherOptions {
   // The namespaces watched; empty: all (serve's --namespace).
   std::vector<std::string> namespaces;
   ListWatchTiming timing;
+  // When a watch's failures began, and how long ago (tests); empty: steady_clock.
+  TargetCache::Clock clock{};
 };
 
 // The apps/v1 Deployments and StatefulSets of the watched namespaces, held

@@ -2,7 +2,8 @@
 // cache; ADDED, MODIFIED, DELETED and BOOKMARK events move it; a resumed
 // watch starts from the last resourceVersion; an expired one (410) is
 // replaced by a relist that drops what it no longer holds; a 429 backs off
-// for its retryAfterSeconds before the first list.
+// for its retryAfterSeconds before the first list; a listed scope whose watch
+// keeps failing is reported unhealthy past the caller's bound (a fake clock).
 #include "kube/target_watcher.h"
 
 #include <doctest/doctest.h>
@@ -10,10 +11,12 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <cstdint>
 #include <deque>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -137,10 +140,12 @@ struct Fixture {
   std::vector<milliseconds> delays;
   std::vector<std::string> logs;
   std::unique_ptr<TargetWatcher> watcher;
+  std::atomic<std::int64_t> nowMs{0};  // the cache's clock
 
   explicit Fixture(std::vector<std::string> namespaces) {
     TargetWatcherOptions options;
     options.namespaces = std::move(namespaces);
+    options.clock = [this] { return std::chrono::steady_clock::time_point(milliseconds(nowMs.load())); };
     options.timing.log = [this](WatchLogLevel, std::string_view message, const WatchLogFields& fields) {
       std::string line(message);
       for (const auto& [key, value] : fields) {
@@ -281,6 +286,54 @@ TEST_CASE("TargetWatcher: waitSynced returns false when stopped before any list 
   CHECK_FALSE(f.watcher->waitSynced());
   stopper.join();
   CHECK(f.deployment("x").state == TargetLookup::State::kNotSynced);
+}
+
+TEST_CASE("TargetWatcher: a listed scope whose watch keeps failing is found until the bound, then unhealthy") {
+  Fixture f({"default"});
+  f.client.onRequest = [](const std::string& path) -> core::Result<KubeResponse> {
+    if (path == concat(kDeployments, "?limit=500")) {
+      return KubeResponse{200, listBody({workload("Deployment", "chat", 5, 2, "8")}, "9")};
+    }
+    return KubeResponse{200, listBody({workload("StatefulSet", "db", 3, 1, "10")}, "10")};
+  };
+  // The Deployments' watch is refused (RBAC drift), again and again; the
+  // StatefulSets' watch holds open, healthy.
+  f.client.add("deployments", {{}, 403L, false});
+  f.client.add("deployments", {{}, 403L, false});
+  f.client.add("statefulsets", {{}, 200L, true});
+  f.nowMs = 1'000;  // when the failures begin
+  f.watcher->start();
+  REQUIRE(f.watcher->waitSynced());
+  f.waitFor([&] { return f.count(f.client.streams(), concat(kDeployments, "?watch=1")) == 3; },
+            "both refused watches, and the third waiting");
+  const TargetCache& cache = f.watcher->cache();
+  const auto bound = std::optional<milliseconds>(std::chrono::seconds(10));
+  auto deployment = [&] { return cache.lookup(TargetKind::kDeployment, "default", "chat", bound); };
+
+  // Failing, but not for longer than the bound: what the list brought.
+  CHECK(deployment().state == TargetLookup::State::kFound);
+  f.nowMs = 11'000;
+  CHECK(deployment().state == TargetLookup::State::kFound);
+  CHECK(deployment().replicas == 5);
+  // Past it: unhealthy, since the first failure (not the latest), with the last error.
+  f.nowMs = 11'001;
+  const TargetLookup unhealthy = deployment();
+  CHECK(unhealthy.state == TargetLookup::State::kUnhealthy);
+  CHECK(unhealthy.failingFor == milliseconds(10'001));
+  CHECK(unhealthy.error.find("/apis/apps/v1/namespaces/default/deployments?watch=1") != std::string::npos);
+  CHECK(unhealthy.error.find("HTTP 403") != std::string::npos);
+  // No bound: what is held, however old; the other kind's watch is healthy.
+  CHECK(cache.lookup(TargetKind::kDeployment, "default", "chat").state == TargetLookup::State::kFound);
+  CHECK(cache.lookup(TargetKind::kStatefulSet, "default", "db", bound).state == TargetLookup::State::kFound);
+  // A missing object of an unhealthy scope is not "not found": nothing is known.
+  CHECK(cache.lookup(TargetKind::kDeployment, "default", "ghost", bound).state == TargetLookup::State::kUnhealthy);
+
+  // The watch works again (a bookmark arrives): found, at once.
+  f.client.add("deployments",
+               {{event("BOOKMARK", {{"kind", "Deployment"}, {"metadata", {{"resourceVersion", "20"}}}})}, 200L, true});
+  f.waitFor([&] { return deployment().state == TargetLookup::State::kFound; }, "the bookmark clears the failure");
+  CHECK(deployment().replicas == 5);
+  f.watcher->stop();
 }
 
 }  // namespace
