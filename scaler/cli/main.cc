@@ -262,7 +262,8 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"allow", "deny"}))
       ->capture_default_str();
   serveCommand->add_flag("--prometheus-tenant-from-namespace", serve.prometheusTenantFromNamespace,
-                         "Send each policy's queries with X-Scope-OrgID: <its namespace> (Mimir, Cortex)")
+                         "Send each policy's queries with X-Scope-OrgID: <its namespace> (Mimir, Cortex); "
+                         "the replicas queries with none")
       ->needs(prometheusUrl);
 
   QueryOptions query;

@@ -181,6 +181,9 @@ int runServe(const ServeOptions& options) {
     targetWatcher = startTargetWatcher(*kubeClient, namespacesOf(options));
     kube::ScaleReplicaSourceOptions replicaOptions;
     replicaOptions.targets = &targetWatcher->cache();
+    // A watch failing this long (RBAC drift, API unreachable) makes its
+    // policies' readings errors, and the loop's staleness follows.
+    replicaOptions.targetsUnhealthyAfter = staleAfter;
     scaleReplicas = std::make_unique<kube::ScaleReplicaSource>(*metrics, *kubeClient, replicaOptions);
     metrics = scaleReplicas.get();
     writing = makeStatusWriting(options, *kubeClient, leaseClient.get(), kubeConfig.ns, registry->names());

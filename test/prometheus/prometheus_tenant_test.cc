@@ -1,6 +1,8 @@
 // serve --prometheus-tenant-from-namespace: each policy's queries go out as its
 // namespace's tenant (X-Scope-OrgID, as Mimir, Cortex and Loki read it), one
-// HTTP query per distinct expression and tenant. A real Prometheus has no
+// HTTP query per distinct expression and tenant; the replicas and ready
+// replicas (kube-state-metrics, the platform's series) with no tenant header.
+// A real Prometheus has no
 // tenants: a stub HTTP server records the headers and answers by tenant.
 #include <doctest/doctest.h>
 
@@ -51,7 +53,8 @@ StubResponse byTenant(const StubRequest& request) {
 }
 
 struct World {
-  explicit World(bool tenantFromNamespace, std::vector<std::pair<std::string, std::string>> headers = {})
+  explicit World(bool tenantFromNamespace, std::vector<std::pair<std::string, std::string>> headers = {},
+                 bool queryReplicas = false)
       : stub(byTenant) {
     PrometheusClientOptions options;
     options.url = stub.url();
@@ -60,7 +63,8 @@ struct World {
     REQUIRE(created.ok());
     client = std::move(created).value();
     PrometheusSourceOptions sourceOptions;
-    sourceOptions.queries.queryReplicas = false;  // the replicas come from elsewhere: only the metric is asked
+    // Mostly the replicas come from elsewhere: only the metric is asked.
+    sourceOptions.queries.queryReplicas = queryReplicas;
     sourceOptions.tenantFromNamespace = tenantFromNamespace;
     source = std::make_unique<PrometheusMetricSource>(*client, std::move(sourceOptions));
   }
@@ -106,6 +110,35 @@ TEST_CASE("with tenants, policies of one namespace still share one query per cyc
     tenants.insert(request.header("x-scope-orgid").value_or("<none>"));
   }
   CHECK(tenants == std::multiset<std::string>{"team-a", "team-b"});
+}
+
+TEST_CASE("with tenants, the replicas and ready-replicas queries go with no X-Scope-OrgID, other headers kept") {
+  World world(/*tenantFromNamespace=*/true, {{"X-Extra", "kept"}}, /*queryReplicas=*/true);
+  const auto readings = world.source->read(std::vector<Policy>{policyIn("team-a"), policyIn("team-b")});
+  REQUIRE(readings.size() == 2);
+  REQUIRE(readings[0].ok());
+  REQUIRE(readings[1].ok());
+  CHECK(readings[0].value().gpuUtilizationPercent == 10.0);  // the namespace's tenant
+  CHECK(readings[1].value().gpuUtilizationPercent == 20.0);
+  CHECK(readings[0].value().currentReplicas == 99);  // no tenant's answer
+  CHECK(readings[1].value().readyReplicas == 99);
+
+  // Per namespace: the metric as its tenant, the two kube-state-metrics
+  // queries (which name the namespace) with none.
+  std::multiset<std::string> metricTenants;
+  std::size_t replicaQueries = 0;
+  for (const StubRequest& request : world.stub.requests()) {
+    CHECK(request.header("x-extra") == "kept");
+    if (request.query() == "avg(gpu_busy_percent)") {
+      metricTenants.insert(request.header("x-scope-orgid").value_or("<none>"));
+      continue;
+    }
+    ++replicaQueries;
+    CHECK(request.query().value_or("").find("kube_deployment_") != std::string::npos);
+    CHECK_FALSE(request.header("x-scope-orgid").has_value());
+  }
+  CHECK(metricTenants == std::multiset<std::string>{"team-a", "team-b"});
+  CHECK(replicaQueries == 4);  // replicas and ready replicas, of each namespace
 }
 
 TEST_CASE("without tenants: one request for both namespaces, no X-Scope-OrgID") {

@@ -153,7 +153,11 @@ std::vector<core::Result<MetricReading>> PrometheusMetricSource::readPolicies(co
     for (std::size_t slot = 0; slot < kSlots; ++slot) {
       std::optional<std::string>& query = slot < kFirstCustom ? *seedQueries[slot] : q.custom[slot - kFirstCustom];
       if (query) {
-        plans[i].query[slot] = set.add(std::move(*query), tenant);
+        // The replicas and ready replicas are kube-state-metrics' series,
+        // which live in the platform's tenant, not the policy's namespace's:
+        // sent with no tenant header (--prometheus-header's still apply).
+        const bool platformSeries = slot == kReplicas || slot == kReadyReplicas;
+        plans[i].query[slot] = set.add(std::move(*query), platformSeries ? std::string_view() : tenant);
       }
     }
   }

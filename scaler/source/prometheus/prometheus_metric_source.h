@@ -20,7 +20,9 @@ struct PrometheusSourceOptions {
   std::function<void(const std::string& query, const std::string& warning)> onWarning;
   // serve --prometheus-tenant-from-namespace: each policy's queries are sent
   // as its namespace's (X-Scope-OrgID, QueryTransport::tenantQueries), one
-  // HTTP query per distinct expression and tenant.
+  // HTTP query per distinct expression and tenant; except the replicas and
+  // ready-replicas queries (kube-state-metrics, the platform's tenant), sent
+  // with no tenant header.
   bool tenantFromNamespace{};
 };
 
