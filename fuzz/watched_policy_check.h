@@ -13,7 +13,7 @@ namespace kubeai::fuzz {
 // name; a status kept is JSON that the status writer can read.
 inline void checkDecodedPolicy(const kube::detail::DecodedPolicy& decoded) {
   const auto& object = decoded.object;
-  KUBEAI_FUZZ_CHECK(object.policy.has_value() == object.invalidMessage.empty(), object.invalidMessage);
+  KUBEAI_FUZZ_CHECK((object.policy != nullptr) == object.invalidMessage.empty(), object.invalidMessage);
   if (object.policy) {
     KUBEAI_FUZZ_CHECK(decoded.key.first == object.policy->metadata.namespace_ &&
                           decoded.key.second == object.policy->metadata.name && !decoded.key.second.empty(),
