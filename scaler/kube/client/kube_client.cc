@@ -10,6 +10,7 @@
 #include <array>
 #include <cmath>
 #include <condition_variable>
+#include <cstdint>
 #include <cstdio>
 #include <exception>
 #include <mutex>
@@ -247,13 +248,25 @@ class CurlKubeClient final : public KubeClient {
 
   // Waits for a token of the rate limit; false (nothing taken) when the wait
   // would pass `deadline`, or (the token spent) when `stop` came first.
+  // A token promised before a 429 paused the bucket is not spent inside the
+  // pause: the caller wakes, sees it, and queues again behind it.
   bool throttle(Clock::time_point deadline, const std::stop_token& stop) {
-    std::optional<Clock::time_point> go;
-    {
+    for (;;) {
+      std::optional<Clock::time_point> go;
+      std::uint64_t pauses = 0;
+      {
+        const std::lock_guard lock(bucketMutex_);
+        go = bucket_.reserve(Clock::now(), deadline);
+        pauses = bucket_.pauses();
+      }
+      if (!go || !sleepUntil(*go, stop)) {
+        return false;
+      }
       const std::lock_guard lock(bucketMutex_);
-      go = bucket_.reserve(Clock::now(), deadline);
+      if (!bucket_.pausedSince(pauses, Clock::now())) {
+        return true;
+      }
     }
-    return go && sleepUntil(*go, stop);
   }
 
   // One request with the credentials as they are, and again once after a 401 with new ones.

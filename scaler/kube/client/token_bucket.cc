@@ -38,6 +38,8 @@ void TokenBucket::pause(Clock::time_point until) {
   }
   tokens_ = std::min(tokens_, 0.0);
   last_ = std::max(last_, until);
+  pausedUntil_ = std::max(pausedUntil_, until);
+  ++pauses_;
 }
 
 }  // namespace kubeai::kube

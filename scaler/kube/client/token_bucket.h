@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 
 namespace kubeai::kube {
@@ -35,9 +36,21 @@ class TokenBucket {
   // emptied and fills again only from `until`, so the callers that slept on
   // Retry-After leave one every 1/qps after it instead of in a burst of the
   // tokens that dripped in while they slept. Tokens already promised (a
-  // negative count) stay promised. An `until` before the last one changes
-  // nothing but the count: a pause is never shortened.
+  // negative count) stay counted, so the rate holds; a caller whose promised
+  // time falls inside the pause asks pausedSince when it wakes and reserves
+  // again, behind the pause. An `until` before the last one changes nothing:
+  // a pause is never shortened.
   void pause(Clock::time_point until);
+
+  // Pauses so far: read with a reservation, for pausedSince.
+  [[nodiscard]] std::uint64_t pauses() const { return pauses_; }
+
+  // Whether a pause begun after the caller read pauses() == `seen` still
+  // holds at `now`: a request reserved before the server's 429 must not
+  // leave inside its Retry-After.
+  [[nodiscard]] bool pausedSince(std::uint64_t seen, Clock::time_point now) const {
+    return pauses_ != seen && now < pausedUntil_;
+  }
 
   [[nodiscard]] bool unlimited() const { return qps_ <= 0; }
 
@@ -46,6 +59,8 @@ class TokenBucket {
   double burst_ = 1;
   double tokens_ = 0;  // may go negative: tokens promised to waiting callers
   Clock::time_point last_{};
+  std::uint64_t pauses_ = 0;
+  Clock::time_point pausedUntil_{};
 };
 
 }  // namespace kubeai::kube

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <optional>
 #include <string>
@@ -107,9 +108,10 @@ TEST_CASE("TokenBucket: after pause(until) requests leave one every 1/qps from u
 }
 
 TEST_CASE("TokenBucket: pause keeps promised tokens, is never shortened, and does nothing unlimited") {
-  SUBCASE("waiters already promised a token keep their place; later ones queue after until") {
+  SUBCASE("promised tokens stay counted; a promise inside the pause queues again behind it") {
     TokenBucket bucket(10, 1, at(0ms));
     CHECK(bucket.reserve(at(0ms)) == at(0ms));
+    const std::uint64_t seen = bucket.pauses();
     const auto promised = bucket.reserve(at(0ms));  // at 100 ms: tokens -1
     REQUIRE(promised.has_value());
     CHECK(std::chrono::abs(*promised - at(100ms)) <= 1us);
@@ -117,6 +119,14 @@ TEST_CASE("TokenBucket: pause keeps promised tokens, is never shortened, and doe
     const auto next = bucket.reserve(at(0ms));  // after the promised one, counted from 500 ms
     REQUIRE(next.has_value());
     CHECK(std::chrono::abs(*next - at(700ms)) <= 1us);
+    // The promised caller wakes at 100 ms inside the pause: it reserves again, behind `next`.
+    CHECK(bucket.pausedSince(seen, at(100ms)));
+    const auto again = bucket.reserve(at(100ms));
+    REQUIRE(again.has_value());
+    CHECK(std::chrono::abs(*again - at(800ms)) <= 1us);
+    // A reservation taken after the pause, or a wake after it, is not sent back.
+    CHECK_FALSE(bucket.pausedSince(bucket.pauses(), at(100ms)));
+    CHECK_FALSE(bucket.pausedSince(seen, at(500ms)));
   }
   SUBCASE("an earlier until does not shorten a pause") {
     TokenBucket bucket(10, 1, at(0ms));

@@ -1017,7 +1017,7 @@ class Emulator:
         self.store = Store()
         self.store.simulate_controllers = args.simulate_controllers
         self.lock = threading.Lock()
-        self.failures = []       # [{"status", "count", "path"}]
+        self.failures = []       # [{"status", "count", "path", "until", "retryAfter"}]
         self.requests = []       # the request log
         self.connections = set()
         self.server = None
@@ -1049,14 +1049,20 @@ class Emulator:
 
     # -- failure injection ---------------------------------------------------------------------
 
-    def take_failure(self, path):
+    def take_failure(self, path, user_agent=""):
+        """The first live rule matching `path` (and the User-Agent's start, when the rule
+        names one): (status, Retry-After or None), or None. A rule lives for `count`
+        requests, or, with `until` (time.monotonic()), until then."""
         with self.lock:
+            now = time.monotonic()
+            self.failures = [r for r in self.failures
+                             if (r["count"] > 0 if r["until"] is None else now < r["until"])]
             for rule in self.failures:
-                if rule["count"] > 0 and (not rule["path"] or rule["path"] in path):
-                    rule["count"] -= 1
-                    status = rule["status"]
-                    self.failures = [r for r in self.failures if r["count"] > 0]
-                    return status
+                if ((not rule["path"] or rule["path"] in path)
+                        and user_agent.startswith(rule["userAgent"])):
+                    if rule["until"] is None:
+                        rule["count"] -= 1
+                    return rule["status"], rule["retryAfter"]
         return None
 
     def log_request(self, entry):
@@ -1290,7 +1296,8 @@ def make_handler(emulator):
                 except ApiError as e:
                     self.send_error_status(e)
                 return
-            entry = {"method": self.command, "path": path, "query": url.query,
+            # time: time.monotonic() when the request arrived (the log's own clock).
+            entry = {"time": time.monotonic(), "method": self.command, "path": path, "query": url.query,
                      "contentType": self.headers.get("Content-Type", ""),
                      "accept": self.headers.get("Accept", ""),
                      "userAgent": self.headers.get("User-Agent", ""),
@@ -1332,8 +1339,17 @@ def make_handler(emulator):
                 store.cut_watches()
                 return self.send_json(200, {"cut": True})
             if path == "/_emulator/fail" and self.command == "POST":
-                rule = {"status": int(query.get("status", "503")),
-                        "count": int(query.get("count", "1")), "path": query.get("path", "")}
+                # count=N: the next N matching requests; seconds=S: every matching request
+                # for S seconds (a storm). path: a part of the path; userAgent: the start
+                # of the client's User-Agent (a test's own requests spared). retryAfter: the
+                # header's value (429s send "1" unless told; "" for none).
+                status = int(query.get("status", "503"))
+                rule = {"status": status, "count": int(query.get("count", "1")),
+                        "path": query.get("path", ""), "userAgent": query.get("userAgent", ""),
+                        "until": None,
+                        "retryAfter": query.get("retryAfter", "1" if status == 429 else "")}
+                if "seconds" in query:
+                    rule["until"] = time.monotonic() + float(query["seconds"])
                 with emulator.lock:
                     emulator.failures.append(rule)
                 return self.send_json(200, rule)
@@ -1373,10 +1389,11 @@ def make_handler(emulator):
         # -- the API ---------------------------------------------------------------------------
 
         def api(self, path, query, raw):
-            failure = emulator.take_failure(path)
+            failure = emulator.take_failure(path, self.headers.get("User-Agent", ""))
             if failure is not None:
-                headers = {"Retry-After": "1"} if failure == 429 else {}
-                raise ApiError(failure, f"injected failure {failure}", headers=headers)
+                code, retry_after = failure
+                headers = {"Retry-After": retry_after} if retry_after else {}
+                raise ApiError(code, f"injected failure {code}", headers=headers)
             self.authenticate(path)
             if path in ("/healthz", "/readyz", "/livez"):
                 return self.send_text(200, "ok")

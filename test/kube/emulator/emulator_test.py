@@ -420,6 +420,29 @@ class EmulatorTest(unittest.TestCase):
         self.assertEqual(self.api("GET", DEPLOYMENTS)[0], 200)
         self.assertEqual(self.api("GET", "/apis/coordination.k8s.io/v1/leases")[0], 500)
 
+    def test_fail_storm_for_seconds(self):
+        # seconds=S fails every matching request (watches too) until S has passed, with the
+        # Retry-After asked for; the request log says when each request came and how it ended.
+        self.em.control("POST", "requests/clear")
+        self.em.control("POST", "fail?status=429&seconds=0.6&retryAfter=7&path=deployments")
+        codes = [self.api("GET", DEPLOYMENTS)[:2] for _ in range(3)]
+        self.assertEqual([(c, h.get("Retry-After")) for c, h in codes], [(429, "7")] * 3)
+        w = RawWatch(self.em.port, DEPLOYMENTS + "?watch=true", TOKEN)
+        try:
+            self.assertEqual((w.status, w.headers.get("retry-after")), (429, "7"))
+        finally:
+            w.close()
+        self.assertEqual(self.api("GET", POLICIES)[0], 200)  # another path is not failed
+        self.em.control("POST", "fail?status=503&seconds=1&userAgent=kubeai-scaler")
+        self.assertEqual(self.api("GET", POLICIES)[0], 200)  # nor another client
+        self.assertEqual(self.api("GET", POLICIES, headers={"User-Agent": "kubeai-scaler/1"})[0], 503)
+        wait_for(lambda: self.api("GET", DEPLOYMENTS)[0] == 200, timeout=5, what="the storm's end")
+        log = [r for r in self.em.control("GET", "requests") if "deployments" in r["path"]]
+        self.assertEqual([r["status"] for r in log[:4]], [429] * 4)
+        self.assertEqual(log[-1]["status"], 200)
+        self.assertGreaterEqual(log[-1]["time"] - log[0]["time"], 0.5)
+        self.assertEqual(sorted(r["time"] for r in log), [r["time"] for r in log])
+
 
     def test_bulk_put_of_a_list(self):
         # PUT /_emulator/objects with a JSON list stores them all in one request (set-ups of
