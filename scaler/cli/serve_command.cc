@@ -377,7 +377,7 @@ int runServe(const ServeOptions& options) {
           statusBridge->setPolicies(snapshot);
           applyWatchedPolicies(std::move(snapshot), loop, prometheusMetrics, problemsSaid, denyCustomQueries);
           if (!listed.load() && !stopping) {
-            loop.runOnce();  // decisions exist before serve says it is ready
+            loop.runOnceForCurrentSet();  // decisions exist before serve says it is ready
             listed = true;
             grpcServer->GetHealthCheckService()->SetServingStatus(true);
             if (healthServer) {

@@ -73,6 +73,7 @@ void EvaluationLoop::setPolicies(std::shared_ptr<const core::PolicyList> policie
     }
     policies_ = std::move(nextPolicies);
     invalid_ = std::move(nextInvalid);
+    ++setsHanded_;
   }
   wake_.notify_all();
 }
@@ -140,6 +141,13 @@ void EvaluationLoop::loop(const std::stop_token& stop) {
   auto nextTick = std::chrono::steady_clock::now();
   core::CallReason reason = core::CallReason::kCycle;
   bool full = true;
+  {
+    const std::lock_guard lock(mutex_);
+    if (cycles_ > 0) {  // runOnce() before start(): that was the first cycle
+      nextTick += options_.interval;
+      full = fullPending_;
+    }
+  }
   while (!stop.stop_requested()) {
     if (full) {
       runCycle(reason);
@@ -161,11 +169,24 @@ void EvaluationLoop::loop(const std::stop_token& stop) {
 
 void EvaluationLoop::runOnce() { runCycle(core::CallReason::kCycle); }
 
+void EvaluationLoop::runOnceForCurrentSet() {
+  std::unique_lock lock(mutex_);
+  const std::uint64_t wanted = setsHanded_;
+  if (setsStarted_ != wanted || fullPending_ || !pendingKeys_.empty()) {
+    lock.unlock();
+    runCycle(core::CallReason::kCycle);
+    return;
+  }
+  // A cycle has read this set: its decisions are the ones wanted.
+  wake_.wait(lock, [&] { return setsCovered_ >= wanted; });
+}
+
 void EvaluationLoop::runCycle(core::CallReason reason) {
   std::shared_ptr<const core::PolicyList> policies;
   std::shared_ptr<const std::vector<InvalidPolicy>> invalid;
   core::DecideSettings settings = options_.decide;
   settings.reason = reason;
+  std::uint64_t covering = 0;
   {
     const std::lock_guard lock(mutex_);
     policies = policies_;
@@ -173,14 +194,20 @@ void EvaluationLoop::runCycle(core::CallReason reason) {
     fullPending_ = false;  // asked for during the cycle: another one
     pendingKeys_.clear();  // this cycle evaluates them
     settings.cycle = cycles_ + 1;
+    covering = setsHanded_;
+    setsStarted_ = covering;
   }
   {
     const std::lock_guard cycle(cycleMutex_);
     evaluate(policies, *invalid, settings);
   }
-  const std::lock_guard lock(mutex_);
-  ++cycles_;
-  ++evaluations_;
+  {
+    const std::lock_guard lock(mutex_);
+    ++cycles_;
+    ++evaluations_;
+    setsCovered_ = std::max(setsCovered_, covering);
+  }
+  wake_.notify_all();  // runOnceForCurrentSet may wait for this cycle
 }
 
 void EvaluationLoop::runPartial() {

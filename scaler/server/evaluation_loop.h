@@ -134,8 +134,13 @@ class EvaluationLoop {
   void stop();
 
   // One cycle on the calling thread (tests; and the first cycle at start-up,
-  // so the server is ready before it listens).
+  // so the server is ready before it listens). Run before start(), it is the
+  // thread's first: the thread's own first cycle comes one interval later.
   void runOnce();
+  // Returns once a full cycle has evaluated the set last handed: one on the
+  // calling thread, unless the timer thread's (woken by that set) did, or is
+  // doing, it. The first list from the API is evaluated once, not twice.
+  void runOnceForCurrentSet();
 
   // Full cycles completed so far; tests wait on it.
   [[nodiscard]] std::uint64_t cycles() const;
@@ -219,6 +224,9 @@ class EvaluationLoop {
   std::set<std::string> pendingKeys_;  // namespace/name of the policies to evaluate (when no full cycle is)
   std::uint64_t cycles_ = 0;
   std::uint64_t evaluations_ = 0;
+  std::uint64_t setsHanded_ = 0;   // setPolicies calls so far
+  std::uint64_t setsStarted_ = 0;  // setsHanded_ when the last full cycle to start read the set
+  std::uint64_t setsCovered_ = 0;  // the same, for the last full cycle to end
 
   // Touched only by the cycle (one at a time: cycleMutex_).
   std::mutex cycleMutex_;

@@ -325,5 +325,64 @@ TEST_CASE("a stream of edits never keeps the timer's cycles from running") {
   CHECK(cyclesDuring >= 6);
 }
 
+TEST_CASE("a cycle run before start() is the thread's first: its own first cycle comes an interval later") {
+  Fixture f;
+  core::PolicyList list = manyPolicies(200);
+  f.loop.setPolicies(shared(list));
+  f.loop.runOnce();  // serve's first cycle, before it listens
+  f.loop.start();
+  list[7] = gpuPolicy("p007", 3);
+  f.loop.setPolicies(shared(list));
+  REQUIRE(f.waitForEvaluations(2));
+  f.loop.stop();
+  const auto reads = f.metrics.reads();
+  REQUIRE(reads.size() == 2);  // not a second full read when the thread started
+  CHECK(reads[0].size() == 200);
+  CHECK(reads[1] == std::set<std::string>{"default/p007"});
+  CHECK(f.loop.cycles() == 1);
+}
+
+TEST_CASE("runOnceForCurrentSet: the first list is evaluated once, by the thread's cycle or the caller's") {
+  SUBCASE("the timer thread's cycle has read the set: the caller waits for it, and reads nothing") {
+    Fixture f;
+    f.metrics.delay = 300ms;  // the thread's cycle is still reading when the caller asks
+    f.loop.start();
+    REQUIRE(f.waitForCycles(1));  // the empty set's cycle
+    f.loop.setPolicies(shared(manyPolicies(200)));  // the first list: a full cycle, woken
+    auto fullReads = [&] {
+      std::size_t n = 0;
+      for (const auto& read : f.metrics.reads()) {
+        n += read.size() == 200 ? std::size_t{1} : std::size_t{0};
+      }
+      return n;
+    };
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (fullReads() < 1 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(1ms);
+    }
+    REQUIRE(fullReads() == 1);
+    f.loop.runOnceForCurrentSet();
+    CHECK(f.loop.cycles() == 2);  // returned after the thread's cycle ended
+    CHECK(f.desired("p150") == 4);
+    f.loop.stop();
+    CHECK(fullReads() == 1);  // and did not run one of its own
+  }
+  SUBCASE("no cycle has read it: the caller runs one; asked again, none; after a new set, one") {
+    Fixture f;
+    f.loop.setPolicies(shared(manyPolicies(50)));
+    f.loop.runOnceForCurrentSet();
+    CHECK(f.metrics.reads().size() == 1);
+    CHECK(f.desired("p010") == 4);
+    f.loop.runOnceForCurrentSet();
+    CHECK(f.metrics.reads().size() == 1);
+    core::PolicyList edited = manyPolicies(50);
+    edited[10] = gpuPolicy("p010", 3);
+    f.loop.setPolicies(shared(edited));
+    f.loop.runOnceForCurrentSet();
+    CHECK(f.metrics.reads().size() == 2);
+    CHECK(f.desired("p010") == 3);
+  }
+}
+
 }  // namespace
 }  // namespace kubeai::server
