@@ -7,6 +7,8 @@
 
 #include "cli/algorithm_setup.h"
 #include "cli/decision_output.h"
+#include "cli/evaluate_history.h"
+#include "cli/evaluate_history_output.h"
 #include "cli/exit_codes.h"
 #include "core/decide.h"
 #include "core/validation.h"
@@ -26,35 +28,6 @@ constexpr MetricKey kMetricKeys[] = {
     {"gpuUtilizationPercent", &core::Observation::gpuUtilizationPercent},
     {"requestQueueDepth", &core::Observation::requestQueueDepth},
 };
-
-std::string knownKeys(const core::MetricsSpec& policyMetrics) {
-  std::string keys;
-  for (const auto& key : kMetricKeys) {
-    keys += keys.empty() ? "" : ", ";
-    keys += key.name;
-  }
-  for (const core::CustomMetricSpec& custom : policyMetrics.custom) {
-    keys += ", ";
-    keys += custom.name;
-  }
-  return keys;
-}
-
-// The value a --metric KEY sets: a seed field, or custom[i] of the policy.
-std::optional<double>* metricField(core::Observation& observation, const std::string& key,
-                                   const core::MetricsSpec& policyMetrics) {
-  for (const auto& candidate : kMetricKeys) {
-    if (key == candidate.name) {
-      return &(observation.*(candidate.field));
-    }
-  }
-  for (std::size_t i = 0; i < policyMetrics.custom.size() && i < observation.custom.size(); ++i) {
-    if (key == policyMetrics.custom[i].name) {
-      return &observation.custom[i];
-    }
-  }
-  return nullptr;
-}
 
 // Picks the policy named by --name, or the only one in the file.
 core::Result<const policy::PolicyDocument*> selectPolicy(const policy::PolicyFile& file, const std::string& name,
@@ -94,6 +67,34 @@ core::Result<const policy::PolicyDocument*> selectPolicy(const policy::PolicyFil
 
 }  // namespace
 
+std::string knownMetricKeys(const core::MetricsSpec& policyMetrics) {
+  std::string keys;
+  for (const auto& key : kMetricKeys) {
+    keys += keys.empty() ? "" : ", ";
+    keys += key.name;
+  }
+  for (const core::CustomMetricSpec& custom : policyMetrics.custom) {
+    keys += ", ";
+    keys += custom.name;
+  }
+  return keys;
+}
+
+std::optional<double>* metricField(core::Observation& observation, const std::string& key,
+                                   const core::MetricsSpec& policyMetrics) {
+  for (const auto& candidate : kMetricKeys) {
+    if (key == candidate.name) {
+      return &(observation.*(candidate.field));
+    }
+  }
+  for (std::size_t i = 0; i < policyMetrics.custom.size() && i < observation.custom.size(); ++i) {
+    if (key == policyMetrics.custom[i].name) {
+      return &observation.custom[i];
+    }
+  }
+  return nullptr;
+}
+
 core::Result<core::Observation> parseMetricArguments(std::int32_t currentReplicas,
                                                      const std::vector<std::string>& metrics,
                                                      const core::MetricsSpec& policyMetrics) {
@@ -109,7 +110,7 @@ core::Result<core::Observation> parseMetricArguments(std::int32_t currentReplica
     std::optional<double>* field = metricField(observation, key, policyMetrics);
     if (field == nullptr) {
       return core::Error{"--metric " + argument + ": unknown metric \"" + key + "\" (one of " +
-                         knownKeys(policyMetrics) + ")"};
+                         knownMetricKeys(policyMetrics) + ")"};
     }
     // ERANGE is not an error here: an overflow reads as infinite (no data, as
     // for a query) and an underflow as (nearly) zero, which is what was meant.
@@ -130,79 +131,172 @@ core::Result<core::Observation> parseMetricArguments(std::int32_t currentReplica
 
 core::Result<core::Observation> evaluateObservation(const EvaluateOptions& options,
                                                     const core::MetricsSpec& policyMetrics) {
-  auto observation = parseMetricArguments(options.currentReplicas, options.metrics, policyMetrics);
+  auto observation = parseMetricArguments(options.currentReplicas.value_or(0), options.metrics, policyMetrics);
   if (observation.ok()) {
     observation.value().readyReplicas = options.readyReplicas;
   }
   return observation;
 }
 
-int runEvaluate(const EvaluateOptions& options, std::ostream& out, std::ostream& err) {
+namespace {
+
+// The flags, before any file is read.
+std::optional<std::string> checkFlags(const EvaluateOptions& options) {
   if (options.output != "text" && options.output != "json") {
-    err << "error: --output must be text or json\n";
-    return kExitUsage;
+    return "--output must be text or json";
   }
-  if (options.currentReplicas < 0) {
-    err << "error: --current-replicas must be >= 0\n";
-    return kExitUsage;
+  if (options.historyFile) {
+    // One source of observations: a flag beside the rows would be a row of
+    // its own at no time, or would silently override every row.
+    if (options.currentReplicas || options.readyReplicas || !options.metrics.empty()) {
+      return "--history gives the replicas and metrics of every row: --current-replicas, --ready-replicas and "
+             "--metric are not taken with it";
+    }
+    if (options.reactionTime.count() < 0) {
+      return "--reaction-time must be >= 0";
+    }
+    return std::nullopt;
+  }
+  if (!options.currentReplicas) {
+    return "--current-replicas is required (or --history FILE)";
+  }
+  if (*options.currentReplicas < 0) {
+    return "--current-replicas must be >= 0";
   }
   // More ready than current is allowed: a rollout's surge pods, a scale-down
   // not yet through, are ready replicas beyond spec.replicas.
   if (options.readyReplicas && *options.readyReplicas < 0) {
-    err << "error: --ready-replicas must be >= 0\n";
-    return kExitUsage;
+    return "--ready-replicas must be >= 0";
   }
-  const policy::PolicyFile file = policy::loadPolicyFile(options.policyFile);
-  if (file.error) {
-    err << "error: " << file.error->message << "\n";
-    return kExitUsage;
+  return std::nullopt;
+}
+
+// The policy evaluated, valid, and the algorithms, with the algorithm's own
+// check of the policy's parameters done (ABI 1.1) before first use, as serve
+// makes it. nullopt when evaluate cannot go on (said on `err`).
+struct Prepared {
+  policy::PolicyFile file;
+  std::size_t index = 0;  // of the policy evaluated, in file.policies (an index survives a move)
+  AlgorithmSetup setup;
+
+  [[nodiscard]] const policy::PolicyDocument& document() const { return file.policies[index]; }
+};
+
+std::optional<Prepared> prepare(const EvaluateOptions& options, std::ostream& err) {
+  Prepared prepared;
+  prepared.file = policy::loadPolicyFile(options.policyFile);
+  if (prepared.file.error) {
+    err << "error: " << prepared.file.error->message << "\n";
+    return std::nullopt;
   }
-  auto selected = selectPolicy(file, options.name, options.policyFile.string());
+  auto selected = selectPolicy(prepared.file, options.name, options.policyFile.string());
   if (!selected.ok()) {
     err << "error: " << selected.error().message << "\n";
-    return kExitUsage;
+    return std::nullopt;
   }
-  const policy::PolicyDocument& document = *selected.value();
+  prepared.index = static_cast<std::size_t>(selected.value() - prepared.file.policies.data());
+  const policy::PolicyDocument& document = prepared.document();
   if (!document.ok()) {
     err << "error: policy " << document.displayName() << " is invalid:\n";
     for (const auto& error : document.errors) {
       err << "  " << error.toString() << "\n";
     }
+    return std::nullopt;
+  }
+  auto setup = setUpAlgorithms(options.pluginDir);
+  if (!setup.ok()) {
+    err << "error: " << setup.error().message << "\n";
+    return std::nullopt;
+  }
+  prepared.setup = std::move(setup).value();
+  for (const auto& report : prepared.setup.plugins) {
+    if (!report.ok()) {
+      err << "error: " << report.error << "\n";
+    }
+  }
+  if (const auto algorithm = prepared.setup.registry->find(document.policy.spec.algorithm.name)) {
+    if (const core::Status accepted = core::checkAlgorithmParameters(document.policy, *algorithm); !accepted.ok()) {
+      err << "error: policy " << document.policy.key() << ": " << accepted.error().message << "\n";
+      return std::nullopt;
+    }
+  }
+  return prepared;
+}
+
+void warnUnknownAlgorithm(const core::Decision& decision, std::ostream& err) {
+  if (!decision.algorithmValid) {
+    err << "warning: algorithm \"" << decision.requestedAlgorithm << "\" is not registered; using "
+        << decision.algorithm << "\n";
+  }
+}
+
+// Enough to find the first problems; a file of thousands of bad rows would
+// otherwise bury them.
+constexpr std::size_t kMaxHistoryErrorsShown = 20;
+
+int runEvaluateHistory(const EvaluateOptions& options, const Prepared& prepared, std::ostream& out,
+                       std::ostream& err) {
+  const core::Policy& policy = prepared.document().policy;
+  const HistoryFile history = loadHistory(*options.historyFile, policy.spec.metrics);
+  if (!history.errors.empty()) {
+    for (std::size_t i = 0; i < history.errors.size() && i < kMaxHistoryErrorsShown; ++i) {
+      err << "error: " << history.errors[i] << "\n";
+    }
+    if (history.errors.size() > kMaxHistoryErrorsShown) {
+      err << "error: " << options.historyFile->string() << ": " << history.errors.size() - kMaxHistoryErrorsShown
+          << " more errors not shown\n";
+    }
     return kExitUsage;
   }
+  // Plugins see the rows' times and CallReason::kEvaluate, each row a cycle.
+  core::DecideSettings settings;
+  settings.reactionTime = options.reactionTime;
+  const std::vector<core::Decision> decisions =
+      replayHistory(policy, history.rows, *prepared.setup.registry, settings);
+  warnUnknownAlgorithm(decisions.front(), err);
+  if (options.output == "json") {
+    out << historyToJson(policy.key(), history.rows, decisions, policy.spec.metrics)
+               .dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
+        << "\n";
+  } else {
+    out << historyToText(policy.key(), history.rows, decisions, policy.spec.metrics);
+  }
+  bool failed = false;
+  for (std::size_t i = 0; i < decisions.size(); ++i) {
+    if (!decisions[i].algorithmError.empty()) {
+      err << "error: row " << i + 1 << ": " << decisions[i].algorithmError << "\n";
+      failed = true;
+    }
+  }
+  return failed || prepared.setup.anyPluginFailed() ? kExitFailure : kExitOk;
+}
+
+}  // namespace
+
+int runEvaluate(const EvaluateOptions& options, std::ostream& out, std::ostream& err) {
+  if (const auto problem = checkFlags(options)) {
+    err << "error: " << *problem << "\n";
+    return kExitUsage;
+  }
+  const std::optional<Prepared> prepared = prepare(options, err);
+  if (!prepared) {
+    return kExitUsage;
+  }
+  if (options.historyFile) {
+    return runEvaluateHistory(options, *prepared, out, err);
+  }
+  const policy::PolicyDocument& document = prepared->document();
   auto observation = evaluateObservation(options, document.policy.spec.metrics);
   if (!observation.ok()) {
     err << "error: " << observation.error().message << "\n";
     return kExitUsage;
   }
 
-  auto setup = setUpAlgorithms(options.pluginDir);
-  if (!setup.ok()) {
-    err << "error: " << setup.error().message << "\n";
-    return kExitUsage;
-  }
-  for (const auto& report : setup.value().plugins) {
-    if (!report.ok()) {
-      err << "error: " << report.error << "\n";
-    }
-  }
-
-  // The algorithm's own check of its parameters (ABI 1.1), before first use as serve makes it.
-  if (const auto algorithm = setup.value().registry->find(document.policy.spec.algorithm.name)) {
-    if (const core::Status accepted = core::checkAlgorithmParameters(document.policy, *algorithm); !accepted.ok()) {
-      err << "error: policy " << document.policy.key() << ": " << accepted.error().message << "\n";
-      return kExitUsage;
-    }
-  }
-
   // Plugins see the wall clock and CallReason::kEvaluate (DecideSettings' default).
   const core::Outcome outcome = core::decide(document.policy, observation.value(), core::History{},
-                                             std::chrono::system_clock::now(), *setup.value().registry);
+                                             std::chrono::system_clock::now(), *prepared->setup.registry);
   const core::Decision& decision = outcome.decision;
-  if (!decision.algorithmValid) {
-    err << "warning: algorithm \"" << decision.requestedAlgorithm << "\" is not registered; using "
-        << decision.algorithm << "\n";
-  }
+  warnUnknownAlgorithm(decision, err);
   if (options.output == "json") {
     nlohmann::json json = decisionToJson(decision, document.policy.spec.metrics);
     json["policy"] = document.policy.key();
@@ -214,7 +308,7 @@ int runEvaluate(const EvaluateOptions& options, std::ostream& out, std::ostream&
     err << "error: " << decision.algorithmError << "\n";
     return kExitFailure;
   }
-  return setup.value().anyPluginFailed() ? kExitFailure : kExitOk;
+  return prepared->setup.anyPluginFailed() ? kExitFailure : kExitOk;
 }
 
 }  // namespace kubeai::cli

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <iosfwd>
@@ -16,14 +17,33 @@ namespace kubeai::cli {
 struct EvaluateOptions {
   std::filesystem::path policyFile;
   std::string name;  // NAME or NAMESPACE/NAME; may be empty when the file holds one policy
-  std::int32_t currentReplicas = 0;
+  // --current-replicas: required unless --history gives the rows.
+  std::optional<std::int32_t> currentReplicas;
   // --ready-replicas: the target's ready replicas; not given = unknown, as for
   // a source that does not know them.
   std::optional<std::int32_t> readyReplicas;
   std::vector<std::string> metrics;  // KEY=VALUE
   std::optional<std::filesystem::path> pluginDir;
   std::string output = "text";  // text | json
+  // --history FILE: observations in time order, replayed through the core
+  // row by row as serve would see them (evaluate_history.h). The rows give
+  // the replicas and metrics: --current-replicas, --ready-replicas and
+  // --metric are refused with it.
+  std::optional<std::filesystem::path> historyFile;
+  // --reaction-time (with --history): how long a published change counts as
+  // current while the rows' current replicas have not reached it, as serve's.
+  std::chrono::milliseconds reactionTime{30'000};
 };
+
+// Where a metric KEY's value goes in an observation: a seed field
+// (latencyP99Ms, latencyP95Ms, gpuUtilizationPercent, requestQueueDepth) or
+// the slot of the policy's custom metric of that name; nullptr for any other
+// KEY. --metric and the --history rows both decode their keys with it.
+std::optional<double>* metricField(core::Observation& observation, const std::string& key,
+                                   const core::MetricsSpec& policyMetrics);
+
+// The KEYs metricField() knows for this policy, for an error message.
+std::string knownMetricKeys(const core::MetricsSpec& policyMetrics);
 
 // Parses --metric KEY=VALUE arguments. KEY is latencyP99Ms, latencyP95Ms,
 // gpuUtilizationPercent, requestQueueDepth or the name of one of the policy's
@@ -38,7 +58,8 @@ core::Result<core::Observation> evaluateObservation(const EvaluateOptions& optio
                                                     const core::MetricsSpec& policyMetrics);
 
 // One decision without history: stabilization and cooldown need history and
-// do not apply; rate policies apply relative to the current replicas.
+// do not apply; rate policies apply relative to the current replicas. With
+// historyFile, one decision per row with the history carried from row to row.
 int runEvaluate(const EvaluateOptions& options, std::ostream& out, std::ostream& err);
 
 }  // namespace kubeai::cli

@@ -25,16 +25,30 @@ int main(int argc, char** argv) {
 
   EvaluateOptions evaluate;
   std::string pluginDir;
-  auto* evaluateCommand = app.add_subcommand("evaluate", "Decide once for one policy, without history");
+  auto* evaluateCommand = app.add_subcommand(
+      "evaluate", "Decide once for one policy, without history; or once per row of --history, as serve would");
   evaluateCommand->add_option("--policy", evaluate.policyFile, "Policy file (YAML or JSON)")->required();
   evaluateCommand->add_option("--name", evaluate.name, "Policy NAME or NAMESPACE/NAME when the file holds several");
-  evaluateCommand->add_option("--current-replicas", evaluate.currentReplicas, "Current replicas")->required();
+  std::int32_t currentReplicas = 0;
+  auto* currentReplicasOption =
+      evaluateCommand->add_option("--current-replicas", currentReplicas, "Current replicas (required without --history)");
   std::int32_t readyReplicas = 0;
   auto* readyReplicasOption = evaluateCommand->add_option(
       "--ready-replicas", readyReplicas, "Ready replicas (status.readyReplicas; not given = unknown)");
   evaluateCommand->add_option("--metric", evaluate.metrics,
                               "KEY=VALUE, KEY one of latencyP99Ms, latencyP95Ms, gpuUtilizationPercent, "
-                              "requestQueueDepth (repeatable; a metric not given has no data)");
+                              "requestQueueDepth or a custom metric's name (repeatable; a metric not given has no data)");
+  std::string historyFile;
+  auto* historyOption = evaluateCommand->add_option(
+      "--history", historyFile,
+      "YAML or JSON list of observations in time order ({time, currentReplicas, readyReplicas, metric keys as "
+      "--metric's}): one decision per row, history carried from row to row as serve does; the last row's is "
+      "what serve would publish. Not with --current-replicas, --ready-replicas, --metric");
+  std::string evaluateReactionTime = "30s";
+  evaluateCommand->add_option("--reaction-time", evaluateReactionTime,
+                              "With --history: how long a published change counts as current, as serve's")
+      ->capture_default_str()
+      ->needs(historyOption);
   evaluateCommand->add_option("--plugin-dir", pluginDir, "Directory of algorithm plugins (*.so)");
   evaluateCommand->add_option("--output", evaluate.output, "text or json")->check(CLI::IsMember({"text", "json"}));
 
@@ -309,9 +323,21 @@ int main(int argc, char** argv) {
     if (!pluginDir.empty()) {
       evaluate.pluginDir = pluginDir;
     }
+    if (currentReplicasOption->count() > 0) {
+      evaluate.currentReplicas = currentReplicas;
+    }
     if (readyReplicasOption->count() > 0) {
       evaluate.readyReplicas = readyReplicas;
     }
+    if (historyOption->count() > 0) {
+      evaluate.historyFile = historyFile;
+    }
+    auto reaction = parseDuration(evaluateReactionTime);
+    if (!reaction.ok()) {
+      std::cerr << "error: --reaction-time: " << reaction.error().message << "\n";
+      return kExitUsage;
+    }
+    evaluate.reactionTime = reaction.value();
     return runEvaluate(evaluate, std::cout, std::cerr);
   }
   if (*simulateCommand) {

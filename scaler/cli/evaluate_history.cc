@@ -1,0 +1,267 @@
+#include "cli/evaluate_history.h"
+
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <utility>
+
+#include "cli/evaluate_command.h"
+#include "kube/client/kube_time.h"
+#include "policy/yaml_documents.h"
+
+namespace kubeai::cli {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::chrono::seconds kEpoch{1'704'067'200};  // 2024-01-01T00:00:00Z, as simulate's
+// Far beyond any recording, and far inside what a TimePoint holds past the epoch.
+constexpr double kMaxSeconds = 1e9;
+
+// Collects one row's problems as "row N: FIELD: message".
+class RowErrors {
+ public:
+  RowErrors(std::vector<std::string>& errors, std::size_t row) : errors_(errors), prefix_("row " + std::to_string(row)) {}
+  void add(const std::string& field, const std::string& message) {
+    std::string line = prefix_;
+    line += ": ";
+    line += field;
+    line += ": ";
+    line += message;
+    errors_.push_back(std::move(line));
+  }
+  [[nodiscard]] std::size_t count() const { return errors_.size(); }
+
+ private:
+  std::vector<std::string>& errors_;
+  std::string prefix_;
+};
+
+std::string formatNumber(double value) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof(buffer), "%g", value);
+  return buffer;
+}
+
+// An integer >= 0, as the metrics file takes currentReplicas and readyReplicas.
+std::optional<std::int32_t> replicas(const json& value) {
+  if (!value.is_number()) {
+    return std::nullopt;
+  }
+  const double number = value.get<double>();
+  if (std::trunc(number) != number || number < 0 || number > std::numeric_limits<std::int32_t>::max()) {
+    return std::nullopt;
+  }
+  return static_cast<std::int32_t>(number);
+}
+
+// The row's `time`, and which form it came in (seconds or a timestamp).
+struct RowTime {
+  core::TimePoint at;
+  std::optional<double> seconds;
+  std::string timestamp;
+};
+
+std::optional<RowTime> rowTime(const json& value, RowErrors& errors) {
+  if (value.is_number()) {
+    const double seconds = value.get<double>();
+    if (!std::isfinite(seconds) || seconds < 0 || seconds > kMaxSeconds) {
+      errors.add("time", "seconds from the start must be a number from 0 to 1e9");
+      return std::nullopt;
+    }
+    return RowTime{historyTime(seconds), seconds, {}};
+  }
+  if (value.is_string()) {
+    const std::string text = value.get<std::string>();
+    if (const auto at = kube::parseTime(text)) {
+      return RowTime{*at, std::nullopt, text};
+    }
+    std::string message = "\"";
+    message += text;
+    message += "\" is not an RFC 3339 time (e.g. 2024-01-01T00:00:15Z)";
+    errors.add("time", message);
+    return std::nullopt;
+  }
+  errors.add("time", value.is_null() ? "required (seconds from the start, or an RFC 3339 time)"
+                                     : "must be seconds from the start or an RFC 3339 time");
+  return std::nullopt;
+}
+
+void decodeMetric(const std::string& key, const json& value, core::Observation& observation,
+                  const core::MetricsSpec& policyMetrics, RowErrors& errors) {
+  std::optional<double>* field = metricField(observation, key, policyMetrics);
+  if (field == nullptr) {
+    std::string message = "unknown metric (one of currentReplicas, readyReplicas, time, ";
+    message += knownMetricKeys(policyMetrics);
+    message += ")";
+    errors.add(key, message);
+    return;
+  }
+  if (value.is_null()) {
+    return;  // written but empty: no data, as in the metrics file
+  }
+  if (!value.is_number()) {
+    errors.add(key, "must be a number");
+    return;
+  }
+  const double number = value.get<double>();
+  // NaN and infinities are passed on, as for the metrics file: no data.
+  if (number < 0) {
+    errors.add(key, "must be >= 0");
+    return;
+  }
+  *field = number;
+}
+
+// One row; nullopt when it has a problem (said in `errors`).
+std::optional<HistoryRow> decodeRow(const json& object, const core::MetricsSpec& policyMetrics, RowErrors& errors) {
+  if (!object.is_object()) {
+    errors.add("(row)", "must be a mapping of time, currentReplicas and metrics");
+    return std::nullopt;
+  }
+  bool ok = true;
+  HistoryRow row;
+  const auto time = object.find("time");
+  std::optional<RowTime> at = rowTime(time == object.end() ? json(nullptr) : *time, errors);
+  ok = ok && at.has_value();
+  const auto current = object.find("currentReplicas");
+  if (current == object.end() || current->is_null()) {
+    errors.add("currentReplicas", "required");
+    ok = false;
+  } else if (const auto value = replicas(*current)) {
+    row.observation.currentReplicas = *value;
+  } else {
+    errors.add("currentReplicas", "must be an integer >= 0");
+    ok = false;
+  }
+  if (const auto ready = object.find("readyReplicas"); ready != object.end() && !ready->is_null()) {
+    if (const auto value = replicas(*ready)) {
+      row.observation.readyReplicas = *value;
+    } else {
+      errors.add("readyReplicas", "must be an integer >= 0");
+      ok = false;
+    }
+  }
+  for (const auto& [key, value] : object.items()) {
+    if (key == "time" || key == "currentReplicas" || key == "readyReplicas") {
+      continue;
+    }
+    const std::size_t before = errors.count();
+    decodeMetric(key, value, row.observation, policyMetrics, errors);
+    ok = ok && errors.count() == before;
+  }
+  if (!ok) {
+    return std::nullopt;
+  }
+  row.at = at->at;
+  row.seconds = at->seconds;
+  row.timestamp = std::move(at->timestamp);
+  return row;
+}
+
+}  // namespace
+
+core::TimePoint historyTime(double secondsFromStart) {
+  return core::TimePoint(std::chrono::duration_cast<core::TimePoint::duration>(kEpoch) +
+                         std::chrono::duration_cast<core::TimePoint::duration>(
+                             std::chrono::duration<double>(secondsFromStart)));
+}
+
+HistoryFile parseHistory(std::string_view text, const core::MetricsSpec& policyMetrics) {
+  HistoryFile file;
+  auto documents = policy::parseYamlDocuments(text);
+  if (!documents.ok()) {
+    file.errors.push_back(documents.error().message);
+    return file;
+  }
+  if (documents.value().size() != 1) {
+    file.errors.push_back("expected one YAML document (a list of observations), got " +
+                          std::to_string(documents.value().size()));
+    return file;
+  }
+  const auto& root = documents.value().front();
+  if (!root.ok()) {
+    file.errors.push_back(root.error().message);
+    return file;
+  }
+  if (!root.value().is_array() || root.value().empty()) {
+    file.errors.push_back("must be a list of observations ({time, currentReplicas, metrics...}), at least one");
+    return file;
+  }
+  // The row before, for the order of times: the last one that had a good time.
+  struct Previous {
+    std::size_t number = 0;
+    core::TimePoint at;
+    std::string time;  // as given
+  };
+  std::optional<Previous> previous;
+  std::optional<bool> inSeconds;  // the form of the first good time
+  for (std::size_t i = 0; i < root.value().size(); ++i) {
+    const std::size_t number = i + 1;
+    RowErrors errors(file.errors, number);
+    std::optional<HistoryRow> row = decodeRow(root.value()[i], policyMetrics, errors);
+    if (!row) {
+      continue;
+    }
+    const bool seconds = row->seconds.has_value();
+    if (inSeconds && *inSeconds != seconds) {
+      errors.add("time", std::string("row 1 gives ") + (*inSeconds ? "seconds from the start" : "an RFC 3339 time") +
+                             ": use one form in the whole file");
+      continue;
+    }
+    inSeconds = seconds;
+    std::string given = seconds ? formatNumber(*row->seconds) : row->timestamp;
+    if (previous && row->at <= previous->at) {
+      const std::string before = "row " + std::to_string(previous->number);
+      errors.add("time", row->at < previous->at
+                             ? given + " goes backwards, before " + before + "'s " + previous->time +
+                                   ": rows must be in time order"
+                             : given + " is " + before + "'s time too: each row must be later than the one before");
+      continue;
+    }
+    previous = Previous{number, row->at, std::move(given)};
+    file.rows.push_back(std::move(*row));
+  }
+  if (!file.errors.empty()) {
+    file.rows.clear();
+  }
+  return file;
+}
+
+HistoryFile loadHistory(const std::filesystem::path& path, const core::MetricsSpec& policyMetrics) {
+  auto contents = policy::readManifestFile(path);
+  if (!contents.ok()) {
+    HistoryFile file;
+    file.errors.push_back(contents.error().message);  // names the file already
+    return file;
+  }
+  HistoryFile file = parseHistory(contents.value(), policyMetrics);
+  for (std::string& error : file.errors) {
+    error.insert(0, path.string() + ": ");
+  }
+  return file;
+}
+
+std::vector<core::Decision> replayHistory(const core::Policy& policy, const std::vector<HistoryRow>& rows,
+                                          const core::AlgorithmRegistry& algorithms,
+                                          const core::DecideSettings& settings) {
+  std::vector<core::Decision> decisions;
+  decisions.reserve(rows.size());
+  core::History history;
+  core::DecideSettings each = settings;
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const HistoryRow& row = rows[i];
+    if (i == 0) {
+      // First sight, as serve's loop seeds a policy it has not decided for yet.
+      history = core::firstSightHistory(row.observation.currentReplicas, row.at);
+    }
+    each.cycle = i + 1;
+    core::Outcome outcome = core::decide(policy, row.observation, std::move(history), row.at, algorithms, each);
+    history = std::move(outcome.history);
+    decisions.push_back(std::move(outcome.decision));
+  }
+  return decisions;
+}
+
+}  // namespace kubeai::cli
