@@ -8,10 +8,12 @@
 #include <type_traits>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "core/behavior.h"
 #include "core/builtin_algorithms.h"
 #include "core/metric_target.h"
+#include "core/predictive_algorithm.h"
 #include "core/replica_calculator.h"
 #include "core/startup_tracking.h"
 
@@ -128,6 +130,27 @@ std::span<const double> slotWeights(const PolicySpec& spec, std::array<double, k
   return std::span<const double>(storage.data(), kMetricSlotCount + count);
 }
 
+// Predictive's models, for the status to keep (PublishedSeed). A decision
+// without metrics never ran Predictive: its models stand as they were, and
+// carried on a restart in that gap still resumes them. A model whose slot no
+// longer holds its metric (a custom metric renamed, a target edited, while
+// that slot had no data) is left out: the status names models by the spec's
+// metric now, and a restart must not resume one under another's name.
+void carryForecastModels(const MetricsSpec& metrics, const std::vector<HoltState>& models,
+                         std::vector<HoltState>& carried) {
+  const std::size_t slots = std::min(slotCount(metrics), kMaxMetricSlots);
+  carried.reserve(models.size());
+  for (const HoltState& model : models) {
+    if (slotIndex(model.slot) >= slots) {
+      continue;
+    }
+    const MetricTarget target = metricTarget(metrics, model.slot);
+    if (modelFits(model, metricIdentity(target.name, target.targetType), target.target.value_or(0.0))) {
+      carried.push_back(model);
+    }
+  }
+}
+
 // What recommend() hands the algorithm beyond the policy and the metrics.
 struct Situation {
   std::int32_t current = 0;
@@ -234,8 +257,8 @@ Outcome decide(const Policy& policy, const Observation& observation, History his
   decision.forecast = recommendation.forecast;
   decision.panic = recommendation.panic;
   decision.measuredStartup = situation.measuredStartup;
-  if (decision.forecast) {
-    decision.forecastModels = history.memory.forecasts;
+  if (decision.forecast || decision.algorithm == PredictiveAlgorithm::kName) {
+    carryForecastModels(spec.metrics, history.memory.forecasts, decision.forecastModels);
   }
 
   const std::int32_t current = decision.currentReplicas;

@@ -60,8 +60,9 @@ struct Decision {
   // Predictive's forecast and Burst's panic state, when one of them decided.
   std::optional<ForecastExplanation> forecast;
   std::optional<PanicExplanation> panic;
-  // With a forecast: Predictive's model of every metric after this decision,
-  // which the status keeps so that a restart resumes it (PublishedSeed).
+  // Predictive's model of every metric after this decision, which the status
+  // keeps so that a restart resumes it (PublishedSeed): with a forecast, and
+  // as they stood when Predictive held without metrics (no forecast).
   std::vector<HoltState> forecastModels;
   // How long this workload's replicas took to become ready, when measured.
   std::optional<std::chrono::milliseconds> measuredStartup;

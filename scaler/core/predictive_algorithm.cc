@@ -1,6 +1,9 @@
 #include "core/predictive_algorithm.h"
 
 #include <algorithm>
+#include <cstddef>
+#include <functional>
+#include <string_view>
 
 #include "core/algorithm_parameters.h"
 #include "core/builtin_algorithms.h"
@@ -60,6 +63,15 @@ HoltState& stateOf(std::vector<HoltState>& states, MetricSlot slot) {
 
 }  // namespace
 
+std::size_t metricIdentity(std::string_view name, std::string_view targetType) noexcept {
+  const std::size_t hashed = std::hash<std::string_view>{}(name);
+  return hashed ^ (std::hash<std::string_view>{}(targetType) + 0x9e3779b97f4a7c15ULL + (hashed << 6) + (hashed >> 2));
+}
+
+bool modelFits(const HoltState& model, std::size_t identity, double target) noexcept {
+  return (model.target <= 0.0 || model.target == target) && (model.metric == 0 || model.metric == identity);
+}
+
 Result<AlgorithmOutput> PredictiveAlgorithm::compute(const AlgorithmInput& input) const {
   static const AlgorithmParameters kNone;
   Result<PredictiveParameters> parsed = parse(input.parameters != nullptr ? *input.parameters : kNone);
@@ -101,13 +113,17 @@ Result<AlgorithmOutput> PredictiveAlgorithm::compute(const AlgorithmInput& input
     if (input.memory == nullptr) {
       state = HoltState{.slot = metric.slot};
     }
-    // An edit of the metric's target moves its demand at once: that step is
-    // the policy's, not the load's, so the model starts again.
-    const double target = i < input.metrics.size() ? input.metrics[i].target : 0.0;
-    if (state.target > 0.0 && target != state.target) {
+    // An edit of the metric's target moves its demand at once, and another
+    // metric in the slot (a custom one renamed) is another series: either
+    // step is the policy's, not the load's, so the model starts again.
+    const MetricDetail* detail = i < input.metrics.size() ? &input.metrics[i] : nullptr;
+    const double target = detail != nullptr ? detail->target : 0.0;
+    const std::size_t identity = detail != nullptr ? metricIdentity(detail->name, detail->targetType) : 0;
+    if (!modelFits(state, identity, target)) {
       state = HoltState{.slot = metric.slot};
     }
     state.target = target;
+    state.metric = identity;
     // Without the ready replicas counted, our own scale-up moves ratio x
     // current while the metrics still describe the pods before it: that jump
     // is no trend of the load.

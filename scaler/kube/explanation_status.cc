@@ -79,20 +79,25 @@ StatusChange comparePanics(const PanicStatus& was, const PanicStatus& is) {
 double detail::roundedToMillis(double value) { return std::round(value * 1000.0) / 1000.0; }
 
 std::optional<ForecastStatus> forecastStatus(const core::MetricsSpec& metrics, const core::Decision& decision) {
-  if (!decision.forecast) {
+  if (!decision.forecast && decision.forecastModels.empty()) {
     return std::nullopt;
   }
-  const core::ForecastExplanation& forecast = *decision.forecast;
   ForecastStatus out;
-  out.metric = std::string(core::metricName(metrics, forecast.slot));
-  out.horizonSeconds = writableMillis(forecast.horizonSeconds);
-  out.horizonSource = std::string(core::horizonSourceName(forecast.horizonSource));
-  out.demandReplicas = writableCents(forecast.demandReplicas);
-  out.forecastReplicas = writableCents(forecast.forecastReplicas);
-  out.trendPerMinute = writableCents(forecast.trendPerMinute);
-  out.reactiveReplicas = forecast.reactiveReplicas;
-  out.forecastDesiredReplicas = forecast.forecastDesired;
-  out.decided = forecast.decided;
+  // Without a forecast (Predictive held without metrics) only the models are
+  // written, as they stood: no forecast was made, and a restart in that gap
+  // must still resume them.
+  if (decision.forecast) {
+    const core::ForecastExplanation& forecast = *decision.forecast;
+    out.metric = std::string(core::metricName(metrics, forecast.slot));
+    out.horizonSeconds = writableMillis(forecast.horizonSeconds);
+    out.horizonSource = std::string(core::horizonSourceName(forecast.horizonSource));
+    out.demandReplicas = writableCents(forecast.demandReplicas);
+    out.forecastReplicas = writableCents(forecast.forecastReplicas);
+    out.trendPerMinute = writableCents(forecast.trendPerMinute);
+    out.reactiveReplicas = forecast.reactiveReplicas;
+    out.forecastDesiredReplicas = forecast.forecastDesired;
+    out.decided = forecast.decided;
+  }
   const std::size_t slots = std::min(core::slotCount(metrics), core::kMaxMetricSlots);
   for (const core::HoltState& model : decision.forecastModels) {
     if (out.models.size() == core::kMaxMetricSlots) {
@@ -106,6 +111,9 @@ std::optional<ForecastStatus> forecastStatus(const core::MetricsSpec& metrics, c
     }
     out.models.push_back(ForecastModelStatus{std::string(core::metricName(metrics, model.slot)), model.level,
                                              model.trendPerSecond, formatTime(model.at), model.observations});
+  }
+  if (!decision.forecast && out.models.empty()) {
+    return std::nullopt;
   }
   return out;
 }

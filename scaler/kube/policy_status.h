@@ -223,6 +223,8 @@ std::vector<MetricStatus> metricStatuses(const core::MetricsSpec& metrics, const
 
 // status.forecast after a decision of Predictive's (core::Decision::forecast,
 // ::forecastModels), metrics named as in status.metrics; nullopt without one.
+// A hold without metrics has no forecast: then only its models, as they
+// stood (metric and horizonSource empty, written as null).
 // A model JSON cannot hold (a level or trend that is not finite) is left out.
 std::optional<ForecastStatus> forecastStatus(const core::MetricsSpec& metrics, const core::Decision& decision);
 

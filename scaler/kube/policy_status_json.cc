@@ -174,9 +174,13 @@ json forecastJson(const ForecastStatus& forecast) {
                           {"observedAt", model.observedAt},
                           {"observations", model.observations}});
   }
-  return json{{"metric", forecast.metric},
+  // Without a forecast (Predictive held without metrics, the models alone)
+  // the metric and the horizon's source are null: "" is no horizonSource the
+  // CRD's enum allows, and the API would refuse the whole patch.
+  const auto textOrNull = [](const std::string& text) { return text.empty() ? json(nullptr) : json(text); };
+  return json{{"metric", textOrNull(forecast.metric)},
               {"horizonSeconds", millisValue(forecast.horizonSeconds)},
-              {"horizonSource", forecast.horizonSource},
+              {"horizonSource", textOrNull(forecast.horizonSource)},
               {"demandReplicas", metricValue(forecast.demandReplicas)},
               {"forecastReplicas", metricValue(forecast.forecastReplicas)},
               {"trendPerMinute", metricValue(forecast.trendPerMinute)},

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <vector>
 
+#include "core/builtin_algorithms.h"
 #include "core/decide.h"
 #include "core/holt_forecast.h"
 #include "core/predictive_algorithm.h"
@@ -351,6 +352,111 @@ TEST_CASE("Predictive: an edit of a metric's target restarts its model, not a tr
   CHECK(c.decision.forecast->observations == 1);
   CHECK(c.decision.forecast->trendPerMinute == 0.0);
   CHECK(c.decision.recommendedReplicas == 10);
+}
+
+// Only the custom metric `waiting` (custom[0], slot 4): AverageValue 5 per
+// replica, so on 10 replicas its demand is waiting / 5 replicas' worth.
+Policy predictiveOnWaiting() {
+  Policy policy = predictive("120");
+  policy.spec.metrics.gpuUtilization.reset();
+  CustomMetricSpec waiting;
+  waiting.name = "waiting";
+  waiting.prometheusQuery = "sum(waiting)";
+  waiting.targetType = MetricTargetType::kAverageValue;
+  waiting.targetValue = 5.0;
+  policy.spec.metrics.custom = {waiting};
+  return policy;
+}
+
+Outcome stepWaiting(const Policy& policy, History history, int t, std::optional<double> waiting,
+                    const AlgorithmRegistry& registry) {
+  Observation observation;
+  observation.currentReplicas = 10;
+  observation.readyReplicas = 10;
+  observation.custom[0] = waiting;
+  return decide(policy, observation, std::move(history), at(t), registry);
+}
+
+TEST_CASE("Predictive: a custom metric renamed in its slot is another series: its model starts again") {
+  const auto registry = AlgorithmRegistry::withBuiltins();
+  Policy policy = predictiveOnWaiting();
+  // waiting 50, 55 at t = 0, 15: demand 10, 11; level 11, trend 1/15 a second.
+  Outcome a = stepWaiting(policy, firstSightHistory(10, at(0)), 0, 50.0, *registry);
+  Outcome b = stepWaiting(policy, std::move(a.history), 15, 55.0, *registry);
+  REQUIRE(b.decision.forecast);
+  CHECK(b.decision.forecast->observations == 2);
+  CHECK(b.decision.forecast->trendPerMinute == doctest::Approx(4.0));
+  CHECK(b.decision.forecast->forecastReplicas == doctest::Approx(11.0 + 120.0 / 15.0));  // 19
+  CHECK(b.decision.recommendedReplicas == 19);
+
+  SUBCASE("renamed, with data: the model starts from the new metric's first observation") {
+    policy.spec.metrics.custom[0].name = "queued";  // same slot, target and type
+    // queued 40 at t = 30: demand 8. The old model would have gone on:
+    // predicted 12, level 10, trend 0.04 a second, forecast 14.8 -> 15.
+    Outcome c = stepWaiting(policy, std::move(b.history), 30, 40.0, *registry);
+    REQUIRE(c.decision.forecast);
+    CHECK(c.decision.forecast->observations == 1);
+    CHECK(c.decision.forecast->demandReplicas == doctest::Approx(8.0));
+    CHECK(c.decision.forecast->trendPerMinute == 0.0);
+    CHECK(c.decision.forecast->forecastReplicas == doctest::Approx(8.0));
+    CHECK(c.decision.recommendedReplicas == 8);
+    REQUIRE(c.decision.forecastModels.size() == 1);
+    CHECK(c.decision.forecastModels[0].level == doctest::Approx(8.0));
+  }
+
+  SUBCASE("not renamed: the same series goes on") {
+    Outcome c = stepWaiting(policy, std::move(b.history), 30, 40.0, *registry);
+    REQUIRE(c.decision.forecast);
+    CHECK(c.decision.forecast->observations == 3);
+    CHECK(c.decision.forecast->forecastReplicas == doctest::Approx(10.0 + 0.04 * 120.0));  // 14.8
+    CHECK(c.decision.recommendedReplicas == 15);
+  }
+
+  SUBCASE("renamed while it has no data: the old model is not carried under the new name") {
+    Outcome kept = stepWaiting(policy, History(b.history), 30, std::nullopt, *registry);
+    CHECK(kept.decision.forecastModels.size() == 1);
+    policy.spec.metrics.custom[0].name = "queued";
+    Outcome c = stepWaiting(policy, std::move(b.history), 30, std::nullopt, *registry);
+    CHECK_FALSE(c.decision.forecast);
+    CHECK(c.decision.forecastModels.empty());
+  }
+}
+
+TEST_CASE("Predictive: a hold without metrics carries the models as they stood, and a gap still restarts them") {
+  const auto registry = AlgorithmRegistry::withBuiltins();
+  const Policy policy = predictiveOnWaiting();
+  Outcome a = stepWaiting(policy, firstSightHistory(10, at(0)), 0, 50.0, *registry);
+  Outcome b = stepWaiting(policy, std::move(a.history), 15, 55.0, *registry);
+  REQUIRE(b.decision.forecastModels.size() == 1);
+  Outcome gap = stepWaiting(policy, std::move(b.history), 30, std::nullopt, *registry);
+  CHECK(gap.decision.reason == kReasonNoMetrics);
+  CHECK_FALSE(gap.decision.forecast);
+  REQUIRE(gap.decision.forecastModels.size() == 1);
+  const HoltState& model = gap.decision.forecastModels[0];
+  CHECK(model.slot == customSlot(0));
+  CHECK(model.level == doctest::Approx(11.0));
+  CHECK(model.trendPerSecond == doctest::Approx(1.0 / 15.0));
+  CHECK(model.at == at(15));
+  CHECK(model.observations == 2);
+
+  // Metrics back 45 s after the last observation: the trend goes on (70 at
+  // t = 60 is demand 14, on the line: level 14, trend 1/15, forecast 14 + 8).
+  Outcome back = stepWaiting(policy, History(gap.history), 60, 70.0, *registry);
+  REQUIRE(back.decision.forecast);
+  CHECK(back.decision.forecast->observations == 3);
+  CHECK(back.decision.forecast->trendPerMinute == doctest::Approx(4.0));
+  CHECK(back.decision.forecast->forecastReplicas == doctest::Approx(22.0));
+  // Back after more than 2 minutes: the model starts again.
+  Outcome late = stepWaiting(policy, std::move(gap.history), 15 + 121, 70.0, *registry);
+  REQUIRE(late.decision.forecast);
+  CHECK(late.decision.forecast->observations == 1);
+  CHECK(late.decision.forecast->forecastReplicas == doctest::Approx(14.0));
+
+  // Another algorithm's hold without metrics carries none.
+  Policy plain = policy;
+  plain.spec.algorithm.name = "MaxRatio";
+  plain.spec.algorithm.parameters.clear();
+  CHECK(stepWaiting(plain, std::move(back.history), 75, std::nullopt, *registry).decision.forecastModels.empty());
 }
 
 TEST_CASE("Predictive: a forecast is at most twice the demand now") {

@@ -393,6 +393,58 @@ TEST_CASE("a restart resumes Predictive's forecast and Burst's panic from the st
     CHECK(forgotten.forecast->trendPerMinute == 0.0);
   }
 
+  SUBCASE("Predictive, restarted in a gap without metrics") {
+    // The ramp of `waiting` to t = 45, then no metrics at t = 60: Predictive
+    // holds, with no forecast; its models are written as they stood.
+    const core::Policy policy = explainedPolicy();
+    core::Observation none;
+    none.currentReplicas = 4;
+    none.readyReplicas = 4;
+    const std::vector<core::Observation> seen = {observe(40, 50), observe(50, 50), observe(60, 50), observe(70, 50),
+                                                 none};
+    Run before = run(policy, seen, std::chrono::seconds(15));
+    CHECK_FALSE(before.last.forecast);
+    REQUIRE(before.last.forecastModels.size() == 2);
+    const PolicyStatus status = statusFromDecision(policy, before.last, none, before.history.lastChangeAt, {}, {},
+                                                   kNine + std::chrono::seconds(60));
+    REQUIRE(status.forecast);
+    CHECK(status.forecast->models.size() == 2);
+    const nlohmann::json forecast = nlohmann::json::parse(statusMergePatch(status)).at("status").at("forecast");
+    // Nothing the CRD's enum refuses: no forecast was made, so no metric or horizon's source.
+    CHECK(forecast.at("horizonSource").is_null());
+    CHECK(forecast.at("metric").is_null());
+    CHECK(forecast.at("models").size() == 2);
+    // Read back, it is what was written: no rewrite every cycle of the gap.
+    const auto readBack = parseApiStatus(nlohmann::json::parse(statusMergePatch(status)).at("status").dump());
+    REQUIRE(readBack);
+    CHECK(compareStatus(*readBack, status) == StatusChange::kNone);
+
+    // Restarted at t = 75; metrics back at t = 90, 45 s after the last
+    // observation (within the 2 min gap): the model goes on as if kept.
+    const core::TimePoint back = kNine + std::chrono::seconds(90);
+    core::History resumed = restarted(policy, before, kNine + std::chrono::seconds(75));
+    REQUIRE(resumed.memory.forecasts.size() == 2);
+    const core::Decision kept =
+        core::decide(policy, observe(100, 50), core::History(before.history), back, *registry).decision;
+    const core::Decision afterRestart =
+        core::decide(policy, observe(100, 50), core::History(resumed), back, *registry).decision;
+    REQUIRE(kept.forecast);
+    REQUIRE(afterRestart.forecast);
+    CHECK(kept.forecast->observations == 5);
+    CHECK(afterRestart.forecast->observations == 5);
+    CHECK(afterRestart.forecast->trendPerMinute == doctest::Approx(kept.forecast->trendPerMinute));
+    CHECK(afterRestart.forecast->forecastReplicas == doctest::Approx(kept.forecast->forecastReplicas));
+    CHECK(afterRestart.forecast->trendPerMinute > 0.0);
+
+    // Back only after more than 2 minutes: the resumed model starts again.
+    const core::TimePoint late = kNine + std::chrono::seconds(45 + 121);
+    const core::Decision lateDecision =
+        core::decide(policy, observe(100, 50), std::move(resumed), late, *registry).decision;
+    REQUIRE(lateDecision.forecast);
+    CHECK(lateDecision.forecast->observations == 1);
+    CHECK(lateDecision.forecast->trendPerMinute == 0.0);
+  }
+
   SUBCASE("Burst") {
     // GPU 80 % (at target) on 4 replicas, then 400 % at t = 4: a panic since t = 4.
     const core::Policy policy = explainedPolicy("Burst");
