@@ -50,16 +50,17 @@ TEST_CASE("evaluate --history: a scale-down window holds the most recommended in
     int desired;  // the HPA's rule: max of the recommendations in the window, and the first sight's current
   };
   const Row rows[] = {
-      {0, 4, 100, 8, 8},     // up: 4 x 2; the up window is 0 s
-      {20, 8, 25, 4, 8},     // window {8, 4} and first sight's 4: 8 holds
-      {40, 8, 12.5, 2, 8},   // window {8, 4, 2}: 8
-      {60, 8, 12.5, 2, 4},   // window {4, 2, 2} (t = 0's 8 is out): 4
-      {80, 4, 25, 2, 2},     // window {2, 2, 2}: 2
-      {100, 2, 150, 6, 6},   // up: 2 x 3
-      {120, 6, 50, 6, 6},    // within tolerance: holds 6
-      {140, 6, 10, 2, 6},    // window {6, 6, 2}: 6
-      {160, 6, 10, 2, 6},    // window {6, 2, 2}: 6 (t = 120's)
-      {180, 6, 10, 2, 2},    // window {2, 2, 2}: 2
+      {0, 6, 25, 3, 6},      // window {3} and first sight's 6 (serve's initial recommendation): 6 holds
+      {20, 6, 100, 12, 12},  // up: 6 x 2; the up window is 0 s
+      {40, 12, 25, 6, 12},   // window {6, 3, 12, 6}: 12
+      {60, 12, 12.5, 3, 12}, // window {12, 6, 3} (t = 0's are out): 12
+      {80, 12, 12.5, 3, 6},  // window {6, 3, 3} (t = 20's 12 is out): 6
+      {100, 6, 25, 3, 3},    // window {3, 3, 3}: 3
+      {120, 3, 75, 5, 5},    // up: ceil(3 x 1.5)
+      {140, 5, 50, 5, 5},    // within tolerance: holds 5
+      {160, 5, 10, 1, 5},    // window {5, 5, 1}: 5
+      {180, 5, 10, 1, 5},    // window {5, 1, 1} (t = 140's): 5
+      {200, 5, 10, 1, 1},    // window {1, 1, 1}: 1
   };
   std::string history;
   for (const Row& row : rows) {
@@ -93,9 +94,9 @@ TEST_CASE("evaluate --history: a scale-down window holds the most recommended in
   CHECK(text.out.rfind("policy: llm/chat (MaxRatio)\nROW  TIME  CURRENT  READY  RATIO  RECOMMENDED  DESIRED  "
                        "LIMITED BY     REASON\n",
                        0) == 0);
-  CHECK(text.out.find("\n4    60s   8        -      0.250  2            4        stabilization  ") !=
+  CHECK(text.out.find("\n4    60s   12       -      0.250  3            12       stabilization  ") !=
         std::string::npos);
-  CHECK(text.out.find("\n10   180s  6        -      0.200  2            2        -              ") !=
+  CHECK(text.out.find("\n11   200s  5        -      0.200  1            1        -              ") !=
         std::string::npos);
 }
 

@@ -49,6 +49,7 @@ spec:
   metrics:
     latency: {enabled: false}
     gpuUtilization: {targetPercentage: 80}
+  scaleDown: {stabilizationWindowSeconds: 30}  # the first row's scale-down: first sight's window holds it
   algorithm:
     name: )" + algorithm + "\n" + (algorithm == "Predictive" ? "    parameters: {horizonSeconds: \"60\"}\n" : "");
 }
