@@ -1,6 +1,9 @@
 // KubeClient over libcurl: a pool of easy handles for requests (each keeps its
 // connections alive between uses), and one easy handle on its own multi handle
-// per stream, polled every 100 ms and woken at once by the stop_token.
+// per stream, polled every 100 ms and woken at once by the stop_token; the
+// client-side rate limit and the retries of what the server refused for a
+// while. How a transfer is set up is curl_transfer.h's, how a stream is cut
+// into lines line_stream.h's.
 #include "kube/client/kube_client.h"
 #include "http/curl_handles.h"
 
@@ -17,18 +20,17 @@
 #include <utility>
 
 #include "kube/client/credentials.h"
+#include "kube/client/curl_transfer.h"
 #include "kube/client/kube_endpoint.h"
+#include "kube/client/line_stream.h"
 #include "kube/client/retry_policy.h"
 #include "kube/client/token_bucket.h"
 
 namespace kubeai::kube {
 namespace {
 
-constexpr const char* kUserAgent = "kubeai-scaler";
 // A list of every policy in a large cluster fits; a runaway response does not exhaust memory.
 constexpr std::size_t kMaxBodyBytes = std::size_t{256} * 1024 * 1024;
-// One watch event (one object) per line.
-constexpr std::size_t kMaxLineBytes = std::size_t{64} * 1024 * 1024;
 constexpr std::size_t kMaxIdleHandles = 8;
 constexpr std::chrono::milliseconds kStreamPollInterval{100};
 constexpr std::chrono::milliseconds kMaxConnectTimeout{30000};
@@ -39,8 +41,12 @@ using http::HeaderList;
 using http::MultiHandle;
 using http::initCurlOnce;
 using Clock = std::chrono::steady_clock;
-using detail::Endpoint;
+using detail::curlError;
+using detail::methodAndUrl;
 using detail::parseServer;
+using detail::readRetryAfter;
+using detail::StreamState;
+using detail::TransferSetup;
 
 // Sleeps until `until` or until `stop` is requested; false when stopped.
 bool sleepUntil(Clock::time_point until, const std::stop_token& stop) {
@@ -59,118 +65,17 @@ std::chrono::milliseconds remaining(Clock::time_point deadline) {
   return std::max(left, std::chrono::milliseconds(1));
 }
 
-bool appendHeader(HeaderList& list, const std::string& line) {
-  curl_slist* grown = curl_slist_append(list.get(), line.c_str());
-  if (grown == nullptr) {
-    return false;
-  }
-  static_cast<void>(list.release());  // now owned by `grown`
-  list.reset(grown);
-  return true;
-}
-
-// One stream's state, shared with its callbacks (which libcurl calls from
-// inside curl_easy_perform: no exception may cross them).
-struct StreamState {
-  const std::function<bool(std::string_view)>* onLine = nullptr;
-  CURL* easy = nullptr;
-  std::string partial;       // bytes after the last newline
-  bool statusKnown = false;
-  bool deliver = false;      // a 2xx: lines go to onLine
-  bool endedByCaller = false;
-  bool lineTooLong = false;
-  std::exception_ptr exception;
-  std::chrono::steady_clock::time_point lastActivity;
-};
-
-// Hands each complete line of `state.partial` to onLine; false to stop.
-bool deliverLines(StreamState& state) {
-  std::size_t start = 0;
-  bool go = true;
-  while (go) {
-    const auto newline = state.partial.find('\n', start);
-    if (newline == std::string::npos) {
-      break;
-    }
-    std::string_view line(state.partial.data() + start, newline - start);
-    if (!line.empty() && line.back() == '\r') {
-      line.remove_suffix(1);
-    }
-    start = newline + 1;
-    if (!line.empty()) {
-      go = (*state.onLine)(line);
-    }
-  }
-  state.partial.erase(0, start);
-  return go;
-}
-
-std::size_t streamWrite(char* data, std::size_t size, std::size_t count, void* user) noexcept {
-  auto* state = static_cast<StreamState*>(user);
-  const std::size_t bytes = size * count;
-  state->lastActivity = std::chrono::steady_clock::now();
-  if (!state->statusKnown) {
-    long status = 0;
-    curl_easy_getinfo(state->easy, CURLINFO_RESPONSE_CODE, &status);
-    state->statusKnown = true;
-    state->deliver = status >= 200 && status < 300;
-  }
-  if (!state->deliver) {
-    return bytes;  // an error body (a Status) is read and dropped: see kube_client.h
-  }
-  try {
-    state->partial.append(data, bytes);
-    if (!deliverLines(*state)) {
-      state->endedByCaller = true;
-      return 0;
-    }
-    if (state->partial.size() > kMaxLineBytes) {
-      state->lineTooLong = true;
-      return 0;
-    }
-  } catch (...) {
-    state->exception = std::current_exception();
-    return 0;
-  }
-  return bytes;
-}
-
-std::size_t streamHeader(char* /*data*/, std::size_t size, std::size_t count, void* user) noexcept {
-  static_cast<StreamState*>(user)->lastActivity = std::chrono::steady_clock::now();
-  return size * count;
-}
-
-std::string methodAndUrl(std::string_view method, const std::string& display, const std::string& path) {
-  std::string text(method);
-  text += ' ';
-  text += display;
-  text += path;
-  return text;
-}
-
-core::Error curlError(const std::string& what, CURLcode code, const char* errorBuffer) {
-  std::string message = what;
-  message += ": ";
-  message += curl_easy_strerror(code);
-  if (errorBuffer != nullptr && errorBuffer[0] != '\0') {
-    message += ": ";
-    message += errorBuffer;
-  }
-  return core::Error{message};
-}
-
 class CurlKubeClient final : public KubeClient {
  public:
-  CurlKubeClient(KubeConfig config, Endpoint endpoint, const KubeClientOptions& options)
-      : config_(std::move(config)),
-        endpoint_(std::move(endpoint)),
+  CurlKubeClient(TransferSetup transfer, const KubeClientOptions& options)
+      : transfer_(std::move(transfer)),
         options_(options),
-        credentials_(config_),
+        credentials_(transfer_.config()),
         bucket_(options.qps, options.burst, Clock::now()) {}
 
   core::Result<KubeResponse> request(std::string_view method, const std::string& path, const std::string& body,
                                      std::string_view contentType, std::chrono::milliseconds timeout) override {
-    const std::string what = methodAndUrl(method, endpoint_.display, path);
+    const std::string what = methodAndUrl(method, transfer_.endpoint().display, path);
     if (method != "GET" && method != "POST" && method != "PUT" && method != "PATCH" && method != "DELETE") {
       std::string message = what;
       message += ": unsupported method";
@@ -295,13 +200,13 @@ class CurlKubeClient final : public KubeClient {
 
   core::Result<StreamEnd> streamOnce(const std::string& path, const std::function<bool(std::string_view line)>& onLine,
                                 const std::stop_token& stop, std::chrono::milliseconds idleTimeout) {
-    const std::string what = methodAndUrl("GET", endpoint_.display, path);
+    const std::string what = methodAndUrl("GET", transfer_.endpoint().display, path);
     auto credential = credentials_.current();
     if (!credential) {
       return credential.error().withContext(what);
     }
     HeaderList headers;
-    if (auto built = buildHeaders({}); built) {
+    if (auto built = transfer_.buildHeaders({}); built) {
       headers = std::move(built).value();
     } else {
       return built.error().withContext(what);
@@ -318,13 +223,13 @@ class CurlKubeClient final : public KubeClient {
     state.onLine = &onLine;
     state.easy = easy.get();
     state.lastActivity = std::chrono::steady_clock::now();
-    configure(easy.get(), path, credential.value(), headers.get(), errorBuffer.data());
+    transfer_.configure(easy.get(), path, credential.value(), headers.get(), errorBuffer.data());
     curl_easy_setopt(easy.get(), CURLOPT_HTTPGET, 1L);
     curl_easy_setopt(easy.get(), CURLOPT_CONNECTTIMEOUT_MS,
                      static_cast<long>(std::min(idleTimeout, kMaxConnectTimeout).count()));
-    curl_easy_setopt(easy.get(), CURLOPT_WRITEFUNCTION, &streamWrite);
+    curl_easy_setopt(easy.get(), CURLOPT_WRITEFUNCTION, &detail::streamWrite);
     curl_easy_setopt(easy.get(), CURLOPT_WRITEDATA, &state);
-    curl_easy_setopt(easy.get(), CURLOPT_HEADERFUNCTION, &streamHeader);
+    curl_easy_setopt(easy.get(), CURLOPT_HEADERFUNCTION, &detail::streamHeader);
     curl_easy_setopt(easy.get(), CURLOPT_HEADERDATA, &state);
     if (const CURLMcode code = curl_multi_add_handle(multi.get(), easy.get()); code != CURLM_OK) {
       std::string message = what;
@@ -393,86 +298,22 @@ class CurlKubeClient final : public KubeClient {
     }
     if (state.deliver && !state.partial.empty()) {
       state.partial += '\n';  // the last line, without its newline
-      deliverLines(state);
+      detail::deliverLines(state);
     }
     if (status == 401 && credentials_.refreshable()) {
       // The caller retries: make sure that retry has new credentials.
       static_cast<void>(credentials_.refresh(credential.value().generation));
     }
     StreamEnd end{status};
-    curl_header* retryAfter = nullptr;
-    if (curl_easy_header(easy.get(), "Retry-After", 0, CURLH_HEADER, -1, &retryAfter) == CURLHE_OK &&
-        retryAfter != nullptr) {
-      end.retryAfter = detail::parseRetryAfter(retryAfter->value);
-    }
+    end.retryAfter = readRetryAfter(easy.get());
     return end;
-  }
-
-  core::Result<HeaderList> buildHeaders(std::string_view contentType) const {
-    HeaderList list;
-    // "Expect:" stops curl from waiting for "100 Continue" before a large body.
-    bool ok = appendHeader(list, "Accept: application/json") && appendHeader(list, "Expect:");
-    if (!contentType.empty()) {
-      std::string line = "Content-Type: ";
-      line += contentType;
-      ok = ok && appendHeader(list, line);
-    }
-    if (!endpoint_.hostHeader.empty()) {
-      ok = ok && appendHeader(list, endpoint_.hostHeader);
-    }
-    if (!ok) {
-      return core::Error{"out of memory building the headers"};
-    }
-    return list;
-  }
-
-  // The options every transfer has: URL, TLS, credentials, headers.
-  void configure(CURL* easy, const std::string& path, const detail::Credential& credential, curl_slist* headers,
-                 char* errorBuffer) const {
-    std::string url = endpoint_.base;
-    url += path;
-    curl_easy_setopt(easy, CURLOPT_URL, url.c_str());  // curl copies strings it is given
-    curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, errorBuffer);
-    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(easy, CURLOPT_USERAGENT, kUserAgent);
-    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);  // threads: no SIGALRM for DNS timeouts
-    curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);  // the API server does not redirect; a token must not follow one
-    if (!endpoint_.connectTo.empty()) {
-      // curl does not copy the list: connectTo_ lives as long as the client.
-      curl_easy_setopt(easy, CURLOPT_CONNECT_TO, connectTo_.get());
-    }
-    if (!config_.caData.empty()) {
-      curl_blob ca{const_cast<char*>(config_.caData.data()), config_.caData.size(), CURL_BLOB_COPY};
-      curl_easy_setopt(easy, CURLOPT_CAINFO_BLOB, &ca);
-    }
-    if (config_.insecureSkipTlsVerify) {
-      curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 0L);
-      curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 0L);
-    }
-    // An exec plugin's certificate wins over the kubeconfig's, as in client-go.
-    const std::string& cert = credential.clientCertData.empty() ? config_.clientCertData : credential.clientCertData;
-    const std::string& key = credential.clientCertData.empty() ? config_.clientKeyData : credential.clientKeyData;
-    if (!cert.empty()) {
-      curl_blob certBlob{const_cast<char*>(cert.data()), cert.size(), CURL_BLOB_COPY};
-      curl_blob keyBlob{const_cast<char*>(key.data()), key.size(), CURL_BLOB_COPY};
-      curl_easy_setopt(easy, CURLOPT_SSLCERT_BLOB, &certBlob);
-      curl_easy_setopt(easy, CURLOPT_SSLCERTTYPE, "PEM");
-      curl_easy_setopt(easy, CURLOPT_SSLKEY_BLOB, &keyBlob);
-      curl_easy_setopt(easy, CURLOPT_SSLKEYTYPE, "PEM");
-    }
-    if (!credential.token.empty()) {
-      curl_easy_setopt(easy, CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BEARER));
-      curl_easy_setopt(easy, CURLOPT_XOAUTH2_BEARER, credential.token.c_str());
-    }
   }
 
   core::Result<KubeResponse> perform(std::string_view method, const std::string& path, const std::string& body,
                                      std::string_view contentType, std::chrono::milliseconds timeout,
                                      const detail::Credential& credential, const std::string& what) {
     HeaderList headers;
-    if (auto built = buildHeaders(contentType); built) {
+    if (auto built = transfer_.buildHeaders(contentType); built) {
       headers = std::move(built).value();
     } else {
       return built.error().withContext(what);
@@ -487,7 +328,7 @@ class CurlKubeClient final : public KubeClient {
     curl_easy_reset(handle);  // keeps its connections and DNS and TLS session caches
     std::array<char, CURL_ERROR_SIZE> errorBuffer{};
     http::BoundedBody response(kMaxBodyBytes);
-    configure(handle, path, credential, headers.get(), errorBuffer.data());
+    transfer_.configure(handle, path, credential, headers.get(), errorBuffer.data());
     curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, &http::appendToBoundedBody);
     curl_easy_setopt(handle, CURLOPT_WRITEDATA, &response);
     curl_easy_setopt(handle, CURLOPT_ACCEPT_ENCODING, "");  // gzip for large lists
@@ -518,11 +359,7 @@ class CurlKubeClient final : public KubeClient {
     KubeResponse result;
     curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &result.status);
     result.body = std::move(response.data);
-    curl_header* retryAfter = nullptr;
-    if (curl_easy_header(handle, "Retry-After", 0, CURLH_HEADER, -1, &retryAfter) == CURLHE_OK &&
-        retryAfter != nullptr) {
-      result.retryAfter = detail::parseRetryAfter(retryAfter->value);
-    }
+    result.retryAfter = readRetryAfter(handle);
     release(std::move(easy));
     return result;
   }
@@ -546,32 +383,17 @@ class CurlKubeClient final : public KubeClient {
     }
   }
 
- public:
-  // CURLOPT_CONNECT_TO takes a curl_slist that must live as long as the handles use it.
-  core::Status init() {
-    if (!endpoint_.connectTo.empty()) {
-      if (!appendHeader(connectTo_, endpoint_.connectTo)) {
-        return core::Error{"out of memory"};
-      }
-    }
-    return core::Ok{};
-  }
-
  private:
-  const KubeConfig config_;
-  const Endpoint endpoint_;
+  const TransferSetup transfer_;
   const KubeClientOptions options_;
   detail::CredentialSource credentials_;
   std::mutex bucketMutex_;
   TokenBucket bucket_;  // guarded by bucketMutex_
-  HeaderList connectTo_;
   std::mutex poolMutex_;
   std::vector<EasyHandle> pool_;  // idle handles, each with its live connections
 };
 
 }  // namespace
-
-
 
 core::Result<std::unique_ptr<KubeClient>> KubeClient::create(KubeConfig config, KubeClientOptions options) {
   if (!std::isfinite(options.qps) || options.qps < 0) {
@@ -593,11 +415,11 @@ core::Result<std::unique_ptr<KubeClient>> KubeClient::create(KubeConfig config, 
   if (config.clientCertData.empty() != config.clientKeyData.empty()) {
     return core::Error{"kubernetes client certificate and key: both or neither"};
   }
-  auto client = std::make_unique<CurlKubeClient>(std::move(config), std::move(endpoint).value(), options);
-  if (auto init = client->init(); !init) {
-    return init.error();
+  auto transfer = detail::TransferSetup::create(std::move(config), std::move(endpoint).value());
+  if (!transfer) {
+    return transfer.error();
   }
-  return std::unique_ptr<KubeClient>(std::move(client));
+  return std::unique_ptr<KubeClient>(std::make_unique<CurlKubeClient>(std::move(transfer).value(), options));
 }
 
 }  // namespace kubeai::kube
