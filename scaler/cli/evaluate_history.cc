@@ -175,6 +175,10 @@ HistoryFile parseHistory(std::string_view text, const core::MetricsSpec& policyM
     file.errors.push_back(documents.error().message);
     return file;
   }
+  if (documents.value().empty()) {
+    file.errors.push_back("empty: must be a list of observations ({time, currentReplicas, metrics...})");
+    return file;
+  }
   if (documents.value().size() != 1) {
     file.errors.push_back("expected one YAML document (a list of observations), got " +
                           std::to_string(documents.value().size()));

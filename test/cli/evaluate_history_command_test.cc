@@ -153,6 +153,7 @@ TEST_CASE("evaluate --history: bad rows are refused with the file, the row and t
        {"row 1: time: \"yesterday\" is not an RFC 3339 time (e.g. 2024-01-01T00:00:15Z)"}},
       {"not a list", "time: 0\ncurrentReplicas: 2\n",
        {"must be a list of observations ({time, currentReplicas, metrics...}), at least one"}},
+      {"empty", "", {"empty: must be a list of observations ({time, currentReplicas, metrics...})"}},
       {"a row not a mapping", "- 3\n", {"row 1: (row): must be a mapping of time, currentReplicas and metrics"}},
   };
   for (const Case& c : cases) {
