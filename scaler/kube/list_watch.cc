@@ -75,9 +75,8 @@ ListWatch::Health ListWatch::health() const {
   return Health{synced_.load(), resourceVersion_, lists_, watches_, lastError_};
 }
 
-void ListWatch::log(WatchLogLevel level, std::string_view message, WatchLogFields fields) const {
+void ListWatch::log(WatchLogLevel level, std::string_view message, const WatchLogFields& fields) const {
   if (timing_.log) {
-    fields.emplace_back("collection", path_);
     timing_.log(level, message, fields);
   }
 }
@@ -185,6 +184,10 @@ std::optional<ListWatch::ListFailure> ListWatch::list(const std::stop_token& sto
     std::string path = path_;
     path += "?limit=";
     path += std::to_string(timing_.pageSize);
+    if (!timing_.labelSelector.empty()) {
+      path += "&labelSelector=";
+      path += percentEncode(timing_.labelSelector);
+    }
     if (!continueToken.empty()) {
       path += "&continue=";
       path += percentEncode(continueToken);
@@ -203,7 +206,7 @@ std::optional<ListWatch::ListFailure> ListWatch::list(const std::stop_token& sto
       }
       return ListFailure{concat("GET ", path, ": ", status.describe()), retryAfter};
     }
-    auto page = sink_.listPage(response.value().body);
+    auto page = sink_.listPage(path, response.value().body);
     if (!page.ok()) {
       return ListFailure{concat("GET ", path, ": ", page.error().message), std::nullopt};
     }
@@ -223,8 +226,7 @@ std::optional<ListWatch::ListFailure> ListWatch::list(const std::stop_token& sto
   }
   synced_ = true;
   recovered();
-  log(WatchLogLevel::kInfo, concat(what_, ": listed"),
-      {{"pages", std::to_string(pages)}, {"resourceVersion", resourceVersion}});
+  sink_.listed(pages, resourceVersion);
   return std::nullopt;
 }
 
@@ -245,6 +247,10 @@ ListWatch::WatchEnd ListWatch::watch(const std::stop_token& stop,
   path += percentEncode(resourceVersion);
   path += "&timeoutSeconds=";
   path += std::to_string(timeoutSeconds);
+  if (!timing_.labelSelector.empty()) {
+    path += "&labelSelector=";
+    path += percentEncode(timing_.labelSelector);
+  }
 
   WatchEnd end = WatchEnd::kResume;
   std::size_t changes = 0;
@@ -314,8 +320,7 @@ bool ListWatch::onLine(std::string_view line, WatchEnd& end, std::optional<std::
   WatchLineOutcome outcome = sink_.watchLine(line);
   switch (outcome.kind) {
     case WatchLineOutcome::Kind::kRefused:
-      log(WatchLogLevel::kWarn, concat(what_, ": a line is refused, watching again"), {{"error", outcome.error}});
-      end = WatchEnd::kBackoff;
+      end = WatchEnd::kBackoff;  // the sink said why
       return false;
     case WatchLineOutcome::Kind::kStatus:
       // A bare Status's retryAfter is taken even with a 410; an ERROR

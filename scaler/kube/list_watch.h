@@ -10,16 +10,23 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "core/result.h"
 #include "kube/api_status.h"
 #include "kube/client/kube_client.h"
-#include "kube/policy_watcher.h"  // WatchLog
 
 namespace kubeai::kube {
 
-// How a list + watch paces itself: the policy watcher's rules (its options
-// say why each is so).
+// What a watcher says about itself; the CLI turns it into log lines, tests
+// collect it. Fields are never credentials.
+enum class WatchLogLevel { kDebug, kInfo, kWarn, kError };
+using WatchLogFields = std::vector<std::pair<std::string, std::string>>;
+using WatchLog = std::function<void(WatchLogLevel, std::string_view message, const WatchLogFields& fields)>;
+
+// How a list + watch paces itself, and what it selects: the policy
+// watcher's rules (PolicyWatcherOptions says why each is so).
 struct ListWatchTiming {
   std::chrono::milliseconds backoffInitial{500};
   std::chrono::milliseconds backoffMax{30'000};
@@ -27,9 +34,11 @@ struct ListWatchTiming {
   std::int32_t watchTimeoutMinSeconds = 300;
   std::int32_t watchTimeoutMaxSeconds = 600;
   std::int32_t pageSize = 500;
-  WatchLog log;  // may be empty
+  WatchLog log;  // may be empty; the ListWatch's lines are as it is given them
   // Waits `delay` or until `stop`; false when stopped. Tests record the back-off with it.
   std::function<bool(std::chrono::milliseconds delay, std::stop_token stop)> sleep;
+  // Sent as the list's and the watch's labelSelector (canonical text); empty: every object.
+  std::string labelSelector{};
 };
 
 // A list page's envelope, as the sink read it.
@@ -45,7 +54,7 @@ struct WatchLineOutcome {
     kBookmark,  // nothing changed; resume from `resourceVersion`
     kIgnored,   // an event the sink logged and skipped
     kStatus,    // the watch failed: `status` (410: list again)
-    kRefused,   // not an event at all: `error`; the watch is restarted
+    kRefused,   // not an event at all: `error`; the watch is resumed after a back-off
   };
   Kind kind = Kind::kIgnored;
   std::string resourceVersion;  // kApplied, kBookmark: resume from it when not empty
@@ -62,10 +71,15 @@ class ListWatchSink {
   // A list starts: the pages that follow make a new set.
   virtual void beginList() = 0;
   // One page's 200 body, its items added to the new set; an Error fails the
-  // list (which is started over, after a back-off).
-  virtual core::Result<ListPageEnd> listPage(std::string_view body) = 0;
+  // list (which is started over, after a back-off). `path`: the page's
+  // request, for messages.
+  virtual core::Result<ListPageEnd> listPage(const std::string& path, std::string_view body) = 0;
   // The last page is in: the new set replaces the one held.
   virtual void endList(const std::string& resourceVersion) = 0;
+  // After endList, once the list counts (synced(), health()): the sink's word
+  // on it, such as its log line. `pages`: how many the list took.
+  virtual void listed(std::size_t pages, const std::string& resourceVersion) = 0;
+  // One watch line; the sink logs what it ignores or refuses in it.
   virtual WatchLineOutcome watchLine(std::string_view line) = 0;
   // The collection's requests fail (`failing`, with the latest `lastError`:
   // called on each failure), or, after failures, work again (a list
@@ -80,8 +94,8 @@ class ListWatchSink {
 // seen, an expired one (HTTP 410, or an ERROR event with code 410) is
 // replaced by a fresh list. Failures (connection, 429 with its
 // retryAfterSeconds, 5xx, a watch ending at once) back off exponentially with
-// jitter; a watch that lasted resets the back-off. What PolicyWatcher does for
-// policies, for any collection: TargetWatcher runs one per namespace and kind.
+// jitter; a watch that lasted resets the back-off. PolicyWatcher runs one for
+// the policies, TargetWatcher one per namespace and kind.
 class ListWatch {
  public:
   struct Health {
@@ -93,7 +107,7 @@ class ListWatch {
   };
 
   // `collectionPath`: "/apis/apps/v1/namespaces/default/deployments";
-  // `what` names it in logs ("target watch").
+  // `what` names it in logs ("deployments watch": "deployments watch backing off").
   ListWatch(KubeClient& client, std::string collectionPath, std::string what, ListWatchTiming timing,
             ListWatchSink& sink);
   ~ListWatch();
@@ -125,7 +139,7 @@ class ListWatch {
   bool backOff(const std::stop_token& stop, std::optional<std::chrono::milliseconds> retryAfter);
   void fail(std::string message);
   void recovered();  // tells the sink, once, that failures ended
-  void log(WatchLogLevel level, std::string_view message, WatchLogFields fields = {}) const;
+  void log(WatchLogLevel level, std::string_view message, const WatchLogFields& fields = {}) const;
 
   KubeClient& client_;
   const std::string path_;

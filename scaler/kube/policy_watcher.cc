@@ -1,21 +1,15 @@
 #include "kube/policy_watcher.h"
 
 #include <algorithm>
-#include <exception>
 #include <optional>
-#include <random>
 #include <string>
 #include <tuple>
 
-#include "kube/api_status.h"
 #include "policy/policy_parser.h"
 
 namespace kubeai::kube {
 namespace {
 
-using detail::ApiStatus;
-using detail::parseApiStatus;
-using detail::percentEncode;
 using detail::WatchEvent;
 
 // Joins with +=: GCC 12 warns falsely (-Wrestrict) on "literal" + std::string.
@@ -30,11 +24,6 @@ std::string concat(const Parts&... parts) {
 // items without one: the resource's, which this path lists.
 static_assert(kPolicyGroupVersion == policy::kPolicyApiVersion);
 
-// A watch that ran this long, or brought a change, shows a healthy server:
-// what follows it (a resume, a relist) needs no back-off (client-go's
-// reflector uses the same second for its "very short watch").
-constexpr std::chrono::seconds kShortWatch{1};
-
 // True when `next` (a MODIFIED object) differs from `held` in its status and
 // resourceVersion only: the same generation (the API server bumps it on
 // every spec change; metadata such as labels is not used), decoded to the
@@ -45,13 +34,6 @@ bool sameButStatus(const detail::WatchedPolicy& held, const detail::WatchedPolic
          (!held.policy || held.policy->metadata.uid == next.policy->metadata.uid);
 }
 
-std::uint64_t splitMix(std::uint64_t& state) {
-  std::uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
-  z = (z ^ (z >> 30U)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27U)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31U);
-}
-
 bool sleepUnlessStopped(std::chrono::milliseconds delay, std::stop_token stop) {
   std::mutex mutex;
   std::condition_variable_any wake;
@@ -60,29 +42,53 @@ bool sleepUnlessStopped(std::chrono::milliseconds delay, std::stop_token stop) {
   return !stop.stop_requested();
 }
 
+std::string collectionOf(const std::string& ns) {
+  std::string path = "/apis/";
+  path += kPolicyGroupVersion;
+  if (!ns.empty()) {
+    path += "/namespaces/";
+    path += ns;
+  }
+  path += "/";
+  path += kPolicyPlural;
+  return path;
+}
+
+// The ListWatch's pacing and selection: the watcher's options.
+ListWatchTiming timingOf(const PolicyWatcherOptions& options) {
+  ListWatchTiming timing;
+  timing.backoffInitial = options.backoffInitial;
+  timing.backoffMax = options.backoffMax;
+  timing.requestTimeout = options.requestTimeout;
+  timing.watchTimeoutMinSeconds = options.watchTimeoutMinSeconds;
+  timing.watchTimeoutMaxSeconds = options.watchTimeoutMaxSeconds;
+  timing.pageSize = options.pageSize;
+  timing.log = options.log;
+  timing.sleep = options.sleep;
+  timing.labelSelector = options.labelSelector;
+  return timing;
+}
+
 }  // namespace
 
 PolicyWatcher::PolicyWatcher(KubeClient& client, PolicyWatcherOptions options, OnChange onChange)
-    : client_(client), options_(std::move(options)), onChange_(std::move(onChange)), randomState_(std::random_device{}()) {
-  randomState_ = (randomState_ << 32U) ^ static_cast<std::uint64_t>(std::random_device{}());
-}
+    : options_(std::move(options)),
+      onChange_(std::move(onChange)),
+      listWatch_(client, collectionOf(options_.ns), "policy watch", timingOf(options_), *this) {}
 
 PolicyWatcher::~PolicyWatcher() { stop(); }
 
 void PolicyWatcher::start() {
-  if (thread_.joinable()) {
+  if (publisher_.joinable()) {
     return;
   }
   publisher_ = std::jthread([this](const std::stop_token& stop) { publishLoop(stop); });
-  thread_ = std::jthread([this](const std::stop_token& stop) { run(stop); });
+  listWatch_.start();
 }
 
 void PolicyWatcher::stop() {
-  // The watcher first: it may still mark changes for the publisher.
-  if (thread_.joinable()) {
-    thread_.request_stop();
-    thread_.join();
-  }
+  // The watch first: it may still mark changes for the publisher.
+  listWatch_.stop();
   if (publisher_.joinable()) {
     publisher_.request_stop();
     publisher_.join();
@@ -90,167 +96,42 @@ void PolicyWatcher::stop() {
 }
 
 PolicyWatcher::Health PolicyWatcher::health() const {
-  const std::lock_guard lock(mutex_);
-  return Health{synced_.load(), resourceVersion_, lists_, watches_, lastError_};
+  ListWatch::Health health = listWatch_.health();
+  return Health{health.synced, std::move(health.resourceVersion), health.lists, health.watches,
+                std::move(health.lastError)};
 }
 
-std::string PolicyWatcher::collectionPath() const {
-  std::string path = "/apis/";
-  path += kPolicyGroupVersion;
-  if (!options_.ns.empty()) {
-    path += "/namespaces/";
-    path += options_.ns;
-  }
-  path += "/";
-  path += kPolicyPlural;
-  return path;
-}
+std::string PolicyWatcher::collectionPath() const { return listWatch_.collectionPath(); }
 
-void PolicyWatcher::log(WatchLogLevel level, std::string_view message, WatchLogFields fields) const {
+void PolicyWatcher::log(WatchLogLevel level, std::string_view message, const WatchLogFields& fields) const {
   if (options_.log) {
     options_.log(level, message, fields);
   }
 }
 
-void PolicyWatcher::fail(std::string message) {
-  log(WatchLogLevel::kWarn, "policy watch", {{"error", message}});
-  const std::lock_guard lock(mutex_);
-  lastError_ = std::move(message);
+void PolicyWatcher::beginList() { fresh_.clear(); }
+
+core::Result<ListPageEnd> PolicyWatcher::listPage(const std::string& path, std::string_view body) {
+  auto page = detail::decodeListPage(body);
+  if (!page.ok()) {
+    return page.error();
+  }
+  for (detail::DecodedPolicy& item : page.value().items) {
+    if (item.key.second.empty()) {
+      log(WatchLogLevel::kWarn, "policy without a name ignored", {{"path", path}, {"error", item.object.invalidMessage}});
+      continue;
+    }
+    fresh_.insert_or_assign(std::move(item.key), std::move(item.object));
+  }
+  return ListPageEnd{std::move(page.value().resourceVersion), std::move(page.value().continueToken)};
 }
 
-bool PolicyWatcher::backOff(const std::stop_token& stop, std::optional<std::chrono::milliseconds> retryAfter) {
-  // Exponential, with "equal jitter": half the step is fixed, half random, so
-  // that servers started together do not retry in step.
-  const auto initial = std::max<std::int64_t>(options_.backoffInitial.count(), 1);
-  const auto cap = std::max<std::int64_t>(options_.backoffMax.count(), initial);
-  std::int64_t step = initial;
-  for (std::uint32_t i = 0; i < failures_ && step < cap; ++i) {
-    step *= 2;
-  }
-  step = std::min(step, cap);
-  ++failures_;
-  const std::int64_t half = step / 2;
-  std::chrono::milliseconds delay(half + static_cast<std::int64_t>(splitMix(randomState_) %
-                                                                   static_cast<std::uint64_t>(step - half + 1)));
-  if (retryAfter) {
-    // The server said when, within reason: a 429 asking for days would
-    // freeze the policy set for as long.
-    const auto ceiling = std::max<std::chrono::milliseconds>(options_.backoffMax, std::chrono::seconds(1));
-    delay = std::max(delay, std::clamp<std::chrono::milliseconds>(*retryAfter, std::chrono::seconds(1), ceiling));
-  }
-  log(WatchLogLevel::kDebug, "policy watch backing off", {{"delay", std::to_string(delay.count()) + "ms"}});
-  return options_.sleep ? options_.sleep(delay, stop) : sleepUnlessStopped(delay, stop);
-}
-
-void PolicyWatcher::run(const std::stop_token& stop) {
-  bool needList = true;
-  // Set when a relist follows a watch that did not last: the list's success
-  // then says nothing of the watch to come, so it must not reset the back-off
-  // (a server expiring every watch at once would otherwise be listed in a
-  // hot loop).
-  bool relistAfterShortWatch = false;
-  while (!stop.stop_requested()) {
-    if (needList) {
-      std::optional<ListFailure> failure;
-      try {
-        failure = list(stop);
-      } catch (const std::exception& error) {
-        // The last line of defence: bad API data is handled where it is
-        // read, but nothing may end the watcher's thread (or the process).
-        failure = ListFailure{concat("list ", collectionPath(), ": ", error.what()), std::nullopt};
-      }
-      if (stop.stop_requested()) {
-        return;
-      }
-      if (failure) {
-        fail(failure->message);
-        if (!backOff(stop, failure->retryAfter)) {
-          return;
-        }
-        continue;
-      }
-      needList = false;
-      if (!relistAfterShortWatch) {
-        failures_ = 0;
-      }
-      relistAfterShortWatch = false;
-    }
-    std::optional<std::chrono::milliseconds> retryAfter;
-    switch (watch(stop, retryAfter)) {
-      case WatchEnd::kStopped:
-        return;
-      case WatchEnd::kResume:
-        break;
-      case WatchEnd::kRelist:
-        needList = true;
-        if (!lastWatchLasted_) {
-          relistAfterShortWatch = true;
-          if (!backOff(stop, retryAfter)) {
-            return;
-          }
-        }
-        break;
-      case WatchEnd::kBackoff:
-        if (!backOff(stop, retryAfter)) {
-          return;
-        }
-        break;
-    }
-  }
-}
-
-std::optional<PolicyWatcher::ListFailure> PolicyWatcher::list(const std::stop_token& stop) {
-  std::map<Key, Object> fresh;
-  std::string resourceVersion;
-  std::string continueToken;
-  do {
-    std::string path = collectionPath();
-    path += "?limit=";
-    path += std::to_string(options_.pageSize);
-    if (!options_.labelSelector.empty()) {
-      path += "&labelSelector=";
-      path += percentEncode(options_.labelSelector);
-    }
-    if (!continueToken.empty()) {
-      path += "&continue=";
-      path += percentEncode(continueToken);
-    }
-    auto response = client_.request("GET", path, {}, {}, options_.requestTimeout);
-    if (!response.ok()) {
-      return ListFailure{response.error().message, std::nullopt};
-    }
-    if (response.value().status != 200) {
-      const ApiStatus status = parseApiStatus(response.value().status, response.value().body);
-      // An expired continue token is 410 too: the next attempt starts over.
-      // The Status's retryAfterSeconds, else the Retry-After header (a 429 from a proxy, the emulator).
-      auto retryAfter = status.retryAfter;
-      if (!retryAfter && response.value().retryAfter) {
-        retryAfter = std::chrono::milliseconds(*response.value().retryAfter);
-      }
-      return ListFailure{concat("GET ", path, ": ", status.describe()), retryAfter};
-    }
-    auto page = detail::decodeListPage(response.value().body);
-    if (!page.ok()) {
-      return ListFailure{concat("GET ", path, ": ", page.error().message), std::nullopt};
-    }
-    for (detail::DecodedPolicy& item : page.value().items) {
-      if (item.key.second.empty()) {
-        log(WatchLogLevel::kWarn, "policy without a name ignored", {{"path", path}, {"error", item.object.invalidMessage}});
-        continue;
-      }
-      fresh.insert_or_assign(std::move(item.key), std::move(item.object));
-    }
-    resourceVersion = std::move(page.value().resourceVersion);
-    continueToken = std::move(page.value().continueToken);
-  } while (!continueToken.empty() && !stop.stop_requested());
-  if (stop.stop_requested()) {
-    return std::nullopt;
-  }
-  std::size_t count = fresh.size();
+void PolicyWatcher::endList(const std::string& /*resourceVersion*/) {
+  listedCount_ = fresh_.size();
   {
     const std::lock_guard lock(mutex_);
     // A relist replaces everything: what was deleted while the watch was down is gone.
-    objects_ = std::move(fresh);
+    objects_ = std::move(fresh_);
     relisted_ = true;
     changed_.clear();
     withStatus_.clear();
@@ -263,154 +144,60 @@ std::optional<PolicyWatcher::ListFailure> PolicyWatcher::list(const std::stop_to
         refused_.insert(key);
       }
     }
-    resourceVersion_ = resourceVersion;
-    ++lists_;
-    lastError_.clear();
   }
+  fresh_.clear();
   publishNow();
-  synced_ = true;
+}
+
+void PolicyWatcher::listed(std::size_t /*pages*/, const std::string& resourceVersion) {
   log(WatchLogLevel::kInfo, "policies listed",
-      {{"path", collectionPath()}, {"policies", std::to_string(count)}, {"resourceVersion", resourceVersion}});
-  return std::nullopt;
+      {{"path", collectionPath()}, {"policies", std::to_string(listedCount_)}, {"resourceVersion", resourceVersion}});
 }
 
-PolicyWatcher::WatchEnd PolicyWatcher::watch(const std::stop_token& stop,
-                                             std::optional<std::chrono::milliseconds>& retryAfter) {
-  const auto span = static_cast<std::uint64_t>(
-      std::max(options_.watchTimeoutMaxSeconds - options_.watchTimeoutMinSeconds, 0) + 1);
-  const std::int32_t timeoutSeconds =
-      options_.watchTimeoutMinSeconds + static_cast<std::int32_t>(splitMix(randomState_) % span);
-  std::string resourceVersion;
-  {
-    const std::lock_guard lock(mutex_);
-    resourceVersion = resourceVersion_;
-    ++watches_;
-  }
-  std::string path = collectionPath();
-  path += "?watch=1&allowWatchBookmarks=true&resourceVersion=";
-  path += percentEncode(resourceVersion);
-  path += "&timeoutSeconds=";
-  path += std::to_string(timeoutSeconds);
-  if (!options_.labelSelector.empty()) {
-    path += "&labelSelector=";
-    path += percentEncode(options_.labelSelector);
-  }
-
-  WatchEnd end = WatchEnd::kResume;
-  std::size_t changes = 0;  // ADDED, MODIFIED, DELETED
-  lastWatchLasted_ = false;
-  const auto started = std::chrono::steady_clock::now();
-  std::optional<core::Result<StreamEnd>> streamed;
-  try {
-    // The server ends the watch after timeoutSeconds; silence well beyond it
-    // means a dead connection.
-    streamed.emplace(client_.streamToEnd(
-        path, [&](std::string_view line) { return onEvent(line, end, retryAfter, changes); }, stop,
-        std::chrono::seconds(timeoutSeconds + 60)));
-  } catch (const std::exception& error) {
-    // The last line of defence: a line's bad data is handled in onEvent, but
-    // an exception from anywhere below must end this watch, not the process.
-    if (stop.stop_requested()) {
-      return WatchEnd::kStopped;
-    }
-    fail(concat("watch ", path, ": ", error.what()));
-    return WatchEnd::kBackoff;
-  }
-  const core::Result<StreamEnd>& result = *streamed;
-  if (stop.stop_requested()) {
-    return WatchEnd::kStopped;
-  }
-  lastWatchLasted_ = changes > 0 || std::chrono::steady_clock::now() - started >= kShortWatch;
-  if (lastWatchLasted_) {
-    failures_ = 0;  // the server was healthy for a while: start the back-off over
-  }
-  if (!result.ok()) {
-    fail(result.error().message);
-    return WatchEnd::kBackoff;
-  }
-  const long status = result.value().status;
-  if (status != 200 && !retryAfter && result.value().retryAfter) {
-    // A watch refused outright (a 429 before any event): the header is the
-    // only word on how long to wait.
-    retryAfter = std::chrono::milliseconds(*result.value().retryAfter);
-  }
-  if (status == 410) {
-    log(WatchLogLevel::kInfo, "policy watch expired, listing again", {{"resourceVersion", resourceVersion}});
-    return WatchEnd::kRelist;
-  }
-  if (status != 200) {
-    if (end != WatchEnd::kBackoff) {
-      fail(concat("GET ", path, ": HTTP ", std::to_string(status)));
-    }
-    return end == WatchEnd::kRelist ? WatchEnd::kRelist : WatchEnd::kBackoff;
-  }
-  if (end != WatchEnd::kResume) {
-    return end;
-  }
-  // A watch that ends at once without a change (a proxy closing it) must not
-  // become a busy loop.
-  if (!lastWatchLasted_) {
-    fail(concat("GET ", path, ": the watch ended at once"));
-    return WatchEnd::kBackoff;
-  }
-  log(WatchLogLevel::kDebug, "policy watch ended, resuming", {{"events", std::to_string(changes)}});
-  return WatchEnd::kResume;
-}
-
-bool PolicyWatcher::onEvent(std::string_view line, WatchEnd& end, std::optional<std::chrono::milliseconds>& retryAfter,
-                            std::size_t& changes) {
-  if (line.empty() || line == "\r") {
-    return true;
-  }
+WatchLineOutcome PolicyWatcher::watchLine(std::string_view line) {
   // The line is decoded apart (watch_decoding.h), every field read only
   // after its type is checked: a throw here would end the process.
   WatchEvent event = detail::decodeWatchLine(line);
+  WatchLineOutcome outcome;
   switch (event.kind) {
     case WatchEvent::Kind::kRefused:
       log(WatchLogLevel::kWarn, "policy watch: a line is refused, resuming", {{"error", event.error}});
-      end = WatchEnd::kBackoff;
-      return false;
+      outcome.kind = WatchLineOutcome::Kind::kRefused;
+      outcome.error = std::move(event.error);
+      return outcome;
     case WatchEvent::Kind::kStatus:
-      // A bare Status's retryAfter is taken even with a 410; an ERROR
-      // event's only when it is not one (a relist needs no waiting).
-      if (!event.errorEvent || event.status.code != 410) {
-        retryAfter = event.status.retryAfter;
-      }
-      if (event.status.code == 410) {
-        end = WatchEnd::kRelist;
-        log(WatchLogLevel::kInfo, "policy watch expired, listing again",
-            event.errorEvent ? WatchLogFields{{"message", event.status.message}} : WatchLogFields{});
-      } else {
-        end = WatchEnd::kBackoff;
-        fail(concat("watch ", collectionPath(), ": ", event.status.describe()));
-      }
-      return false;
+      outcome.kind = WatchLineOutcome::Kind::kStatus;
+      outcome.status = std::move(event.status);
+      outcome.errorEvent = event.errorEvent;
+      return outcome;
     case WatchEvent::Kind::kNoType:
       log(WatchLogLevel::kWarn, "policy watch: an event without a type ignored", {{"type", event.error}});
-      return true;
+      return outcome;
     case WatchEvent::Kind::kNoObject:
       log(WatchLogLevel::kWarn, "policy watch: an event without an object", {{"type", event.type}});
-      return true;
+      return outcome;
     case WatchEvent::Kind::kBookmark:
-      if (!event.resourceVersion.empty()) {
-        const std::lock_guard lock(mutex_);
-        resourceVersion_ = event.resourceVersion;
-      }
-      return true;
+      outcome.kind = WatchLineOutcome::Kind::kBookmark;
+      outcome.resourceVersion = std::move(event.resourceVersion);
+      return outcome;
     case WatchEvent::Kind::kUnknownType:
       log(WatchLogLevel::kWarn, "policy watch: unknown event type ignored", {{"type", event.type}});
-      return true;
+      return outcome;
     case WatchEvent::Kind::kChange:
       break;
   }
-  const std::string& type = event.type;
-  const std::string& resourceVersion = event.resourceVersion;
   auto& [key, decoded] = *event.policy;
   if (key.second.empty()) {
-    log(WatchLogLevel::kWarn, "policy without a name ignored", {{"type", type}, {"error", decoded.invalidMessage}});
-    return true;
+    log(WatchLogLevel::kWarn, "policy without a name ignored", {{"type", event.type}, {"error", decoded.invalidMessage}});
+    return outcome;
   }
-  ++changes;
+  apply(event.type, std::move(key), std::move(decoded));
+  outcome.kind = WatchLineOutcome::Kind::kApplied;
+  outcome.resourceVersion = std::move(event.resourceVersion);
+  return outcome;
+}
+
+void PolicyWatcher::apply(const std::string& type, Key key, Object decoded) {
   std::optional<std::string> statusOnly;  // set when the event changed the status alone
   {
     const std::lock_guard lock(mutex_);
@@ -451,10 +238,6 @@ bool PolicyWatcher::onEvent(std::string_view line, WatchEnd& end, std::optional<
       objects_.insert_or_assign(key, std::move(decoded));
       changed_.insert(key);
     }
-    if (!resourceVersion.empty()) {
-      resourceVersion_ = resourceVersion;
-    }
-    lastError_.clear();
   }
   log(WatchLogLevel::kDebug, "policy event", {{"type", type}, {"policy", concat(key.first, "/", key.second)}});
   if (statusOnly) {
@@ -463,10 +246,9 @@ bool PolicyWatcher::onEvent(std::string_view line, WatchEnd& end, std::optional<
     // handed on too: an empty status.
     const std::lock_guard publishing(publishMutex_);
     options_.onStatus(key.first, key.second, *statusOnly);
-    return true;
+    return;
   }
   markDirty();
-  return true;
 }
 
 void PolicyWatcher::markDirty() {

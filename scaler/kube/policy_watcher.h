@@ -1,6 +1,5 @@
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -19,6 +18,7 @@
 
 #include "core/policy.h"
 #include "kube/client/kube_client.h"
+#include "kube/list_watch.h"  // ListWatch; WatchLog, which the options take
 #include "kube/watch_decoding.h"
 #include "server/evaluation_loop.h"
 
@@ -27,13 +27,6 @@ namespace kubeai::kube {
 // The policy resource (DESIGN §2) as the API serves it.
 inline constexpr std::string_view kPolicyGroupVersion = "kubeai.io/v1alpha1";
 inline constexpr std::string_view kPolicyPlural = "aiinferenceautoscalerpolicies";
-
-// What the watcher says about itself; the CLI turns it into log lines, tests
-// collect it. Fields are never credentials.
-enum class WatchLogLevel { kDebug, kInfo, kWarn, kError };
-using WatchLogFields = std::vector<std::pair<std::string, std::string>>;
-using WatchLog = std::function<void(WatchLogLevel, std::string_view message, const WatchLogFields& fields)>;
-
 
 // Everything the API holds at one moment, as the evaluation loop takes it.
 struct PolicySnapshot {
@@ -97,12 +90,13 @@ struct PolicyWatcherOptions {
 // resourceVersion with bookmarks; a watch that ends is resumed from the last
 // resourceVersion seen, an expired one (an ERROR event with code 410, or HTTP
 // 410) is replaced by a fresh list. Connection failures, 429 (its
-// retryAfterSeconds honoured) and 5xx back off.
+// retryAfterSeconds honoured) and 5xx back off. Those mechanics are
+// ListWatch's; the watcher is its sink: it decodes the policies and holds them.
 //
 // onChange gets the whole set after the first list, after each relist, and
 // after watch events (bursts coalesced). It is called from the watcher's own
 // threads, one call at a time.
-class PolicyWatcher {
+class PolicyWatcher : private ListWatchSink {
  public:
   using OnChange = std::function<void(PolicySnapshot)>;
 
@@ -115,7 +109,7 @@ class PolicyWatcher {
   };
 
   PolicyWatcher(KubeClient& client, PolicyWatcherOptions options, OnChange onChange);
-  ~PolicyWatcher();
+  ~PolicyWatcher() override;
   PolicyWatcher(const PolicyWatcher&) = delete;
   PolicyWatcher& operator=(const PolicyWatcher&) = delete;
 
@@ -124,7 +118,7 @@ class PolicyWatcher {
   // Stops promptly (the watch stream is told through its stop_token); idempotent.
   void stop();
 
-  [[nodiscard]] bool synced() const noexcept { return synced_.load(); }
+  [[nodiscard]] bool synced() const noexcept { return listWatch_.synced(); }
   [[nodiscard]] Health health() const;
 
   // The collection path, with "?" or "&" to follow: tests and logs.
@@ -134,37 +128,25 @@ class PolicyWatcher {
   using Object = detail::WatchedPolicy;
   using Key = std::pair<std::string, std::string>;  // namespace, name: the snapshot's order
 
-  enum class WatchEnd { kResume, kRelist, kBackoff, kStopped };
+  // ListWatchSink, called from the ListWatch's thread.
+  void beginList() override;
+  core::Result<ListPageEnd> listPage(const std::string& path, std::string_view body) override;
+  void endList(const std::string& resourceVersion) override;
+  void listed(std::size_t pages, const std::string& resourceVersion) override;
+  WatchLineOutcome watchLine(std::string_view line) override;
+  // An ADDED, MODIFIED or DELETED event of a policy with a name.
+  void apply(const std::string& type, Key key, Object decoded);
 
-  void run(const std::stop_token& stop);
   void publishLoop(const std::stop_token& stop);
-  // Reads every page into a new map; the error carries the HTTP status and message.
-  struct ListFailure {
-    std::string message;
-    std::optional<std::chrono::milliseconds> retryAfter;
-  };
-  std::optional<ListFailure> list(const std::stop_token& stop);
-  WatchEnd watch(const std::stop_token& stop, std::optional<std::chrono::milliseconds>& retryAfter);
-  // One watch event line; false ends the stream.
-  // `changes` counts ADDED, MODIFIED and DELETED events applied.
-  bool onEvent(std::string_view line, WatchEnd& end, std::optional<std::chrono::milliseconds>& retryAfter,
-               std::size_t& changes);
   void publishNow();
   void markDirty();
-  bool backOff(const std::stop_token& stop, std::optional<std::chrono::milliseconds> retryAfter);
-  void fail(std::string message);
-  void log(WatchLogLevel level, std::string_view message, WatchLogFields fields = {}) const;
+  void log(WatchLogLevel level, std::string_view message, const WatchLogFields& fields = {}) const;
 
-  KubeClient& client_;
   const PolicyWatcherOptions options_;
   const OnChange onChange_;
 
-  std::atomic<bool> synced_{false};
-  std::uint32_t failures_ = 0;  // consecutive; watcher thread only
-  // The last watch ran long enough, or brought changes: the server is
-  // healthy, so what follows (a resume, a relist) need not wait. Watcher thread only.
-  bool lastWatchLasted_ = false;
-  std::uint64_t randomState_;   // jitter and timeoutSeconds; watcher thread only
+  std::map<Key, Object> fresh_;  // the list being read; the ListWatch's thread only
+  std::size_t listedCount_ = 0;  // policies the last list held, for its log line; likewise
 
   mutable std::mutex mutex_;  // guards the fields below
   std::condition_variable_any dirtyChanged_;
@@ -177,17 +159,14 @@ class PolicyWatcher {
   bool relisted_ = false;
   std::set<Key> withStatus_;  // objects holding an apiStatus not handed on yet
   std::set<Key> refused_;     // objects the parser refused
-  std::string resourceVersion_;
   bool dirty_ = false;
-  std::uint64_t lists_ = 0;
-  std::uint64_t watches_ = 0;
-  std::string lastError_;
 
   std::mutex publishMutex_;  // one onChange at a time; guards published_
   std::shared_ptr<const core::PolicyList> published_ = std::make_shared<const core::PolicyList>();
 
   std::jthread publisher_;
-  std::jthread thread_;
+  // Last: it calls the members above from its thread until stop() joins it.
+  ListWatch listWatch_;
 };
 
 }  // namespace kubeai::kube

@@ -1,6 +1,8 @@
 #include "kube/target_watcher.h"
 
+#include <cstddef>
 #include <functional>
+#include <string_view>
 #include <utility>
 
 #include "kube/target_decoding.h"
@@ -27,18 +29,36 @@ std::string collectionOf(const std::string& scope, TargetKind kind) {
   return path;
 }
 
+// The watch's name in its log lines ("deployments watch backing off").
+std::string watchName(TargetKind kind) { return concat(pluralName(kind), " watch"); }
+
+// `log` with the collection added to every line's fields: which of the
+// watches a line is from.
+WatchLog withCollection(const WatchLog& log, std::string collection) {
+  if (!log) {
+    return {};
+  }
+  return [log, collection = std::move(collection)](WatchLogLevel level, std::string_view message,
+                                                   const WatchLogFields& fields) {
+    WatchLogFields named = fields;
+    named.emplace_back("collection", collection);
+    log(level, message, named);
+  };
+}
+
 }  // namespace
 
 // One scope's and kind's objects: a list's pages into a fresh set that
 // replaces the cache's at its end, then the watch's events into the cache.
 class TargetWatcher::Sink final : public ListWatchSink {
  public:
+  // `log` names the collection (withCollection).
   Sink(TargetCache& cache, std::string scope, TargetKind kind, WatchLog log, std::function<void()> onListed)
       : cache_(cache), scope_(std::move(scope)), kind_(kind), log_(std::move(log)), onListed_(std::move(onListed)) {}
 
   void beginList() override { fresh_.clear(); }
 
-  core::Result<ListPageEnd> listPage(std::string_view body) override {
+  core::Result<ListPageEnd> listPage(const std::string& /*path*/, std::string_view body) override {
     auto page = detail::decodeTargetListPage(body, kindName(kind_));
     if (!page.ok()) {
       return page.error();
@@ -58,12 +78,19 @@ class TargetWatcher::Sink final : public ListWatchSink {
     onListed_();
   }
 
+  void listed(std::size_t pages, const std::string& resourceVersion) override {
+    say(WatchLogLevel::kInfo, concat(watchName(kind_), ": listed"),
+        {{"pages", std::to_string(pages)}, {"resourceVersion", resourceVersion}});
+  }
+
   WatchLineOutcome watchLine(std::string_view line) override {
     detail::TargetWatchEvent event = detail::decodeTargetWatchLine(line, kindName(kind_));
     WatchLineOutcome outcome;
     using Kind = detail::TargetWatchEvent::Kind;
     switch (event.kind) {
       case Kind::kRefused:
+        say(WatchLogLevel::kWarn, concat(watchName(kind_), ": a line is refused, watching again"),
+            {{"error", event.error}});
         outcome.kind = WatchLineOutcome::Kind::kRefused;
         outcome.error = std::move(event.error);
         return outcome;
@@ -122,9 +149,8 @@ class TargetWatcher::Sink final : public ListWatchSink {
     return scope_.empty() || target.ns == scope_;
   }
 
-  void say(WatchLogLevel level, std::string_view message, WatchLogFields fields) const {
+  void say(WatchLogLevel level, std::string_view message, const WatchLogFields& fields) const {
     if (log_) {
-      fields.emplace_back("collection", collectionOf(scope_, kind_));
       log_(level, message, fields);
     }
   }
@@ -141,10 +167,11 @@ TargetWatcher::TargetWatcher(KubeClient& client, TargetWatcherOptions options)
     : cache_(std::move(options.namespaces), std::move(options.clock)) {
   for (const std::string& scope : cache_.scopes()) {
     for (TargetKind kind : kTargetKinds) {
-      sinks_.push_back(std::make_unique<Sink>(cache_, scope, kind, options.timing.log, [this] { listed(); }));
-      watches_.push_back(std::make_unique<ListWatch>(client, collectionOf(scope, kind),
-                                                     concat(pluralName(kind), " watch"), options.timing,
-                                                     *sinks_.back()));
+      ListWatchTiming timing = options.timing;
+      timing.log = withCollection(options.timing.log, collectionOf(scope, kind));
+      sinks_.push_back(std::make_unique<Sink>(cache_, scope, kind, timing.log, [this] { listed(); }));
+      watches_.push_back(
+          std::make_unique<ListWatch>(client, collectionOf(scope, kind), watchName(kind), timing, *sinks_.back()));
     }
   }
 }

@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -65,20 +66,22 @@ std::string deeplyNested(const std::string& prefix, std::size_t depth, const std
 }
 
 // A watcher over a fake client, recording every snapshot, every back-off and
-// every log line ("message: error").
+// every log line ("message: error", and as given in `records`).
 struct Fixture {
   FakeKubeClient client;
   std::mutex mutex;
   std::vector<PolicySnapshot> snapshots;
   std::vector<milliseconds> delays;
   std::vector<std::string> logs;
+  std::vector<std::pair<std::string, WatchLogFields>> records;
   std::unique_ptr<PolicyWatcher> watcher;
 
   std::vector<std::string> statuses;  // "ns/name: status" handed to onStatus, with statusCallback
 
-  explicit Fixture(std::string ns = "", bool statusCallback = false) {
+  explicit Fixture(std::string ns = "", bool statusCallback = false, std::string labelSelector = "") {
     PolicyWatcherOptions options;
     options.ns = std::move(ns);
+    options.labelSelector = std::move(labelSelector);
     if (statusCallback) {
       options.onStatus = [this](const std::string& policyNs, const std::string& name, const std::string& status) {
         const std::lock_guard lock(mutex);
@@ -96,6 +99,7 @@ struct Fixture {
       }
       const std::lock_guard lock(mutex);
       logs.push_back(std::move(line));
+      records.emplace_back(std::string(message), fields);
     };
     options.sleep = [this](milliseconds delay, const std::stop_token& stop) {
       {
@@ -201,6 +205,47 @@ TEST_CASE("PolicyWatcher lists page by page then watches from the list's resourc
   CHECK(chat.metadata.generation == 1);
   CHECK(chat.metadata.resourceVersion == "9");
   CHECK(chat.metadata.uid == "u-chat");
+}
+
+TEST_CASE("PolicyWatcher sends its label selector on every list page and watch, and logs the list as serve shows it") {
+  Fixture f("", false, "kubeai.io/shard in (shard-a)");
+  f.client.onRequest = [](std::string_view, const std::string& path) -> core::Result<KubeResponse> {
+    if (path.find("continue=") == std::string::npos) {
+      return KubeResponse{200, listBody({policyObject("team-b", "embed", 4, "7")}, "", "next")};
+    }
+    return KubeResponse{200, listBody({policyObject("default", "chat", 5, "9")}, "12")};
+  };
+  f.watcher->start();
+  const auto listedRecord = [&]() -> std::optional<WatchLogFields> {
+    const std::lock_guard lock(f.mutex);
+    for (const auto& [message, fields] : f.records) {
+      if (message == "policies listed") {
+        return fields;
+      }
+    }
+    return std::nullopt;
+  };
+  f.waitFor([&] { return listedRecord().has_value() && !f.client.streams().empty(); }, "the list and the watch");
+  const std::string selector = "labelSelector=kubeai.io%2Fshard%20in%20%28shard-a%29";
+  const auto requests = f.client.requests();
+  REQUIRE(requests.size() == 2);
+  CHECK(requests[0] == testing::concat("GET /apis/kubeai.io/v1alpha1/aiinferenceautoscalerpolicies?limit=500&", selector));
+  CHECK(requests[1] ==
+        testing::concat("GET /apis/kubeai.io/v1alpha1/aiinferenceautoscalerpolicies?limit=500&", selector, "&continue=next"));
+  const std::string watch = f.client.streams()[0];
+  CHECK(watch.find(testing::concat("&timeoutSeconds=", queryValue(watch, "timeoutSeconds"), "&", selector)) !=
+        std::string::npos);
+  // What serve logs and kube_bench reads: the collection, the policies held, the version.
+  CHECK(*listedRecord() == WatchLogFields{{"path", "/apis/kubeai.io/v1alpha1/aiinferenceautoscalerpolicies"},
+                                          {"policies", "2"},
+                                          {"resourceVersion", "12"}});
+  f.watcher->stop();
+  const std::lock_guard lock(f.mutex);
+  for (const auto& [message, fields] : f.records) {
+    for (const auto& field : fields) {
+      CHECK_MESSAGE(field.first != "collection", message);  // the target watches' field, not the policies'
+    }
+  }
 }
 
 TEST_CASE("PolicyWatcher watches one namespace when asked") {

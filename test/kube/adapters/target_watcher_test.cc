@@ -139,6 +139,7 @@ struct Fixture {
   std::mutex mutex;
   std::vector<milliseconds> delays;
   std::vector<std::string> logs;
+  std::vector<std::pair<std::string, WatchLogFields>> records;  // each line as given
   std::unique_ptr<TargetWatcher> watcher;
   std::atomic<std::int64_t> nowMs{0};  // the cache's clock
 
@@ -155,6 +156,7 @@ struct Fixture {
       }
       const std::lock_guard lock(mutex);
       logs.push_back(std::move(line));
+      records.emplace_back(std::string(message), fields);
     };
     options.timing.sleep = [this](milliseconds delay, const std::stop_token& stop) {
       {
@@ -247,6 +249,42 @@ TEST_CASE("TargetWatcher: a paginated list, then ADDED, MODIFIED, DELETED and BO
   CHECK(f.watcher->health()[0].lists == 2);
   CHECK(f.watcher->health()[1].lists == 1);  // the StatefulSets' watch went on
   f.watcher->stop();
+}
+
+TEST_CASE("TargetWatcher: every log line names its collection once: the list, a refused line, the back-off") {
+  Fixture f({"default"});
+  f.client.onRequest = [](const std::string& path) -> core::Result<KubeResponse> {
+    return KubeResponse{200, listBody({}, path.find("/deployments") != std::string::npos ? "9" : "11")};
+  };
+  f.client.add("deployments", {{"not json"}, 200L, false});
+  f.watcher->start();
+  const auto find = [&](const std::string& wanted) -> std::optional<WatchLogFields> {
+    const std::lock_guard lock(f.mutex);
+    for (const auto& [message, fields] : f.records) {
+      if (message == wanted) {
+        return fields;
+      }
+    }
+    return std::nullopt;
+  };
+  f.waitFor([&] { return find("deployments watch backing off") && find("statefulsets watch: listed"); },
+            "the back-off after the refused line");
+  CHECK(*find("deployments watch: listed") ==
+        WatchLogFields{{"pages", "1"}, {"resourceVersion", "9"}, {"collection", kDeployments}});
+  CHECK(*find("statefulsets watch: listed") ==
+        WatchLogFields{{"pages", "1"}, {"resourceVersion", "11"}, {"collection", kStatefulSets}});
+  const auto refused = find("deployments watch: a line is refused, watching again");
+  REQUIRE(refused);
+  REQUIRE(refused->size() == 2);
+  CHECK((*refused)[0].first == "error");
+  CHECK((*refused)[1] == std::pair<std::string, std::string>{"collection", kDeployments});
+  CHECK(find("deployments watch backing off")->back() == std::pair<std::string, std::string>{"collection", kDeployments});
+  f.watcher->stop();
+  const std::lock_guard lock(f.mutex);
+  for (const auto& [message, fields] : f.records) {
+    CHECK_MESSAGE(std::count_if(fields.begin(), fields.end(), [](const auto& field) { return field.first == "collection"; }) == 1,
+                  message);
+  }
 }
 
 TEST_CASE("TargetWatcher: a 429 list backs off for its retryAfterSeconds, not synced till a list completes") {
