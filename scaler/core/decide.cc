@@ -135,13 +135,18 @@ std::span<const double> slotWeights(const PolicySpec& spec, std::array<double, k
 // carried on a restart in that gap still resumes them. A model whose slot no
 // longer holds its metric (a custom metric renamed, a target edited, while
 // that slot had no data) is left out: the status names models by the spec's
-// metric now, and a restart must not resume one under another's name.
-void carryForecastModels(const MetricsSpec& metrics, const std::vector<HoltState>& models,
+// metric now, and a restart must not resume one under another's name. A
+// present slot's model was just fitted to its metric by Predictive itself.
+void carryForecastModels(const MetricsSpec& metrics, const SlotRatios& present, const std::vector<HoltState>& models,
                          std::vector<HoltState>& carried) {
   const std::size_t slots = std::min(slotCount(metrics), kMaxMetricSlots);
   carried.reserve(models.size());
   for (const HoltState& model : models) {
     if (slotIndex(model.slot) >= slots) {
+      continue;
+    }
+    if (present.has(slotIndex(model.slot))) {
+      carried.push_back(model);
       continue;
     }
     const MetricTarget target = metricTarget(metrics, model.slot);
@@ -258,7 +263,7 @@ Outcome decide(const Policy& policy, const Observation& observation, History his
   decision.panic = recommendation.panic;
   decision.measuredStartup = situation.measuredStartup;
   if (decision.forecast || decision.algorithm == PredictiveAlgorithm::kName) {
-    carryForecastModels(spec.metrics, history.memory.forecasts, decision.forecastModels);
+    carryForecastModels(spec.metrics, decision.ratios, history.memory.forecasts, decision.forecastModels);
   }
 
   const std::int32_t current = decision.currentReplicas;
