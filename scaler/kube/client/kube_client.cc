@@ -87,11 +87,17 @@ class CurlKubeClient final : public KubeClient {
     const auto lastSend = deadline - std::min<std::chrono::milliseconds>(kMinTimeToSend, timeout / 2);
     std::optional<KubeResponse> refused;  // the last answer that asked for a wait, once slept on
     for (int retries = 0;; ++retries) {
-      if (!throttle(lastSend, {})) {
+      if (const Throttled held = throttle(lastSend, {}); held != Throttled::kGo) {
         if (refused) {
           return std::move(*refused);  // the server's answer, its retryAfter for the caller's back-off
         }
         std::string message = what;
+        if (held == Throttled::kHeldByRetryAfter) {
+          message += ": the API server's Retry-After (a 429 to this client) would hold it past its ";
+          message += std::to_string(timeout.count());
+          message += " ms timeout; not sent";
+          return core::Error{message};
+        }
         message += ": the client-side rate limit (--kube-qps ";
         std::array<char, 32> qps{};
         std::snprintf(qps.data(), qps.size(), "%g", options_.qps);
@@ -133,7 +139,7 @@ class CurlKubeClient final : public KubeClient {
                                       const std::function<bool(std::string_view line)>& onLine, std::stop_token stop,
                                       std::chrono::milliseconds idleTimeout) override {
     // A watch is one request to the rate limit, taken when it starts.
-    if (!throttle(Clock::time_point::max(), stop)) {
+    if (throttle(Clock::time_point::max(), stop) != Throttled::kGo) {
       return StreamEnd{};  // stopped while waiting: nothing received
     }
     auto ended = streamOnce(path, onLine, stop, idleTimeout);
@@ -145,31 +151,38 @@ class CurlKubeClient final : public KubeClient {
 
  private:
   // The server refused for `wait`: every caller's next request leaves after
-  // it, one every 1/qps (token_bucket.h), not in a burst when they all wake.
+  // it, one every 1/qps (token_bucket.h), not in a burst when they all wake;
+  // those already waiting for a token wake now and queue again behind it.
   void pauseFor(std::chrono::seconds wait) {
-    const std::lock_guard lock(bucketMutex_);
-    bucket_.pause(Clock::now() + wait);
+    {
+      const std::lock_guard lock(bucketMutex_);
+      bucket_.pause(Clock::now() + wait);
+    }
+    paused_.notify_all();
   }
 
-  // Waits for a token of the rate limit; false (nothing taken) when the wait
-  // would pass `deadline`, or (the token spent) when `stop` came first.
-  // A token promised before a 429 paused the bucket is not spent inside the
-  // pause: the caller wakes, sees it, and queues again behind it.
-  bool throttle(Clock::time_point deadline, const std::stop_token& stop) {
+  enum class Throttled { kGo, kPastDeadline, kHeldByRetryAfter, kStopped };
+
+  // Waits for a token of the rate limit: kGo to send; kPastDeadline or
+  // kHeldByRetryAfter (nothing taken) when the wait would pass `deadline`,
+  // by the rate or by a 429's pause; kStopped (the token spent) when `stop`
+  // came first. A 429 pausing the bucket while the caller waits wakes it to
+  // reserve again behind the pause, in the order the waiters wake.
+  Throttled throttle(Clock::time_point deadline, const std::stop_token& stop) {
+    std::unique_lock lock(bucketMutex_);
     for (;;) {
-      std::optional<Clock::time_point> go;
-      std::uint64_t pauses = 0;
-      {
-        const std::lock_guard lock(bucketMutex_);
-        go = bucket_.reserve(Clock::now(), deadline);
-        pauses = bucket_.pauses();
+      const auto now = Clock::now();
+      const auto go = bucket_.reserve(now, deadline);
+      if (!go) {
+        return bucket_.pausedAt(now) ? Throttled::kHeldByRetryAfter : Throttled::kPastDeadline;
       }
-      if (!go || !sleepUntil(*go, stop)) {
-        return false;
+      const std::uint64_t seen = bucket_.pauses();
+      const bool paused = paused_.wait_until(lock, stop, *go, [&] { return bucket_.pausedSince(seen); });
+      if (stop.stop_requested()) {
+        return Throttled::kStopped;
       }
-      const std::lock_guard lock(bucketMutex_);
-      if (!bucket_.pausedSince(pauses, Clock::now())) {
-        return true;
+      if (!paused) {
+        return Throttled::kGo;
       }
     }
   }
@@ -389,6 +402,7 @@ class CurlKubeClient final : public KubeClient {
   detail::CredentialSource credentials_;
   std::mutex bucketMutex_;
   TokenBucket bucket_;  // guarded by bucketMutex_
+  std::condition_variable_any paused_;  // a 429 paused bucket_: its waiters reserve again
   std::mutex poolMutex_;
   std::vector<EasyHandle> pool_;  // idle handles, each with its live connections
 };

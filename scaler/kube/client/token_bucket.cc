@@ -13,7 +13,8 @@ TokenBucket::TokenBucket(double qps, int burst, Clock::time_point now)
 
 std::optional<TokenBucket::Clock::time_point> TokenBucket::reserve(Clock::time_point now, Clock::time_point deadline) {
   if (unlimited()) {
-    return now;
+    const Clock::time_point go = std::max(now, pausedUntil_);
+    return go > deadline ? std::nullopt : std::optional<Clock::time_point>(go);
   }
   // A clock read before the last one (threads racing to the mutex) adds nothing.
   const auto elapsed = std::chrono::duration<double>(std::max(now, last_) - last_).count();
@@ -33,13 +34,13 @@ std::optional<TokenBucket::Clock::time_point> TokenBucket::reserve(Clock::time_p
 }
 
 void TokenBucket::pause(Clock::time_point until) {
+  pausedUntil_ = std::max(pausedUntil_, until);
+  ++pauses_;
   if (unlimited()) {
     return;
   }
-  tokens_ = std::min(tokens_, 0.0);
+  tokens_ = 0.0;  // the reservations before it are taken again (pausedSince), not owed
   last_ = std::max(last_, until);
-  pausedUntil_ = std::max(pausedUntil_, until);
-  ++pauses_;
 }
 
 }  // namespace kubeai::kube

@@ -35,22 +35,23 @@ class TokenBucket {
   // The server said "not before `until`" (a 429's Retry-After): the bucket is
   // emptied and fills again only from `until`, so the callers that slept on
   // Retry-After leave one every 1/qps after it instead of in a burst of the
-  // tokens that dripped in while they slept. Tokens already promised (a
-  // negative count) stay counted, so the rate holds; a caller whose promised
-  // time falls inside the pause asks pausedSince when it wakes and reserves
-  // again, behind the pause. An `until` before the last one changes nothing:
-  // a pause is never shortened.
+  // tokens that dripped in while they slept. Every reservation taken before
+  // it is cancelled (its debt forgotten): its caller, told by pausedSince,
+  // reserves again, behind the pause, so no token is lost and none leaves
+  // inside it. Unlimited, nothing is counted but the pause: reserve answers
+  // `until` at the earliest. An `until` before the last one shortens nothing.
   void pause(Clock::time_point until);
 
   // Pauses so far: read with a reservation, for pausedSince.
   [[nodiscard]] std::uint64_t pauses() const { return pauses_; }
 
-  // Whether a pause begun after the caller read pauses() == `seen` still
-  // holds at `now`: a request reserved before the server's 429 must not
-  // leave inside its Retry-After.
-  [[nodiscard]] bool pausedSince(std::uint64_t seen, Clock::time_point now) const {
-    return pauses_ != seen && now < pausedUntil_;
-  }
+  // Whether a pause came after the caller read pauses() == `seen`: its
+  // reservation is cancelled, it must reserve again.
+  [[nodiscard]] bool pausedSince(std::uint64_t seen) const { return pauses_ != seen; }
+
+  // Whether `now` is inside a pause (a request refused then was held by the
+  // server's Retry-After, not by the rate).
+  [[nodiscard]] bool pausedAt(Clock::time_point now) const { return now < pausedUntil_; }
 
   [[nodiscard]] bool unlimited() const { return qps_ <= 0; }
 
