@@ -102,6 +102,17 @@ int runServe(const ServeOptions& options) {
   RepeatFilter pluginsSaid;
   RepeatFilter problemsSaid;
   std::unique_ptr<plugin::PluginReloader> plugins;
+  // What the last plugin reload left loaded: a full cycle only when it changed
+  // (the watches' catch-up reload at start-up usually changes nothing).
+  std::vector<const core::ScalingAlgorithm*> pluginsLoaded;
+  const auto loadedBy = [](const std::vector<plugin::PluginLoadReport>& reports) {
+    std::vector<const core::ScalingAlgorithm*> loaded;
+    loaded.reserve(reports.size());
+    for (const plugin::PluginLoadReport& report : reports) {
+      loaded.push_back(report.algorithm.get());
+    }
+    return loaded;
+  };
   if (options.pluginDir) {
     auto loader = makePluginLoader(options, pluginTelemetry);
     if (!loader.ok()) {
@@ -113,6 +124,7 @@ int runServe(const ServeOptions& options) {
       return fail(kExitUsage, reports.error().message);
     }
     reportPlugins(reports.value(), telemetry, pluginsSaid);
+    pluginsLoaded = loadedBy(reports.value());
   }
 
   // Policies from a directory, or from the Kubernetes API (read once serving).
@@ -322,7 +334,10 @@ int runServe(const ServeOptions& options) {
     if (statusWriter) {
       statusWriter->setAvailableAlgorithms(registry->names());
     }
-    loop.trigger();
+    if (auto loaded = loadedBy(reports.value()); loaded != pluginsLoaded) {
+      pluginsLoaded = std::move(loaded);
+      loop.trigger();
+    }
   };
 
   watch::FileWatcher::Options watchOptions;

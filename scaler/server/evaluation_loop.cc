@@ -60,7 +60,12 @@ void EvaluationLoop::setPolicies(std::shared_ptr<const core::PolicyList> policie
   auto nextInvalid = std::make_shared<const std::vector<InvalidPolicy>>(std::move(invalid));
   {
     const std::lock_guard lock(mutex_);
-    if (!fullPending_) {
+    if (policies_->empty() && invalid_->empty()) {
+      // The first set (the API's first list): every policy is new, and a
+      // full cycle is what runOnceForCurrentSet can wait for.
+      fullPending_ = true;
+      pendingKeys_.clear();
+    } else if (!fullPending_) {
       const std::size_t limit = std::max(kMinPartialLimit, nextPolicies->size() / 4);
       diffSets(*policies_, *nextPolicies, pendingKeys_, limit);
       if (pendingKeys_.size() <= limit) {
@@ -145,7 +150,8 @@ void EvaluationLoop::loop(const std::stop_token& stop) {
     const std::lock_guard lock(mutex_);
     if (cycles_ > 0) {  // runOnce() before start(): that was the first cycle
       nextTick += options_.interval;
-      full = fullPending_;
+      full = fullPending_;  // asked for since: a triggered cycle
+      reason = core::CallReason::kTriggered;
     }
   }
   while (!stop.stop_requested()) {

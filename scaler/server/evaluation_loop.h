@@ -81,7 +81,8 @@ struct EvaluationOptions {
 // (pointer by pointer, then by value where the pointers differ, the
 // resourceVersion aside) and only the policies added, changed or removed,
 // valid or refused, are evaluated, published invalid or removed; an edit of
-// one policy of 10,000 reads the metrics of that one. reevaluate() asks the
+// one policy of 10,000 reads the metrics of that one; a set after an empty
+// one (the API's first list) is a full cycle. reevaluate() asks the
 // same for named policies. Edits arriving while an evaluation runs are
 // evaluated together after it. The timer still runs full cycles.
 //
