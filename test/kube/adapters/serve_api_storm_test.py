@@ -38,7 +38,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "emulator"))
 import grpc  # noqa: E402
 
 import serve_helpers as H  # noqa: E402
-from emulator_fixture import Emulator  # noqa: E402
+from emulator_fixture import Emulator, kubeconfig_for  # noqa: E402
 
 POLICIES = "/apis/kubeai.io/v1alpha1/namespaces/default/aiinferenceautoscalerpolicies"
 DEPLOYMENTS = "/apis/apps/v1/namespaces/default/deployments"
@@ -75,13 +75,7 @@ class ApiStormTest(H.ServeTestCase):
         cls.emulator = Emulator("--token", "t")
         cls.emulator.start()
         cls.addClassCleanup(cls.emulator.stop)
-        kubeconfig = os.path.join(cls.dir, "kubeconfig")
-        with open(kubeconfig, "w") as out:
-            out.write("apiVersion: v1\nkind: Config\n"
-                      "clusters:\n- name: e\n  cluster: {server: '%s'}\n"
-                      "users:\n- name: u\n  user: {token: t}\n"
-                      "contexts:\n- name: c\n  context: {cluster: e, user: u, namespace: default}\n"
-                      "current-context: c\n" % cls.emulator.url)
+        kubeconfig = kubeconfig_for(cls.dir, cls.emulator)
         names = NAMES + ["storm-late"]
         for name in names:
             cls.emulator.put_object(deployment(name, 2))

@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "emulator"))
 import grpc  # noqa: E402
 
 import serve_helpers as H  # noqa: E402
-from emulator_fixture import Emulator, make_certs  # noqa: E402
+from emulator_fixture import Emulator, kubeconfig_for, make_certs  # noqa: E402
 
 POLICIES = "/apis/kubeai.io/v1alpha1/namespaces/default/aiinferenceautoscalerpolicies"
 
@@ -55,17 +55,6 @@ def deployment(name, replicas, pods=None, ready=None):
 
 def condition_of(status, type_):
     return next((c for c in status.get("conditions", []) if c.get("type") == type_), None)
-
-
-def kubeconfig_for(directory, emulator):
-    path = os.path.join(directory, "kubeconfig")
-    with open(path, "w") as out:
-        out.write("apiVersion: v1\nkind: Config\n"
-                  "clusters:\n- name: e\n  cluster: {server: '%s'}\n"
-                  "users:\n- name: u\n  user: {token: t}\n"
-                  "contexts:\n- name: c\n  context: {cluster: e, user: u, namespace: default}\n"
-                  "current-context: c\n" % emulator.url)
-    return path
 
 
 class KubernetesServeTest(H.ServeTestCase):

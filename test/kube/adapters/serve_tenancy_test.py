@@ -25,7 +25,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "emulator"))
 import grpc  # noqa: E402
 
 import serve_helpers as H  # noqa: E402
-from emulator_fixture import Emulator  # noqa: E402
+from emulator_fixture import Emulator, kubeconfig_for  # noqa: E402
 
 
 def policies_path(namespace):
@@ -57,13 +57,7 @@ def start(owner, add_cleanup, extra_args):
     owner.emulator = Emulator("--token", "t")
     owner.emulator.start()
     add_cleanup(owner.emulator.stop)
-    kubeconfig = os.path.join(owner.dir, "kubeconfig")
-    with open(kubeconfig, "w") as out:
-        out.write("apiVersion: v1\nkind: Config\n"
-                  "clusters:\n- name: e\n  cluster: {server: '%s'}\n"
-                  "users:\n- name: u\n  user: {token: t}\n"
-                  "contexts:\n- name: c\n  context: {cluster: e, user: u, namespace: default}\n"
-                  "current-context: c\n" % owner.emulator.url)
+    kubeconfig = kubeconfig_for(owner.dir, owner.emulator)
     for name in ("llm", "own"):
         owner.emulator.put_object(deployment(name, "team-a", 2))
     owner.api("POST", policies_path("team-a"), policy("llm", "team-a", {"targetPercentage": 70}))

@@ -48,6 +48,18 @@ def make_certs(directory):
             (("ca", "ca.crt"), ("cert", "server.crt"), ("key", "server.key"))}
 
 
+def kubeconfig_for(directory, emulator, token="t"):
+    """A kubeconfig in `directory` for the emulator (bearer `token`, namespace default); its path."""
+    path = os.path.join(directory, "kubeconfig")
+    with open(path, "w") as out:
+        out.write("apiVersion: v1\nkind: Config\n"
+                  "clusters:\n- name: e\n  cluster: {server: '%s'}\n"
+                  "users:\n- name: u\n  user: {token: %s}\n"
+                  "contexts:\n- name: c\n  context: {cluster: e, user: u, namespace: default}\n"
+                  "current-context: c\n" % (emulator.url, token))
+    return path
+
+
 class Emulator:
     """One emulator process on a free port. Use as a context manager, or start()/stop()."""
 
