@@ -38,9 +38,10 @@ class RowErrors {
   std::string prefix_;
 };
 
+// Every digit a given time has (%g would print 1000001.5 as 1e+06).
 std::string formatNumber(double value) {
   char buffer[32];
-  std::snprintf(buffer, sizeof(buffer), "%g", value);
+  std::snprintf(buffer, sizeof(buffer), "%.15g", value);
   return buffer;
 }
 
@@ -74,12 +75,14 @@ std::optional<RowTime> rowTime(const json& value, RowErrors& errors) {
   }
   if (value.is_string()) {
     const std::string text = value.get<std::string>();
-    if (const auto at = kube::parseTime(text)) {
+    const auto at = kube::parseExpiryTime(text);  // max(): a valid time past the clock's range
+    if (at && *at != core::TimePoint::max()) {
       return RowTime{*at, std::nullopt, text};
     }
     std::string message = "\"";
     message += text;
-    message += "\" is not an RFC 3339 time (e.g. 2024-01-01T00:00:15Z)";
+    message += at ? "\" is after 2262-04-11, beyond what the clock holds"
+                  : "\" is not an RFC 3339 time (e.g. 2024-01-01T00:00:15Z)";
     errors.add("time", message);
     return std::nullopt;
   }
@@ -168,23 +171,41 @@ core::TimePoint historyTime(double secondsFromStart) {
                              std::chrono::duration<double>(secondsFromStart)));
 }
 
-HistoryFile parseHistory(std::string_view text, const core::MetricsSpec& policyMetrics) {
-  HistoryFile file;
+namespace {
+
+// The file's one list: JSON read as it is (any length), else YAML, which is
+// read as policies are (at most 100,000 values after aliases).
+core::Result<json> historyDocument(std::string_view text) {
+  const auto start = text.find_first_not_of(" \t\r\n");
+  if (start != std::string_view::npos && text[start] == '[') {
+    json parsed = json::parse(text, nullptr, /*allow_exceptions=*/false);
+    if (!parsed.is_discarded()) {
+      return parsed;
+    }
+  }
   auto documents = policy::parseYamlDocuments(text);
   if (!documents.ok()) {
-    file.errors.push_back(documents.error().message);
-    return file;
+    std::string message = documents.error().message;
+    if (message.find("too large") != std::string::npos) {
+      message += ": a YAML history holds at most 100,000 values (rows x fields); write a longer one as JSON";
+    }
+    return core::Error{message};
   }
   if (documents.value().empty()) {
-    file.errors.push_back("empty: must be a list of observations ({time, currentReplicas, metrics...})");
-    return file;
+    return core::Error{"empty: must be a list of observations ({time, currentReplicas, metrics...})"};
   }
   if (documents.value().size() != 1) {
-    file.errors.push_back("expected one YAML document (a list of observations), got " +
-                          std::to_string(documents.value().size()));
-    return file;
+    return core::Error{"expected one YAML document (a list of observations), got " +
+                       std::to_string(documents.value().size())};
   }
-  const auto& root = documents.value().front();
+  return documents.value().front();
+}
+
+}  // namespace
+
+HistoryFile parseHistory(std::string_view text, const core::MetricsSpec& policyMetrics) {
+  HistoryFile file;
+  const auto root = historyDocument(text);
   if (!root.ok()) {
     file.errors.push_back(root.error().message);
     return file;
@@ -201,6 +222,7 @@ HistoryFile parseHistory(std::string_view text, const core::MetricsSpec& policyM
   };
   std::optional<Previous> previous;
   std::optional<bool> inSeconds;  // the form of the first good time
+  std::size_t formRow = 0;         // the row that gave it
   for (std::size_t i = 0; i < root.value().size(); ++i) {
     const std::size_t number = i + 1;
     RowErrors errors(file.errors, number);
@@ -210,9 +232,15 @@ HistoryFile parseHistory(std::string_view text, const core::MetricsSpec& policyM
     }
     const bool seconds = row->seconds.has_value();
     if (inSeconds && *inSeconds != seconds) {
-      errors.add("time", std::string("row 1 gives ") + (*inSeconds ? "seconds from the start" : "an RFC 3339 time") +
-                             ": use one form in the whole file");
+      std::string message = "row ";
+      message += std::to_string(formRow);
+      message += *inSeconds ? " gives seconds from the start" : " gives an RFC 3339 time";
+      message += ": use one form in the whole file";
+      errors.add("time", message);
       continue;
+    }
+    if (!inSeconds) {
+      formRow = number;
     }
     inSeconds = seconds;
     std::string given = seconds ? formatNumber(*row->seconds) : row->timestamp;

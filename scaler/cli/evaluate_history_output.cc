@@ -14,7 +14,7 @@ namespace {
 
 std::string formatSeconds(double seconds) {
   char buffer[32];
-  std::snprintf(buffer, sizeof(buffer), "%gs", seconds);
+  std::snprintf(buffer, sizeof(buffer), "%.15gs", seconds);  // %g: 1000001.5 would be 1e+06
   return buffer;
 }
 

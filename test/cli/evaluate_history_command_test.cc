@@ -149,8 +149,17 @@ TEST_CASE("evaluate --history: bad rows are refused with the file, the row and t
         "row 2: readyReplicas: must be an integer >= 0", "row 2: latencyP99Ms: must be >= 0"}},
       {"two forms of time", "- {time: 0, currentReplicas: 2}\n- {time: '2026-11-28T09:00:00Z', currentReplicas: 2}\n",
        {"row 2: time: row 1 gives seconds from the start: use one form in the whole file"}},
+      {"two forms of time, the first good row named",
+       "- {time: 0, currentReplicas: -1}\n- {time: '2026-11-28T09:00:00Z', currentReplicas: 2}\n"
+       "- {time: 20, currentReplicas: 2}\n",
+       {"row 1: currentReplicas: must be an integer >= 0",
+        "row 3: time: row 2 gives an RFC 3339 time: use one form in the whole file"}},
+      {"large times keep their digits", "- {time: 1000002, currentReplicas: 2}\n- {time: 1000001.5, currentReplicas: 2}\n",
+       {"row 2: time: 1000001.5 goes backwards, before row 1's 1000002: rows must be in time order"}},
       {"not a time", "- {time: yesterday, currentReplicas: 2}\n",
        {"row 1: time: \"yesterday\" is not an RFC 3339 time (e.g. 2024-01-01T00:00:15Z)"}},
+      {"a time past the clock", "- {time: '2300-01-01T00:00:00Z', currentReplicas: 2}\n",
+       {"row 1: time: \"2300-01-01T00:00:00Z\" is after 2262-04-11, beyond what the clock holds"}},
       {"not a list", "time: 0\ncurrentReplicas: 2\n",
        {"must be a list of observations ({time, currentReplicas, metrics...}), at least one"}},
       {"empty", "", {"empty: must be a list of observations ({time, currentReplicas, metrics...})"}},
@@ -168,6 +177,23 @@ TEST_CASE("evaluate --history: bad rows are refused with the file, the row and t
     }
     CHECK(result.err == expected);
   }
+}
+
+TEST_CASE("evaluate --history: a JSON history is read whole, past the YAML reader's 100,000 values") {
+  TempDir dir;
+  // 26,000 rows of 4 fields: 104,000 values.
+  std::string history = "[";
+  for (int i = 0; i < 26000; ++i) {
+    history += i == 0 ? "" : ",";
+    history += "{\"time\": ";
+    history += std::to_string(i * 15);
+    history += ", \"currentReplicas\": 2, \"readyReplicas\": 2, \"gpuUtilizationPercent\": 90}";
+  }
+  history += "]";
+  const CommandResult result = evaluateHistory(dir, history, {"--output", "json"});
+  CAPTURE(result.err);
+  REQUIRE(result.exitCode == 0);
+  CHECK(nlohmann::json::parse(result.out).size() == 26000);
 }
 
 TEST_CASE("evaluate --history refuses the flags the rows give, and evaluate needs one or the other") {
