@@ -29,11 +29,11 @@ struct HoltState {
   // The metric's target at that observation (in memory only; 0: unknown, as
   // after a restart): an edit of it restarts the model.
   double target = 0.0;
-  // Which metric the slot held at that observation: a hash of its name and
-  // target type (in memory only; 0: unknown, as after a restart, whose seed
-  // already matched the model by name). A custom slot is a position: a metric
-  // renamed in it, or moved into it by an edit of the list, is another
-  // metric, and restarts the model.
+  // Which metric the slot held at that observation: metricIdentity() (in
+  // memory only; 0: unknown, as after a restart, whose seed already matched
+  // the model by name). A custom metric renamed in its slot is another
+  // metric, and restarts the model; one moved to another slot by an edit of
+  // the list takes its model along.
   std::size_t metric = 0;
 };
 

@@ -150,7 +150,8 @@ void carryForecastModels(const MetricsSpec& metrics, const SlotRatios& present, 
       continue;
     }
     const MetricTarget target = metricTarget(metrics, model.slot);
-    if (modelFits(model, metricIdentity(target.name, target.targetType), target.target.value_or(0.0))) {
+    if (modelFits(model, metricIdentity(model.slot, target.name, target.targetType),
+                  target.target.value_or(0.0))) {
       carried.push_back(model);
     }
   }

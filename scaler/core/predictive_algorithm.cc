@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstddef>
-#include <functional>
 #include <string_view>
 
 #include "core/algorithm_parameters.h"
@@ -51,22 +50,36 @@ Result<PredictiveParameters> parse(const AlgorithmParameters& parameters) {
   return out;
 }
 
-HoltState& stateOf(std::vector<HoltState>& states, MetricSlot slot) {
+// The model of the metric in `slot`. A custom metric that an edit of the list
+// moved to another slot takes its model along (found by its identity), and
+// the model it displaces takes the slot the metric left: where a metric
+// swapped with it finds it next.
+HoltState& stateOf(std::vector<HoltState>& states, MetricSlot slot, std::size_t identity) {
+  HoltState* inSlot = nullptr;
+  HoltState* ofMetric = nullptr;
   for (HoltState& state : states) {
     if (state.slot == slot) {
-      return state;
+      inSlot = &state;
     }
+    if (identity != 0 && state.metric == identity) {
+      ofMetric = &state;
+    }
+  }
+  if (ofMetric != nullptr && ofMetric != inSlot) {
+    if (inSlot != nullptr) {
+      inSlot->slot = ofMetric->slot;
+    }
+    ofMetric->slot = slot;
+    return *ofMetric;
+  }
+  if (inSlot != nullptr) {
+    return *inSlot;
   }
   states.push_back(HoltState{.slot = slot});
   return states.back();
 }
 
 }  // namespace
-
-std::size_t metricIdentity(std::string_view name, std::string_view targetType) noexcept {
-  const std::size_t hashed = std::hash<std::string_view>{}(name);
-  return hashed ^ (std::hash<std::string_view>{}(targetType) + 0x9e3779b97f4a7c15ULL + (hashed << 6) + (hashed >> 2));
-}
 
 bool modelFits(const HoltState& model, std::size_t identity, double target) noexcept {
   return (model.target <= 0.0 || model.target == target) && (model.metric == 0 || model.metric == identity);
@@ -109,16 +122,16 @@ Result<AlgorithmOutput> PredictiveAlgorithm::compute(const AlgorithmInput& input
   for (std::size_t i = 0; i < input.ratios.size(); ++i) {
     const MetricRatio& metric = input.ratios[i];
     const double demand = std::min(metric.ratio * current, demandCeiling);
-    HoltState& state = input.memory != nullptr ? stateOf(input.memory->forecasts, metric.slot) : scratch;
+    const MetricDetail* detail = i < input.metrics.size() ? &input.metrics[i] : nullptr;
+    const double target = detail != nullptr ? detail->target : 0.0;
+    const std::size_t identity = detail != nullptr ? metricIdentity(metric.slot, detail->name, detail->targetType) : 0;
+    HoltState& state = input.memory != nullptr ? stateOf(input.memory->forecasts, metric.slot, identity) : scratch;
     if (input.memory == nullptr) {
       state = HoltState{.slot = metric.slot};
     }
     // An edit of the metric's target moves its demand at once, and another
     // metric in the slot (a custom one renamed) is another series: either
     // step is the policy's, not the load's, so the model starts again.
-    const MetricDetail* detail = i < input.metrics.size() ? &input.metrics[i] : nullptr;
-    const double target = detail != nullptr ? detail->target : 0.0;
-    const std::size_t identity = detail != nullptr ? metricIdentity(detail->name, detail->targetType) : 0;
     if (!modelFits(state, identity, target)) {
       state = HoltState{.slot = metric.slot};
     }

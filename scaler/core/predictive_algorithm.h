@@ -2,10 +2,12 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <string_view>
 
 #include "core/algorithm.h"
 #include "core/algorithm_memory.h"
+#include "core/metric_slot.h"
 
 namespace kubeai::core {
 
@@ -13,9 +15,28 @@ inline constexpr const char* kReasonPredictive = "scaled ahead of the forecast d
 // The horizon before any start-up was measured and without horizonSeconds.
 inline constexpr std::chrono::seconds kDefaultHorizon{60};
 
-// Which metric a slot holds, for HoltState::metric: a hash of its name and
-// target type (never 0 in practice; 0 is "unknown").
-[[nodiscard]] std::size_t metricIdentity(std::string_view name, std::string_view targetType) noexcept;
+// Which metric a slot holds, for HoltState::metric (never 0; 0 is
+// "unknown"). A seed slot always holds the same metric, so its identity is
+// the slot's own and costs a decision nothing; a custom slot's is an FNV-1a
+// hash of the metric's name and target type, as the list may rename the
+// metric in it or move another into it.
+[[nodiscard]] constexpr std::size_t metricIdentity(MetricSlot slot, std::string_view name,
+                                                   std::string_view targetType) noexcept {
+  if (!isCustomSlot(slot)) {
+    return slotIndex(slot) + 1;
+  }
+  std::uint64_t hash = 14695981039346656037ULL;
+  const auto fold = [&hash](std::string_view text) {
+    for (const char c : text) {
+      hash = (hash ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
+    }
+  };
+  fold(name);
+  fold(std::string_view("\0", 1));  // "ab" + "c" is not "a" + "bc"
+  fold(targetType);
+  // The top bit keeps a custom metric's identity clear of the seed slots'.
+  return static_cast<std::size_t>(hash | (1ULL << 63));
+}
 
 // Whether a model kept for a slot is still of the metric the slot holds now:
 // the same metric (metricIdentity()) and the same target. What the model does

@@ -422,6 +422,59 @@ TEST_CASE("Predictive: a custom metric renamed in its slot is another series: it
   }
 }
 
+TEST_CASE("Predictive: a custom metric moved in the list by an edit keeps its model") {
+  const auto registry = AlgorithmRegistry::withBuiltins();
+  Policy policy = predictiveOnWaiting();
+  CustomMetricSpec running = policy.spec.metrics.custom[0];
+  running.name = "running";
+  policy.spec.metrics.custom.push_back(running);
+  const auto step = [&](History history, int t, double first, double second) {
+    Observation observation;
+    observation.currentReplicas = 10;
+    observation.readyReplicas = 10;
+    observation.custom[0] = first;
+    observation.custom[1] = second;
+    return decide(policy, observation, std::move(history), at(t), *registry);
+  };
+  const auto modelIn = [](const Decision& decision, MetricSlot slot) {
+    const HoltState* found = nullptr;
+    for (const HoltState& model : decision.forecastModels) {
+      found = model.slot == slot ? &model : found;
+    }
+    REQUIRE(found != nullptr);
+    return *found;
+  };
+  // waiting 50, 55 (demand 10, 11: level 11, trend 1/15 a second); running 20, 20 (demand 4, no trend).
+  Outcome a = step(firstSightHistory(10, at(0)), 0, 50.0, 20.0);
+  Outcome b = step(std::move(a.history), 15, 55.0, 20.0);
+  std::swap(policy.spec.metrics.custom[0], policy.spec.metrics.custom[1]);  // running first now
+  // At t = 30 waiting reads 40 (demand 8): its model goes on, predicted 12,
+  // level 0.5 x 8 + 0.5 x 12 = 10; restarted it would be 8 with one observation.
+  Outcome c = step(std::move(b.history), 30, 20.0, 40.0);
+  REQUIRE(c.decision.forecastModels.size() == 2);
+  const HoltState waiting = modelIn(c.decision, customSlot(1));
+  CHECK(waiting.observations == 3);
+  CHECK(waiting.level == doctest::Approx(10.0));
+  const HoltState runningModel = modelIn(c.decision, customSlot(0));
+  CHECK(runningModel.observations == 3);
+  CHECK(runningModel.level == doctest::Approx(4.0));
+  CHECK(runningModel.trendPerSecond == 0.0);
+  // The forecast is waiting's, as before the edit: 10 + 0.04 x 120 = 14.8 -> 15.
+  REQUIRE(c.decision.forecast);
+  CHECK(c.decision.forecast->slot == customSlot(1));
+  CHECK(c.decision.forecast->forecastReplicas == doctest::Approx(14.8));
+  CHECK(c.decision.recommendedReplicas == 15);
+}
+
+TEST_CASE("Predictive: a metric's identity is its slot for the seed four, its name and type for a custom one") {
+  static_assert(metricIdentity(MetricSlot::kGpuUtilization, "gpuUtilization", "Utilization") == 3);
+  static_assert(metricIdentity(customSlot(0), "ab", "c") != metricIdentity(customSlot(0), "a", "bc"));
+  static_assert(metricIdentity(customSlot(0), "waiting", "Value") != metricIdentity(customSlot(0), "waiting", "AverageValue"));
+  // The slot of a custom metric is not part of it: moved, it is the same metric.
+  static_assert(metricIdentity(customSlot(0), "waiting", "Value") == metricIdentity(customSlot(3), "waiting", "Value"));
+  CHECK(metricIdentity(customSlot(0), "", "") > kMaxMetricSlots);
+}
+
 TEST_CASE("Predictive: a hold without metrics carries the models as they stood, and a gap still restarts them") {
   const auto registry = AlgorithmRegistry::withBuiltins();
   const Policy policy = predictiveOnWaiting();
