@@ -9,9 +9,11 @@
 #include "cli/decision_output.h"
 #include "cli/evaluate_history.h"
 #include "cli/evaluate_history_output.h"
+#include "cli/evaluate_seed.h"
 #include "cli/exit_codes.h"
 #include "core/decide.h"
 #include "core/validation.h"
+#include "kube/client/kube_time.h"
 #include "policy/policy_parser.h"
 
 namespace kubeai::cli {
@@ -230,6 +232,47 @@ void warnUnknownAlgorithm(const core::Decision& decision, std::ostream& err) {
   }
 }
 
+// The seed from the policy file's status, its line said on `err`; none with
+// --ignore-status.
+EvaluateSeed statusSeed(const EvaluateOptions& options, const Prepared& prepared, std::ostream& err) {
+  if (options.ignoreStatus) {
+    return {};
+  }
+  EvaluateSeed seed = seedFromPolicyStatus(prepared.document(), options.policyFile.string());
+  if (!seed.message.empty()) {
+    err << seed.message << "\n";
+  }
+  return seed;
+}
+
+// Rows that begin before the status's time: serve reads such a status as
+// from the future (history.cc takes its times as now, drops its models),
+// which is a clock gone wrong there and a file mistake here (seconds from
+// the start are times of 2024-01-01).
+std::optional<std::string> rowsBeforeSeed(const EvaluateOptions& options, const EvaluateSeed& seed,
+                                          const HistoryRow& first) {
+  if (!seed.seed || !seed.latest || first.at >= *seed.latest) {
+    return std::nullopt;
+  }
+  std::string message = options.historyFile->string();
+  message += ": row 1: time ";
+  if (first.timestamp.empty()) {
+    message += kube::formatTime(first.at);
+    message += " (seconds from the start count from 2024-01-01T00:00:00Z)";
+  } else {
+    message += first.timestamp;
+  }
+  message += " is before the status in ";
+  message += options.policyFile.string();
+  message += " (";
+  message += seed.latestField;
+  message += " ";
+  message += kube::formatTime(*seed.latest);
+  message += "): the rows must come after the decision the status published; give them RFC 3339 times after it, "
+             "or --ignore-status to start from first sight";
+  return message;
+}
+
 // Enough to find the first problems; a file of thousands of bad rows would
 // otherwise bury them.
 constexpr std::size_t kMaxHistoryErrorsShown = 20;
@@ -248,11 +291,16 @@ int runEvaluateHistory(const EvaluateOptions& options, const Prepared& prepared,
     }
     return kExitUsage;
   }
+  const EvaluateSeed seed = statusSeed(options, prepared, err);
+  if (const auto problem = rowsBeforeSeed(options, seed, history.rows.front())) {
+    err << "error: " << *problem << "\n";
+    return kExitUsage;
+  }
   // Plugins see the rows' times and CallReason::kEvaluate, each row a cycle.
   core::DecideSettings settings;
   settings.reactionTime = options.reactionTime;
   const std::vector<core::Decision> decisions =
-      replayHistory(policy, history.rows, *prepared.setup.registry, settings);
+      replayHistory(policy, history.rows, *prepared.setup.registry, settings, seed.seed);
   warnUnknownAlgorithm(decisions.front(), err);
   if (options.output == "json") {
     out << historyToJson(policy.key(), history.rows, decisions, policy.spec.metrics)
@@ -293,8 +341,14 @@ int runEvaluate(const EvaluateOptions& options, std::ostream& out, std::ostream&
   }
 
   // Plugins see the wall clock and CallReason::kEvaluate (DecideSettings' default).
-  const core::Outcome outcome = core::decide(document.policy, observation.value(), core::History{},
-                                             std::chrono::system_clock::now(), *prepared->setup.registry);
+  const core::TimePoint now = std::chrono::system_clock::now();
+  // No history, unless the file's status seeds one: then the decision serve
+  // would make now, restarted (its first sight of the policy, seeded).
+  const EvaluateSeed seed = statusSeed(options, *prepared, err);
+  core::History history = seed.seed ? core::firstSightHistory(observation.value().currentReplicas, now, seed.seed)
+                                    : core::History{};
+  const core::Outcome outcome =
+      core::decide(document.policy, observation.value(), std::move(history), now, *prepared->setup.registry);
   const core::Decision& decision = outcome.decision;
   warnUnknownAlgorithm(decision, err);
   if (options.output == "json") {

@@ -33,6 +33,10 @@ struct EvaluateOptions {
   // --reaction-time (with --history): how long a published change counts as
   // current while the rows' current replicas have not reached it, as serve's.
   std::chrono::milliseconds reactionTime{30'000};
+  // --ignore-status: a status in the policy file (`kubectl get -o yaml`)
+  // seeds the first decision as serve's after a restart (evaluate_seed.h);
+  // with this, evaluate starts from first sight (--history) or no history.
+  bool ignoreStatus = false;
 };
 
 // Where a metric KEY's value goes in an observation: a seed field
@@ -60,6 +64,10 @@ core::Result<core::Observation> evaluateObservation(const EvaluateOptions& optio
 // One decision without history: stabilization and cooldown need history and
 // do not apply; rate policies apply relative to the current replicas. With
 // historyFile, one decision per row with the history carried from row to row.
+// A status in the policy file (unless ignoreStatus) seeds the first decision
+// as serve seeds a policy's first decision after a restart: the one decision
+// at the wall clock, or the first row; rows that begin before the status's
+// latest time are refused (serve would read that status as from the future).
 int runEvaluate(const EvaluateOptions& options, std::ostream& out, std::ostream& err);
 
 }  // namespace kubeai::cli

@@ -277,7 +277,8 @@ HistoryFile loadHistory(const std::filesystem::path& path, const core::MetricsSp
 
 std::vector<core::Decision> replayHistory(const core::Policy& policy, const std::vector<HistoryRow>& rows,
                                           const core::AlgorithmRegistry& algorithms,
-                                          const core::DecideSettings& settings) {
+                                          const core::DecideSettings& settings,
+                                          const std::optional<core::PublishedSeed>& seed) {
   std::vector<core::Decision> decisions;
   decisions.reserve(rows.size());
   core::History history;
@@ -286,7 +287,7 @@ std::vector<core::Decision> replayHistory(const core::Policy& policy, const std:
     const HistoryRow& row = rows[i];
     if (i == 0) {
       // First sight, as serve's loop seeds a policy it has not decided for yet.
-      history = core::firstSightHistory(row.observation.currentReplicas, row.at);
+      history = core::firstSightHistory(row.observation.currentReplicas, row.at, seed);
     }
     each.cycle = i + 1;
     core::Outcome outcome = core::decide(policy, row.observation, std::move(history), row.at, algorithms, each);

@@ -57,12 +57,14 @@ HistoryFile loadHistory(const std::filesystem::path& path, const core::MetricsSp
 
 // The decision of every row, as serve's evaluation loop makes them: the
 // first row seen for the first time (core::firstSightHistory at its time
-// with its current replicas, no published seed), each later row decided with
-// the History the row before it left. The last decision is the one a server
-// that saw these observations would publish. `policy` must have passed
-// validation and its algorithm's parameter check.
+// with its current replicas and `seed`, what a previous process published:
+// evaluate_seed.h), each later row decided with the History the row before
+// it left. The last decision is the one a server that saw these observations
+// would publish. `policy` must have passed validation and its algorithm's
+// parameter check.
 std::vector<core::Decision> replayHistory(const core::Policy& policy, const std::vector<HistoryRow>& rows,
                                           const core::AlgorithmRegistry& algorithms,
-                                          const core::DecideSettings& settings);
+                                          const core::DecideSettings& settings,
+                                          const std::optional<core::PublishedSeed>& seed = std::nullopt);
 
 }  // namespace kubeai::cli

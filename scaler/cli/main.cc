@@ -49,6 +49,9 @@ int main(int argc, char** argv) {
                               "With --history: how long a published change counts as current, as serve's")
       ->capture_default_str()
       ->needs(historyOption);
+  evaluateCommand->add_flag("--ignore-status", evaluate.ignoreStatus,
+                            "Start from first sight (--history) or no history, not from the status in the policy file "
+                            "(kubectl get -o yaml), which otherwise seeds the first decision as serve's after a restart");
   evaluateCommand->add_option("--plugin-dir", pluginDir, "Directory of algorithm plugins (*.so)");
   evaluateCommand->add_option("--output", evaluate.output, "text or json")->check(CLI::IsMember({"text", "json"}));
 

@@ -52,10 +52,30 @@ std::vector<core::HoltState> modelsOf(const ForecastStatus& forecast, const core
 
 }  // namespace
 
+std::optional<std::string> whyNoSeed(const std::optional<PolicyStatus>& status, std::int64_t generation) {
+  if (!status) {
+    return std::string("status: not an object");
+  }
+  if (status->observedGeneration < 1) {
+    return std::string("status.observedGeneration: missing (no decision of this spec was published)");
+  }
+  if (status->observedGeneration != generation) {
+    std::string why = "status.observedGeneration ";
+    why += std::to_string(status->observedGeneration);
+    why += " is not metadata.generation ";
+    why += std::to_string(generation);
+    why += ": it was written for another spec";
+    return why;
+  }
+  if (!status->desiredReplicas || *status->desiredReplicas < 0) {
+    return std::string("status.desiredReplicas: missing (no decision was published)");
+  }
+  return std::nullopt;
+}
+
 std::optional<core::PublishedSeed> seedFromApiStatus(const std::optional<PolicyStatus>& status,
                                                      std::int64_t generation, const core::MetricsSpec& metrics) {
-  if (!status || status->observedGeneration < 1 || status->observedGeneration != generation ||
-      !status->desiredReplicas || *status->desiredReplicas < 0) {
+  if (whyNoSeed(status, generation)) {
     return std::nullopt;
   }
   core::PublishedSeed seed;

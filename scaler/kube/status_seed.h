@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 
 #include "core/history.h"
 #include "core/policy.h"
@@ -31,5 +32,11 @@ namespace kubeai::kube {
 // that cannot be read is left out; it never costs the seed.
 std::optional<core::PublishedSeed> seedFromApiStatus(const std::optional<PolicyStatus>& status,
                                                      std::int64_t generation, const core::MetricsSpec& metrics);
+
+// Why seedFromApiStatus gives no seed for that status and generation, naming
+// the field ("status.observedGeneration 2 is not metadata.generation 3: ...");
+// nullopt when it gives one. For `evaluate`, which says why it starts from
+// first sight where serve says nothing.
+std::optional<std::string> whyNoSeed(const std::optional<PolicyStatus>& status, std::int64_t generation);
 
 }  // namespace kubeai::kube

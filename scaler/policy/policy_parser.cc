@@ -273,6 +273,9 @@ void collect(const json& object, std::size_t index, PolicyFile& file) {
   }
   PolicyDocument document = parsePolicyJson(object);
   document.index = index;
+  if (const auto status = object.find("status"); status != object.end() && !status->is_null()) {
+    document.status = status->dump(-1, ' ', false, json::error_handler_t::replace);
+  }
   file.policies.push_back(std::move(document));
 }
 

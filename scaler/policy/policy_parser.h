@@ -34,6 +34,11 @@ struct PolicyDocument {
   // map), with what is wrong: not in `labels`, and no error (the policy
   // loads); validate complains when its --policy-selector needs one.
   std::map<std::string, std::string> labelProblems{};
+  // The object's `.status` as compact JSON when a file holds one (`kubectl
+  // get -o yaml` writes it), whatever its type: evaluate seeds from it as
+  // serve does after a restart (kube::parseApiStatus, seedFromApiStatus).
+  // Set by parsePolicyYaml only: serve's watches keep their own copy.
+  std::optional<std::string> status{};
 
   [[nodiscard]] bool ok() const noexcept { return errors.empty(); }
   // "namespace/name", or "document N" when the name could not be read.

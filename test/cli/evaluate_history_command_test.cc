@@ -224,5 +224,27 @@ TEST_CASE("evaluate --history refuses the flags the rows give, and evaluate need
   CHECK(absent.err == "error: no such file: " + (dir.path() / "none.yaml").string() + "\n");
 }
 
+TEST_CASE("evaluate --history --ignore-status: the file's status (kubectl get -o yaml) seeds row 1 unless ignored") {
+  TempDir dir;
+  // A scale to 6 published 10 s before row 1, and a 60 s cooldown.
+  std::string policy = kStabilizedPolicy;
+  policy.replace(policy.find("metadata: {name: chat, namespace: llm}"), 38,
+                 "metadata: {name: chat, namespace: llm, generation: 1}");
+  policy.replace(policy.find("cooldownPeriod: 0"), 17, "cooldownPeriod: 60");
+  policy += "status: {observedGeneration: 1, desiredReplicas: 6, lastScaleTime: '2023-12-31T23:59:50Z'}\n";
+  const std::string policyFile = dir.write("seeded.yaml", policy).string();
+  const std::string history = dir.write("rows.yaml", "- {time: 0, currentReplicas: 6, gpuUtilizationPercent: 100}\n")
+                                  .string();
+  const CommandResult seeded = runScaler({"evaluate", "--policy", policyFile, "--history", history, "--output", "json"});
+  REQUIRE(seeded.exitCode == 0);
+  CHECK(nlohmann::json::parse(seeded.out)[0]["desiredReplicas"] == 6);  // the cooldown holds
+  CHECK(seeded.err.rfind("note: seeded from the status in " + policyFile, 0) == 0);
+  const CommandResult ignored = runScaler(
+      {"evaluate", "--policy", policyFile, "--history", history, "--output", "json", "--ignore-status"});
+  REQUIRE(ignored.exitCode == 0);
+  CHECK(nlohmann::json::parse(ignored.out)[0]["desiredReplicas"] == 12);  // first sight: 6 x 2
+  CHECK(ignored.err.empty());
+}
+
 }  // namespace
 }  // namespace kubeai::testing

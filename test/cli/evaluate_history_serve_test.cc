@@ -14,6 +14,8 @@
 #include "cli/evaluate_command.h"
 #include "cli/evaluate_history.h"
 #include "core/algorithm_registry.h"
+#include "kube/policy_status.h"
+#include "kube/status_seed.h"
 #include "policy/policy_parser.h"
 #include "server/decision_store.h"
 #include "server/evaluation_loop.h"
@@ -124,6 +126,140 @@ TEST_CASE("evaluate --history decides every row as serve's evaluation loop does 
       CHECK(forecastDecided);
       CHECK(evaluated.back()["forecast"]["observations"].get<int>() > 1);
     }
+  }
+}
+
+// A status a previous serve published (`kubectl get -o yaml` keeps it in the
+// file): each case's seed changes row 1's answer from first sight's.
+struct SeededCase {
+  const char* name;
+  const char* algorithm;
+  int cooldown;
+  std::string status;  // the policy's .status, as JSON
+  int firstSightRow1;  // row 1's desiredReplicas from first sight
+};
+
+std::string seededPolicyYaml(const SeededCase& seeded) {
+  std::string yaml = R"(apiVersion: kubeai.io/v1alpha1
+kind: AIInferenceAutoscalerPolicy
+metadata: {name: chat, namespace: llm, generation: 3}
+spec:
+  targetRef: {kind: Deployment, name: chat}
+  maxReplicas: 40
+  cooldownPeriod: )";
+  yaml += std::to_string(seeded.cooldown);
+  yaml += R"(
+  metrics:
+    latency: {enabled: false}
+    gpuUtilization: {targetPercentage: 80}
+  algorithm:
+    name: )";
+  yaml += seeded.algorithm;
+  yaml += "\n";
+  if (std::string(seeded.algorithm) == "Predictive") {
+    yaml += "    parameters: {horizonSeconds: \"60\"}\n";
+  }
+  yaml += "status: ";
+  yaml += seeded.status;  // JSON is YAML
+  yaml += "\n";
+  return yaml;
+}
+
+TEST_CASE("evaluate --history seeded from the policy file's status decides every row as serve restarted does") {
+  // Row 1 is at 2024-01-01T00:00:00Z (seconds from the start); the status
+  // was published before it.
+  const std::vector<SeededCase> cases{
+      // A scale-up 10 s before row 1 with a 60 s cooldown: row 1 holds 2
+      // where first sight scales to 4 at once.
+      {"cooldown", "MaxRatio", 60,
+       R"({"observedGeneration": 3, "desiredReplicas": 2, "lastScaleTime": "2023-12-31T23:59:50Z"})", 4},
+      // Predictive's model of gpuUtilization, 2 replicas' worth rising 3 a
+      // minute, observed 15 s before row 1: row 1 scales ahead on the trend
+      // where first sight (one observation, no trend) holds 2.
+      {"forecast models", "Predictive", 0,
+       R"({"observedGeneration": 3, "desiredReplicas": 2, "lastScaleTime": "2023-12-31T23:50:00Z",
+           "forecast": {"models": [{"metric": "gpuUtilization", "level": 1.8, "trendPerSecond": 0.05,
+                                    "observedAt": "2023-12-31T23:59:45Z", "observations": 12}]}})",
+       2},
+  };
+  for (const SeededCase& seeded : cases) {
+    CAPTURE(seeded.name);
+    testing::TempDir dir;
+    const auto policyFile = dir.write("policy.yaml", seededPolicyYaml(seeded));
+    const policy::PolicyFile parsed = policy::loadPolicyFile(policyFile);
+    REQUIRE(parsed.policies.size() == 1);
+    REQUIRE(parsed.policies.front().ok());
+    REQUIRE(parsed.policies.front().status.has_value());
+    const core::Policy& policy = parsed.policies.front().policy;
+
+    // serve restarted: its first sight seeded as StatusWriter::seedFor
+    // seeds it, from the status the watch handed (parseApiStatus).
+    server::DecisionStore store;
+    const auto registry = core::AlgorithmRegistry::withBuiltins();
+    RowSource source;
+    core::TimePoint now = historyTime(0);
+    server::EvaluationOptions options;
+    const std::string statusJson = *parsed.policies.front().status;
+    options.seed = [&statusJson](const core::Policy& seen) {
+      return kube::seedFromApiStatus(kube::parseApiStatus(statusJson), seen.metadata.generation,
+                                     seen.spec.metrics);
+    };
+    server::EvaluationLoop loop{store, *registry, source, options, [&now] { return now; }};
+    loop.setPolicies(std::vector<core::Policy>{policy});
+    std::vector<nlohmann::json> served;
+    std::string history;
+    for (int i = 0; i < 6; ++i) {
+      const int time = 15 * i;
+      const double gpu = 80.0 + 20.0 * i + (std::string(seeded.algorithm) == "MaxRatio" ? 80.0 : 0.0);
+      const int current = i == 0 ? 2 : served.back()["desiredReplicas"].get<int>();
+      now = historyTime(time);
+      source.reading = {};
+      source.reading.currentReplicas = current;
+      source.reading.readyReplicas = current;
+      source.reading.gpuUtilizationPercent = gpu;
+      loop.runOnce();
+      const auto entry = store.find("llm", "chat");
+      REQUIRE(entry != nullptr);
+      REQUIRE(entry->decision.has_value());
+      served.push_back(decisionToJson(*entry->decision, policy.spec.metrics));
+      history += "- {time: " + std::to_string(time) + ", currentReplicas: " + std::to_string(current) +
+                 ", readyReplicas: " + std::to_string(current) + ", gpuUtilizationPercent: " + std::to_string(gpu) +
+                 "}\n";
+    }
+    const auto historyFile = dir.write("history.yaml", history);
+
+    const auto evaluate = [&](bool ignoreStatus, std::string& err) {
+      EvaluateOptions evaluateOptions;
+      evaluateOptions.policyFile = policyFile;
+      evaluateOptions.historyFile = historyFile;
+      evaluateOptions.output = "json";
+      evaluateOptions.ignoreStatus = ignoreStatus;
+      std::ostringstream out;
+      std::ostringstream errors;
+      REQUIRE(runEvaluate(evaluateOptions, out, errors) == 0);
+      err = errors.str();
+      return nlohmann::json::parse(out.str());
+    };
+    std::string err;
+    const nlohmann::json evaluated = evaluate(false, err);
+    CAPTURE(err);
+    // One line says it was seeded, and from what.
+    CHECK(err.find("note: seeded from the status in " + policyFile.string()) != std::string::npos);
+    REQUIRE(evaluated.size() == served.size());
+    for (std::size_t i = 0; i < served.size(); ++i) {
+      CAPTURE(i);
+      nlohmann::json row = evaluated[i];
+      row.erase("row");
+      row.erase("time");
+      row.erase("policy");
+      CHECK(row == served[i]);
+    }
+    // The seed is what made row 1: first sight answers otherwise.
+    std::string ignoredErr;
+    const nlohmann::json firstSight = evaluate(true, ignoredErr);
+    CHECK(ignoredErr.find("seeded") == std::string::npos);
+    CHECK(firstSight[0]["desiredReplicas"].get<int>() == seeded.firstSightRow1);
+    CHECK(evaluated[0]["desiredReplicas"].get<int>() != seeded.firstSightRow1);
   }
 }
 
