@@ -109,7 +109,13 @@ spec:
 """
 
 
-def policy_yaml(name, algorithm, target, down_window, parameters=None, startup_aware=True, cooldown=60, up_window=0):
+# Constant replicas (minReplicas = maxReplicas): no scaling at all, the yardstick
+# of what following the load is worth on a trace.
+FIXED_REPLICAS = [2, 3, 4, 5, 6, 8, 10, 12, 16]
+
+
+def policy_yaml(name, algorithm, target, down_window, parameters=None, startup_aware=True, cooldown=60, up_window=0,
+                replicas=None):
     params = ""
     if parameters:
         params = ", parameters: {" + ", ".join(f'{k}: "{v}"' for k, v in parameters.items()) + "}"
@@ -119,8 +125,8 @@ kind: AIInferenceAutoscalerPolicy
 metadata: {{name: {name}, namespace: default}}
 spec:
   targetRef: {{kind: Deployment, name: inference}}
-  minReplicas: 1
-  maxReplicas: 24
+  minReplicas: {replicas or 1}
+  maxReplicas: {replicas or 24}
   cooldownPeriod: {cooldown}
 {aware}  scaleUp: {{stabilizationWindowSeconds: {up_window}}}
   scaleDown: {{stabilizationWindowSeconds: {down_window}}}
@@ -150,6 +156,8 @@ def candidate_policies():
                     name = f"predictive-a{alpha}-b{beta}-{grid}"
                     out[name] = (policy_yaml(name, "Predictive", target, window, {"alpha": alpha, "beta": beta},
                                              cooldown=cooldown), "predictive")
+    for replicas in FIXED_REPLICAS:
+        out[f"fixed-{replicas}"] = (policy_yaml(f"fixed-{replicas}", "MaxRatio", 80, 120, replicas=replicas), "fixed")
     return out
 
 
@@ -262,6 +270,28 @@ def report(results):
         if met < len(reductions):
             holds["predictive"] = False
     out += ["Verdict, per workload:", ""] + verdicts + [""]
+
+    out += ["### The Azure trace against constant replicas", "",
+            "No scaling at all (`minReplicas` = `maxReplicas` = N) against the best MaxRatio and the best "
+            "Predictive of the grid at no more than 10 % more GPU-hours than it.", "",
+            "| constant replicas | GPU-h | SLO s | best MaxRatio within +10 % GPU-h | GPU-h | SLO s | "
+            "best Predictive within +10 % GPU-h | GPU-h | SLO s |",
+            "|---:|---:|---:|---|---:|---:|---|---:|---:|"]
+    r = results["azure-code"]
+
+    def best_within(prefix, cost):
+        candidates = [(violations(s), s["gpuHours"], p) for p, s in r.items()
+                      if p.startswith(prefix) and s["gpuHours"] <= 1.1 * cost]
+        if not candidates:
+            return "none as cheap | | "
+        v, g, p = min(candidates)
+        return f"{p.replace('predictive-a0.5-b0.2-', 'Predictive ')} | {g:.2f} | {v}"
+
+    for replicas in FIXED_REPLICAS:
+        s = r[f"fixed-{replicas}"]
+        out.append(f"| {replicas} | {s['gpuHours']:.2f} | {violations(s)} | {best_within('maxratio-', s['gpuHours'])} | "
+                   f"{best_within('predictive-', s['gpuHours'])} |")
+    out += [""]
 
     out += ["### Burst during bursts", "",
             "The bursts workload (6 to 27 requests/s within 15 s, for 3 minutes, six times). Burst against "
