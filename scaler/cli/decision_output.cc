@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <vector>
 
 #include "core/metric_target.h"
 #include "kube/client/kube_time.h"
@@ -31,6 +32,33 @@ nlohmann::json timeOrNull(const std::optional<core::TimePoint>& time) {
   return time ? nlohmann::json(kube::formatTime(*time)) : nlohmann::json(nullptr);
 }
 
+// The models a decision carries of the policy's metrics (a model of a slot
+// the policy no longer has names nothing: status leaves it out too).
+std::vector<const core::HoltState*> keptModels(const core::Decision& decision, const core::MetricsSpec& metrics) {
+  std::vector<const core::HoltState*> models;
+  const std::size_t slots = std::min(core::slotCount(metrics), core::kMaxMetricSlots);
+  for (const core::HoltState& model : decision.forecastModels) {
+    if (core::slotIndex(model.slot) < slots) {
+      models.push_back(&model);
+    }
+  }
+  return models;
+}
+
+// A hold without metrics made no forecast: only the models, as status.forecast
+// writes them, and no field that would read as an answer.
+nlohmann::json modelsOnlyJson(const core::Decision& decision, const core::MetricsSpec& metrics) {
+  nlohmann::json models = nlohmann::json::array();
+  for (const core::HoltState* model : keptModels(decision, metrics)) {
+    models.push_back(nlohmann::json{{"metric", core::metricName(metrics, model->slot)},
+                                    {"level", model->level},
+                                    {"trendPerSecond", model->trendPerSecond},
+                                    {"observedAt", kube::formatTime(model->at)},
+                                    {"observations", model->observations}});
+  }
+  return nlohmann::json{{"models", std::move(models)}};
+}
+
 nlohmann::json forecastJson(const core::ForecastExplanation& forecast, const core::MetricsSpec& metrics) {
   return nlohmann::json{{"metric", core::metricName(metrics, forecast.slot)},
                         {"horizonSeconds", forecast.horizonSeconds},
@@ -54,6 +82,19 @@ nlohmann::json panicJson(const core::PanicExplanation& panic) {
                         {"panicThreshold", panic.panicThreshold},
                         {"saturated", panic.saturated},
                         {"maxPanicReplicas", panic.maxPanicReplicas}};
+}
+
+// "forecast:" without a forecast: the models kept, each as status writes it.
+void modelsOnlyText(std::ostream& out, const core::Decision& decision, const core::MetricsSpec& metrics) {
+  out << "forecast:    none (no metrics); models kept:";
+  const char* separator = " ";
+  for (const core::HoltState* model : keptModels(decision, metrics)) {
+    out << separator << core::metricName(metrics, model->slot) << " level " << formatReplicas(model->level)
+        << ", trend " << formatReplicas(model->trendPerSecond * 60.0) << "/min, " << model->observations
+        << (model->observations == 1 ? " observation" : " observations");
+    separator = "; ";
+  }
+  out << "\n";
 }
 
 // "forecast:" and "reactive:": what Predictive saw a horizon ahead, and which answer won.
@@ -129,7 +170,9 @@ nlohmann::json decisionToJson(const core::Decision& decision, const core::Metric
        decision.algorithmError.empty() ? nlohmann::json(nullptr) : nlohmann::json(decision.algorithmError)},
       {"readyReplicas", decision.readyReplicas ? nlohmann::json(*decision.readyReplicas) : nlohmann::json(nullptr)},
       {"servingReplicas", decision.servingReplicas},
-      {"forecast", decision.forecast ? forecastJson(*decision.forecast, metrics) : nlohmann::json(nullptr)},
+      {"forecast", decision.forecast                 ? forecastJson(*decision.forecast, metrics)
+                   : hasModelsOnly(decision, metrics) ? modelsOnlyJson(decision, metrics)
+                                                      : nlohmann::json(nullptr)},
       {"panic", decision.panic ? panicJson(*decision.panic) : nlohmann::json(nullptr)},
   };
 }
@@ -170,6 +213,8 @@ std::string decisionToText(const std::string& policyKey, const core::Decision& d
   }
   if (decision.forecast) {
     forecastText(out, *decision.forecast, metrics);
+  } else if (hasModelsOnly(decision, metrics)) {
+    modelsOnlyText(out, decision, metrics);
   }
   if (decision.panic) {
     panicText(out, *decision.panic);
@@ -180,6 +225,10 @@ std::string decisionToText(const std::string& policyKey, const core::Decision& d
   const std::string_view limitedBy = core::limitedByName(decision.limitedBy);
   out << "limited by:  " << (limitedBy.empty() ? "nothing" : limitedBy) << "\n";
   return out.str();
+}
+
+bool hasModelsOnly(const core::Decision& decision, const core::MetricsSpec& metrics) {
+  return !decision.forecast && !keptModels(decision, metrics).empty();
 }
 
 std::string formatRatio(double ratio) {

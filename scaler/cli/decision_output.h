@@ -17,7 +17,9 @@ namespace kubeai::cli {
 // unknown), servingReplicas (what per-pod ratios were counted on), forecast
 // (Predictive's: metric, horizonSeconds, horizonSource, demandReplicas,
 // forecastReplicas, trendPerMinute, reactiveReplicas, forecastDesiredReplicas,
-// decided, observations; else null), panic (Burst's: panicking, since,
+// decided, observations; a hold without metrics, which made no forecast, only
+// {models: [{metric, level, trendPerSecond, observedAt, observations}]}, as
+// status.forecast; else null), panic (Burst's: panicking, since,
 // lastOverThreshold, stableReplicas, panicReplicas, panicRatio,
 // panicThreshold, saturated, maxPanicReplicas; else null). `metrics` is the policy's
 // spec.metrics, which names the custom slots.
@@ -27,6 +29,10 @@ nlohmann::json decisionToJson(const core::Decision& decision, const core::Metric
 // (forecast/reactive, panic/windows lines).
 std::string decisionToText(const std::string& policyKey, const core::Decision& decision,
                            const core::MetricsSpec& metrics);
+
+// A decision of Predictive's without a forecast (a hold without metrics) that
+// still carries models of the policy's metrics: shown as the models alone.
+bool hasModelsOnly(const core::Decision& decision, const core::MetricsSpec& metrics);
 
 // A ratio with three decimals, as `evaluate` and serve's log line print them.
 std::string formatRatio(double ratio);

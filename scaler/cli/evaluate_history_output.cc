@@ -43,6 +43,9 @@ std::string explanation(const core::Decision& decision, const core::MetricsSpec&
     text += "), ";
     text += forecast->decided ? "the forecast decided" : "MaxRatio decided";
   }
+  if (hasModelsOnly(decision, metrics)) {
+    text += "; no forecast, the models kept";  // a hold without metrics: nothing to forecast from
+  }
   if (const auto& panic = decision.panic) {
     text += panic->panicking ? "; panic on" : "; panic off";
     if (panic->panicking && panic->since) {

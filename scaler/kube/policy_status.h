@@ -79,7 +79,9 @@ struct ForecastModelStatus {
 
 // status.forecast: what Predictive saw (core::ForecastExplanation). Numbers
 // have two decimals (horizonSeconds three: milliseconds); one JSON cannot
-// hold is absent (null).
+// hold is absent (null). A hold without metrics made no forecast: then every
+// field but the models is empty (written as null, so absent), not a 0 or
+// false that reads as an answer.
 struct ForecastStatus {
   std::string metric;                      // the metric whose forecast is highest
   std::optional<double> horizonSeconds;
@@ -87,9 +89,9 @@ struct ForecastStatus {
   std::optional<double> demandReplicas;    // that metric's demand now, replicas' worth
   std::optional<double> forecastReplicas;  // and a horizon ahead
   std::optional<double> trendPerMinute;
-  std::int32_t reactiveReplicas = 0;        // MaxRatio's answer
-  std::int32_t forecastDesiredReplicas = 0;  // the forecast's answer
-  bool decided = false;                     // the forecast raised the answer above MaxRatio's
+  std::optional<std::int32_t> reactiveReplicas;         // MaxRatio's answer
+  std::optional<std::int32_t> forecastDesiredReplicas;  // the forecast's answer
+  std::optional<bool> decided;                          // the forecast raised the answer above MaxRatio's
   // Every metric's model after the decision, at most core::kMaxMetricSlots; a
   // merge patch replaces the list whole.
   std::vector<ForecastModelStatus> models;
@@ -224,7 +226,7 @@ std::vector<MetricStatus> metricStatuses(const core::MetricsSpec& metrics, const
 // status.forecast after a decision of Predictive's (core::Decision::forecast,
 // ::forecastModels), metrics named as in status.metrics; nullopt without one.
 // A hold without metrics has no forecast: then only its models, as they
-// stood (metric and horizonSource empty, written as null).
+// stood (every other field empty, written as null).
 // A model JSON cannot hold (a level or trend that is not finite) is left out.
 std::optional<ForecastStatus> forecastStatus(const core::MetricsSpec& metrics, const core::Decision& decision);
 

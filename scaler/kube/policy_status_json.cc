@@ -106,8 +106,8 @@ std::optional<bool> boolAt(const json& object, const char* name) {
 }
 
 // status.forecast as the API holds it. A field missing or of another type
-// reads as absent or 0 (compared with what would be written, it differs, and
-// is written again); a model without a metric name, a numeric level and
+// reads as absent (compared with what would be written, it differs, and is
+// written again): models alone are a hold without metrics; a model without a metric name, a numeric level and
 // trend, a time or a count >= 1 is skipped: it could not be resumed.
 ForecastStatus forecastAt(const json& object) {
   ForecastStatus out;
@@ -117,9 +117,9 @@ ForecastStatus forecastAt(const json& object) {
   out.demandReplicas = numberAt(object, "demandReplicas");
   out.forecastReplicas = numberAt(object, "forecastReplicas");
   out.trendPerMinute = numberAt(object, "trendPerMinute");
-  out.reactiveReplicas = int32At(object, "reactiveReplicas").value_or(0);
-  out.forecastDesiredReplicas = int32At(object, "forecastDesiredReplicas").value_or(0);
-  out.decided = boolAt(object, "decided").value_or(false);
+  out.reactiveReplicas = int32At(object, "reactiveReplicas");
+  out.forecastDesiredReplicas = int32At(object, "forecastDesiredReplicas");
+  out.decided = boolAt(object, "decided");
   const auto models = object.find("models");
   if (models == object.end() || !models->is_array()) {
     return out;
@@ -175,18 +175,20 @@ json forecastJson(const ForecastStatus& forecast) {
                           {"observations", model.observations}});
   }
   // Without a forecast (Predictive held without metrics, the models alone)
-  // the metric and the horizon's source are null: "" is no horizonSource the
-  // CRD's enum allows, and the API would refuse the whole patch.
+  // every other field is null, so that the status holds the models alone and
+  // no 0 or false reads as an answer; "" is no horizonSource the CRD's enum
+  // allows anyway, and the API would refuse the whole patch.
   const auto textOrNull = [](const std::string& text) { return text.empty() ? json(nullptr) : json(text); };
+  const auto orNull = [](const auto& value) { return value ? json(*value) : json(nullptr); };
   return json{{"metric", textOrNull(forecast.metric)},
               {"horizonSeconds", millisValue(forecast.horizonSeconds)},
               {"horizonSource", textOrNull(forecast.horizonSource)},
               {"demandReplicas", metricValue(forecast.demandReplicas)},
               {"forecastReplicas", metricValue(forecast.forecastReplicas)},
               {"trendPerMinute", metricValue(forecast.trendPerMinute)},
-              {"reactiveReplicas", forecast.reactiveReplicas},
-              {"forecastDesiredReplicas", forecast.forecastDesiredReplicas},
-              {"decided", forecast.decided},
+              {"reactiveReplicas", orNull(forecast.reactiveReplicas)},
+              {"forecastDesiredReplicas", orNull(forecast.forecastDesiredReplicas)},
+              {"decided", orNull(forecast.decided)},
               {"models", std::move(models)}};
 }
 

@@ -116,7 +116,7 @@ TEST_CASE("status.forecast: Predictive's explanation and models by the policy's 
   CHECK(forecast.horizonSource == "measured");
   CHECK(forecast.reactiveReplicas == 5);
   CHECK(forecast.forecastDesiredReplicas == 7);
-  CHECK(forecast.decided);
+  CHECK(forecast.decided == true);
   REQUIRE(forecast.models.size() == 2);
   CHECK(forecast.models[0] ==
         ForecastModelStatus{"gpuUtilization", 3.25, -0.0012345678901234, "2026-11-28T00:59:45Z", 11});
@@ -269,7 +269,7 @@ TEST_CASE("parseApiStatus: forecast and panic malformed are read as far as they 
     }
     CHECK(status->panic.has_value() == row.panic);
   }
-  // Fields of the wrong type are absent (or 0, false), the object kept.
+  // Fields of the wrong type are absent, the object kept.
   const auto odd = parseApiStatus(
       R"({"readyReplicas":"2","startupSeconds":"95","forecast":{"metric":4,"decided":"yes","reactiveReplicas":-1.5},
           "panic":{"panicking":1,"since":7,"panicRatio":"3","saturated":"no","maxPanicReplicas":99999999999}})");

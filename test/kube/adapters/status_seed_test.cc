@@ -332,6 +332,47 @@ TEST_CASE("round trip: a decision's forecast and panic, written as status and re
   CHECK(client.requests().empty());
 }
 
+TEST_CASE("round trip: a hold without metrics writes status.forecast as the models alone, read back and resumed") {
+  const core::Policy policy = explainedPolicy();
+  core::Decision decision;
+  decision.currentReplicas = decision.recommendedReplicas = decision.desiredReplicas = 4;
+  decision.requestedAlgorithm = decision.algorithm = "Predictive";
+  decision.reason = "no metrics available";
+  // No forecast was made; the models stand as the last decision left them.
+  decision.forecastModels = {core::HoltState{kWaiting, 4.456712345678901, 0.1 / 3.0, kNine, 12}};
+  const PolicyStatus status = statusFromDecision(policy, decision, core::Observation{}, std::nullopt,
+                                                 {"Predictive"}, {}, kNine);
+  REQUIRE(status.forecast.has_value());
+  // Nothing that was not computed reads as an answer.
+  CHECK_FALSE(status.forecast->reactiveReplicas.has_value());
+  CHECK_FALSE(status.forecast->forecastDesiredReplicas.has_value());
+  CHECK_FALSE(status.forecast->decided.has_value());
+  CHECK_FALSE(status.forecast->demandReplicas.has_value());
+
+  // The PATCH sends the rest as null; applied, the API holds the models alone.
+  const nlohmann::json patch = nlohmann::json::parse(statusMergePatch(status)).at("status");
+  for (const char* field : {"metric", "horizonSeconds", "horizonSource", "demandReplicas", "forecastReplicas",
+                            "trendPerMinute", "reactiveReplicas", "forecastDesiredReplicas", "decided"}) {
+    CAPTURE(field);
+    CHECK(patch.at("forecast").at(field).is_null());
+  }
+  nlohmann::json held = nlohmann::json::object();
+  held.merge_patch(patch);
+  REQUIRE(held.at("forecast").size() == 1);
+  CHECK(held.at("forecast").at("models").size() == 1);
+
+  // Read back, it is what was built (no rewrite every cycle), and resumes.
+  const auto read = parseApiStatus(held.dump());
+  REQUIRE(read.has_value());
+  REQUIRE(read->forecast.has_value());
+  CHECK(*read->forecast == *status.forecast);
+  CHECK(detail::compareExplanations(*read, status) == StatusChange::kNone);
+  const auto seed = seedFromApiStatus(read, 3, policy.spec.metrics);
+  REQUIRE(seed.has_value());
+  REQUIRE(seed->forecastModels.size() == 1);
+  checkModel(seed->forecastModels[0], kWaiting, 4.456712345678901, 0.1 / 3.0, kNine, 12);
+}
+
 TEST_CASE("a restart resumes Predictive's forecast and Burst's panic from the status it wrote") {
   const auto registry = core::AlgorithmRegistry::withBuiltins();
   const auto observe = [](double waiting, double gpu) {
