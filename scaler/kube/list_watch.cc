@@ -82,11 +82,15 @@ void ListWatch::log(WatchLogLevel level, std::string_view message, const WatchLo
 }
 
 void ListWatch::fail(std::string message) {
+  {
+    // Before anyone is told: a reader reacting to the line or to the sink
+    // reads this failure in health(), not the one before.
+    const std::lock_guard lock(mutex_);
+    lastError_ = message;
+  }
   log(WatchLogLevel::kWarn, what_, {{"error", message}});
   reportedFailing_ = true;
   sink_.healthChanged(true, message);
-  const std::lock_guard lock(mutex_);
-  lastError_ = std::move(message);
 }
 
 void ListWatch::recovered() {
@@ -217,13 +221,15 @@ std::optional<ListWatch::ListFailure> ListWatch::list(const std::stop_token& sto
   if (stop.stop_requested()) {
     return std::nullopt;
   }
-  sink_.endList(resourceVersion);
   {
+    // Counted before the sink hands the set on (endList says why); synced
+    // only after, so that readiness follows the set handed on.
     const std::lock_guard lock(mutex_);
     resourceVersion_ = resourceVersion;
     ++lists_;
     lastError_.clear();
   }
+  sink_.endList(resourceVersion);
   synced_ = true;
   recovered();
   sink_.listed(pages, resourceVersion);
@@ -345,14 +351,21 @@ bool ListWatch::onLine(std::string_view line, WatchEnd& end, std::optional<std::
     case WatchLineOutcome::Kind::kBookmark:
       break;
   }
+  const bool applied = outcome.kind == WatchLineOutcome::Kind::kApplied;
+  {
+    // Counted before the change is handed on (applyWatchLine says why).
+    const std::lock_guard lock(mutex_);
+    if (!outcome.resourceVersion.empty()) {
+      resourceVersion_ = std::move(outcome.resourceVersion);
+    }
+    if (applied) {
+      lastError_.clear();
+    }
+  }
+  if (applied) {
+    sink_.applyWatchLine();
+  }
   recovered();  // the server serves the watch
-  const std::lock_guard lock(mutex_);
-  if (!outcome.resourceVersion.empty()) {
-    resourceVersion_ = std::move(outcome.resourceVersion);
-  }
-  if (outcome.kind == WatchLineOutcome::Kind::kApplied) {
-    lastError_.clear();
-  }
   return true;
 }
 

@@ -74,17 +74,27 @@ class ListWatchSink {
   // list (which is started over, after a back-off). `path`: the page's
   // request, for messages.
   virtual core::Result<ListPageEnd> listPage(const std::string& path, std::string_view body) = 0;
-  // The last page is in: the new set replaces the one held.
+  // The last page is in: the new set replaces the one held. health() counts
+  // the list already (lists, resourceVersion, lastError cleared), so that a
+  // consumer handed the set here reads the health of this list, not the
+  // previous one; synced() turns true after.
   virtual void endList(const std::string& resourceVersion) = 0;
   // After endList, once the list counts (synced(), health()): the sink's word
   // on it, such as its log line. `pages`: how many the list took.
   virtual void listed(std::size_t pages, const std::string& resourceVersion) = 0;
   // One watch line; the sink logs what it ignores or refuses in it.
   virtual WatchLineOutcome watchLine(std::string_view line) = 0;
-  // The collection's requests fail (`failing`, with the latest `lastError`:
-  // called on each failure), or, after failures, work again (a list
-  // completed, a watch lasted or brought an event or bookmark: called once).
-  // What lets a reader tell a set kept current from one no longer refreshed.
+  // After watchLine() answered kApplied, once health() counts the line (its
+  // resourceVersion, lastError cleared): a sink whose consumer may read
+  // health() as it takes the change applies it here rather than in
+  // watchLine(), so that no consumer sees an event health() does not yet
+  // describe. Default: nothing (watchLine() applied it).
+  virtual void applyWatchLine() {}
+  // The collection's requests fail (`failing`, with the latest `lastError`,
+  // which health() already says: called on each failure), or, after
+  // failures, work again (a list completed, a watch lasted or brought an
+  // event or bookmark: called once). What lets a reader tell a set kept
+  // current from one no longer refreshed.
   virtual void healthChanged(bool /*failing*/, const std::string& /*lastError*/) {}
 };
 

@@ -191,10 +191,20 @@ WatchLineOutcome PolicyWatcher::watchLine(std::string_view line) {
     log(WatchLogLevel::kWarn, "policy without a name ignored", {{"type", event.type}, {"error", decoded.invalidMessage}});
     return outcome;
   }
-  apply(event.type, std::move(key), std::move(decoded));
+  // Applied once the ListWatch counts the line: a snapshot or onStatus must
+  // not reach a consumer before health() says this resourceVersion.
+  pending_ = PendingEvent{std::move(event.type), std::move(key), std::move(decoded)};
   outcome.kind = WatchLineOutcome::Kind::kApplied;
   outcome.resourceVersion = std::move(event.resourceVersion);
   return outcome;
+}
+
+void PolicyWatcher::applyWatchLine() {
+  if (pending_) {
+    PendingEvent event = std::move(*pending_);
+    pending_.reset();
+    apply(event.type, std::move(event.key), std::move(event.decoded));
+  }
 }
 
 void PolicyWatcher::apply(const std::string& type, Key key, Object decoded) {

@@ -95,7 +95,8 @@ struct PolicyWatcherOptions {
 //
 // onChange gets the whole set after the first list, after each relist, and
 // after watch events (bursts coalesced). It is called from the watcher's own
-// threads, one call at a time.
+// threads, one call at a time. health() already counts what it is handed (the
+// list, the event, onStatus's too); synced() turns true after the first set.
 class PolicyWatcher : private ListWatchSink {
  public:
   using OnChange = std::function<void(PolicySnapshot)>;
@@ -133,7 +134,9 @@ class PolicyWatcher : private ListWatchSink {
   core::Result<ListPageEnd> listPage(const std::string& path, std::string_view body) override;
   void endList(const std::string& resourceVersion) override;
   void listed(std::size_t pages, const std::string& resourceVersion) override;
+  // Decodes the line; an event is held for applyWatchLine().
   WatchLineOutcome watchLine(std::string_view line) override;
+  void applyWatchLine() override;
   // An ADDED, MODIFIED or DELETED event of a policy with a name.
   void apply(const std::string& type, Key key, Object decoded);
 
@@ -147,6 +150,13 @@ class PolicyWatcher : private ListWatchSink {
 
   std::map<Key, Object> fresh_;  // the list being read; the ListWatch's thread only
   std::size_t listedCount_ = 0;  // policies the last list held, for its log line; likewise
+  // The event watchLine() decoded, until applyWatchLine(); likewise.
+  struct PendingEvent {
+    std::string type;
+    Key key;
+    Object decoded;
+  };
+  std::optional<PendingEvent> pending_;
 
   mutable std::mutex mutex_;  // guards the fields below
   std::condition_variable_any dirtyChanged_;

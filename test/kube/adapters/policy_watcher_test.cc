@@ -680,6 +680,89 @@ TEST_CASE("PolicyWatcher refuses invalid objects with the field's path and keeps
   CHECK(snapshot.invalidGenerations.at("default/chat") == 2);
 }
 
+TEST_CASE("PolicyWatcher's health() already describes the list, the event or the failure a consumer is handed") {
+  FakeKubeClient client;
+  std::atomic<int> lists{0};
+  client.onRequest = [&](std::string_view, const std::string&) -> core::Result<KubeResponse> {
+    const int n = ++lists;
+    return KubeResponse{200, listBody({policyObject("default", "chat", 5, "9")}, n == 1 ? "10" : "20")};
+  };
+  // What each consumer read from health() as it was handed something.
+  struct Seen {
+    std::size_t policies;
+    std::uint64_t lists;
+    std::string resourceVersion;
+  };
+  std::mutex mutex;
+  std::vector<Seen> snapshots;
+  std::vector<std::string> statusVersions;                        // health().resourceVersion in onStatus
+  std::vector<std::pair<std::string, std::string>> failures;      // the logged error, health().lastError
+  std::unique_ptr<PolicyWatcher> watcher;  // set before start(): the callbacks read it
+  PolicyWatcherOptions options;
+  options.coalesce = milliseconds(1);
+  options.onStatus = [&](const std::string&, const std::string&, const std::string&) {
+    const std::string rv = watcher->health().resourceVersion;
+    const std::lock_guard lock(mutex);
+    statusVersions.push_back(rv);
+  };
+  options.log = [&](WatchLogLevel, std::string_view message, const WatchLogFields& fields) {
+    if (message != "policy watch") {
+      return;
+    }
+    for (const auto& [key, value] : fields) {
+      if (key == "error") {
+        const std::string lastError = watcher->health().lastError;
+        const std::lock_guard lock(mutex);
+        failures.emplace_back(value, lastError);
+      }
+    }
+  };
+  options.sleep = [](milliseconds, const std::stop_token& stop) { return !stop.stop_requested(); };
+  watcher = std::make_unique<PolicyWatcher>(client, std::move(options), [&](PolicySnapshot snapshot) {
+    const PolicyWatcher::Health health = watcher->health();
+    const std::lock_guard lock(mutex);
+    snapshots.push_back({snapshot.policies->size(), health.lists, health.resourceVersion});
+  });
+  const auto waitFor = [&](const std::function<bool()>& condition, const std::string& what) {
+    testing::waitUntil(condition, testing::stretched(std::chrono::seconds(5)), what, nullptr, milliseconds(2));
+  };
+  const auto seen = [&] {
+    const std::lock_guard lock(mutex);
+    return snapshots;
+  };
+  watcher->start();
+  waitFor([&] { return watcher->synced(); }, "the first list");
+  {
+    // The first list's set: its count and version, not the none before.
+    const std::vector<Seen> first = seen();
+    REQUIRE(first.size() == 1);
+    CHECK(first[0].lists == 1);
+    CHECK(first[0].resourceVersion == "10");
+  }
+  json written = policyObject("default", "chat", 5, "11");  // a status write: same generation
+  written["status"] = {{"desiredReplicas", 4}};
+  client.addStream({{event("MODIFIED", written), event("ADDED", policyObject("default", "embed", 2, "12"))}, 200L, true});
+  waitFor([&] { return seen().back().policies == 2; }, "the ADDED event's set");
+  CHECK(seen().back().resourceVersion == "12");
+  {
+    const std::lock_guard lock(mutex);
+    CHECK(statusVersions == std::vector<std::string>{"11"});  // the status event's, not the list's
+  }
+  // A watch failing (a 500 Status), then expiring: a relist.
+  client.addStream({{R"({"kind":"Status","code":500,"message":"internal"})"}, 500L});
+  client.addStream({{expired()}, 200L});
+  client.releaseStream();
+  waitFor([&] { return seen().back().policies == 1; }, "the relist's set");  // embed gone
+  CHECK(seen().back().lists == 2);
+  CHECK(seen().back().resourceVersion == "20");
+  CHECK(lists == 2);
+  watcher->stop();
+  const std::lock_guard lock(mutex);
+  REQUIRE(failures.size() == 1);
+  CHECK(failures[0].first.find("HTTP 500: internal") != std::string::npos);
+  CHECK(failures[0].second == failures[0].first);  // health() said it when the failure was told
+}
+
 TEST_CASE("PolicyWatcher stops promptly while a watch is open") {
   Fixture f;
   f.client.onRequest = [](std::string_view, const std::string&) -> core::Result<KubeResponse> {
