@@ -1,9 +1,8 @@
 // KubeClient over libcurl: a pool of easy handles for requests (each keeps its
-// connections alive between uses), and one easy handle on its own multi handle
-// per stream, polled every 100 ms and woken at once by the stop_token; the
+// connections alive between uses), and one easy handle per stream; the
 // client-side rate limit and the retries of what the server refused for a
-// while. How a transfer is set up is curl_transfer.h's, how a stream is cut
-// into lines line_stream.h's.
+// while. How a transfer is set up is curl_transfer.h's, how a stream is
+// polled to its end watch_stream.h's, how it is cut into lines line_stream.h's.
 #include "kube/client/kube_client.h"
 #include "http/curl_handles.h"
 
@@ -15,16 +14,15 @@
 #include <condition_variable>
 #include <cstdint>
 #include <cstdio>
-#include <exception>
 #include <mutex>
 #include <utility>
 
 #include "kube/client/credentials.h"
 #include "kube/client/curl_transfer.h"
 #include "kube/client/kube_endpoint.h"
-#include "kube/client/line_stream.h"
 #include "kube/client/retry_policy.h"
 #include "kube/client/token_bucket.h"
+#include "kube/client/watch_stream.h"
 
 namespace kubeai::kube {
 namespace {
@@ -32,20 +30,17 @@ namespace {
 // A list of every policy in a large cluster fits; a runaway response does not exhaust memory.
 constexpr std::size_t kMaxBodyBytes = std::size_t{256} * 1024 * 1024;
 constexpr std::size_t kMaxIdleHandles = 8;
-constexpr std::chrono::milliseconds kStreamPollInterval{100};
 constexpr std::chrono::milliseconds kMaxConnectTimeout{30000};
 constexpr std::chrono::milliseconds kMinTimeToSend{100};
 
 using http::EasyHandle;
 using http::HeaderList;
-using http::MultiHandle;
 using http::initCurlOnce;
 using Clock = std::chrono::steady_clock;
 using detail::curlError;
 using detail::methodAndUrl;
 using detail::parseServer;
 using detail::readRetryAfter;
-using detail::StreamState;
 using detail::TransferSetup;
 
 // Sleeps until `until` or until `stop` is requested; false when stopped.
@@ -225,101 +220,25 @@ class CurlKubeClient final : public KubeClient {
       return built.error().withContext(what);
     }
     const EasyHandle easy(curl_easy_init());
-    const MultiHandle multi(curl_multi_init());
-    if (!easy || !multi) {
+    if (!easy) {
       std::string message = what;
       message += ": cannot create curl handles";
       return core::Error{message};
     }
     std::array<char, CURL_ERROR_SIZE> errorBuffer{};
-    StreamState state;
-    state.onLine = &onLine;
-    state.easy = easy.get();
-    state.lastActivity = std::chrono::steady_clock::now();
     transfer_.configure(easy.get(), path, credential.value(), headers.get(), errorBuffer.data());
     curl_easy_setopt(easy.get(), CURLOPT_HTTPGET, 1L);
     curl_easy_setopt(easy.get(), CURLOPT_CONNECTTIMEOUT_MS,
                      static_cast<long>(std::min(idleTimeout, kMaxConnectTimeout).count()));
-    curl_easy_setopt(easy.get(), CURLOPT_WRITEFUNCTION, &detail::streamWrite);
-    curl_easy_setopt(easy.get(), CURLOPT_WRITEDATA, &state);
-    curl_easy_setopt(easy.get(), CURLOPT_HEADERFUNCTION, &detail::streamHeader);
-    curl_easy_setopt(easy.get(), CURLOPT_HEADERDATA, &state);
-    if (const CURLMcode code = curl_multi_add_handle(multi.get(), easy.get()); code != CURLM_OK) {
-      std::string message = what;
-      message += ": ";
-      message += curl_multi_strerror(code);
-      return core::Error{message};
+    auto polled = detail::pollStream(easy.get(), what, errorBuffer.data(), onLine, stop, idleTimeout);
+    if (!polled) {
+      return polled.error();
     }
-    bool done = false;
-    bool idle = false;
-    CURLcode result = CURLE_OK;
-    CURLMcode multiError = CURLM_OK;
-    {
-      // Wakes the poll below at once; curl_multi_wakeup is thread-safe.
-      const std::stop_callback wake(stop, [&multi] { curl_multi_wakeup(multi.get()); });
-      while (!stop.stop_requested()) {
-        int running = 0;
-        if (multiError = curl_multi_perform(multi.get(), &running); multiError != CURLM_OK) {
-          break;
-        }
-        int queued = 0;
-        while (CURLMsg* message = curl_multi_info_read(multi.get(), &queued)) {
-          if (message->msg == CURLMSG_DONE) {
-            result = message->data.result;
-            done = true;
-          }
-        }
-        if (done) {
-          break;
-        }
-        if (std::chrono::steady_clock::now() - state.lastActivity > idleTimeout) {
-          idle = true;
-          break;
-        }
-        curl_multi_poll(multi.get(), nullptr, 0, static_cast<int>(kStreamPollInterval.count()), nullptr);
-      }
-    }
-    curl_multi_remove_handle(multi.get(), easy.get());
-    if (state.exception) {
-      std::rethrow_exception(state.exception);
-    }
-    long status = 0;
-    curl_easy_getinfo(easy.get(), CURLINFO_RESPONSE_CODE, &status);
-    if (multiError != CURLM_OK) {
-      std::string message = what;
-      message += ": ";
-      message += curl_multi_strerror(multiError);
-      return core::Error{message};
-    }
-    if (idle) {
-      std::string message = what;
-      message += ": no data for ";
-      message += std::to_string(idleTimeout.count());
-      message += " ms";
-      return core::Error{message};
-    }
-    if (!done || state.endedByCaller) {
-      return StreamEnd{status};  // stopped by the caller: whatever status came (0 if none yet)
-    }
-    if (state.lineTooLong) {
-      std::string message = what;
-      message += ": a line longer than 64 MiB";
-      return core::Error{message};
-    }
-    if (result != CURLE_OK) {
-      return curlError(what, result, errorBuffer.data());
-    }
-    if (state.deliver && !state.partial.empty()) {
-      state.partial += '\n';  // the last line, without its newline
-      detail::deliverLines(state);
-    }
-    if (status == 401 && credentials_.refreshable()) {
+    if (polled.value().complete && polled.value().end.status == 401 && credentials_.refreshable()) {
       // The caller retries: make sure that retry has new credentials.
       static_cast<void>(credentials_.refresh(credential.value().generation));
     }
-    StreamEnd end{status};
-    end.retryAfter = readRetryAfter(easy.get());
-    return end;
+    return polled.value().end;
   }
 
   core::Result<KubeResponse> perform(std::string_view method, const std::string& path, const std::string& body,
