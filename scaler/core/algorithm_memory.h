@@ -26,15 +26,16 @@ struct HoltState {
   // The current replicas at that observation (kept in memory only): a change
   // the demand cannot see past moves the level, never the trend.
   std::int32_t replicas = -1;
-  // The metric's target at that observation (in memory only; 0: unknown, as
-  // after a restart): an edit of it restarts the model.
+  // The metric's target at that observation (not in the status: a seed
+  // takes it from the spec the status was written for; 0: unknown): an edit
+  // of it restarts the model.
   double target = 0.0;
-  // Which metric the slot held at that observation: metricIdentity() (in
-  // memory only; 0: unknown, as after a restart, whose seed already matched
-  // the model by name). A custom metric renamed in its slot is another
-  // metric, and restarts the model; one moved to another slot by an edit of
-  // the list takes its model along.
-  std::size_t metric = 0;
+  // Which metric the slot held at that observation: metricIdentity() (not in
+  // the status either: a seed takes it from the spec, by the model's name;
+  // 0: unknown). A custom metric renamed is another metric, and restarts the
+  // model; one moved to another slot by an edit of the list takes its model
+  // along (followMetrics()).
+  std::uint64_t metric = 0;
 };
 
 struct DemandSample {

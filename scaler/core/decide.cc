@@ -236,6 +236,9 @@ Outcome decide(const Policy& policy, const Observation& observation, History his
   decision.algorithmValid = found != nullptr;
   decision.algorithm = std::string(algorithm.name());
 
+  if (!history.memory.forecasts.empty()) {
+    followMetrics(spec.metrics, history.memory.forecasts);
+  }
   const Situation situation{decision.currentReplicas, observation.readyReplicas, decision.servingReplicas,
                             measuredStartup(history.startup), &history.memory};
   Recommendation recommendation = recommend(policy, present, situation, algorithm, now, settings);

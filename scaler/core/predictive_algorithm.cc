@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <string_view>
 
 #include "core/algorithm_parameters.h"
@@ -50,39 +51,47 @@ Result<PredictiveParameters> parse(const AlgorithmParameters& parameters) {
   return out;
 }
 
-// The model of the metric in `slot`. A custom metric that an edit of the list
-// moved to another slot takes its model along (found by its identity), and
-// the model it displaces takes the slot the metric left: where a metric
-// swapped with it finds it next.
-HoltState& stateOf(std::vector<HoltState>& states, MetricSlot slot, std::size_t identity) {
-  HoltState* inSlot = nullptr;
-  HoltState* ofMetric = nullptr;
+HoltState& stateOf(std::vector<HoltState>& states, MetricSlot slot) {
   for (HoltState& state : states) {
     if (state.slot == slot) {
-      inSlot = &state;
+      return state;
     }
-    if (identity != 0 && state.metric == identity) {
-      ofMetric = &state;
-    }
-  }
-  if (ofMetric != nullptr && ofMetric != inSlot) {
-    if (inSlot != nullptr) {
-      inSlot->slot = ofMetric->slot;
-    }
-    ofMetric->slot = slot;
-    return *ofMetric;
-  }
-  if (inSlot != nullptr) {
-    return *inSlot;
   }
   states.push_back(HoltState{.slot = slot});
   return states.back();
 }
 
+std::uint64_t customIdentity(const MetricsSpec& metrics, std::size_t index) {
+  const CustomMetricSpec& custom = metrics.custom[index];
+  return metricIdentity(customSlot(index), custom.name, metricTargetTypeName(custom.targetType));
+}
+
 }  // namespace
 
-bool modelFits(const HoltState& model, std::size_t identity, double target) noexcept {
+bool modelFits(const HoltState& model, std::uint64_t identity, double target) noexcept {
   return (model.target <= 0.0 || model.target == target) && (model.metric == 0 || model.metric == identity);
+}
+
+void followMetrics(const MetricsSpec& metrics, std::vector<HoltState>& models) {
+  const std::size_t customs = std::min(metrics.custom.size(), kMaxCustomMetrics);
+  std::erase_if(models, [&](HoltState& model) {
+    // A seed slot always holds its metric; a model of unknown metric (0) was
+    // seeded by name for this very list.
+    if (!isCustomSlot(model.slot) || model.metric == 0) {
+      return false;
+    }
+    const std::size_t index = customIndex(model.slot);
+    if (index < customs && customIdentity(metrics, index) == model.metric) {
+      return false;  // where it was: no edit moved it
+    }
+    for (std::size_t i = 0; i < customs; ++i) {
+      if (customIdentity(metrics, i) == model.metric) {
+        model.slot = customSlot(i);
+        return false;
+      }
+    }
+    return true;
+  });
 }
 
 Result<AlgorithmOutput> PredictiveAlgorithm::compute(const AlgorithmInput& input) const {
@@ -124,8 +133,8 @@ Result<AlgorithmOutput> PredictiveAlgorithm::compute(const AlgorithmInput& input
     const double demand = std::min(metric.ratio * current, demandCeiling);
     const MetricDetail* detail = i < input.metrics.size() ? &input.metrics[i] : nullptr;
     const double target = detail != nullptr ? detail->target : 0.0;
-    const std::size_t identity = detail != nullptr ? metricIdentity(metric.slot, detail->name, detail->targetType) : 0;
-    HoltState& state = input.memory != nullptr ? stateOf(input.memory->forecasts, metric.slot, identity) : scratch;
+    const std::uint64_t identity = detail != nullptr ? metricIdentity(metric.slot, detail->name, detail->targetType) : 0;
+    HoltState& state = input.memory != nullptr ? stateOf(input.memory->forecasts, metric.slot) : scratch;
     if (input.memory == nullptr) {
       state = HoltState{.slot = metric.slot};
     }

@@ -4,10 +4,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
+#include <vector>
 
 #include "core/algorithm.h"
 #include "core/algorithm_memory.h"
 #include "core/metric_slot.h"
+#include "core/policy.h"
 
 namespace kubeai::core {
 
@@ -20,8 +22,8 @@ inline constexpr std::chrono::seconds kDefaultHorizon{60};
 // the slot's own and costs a decision nothing; a custom slot's is an FNV-1a
 // hash of the metric's name and target type, as the list may rename the
 // metric in it or move another into it.
-[[nodiscard]] constexpr std::size_t metricIdentity(MetricSlot slot, std::string_view name,
-                                                   std::string_view targetType) noexcept {
+[[nodiscard]] constexpr std::uint64_t metricIdentity(MetricSlot slot, std::string_view name,
+                                                     std::string_view targetType) noexcept {
   if (!isCustomSlot(slot)) {
     return slotIndex(slot) + 1;
   }
@@ -35,13 +37,20 @@ inline constexpr std::chrono::seconds kDefaultHorizon{60};
   fold(std::string_view("\0", 1));  // "ab" + "c" is not "a" + "bc"
   fold(targetType);
   // The top bit keeps a custom metric's identity clear of the seed slots'.
-  return static_cast<std::size_t>(hash | (1ULL << 63));
+  return hash | (1ULL << 63);
 }
 
 // Whether a model kept for a slot is still of the metric the slot holds now:
 // the same metric (metricIdentity()) and the same target. What the model does
 // not know (after a restart) fits. A model that does not fit starts again.
-[[nodiscard]] bool modelFits(const HoltState& model, std::size_t identity, double target) noexcept;
+[[nodiscard]] bool modelFits(const HoltState& model, std::uint64_t identity, double target) noexcept;
+
+// Before a decision: an edit of the custom-metric list (a metric inserted,
+// removed or moved) moves each model to the slot its metric holds now, and
+// drops the model of a metric the list no longer has (removed, or renamed:
+// another series). decide() runs it, so Predictive finds every model in its
+// metric's slot and the status names each by its own metric.
+void followMetrics(const MetricsSpec& metrics, std::vector<HoltState>& models);
 
 // Predictive: forecasts each present metric's demand a horizon ahead with
 // Holt's linear trend (holt_forecast.h) and recommends the larger of MaxRatio's

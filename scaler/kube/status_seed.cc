@@ -4,6 +4,8 @@
 #include <chrono>
 #include <cmath>
 
+#include "core/metric_target.h"
+#include "core/predictive_algorithm.h"
 #include "kube/client/kube_time.h"
 
 namespace kubeai::kube {
@@ -45,7 +47,17 @@ std::vector<core::HoltState> modelsOf(const ForecastStatus& forecast, const core
     if (std::any_of(models.begin(), models.end(), [&](const core::HoltState& kept) { return kept.slot == *slot; })) {
       continue;
     }
-    models.push_back(core::HoltState{*slot, model.level, model.trendPerSecond, *at, model.observations});
+    // The status is of this spec (its generation), so the model is of the
+    // metric and target the spec has in that slot now: an edit after the
+    // restart restarts or moves it as it would have before.
+    const core::MetricTarget target = core::metricTarget(metrics, *slot);
+    models.push_back(core::HoltState{.slot = *slot,
+                                     .level = model.level,
+                                     .trendPerSecond = model.trendPerSecond,
+                                     .at = *at,
+                                     .observations = model.observations,
+                                     .target = target.target.value_or(0.0),
+                                     .metric = core::metricIdentity(*slot, target.name, target.targetType)});
   }
   return models;
 }

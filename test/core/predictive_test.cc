@@ -5,6 +5,8 @@
 
 #include <chrono>
 #include <cmath>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "core/builtin_algorithms.h"
@@ -422,48 +424,94 @@ TEST_CASE("Predictive: a custom metric renamed in its slot is another series: it
   }
 }
 
+// Custom metrics by name -> reading, for a policy whose list is `names`
+// (each an AverageValue of 5 a replica, at 10 replicas: reading / 5 is the
+// demand in replicas' worth).
+Outcome stepCustom(Policy& policy, const std::vector<std::string>& names, History history, int t,
+                   const std::vector<std::optional<double>>& readings, const AlgorithmRegistry& registry) {
+  CustomMetricSpec metric = predictiveOnWaiting().spec.metrics.custom[0];
+  policy.spec.metrics.custom.clear();
+  Observation observation;
+  observation.currentReplicas = 10;
+  observation.readyReplicas = 10;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    metric.name = names[i];
+    policy.spec.metrics.custom.push_back(metric);
+    observation.custom[i] = readings[i];
+  }
+  return decide(policy, observation, std::move(history), at(t), registry);
+}
+
+const HoltState* modelIn(const Decision& decision, MetricSlot slot) {
+  const HoltState* found = nullptr;
+  for (const HoltState& model : decision.forecastModels) {
+    if (model.slot == slot) {
+      REQUIRE(found == nullptr);  // one model a slot
+      found = &model;
+    }
+  }
+  return found;
+}
+
 TEST_CASE("Predictive: a custom metric moved in the list by an edit keeps its model") {
   const auto registry = AlgorithmRegistry::withBuiltins();
   Policy policy = predictiveOnWaiting();
-  CustomMetricSpec running = policy.spec.metrics.custom[0];
-  running.name = "running";
-  policy.spec.metrics.custom.push_back(running);
-  const auto step = [&](History history, int t, double first, double second) {
-    Observation observation;
-    observation.currentReplicas = 10;
-    observation.readyReplicas = 10;
-    observation.custom[0] = first;
-    observation.custom[1] = second;
-    return decide(policy, observation, std::move(history), at(t), *registry);
+  // waiting 50, 55 at t = 0, 15 (demand 10, 11: level 11, trend 1/15 a
+  // second); running 20, 20 (demand 4, no trend). At t = 30 waiting reads 40
+  // (demand 8): its model goes on, predicted 12, level 0.5 x 8 + 0.5 x 12 =
+  // 10, where a restarted one would be 8 after one observation.
+  Outcome a = stepCustom(policy, {"waiting", "running"}, firstSightHistory(10, at(0)), 0, {50.0, 20.0}, *registry);
+  Outcome b = stepCustom(policy, {"waiting", "running"}, std::move(a.history), 15, {55.0, 20.0}, *registry);
+  REQUIRE(b.decision.forecastModels.size() == 2);
+  const auto wentOn = [](const HoltState* model, double level) {
+    REQUIRE(model != nullptr);
+    CHECK(model->observations == 3);
+    CHECK(model->level == doctest::Approx(level));
   };
-  const auto modelIn = [](const Decision& decision, MetricSlot slot) {
-    const HoltState* found = nullptr;
-    for (const HoltState& model : decision.forecastModels) {
-      found = model.slot == slot ? &model : found;
-    }
-    REQUIRE(found != nullptr);
-    return *found;
-  };
-  // waiting 50, 55 (demand 10, 11: level 11, trend 1/15 a second); running 20, 20 (demand 4, no trend).
-  Outcome a = step(firstSightHistory(10, at(0)), 0, 50.0, 20.0);
-  Outcome b = step(std::move(a.history), 15, 55.0, 20.0);
-  std::swap(policy.spec.metrics.custom[0], policy.spec.metrics.custom[1]);  // running first now
-  // At t = 30 waiting reads 40 (demand 8): its model goes on, predicted 12,
-  // level 0.5 x 8 + 0.5 x 12 = 10; restarted it would be 8 with one observation.
-  Outcome c = step(std::move(b.history), 30, 20.0, 40.0);
-  REQUIRE(c.decision.forecastModels.size() == 2);
-  const HoltState waiting = modelIn(c.decision, customSlot(1));
-  CHECK(waiting.observations == 3);
-  CHECK(waiting.level == doctest::Approx(10.0));
-  const HoltState runningModel = modelIn(c.decision, customSlot(0));
-  CHECK(runningModel.observations == 3);
-  CHECK(runningModel.level == doctest::Approx(4.0));
-  CHECK(runningModel.trendPerSecond == 0.0);
-  // The forecast is waiting's, as before the edit: 10 + 0.04 x 120 = 14.8 -> 15.
-  REQUIRE(c.decision.forecast);
-  CHECK(c.decision.forecast->slot == customSlot(1));
-  CHECK(c.decision.forecast->forecastReplicas == doctest::Approx(14.8));
-  CHECK(c.decision.recommendedReplicas == 15);
+
+  SUBCASE("swapped") {
+    Outcome c = stepCustom(policy, {"running", "waiting"}, std::move(b.history), 30, {20.0, 40.0}, *registry);
+    REQUIRE(c.decision.forecastModels.size() == 2);
+    wentOn(modelIn(c.decision, customSlot(1)), 10.0);
+    wentOn(modelIn(c.decision, customSlot(0)), 4.0);
+    // The forecast is waiting's, as before the edit: 10 + 0.04 x 120 = 14.8 -> 15.
+    REQUIRE(c.decision.forecast);
+    CHECK(c.decision.forecast->slot == customSlot(1));
+    CHECK(c.decision.forecast->forecastReplicas == doctest::Approx(14.8));
+    CHECK(c.decision.recommendedReplicas == 15);
+  }
+  SUBCASE("another inserted above both") {
+    Outcome c = stepCustom(policy, {"queued", "waiting", "running"}, std::move(b.history), 30, {5.0, 40.0, 20.0},
+                           *registry);
+    REQUIRE(c.decision.forecastModels.size() == 3);
+    wentOn(modelIn(c.decision, customSlot(1)), 10.0);
+    wentOn(modelIn(c.decision, customSlot(2)), 4.0);
+    CHECK(modelIn(c.decision, customSlot(0))->observations == 1);  // queued's own, new
+  }
+  SUBCASE("the one above removed") {
+    Outcome c = stepCustom(policy, {"running"}, std::move(b.history), 30, {20.0}, *registry);
+    REQUIRE(c.decision.forecastModels.size() == 1);
+    wentOn(modelIn(c.decision, customSlot(0)), 4.0);
+    CHECK(c.history.memory.forecasts.size() == 1);  // waiting's model went with it
+  }
+  SUBCASE("rotated while only one has data: every model is kept, in its metric's slot") {
+    Outcome three = stepCustom(policy, {"waiting", "running", "queued"}, std::move(b.history), 30, {40.0, 20.0, 5.0},
+                               *registry);
+    Outcome c = stepCustom(policy, {"running", "queued", "waiting"}, std::move(three.history), 45,
+                           {20.0, std::nullopt, std::nullopt}, *registry);
+    REQUIRE(c.decision.forecastModels.size() == 3);
+    CHECK(modelIn(c.decision, customSlot(0))->observations == 4);  // running
+    CHECK(modelIn(c.decision, customSlot(1))->observations == 1);  // queued, as it stood
+    CHECK(modelIn(c.decision, customSlot(2))->observations == 3);  // waiting, as it stood
+    CHECK(modelIn(c.decision, customSlot(2))->level == doctest::Approx(10.0));
+  }
+  SUBCASE("renamed while another moved: the renamed one starts again") {
+    Outcome c = stepCustom(policy, {"running", "queued"}, std::move(b.history), 30, {20.0, 40.0}, *registry);
+    REQUIRE(c.decision.forecastModels.size() == 2);
+    wentOn(modelIn(c.decision, customSlot(0)), 4.0);
+    CHECK(modelIn(c.decision, customSlot(1))->observations == 1);
+    CHECK(modelIn(c.decision, customSlot(1))->level == doctest::Approx(8.0));
+  }
 }
 
 TEST_CASE("Predictive: a metric's identity is its slot for the seed four, its name and type for a custom one") {

@@ -11,6 +11,8 @@
 #include "explained_policy.h"
 #include "core/algorithm_registry.h"
 #include "core/decide.h"
+#include "core/metric_target.h"
+#include "core/predictive_algorithm.h"
 #include "kube/client/kube_time.h"
 #include "kube/status_writer.h"
 #include "policy/policy_parser.h"
@@ -214,6 +216,14 @@ TEST_CASE("seedFromApiStatus: Predictive's models by the policy's metric names, 
   REQUIRE(seed->forecastModels.size() == 2);
   checkModel(seed->forecastModels[0], kWaiting, 4.5, 0.02, kNine, 12);
   checkModel(seed->forecastModels[1], core::MetricSlot::kGpuUtilization, 3.25, -0.001, kNine, 3);
+  // Each is of the metric and target its slot holds in this spec (the status
+  // was written for it), so an edit after the restart restarts or moves it.
+  for (const core::HoltState& model : seed->forecastModels) {
+    const core::MetricTarget target = core::metricTarget(metrics, model.slot);
+    CHECK(model.metric == core::metricIdentity(model.slot, target.name, target.targetType));
+    CHECK(model.target == *target.target);
+    CHECK(model.target > 0.0);
+  }
 
   // Without the custom metric in the spec (another policy's spec), "waiting" names nothing.
   const auto seedOnly = seedFromApiStatus(statusWith(R"({"forecast":{"models":[
