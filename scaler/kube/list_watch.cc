@@ -352,18 +352,30 @@ bool ListWatch::onLine(std::string_view line, WatchEnd& end, std::optional<std::
       break;
   }
   const bool applied = outcome.kind == WatchLineOutcome::Kind::kApplied;
+  std::optional<std::string> previousVersion;  // set when the line moved resourceVersion_
   {
     // Counted before the change is handed on (applyWatchLine says why).
     const std::lock_guard lock(mutex_);
     if (!outcome.resourceVersion.empty()) {
-      resourceVersion_ = std::move(outcome.resourceVersion);
+      previousVersion = std::exchange(resourceVersion_, std::move(outcome.resourceVersion));
     }
     if (applied) {
       lastError_.clear();
     }
   }
   if (applied) {
-    sink_.applyWatchLine();
+    try {
+      sink_.applyWatchLine();
+    } catch (...) {
+      // Not applied: the watch resumed after the back-off (watch() catches
+      // this) must start before this event, so that the server sends it
+      // again; health() says so meanwhile. watch()'s fail() sets lastError.
+      if (previousVersion) {
+        const std::lock_guard lock(mutex_);
+        resourceVersion_ = std::move(*previousVersion);
+      }
+      throw;
+    }
   }
   recovered();  // the server serves the watch
   return true;

@@ -88,7 +88,9 @@ class ListWatchSink {
   // resourceVersion, lastError cleared): a sink whose consumer may read
   // health() as it takes the change applies it here rather than in
   // watchLine(), so that no consumer sees an event health() does not yet
-  // describe. Default: nothing (watchLine() applied it).
+  // describe. Default: nothing (watchLine() applied it). If it throws, the
+  // line counts no more (resourceVersion is the one before it again) and the
+  // watch is resumed from there after a back-off: the event comes again.
   virtual void applyWatchLine() {}
   // The collection's requests fail (`failing`, with the latest `lastError`,
   // which health() already says: called on each failure), or, after
