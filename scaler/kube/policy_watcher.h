@@ -101,6 +101,9 @@ class PolicyWatcher : private ListWatchSink {
  public:
   using OnChange = std::function<void(PolicySnapshot)>;
 
+  // While a list's set is handed on (onChange, called as the list ends),
+  // `lists` and `resourceVersion` already count that list; `synced` is still
+  // false then for the first list.
   struct Health {
     bool synced = false;          // the first list completed
     std::string resourceVersion;  // the last one seen

@@ -743,6 +743,9 @@ TEST_CASE("PolicyWatcher's health() already describes the list, the event or the
   written["status"] = {{"desiredReplicas", 4}};
   client.addStream({{event("MODIFIED", written), event("ADDED", policyObject("default", "embed", 2, "12"))}, 200L, true});
   waitFor([&] { return seen().back().policies == 2; }, "the ADDED event's set");
+  // The set's health names the last event. That holds in either order: the
+  // coalescing thread publishes after the event counts; that an event counts
+  // before it is applied is list_watch_test.cc's check, onStatus's below.
   CHECK(seen().back().resourceVersion == "12");
   {
     const std::lock_guard lock(mutex);
