@@ -238,7 +238,8 @@ EvaluateSeed statusSeed(const EvaluateOptions& options, const Prepared& prepared
   if (options.ignoreStatus) {
     return {};
   }
-  EvaluateSeed seed = seedFromPolicyStatus(prepared.document(), options.policyFile.string());
+  const WithoutStatus without = options.historyFile ? WithoutStatus::kFirstSight : WithoutStatus::kNoHistory;
+  EvaluateSeed seed = seedFromPolicyStatus(prepared.document(), options.policyFile.string(), without);
   if (!seed.message.empty()) {
     err << seed.message << "\n";
   }
@@ -342,11 +343,16 @@ int runEvaluate(const EvaluateOptions& options, std::ostream& out, std::ostream&
 
   // Plugins see the wall clock and CallReason::kEvaluate (DecideSettings' default).
   const core::TimePoint now = std::chrono::system_clock::now();
-  // No history, unless the file's status seeds one: then the decision serve
-  // would make now, restarted (its first sight of the policy, seeded).
+  // No history for a policy file without a status (or with --ignore-status).
+  // A file with one (`kubectl get -o yaml`) is a policy serve has decided
+  // for: the decision is the one serve would make now, restarted, its first
+  // sight of the policy (the scale-down window holds the current replicas),
+  // seeded when serve would seed from that status and unseeded, as serve's,
+  // when it would not (the warning says "first sight": so it is).
   const EvaluateSeed seed = statusSeed(options, *prepared, err);
-  core::History history = seed.seed ? core::firstSightHistory(observation.value().currentReplicas, now, seed.seed)
-                                    : core::History{};
+  const bool firstSight = document.status && !options.ignoreStatus;
+  core::History history = firstSight ? core::firstSightHistory(observation.value().currentReplicas, now, seed.seed)
+                                     : core::History{};
   const core::Outcome outcome =
       core::decide(document.policy, observation.value(), std::move(history), now, *prepared->setup.registry);
   const core::Decision& decision = outcome.decision;

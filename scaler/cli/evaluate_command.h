@@ -64,10 +64,11 @@ core::Result<core::Observation> evaluateObservation(const EvaluateOptions& optio
 // One decision without history: stabilization and cooldown need history and
 // do not apply; rate policies apply relative to the current replicas. With
 // historyFile, one decision per row with the history carried from row to row.
-// A status in the policy file (unless ignoreStatus) seeds the first decision
-// as serve seeds a policy's first decision after a restart: the one decision
-// at the wall clock, or the first row; rows that begin before the status's
-// latest time are refused (serve would read that status as from the future).
+// A status in the policy file (unless ignoreStatus) makes the first decision
+// serve's first sight after a restart (the one decision at the wall clock,
+// or the first row), seeded from the status when serve would seed from it;
+// rows that begin before the status's latest time are refused (serve would
+// read that status as from the future).
 int runEvaluate(const EvaluateOptions& options, std::ostream& out, std::ostream& err);
 
 }  // namespace kubeai::cli

@@ -52,7 +52,8 @@ std::string describe(const core::PublishedSeed& seed, const core::MetricsSpec& m
 
 }  // namespace
 
-EvaluateSeed seedFromPolicyStatus(const policy::PolicyDocument& document, const std::string& fileName) {
+EvaluateSeed seedFromPolicyStatus(const policy::PolicyDocument& document, const std::string& fileName,
+                                  WithoutStatus withoutStatus) {
   EvaluateSeed out;
   if (!document.status) {
     return out;
@@ -95,7 +96,15 @@ EvaluateSeed seedFromPolicyStatus(const policy::PolicyDocument& document, const 
   }
   out.message += "): ";
   out.message += describe(seed, policy.spec.metrics);
-  out.message += "; --ignore-status starts from first sight";
+  // The likely mistake: a `kubectl get -o yaml` file edited to see what the
+  // edit would do keeps the generation its status was written for.
+  if (withoutStatus == WithoutStatus::kFirstSight) {
+    out.message += "; after editing the spec, pass --ignore-status or bump metadata.generation, as the API does: "
+                   "serve then starts from first sight";
+  } else {
+    out.message += "; after editing the spec, bump metadata.generation, as the API does: serve then starts from "
+                   "first sight (--ignore-status: no history)";
+  }
   return out;
 }
 

@@ -12,6 +12,11 @@
 // kube::seedFromApiStatus), so that evaluate answers what serve would.
 namespace kubeai::cli {
 
+// What `evaluate --ignore-status` decides from instead of the status, which
+// the note naming the seed says: first sight (--history, as serve's first
+// row) or no history (the one decision of plain evaluate).
+enum class WithoutStatus { kFirstSight, kNoHistory };
+
 struct EvaluateSeed {
   // What core::firstSightHistory is seeded with; nullopt: first sight alone.
   std::optional<core::PublishedSeed> seed;
@@ -30,6 +35,12 @@ struct EvaluateSeed {
 // or written for another generation, seeds nothing, and so here too, with a
 // warning naming `fileName` and the field. A value it cannot read inside the
 // status (a time, a model) is left out, as serve leaves it out.
-EvaluateSeed seedFromPolicyStatus(const policy::PolicyDocument& document, const std::string& fileName);
+//
+// A file edited after `kubectl get` keeps its metadata.generation, so its
+// status seeds the edited spec, where a restarted serve would not seed
+// (the API bumps the generation on a spec edit): the note says to pass
+// --ignore-status (which gives `withoutStatus`) or bump metadata.generation.
+EvaluateSeed seedFromPolicyStatus(const policy::PolicyDocument& document, const std::string& fileName,
+                                  WithoutStatus withoutStatus);
 
 }  // namespace kubeai::cli

@@ -1,7 +1,7 @@
 // `evaluate` with a policy file that holds a status (`kubectl get -o yaml`):
 // the status seeds the first decision as serve's after a restart, one line
-// says so, --ignore-status starts from first sight, and a status serve would
-// not seed from is said and ignored. evaluate_history_serve_test.cc checks
+// says so, --ignore-status starts from first sight (--history) or no history,
+// and a status serve would not seed from is said and ignored: first sight. evaluate_history_serve_test.cc checks
 // the seeded rows against serve's own evaluation loop.
 #include <doctest/doctest.h>
 
@@ -17,7 +17,8 @@
 namespace kubeai::cli {
 namespace {
 
-std::string policyWithStatus(const std::string& status) {
+// `specExtra`: more lines of spec, indented as its fields.
+std::string policyWithStatus(const std::string& status, const std::string& specExtra = "") {
   std::string yaml = R"(apiVersion: kubeai.io/v1alpha1
 kind: AIInferenceAutoscalerPolicy
 metadata: {name: chat, namespace: llm, generation: 2}
@@ -29,6 +30,7 @@ spec:
     latency: {enabled: false}
     gpuUtilization: {targetPercentage: 80}
 )";
+  yaml += specExtra;
   if (!status.empty()) {
     yaml += "status: ";
     yaml += status;
@@ -79,7 +81,8 @@ TEST_CASE("evaluate --history: the policy file's status seeds row 1, said in one
   CHECK(rows[1]["desiredReplicas"] == 8);
   CHECK(seeded.err == "note: seeded from the status in " + options.policyFile.string() +
                           ", as serve after a restart (published as of 2025-01-01T00:00:00Z, status.lastScaleTime): "
-                          "desiredReplicas 4, lastScaleTime 2025-01-01T00:00:00Z; --ignore-status starts from first "
+                          "desiredReplicas 4, lastScaleTime 2025-01-01T00:00:00Z; after editing the spec, pass "
+                          "--ignore-status or bump metadata.generation, as the API does: serve then starts from first "
                           "sight\n");
 
   options.ignoreStatus = true;
@@ -157,6 +160,9 @@ TEST_CASE("evaluate without --history: the policy file's status seeds the one de
   CHECK(decision["desiredReplicas"] == 4);
   CHECK(decision["limitedBy"] == "cooldown");
   CHECK(seeded.err.find("note: seeded from the status in ") == 0);
+  // Here --ignore-status gives no history, so the note says so.
+  CHECK(seeded.err.find("; after editing the spec, bump metadata.generation, as the API does: serve then starts from "
+                        "first sight (--ignore-status: no history)\n") != std::string::npos);
 
   options.ignoreStatus = true;
   const Run ignored = run(options);
@@ -170,6 +176,63 @@ TEST_CASE("evaluate without --history: the policy file's status seeds the one de
   const Run plain = run(options);
   REQUIRE(plain.code == 0);
   CHECK(nlohmann::json::parse(plain.out)["desiredReplicas"] == 8);
+  CHECK(plain.err.empty());
+}
+
+TEST_CASE("evaluate without --history: a status serve would not seed from is first sight, as serve's") {
+  // 8 current at half the target: 4, unless the scale-down window holds the
+  // current 8, as serve's first sight does.
+  const std::string scaleDown = "  scaleDown: {stabilizationWindowSeconds: 300}\n";
+  struct Row {
+    const char* name;
+    std::string status;
+    std::string warning;  // after "warning: FILE: "
+  };
+  const Row rows[] = {
+      // Written for generation 1: another spec (a spec edit, the generation bumped).
+      {"another generation", publishedStatus("2025-01-01T00:00:00Z", 1),
+       "status.observedGeneration 1 is not metadata.generation 2: it was written for another spec"},
+      // No decision published.
+      {"no desiredReplicas", R"({"observedGeneration": 2})",
+       "status.desiredReplicas: missing (no decision was published)"},
+      // Not a status at all.
+      {"not an object", R"("garbage")", "status: not an object"},
+  };
+  for (const Row& row : rows) {
+    CAPTURE(row.name);
+    testing::TempDir dir;
+    EvaluateOptions options;
+    options.policyFile = dir.write("policy.yaml", policyWithStatus(row.status, scaleDown));
+    options.currentReplicas = 8;
+    options.metrics = {"gpuUtilizationPercent=40"};
+    options.output = "json";
+    const Run result = run(options);
+    REQUIRE(result.code == 0);
+    CHECK(result.err == "warning: " + options.policyFile.string() + ": " + row.warning +
+                            "; serve would not seed from it: starting from first sight\n");
+    const nlohmann::json decision = nlohmann::json::parse(result.out);
+    CHECK(decision["recommendedReplicas"] == 4);
+    CHECK(decision["desiredReplicas"] == 8);  // first sight's window holds the current 8
+    CHECK(decision["limitedBy"] == "stabilization");
+
+    // --ignore-status: no history, as the note and the README say.
+    options.ignoreStatus = true;
+    const Run ignored = run(options);
+    REQUIRE(ignored.code == 0);
+    CHECK(nlohmann::json::parse(ignored.out)["desiredReplicas"] == 4);
+    CHECK(ignored.err.empty());
+  }
+
+  // Without a status: no history, so no window, and no line.
+  testing::TempDir dir;
+  EvaluateOptions options;
+  options.policyFile = dir.write("plain.yaml", policyWithStatus("", scaleDown));
+  options.currentReplicas = 8;
+  options.metrics = {"gpuUtilizationPercent=40"};
+  options.output = "json";
+  const Run plain = run(options);
+  REQUIRE(plain.code == 0);
+  CHECK(nlohmann::json::parse(plain.out)["desiredReplicas"] == 4);
   CHECK(plain.err.empty());
 }
 
