@@ -8,6 +8,7 @@
 
 #include "core/metric_target.h"
 #include "kube/client/kube_time.h"
+#include "kube/policy_status.h"
 
 namespace kubeai::cli {
 namespace {
@@ -32,24 +33,11 @@ nlohmann::json timeOrNull(const std::optional<core::TimePoint>& time) {
   return time ? nlohmann::json(kube::formatTime(*time)) : nlohmann::json(nullptr);
 }
 
-// The models a decision carries of the policy's metrics (a model of a slot
-// the policy no longer has names nothing: status leaves it out too).
-std::vector<const core::HoltState*> keptModels(const core::Decision& decision, const core::MetricsSpec& metrics) {
-  std::vector<const core::HoltState*> models;
-  const std::size_t slots = std::min(core::slotCount(metrics), core::kMaxMetricSlots);
-  for (const core::HoltState& model : decision.forecastModels) {
-    if (core::slotIndex(model.slot) < slots) {
-      models.push_back(&model);
-    }
-  }
-  return models;
-}
-
 // A hold without metrics made no forecast: only the models, as status.forecast
 // writes them, and no field that would read as an answer.
 nlohmann::json modelsOnlyJson(const core::Decision& decision, const core::MetricsSpec& metrics) {
   nlohmann::json models = nlohmann::json::array();
-  for (const core::HoltState* model : keptModels(decision, metrics)) {
+  for (const core::HoltState* model : kube::forecastModelsWritten(metrics, decision)) {
     models.push_back(nlohmann::json{{"metric", core::metricName(metrics, model->slot)},
                                     {"level", model->level},
                                     {"trendPerSecond", model->trendPerSecond},
@@ -88,7 +76,7 @@ nlohmann::json panicJson(const core::PanicExplanation& panic) {
 void modelsOnlyText(std::ostream& out, const core::Decision& decision, const core::MetricsSpec& metrics) {
   out << "forecast:    none (no metrics); models kept:";
   const char* separator = " ";
-  for (const core::HoltState* model : keptModels(decision, metrics)) {
+  for (const core::HoltState* model : kube::forecastModelsWritten(metrics, decision)) {
     out << separator << core::metricName(metrics, model->slot) << " level " << formatReplicas(model->level)
         << ", trend " << formatReplicas(model->trendPerSecond * 60.0) << "/min, " << model->observations
         << (model->observations == 1 ? " observation" : " observations");
@@ -228,7 +216,7 @@ std::string decisionToText(const std::string& policyKey, const core::Decision& d
 }
 
 bool hasModelsOnly(const core::Decision& decision, const core::MetricsSpec& metrics) {
-  return !decision.forecast && !keptModels(decision, metrics).empty();
+  return !decision.forecast && !kube::forecastModelsWritten(metrics, decision).empty();
 }
 
 std::string formatRatio(double ratio) {

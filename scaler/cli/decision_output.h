@@ -18,8 +18,8 @@ namespace kubeai::cli {
 // (Predictive's: metric, horizonSeconds, horizonSource, demandReplicas,
 // forecastReplicas, trendPerMinute, reactiveReplicas, forecastDesiredReplicas,
 // decided, observations; a hold without metrics, which made no forecast, only
-// {models: [{metric, level, trendPerSecond, observedAt, observations}]}, as
-// status.forecast; else null), panic (Burst's: panicking, since,
+// {models: [{metric, level, trendPerSecond, observedAt, observations}]}, the
+// models status.forecast writes; else null), panic (Burst's: panicking, since,
 // lastOverThreshold, stableReplicas, panicReplicas, panicRatio,
 // panicThreshold, saturated, maxPanicReplicas; else null). `metrics` is the policy's
 // spec.metrics, which names the custom slots.
@@ -31,7 +31,8 @@ std::string decisionToText(const std::string& policyKey, const core::Decision& d
                            const core::MetricsSpec& metrics);
 
 // A decision of Predictive's without a forecast (a hold without metrics) that
-// still carries models of the policy's metrics: shown as the models alone.
+// still carries models status.forecast writes
+// (kube::forecastModelsWritten): shown as the models alone.
 bool hasModelsOnly(const core::Decision& decision, const core::MetricsSpec& metrics);
 
 // A ratio with three decimals, as `evaluate` and serve's log line print them.

@@ -98,24 +98,30 @@ std::optional<ForecastStatus> forecastStatus(const core::MetricsSpec& metrics, c
     out.forecastDesiredReplicas = forecast.forecastDesired;
     out.decided = forecast.decided;
   }
-  const std::size_t slots = std::min(core::slotCount(metrics), core::kMaxMetricSlots);
-  for (const core::HoltState& model : decision.forecastModels) {
-    if (out.models.size() == core::kMaxMetricSlots) {
-      break;  // the CRD's maxItems: one more and the API would refuse the whole patch
-    }
-    // A model of a slot the policy no longer has (its spec lost a custom
-    // metric) names nothing; one JSON cannot hold would not read back.
-    if (core::slotIndex(model.slot) >= slots || model.observations < 1 || !std::isfinite(model.level) ||
-        !std::isfinite(model.trendPerSecond)) {
-      continue;
-    }
-    out.models.push_back(ForecastModelStatus{std::string(core::metricName(metrics, model.slot)), model.level,
-                                             model.trendPerSecond, formatTime(model.at), model.observations});
+  for (const core::HoltState* model : forecastModelsWritten(metrics, decision)) {
+    out.models.push_back(ForecastModelStatus{std::string(core::metricName(metrics, model->slot)), model->level,
+                                             model->trendPerSecond, formatTime(model->at), model->observations});
   }
   if (!decision.forecast && out.models.empty()) {
     return std::nullopt;
   }
   return out;
+}
+
+std::vector<const core::HoltState*> forecastModelsWritten(const core::MetricsSpec& metrics,
+                                                          const core::Decision& decision) {
+  std::vector<const core::HoltState*> models;
+  const std::size_t slots = std::min(core::slotCount(metrics), core::kMaxMetricSlots);
+  for (const core::HoltState& model : decision.forecastModels) {
+    if (models.size() == core::kMaxMetricSlots) {
+      break;
+    }
+    if (core::slotIndex(model.slot) < slots && model.observations >= 1 && std::isfinite(model.level) &&
+        std::isfinite(model.trendPerSecond)) {
+      models.push_back(&model);
+    }
+  }
+  return models;
 }
 
 std::optional<PanicStatus> panicStatus(const core::Decision& decision) {

@@ -225,10 +225,18 @@ std::vector<MetricStatus> metricStatuses(const core::MetricsSpec& metrics, const
 
 // status.forecast after a decision of Predictive's (core::Decision::forecast,
 // ::forecastModels), metrics named as in status.metrics; nullopt without one.
-// A hold without metrics has no forecast: then only its models, as they
-// stood (every other field empty, written as null).
-// A model JSON cannot hold (a level or trend that is not finite) is left out.
+// Without a forecast (a hold without metrics, or Predictive's error) only its
+// models, as they stood (every other field empty, written as null). The
+// models are forecastModelsWritten()'s.
 std::optional<ForecastStatus> forecastStatus(const core::MetricsSpec& metrics, const core::Decision& decision);
+
+// The decision's models status.forecast writes, in order: those of a slot the
+// policy still has (another names nothing), with an observation and a finite
+// level and trend (one JSON cannot hold would not read back), at most
+// core::kMaxMetricSlots (the CRD's maxItems: one more and the API refuses
+// the whole patch). evaluate prints these too.
+std::vector<const core::HoltState*> forecastModelsWritten(const core::MetricsSpec& metrics,
+                                                          const core::Decision& decision);
 
 // status.panic after a decision of Burst's (core::Decision::panic); nullopt without one.
 std::optional<PanicStatus> panicStatus(const core::Decision& decision);

@@ -2,11 +2,16 @@
 // evaluate shows the models alone, never a 0 or false that reads as an answer.
 #include <doctest/doctest.h>
 
+#include <limits>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 #include <string>
 
+#include "cli/decision_output.h"
 #include "cli/evaluate_command.h"
+#include "core/builtin_algorithms.h"
+#include "kube/policy_status.h"
 #include "support/temp_dir.h"
 
 namespace kubeai::cli {
@@ -93,6 +98,49 @@ TEST_CASE("evaluate: a Predictive hold without metrics, seeded with models, prin
   const nlohmann::json decision = nlohmann::json::parse(out);
   CHECK(decision["forecast"] == nlohmann::json::parse(R"({"models": [{"metric": "gpuUtilization", "level": 2.5,
       "trendPerSecond": 0.05, "observedAt": "2025-01-01T00:00:00Z", "observations": 7}]})"));
+}
+
+// A Predictive decision without a forecast, with a model of gpuUtilization
+// and one of latencyP99 whose level is not finite, for `reason`.
+core::Decision modelsOnlyDecision(std::string reason) {
+  core::Decision decision;
+  decision.algorithm = "Predictive";
+  decision.requestedAlgorithm = "Predictive";
+  decision.reason = std::move(reason);
+  core::HoltState kept;
+  kept.slot = core::MetricSlot::kGpuUtilization;
+  kept.level = 2.5;
+  kept.trendPerSecond = 0.05;
+  kept.observations = 7;
+  core::HoltState broken = kept;
+  broken.slot = core::MetricSlot::kLatencyP99;
+  broken.level = std::numeric_limits<double>::quiet_NaN();
+  decision.forecastModels = {broken, kept};
+  return decision;
+}
+
+TEST_CASE("evaluate shows the models status.forecast writes: one whose level is not finite in neither") {
+  const core::MetricsSpec metrics;
+  const core::Decision decision = modelsOnlyDecision(core::kReasonNoMetrics);
+  const std::optional<kube::ForecastStatus> status = kube::forecastStatus(metrics, decision);
+  REQUIRE(status);
+  REQUIRE(status->models.size() == 1);
+  CHECK(status->models[0].metric == "gpuUtilization");
+  const nlohmann::json json = decisionToJson(decision, metrics);
+  CAPTURE(json.dump());
+  REQUIRE(json["forecast"]["models"].size() == 1);
+  CHECK(json["forecast"]["models"][0]["metric"] == "gpuUtilization");
+  const std::string text = decisionToText("llm/chat", decision, metrics);
+  CAPTURE(text);
+  CHECK(text.find("models kept: gpuUtilization level 2.50, trend 3.00/min, 7 observations\n") != std::string::npos);
+  CHECK(text.find("latencyP99") == std::string::npos);
+
+  // Only the NaN model: none status writes, so none shown.
+  core::Decision onlyBroken = decision;
+  onlyBroken.forecastModels.pop_back();
+  CHECK_FALSE(kube::forecastStatus(metrics, onlyBroken));
+  CHECK_FALSE(hasModelsOnly(onlyBroken, metrics));
+  CHECK(decisionToJson(onlyBroken, metrics)["forecast"].is_null());
 }
 
 }  // namespace
