@@ -6,6 +6,7 @@
 #include <sstream>
 #include <vector>
 
+#include "core/builtin_algorithms.h"
 #include "core/metric_target.h"
 #include "kube/client/kube_time.h"
 #include "kube/policy_status.h"
@@ -33,8 +34,9 @@ nlohmann::json timeOrNull(const std::optional<core::TimePoint>& time) {
   return time ? nlohmann::json(kube::formatTime(*time)) : nlohmann::json(nullptr);
 }
 
-// A hold without metrics made no forecast: only the models, as status.forecast
-// writes them, and no field that would read as an answer.
+// Predictive without a forecast (a hold without metrics, or its error): only
+// the models, as status.forecast writes them, and no field that would read as
+// an answer.
 nlohmann::json modelsOnlyJson(const core::Decision& decision, const core::MetricsSpec& metrics) {
   nlohmann::json models = nlohmann::json::array();
   for (const core::HoltState* model : kube::forecastModelsWritten(metrics, decision)) {
@@ -73,8 +75,9 @@ nlohmann::json panicJson(const core::PanicExplanation& panic) {
 }
 
 // "forecast:" without a forecast: the models kept, each as status writes it.
+// "(no metrics)" only when that is why: Predictive's error keeps them too.
 void modelsOnlyText(std::ostream& out, const core::Decision& decision, const core::MetricsSpec& metrics) {
-  out << "forecast:    none (no metrics); models kept:";
+  out << "forecast:    none" << (decision.reason == core::kReasonNoMetrics ? " (no metrics)" : "") << "; models kept:";
   const char* separator = " ";
   for (const core::HoltState* model : kube::forecastModelsWritten(metrics, decision)) {
     out << separator << core::metricName(metrics, model->slot) << " level " << formatReplicas(model->level)

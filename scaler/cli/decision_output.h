@@ -17,9 +17,9 @@ namespace kubeai::cli {
 // unknown), servingReplicas (what per-pod ratios were counted on), forecast
 // (Predictive's: metric, horizonSeconds, horizonSource, demandReplicas,
 // forecastReplicas, trendPerMinute, reactiveReplicas, forecastDesiredReplicas,
-// decided, observations; a hold without metrics, which made no forecast, only
-// {models: [{metric, level, trendPerSecond, observedAt, observations}]}, the
-// models status.forecast writes; else null), panic (Burst's: panicking, since,
+// decided, observations; without a forecast (a hold without metrics, or
+// Predictive's error) only {models: [{metric, level, trendPerSecond,
+// observedAt, observations}]}, the models status.forecast writes; else null), panic (Burst's: panicking, since,
 // lastOverThreshold, stableReplicas, panicReplicas, panicRatio,
 // panicThreshold, saturated, maxPanicReplicas; else null). `metrics` is the policy's
 // spec.metrics, which names the custom slots.
@@ -30,8 +30,8 @@ nlohmann::json decisionToJson(const core::Decision& decision, const core::Metric
 std::string decisionToText(const std::string& policyKey, const core::Decision& decision,
                            const core::MetricsSpec& metrics);
 
-// A decision of Predictive's without a forecast (a hold without metrics) that
-// still carries models status.forecast writes
+// A decision of Predictive's without a forecast (a hold without metrics, or
+// Predictive's error) that still carries models status.forecast writes
 // (kube::forecastModelsWritten): shown as the models alone.
 bool hasModelsOnly(const core::Decision& decision, const core::MetricsSpec& metrics);
 

@@ -44,7 +44,8 @@ std::string explanation(const core::Decision& decision, const core::MetricsSpec&
     text += forecast->decided ? "the forecast decided" : "MaxRatio decided";
   }
   if (hasModelsOnly(decision, metrics)) {
-    text += "; no forecast, the models kept";  // a hold without metrics: nothing to forecast from
+    // A hold without metrics or Predictive's error: the reason before says which.
+    text += "; no forecast, the models kept";
   }
   if (const auto& panic = decision.panic) {
     text += panic->panicking ? "; panic on" : "; panic off";

@@ -143,5 +143,17 @@ TEST_CASE("evaluate shows the models status.forecast writes: one whose level is 
   CHECK(decisionToJson(onlyBroken, metrics)["forecast"].is_null());
 }
 
+TEST_CASE("evaluate says 'no metrics' of a models-only forecast only when that is the decision's reason") {
+  const core::MetricsSpec metrics;
+  const std::string held = decisionToText("llm/chat", modelsOnlyDecision(core::kReasonNoMetrics), metrics);
+  CHECK(held.find("forecast:    none (no metrics); models kept: gpuUtilization") != std::string::npos);
+  // Predictive's error keeps the models too: no forecast, but not for want of metrics.
+  const std::string failed = decisionToText(
+      "llm/chat", modelsOnlyDecision("algorithm Predictive failed, holding current replicas: bad"), metrics);
+  CAPTURE(failed);
+  CHECK(failed.find("forecast:    none; models kept: gpuUtilization") != std::string::npos);
+  CHECK(failed.find("no metrics") == std::string::npos);
+}
+
 }  // namespace
 }  // namespace kubeai::cli
