@@ -107,8 +107,10 @@ std::optional<bool> boolAt(const json& object, const char* name) {
 
 // status.forecast as the API holds it. A field missing or of another type
 // reads as absent (compared with what would be written, it differs, and is
-// written again): models alone are a hold without metrics; a model without a metric name, a numeric level and
-// trend, a time or a count >= 1 is skipped: it could not be resumed.
+// written again): models alone are Predictive without a forecast (a hold
+// without metrics, or its error); a model without a metric name, a numeric
+// level and trend, a time or a count >= 1 is skipped: it could not be
+// resumed.
 ForecastStatus forecastAt(const json& object) {
   ForecastStatus out;
   out.metric = stringAt(object, "metric").value_or("");
