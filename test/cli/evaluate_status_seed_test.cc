@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "cli/evaluate_command.h"
 #include "kube/client/kube_time.h"
@@ -114,14 +115,17 @@ TEST_CASE("evaluate --history refuses rows that begin before the status's time")
   CHECK(run(options).code == 0);
 }
 
-TEST_CASE("evaluate: a status serve would not seed from is said and ignored, as serve ignores it") {
-  struct Row {
-    const char* name;
-    std::string status;
-    std::string warning;  // after "warning: FILE: "
-  };
-  const Row rows[] = {
-      // Written for generation 1: another spec.
+// The statuses serve would not seed from, each with the warning evaluate
+// gives (after "warning: FILE: ").
+struct UnseedableStatus {
+  const char* name;
+  std::string status;
+  std::string warning;
+};
+
+std::vector<UnseedableStatus> unseedableStatuses() {
+  return {
+      // Written for generation 1: another spec (a spec edit, the generation bumped).
       {"another generation", publishedStatus("2025-01-01T00:00:00Z", 1),
        "status.observedGeneration 1 is not metadata.generation 2: it was written for another spec"},
       // No decision published.
@@ -130,7 +134,11 @@ TEST_CASE("evaluate: a status serve would not seed from is said and ignored, as 
       // Not a status at all.
       {"not an object", R"("garbage")", "status: not an object"},
   };
-  for (const Row& row : rows) {
+}
+
+TEST_CASE("evaluate: a status serve would not seed from is said and ignored, as serve ignores it") {
+  const std::vector<UnseedableStatus> rows = unseedableStatuses();
+  for (const UnseedableStatus& row : rows) {
     CAPTURE(row.name);
     testing::TempDir dir;
     EvaluateOptions options;
@@ -183,22 +191,8 @@ TEST_CASE("evaluate without --history: a status serve would not seed from is fir
   // 8 current at half the target: 4, unless the scale-down window holds the
   // current 8, as serve's first sight does.
   const std::string scaleDown = "  scaleDown: {stabilizationWindowSeconds: 300}\n";
-  struct Row {
-    const char* name;
-    std::string status;
-    std::string warning;  // after "warning: FILE: "
-  };
-  const Row rows[] = {
-      // Written for generation 1: another spec (a spec edit, the generation bumped).
-      {"another generation", publishedStatus("2025-01-01T00:00:00Z", 1),
-       "status.observedGeneration 1 is not metadata.generation 2: it was written for another spec"},
-      // No decision published.
-      {"no desiredReplicas", R"({"observedGeneration": 2})",
-       "status.desiredReplicas: missing (no decision was published)"},
-      // Not a status at all.
-      {"not an object", R"("garbage")", "status: not an object"},
-  };
-  for (const Row& row : rows) {
+  const std::vector<UnseedableStatus> rows = unseedableStatuses();
+  for (const UnseedableStatus& row : rows) {
     CAPTURE(row.name);
     testing::TempDir dir;
     EvaluateOptions options;
