@@ -40,6 +40,15 @@ struct RampRow {
   double gpu = 0;
 };
 
+// An evaluated row as serve's decision JSON has it: without the row's
+// number, time and the policy's name, which only evaluate --history prints.
+nlohmann::json asServed(nlohmann::json row) {
+  row.erase("row");
+  row.erase("time");
+  row.erase("policy");
+  return row;
+}
+
 std::string policyYaml(const std::string& algorithm) {
   return R"(apiVersion: kubeai.io/v1alpha1
 kind: AIInferenceAutoscalerPolicy
@@ -114,10 +123,7 @@ TEST_CASE("evaluate --history decides every row as serve's evaluation loop does 
     bool forecastDecided = false;
     for (std::size_t i = 0; i < rows.size(); ++i) {
       CAPTURE(i);
-      nlohmann::json row = evaluated[i];
-      row.erase("row");
-      row.erase("time");
-      row.erase("policy");
+      const nlohmann::json row = asServed(evaluated[i]);
       CHECK(row == served[i]);
       forecastDecided = forecastDecided || (row["forecast"].is_object() && row["forecast"]["decided"] == true);
     }
@@ -248,11 +254,7 @@ TEST_CASE("evaluate --history seeded from the policy file's status decides every
     REQUIRE(evaluated.size() == served.size());
     for (std::size_t i = 0; i < served.size(); ++i) {
       CAPTURE(i);
-      nlohmann::json row = evaluated[i];
-      row.erase("row");
-      row.erase("time");
-      row.erase("policy");
-      CHECK(row == served[i]);
+      CHECK(asServed(evaluated[i]) == served[i]);
     }
     // The seed is what made row 1: first sight answers otherwise.
     std::string ignoredErr;
