@@ -75,8 +75,8 @@ bool modelFits(const HoltState& model, std::uint64_t identity, double target) no
 void followMetrics(const MetricsSpec& metrics, std::vector<HoltState>& models) {
   const std::size_t customs = std::min(metrics.custom.size(), kMaxCustomMetrics);
   std::erase_if(models, [&](HoltState& model) {
-    // A seed slot always holds its metric; a model of unknown metric (0) was
-    // seeded by name for this very list.
+    // A seed slot always holds its metric; a model of unknown metric (0:
+    // made without the metric's details) has nothing to follow.
     if (!isCustomSlot(model.slot) || model.metric == 0) {
       return false;
     }
