@@ -177,11 +177,6 @@ def free_port():
         return probe.getsockname()[1]
 
 
-def _die_with_parent():
-    import ctypes
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
 class Prometheus:
     """Debian's prometheus on a free 127.0.0.1 port, with its own config and TSDB under `directory`."""
 
@@ -207,10 +202,10 @@ class Prometheus:
     def _start(self, binary):
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                [binary, "--config.file", self.config,
-                 "--storage.tsdb.path", os.path.join(self.directory, "data"),
-                 "--web.listen-address", self.address, "--log.level", "warn"],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=log, preexec_fn=_die_with_parent)
+                h.dying_with_parent([binary, "--config.file", self.config,
+                                     "--storage.tsdb.path", os.path.join(self.directory, "data"),
+                                     "--web.listen-address", self.address, "--log.level", "warn"]),
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         deadline = time.monotonic() + h.seconds(self.START_TIMEOUT)
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

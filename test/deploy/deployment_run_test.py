@@ -113,9 +113,9 @@ class Emulator:
 
     def __init__(self, directory):
         script = os.path.join(ARGS.source_dir, "test/kube/emulator/apiserver_emulator.py")
-        self.process = subprocess.Popen(["/usr/bin/python3", script, "--port", "0"], stdout=subprocess.PIPE,
-                                        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                        preexec_fn=h._die_with_parent, text=True)
+        self.process = subprocess.Popen(h.dying_with_parent(["/usr/bin/python3", script, "--port", "0"]),
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                        text=True)
         line = self.process.stdout.readline()
         match = re.search(r"listening on (127\.0\.0\.1:\d+)", line)
         if not match:

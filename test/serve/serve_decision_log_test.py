@@ -106,10 +106,11 @@ class DecisionLogTest(ServeTestCase):
         h.write_atomically(metrics, h.metrics_yaml({"default/chat": {
             "currentReplicas": 2, "gpuUtilizationPercent": 35, "kvCache": 92, "waiting": 12}}))
         process = subprocess.Popen(
-            [h.ARGS.scaler, "serve", "--policy-dir", policy_dir, "--metrics-file", metrics,
-             "--grpc-address", "127.0.0.1:0", "--metrics-address", "127.0.0.1:0", "--log-format", "text"],
+            h.dying_with_parent([h.ARGS.scaler, "serve", "--policy-dir", policy_dir, "--metrics-file", metrics,
+                                 "--grpc-address", "127.0.0.1:0", "--metrics-address", "127.0.0.1:0",
+                                 "--log-format", "text"]),
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            env=dict(os.environ, TMPDIR=directory), preexec_fn=h._die_with_parent)
+            env=dict(os.environ, TMPDIR=directory))
         lines = []
         reader = threading.Thread(target=lambda: lines.extend(
             raw.decode("utf-8", "replace").rstrip("\n") for raw in process.stderr), daemon=True)

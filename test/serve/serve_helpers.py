@@ -13,7 +13,6 @@ Imported by serve_contract_test.py and serve_tls_test.py (run with Debian's
 """
 
 import argparse
-import ctypes
 import fcntl
 import json
 import os
@@ -165,10 +164,18 @@ def metrics_yaml(values):
     return "\n".join(lines) + "\n"
 
 
-def _die_with_parent():
-    # The server must not outlive a test killed by CTest's timeout.
-    PR_SET_PDEATHSIG = 1
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+def dying_with_parent(command):
+    """`command` run so that it is killed when the test process dies.
+
+    A child started by a test must not outlive a test killed by CTest's
+    timeout (PR_SET_PDEATHSIG). util-linux's setpriv sets it after the spawn
+    instead of a preexec_fn: with a preexec_fn Python calls fork(), which runs
+    grpcio 1.51's fork handler, and that waits without end for gRPC's thread
+    pool to go idle when a channel is still busy (grpc/grpc#31885; it hung
+    serve_python_tls in CI). Without one, Python spawns by vfork or
+    posix_spawn, which run no fork handlers.
+    """
+    return ["setpriv", "--pdeathsig", "KILL", "--"] + list(command)
 
 
 def _full_pipe():
@@ -214,8 +221,8 @@ class Serve:
         self._changed = threading.Condition()
         read_fd, write_fd = _full_pipe() if hold_log else (None, subprocess.PIPE)
         try:
-            self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                            stderr=write_fd, env=env, preexec_fn=_die_with_parent)
+            self.process = subprocess.Popen(dying_with_parent(command), stdin=subprocess.DEVNULL,
+                                            stdout=subprocess.DEVNULL, stderr=write_fd, env=env)
         finally:
             if hold_log:
                 os.close(write_fd)
