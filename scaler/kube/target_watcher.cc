@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <optional>
 #include <string_view>
 #include <utility>
 
@@ -120,13 +121,24 @@ class TargetWatcher::Sink final : public ListWatchSink {
       outcome.kind = WatchLineOutcome::Kind::kBookmark;  // nothing applied, but the version moved on
       return outcome;
     }
+    // Into the cache in applyWatchLine(), once health() says this
+    // resourceVersion: no reader of the cache is ahead of health().
+    pending_ = std::move(event);
+    outcome.kind = WatchLineOutcome::Kind::kApplied;
+    return outcome;
+  }
+
+  void applyWatchLine() override {
+    if (!pending_) {
+      return;
+    }
+    detail::TargetWatchEvent event = std::move(*pending_);
+    pending_.reset();
     if (event.type == "DELETED") {
       cache_.erase(kind_, event.target.ns, event.target.name);
     } else {
       cache_.put(kind_, std::move(event.target.ns), std::move(event.target.name), std::move(event.target.state));
     }
-    outcome.kind = WatchLineOutcome::Kind::kApplied;
-    return outcome;
   }
 
   void healthChanged(bool failing, const std::string& lastError) override {
@@ -161,6 +173,7 @@ class TargetWatcher::Sink final : public ListWatchSink {
   const WatchLog log_;
   const std::function<void()> onListed_;
   TargetCache::Namespaces fresh_;  // the list being read
+  std::optional<detail::TargetWatchEvent> pending_;  // watchLine()'s change, until applyWatchLine()
 };
 
 TargetWatcher::TargetWatcher(KubeClient& client, TargetWatcherOptions options)
