@@ -79,9 +79,9 @@ struct ForecastModelStatus {
 
 // status.forecast: what Predictive saw (core::ForecastExplanation). Numbers
 // have two decimals (horizonSeconds three: milliseconds); one JSON cannot
-// hold is absent (null). A hold without metrics made no forecast: then every
-// field but the models is empty (written as null, so absent), not a 0 or
-// false that reads as an answer.
+// hold is absent (null). A hold without metrics, or Predictive's error, made
+// no forecast: then every field but the models is empty (written as null, so
+// absent), not a 0 or false that reads as an answer.
 struct ForecastStatus {
   std::string metric;                      // the metric whose forecast is highest
   std::optional<double> horizonSeconds;
