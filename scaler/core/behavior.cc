@@ -88,9 +88,10 @@ void recordMove(History& history, const PolicySpec& spec, TimePoint at, std::int
   events.push_back({at, static_cast<std::int32_t>(std::min<std::int64_t>(std::llabs(change), kMaxReplicas))});
 }
 
-void dropOlderThan(std::vector<TimedReplicas>& events, std::int32_t periodSeconds, TimePoint now) {
+template <typename Timed>
+void dropOlderThan(std::vector<Timed>& events, std::int32_t periodSeconds, TimePoint now) {
   const TimePoint cutoff = now - seconds(periodSeconds);
-  std::erase_if(events, [&](const TimedReplicas& event) { return event.at <= cutoff; });
+  std::erase_if(events, [&](const Timed& event) { return event.at <= cutoff; });
 }
 
 int sign(std::int64_t value) { return (value > 0) - (value < 0); }
@@ -149,7 +150,7 @@ std::int32_t stabilize(std::int32_t recommendation, std::int32_t anchor, const H
       upFloor = std::min(upFloor, past.replicas);
     }
     if (past.at > downCutoff) {
-      downCeiling = std::max(downCeiling, past.replicas);
+      downCeiling = std::max(downCeiling, past.forecastUntil > now ? past.replicas : past.reactive);
     }
   }
   if (const auto& initial = history.initialRecommendation; initial && initial->at > downCutoff) {
@@ -222,7 +223,8 @@ RateLimited limitRate(std::int32_t desired, std::int32_t anchor, const History& 
 }
 
 History recordDecision(History history, const PolicySpec& spec, TimePoint now, const Anchor& anchor,
-                       std::int32_t currentReplicas, std::int32_t recommendation, std::int32_t published) {
+                       std::int32_t currentReplicas, const TimedRecommendation& recommendation,
+                       std::int32_t published) {
   History next = std::move(history);
   next.published = published;
   next.inFlight = anchor.change;
@@ -249,10 +251,13 @@ History recordDecision(History history, const PolicySpec& spec, TimePoint now, c
   dropOlderThan(next.recommendations, longestWindow, now);
   if (longestWindow > 0) {
     // Equal neighbours say the same in every window as the newer one alone.
-    if (!next.recommendations.empty() && next.recommendations.back().replicas == recommendation) {
-      next.recommendations.back().at = now;
+    auto& kept = next.recommendations;
+    if (!kept.empty() && kept.back().replicas == recommendation.replicas &&
+        kept.back().reactive == recommendation.reactive) {
+      kept.back().at = recommendation.at;
+      kept.back().forecastUntil = recommendation.forecastUntil;
     } else {
-      next.recommendations.push_back({now, recommendation});
+      kept.push_back(recommendation);
     }
   }
   if (next.initialRecommendation && next.initialRecommendation->at <= now - seconds(windowSeconds(spec.scaleDown))) {

@@ -54,8 +54,9 @@ void settle(History& history, const ChangeInFlight& change);
 // brought to no lower than the lowest recommendation in the scale-up window
 // and no higher than the highest in the scale-down window (both windows
 // include `recommendation`; the scale-down window includes the first-sight
-// recommendation). So a scale-up never returns less than the anchor, and a
-// scale-down never more.
+// recommendation, and counts one a forecast raised whole only until its
+// forecastUntil, its reactive answer after). So a scale-up never returns less
+// than the anchor, and a scale-down never more.
 std::int32_t stabilize(std::int32_t recommendation, std::int32_t anchor, const History& history,
                        const PolicySpec& spec, TimePoint now);
 
@@ -91,6 +92,7 @@ RateLimited limitRate(std::int32_t desired, std::int32_t anchor, const History& 
 // periods can still need. Takes the history by value so a caller that is done
 // with it can move it in.
 History recordDecision(History history, const PolicySpec& spec, TimePoint now, const Anchor& anchor,
-                       std::int32_t currentReplicas, std::int32_t recommendation, std::int32_t published);
+                       std::int32_t currentReplicas, const TimedRecommendation& recommendation,
+                       std::int32_t published);
 
 }  // namespace kubeai::core

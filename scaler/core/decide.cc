@@ -297,7 +297,17 @@ Outcome decide(const Policy& policy, const Observation& observation, History his
     anchor.change->settled = true;
   }
   decision.anchorReplicas = anchor.replicas;
-  const std::int32_t stabilizedFrom = replicas;  // what the windows remember
+  // What the windows remember. A forecast's answer counts whole in the
+  // scale-down window as long as it looks ahead: past its horizon the load
+  // has borne it out (MaxRatio's answer holds as much) or not, and a forecast
+  // not borne out must not keep the replicas for a whole window.
+  TimedRecommendation stabilizedFrom{now, replicas, replicas, now};
+  if (const auto& forecast = decision.forecast; forecast && forecast->decided && replicas == forecast->forecastDesired) {
+    stabilizedFrom.reactive = std::clamp(forecast->reactiveReplicas, 0, replicas);
+    stabilizedFrom.forecastUntil =
+        now + std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::duration<double>(forecast->horizonSeconds));
+  }
   auto apply = [&](std::int32_t limited, LimitedBy by) {
     if (limited != replicas) {
       replicas = limited;

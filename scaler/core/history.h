@@ -17,6 +17,18 @@ struct TimedReplicas {
   std::int32_t replicas = 0;
 };
 
+// A recommendation the stabilization windows remember. One a forecast raised
+// (Predictive's) counts whole in the scale-down window only while the forecast
+// still looks ahead, until `forecastUntil`; after it, the window holds the
+// decision's answer without the forecast, `reactive`: a forecast the load did
+// not bear out is not held for a whole window.
+struct TimedRecommendation {
+  TimePoint at;
+  std::int32_t replicas = 0;
+  std::int32_t reactive = 0;   // == replicas when no forecast raised it
+  TimePoint forecastUntil{};   // `at` when no forecast raised it
+};
+
 // A change this server published that the workload has not reached yet. We
 // recommend upstream of KEDA and the HPA, so the current replicas follow a
 // published change only after a reaction time; until then the change counts as
@@ -62,7 +74,7 @@ struct History {
   std::vector<TimedReplicas> scaleDownEvents;
   // Recommendations within the longest stabilization window, oldest first; a
   // recommendation equal to the one before it only moves that one's time.
-  std::vector<TimedReplicas> recommendations;
+  std::vector<TimedRecommendation> recommendations;
   // The current replicas when the policy was first seen (the HPA's
   // recordInitialRecommendation): counts in the scale-down window only, so a
   // restart does not scale down at once what a window would have held.

@@ -173,6 +173,41 @@ TEST_CASE("Predictive: a falling forecast never scales down on its own") {
   }
 }
 
+TEST_CASE("Predictive: the scale-down window holds a forecast's answer for its horizon, MaxRatio's for the window") {
+  // alpha = beta = 1: the level is the demand now, the trend its last step per
+  // second. Horizon 60 s, scale-down window 300 s. At t = 15 the load steps
+  // from 10 to 12 replicas' worth: MaxRatio asks 12, the forecast 12 + 2/15 x
+  // 60 = 20. Then it is 10 again on the 20 replicas the HPA made (forecast
+  // 2, then 10: neither above MaxRatio's 10). The forecast's 20 counts in the
+  // window while it looks ahead, up to t = 75; MaxRatio's 12 of the same
+  // decision for the whole window, up to t = 315; then 10.
+  Policy policy = predictivePolicy("60");
+  policy.spec.algorithm.parameters.emplace("alpha", "1");
+  policy.spec.algorithm.parameters.emplace("beta", "1");
+  policy.spec.scaleDown = ScalingRules{.stabilizationWindowSeconds = 300, .policies = {}};
+  const auto registry = AlgorithmRegistry::withBuiltins();
+  History history = firstSightHistory(10, at(0));
+  struct Row {
+    int t;
+    std::int32_t current;
+    double demand;  // replicas' worth
+    std::int32_t desired;
+    bool decided;
+  };
+  const Row rows[] = {{0, 10, 10.0, 10, false},  {15, 10, 12.0, 20, true},  {30, 20, 10.0, 20, false},
+                      {60, 20, 10.0, 20, false}, {75, 20, 10.0, 12, false}, {90, 12, 10.0, 12, false},
+                      {300, 12, 10.0, 12, false}, {315, 12, 10.0, 10, false}};
+  for (const Row& row : rows) {
+    CAPTURE(row.t);
+    Outcome outcome = decide(policy, gpu(row.current, row.demand / row.current * 80.0), std::move(history),
+                             at(row.t), *registry);
+    CHECK(outcome.decision.desiredReplicas == row.desired);
+    REQUIRE(outcome.decision.forecast);
+    CHECK(outcome.decision.forecast->decided == row.decided);
+    history = std::move(outcome.history);
+  }
+}
+
 TEST_CASE("Predictive: the horizon is the parameter, else the measured start-up, else the default") {
   const auto registry = AlgorithmRegistry::withBuiltins();
   const Policy policy = predictivePolicy();
