@@ -32,6 +32,7 @@ struct ForecastExplanation {
   double forecastReplicas = 0.0;              // and a horizon ahead (>= 0)
   double trendPerMinute = 0.0;                // its trend, replicas' worth per minute
   std::int32_t reactiveReplicas = 0;          // MaxRatio's answer
+  bool reactiveHeld = false;                  // MaxRatio held the current replicas (within tolerance)
   std::int32_t forecastDesired = 0;           // the forecast's answer (tolerance applied)
   bool decided = false;                       // the forecast raised the answer above MaxRatio's
   std::int32_t observations = 0;              // that metric's model has seen this many (1: no trend yet)

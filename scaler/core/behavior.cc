@@ -254,8 +254,9 @@ History recordDecision(History history, const PolicySpec& spec, TimePoint now, c
     auto& kept = next.recommendations;
     if (!kept.empty() && kept.back().replicas == recommendation.replicas &&
         kept.back().reactive == recommendation.reactive) {
+      // The same answers: the later time, and the longer look ahead of the two.
       kept.back().at = recommendation.at;
-      kept.back().forecastUntil = recommendation.forecastUntil;
+      kept.back().forecastUntil = std::max(kept.back().forecastUntil, recommendation.forecastUntil);
     } else {
       kept.push_back(recommendation);
     }

@@ -257,6 +257,11 @@ Outcome decide(const Policy& policy, const Observation& observation, History his
     recommendation.reason = kReasonStartingOverTarget;
     recommendation.held = true;
   }
+  // The forecast's answer is the recommendation (not a hold's of the pods
+  // starting): the windows remember MaxRatio's too (below).
+  const bool forecastRaised = recommendation.forecast && recommendation.forecast->decided &&
+                              recommendation.error.empty() &&
+                              recommendation.replicas == recommendation.forecast->forecastDesired;
   decision.recommendedReplicas = recommendation.replicas;
   decision.reason = std::move(recommendation.reason);
   decision.ratio = recommendation.ratio;
@@ -274,21 +279,40 @@ Outcome decide(const Policy& policy, const Observation& observation, History his
   Anchor anchor = anchorOn(history, current, now, settings.reactionTime);
   std::int32_t replicas = decision.recommendedReplicas;
   const bool held = recommendation.held;
-  if (anchor.change) {
-    const std::int64_t ours = std::int64_t{anchor.change->replicas} - current;
-    const std::int64_t wanted = std::int64_t{replicas} - current;
-    if (wanted != 0 && (wanted > 0) != (ours > 0)) {
-      // The metrics ask to move the other way: our change is void, and the
-      // current replicas are the anchor (a scale-up never returns less).
-      anchor.dropped = anchor.change;
-      anchor.change.reset();
-      anchor.onItsWay = false;
-      anchor.replicas = current;
-    } else if (anchor.onItsWay && held) {
-      // A hold keeps the change on its way: the metrics still describe the
-      // pods before it, and tolerance must not undo it next cycle.
-      replicas = anchor.replicas;
+  // An answer the other way than our change on its way voids the change.
+  auto against = [&](std::int32_t answer) {
+    if (!anchor.change) {
+      return false;
     }
+    const std::int64_t ours = std::int64_t{anchor.change->replicas} - current;
+    const std::int64_t wanted = std::int64_t{answer} - current;
+    return wanted != 0 && (wanted > 0) != (ours > 0);
+  };
+  // A hold keeps the change on its way: the metrics still describe the pods
+  // before it, and tolerance must not undo it next cycle.
+  auto keptBy = [&](std::int32_t answer, bool answerHeld) {
+    return anchor.change && anchor.onItsWay && answerHeld && !against(answer) ? anchor.replicas : answer;
+  };
+  // MaxRatio's answer through the same holds as the decision's: what the
+  // windows would remember of this decision without the forecast.
+  std::int32_t reactive = replicas;
+  if (forecastRaised) {
+    reactive = decision.forecast->reactiveReplicas;
+    bool reactiveHeld = decision.forecast->reactiveHeld;
+    if (readyOverTarget && reactive < current) {
+      reactive = current;
+      reactiveHeld = true;
+    }
+    reactive = keptBy(reactive, reactiveHeld);
+  }
+  if (against(replicas)) {
+    // The current replicas are the anchor (a scale-up never returns less).
+    anchor.dropped = anchor.change;
+    anchor.change.reset();
+    anchor.onItsWay = false;
+    anchor.replicas = current;
+  } else {
+    replicas = keptBy(replicas, held);
   }
   if (anchor.dropped) {
     settle(history, *anchor.dropped);
@@ -301,12 +325,12 @@ Outcome decide(const Policy& policy, const Observation& observation, History his
   // scale-down window as long as it looks ahead: past its horizon the load
   // has borne it out (MaxRatio's answer holds as much) or not, and a forecast
   // not borne out must not keep the replicas for a whole window.
-  TimedRecommendation stabilizedFrom{now, replicas, replicas, now};
-  if (const auto& forecast = decision.forecast; forecast && forecast->decided && replicas == forecast->forecastDesired) {
-    stabilizedFrom.reactive = std::clamp(forecast->reactiveReplicas, 0, replicas);
+  TimedRecommendation stabilizedFrom(now, replicas);
+  if (forecastRaised) {
+    stabilizedFrom.reactive = std::clamp(reactive, 0, replicas);
     stabilizedFrom.forecastUntil =
         now + std::chrono::duration_cast<std::chrono::milliseconds>(
-                  std::chrono::duration<double>(forecast->horizonSeconds));
+                  std::chrono::duration<double>(decision.forecast->horizonSeconds));
   }
   auto apply = [&](std::int32_t limited, LimitedBy by) {
     if (limited != replicas) {

@@ -23,10 +23,17 @@ struct TimedReplicas {
 // decision's answer without the forecast, `reactive`: a forecast the load did
 // not bear out is not held for a whole window.
 struct TimedRecommendation {
+  TimedRecommendation() = default;
+  // One no forecast raised: it counts whole for the whole window.
+  TimedRecommendation(TimePoint when, std::int32_t answer)
+      : at(when), replicas(answer), reactive(answer), forecastUntil(when) {}
+  TimedRecommendation(TimePoint when, std::int32_t answer, std::int32_t withoutForecast, TimePoint until)
+      : at(when), replicas(answer), reactive(withoutForecast), forecastUntil(until) {}
+
   TimePoint at;
   std::int32_t replicas = 0;
-  std::int32_t reactive = 0;   // == replicas when no forecast raised it
-  TimePoint forecastUntil{};   // `at` when no forecast raised it
+  std::int32_t reactive = 0;  // <= replicas; == replicas when no forecast raised it
+  TimePoint forecastUntil{};  // `at` when no forecast raised it
 };
 
 // A change this server published that the workload has not reached yet. We

@@ -56,6 +56,35 @@ ScalingRules rules(int window, std::vector<ScalingPolicy> policies = {}, SelectP
   return ScalingRules{window, std::move(policies), select};
 }
 
+TEST_CASE("scale-down window: a forecast's answer counts whole until its horizon, MaxRatio's after") {
+  Policy policy = gpuOnly();
+  policy.spec.scaleDown = rules(300);
+  const PolicySpec& spec = policy.spec;
+  const auto record = [&](History history, int t, const TimedRecommendation& recommendation) {
+    const Anchor anchor = anchorOn(history, 20, at(t), std::chrono::seconds(30));
+    return recordDecision(std::move(history), spec, at(t), anchor, 20, recommendation, 20);
+  };
+
+  SUBCASE("a plain answer and a forecast's, each read at its time") {
+    History history = record(History{}, 0, TimedRecommendation(at(0), 15));
+    history = record(std::move(history), 15, TimedRecommendation(at(15), 20, 12, at(75)));
+    CHECK(stabilize(10, 20, history, spec, at(60)) == 20);   // the forecast still looks ahead
+    CHECK(stabilize(10, 20, history, spec, at(75)) == 15);   // MaxRatio's 12 now, under the plain 15
+    CHECK(stabilize(10, 20, history, spec, at(300)) == 12);  // the plain 15 is out of the window
+    CHECK(stabilize(10, 20, history, spec, at(315)) == 10);  // and so is the forecast's decision
+  }
+  SUBCASE("equal neighbours merge into the later time and the longer look ahead") {
+    // The horizon fell (a shorter start-up measured) between two equal answers.
+    History history = record(History{}, 15, TimedRecommendation(at(15), 20, 10, at(195)));
+    history = record(std::move(history), 30, TimedRecommendation(at(30), 20, 10, at(90)));
+    REQUIRE(history.recommendations.size() == 1);
+    CHECK(history.recommendations.front().at == at(30));
+    CHECK(history.recommendations.front().forecastUntil == at(195));
+    CHECK(stabilize(10, 20, history, spec, at(150)) == 20);
+    CHECK(stabilize(10, 20, history, spec, at(195)) == 10);
+  }
+}
+
 TEST_CASE("scale-down stabilization publishes the highest recommendation in the window") {
   Policy policy = gpuOnly();
   policy.spec.scaleDown = rules(60);

@@ -208,6 +208,57 @@ TEST_CASE("Predictive: the scale-down window holds a forecast's answer for its h
   }
 }
 
+// alpha = beta = 1, horizon 60 s, scale-down window 300 s: a sequence from an
+// empty history (no first-sight recommendation in the window).
+struct WindowRow {
+  int t;
+  std::int32_t current;
+  std::int32_t ready;
+  double percent;  // GPU, of a target of 80 %
+  std::int32_t desired;
+  bool decided;
+};
+
+void runWindowRows(const std::vector<WindowRow>& rows) {
+  Policy policy = predictivePolicy("60");
+  policy.spec.algorithm.parameters.emplace("alpha", "1");
+  policy.spec.algorithm.parameters.emplace("beta", "1");
+  policy.spec.scaleDown = ScalingRules{.stabilizationWindowSeconds = 300, .policies = {}};
+  const auto registry = AlgorithmRegistry::withBuiltins();
+  History history;
+  for (const WindowRow& row : rows) {
+    CAPTURE(row.t);
+    Outcome outcome =
+        decide(policy, gpu(row.current, row.percent, row.ready), std::move(history), at(row.t), *registry);
+    CHECK(outcome.decision.desiredReplicas == row.desired);
+    REQUIRE(outcome.decision.forecast);
+    CHECK(outcome.decision.forecast->decided == row.decided);
+    history = std::move(outcome.history);
+  }
+}
+
+TEST_CASE("Predictive: past its horizon the window holds MaxRatio's answer as the decision would have held it") {
+  SUBCASE("pods starting and the ready ones over target: MaxRatio's fewer is held at current") {
+    // t = 0: 5 of 10 ready at 96 %: 6 replicas' worth; the hold of pods
+    // starting keeps 10. t = 15: 6 ready at 96 %: 7.2 worth, MaxRatio 8 (held
+    // at 10: the ready pods are over target), the forecast 7.2 + 1.2 / 15 x 60
+    // = 12. t = 305 (t = 0's answer out of the window): 12 ready at 48 %, 7.2
+    // worth, MaxRatio 8; t = 15's counts as 10, not as MaxRatio's bare 8.
+    runWindowRows({{0, 10, 5, 96.0, 10, false}, {15, 10, 6, 96.0, 12, true}, {305, 12, 12, 48.0, 10, false}});
+  }
+  SUBCASE("the forecast holding within tolerance keeps our change on its way; MaxRatio's fewer voids it") {
+    // t = 15: 10 -> 12 worth: the forecast's 20 is published. t = 30: 14 of
+    // the 20, 12.4 worth: MaxRatio 13 (fewer: against our change), the
+    // forecast 12.4 + 0.4 / 15 x 60 = 14, within tolerance of 14: the hold
+    // keeps the change, 20. t = 320 (t = 15's answer out): 20 at 40 %, 10
+    // worth: t = 30's counts as MaxRatio's 13, not as the change it kept.
+    runWindowRows({{0, 10, 10, 80.0, 10, false},
+                   {15, 10, 10, 96.0, 20, true},
+                   {30, 14, 14, 12.4 / 14.0 * 80.0, 20, true},
+                   {320, 20, 20, 40.0, 13, false}});
+  }
+}
+
 TEST_CASE("Predictive: the horizon is the parameter, else the measured start-up, else the default") {
   const auto registry = AlgorithmRegistry::withBuiltins();
   const Policy policy = predictivePolicy();
