@@ -33,6 +33,7 @@ struct ForecastExplanation {
   double trendPerMinute = 0.0;                // its trend, replicas' worth per minute
   std::int32_t reactiveReplicas = 0;          // MaxRatio's answer
   bool reactiveHeld = false;                  // MaxRatio held the current replicas (within tolerance)
+  std::optional<double> reactiveRatio{};      // the ratio MaxRatio turned on
   std::int32_t forecastDesired = 0;           // the forecast's answer (tolerance applied)
   bool decided = false;                       // the forecast raised the answer above MaxRatio's
   std::int32_t observations = 0;              // that metric's model has seen this many (1: no trend yet)

@@ -259,7 +259,7 @@ Outcome decide(const Policy& policy, const Observation& observation, History his
   }
   // The forecast's answer is the recommendation (not a hold's of the pods
   // starting): the windows remember MaxRatio's too (below).
-  const bool forecastRaised = recommendation.forecast && recommendation.forecast->decided &&
+  bool forecastRaised = recommendation.forecast && recommendation.forecast->decided &&
                               recommendation.error.empty() &&
                               recommendation.replicas == recommendation.forecast->forecastDesired;
   decision.recommendedReplicas = recommendation.replicas;
@@ -278,7 +278,7 @@ Outcome decide(const Policy& policy, const Observation& observation, History his
   const std::int32_t current = decision.currentReplicas;
   Anchor anchor = anchorOn(history, current, now, settings.reactionTime);
   std::int32_t replicas = decision.recommendedReplicas;
-  const bool held = recommendation.held;
+  bool held = recommendation.held;
   // An answer the other way than our change on its way voids the change.
   auto against = [&](std::int32_t answer) {
     if (!anchor.change) {
@@ -297,13 +297,24 @@ Outcome decide(const Policy& policy, const Observation& observation, History his
   // windows would remember of this decision without the forecast.
   std::int32_t reactive = replicas;
   if (forecastRaised) {
-    reactive = decision.forecast->reactiveReplicas;
-    bool reactiveHeld = decision.forecast->reactiveHeld;
-    if (readyOverTarget && reactive < current) {
-      reactive = current;
-      reactiveHeld = true;
+    ForecastExplanation& forecast = *decision.forecast;
+    const std::int32_t answer = readyOverTarget ? std::max(forecast.reactiveReplicas, current) : forecast.reactiveReplicas;
+    const bool answerHeld = forecast.reactiveHeld || answer != forecast.reactiveReplicas;
+    reactive = keptBy(answer, answerHeld);
+    if (reactive > keptBy(replicas, held)) {
+      // A change on its way, kept by one answer's hold and not the other's,
+      // puts MaxRatio's above the forecast's: a forecast only ever raises the
+      // answer, so the decision is MaxRatio's.
+      decision.recommendedReplicas = answer;
+      decision.reason = answer != forecast.reactiveReplicas ? kReasonStartingOverTarget
+                        : forecast.reactiveHeld             ? kReasonWithinTolerance
+                                                            : kReasonMaxRatio;
+      decision.ratio = forecast.reactiveRatio;
+      forecast.decided = false;
+      forecastRaised = false;
+      replicas = answer;
+      held = answerHeld;
     }
-    reactive = keptBy(reactive, reactiveHeld);
   }
   if (against(replicas)) {
     // The current replicas are the anchor (a scale-up never returns less).

@@ -119,6 +119,7 @@ Result<AlgorithmOutput> PredictiveAlgorithm::compute(const AlgorithmInput& input
   explanation.horizonSeconds = std::chrono::duration<double>(horizon).count();
   explanation.reactiveReplicas = output.desiredReplicas;
   explanation.reactiveHeld = output.held;
+  explanation.reactiveRatio = output.ratio;
 
   // Demand in replicas' worth: ratios of per-pod metrics are already scaled to
   // the current replicas (AlgorithmInput::servingReplicas), so ratio x current

@@ -219,11 +219,11 @@ struct WindowRow {
   bool decided;
 };
 
-void runWindowRows(const std::vector<WindowRow>& rows) {
+void runWindowRows(const std::vector<WindowRow>& rows, std::int32_t window = 300) {
   Policy policy = predictivePolicy("60");
   policy.spec.algorithm.parameters.emplace("alpha", "1");
   policy.spec.algorithm.parameters.emplace("beta", "1");
-  policy.spec.scaleDown = ScalingRules{.stabilizationWindowSeconds = 300, .policies = {}};
+  policy.spec.scaleDown = ScalingRules{.stabilizationWindowSeconds = window, .policies = {}};
   const auto registry = AlgorithmRegistry::withBuiltins();
   History history;
   for (const WindowRow& row : rows) {
@@ -257,6 +257,17 @@ TEST_CASE("Predictive: past its horizon the window holds MaxRatio's answer as th
                    {30, 14, 14, 12.4 / 14.0 * 80.0, 20, true},
                    {320, 20, 20, 40.0, 13, false}});
   }
+}
+
+TEST_CASE("Predictive: a forecast below our change on its way, which MaxRatio's hold keeps, does not lower it") {
+  // No scale-down window. t = 15: the forecast's 20 is published. t = 30: 14
+  // of the 20, 13 replicas' worth: MaxRatio's 13 / 14 is within tolerance, a
+  // hold, which keeps our 20; the forecast's 13 + 1 / 15 x 60 = 17 is no hold.
+  // The decision is MaxRatio's 20, not the forecast's 17 (published before).
+  runWindowRows({{0, 10, 10, 80.0, 10, false},
+                 {15, 10, 10, 96.0, 20, true},
+                 {30, 14, 14, 13.0 / 14.0 * 80.0, 20, false}},
+                0);
 }
 
 TEST_CASE("Predictive: the horizon is the parameter, else the measured start-up, else the default") {
@@ -414,10 +425,16 @@ TEST_CASE("Predictive: a forecast within tolerance of current is the larger answ
   CHECK(b.decision.forecast->forecastDesired == 8);
   Outcome c = step(policy, std::move(b.history), 75'000, 10, 8.5 / 10 * 80.0, 10, *registry);
   // Holt: level 7.91, trend 0.73 a minute: 9.36 ahead, within tolerance of
-  // 10, against MaxRatio's 9: the hold is the larger answer.
+  // 10, against MaxRatio's 9. But b's 8 is on its way (15 s ago): that hold
+  // would keep it, 8, below MaxRatio's 9, and a forecast never lowers the
+  // answer: the decision is MaxRatio's.
+  CHECK(b.decision.desiredReplicas == 8);
   CHECK(c.decision.forecast->reactiveReplicas == 9);
-  CHECK(c.decision.recommendedReplicas == 10);
-  CHECK(c.decision.reason == "within tolerance");
+  CHECK(c.decision.forecast->forecastDesired == 10);
+  CHECK_FALSE(c.decision.forecast->decided);
+  CHECK(c.decision.recommendedReplicas == 9);
+  CHECK(c.decision.desiredReplicas == 9);
+  CHECK(c.decision.reason == kReasonMaxRatio);
 
   History calm = firstSightHistory(10, at(0));
   Outcome x = step(policy, std::move(calm), 0, 10, 6.5 / 10 * 80.0, 10, *registry);
