@@ -260,8 +260,8 @@ Outcome decide(const Policy& policy, const Observation& observation, History his
   // The forecast's answer is the recommendation (not a hold's of the pods
   // starting): the windows remember MaxRatio's too (below).
   bool forecastRaised = recommendation.forecast && recommendation.forecast->decided &&
-                              recommendation.error.empty() &&
-                              recommendation.replicas == recommendation.forecast->forecastDesired;
+                        recommendation.error.empty() &&
+                        recommendation.replicas == recommendation.forecast->forecastDesired;
   decision.recommendedReplicas = recommendation.replicas;
   decision.reason = std::move(recommendation.reason);
   decision.ratio = recommendation.ratio;
@@ -298,7 +298,8 @@ Outcome decide(const Policy& policy, const Observation& observation, History his
   std::int32_t reactive = replicas;
   if (forecastRaised) {
     ForecastExplanation& forecast = *decision.forecast;
-    const std::int32_t answer = readyOverTarget ? std::max(forecast.reactiveReplicas, current) : forecast.reactiveReplicas;
+    const std::int32_t answer =
+        readyOverTarget ? std::max(forecast.reactiveReplicas, current) : forecast.reactiveReplicas;
     const bool answerHeld = forecast.reactiveHeld || answer != forecast.reactiveReplicas;
     reactive = keptBy(answer, answerHeld);
     if (reactive > keptBy(replicas, held)) {
