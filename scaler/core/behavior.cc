@@ -250,11 +250,11 @@ History recordDecision(History history, const PolicySpec& spec, TimePoint now, c
   const std::int32_t longestWindow = std::max(windowSeconds(spec.scaleUp), windowSeconds(spec.scaleDown));
   dropOlderThan(next.recommendations, longestWindow, now);
   if (longestWindow > 0) {
-    // Equal neighbours say the same in every window as the newer one alone.
+    // Equal neighbours (replicas and reactive) say the same in every window as
+    // one entry at the later time with the longer look ahead of the two.
     auto& kept = next.recommendations;
     if (!kept.empty() && kept.back().replicas == recommendation.replicas &&
         kept.back().reactive == recommendation.reactive) {
-      // The same answers: the later time, and the longer look ahead of the two.
       kept.back().at = recommendation.at;
       kept.back().forecastUntil = std::max(kept.back().forecastUntil, recommendation.forecastUntil);
     } else {

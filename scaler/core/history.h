@@ -79,8 +79,9 @@ struct History {
   // period of either direction (both count in every period's start, as in the HPA).
   std::vector<TimedReplicas> scaleUpEvents;
   std::vector<TimedReplicas> scaleDownEvents;
-  // Recommendations within the longest stabilization window, oldest first; a
-  // recommendation equal to the one before it only moves that one's time.
+  // Recommendations within the longest stabilization window, oldest first; one
+  // equal to the one before it (replicas and reactive) only moves that one's
+  // time, keeping the longer forecastUntil of the two.
   std::vector<TimedRecommendation> recommendations;
   // The current replicas when the policy was first seen (the HPA's
   // recordInitialRecommendation): counts in the scale-down window only, so a
