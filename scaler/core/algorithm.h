@@ -33,6 +33,7 @@ struct MetricDetail {
   double target = 0.0;          // in the same unit (per replica for the queue)
   std::string_view targetType;  // "Value", "Utilization", "AverageValue"
   double ratio = 0.0;
+  bool capped = false;  // a percentage that is full at 100: MetricTarget::capped
 };
 
 // Why an algorithm is called: a plugin counting "N cycles in a row" must tell

@@ -129,7 +129,7 @@ Result<AlgorithmOutput> BurstAlgorithm::compute(const AlgorithmInput& input) con
   // burst panic mode exists for. A saturated metric counts as over.
   bool saturated = false;
   for (const MetricDetail& metric : input.metrics) {
-    saturated = saturated || isSaturated(metric.unit, metric.value);
+    saturated = saturated || isSaturated(metric.capped, metric.value);
   }
   explanation.saturated = saturated;
   const bool over = saturated || explanation.panicRatio >= parameters.panicThreshold;

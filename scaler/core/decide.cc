@@ -101,12 +101,13 @@ void readSlots(const PolicySpec& spec, const Observation& observation, std::int3
       // that the pods are full, so the load may be any multiple of it, and the
       // replicas on their way are no known match for it. Such a ratio is a
       // lower bound, kept whole, and stacking scale-ups is how the HPA probes it.
-      const bool saturated = isSaturated(target.unit, *value);
+      const bool saturated = isSaturated(target.capped, *value);
       const bool scaled = !target.perReplica && !saturated && perPodScale < 1.0;
       const double ratio = scaled ? *computed * perPodScale : *computed;
       readyOverTarget = readyOverTarget || (scaled && *computed > 1.0);
       decision.ratios.set(i, ratio);
-      present.add(MetricDetail{slot, target.name, *value, target.unit, *target.target, target.targetType, ratio});
+      present.add(
+          MetricDetail{slot, target.name, *value, target.unit, *target.target, target.targetType, ratio, target.capped});
     }
   }
 }

@@ -22,6 +22,7 @@ namespace {
 //   EPP exports both while the old ones are deprecated), the `or` is between
 //   the aggregates, which have no labels: the new aggregate wins whole.
 constexpr MetricUnit kPct = MetricUnit::kPercent;
+constexpr MetricUnit kPctOfCapacity = MetricUnit::kPercentOfCapacity;
 constexpr MetricUnit kMs = MetricUnit::kMilliseconds;
 constexpr MetricUnit kReq = MetricUnit::kRequests;
 
@@ -230,7 +231,7 @@ constexpr std::array kPresets{
     EnginePreset{"llm-d", "kvCacheUtilization", kPct, false,
                  R"((max(llm_d_epp_average_kv_cache_utilization{namespace="${namespace}",name="${target}"}) or max(llm_d_router_epp_average_kv_cache_utilization{namespace="${namespace}",name="${target}"}) or max(inference_pool_average_kv_cache_utilization{namespace="${namespace}",name="${target}"})) * 100)",
                  "the EPP's average over the pool's ready endpoints"},
-    EnginePreset{"llm-d", "poolSaturation", kPct, false,
+    EnginePreset{"llm-d", "poolSaturation", kPctOfCapacity, false,
                  R"((max(llm_d_epp_flow_control_pool_saturation{namespace="${namespace}",inference_pool="${target}"}) or max(llm_d_router_epp_flow_control_pool_saturation{namespace="${namespace}",inference_pool="${target}"}) or max(inference_extension_flow_control_pool_saturation{namespace="${namespace}",inference_pool="${target}"})) * 100)",
                  "100 = saturated; above 100 flow control is throttling"},
 };

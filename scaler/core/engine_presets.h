@@ -12,12 +12,18 @@ namespace kubeai::core {
 
 // The unit a preset's query returns, after normalisation: utilizations in
 // percent (vLLM's 0.8 is 80), latencies in milliseconds, request counts.
-enum class MetricUnit { kNone, kPercent, kMilliseconds, kRequests };
+// Two kinds of percent: kPercent is a share of something that is full at 100
+// (a GPU's time, a KV cache), so 100 shows that the pods are full and never by
+// how much the load is over them; kPercentOfCapacity is the load over the
+// capacity, which passes 100 with the load (llm-d's pool saturation: the
+// waiting queue over its threshold), so above 100 it still measures it.
+enum class MetricUnit { kNone, kPercent, kPercentOfCapacity, kMilliseconds, kRequests };
 
-// "percent", "ms", "requests"; "" for kNone (a query the user wrote).
+// "percent" (both kinds), "ms", "requests"; "" for kNone (a query the user wrote).
 inline std::string_view metricUnitName(MetricUnit unit) noexcept {
   switch (unit) {
-    case MetricUnit::kPercent: return "percent";
+    case MetricUnit::kPercent:
+    case MetricUnit::kPercentOfCapacity: return "percent";
     case MetricUnit::kMilliseconds: return "ms";
     case MetricUnit::kRequests: return "requests";
     case MetricUnit::kNone: break;

@@ -17,6 +17,8 @@ struct MetricTarget {
   std::string_view targetType;  // "Value", "Utilization", "AverageValue"
   std::optional<double> target;  // in `unit`; per replica when perReplica
   bool perReplica = false;       // ratio = value / (target x max(current, 1))
+  // A percentage that is full at 100 (MetricUnit::kPercent): isSaturated().
+  bool capped = false;
   bool enabled = false;          // configured and enabled (a target may still be missing)
 };
 
@@ -37,6 +39,7 @@ inline MetricTarget metricTarget(const MetricsSpec& metrics, MetricSlot slot) no
       return out;
     case MetricSlot::kGpuUtilization:
       out.unit = "percent";
+      out.capped = true;
       out.targetType = "Utilization";
       if (metrics.gpuUtilization) {
         out.enabled = metrics.gpuUtilization->enabled;
@@ -63,6 +66,7 @@ inline MetricTarget metricTarget(const MetricsSpec& metrics, MetricSlot slot) no
   out.perReplica = custom.targetType == MetricTargetType::kAverageValue;
   out.targetType = metricTargetTypeName(custom.targetType);
   out.unit = metricUnitName(custom.unit);
+  out.capped = custom.unit == MetricUnit::kPercent;
   return out;
 }
 

@@ -3,7 +3,6 @@
 #include <cmath>
 #include <cstdint>
 #include <optional>
-#include <string_view>
 
 #include "core/metric_slot.h"
 #include "core/observation.h"
@@ -34,11 +33,13 @@ inline std::optional<double> metricRatio(const std::optional<double>& value, con
 
 SlotRatios computeRatios(const PolicySpec& spec, const Observation& observation);
 
-// A percentage at 100 % or more (GPU utilization, a KV cache) is saturated: it
-// shows that the pods are full, never how much more is asked of them, so its
-// ratio is only a lower bound of the load. Start-up awareness leaves it whole;
-// Burst reads it as over its panic threshold.
-inline bool isSaturated(std::string_view unit, double value) noexcept { return unit == "percent" && value >= 100.0; }
+// A percentage that is full at 100 (`capped`: GPU utilization, a KV cache) is
+// saturated at 100 % or more: it shows that the pods are full, never how much
+// more is asked of them, so its ratio is only a lower bound of the load.
+// Start-up awareness leaves it whole; Burst reads it as over its panic
+// threshold. A percentage of capacity (llm-d's pool saturation) is not capped:
+// at 150 % it still says the load is 1.5 times what the ready pods carry.
+inline bool isSaturated(bool capped, double value) noexcept { return capped && value >= 100.0; }
 
 // 1 - tolerance <= ratio <= 1 + tolerance, inclusive at both ends as a user
 // reads them: 72 % and 88 % against 80 % with tolerance 0.1 both hold, which a

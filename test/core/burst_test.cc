@@ -110,6 +110,34 @@ TEST_CASE("Burst: a saturated percentage counts as over the threshold") {
   CHECK_FALSE(over.decision.panic->saturated);
 }
 
+TEST_CASE("Burst: a percentage of capacity past 100 is a ratio like any other, not saturated") {
+  // llm-d's pool saturation at 150 % against 80 %: 1.875 x the 4 ready, under
+  // the threshold of 2.0, so no panic; at 170 % (2.125) it panics on its ratio.
+  Policy policy = burstPolicy();
+  policy.spec.metrics.gpuUtilization.reset();
+  CustomMetricSpec pool;
+  pool.name = "pool";
+  pool.engine = "llm-d";
+  pool.signal = "poolSaturation";
+  pool.targetValue = 80.0;
+  pool.unit = MetricUnit::kPercentOfCapacity;
+  policy.spec.metrics.custom.push_back(pool);
+  const auto registry = AlgorithmRegistry::withBuiltins();
+  Observation observation;
+  observation.currentReplicas = 4;
+  observation.readyReplicas = 4;
+  observation.custom[0] = 150.0;
+  Outcome calm = decide(policy, observation, firstSightHistory(4, at(0)), at(0), *registry);
+  REQUIRE(calm.decision.panic);
+  CHECK_FALSE(calm.decision.panic->saturated);
+  CHECK_FALSE(calm.decision.panic->panicking);
+  CHECK(calm.decision.recommendedReplicas == 8);  // ceil(1.875 x 4) = 8, the stable window's
+  observation.custom[0] = 170.0;
+  Outcome over = decide(policy, observation, std::move(calm.history), at(2), *registry);
+  CHECK_FALSE(over.decision.panic->saturated);
+  CHECK(over.decision.panic->panicking);
+}
+
 TEST_CASE("Burst: a steady load never panics and follows the stable window") {
   const Policy policy = burstPolicy();
   const auto registry = AlgorithmRegistry::withBuiltins();

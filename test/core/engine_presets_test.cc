@@ -73,6 +73,10 @@ TEST_CASE("engine presets: units follow the signal, with the normalisation in th
     } else if (has(s, "requests")) {
       CHECK(preset.unit == MetricUnit::kRequests);
       CHECK(preset.query.substr(0, 4) == "sum(");
+    } else if (has(s, "Saturation")) {
+      // The load over the capacity (llm-d's pool): it passes 100 with the load.
+      CHECK(preset.unit == MetricUnit::kPercentOfCapacity);
+      CHECK(has(preset.query, "* 100"));
     } else {
       CHECK(preset.unit == MetricUnit::kPercent);
       // DCGM's GPU_UTIL is a percentage already; every other one a fraction.
@@ -85,6 +89,7 @@ TEST_CASE("engine presets: units follow the signal, with the normalisation in th
     }
   }
   CHECK(metricUnitName(MetricUnit::kPercent) == "percent");
+  CHECK(metricUnitName(MetricUnit::kPercentOfCapacity) == "percent");  // one unit to read, two kinds to scale
   CHECK(metricUnitName(MetricUnit::kMilliseconds) == "ms");
   CHECK(metricUnitName(MetricUnit::kRequests) == "requests");
   CHECK(metricUnitName(MetricUnit::kNone).empty());

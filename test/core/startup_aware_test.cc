@@ -94,6 +94,71 @@ TEST_CASE("a saturated percentage is a lower bound: it is not scaled to the read
   CHECK(below.desiredReplicas == 5);
 }
 
+// llm-d's pool saturation (custom, Value 80 %) or a KV cache (the same, but a
+// share that is full at 100).
+Policy customPercentPolicy(MetricUnit unit) {
+  Policy policy = gpuPolicy(std::nullopt);
+  policy.spec.metrics.gpuUtilization.reset();
+  CustomMetricSpec custom;
+  custom.name = "pool";
+  custom.engine = "llm-d";
+  custom.signal = unit == MetricUnit::kPercent ? "kvCacheUtilization" : "poolSaturation";
+  custom.targetType = MetricTargetType::kValue;
+  custom.targetValue = 80.0;
+  custom.unit = unit;
+  policy.spec.metrics.custom.push_back(custom);
+  return policy;
+}
+
+TEST_CASE("a percentage of capacity past 100 (pool saturation) still measures the load: the starting pods count") {
+  // The pool's demand over its 5 ready pods' capacity: 133 %, a load of 20
+  // requests/s on pods of 3. Against 80 %: 1.67 x 5 = 8.33 -> 9, whatever
+  // the requested replicas. Taken whole, as a saturated GPU is, the same
+  // reading stacks a scale-up a cycle (1.67 x 9 -> 15, then 24), the overshoot
+  // `simulate` showed on a step to 20 requests/s (peak 24 for the 9 needed).
+  const auto registry = AlgorithmRegistry::withBuiltins();
+  const Policy pool = customPercentPolicy(MetricUnit::kPercentOfCapacity);
+  struct PoolRow {
+    int t;
+    std::int32_t current;
+    std::int32_t ready;
+    std::int32_t published;
+  };
+  const PoolRow rows[] = {
+      {0, 5, 5, 9},    // 1.67 x 5 = 8.33 -> 9
+      {30, 9, 5, 9},   // 1.67 x 5/9 x 9 = 8.33: no second scale-up for the same load
+      {60, 9, 5, 9},
+      {90, 9, 5, 9},
+  };
+  History history = firstSightHistory(5, at(0));
+  for (const PoolRow& row : rows) {
+    CAPTURE(row.t);
+    Observation observation;
+    observation.currentReplicas = row.current;
+    observation.readyReplicas = row.ready;
+    observation.custom[0] = 100.0 * 20.0 / (3.0 * row.ready);
+    Outcome outcome = decide(pool, observation, std::move(history), at(row.t), *registry,
+                             DecideSettings{.reactionTime = std::chrono::seconds(30)});
+    CHECK(outcome.decision.desiredReplicas == row.published);
+    history = std::move(outcome.history);
+  }
+  // A KV cache at 133 % cannot be: at 100 % it is full, a lower bound, and
+  // is left whole (1.25 x 9 -> 12) so that stacking probes the load.
+  const Policy kv = customPercentPolicy(MetricUnit::kPercent);
+  Observation full;
+  full.currentReplicas = 9;
+  full.readyReplicas = 5;
+  full.custom[0] = 100.0;
+  const Decision decision = decide(kv, full, History{}, at(0), *registry).decision;
+  CHECK(decision.ratios[slotIndex(customSlot(0))].value_or(-1) == doctest::Approx(1.25));
+  CHECK(decision.desiredReplicas == 12);
+  // The same 100 from the pool is exactly its capacity: 1.25 x 5/9 x 9 = 6.25,
+  // below the 9 asked for while 4 start, so it holds them (the HPA's rule).
+  const Decision poolFull = decide(pool, full, History{}, at(0), *registry).decision;
+  CHECK(poolFull.ratios[slotIndex(customSlot(0))].value_or(-1) == doctest::Approx(1.25 * 5 / 9));
+  CHECK(poolFull.desiredReplicas == 9);
+}
+
 TEST_CASE("no ready replicas known, or more ready than asked for: the current replicas serve") {
   const auto registry = AlgorithmRegistry::withBuiltins();
   const Policy policy = gpuPolicy(std::nullopt);

@@ -103,6 +103,9 @@ TEST_CASE("custom metrics: the unit comes from the preset of each engine and sig
       {"tgi", "requestsWaiting", core::MetricUnit::kRequests},
       {"dcgm", "gpuUtilization", core::MetricUnit::kPercent},
       {"llm-d", "requestsWaiting", core::MetricUnit::kRequests},         // pool-level
+      // demand over capacity: past 100 it still measures the load
+      {"llm-d", "poolSaturation", core::MetricUnit::kPercentOfCapacity},
+      {"llm-d", "kvCacheUtilization", core::MetricUnit::kPercent},
   };
   for (const Row& row : rows) {
     CAPTURE(row.engine);
