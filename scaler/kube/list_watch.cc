@@ -96,6 +96,13 @@ void ListWatch::fail(std::string message) {
 void ListWatch::recovered() {
   if (reportedFailing_) {
     reportedFailing_ = false;
+    {
+      // Not only a list or an event serves again: on a quiet collection a
+      // bookmark, or a watch that lasted, is all the server sends, and
+      // health() must not go on naming the failure it got over.
+      const std::lock_guard lock(mutex_);
+      lastError_.clear();
+    }
     sink_.healthChanged(false, {});
   }
 }

@@ -43,8 +43,13 @@ class RecordingSink final : public ListWatchSink {
   }
   void listed(std::size_t /*pages*/, const std::string& /*resourceVersion*/) override {}
   WatchLineOutcome watchLine(std::string_view line) override {
-    pending_ = std::string(line);
     WatchLineOutcome outcome;
+    if (line.starts_with("bookmark ")) {  // a bookmark at the rest of the line
+      outcome.kind = WatchLineOutcome::Kind::kBookmark;
+      outcome.resourceVersion = std::string(line.substr(9));
+      return outcome;
+    }
+    pending_ = std::string(line);
     outcome.kind = WatchLineOutcome::Kind::kApplied;
     outcome.resourceVersion = pending_;
     return outcome;
@@ -158,6 +163,29 @@ TEST_CASE("ListWatch resumes before an event its sink failed to apply, so that t
   REQUIRE(f.failures.size() == 1);
   CHECK(f.failures[0].find("the consumer failed") != std::string::npos);
   CHECK(f.delays.size() == 1);  // backed off once, then resumed
+}
+
+TEST_CASE("ListWatch: a bookmark after a failure clears health()'s lastError, as an event does") {
+  // A quiet collection: after the failed watch, the server sends nothing but
+  // a bookmark. It serves again, and health() must say so.
+  Fixture f;
+  f.client.addStream({{}, 500L});
+  f.client.addStream({{"bookmark 13"}, 200L, true});
+  f.watch->start();
+  // Without the fix the resourceVersion moves and lastError stays: the wait
+  // times out naming both.
+  testing::waitUntil(
+      [&] {
+        const ListWatch::Health health = f.watch->health();
+        return health.resourceVersion == "13" && health.lastError.empty();
+      },
+      testing::stretched(std::chrono::seconds(5)), "the bookmark's resourceVersion, and no lastError", nullptr,
+      milliseconds(2));
+  CHECK(f.sink.applied().empty());  // a bookmark is no event
+  f.watch->stop();
+  const std::lock_guard lock(f.mutex);
+  REQUIRE(f.failures.size() == 1);
+  CHECK(f.failures[0].find("HTTP 500") != std::string::npos);
 }
 
 }  // namespace
