@@ -370,8 +370,8 @@ def report(results):
 
     out += ["### Start-up awareness on step loads", "",
             "MaxRatio with `startupAware` (the default) against `startupAware: false`, scale-down window "
-            "300 s, cooldown 60 s, on the GPU, on llm-d's `poolSaturation` (the ready pods' demand over "
-            "their capacity in percent, the backlog left out; its target the same number) and on that with "
+            "300 s, cooldown 60 s, on the GPU, on llm-d's `poolSaturation` (as `simulate` models it: the ready pods' "
+            "demand over their capacity in percent, the backlog left out; its target the same number) and on that with "
             f"the EPP's queue (`requestsWaiting`, {QUEUE_TARGET} a replica). *steps*: 3 to 27 requests/s, which "
             "saturates the two replicas of 3 requests/s (GPU at 100 %: a lower bound, left whole; the pool "
             "at 450 %, which still measures the load); *steps-within*: 12 to 20 requests/s, which takes the "

@@ -48,7 +48,7 @@ struct PanicExplanation {
   double panicReplicas = 0.0;   // mean demand over the panic window
   double panicRatio = 0.0;      // panicReplicas / the replicas serving (ready while starting)
   double panicThreshold = 0.0;
-  bool saturated = false;  // a percentage at 100 %: over the threshold whatever the ratio
+  bool saturated = false;  // a capped percentage at 100 % (isSaturated()): over the threshold whatever the ratio
 };
 
 }  // namespace kubeai::core

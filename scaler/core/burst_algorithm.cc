@@ -124,9 +124,10 @@ Result<AlgorithmOutput> BurstAlgorithm::compute(const AlgorithmInput& input) con
   explanation.panicReplicas = windowMean(samples, input.now, parameters.panicWindow);
   const double serving = std::max(input.servingReplicas > 0 ? input.servingReplicas : input.currentReplicas, 1);
   explanation.panicRatio = explanation.panicReplicas / serving;
-  // A percentage at 100 % shows that the pods are full, never how much more
-  // is asked of them: it cannot reach a threshold of 2x, yet full pods are the
-  // burst panic mode exists for. A saturated metric counts as over.
+  // A capped percentage (a GPU, a KV cache) at 100 % shows that the pods are
+  // full, never how much more is asked of them: it cannot reach a threshold
+  // of 2x, yet full pods are the burst panic mode exists for. A saturated
+  // metric counts as over.
   bool saturated = false;
   for (const MetricDetail& metric : input.metrics) {
     saturated = saturated || isSaturated(metric.capped, metric.value);

@@ -97,10 +97,11 @@ void readSlots(const PolicySpec& spec, const Observation& observation, std::int3
     }
     const std::optional<double> computed = metricRatio(value, target.target, target.perReplica ? replicas : 1.0);
     if (computed) {
-      // A percentage at 100 % (or above) is saturated: it shows no more than
-      // that the pods are full, so the load may be any multiple of it, and the
-      // replicas on their way are no known match for it. Such a ratio is a
-      // lower bound, kept whole, and stacking scale-ups is how the HPA probes it.
+      // A capped percentage (a GPU, a KV cache: MetricTarget::capped) at 100 %
+      // (or above) is saturated: it shows no more than that the pods are
+      // full, so the load may be any multiple of it, and the replicas on their
+      // way are no known match for it. Such a ratio is a lower bound, kept
+      // whole, and stacking scale-ups is how the HPA probes it.
       const bool saturated = isSaturated(target.capped, *value);
       const bool scaled = !target.perReplica && !saturated && perPodScale < 1.0;
       const double ratio = scaled ? *computed * perPodScale : *computed;

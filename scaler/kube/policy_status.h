@@ -108,7 +108,7 @@ struct PanicStatus {
   std::optional<double> panicReplicas;           // over the panic window
   std::optional<double> panicRatio;              // panicReplicas / the replicas serving
   std::optional<double> panicThreshold;
-  bool saturated = false;             // a percentage at 100 %: over the threshold whatever the ratio
+  bool saturated = false;             // a capped percentage at 100 %: over the threshold whatever the ratio
   std::int32_t maxPanicReplicas = 0;  // the most asked for during this panic
 
   bool operator==(const PanicStatus&) const = default;

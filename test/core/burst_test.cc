@@ -112,7 +112,8 @@ TEST_CASE("Burst: a saturated percentage counts as over the threshold") {
 
 TEST_CASE("Burst: a percentage of capacity past 100 is a ratio like any other, not saturated") {
   // llm-d's pool saturation at 150 % against 80 %: 1.875 x the 4 ready, under
-  // the threshold of 2.0, so no panic; at 170 % (2.125) it panics on its ratio.
+  // the threshold of 2.0, so no panic; at 170 % (2.125 once the 6 s panic
+  // window holds that reading alone, at t = 8) it panics on its ratio.
   Policy policy = burstPolicy();
   policy.spec.metrics.gpuUtilization.reset();
   CustomMetricSpec pool;
@@ -133,7 +134,8 @@ TEST_CASE("Burst: a percentage of capacity past 100 is a ratio like any other, n
   CHECK_FALSE(calm.decision.panic->panicking);
   CHECK(calm.decision.recommendedReplicas == 8);  // ceil(1.875 x 4) = 8, the stable window's
   observation.custom[0] = 170.0;
-  Outcome over = decide(policy, observation, std::move(calm.history), at(2), *registry);
+  Outcome over = decide(policy, observation, std::move(calm.history), at(8), *registry);
+  CHECK(over.decision.panic->panicRatio == doctest::Approx(2.125));
   CHECK_FALSE(over.decision.panic->saturated);
   CHECK(over.decision.panic->panicking);
 }
