@@ -258,6 +258,9 @@ Outcome decide(const Policy& policy, const Observation& observation, History his
     recommendation.replicas = decision.currentReplicas;
     recommendation.reason = kReasonStartingOverTarget;
     recommendation.held = true;
+    if (recommendation.forecast) {
+      recommendation.forecast->decided = false;  // the hold decided, not the forecast
+    }
   }
   // The forecast's answer is the recommendation (not a hold's of the pods
   // starting): the windows remember MaxRatio's too (below).

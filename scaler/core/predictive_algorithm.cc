@@ -130,10 +130,18 @@ Result<AlgorithmOutput> PredictiveAlgorithm::compute(const AlgorithmInput& input
   const double demandCeiling = kDemandCeilingFactor * std::max(input.maxReplicas, 1);
   HoltState scratch;
   bool first = true;
+  const bool starting = input.readyCounted && input.servingReplicas < input.currentReplicas;
   for (std::size_t i = 0; i < input.ratios.size(); ++i) {
     const MetricRatio& metric = input.ratios[i];
-    const double demand = std::min(metric.ratio * current, demandCeiling);
     const MetricDetail* detail = i < input.metrics.size() ? &input.metrics[i] : nullptr;
+    // A saturated percentage is left whole while pods start (MaxRatio's
+    // lower bound, x current); to the model it is the ready pods' reading
+    // like any other (x serving), or the series would jump by current /
+    // ready as the reading reaches 100 % and back as it leaves it.
+    const bool whole = starting && detail != nullptr && detail->targetType != "AverageValue" &&
+                       isSaturated(detail->capped, detail->value);
+    const double replicasOfRatio = whole ? std::max(input.servingReplicas, 1) : current;
+    const double demand = std::min(metric.ratio * replicasOfRatio, demandCeiling);
     const double target = detail != nullptr ? detail->target : 0.0;
     const std::uint64_t identity = detail != nullptr ? metricIdentity(metric.slot, detail->name, detail->targetType) : 0;
     HoltState& state = input.memory != nullptr ? stateOf(input.memory->forecasts, metric.slot) : scratch;

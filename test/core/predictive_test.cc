@@ -711,6 +711,42 @@ TEST_CASE("Predictive: our own scale-up, unseen by ready replicas, is no trend")
   CHECK(c.decision.recommendedReplicas == 16);  // MaxRatio's: 2 x 8, nothing more
 }
 
+TEST_CASE("Predictive: a GPU reaching 100 % while pods start is no jump of the load") {
+  // 4 asked for, 2 ready, target 60 %. At 99 % the ratio counts the 2 ready
+  // (1.65 x 2/4): 3.3 replicas' worth. At 100 % MaxRatio keeps it whole
+  // (1.667 x 4 -> 7, its lower bound), but to the model it is still the 2
+  // ready pods' reading, 3.33: no trend of 0.22 a second, whose forecast
+  // (twice the demand, 13.33 -> 14) was published before.
+  const auto registry = AlgorithmRegistry::withBuiltins();
+  Policy policy = predictive("120");
+  policy.spec.metrics.gpuUtilization->targetPercentage = 60.0;
+  Outcome a = step(policy, firstSightHistory(4, at(0)), 0, 4, 99.0, 2, *registry);
+  CHECK(a.decision.forecast->demandReplicas == doctest::Approx(3.3));
+  Outcome b = step(policy, std::move(a.history), 15'000, 4, 100.0, 2, *registry);
+  CHECK(b.decision.forecast->demandReplicas == doctest::Approx(100.0 / 60 * 2));
+  CHECK(b.decision.forecast->forecastReplicas < 4.0);
+  CHECK_FALSE(b.decision.forecast->decided);
+  CHECK(b.decision.recommendedReplicas == 7);  // MaxRatio's, on the whole ratio
+}
+
+TEST_CASE("Predictive: the start-up hold over a forecast's answer is the hold's decision, not the forecast's") {
+  // 10 asked for, 3 ready, target 60 %. The load climbs from 2.5 to 3.5
+  // replicas' worth in 15 s: the forecast asks 7 (twice the demand), above
+  // MaxRatio's 4 but below the 10 asked for, while the 3 ready pods are over
+  // their target (70 %): the hold keeps 10, and it, not the forecast, decided.
+  const auto registry = AlgorithmRegistry::withBuiltins();
+  Policy policy = predictive("120");
+  policy.spec.metrics.gpuUtilization->targetPercentage = 60.0;
+  Outcome a = step(policy, firstSightHistory(10, at(0)), 0, 10, 50.0, 3, *registry);
+  Outcome b = step(policy, std::move(a.history), 15'000, 10, 70.0, 3, *registry);
+  REQUIRE(b.decision.forecast);
+  CHECK(b.decision.forecast->reactiveReplicas == 4);
+  CHECK(b.decision.forecast->forecastDesired == 7);
+  CHECK(b.decision.recommendedReplicas == 10);
+  CHECK(b.decision.reason == "holding current replicas: the ready ones are over target while the rest start");
+  CHECK_FALSE(b.decision.forecast->decided);
+}
+
 TEST_CASE("Predictive: a clock set back restarts the model, and one absurd reading does not linger") {
   const auto registry = AlgorithmRegistry::withBuiltins();
   const Policy policy = predictive("120");
