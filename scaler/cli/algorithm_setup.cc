@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "core/policy.h"
+
 namespace kubeai::cli {
 
 bool AlgorithmSetup::anyPluginFailed() const {
@@ -20,6 +22,22 @@ core::Result<AlgorithmSetup> setUpAlgorithms(const std::optional<std::filesystem
   setup.plugins = std::move(reports).value();
   plugin::registerPlugins(*setup.registry, setup.plugins);
   return setup;
+}
+
+std::string unknownAlgorithmWarning(const core::AlgorithmRegistry& registry, std::string_view name) {
+  std::string text = "spec.algorithm.name: unknown algorithm \"";
+  text += name;
+  text += "\" (available: ";
+  bool first = true;
+  for (const std::string& known : registry.names()) {
+    text += first ? "" : ", ";
+    text += known;
+    first = false;
+  }
+  text += "); ";
+  text += core::kDefaultAlgorithm;
+  text += " will be used";
+  return text;
 }
 
 }  // namespace kubeai::cli

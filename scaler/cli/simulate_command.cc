@@ -4,9 +4,11 @@
 #include <new>
 #include <ostream>
 
+#include "cli/algorithm_setup.h"
 #include "cli/exit_codes.h"
 #include "cli/simulate_prometheus_demand.h"
 #include "core/algorithm_registry.h"
+#include "core/validation.h"
 #include "plugin/plugin_image.h"
 #include "plugin/plugin_loader.h"
 #include "plugin_host/isolated_plugin_algorithm.h"
@@ -101,6 +103,7 @@ int runSimulate(const SimulateCommandOptions& options, std::ostream& out, std::o
   }
 
   std::vector<core::Policy> policies;
+  std::vector<std::string> policyFiles;  // each policy's file, for what is said of it below
   bool policiesOk = true;
   for (const std::filesystem::path& file : options.policyFiles) {
     const policy::PolicyFile parsed = policy::loadPolicyFile(file);
@@ -120,6 +123,7 @@ int runSimulate(const SimulateCommandOptions& options, std::ostream& out, std::o
       policiesOk = policiesOk && document.ok();
       if (document.ok()) {
         policies.push_back(document.policy);
+        policyFiles.push_back(file.string());
       }
     }
   }
@@ -132,6 +136,27 @@ int runSimulate(const SimulateCommandOptions& options, std::ostream& out, std::o
   if (!registry.ok()) {
     err << "error: " << registry.error().message << "\n";
     return kExitFailure;
+  }
+  // Every policy's algorithm and its parameters, all said before any runs
+  // (as validate says them): a policy whose algorithm is not loaded runs as
+  // serve would run it, on MaxRatio, and must not pass for the one it names.
+  bool parametersOk = true;
+  for (std::size_t i = 0; i < policies.size(); ++i) {
+    const core::Policy& policy = policies[i];
+    const std::string prefix = policyFiles[i] + ": policy " + policy.key() + ": ";
+    const auto algorithm = registry.value()->find(policy.spec.algorithm.name);
+    if (!algorithm) {
+      err << "warning: " << prefix << unknownAlgorithmWarning(*registry.value(), policy.spec.algorithm.name)
+          << (options.pluginDir ? "" : " (no --plugin-dir)") << "\n";
+      continue;
+    }
+    if (const core::Status accepted = core::checkAlgorithmParameters(policy, *algorithm); !accepted.ok()) {
+      err << "error: " << prefix << accepted.error().message << "\n";
+      parametersOk = false;
+    }
+  }
+  if (!parametersOk) {
+    return kExitUsage;
   }
 
   simulate::SimulateOptions simulateOptions;

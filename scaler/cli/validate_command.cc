@@ -72,15 +72,6 @@ std::vector<LabelProblem> labelProblems(const policy::PolicyDocument& document, 
   return problems;
 }
 
-std::string joined(const std::vector<std::string>& names) {
-  std::string text;
-  for (const auto& name : names) {
-    text += text.empty() ? "" : ", ";
-    text += name;
-  }
-  return text;
-}
-
 }  // namespace
 
 int runValidate(const ValidateOptions& options, std::ostream& out, std::ostream& err) {
@@ -158,9 +149,8 @@ int runValidate(const ValidateOptions& options, std::ostream& out, std::ostream&
           }
         }
         if (document.ok() && !registry.find(document.policy.spec.algorithm.name)) {
-          out << prefix << "warning: spec.algorithm.name: unknown algorithm \""
-              << document.policy.spec.algorithm.name << "\" (available: " << joined(registry.names())
-              << "); MaxRatio will be used\n";
+          out << prefix << "warning: " << unknownAlgorithmWarning(registry, document.policy.spec.algorithm.name)
+              << "\n";
         }
         if (document.ok()) {
           // The algorithm's own check of its parameters (ABI 1.1's

@@ -244,7 +244,10 @@ void writeSummaryText(std::ostream& out, const SimulationResult& result) {
     rows.emplace_back(std::move(label), std::move(cells));
   };
   add("policy", [](const PolicyRun& run) { return run.policy; });
-  add("algorithm", [](const PolicyRun& run) { return run.algorithm; });
+  add("algorithm", [](const PolicyRun& run) {
+    return run.algorithm == run.requestedAlgorithm ? run.algorithm
+                                                   : run.algorithm + " (" + run.requestedAlgorithm + " not loaded)";
+  });
   add("GPU-hours", [](const PolicyRun& run) { return fixed(run.summary.gpuHours, 2); });
   if (result.costPerGpuHour) {
     add("cost", [](const PolicyRun& run) { return fixed(run.summary.cost.value_or(0), 2); });
@@ -319,6 +322,8 @@ void writeJson(std::ostream& out, const SimulationResult& result) {
     writeJsonString(out, run.policy);
     out << ", \"algorithm\": ";
     writeJsonString(out, run.algorithm);
+    out << ", \"requestedAlgorithm\": ";
+    writeJsonString(out, run.requestedAlgorithm);
     out << ",\n    \"summary\": ";
     writeSummaryJson(out, run.summary);
     out << ",\n    \"timeline\": [";

@@ -76,7 +76,8 @@ struct PolicySummary {
 
 struct PolicyRun {
   std::string policy;     // "namespace/name"
-  std::string algorithm;  // as requested by the policy
+  std::string algorithm;           // the one that ran: MaxRatio for one not loaded, as serve runs it
+  std::string requestedAlgorithm;  // as the policy names it
   PolicySummary summary;
   std::vector<TimelineRow> timeline;  // empty in summary-only mode
 };

@@ -153,7 +153,9 @@ PolicyRun runPolicy(const Workload& workload, const DemandSeries& demand, const 
   const core::Policy& policy = *plan.policy;
   PolicyRun run;
   run.policy = policy.key();
-  run.algorithm = policy.spec.algorithm.name.empty() ? std::string(core::kDefaultAlgorithm) : policy.spec.algorithm.name;
+  run.requestedAlgorithm =
+      policy.spec.algorithm.name.empty() ? std::string(core::kDefaultAlgorithm) : policy.spec.algorithm.name;
+  run.algorithm = algorithms.find(run.requestedAlgorithm) ? run.requestedAlgorithm : std::string(core::kDefaultAlgorithm);
   PolicySummary& summary = run.summary;
 
   const std::int64_t intervalMs = workload.interval.count();

@@ -179,3 +179,43 @@ TEST_CASE("simulate says what is wrong with a workload, a trace or a policy, wit
     CHECK(result.err.find("--summary-only") != std::string::npos);
   }
 }
+
+TEST_CASE("simulate says when a policy's algorithm is not loaded and runs it on MaxRatio, as serve would") {
+  // Without --plugin-dir, the example's CappedSmoothRatio is not there: its
+  // numbers are MaxRatio's, and the summary and stderr say so.
+  const CommandResult result = runScaler({"simulate", "--workload", kExamples + "workload.yaml", "--policy",
+                                          kExamples + "capped-smooth-ratio.yaml", "--output", "json",
+                                          "--summary-only"});
+  INFO(result.err);
+  REQUIRE(result.exitCode == 0);
+  CHECK(result.err.find("warning: " + kExamples + "capped-smooth-ratio.yaml: policy default/capped-smooth-ratio: "
+                        "spec.algorithm.name: unknown algorithm \"CappedSmoothRatio\"") != std::string::npos);
+  CHECK(result.err.find("MaxRatio will be used (no --plugin-dir)") != std::string::npos);
+  const nlohmann::json run = nlohmann::json::parse(result.out)["policies"][0];
+  CHECK(run["algorithm"] == "MaxRatio");
+  CHECK(run["requestedAlgorithm"] == "CappedSmoothRatio");
+  const CommandResult text = runScaler({"simulate", "--workload", kExamples + "workload.yaml", "--policy",
+                                        kExamples + "capped-smooth-ratio.yaml"});
+  CHECK(text.out.find("MaxRatio (CappedSmoothRatio not loaded)") != std::string::npos);
+}
+
+TEST_CASE("simulate says every policy whose algorithm refuses its parameters, with the file") {
+  TempDir dir;
+  dir.write("workload.yaml", kRateWorkload);
+  dir.write("rate.csv", "time,requestsPerSecond\n0,1\n");
+  const std::string head = "apiVersion: kubeai.io/v1alpha1\nkind: AIInferenceAutoscalerPolicy\n";
+  const std::string spec = "spec:\n  targetRef: {kind: Deployment, name: m}\n  maxReplicas: 10\n"
+                           "  metrics: {gpuUtilization: {targetPercentage: 60}}\n";
+  dir.write("policies.yaml", head + "metadata: {name: a, namespace: team}\n" + spec +
+                                 "  algorithm: {name: Predictive, parameters: {alpha: \"2\"}}\n---\n" + head +
+                                 "metadata: {name: b, namespace: team}\n" + spec +
+                                 "  algorithm: {name: Burst, parameters: {panicThreshold: \"0\"}}\n");
+  const std::string file = (dir.path() / "policies.yaml").string();
+  const CommandResult result =
+      runScaler({"simulate", "--workload", (dir.path() / "workload.yaml").string(), "--policy", file});
+  CHECK(result.exitCode == 2);
+  CHECK(result.err.find("error: " + file + ": policy team/a: spec.algorithm.parameters.alpha") != std::string::npos);
+  CHECK(result.err.find("error: " + file + ": policy team/b: spec.algorithm.parameters.panicThreshold") !=
+        std::string::npos);
+  CHECK(result.out.empty());
+}
