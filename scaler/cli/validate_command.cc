@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <ostream>
+#include <string>
+#include <string_view>
 
 #include "cli/algorithm_setup.h"
 #include "cli/exit_codes.h"
@@ -70,6 +72,20 @@ std::vector<LabelProblem> labelProblems(const policy::PolicyDocument& document, 
     }
   }
   return problems;
+}
+
+// A built-in's parameter problems come as one message ("; " between each
+// spec.algorithm.parameters.<key>): one line each, as every other field's.
+void writeParameterProblems(std::ostream& out, const std::string& prefix, std::string_view message) {
+  constexpr std::string_view kNext = "; spec.algorithm.parameters.";
+  while (true) {
+    const std::size_t next = message.find(kNext);
+    out << prefix << message.substr(0, next) << "\n";
+    if (next == std::string_view::npos) {
+      return;
+    }
+    message.remove_prefix(next + 2);
+  }
 }
 
 }  // namespace
@@ -159,7 +175,7 @@ int runValidate(const ValidateOptions& options, std::ostream& out, std::ostream&
             if (const core::Status accepted = core::checkAlgorithmParameters(document.policy, *algorithm);
                 !accepted.ok()) {
               ++invalid;
-              out << prefix << accepted.error().message << "\n";
+              writeParameterProblems(out, prefix, accepted.error().message);
               continue;
             }
           }
@@ -177,6 +193,13 @@ int runValidate(const ValidateOptions& options, std::ostream& out, std::ostream&
         ++invalid;
         for (const auto& error : document.errors) {
           out << prefix << error.toString() << "\n";
+        }
+        // The parameters too, that every problem is said at once.
+        if (const auto algorithm = registry.find(document.policy.spec.algorithm.name)) {
+          if (const core::Status accepted = core::checkAlgorithmParameters(document.policy, *algorithm);
+              !accepted.ok()) {
+            writeParameterProblems(out, prefix, accepted.error().message);
+          }
         }
       }
     }

@@ -42,6 +42,7 @@ Result<std::optional<double>> numberParameter(const AlgorithmParameters& paramet
 
 Status knownParameters(const AlgorithmParameters& parameters, std::initializer_list<std::string_view> known,
                        std::string_view algorithm) {
+  ParameterProblems problems;
   for (const auto& [key, value] : parameters) {
     bool isKnown = false;
     for (const std::string_view name : known) {
@@ -52,11 +53,19 @@ Status knownParameters(const AlgorithmParameters& parameters, std::initializer_l
       for (const std::string_view name : known) {
         names += (names.empty() ? "" : ", ") + std::string(name);
       }
-      return Error{"spec.algorithm.parameters." + key + ": unknown parameter of " + std::string(algorithm) +
-                   " (known: " + names + ")"};
+      problems.add(Error{"spec.algorithm.parameters." + key + ": unknown parameter of " + std::string(algorithm) +
+                         " (known: " + names + ")"});
     }
   }
+  if (problems.any()) {
+    return problems.error();
+  }
   return Ok{};
+}
+
+void ParameterProblems::add(const Error& error) {
+  message_ += message_.empty() ? "" : "; ";
+  message_ += error.message;
 }
 
 }  // namespace kubeai::core

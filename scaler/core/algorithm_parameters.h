@@ -2,6 +2,7 @@
 
 #include <initializer_list>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "core/algorithm.h"
@@ -24,8 +25,32 @@ struct NumberParameter {
 Result<std::optional<double>> numberParameter(const AlgorithmParameters& parameters, const NumberParameter& spec,
                                               std::string_view algorithm);
 
-// An Error for the first key not among `known`, naming every known one.
+// An Error for the keys not among `known` (each, "; " between), naming every
+// known one.
 Status knownParameters(const AlgorithmParameters& parameters, std::initializer_list<std::string_view> known,
                        std::string_view algorithm);
+
+// Every problem of a policy's parameters, said at once ("; " between), so
+// that a user fixes them in one edit, not one per run of validate.
+class ParameterProblems {
+ public:
+  void add(const Status& status) {
+    if (!status.ok()) {
+      add(status.error());
+    }
+  }
+  template <typename T>
+  void add(const Result<T>& result) {
+    if (!result.ok()) {
+      add(result.error());
+    }
+  }
+  void add(const Error& error);
+  [[nodiscard]] bool any() const noexcept { return !message_.empty(); }
+  [[nodiscard]] Error error() const { return Error{message_}; }
+
+ private:
+  std::string message_;
+};
 
 }  // namespace kubeai::core

@@ -35,29 +35,28 @@ std::chrono::milliseconds toMilliseconds(double seconds) {
 }
 
 Result<BurstParameters> parse(const AlgorithmParameters& parameters) {
-  if (Status known = knownParameters(parameters, {kStableWindow.key, kPanicWindow.key, kPanicThreshold.key},
-                                     BurstAlgorithm::kName);
-      !known.ok()) {
-    return known.error();
-  }
+  ParameterProblems problems;
+  problems.add(knownParameters(parameters, {kStableWindow.key, kPanicWindow.key, kPanicThreshold.key},
+                               BurstAlgorithm::kName));
   auto stable = numberParameter(parameters, kStableWindow, BurstAlgorithm::kName);
   auto panic = numberParameter(parameters, kPanicWindow, BurstAlgorithm::kName);
   auto threshold = numberParameter(parameters, kPanicThreshold, BurstAlgorithm::kName);
   for (const auto* result : {&stable, &panic, &threshold}) {
-    if (!result->ok()) {
-      return result->error();
-    }
+    problems.add(*result);
   }
   BurstParameters out;
-  if (stable.value()) {
+  if (stable.ok() && stable.value()) {
     out.stableWindow = toMilliseconds(*stable.value());
   }
-  if (panic.value()) {
+  if (panic.ok() && panic.value()) {
     out.panicWindow = toMilliseconds(*panic.value());
   }
-  if (out.panicWindow > out.stableWindow) {
-    return Error{"spec.algorithm.parameters.panicWindowSeconds: must be <= stableWindowSeconds (" +
-                 secondsText(out.stableWindow) + ") (Burst)"};
+  if (stable.ok() && panic.ok() && out.panicWindow > out.stableWindow) {
+    problems.add(Error{"spec.algorithm.parameters.panicWindowSeconds: must be <= stableWindowSeconds (" +
+                       secondsText(out.stableWindow) + ") (Burst)"});
+  }
+  if (problems.any()) {
+    return problems.error();
   }
   out.panicThreshold = threshold.value().value_or(out.panicThreshold);
   return out;

@@ -30,18 +30,17 @@ struct PredictiveParameters {
 };
 
 Result<PredictiveParameters> parse(const AlgorithmParameters& parameters) {
-  if (Status known = knownParameters(parameters, {kHorizon.key, kAlpha.key, kBeta.key}, PredictiveAlgorithm::kName);
-      !known.ok()) {
-    return known.error();
-  }
+  ParameterProblems problems;
+  problems.add(knownParameters(parameters, {kHorizon.key, kAlpha.key, kBeta.key}, PredictiveAlgorithm::kName));
   PredictiveParameters out;
   auto horizon = numberParameter(parameters, kHorizon, PredictiveAlgorithm::kName);
   auto alpha = numberParameter(parameters, kAlpha, PredictiveAlgorithm::kName);
   auto beta = numberParameter(parameters, kBeta, PredictiveAlgorithm::kName);
   for (const auto* result : {&horizon, &alpha, &beta}) {
-    if (!result->ok()) {
-      return result->error();
-    }
+    problems.add(*result);
+  }
+  if (problems.any()) {
+    return problems.error();
   }
   if (horizon.value()) {
     out.horizon = std::chrono::milliseconds(static_cast<std::int64_t>(*horizon.value() * 1000.0 + 0.5));

@@ -214,5 +214,40 @@ spec:
                         "value \"abc\"") != std::string::npos);
 }
 
+TEST_CASE("validate says every problem of the parameters at once, beside the rest of the policy's") {
+  TempDir dir;
+  const auto file = dir.write("params.yaml", R"(apiVersion: kubeai.io/v1alpha1
+kind: AIInferenceAutoscalerPolicy
+metadata: {name: mix, namespace: team}
+spec:
+  targetRef: {kind: Deployment, name: x}
+  minReplicas: 5
+  maxReplicas: 2
+  algorithm: {name: Predictive, parameters: {alpha: "2", beta: "5", horizonSeconds: "-1", foo: x}}
+  metrics: {gpuUtilization: {targetPercentage: 60}}
+---
+apiVersion: kubeai.io/v1alpha1
+kind: AIInferenceAutoscalerPolicy
+metadata: {name: burst, namespace: team}
+spec:
+  targetRef: {kind: Deployment, name: x}
+  maxReplicas: 20
+  algorithm: {name: Burst, parameters: {panicThreshold: "0", panicWindowSeconds: "90", stableWindowSeconds: "30"}}
+  metrics: {gpuUtilization: {targetPercentage: 60}}
+)");
+  const CommandResult result = runScaler({"validate", file.string()});
+  CHECK(result.exitCode == 2);
+  const std::string mix = file.string() + ": team/mix: ";
+  const std::string burst = file.string() + ": team/burst: ";
+  CHECK(result.out ==
+        mix + "spec.maxReplicas: must be >= minReplicas (5)\n" + mix +
+            "spec.algorithm.parameters.foo: unknown parameter of Predictive (known: horizonSeconds, alpha, beta)\n" +
+            mix + "spec.algorithm.parameters.horizonSeconds: must be > 0 and <= 3600 (Predictive), got -1\n" + mix +
+            "spec.algorithm.parameters.alpha: must be > 0 and <= 1 (Predictive), got 2\n" + mix +
+            "spec.algorithm.parameters.beta: must be > 0 and <= 1 (Predictive), got 5\n" + burst +
+            "spec.algorithm.parameters.panicThreshold: must be > 1 and <= 100 (Burst), got 0\n" + burst +
+            "spec.algorithm.parameters.panicWindowSeconds: must be <= stableWindowSeconds (30) (Burst)\n");
+}
+
 }  // namespace
 }  // namespace kubeai::testing
