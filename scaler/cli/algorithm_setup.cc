@@ -1,6 +1,7 @@
 #include "cli/algorithm_setup.h"
 
 #include <algorithm>
+#include <cctype>
 
 #include "core/policy.h"
 
@@ -37,6 +38,17 @@ std::string unknownAlgorithmWarning(const core::AlgorithmRegistry& registry, std
   text += "); ";
   text += core::kDefaultAlgorithm;
   text += " will be used";
+  const auto sameLetters = [&](std::string_view known) {
+    return known.size() == name.size() && std::equal(known.begin(), known.end(), name.begin(), [](char a, char b) {
+             return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+           });
+  };
+  for (const std::string& known : registry.names()) {
+    if (sameLetters(known)) {
+      text += " (names are case-sensitive: did you mean \"" + known + "\"?)";
+      break;
+    }
+  }
   return text;
 }
 

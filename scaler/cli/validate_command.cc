@@ -74,6 +74,18 @@ std::vector<LabelProblem> labelProblems(const policy::PolicyDocument& document, 
   return problems;
 }
 
+// `spec.algorithm.parameters: MaxRatio takes none; ignored: alpha, beta`.
+std::string ignoredParametersWarning(const core::ScalingAlgorithm& algorithm, const core::Policy& policy) {
+  std::string text = "spec.algorithm.parameters: " + std::string(algorithm.name()) + " takes none; ignored: ";
+  bool first = true;
+  for (const auto& [key, value] : policy.spec.algorithm.parameters) {
+    text += first ? "" : ", ";
+    text += key;
+    first = false;
+  }
+  return text;
+}
+
 // A built-in's parameter problems come as one message ("; " between each
 // spec.algorithm.parameters.<key>): one line each, as every other field's.
 void writeParameterProblems(std::ostream& out, const std::string& prefix, std::string_view message) {
@@ -172,6 +184,9 @@ int runValidate(const ValidateOptions& options, std::ostream& out, std::ostream&
           // The algorithm's own check of its parameters (ABI 1.1's
           // validate_parameters), as serve makes it before first use.
           if (const auto algorithm = registry.find(document.policy.spec.algorithm.name)) {
+            if (!algorithm->takesParameters() && !document.policy.spec.algorithm.parameters.empty()) {
+              out << prefix << "warning: " << ignoredParametersWarning(*algorithm, document.policy) << "\n";
+            }
             if (const core::Status accepted = core::checkAlgorithmParameters(document.policy, *algorithm);
                 !accepted.ok()) {
               ++invalid;

@@ -123,6 +123,10 @@ class ScalingAlgorithm {
   // evaluate, serve); an Error refuses the policy with its message.
   [[nodiscard]] virtual Status validateParameters(const ValidateInput& /*input*/) const { return Ok{}; }
 
+  // False for an algorithm that reads no spec.algorithm.parameters at all
+  // (the ratio built-ins): validate warns that any given are ignored.
+  [[nodiscard]] virtual bool takesParameters() const noexcept { return true; }
+
   // The policy is gone, or uses another algorithm now: drop what was kept for
   // it (a plugin's state slot).
   virtual void forgetPolicy(std::string_view /*ns*/, std::string_view /*name*/) const {}

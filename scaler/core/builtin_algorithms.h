@@ -21,6 +21,7 @@ class MaxRatioAlgorithm final : public ScalingAlgorithm {
   static constexpr const char* kName = "MaxRatio";
   [[nodiscard]] std::string_view name() const noexcept override { return kName; }
   [[nodiscard]] Result<AlgorithmOutput> compute(const AlgorithmInput& input) const override;
+  [[nodiscard]] bool takesParameters() const noexcept override { return false; }
 };
 
 // AverageRatio: the mean of the present ratios.
@@ -29,6 +30,7 @@ class AverageRatioAlgorithm final : public ScalingAlgorithm {
   static constexpr const char* kName = "AverageRatio";
   [[nodiscard]] std::string_view name() const noexcept override { return kName; }
   [[nodiscard]] Result<AlgorithmOutput> compute(const AlgorithmInput& input) const override;
+  [[nodiscard]] bool takesParameters() const noexcept override { return false; }
 };
 
 // WeightedRatio: sum(w * r) / sum(w) over the present slots, w = weights[slot]
@@ -39,6 +41,7 @@ class WeightedRatioAlgorithm final : public ScalingAlgorithm {
   static constexpr const char* kName = "WeightedRatio";
   [[nodiscard]] std::string_view name() const noexcept override { return kName; }
   [[nodiscard]] Result<AlgorithmOutput> compute(const AlgorithmInput& input) const override;
+  [[nodiscard]] bool takesParameters() const noexcept override { return false; }
 };
 
 // The algorithm used when a policy names one that is not registered.

@@ -249,5 +249,36 @@ spec:
             "spec.algorithm.parameters.panicWindowSeconds: must be <= stableWindowSeconds (30) (Burst)\n");
 }
 
+TEST_CASE("validate warns of parameters a ratio built-in ignores, and of an algorithm named in the wrong case") {
+  TempDir dir;
+  const auto file = dir.write("warn.yaml", R"(apiVersion: kubeai.io/v1alpha1
+kind: AIInferenceAutoscalerPolicy
+metadata: {name: mr, namespace: team}
+spec:
+  targetRef: {kind: Deployment, name: x}
+  maxReplicas: 20
+  algorithm: {name: MaxRatio, parameters: {alpha: "0.5", horizonSeconds: "60"}}
+  metrics: {gpuUtilization: {targetPercentage: 60}}
+---
+apiVersion: kubeai.io/v1alpha1
+kind: AIInferenceAutoscalerPolicy
+metadata: {name: lower, namespace: team}
+spec:
+  targetRef: {kind: Deployment, name: x}
+  maxReplicas: 20
+  algorithm: {name: predictive}
+  metrics: {gpuUtilization: {targetPercentage: 60}}
+)");
+  const CommandResult result = runScaler({"validate", file.string()});
+  CHECK(result.exitCode == 0);  // warnings: both run, as serve runs them
+  const std::string mr = file.string() + ": team/mr: ";
+  const std::string lower = file.string() + ": team/lower: ";
+  CHECK(result.out.find(mr + "warning: spec.algorithm.parameters: MaxRatio takes none; ignored: alpha, "
+                             "horizonSeconds\n" + mr + "ok\n") != std::string::npos);
+  CHECK(result.out.find(lower + "warning: spec.algorithm.name: unknown algorithm \"predictive\"") != std::string::npos);
+  CHECK(result.out.find("MaxRatio will be used (names are case-sensitive: did you mean \"Predictive\"?)\n" + lower +
+                        "ok\n") != std::string::npos);
+}
+
 }  // namespace
 }  // namespace kubeai::testing
