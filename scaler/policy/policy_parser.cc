@@ -104,7 +104,12 @@ void decodeAlgorithm(Decoder& in, const json& spec, core::AlgorithmSpec& algorit
         algorithm.parameters.emplace(key, value.dump());
       } else if (value.is_number_float()) {
         // Shortest text that reads back as the same double: 0.3 stays "0.3".
-        algorithm.parameters.emplace(key, value.dump());
+        // JSON has no infinity or NaN (dump() writes "null"): YAML's .inf and
+        // .nan are kept as the words a reader recognises.
+        const double number = value.get<double>();
+        algorithm.parameters.emplace(key, std::isnan(number) ? "nan"
+                                          : std::isinf(number) ? (number > 0 ? "inf" : "-inf")
+                                                               : value.dump());
       } else {
         in.error(path, "must be a string, number or boolean, got " + typeName(value));
       }

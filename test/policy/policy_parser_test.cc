@@ -168,6 +168,23 @@ spec:
     gpuUtilization: {targetPercentage: 60}
 )";
 
+TEST_CASE("a parameter of YAML's .inf or .nan is read as the word, not JSON's null") {
+  const PolicyDocument document = parseOne(R"(apiVersion: kubeai.io/v1alpha1
+kind: AIInferenceAutoscalerPolicy
+metadata: {name: p}
+spec:
+  targetRef: {kind: Deployment, name: x}
+  maxReplicas: 20
+  algorithm: {name: Predictive, parameters: {alpha: .inf, beta: .nan, horizonSeconds: -.inf, steps: 0.25}}
+  metrics: {gpuUtilization: {targetPercentage: 60}}
+)");
+  const auto& parameters = document.policy.spec.algorithm.parameters;
+  CHECK(parameters.at("alpha") == "inf");
+  CHECK(parameters.at("beta") == "nan");
+  CHECK(parameters.at("horizonSeconds") == "-inf");
+  CHECK(parameters.at("steps") == "0.25");
+}
+
 TEST_CASE("defaults of DESIGN §2 apply to omitted fields") {
   const PolicyDocument document = parseOne(kMinimal);
   REQUIRE(document.ok());
