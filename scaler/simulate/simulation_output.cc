@@ -1,5 +1,6 @@
 #include "simulate/simulation_output.h"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cmath>
@@ -32,6 +33,14 @@ void writeNumber(std::ostream& out, double value) {
 void writeNumber(std::ostream& out, const std::optional<double>& value) {
   if (value) {
     writeNumber(out, *value);
+  } else {
+    out << "null";
+  }
+}
+
+void writeInteger(std::ostream& out, const std::optional<std::int32_t>& value) {
+  if (value) {
+    out << *value;
   } else {
     out << "null";
   }
@@ -145,7 +154,13 @@ void writeSummaryJson(std::ostream& out, const PolicySummary& summary) {
   writeNumber(out, summary.timeToCapacity.meanSeconds);
   out << ", \"maxSeconds\": ";
   writeNumber(out, summary.timeToCapacity.maxSeconds);
-  out << "}}";
+  out << "},\n      \"forecastRaised\": ";
+  writeInteger(out, summary.forecastRaised);
+  out << ", \"panics\": ";
+  writeInteger(out, summary.panics);
+  out << ", \"panicSeconds\": ";
+  writeNumber(out, summary.panicSeconds);
+  out << "}";
 }
 
 void appendRowJson(std::string& out, const TimelineRow& row) {
@@ -205,12 +220,6 @@ void appendRowJson(std::string& out, const TimelineRow& row) {
   out += '}';
 }
 
-std::string fixed(double value, int precision) {
-  std::ostringstream text;
-  text.imbue(std::locale::classic());  // the same bytes whatever the process's locale
-  text << std::fixed << std::setprecision(precision) << (value == 0 ? 0.0 : value);
-  return text.str();
-}
 
 // A CSV field, quoted (RFC 4180) when it holds a comma, a quote or a line end.
 void appendCsvField(std::string& out, std::string_view text) {
@@ -233,72 +242,6 @@ void appendCsvField(std::string& out, std::string_view text) {
 }
 
 }  // namespace
-
-void writeSummaryText(std::ostream& out, const SimulationResult& result) {
-  std::vector<std::pair<std::string, std::vector<std::string>>> rows;
-  auto add = [&](std::string label, auto value) {
-    std::vector<std::string> cells;
-    for (const PolicyRun& run : result.policies) {
-      cells.push_back(value(run));
-    }
-    rows.emplace_back(std::move(label), std::move(cells));
-  };
-  add("policy", [](const PolicyRun& run) { return run.policy; });
-  add("algorithm", [](const PolicyRun& run) {
-    return run.algorithm == run.requestedAlgorithm ? run.algorithm
-                                                   : run.algorithm + " (" + run.requestedAlgorithm + " not loaded)";
-  });
-  add("GPU-hours", [](const PolicyRun& run) { return fixed(run.summary.gpuHours, 2); });
-  if (result.costPerGpuHour) {
-    add("cost", [](const PolicyRun& run) { return fixed(run.summary.cost.value_or(0), 2); });
-  }
-  add("replica-seconds", [](const PolicyRun& run) { return fixed(run.summary.replicaSeconds, 0); });
-  add("SLO violated, any (s)", [](const PolicyRun& run) { return fixed(run.summary.sloViolationSeconds.any, 0); });
-  if (result.sloLatencyP99Ms) {
-    add("  latencyP99Ms (s)",
-        [](const PolicyRun& run) { return fixed(run.summary.sloViolationSeconds.latencyP99Ms, 0); });
-  }
-  if (result.sloTimeToFirstTokenP95Ms) {
-    add("  timeToFirstTokenP95Ms (s)",
-        [](const PolicyRun& run) { return fixed(run.summary.sloViolationSeconds.timeToFirstTokenP95Ms, 0); });
-  }
-  if (result.sloRequestsWaiting) {
-    add("  requestsWaiting (s)",
-        [](const PolicyRun& run) { return fixed(run.summary.sloViolationSeconds.requestsWaiting, 0); });
-  }
-  add("peak backlog (requests)", [](const PolicyRun& run) { return fixed(run.summary.peakBacklog, 1); });
-  add("scale-ups / downs",
-      [](const PolicyRun& run) { return std::to_string(run.summary.scaleUps) + " / " + std::to_string(run.summary.scaleDowns); });
-  add("reversals (< 5 min)", [](const PolicyRun& run) { return std::to_string(run.summary.reversals); });
-  add("replicas min / max", [](const PolicyRun& run) {
-    return std::to_string(run.summary.minReplicas) + " / " + std::to_string(run.summary.maxReplicas);
-  });
-  add("short of capacity: times", [](const PolicyRun& run) { return std::to_string(run.summary.timeToCapacity.count); });
-  add("time to capacity, mean / max (s)", [](const PolicyRun& run) {
-    const PolicySummary::TimeToCapacity& waits = run.summary.timeToCapacity;
-    return waits.count == 0 ? std::string("-") : fixed(waits.meanSeconds, 0) + " / " + fixed(waits.maxSeconds, 0);
-  });
-  add("decisions failed", [](const PolicyRun& run) { return std::to_string(run.summary.decisionsFailed); });
-
-  const bool wholeSeconds = result.interval == std::floor(result.interval);
-  out << "workload " << result.workload << ": " << fixed(result.duration, wholeSeconds ? 0 : 3) << " s at "
-      << fixed(result.interval, wholeSeconds ? 0 : 3) << " s steps, " << result.policies.size() << (result.policies.size() == 1 ? " policy" : " policies") << "\n\n";
-  std::size_t labelWidth = 0;
-  std::vector<std::size_t> widths(result.policies.size(), 0);
-  for (const auto& [label, cells] : rows) {
-    labelWidth = std::max(labelWidth, label.size());
-    for (std::size_t i = 0; i < cells.size(); ++i) {
-      widths[i] = std::max(widths[i], cells[i].size());
-    }
-  }
-  for (const auto& [label, cells] : rows) {
-    out << label << std::string(labelWidth - label.size(), ' ');
-    for (std::size_t i = 0; i < cells.size(); ++i) {
-      out << "  " << std::string(widths[i] - cells[i].size(), ' ') << cells[i];
-    }
-    out << '\n';
-  }
-}
 
 void writeJson(std::ostream& out, const SimulationResult& result) {
   out << "{\"workload\": ";

@@ -72,6 +72,13 @@ struct PolicySummary {
   };
   TimeToCapacity timeToCapacity{};
   std::int32_t decisionsFailed = 0;  // a plugin or an algorithm that failed: the decision held
+  // Predictive: the decisions whose forecast raised the answer above MaxRatio's
+  // (nullopt: no decision forecast). Burst: the panics it entered and the
+  // intervals' seconds whose decision was in panic (nullopt: no decision read
+  // a panic window). Counted like the other figures, with or without timelines.
+  std::optional<std::int32_t> forecastRaised;
+  std::optional<std::int32_t> panics;
+  std::optional<double> panicSeconds;
 };
 
 struct PolicyRun {

@@ -132,6 +132,21 @@ void finishShortfall(RunTotals& totals, PolicySummary& summary, std::int64_t now
 
 // What Predictive and Burst saw, into the row (issue 14: the timeline says
 // it, as status and evaluate do).
+// The summary's figures of Predictive's forecast and Burst's panic mode;
+// `panicking` carries the previous decision's state, to count entries.
+void countAlgorithmModes(const core::Decision& decision, double intervalSeconds, bool& panicking,
+                         PolicySummary& summary) {
+  if (decision.forecast) {
+    summary.forecastRaised = summary.forecastRaised.value_or(0) + (decision.forecast->decided ? 1 : 0);
+  }
+  const bool now = decision.panic && decision.panic->panicking;
+  if (decision.panic) {
+    summary.panics = summary.panics.value_or(0) + (now && !panicking ? 1 : 0);
+    summary.panicSeconds = summary.panicSeconds.value_or(0) + (now ? intervalSeconds : 0);
+  }
+  panicking = now;
+}
+
 void explainInRow(const core::Decision& decision, TimelineRow& row) {
   if (decision.forecast) {
     const core::ForecastExplanation& forecast = *decision.forecast;
@@ -170,6 +185,7 @@ PolicyRun runPolicy(const Workload& workload, const DemandSeries& demand, const 
   std::int32_t published = requested;
   std::int32_t publishedBefore = published;
   core::History history;
+  bool panicking = false;  // the last decision was in panic (Burst)
   std::int64_t nextSyncMs = syncMs;  // the HPA's first sync after the start
   summary.minReplicas = std::numeric_limits<std::int32_t>::max();
   if (options.keepTimeline) {
@@ -207,6 +223,7 @@ PolicyRun runPolicy(const Workload& workload, const DemandSeries& demand, const 
     if (!decision.algorithmError.empty()) {
       ++summary.decisionsFailed;
     }
+    countAlgorithmModes(decision, toSeconds(intervalMs), panicking, summary);
     // An unservable policy answers UNAVAILABLE: KEDA keeps the HPA where it is.
     if (decision.algorithmUnservable.empty()) {
       published = decision.desiredReplicas;

@@ -57,6 +57,48 @@ TEST_CASE("simulate runs the shipped example on the Azure trace, three policies 
   CHECK(result.out.find("CappedSmoothRatio") != std::string::npos);
 }
 
+TEST_CASE("simulate runs the shipped Predictive and Burst examples: the table, the JSON and the report say what they saw") {
+  const TempDir dir;
+  const std::string report = (dir.path() / "look-ahead.html").string();
+  const std::vector<std::string> args = {"simulate",
+                                         "--workload", kExamples + "workload.yaml",
+                                         "--policy", kExamples + "max-ratio-gpu.yaml",
+                                         "--policy", kExamples + "predictive-gpu.yaml",
+                                         "--policy", kExamples + "burst-gpu.yaml"};
+  std::vector<std::string> withReport = args;
+  withReport.insert(withReport.end(), {"--report", report});
+  const CommandResult text = runScaler(withReport);
+  INFO(text.err);
+  REQUIRE(text.exitCode == 0);
+  CHECK(text.err.find("not loaded") == std::string::npos);  // both are built in
+  const auto line = [&text](const std::string& label) {
+    const std::size_t at = text.out.find(label);
+    return at == std::string::npos ? std::string() : text.out.substr(at, text.out.find('\n', at) - at);
+  };
+  CHECK(line("algorithm").find("Predictive") != std::string::npos);
+  CHECK(line("forecast raised the answer").find(" decisions") != std::string::npos);
+  CHECK(line("panics / seconds in panic").find(" / ") != std::string::npos);
+
+  std::vector<std::string> json = args;
+  json.insert(json.end(), {"--output", "json", "--summary-only"});
+  const CommandResult summaries = runScaler(json);
+  REQUIRE(summaries.exitCode == 0);
+  const nlohmann::json policies = nlohmann::json::parse(summaries.out)["policies"];
+  REQUIRE(policies.size() == 3);
+  CHECK(policies[0]["summary"]["forecastRaised"].is_null());
+  CHECK(policies[1]["summary"]["forecastRaised"].get<int>() > 0);  // the trace's bursts raise it
+  CHECK(policies[1]["summary"]["panics"].is_null());
+  CHECK(policies[2]["summary"]["panics"].get<int>() > 0);
+  CHECK(policies[2]["summary"]["panicSeconds"].get<double>() >= 15 * policies[2]["summary"]["panics"].get<double>());
+  CHECK(line("forecast raised the answer").find(std::to_string(policies[1]["summary"]["forecastRaised"].get<int>()) +
+                                                " decisions") != std::string::npos);
+
+  const std::string html = kubeai::testing::readAll(report);
+  CHECK(html.find("<svg id=\"chart-forecast\"") != std::string::npos);
+  CHECK(html.find("<svg id=\"chart-modes\"") != std::string::npos);
+  CHECK(html.find("default/predictive-gpu 60&#8211;120 s (default, then measured)") != std::string::npos);
+}
+
 TEST_CASE("docs/simulate.md's worked example is what the example prints") {
   const std::string docs = kubeai::testing::readAll(KUBEAI_EXAMPLES_DIR "/../docs/simulate.md");
   const std::size_t start = docs.find("workload code-assistant: 3450 s");

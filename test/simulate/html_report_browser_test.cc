@@ -39,7 +39,7 @@ namespace {
 constexpr const char* kChromium = "/usr/bin/chromium";
 constexpr const char* kTimeout = "/usr/bin/timeout";  // coreutils
 constexpr std::size_t kWindowWidth = 1400;
-constexpr std::size_t kWindowHeight = 2400;
+constexpr std::size_t kWindowHeight = 3200;  // all six charts
 
 struct Rgb {
   std::uint8_t r = 0, g = 0, b = 0;
@@ -270,7 +270,7 @@ TEST_CASE("html report in headless Chromium: every chart draws its series") {
                       "chromium); run scripts/install-deps");
   }
   const testing::TempDir dir;
-  const SimulationResult result = test::reportFixture(480, 3);
+  const SimulationResult result = test::reportFixtureWithPredictiveAndBurst(480, 3);
   std::ostringstream html;
   writeHtmlReport(html, result);
   const auto page = dir.write("report.html", html.str());
@@ -319,11 +319,13 @@ TEST_CASE("html report in headless Chromium: every chart draws its series") {
   CHECK(inked > image.pixels.size() / 20);
 
   const std::vector<Region> areas = findPlotAreas(image);
-  REQUIRE(areas.size() == 4);  // demand, replicas, latency, limits: top to bottom
+  // demand, replicas, latency, limits, Predictive's forecast, the modes: top to bottom
+  REQUIRE(areas.size() == 6);
   for (const Region& area : areas) {
     CHECK(area.right - area.left == std::size_t{svg::kPlotWidth});
   }
-  // html_report.cc's palette: the three policies' colors, demand, SLO, limits.
+  // The report's palette (html_chart_parts.h, html_charts.cc): the three
+  // policies' colors, demand, SLO, limits.
   const std::array<Rgb, 3> policies = {parseColor("#4e79a7"), parseColor("#f28e2b"),
                                        parseColor("#e15759")};
   const Rgb demand = parseColor("#c9d3df");
@@ -343,6 +345,16 @@ TEST_CASE("html report in headless Chromium: every chart draws its series") {
   for (const char* color : {"#1f78b4", "#e31a1c", "#33a02c", "#ff7f00", "#6a3d9a", "#b15928"}) {
     CAPTURE(color);
     CHECK(countColor(image, areas[3], parseColor(color)) > 1000);  // each kind of limit
+  }
+  // The forecast chart is policy-0's (Predictive) alone: its published and
+  // forecast lines; the modes chart has Predictive's and Burst's bands.
+  CHECK(countColor(image, areas[4], policies[0]) > 500);
+  CHECK(countColor(image, areas[4], policies[1]) < 50);
+  CHECK(countColor(image, areas[4], policies[2]) < 50);
+  CHECK(countColor(image, areas[5], parseColor("#17becf")) > 1000);  // forecast raised
+  CHECK(countColor(image, areas[5], parseColor("#d62728")) > 300);   // panic
+  for (const Rgb policy : policies) {
+    CHECK(countColor(image, areas[5], policy) < 50);
   }
 }
 

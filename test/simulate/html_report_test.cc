@@ -64,6 +64,56 @@ TEST_CASE("html report: one svg per chart, a table row per policy, a closed page
   CHECK(html.find("https://") == std::string::npos);
 }
 
+TEST_CASE("html report: Predictive's forecast and Burst's panic get their charts and summary columns") {
+  const SimulationResult result = test::reportFixtureWithPredictiveAndBurst();
+  const std::string html = render(result);
+  CHECK(count(html, "<svg ") == 6);
+  CHECK(count(html, "<svg id=\"chart-forecast\"") == 1);
+  CHECK(count(html, "<svg id=\"chart-modes\"") == 1);
+  // The forecast chart is Predictive's alone: its published and forecast
+  // lines, and the horizons it forecast over, default then measured.
+  const std::size_t forecast = html.find("<h2>Predictive: forecast and published replicas</h2>");
+  const std::size_t modes = html.find("<h2>Where the forecast decided, where Burst panicked</h2>");
+  REQUIRE(forecast != std::string::npos);
+  REQUIRE(modes != std::string::npos);
+  REQUIRE(forecast < modes);
+  const std::string_view forecastSection(html.data() + forecast, modes - forecast);
+  CHECK(forecastSection.find("default/policy-0 60&#8211;120 s (default, then measured)") != std::string::npos);
+  CHECK(forecastSection.find("default/policy-0: forecast</li>") != std::string::npos);
+  CHECK(forecastSection.find("default/policy-0: published</li>") != std::string::npos);
+  CHECK(forecastSection.find("default/policy-1") == std::string::npos);
+  // The lanes: Predictive's and Burst's, not the MaxRatio's; the legend
+  // counts the steps the fixture marked.
+  const std::string_view modesSection(html.data() + modes);
+  CHECK(modesSection.find(">default/policy-0</text>") != std::string::npos);
+  CHECK(modesSection.find(">default/policy-1</text>") != std::string::npos);
+  CHECK(modesSection.find(">default/policy-2</text>") == std::string::npos);
+  CHECK(modesSection.find("forecast (" + std::to_string(*result.policies[0].summary.forecastRaised) + " steps)") !=
+        std::string::npos);
+  CHECK(modesSection.find("panic (20 steps)") != std::string::npos);
+  CHECK(modesSection.find("default/policy-1: panic from 30m to 32m 30s") != std::string::npos);
+  // The summary's columns, with a dash where the algorithm has none.
+  CHECK(html.find("<th rowspan=\"2\">forecast raised (decisions)</th>") != std::string::npos);
+  CHECK(html.find("<th rowspan=\"2\">panics</th><th rowspan=\"2\">in panic (s)</th>") != std::string::npos);
+  CHECK(html.find("<td>" + std::to_string(*result.policies[0].summary.forecastRaised) +
+                  "</td><td>&#8212;</td><td>&#8212;</td></tr>") != std::string::npos);
+  CHECK(html.find("<td>&#8212;</td><td>2</td><td>300</td></tr>") != std::string::npos);
+  // Without either, none of it (the first test's four charts, no columns).
+  const std::string plain = render(test::reportFixture());
+  CHECK(plain.find("chart-forecast") == std::string::npos);
+  CHECK(plain.find("chart-modes") == std::string::npos);
+  CHECK(plain.find("forecast raised") == std::string::npos);
+  CHECK(plain.find("in panic") == std::string::npos);
+}
+
+TEST_CASE("html report: an algorithm that was not loaded is said beside the one that ran") {
+  SimulationResult result = test::reportFixture();
+  result.policies[2].algorithm = "MaxRatio";
+  result.policies[2].requestedAlgorithm = "CappedSmoothRatio";
+  const std::string html = render(result);
+  CHECK(html.find("<td class=\"name\">MaxRatio (CappedSmoothRatio not loaded)</td>") != std::string::npos);
+}
+
 TEST_CASE("html report: with a replica's rate the first chart is demand against ready capacity") {
   SimulationResult result = test::reportFixture(60, 2);
   std::ostringstream without;

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
@@ -76,6 +77,44 @@ inline SimulationResult reportFixture(std::size_t steps = 480, std::size_t polic
     run.summary.timeToCapacity = {2, 150, 180};
     run.summary.decisionsFailed = 0;
     result.policies.push_back(std::move(run));
+  }
+  return result;
+}
+
+// The same, with policy-0 a Predictive (a forecast on every row, raising the
+// answer while the demand is high; the horizon the default until t = 600,
+// measured after) and policy-1 a Burst (in panic for 10 steps from each of
+// the demand's two jumps).
+inline SimulationResult reportFixtureWithPredictiveAndBurst(std::size_t steps = 480, std::size_t policyCount = 3) {
+  SimulationResult result = reportFixture(steps, policyCount);
+  PolicyRun& predictive = result.policies.at(0);
+  predictive.algorithm = "Predictive";
+  predictive.requestedAlgorithm = "Predictive";
+  std::int32_t raised = 0;
+  for (TimelineRow& row : predictive.timeline) {
+    row.forecastReplicas = row.demand / 2.5 + 1.5;
+    const bool measured = row.time >= 600;
+    row.horizonSeconds = measured ? 120 : 60;
+    row.horizonSource = measured ? "measured" : "default";
+    row.forecastDecided = row.demand > 10;
+    raised += *row.forecastDecided ? 1 : 0;
+  }
+  predictive.summary.forecastRaised = raised;
+  if (result.policies.size() > 1) {
+    PolicyRun& burst = result.policies[1];
+    burst.algorithm = "Burst";
+    burst.requestedAlgorithm = "Burst";
+    const std::size_t up = steps / 4;
+    const std::size_t down = 3 * steps / 4;
+    for (std::size_t i = 0; i < burst.timeline.size(); ++i) {
+      TimelineRow& row = burst.timeline[i];
+      row.panicking = (i >= up && i < up + 10) || (i >= down && i < down + 10);
+      if (*row.panicking) {
+        row.panicSince = static_cast<double>(i < down ? up : down) * result.interval + result.interval;
+      }
+    }
+    burst.summary.panics = 2;
+    burst.summary.panicSeconds = 20 * result.interval;
   }
   return result;
 }

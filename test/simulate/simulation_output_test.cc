@@ -219,4 +219,46 @@ TEST_CASE("simulate's table puts the policies side by side") {
   CHECK(policyLine.find("default/llm-max-ratio") < policyLine.find("team/other"));
 }
 
+TEST_CASE("simulate's table and JSON summary say what the forecast raised and how long Burst panicked") {
+  SimulationResult result = twoPolicies();
+  std::ostringstream plain;
+  writeSummaryText(plain, result);
+  // Neither algorithm forecast nor panicked: no rows for them.
+  CHECK(plain.str().find("forecast raised") == std::string::npos);
+  CHECK(plain.str().find("panic") == std::string::npos);
+  std::ostringstream plainJson;
+  writeJson(plainJson, result);
+  const nlohmann::json none = nlohmann::json::parse(plainJson.str())["policies"][0]["summary"];
+  CHECK(none["forecastRaised"].is_null());
+  CHECK(none["panics"].is_null());
+  CHECK(none["panicSeconds"].is_null());
+
+  result.policies[0].algorithm = "Predictive";
+  result.policies[0].summary.forecastRaised = 7;
+  result.policies[1].algorithm = "Burst";
+  result.policies[1].summary.panics = 2;
+  result.policies[1].summary.panicSeconds = 135;
+  std::ostringstream text;
+  writeSummaryText(text, result);
+  const auto line = [&text](const std::string& label) {
+    const std::string all = text.str();
+    const std::size_t at = all.find(label);
+    return at == std::string::npos ? std::string() : all.substr(at, all.find('\n', at) - at);
+  };
+  const std::string forecast = line("forecast raised the answer");
+  CHECK(forecast.find("7 decisions") != std::string::npos);
+  CHECK(forecast.ends_with("-"));  // the Burst column
+  const std::string panic = line("panics / seconds in panic");
+  CHECK(panic.find("  -  ") != std::string::npos);  // the Predictive column
+  CHECK(panic.ends_with("2 / 135"));
+  std::ostringstream json;
+  writeJson(json, result);
+  const nlohmann::json policies = nlohmann::json::parse(json.str())["policies"];
+  CHECK(policies[0]["summary"]["forecastRaised"] == 7);
+  CHECK(policies[0]["summary"]["panics"].is_null());
+  CHECK(policies[1]["summary"]["forecastRaised"].is_null());
+  CHECK(policies[1]["summary"]["panics"] == 2);
+  CHECK(policies[1]["summary"]["panicSeconds"] == 135);
+}
+
 }  // namespace kubeai::simulate

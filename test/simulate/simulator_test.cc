@@ -4,6 +4,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -616,6 +617,55 @@ TEST_CASE("simulate's timeline says when Burst panicked: off before a burst, on 
     CHECK_FALSE(run.timeline[i].panicSince);
     CHECK(csv[i].at("panicking") == "false");
     CHECK(csv[i].at("panicSince").empty());
+  }
+  // The summary: one panic, its four decisions' intervals (t=165 to 210's),
+  // and the same without timelines (--summary-only).
+  CHECK(run.summary.panics == 1);
+  CHECK(run.summary.panicSeconds == 60);
+  CHECK_FALSE(run.summary.forecastRaised);
+  SimulateOptions summaryOnly;
+  summaryOnly.keepTimeline = false;
+  const auto quiet = runSimulation(stepWorkload(2, 0), demand, policies, *registry, summaryOnly);
+  REQUIRE(quiet.ok());
+  CHECK(quiet.value().policies.at(0).timeline.empty());
+  CHECK(quiet.value().policies.at(0).summary.panics == 1);
+  CHECK(quiet.value().policies.at(0).summary.panicSeconds == 60);
+}
+
+TEST_CASE("simulate's summary counts the decisions Predictive's forecast raised, and none for MaxRatio") {
+  // Flat, then a ramp the forecast runs ahead of.
+  DemandSeries demand = demandOf({{1, 8}});
+  for (int k = 1; k <= 12; ++k) {
+    demand.steps.push_back(DemandStep{1 + 0.5 * k, 0, 0});
+  }
+  const auto registry = core::AlgorithmRegistry::withBuiltins();
+  std::vector<core::Policy> policies{lookAheadPolicy("Predictive", "{horizonSeconds: \"60\"}"),
+                                     lookAheadPolicy("MaxRatio")};
+  policies[1].metadata.name = "reactive";
+  SimulateOptions summaryOnly;
+  summaryOnly.keepTimeline = false;
+  for (const bool keep : {true, false}) {
+    CAPTURE(keep);
+    auto result = runSimulation(stepWorkload(2, 0), demand, policies, *registry,
+                                keep ? SimulateOptions{} : summaryOnly);
+    REQUIRE_MESSAGE(result.ok(), (result.ok() ? "" : result.error().message));
+    const PolicySummary& predictive = result.value().policies.at(0).summary;
+    REQUIRE(predictive.forecastRaised);
+    if (keep) {
+      const auto& timeline = result.value().policies.at(0).timeline;
+      const auto raised = std::count_if(timeline.begin(), timeline.end(), [](const TimelineRow& row) {
+        return row.forecastDecided.value_or(false);
+      });
+      CHECK(raised > 0);
+      CHECK(*predictive.forecastRaised == raised);
+    } else {
+      CHECK(*predictive.forecastRaised > 0);
+    }
+    CHECK_FALSE(predictive.panics);
+    CHECK_FALSE(predictive.panicSeconds);
+    const PolicySummary& maxRatio = result.value().policies.at(1).summary;
+    CHECK_FALSE(maxRatio.forecastRaised);
+    CHECK_FALSE(maxRatio.panics);
   }
 }
 
