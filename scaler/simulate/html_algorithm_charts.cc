@@ -131,24 +131,7 @@ void writeModesChart(std::ostream& out, const SimulationResult& result, const Ch
   chart.durationSeconds = durationSeconds;
   std::array<std::size_t, kModes.size()> steps{};
   for (const PolicyRun* run : moded.runs) {
-    std::vector<int> categories;
-    categories.reserve(run->timeline.size());
-    for (const TimelineRow& row : run->timeline) {
-      categories.push_back(modeOf(row));
-      if (categories.back() >= 0) {
-        ++steps[static_cast<std::size_t>(categories.back())];
-      }
-    }
-    svg::Lane lane;
-    lane.label = run->policy;
-    for (const svg::CategoryRun& r :
-         svg::categoryRuns(times(*run), categories, stepSeconds(result), durationSeconds, svg::kPlotWidth)) {
-      const ModeKind& kind = kModes[static_cast<std::size_t>(r.category)];
-      lane.bands.push_back({r.startSeconds, r.endSeconds, std::string(kind.color),
-                            run->policy + ": " + std::string(kind.name) + " from " +
-                                svg::timeLabel(r.startSeconds) + " to " + svg::timeLabel(r.endSeconds)});
-    }
-    chart.lanes.push_back(std::move(lane));
+    chart.lanes.push_back(categoryLane(result, *run, durationSeconds, kModes, modeOf, steps));
   }
   out << "<section class=\"chart\">\n<h2>Where the forecast decided, where Burst panicked</h2>\n"
          "<p>One lane per Predictive or Burst policy: a band at each decision whose forecast "

@@ -50,6 +50,32 @@ svg::Series series(const SimulationResult& result, const PolicyRun& run, std::st
   return out;
 }
 
+// A run's lane of bands from a category per step (-1: none; else an index
+// into `kinds`, each with a name and a color), its tooltips "policy: name
+// from .. to ..", and each category's steps added to `steps`.
+template <typename Kind, std::size_t N, typename CategoryOf>
+svg::Lane categoryLane(const SimulationResult& result, const PolicyRun& run, double durationSeconds,
+                       const std::array<Kind, N>& kinds, CategoryOf categoryOf, std::array<std::size_t, N>& steps) {
+  std::vector<int> categories;
+  categories.reserve(run.timeline.size());
+  for (const TimelineRow& row : run.timeline) {
+    categories.push_back(categoryOf(row));
+    if (categories.back() >= 0) {
+      ++steps[static_cast<std::size_t>(categories.back())];
+    }
+  }
+  svg::Lane lane;
+  lane.label = run.policy;
+  for (const svg::CategoryRun& r :
+       svg::categoryRuns(times(run), categories, stepSeconds(result), durationSeconds, svg::kPlotWidth)) {
+    const Kind& kind = kinds[static_cast<std::size_t>(r.category)];
+    lane.bands.push_back({r.startSeconds, r.endSeconds, std::string(kind.color),
+                          run.policy + ": " + std::string(kind.name) + " from " + svg::timeLabel(r.startSeconds) +
+                              " to " + svg::timeLabel(r.endSeconds)});
+  }
+  return lane;
+}
+
 // kind: "solid", "dashed", "area" or "band".
 void writeLegendItem(std::ostream& out, std::string_view color, std::string_view label,
                      std::string_view kind);

@@ -208,25 +208,8 @@ void writeCharts(std::ostream& out, const SimulationResult& result) {
     chart.durationSeconds = duration;
     std::array<std::size_t, kLimitKinds.size()> steps{};
     for (const PolicyRun* run : runs) {
-      std::vector<int> categories;
-      categories.reserve(run->timeline.size());
-      for (const TimelineRow& row : run->timeline) {
-        categories.push_back(limitKindIndex(row.limitedBy));
-        if (categories.back() >= 0) {
-          ++steps[static_cast<std::size_t>(categories.back())];
-        }
-      }
-      svg::Lane lane;
-      lane.label = run->policy;
-      for (const svg::CategoryRun& r :
-           svg::categoryRuns(times(*run), categories, stepSeconds(result), duration, svg::kPlotWidth)) {
-        const LimitKind& kind = kLimitKinds[static_cast<std::size_t>(r.category)];
-        lane.bands.push_back({r.startSeconds, r.endSeconds, std::string(kind.color),
-                              run->policy + ": " + std::string(kind.name) + " from " +
-                                  svg::timeLabel(r.startSeconds) + " to " +
-                                  svg::timeLabel(r.endSeconds)});
-      }
-      chart.lanes.push_back(std::move(lane));
+      chart.lanes.push_back(categoryLane(result, *run, duration, kLimitKinds,
+                                         [](const TimelineRow& row) { return limitKindIndex(row.limitedBy); }, steps));
     }
     out << "<section class=\"chart\">\n<h2>Where limits acted</h2>\n"
            "<p>One lane per policy: a band where the stage named by limitedBy changed the "
