@@ -290,7 +290,14 @@ ListWatch::WatchEnd ListWatch::watch(const std::stop_token& stop,
   lastWatchLasted_ = changes > 0 || std::chrono::steady_clock::now() - started >= kShortWatch;
   if (lastWatchLasted_) {
     failures_ = 0;
-    recovered();
+    // Not a watch that served and then failed (an ERROR event, a line the
+    // sink refused, the stream broken, an HTTP error): health() must go on
+    // naming that failure while we back off.
+    const bool endedInFailure = !result.ok() || end == WatchEnd::kBackoff ||
+                                (result.value().status != 200 && result.value().status != 410);
+    if (!endedInFailure) {
+      recovered();
+    }
   }
   if (!result.ok()) {
     fail(result.error().message);

@@ -49,6 +49,13 @@ class RecordingSink final : public ListWatchSink {
       outcome.resourceVersion = std::string(line.substr(9));
       return outcome;
     }
+    if (line.starts_with("error ")) {  // an ERROR event of the code at the rest of the line
+      outcome.kind = WatchLineOutcome::Kind::kStatus;
+      outcome.errorEvent = true;
+      outcome.status.code = std::stol(std::string(line.substr(6)));
+      outcome.status.message = "etcd is down";
+      return outcome;
+    }
     pending_ = std::string(line);
     outcome.kind = WatchLineOutcome::Kind::kApplied;
     outcome.resourceVersion = pending_;
@@ -186,6 +193,29 @@ TEST_CASE("ListWatch: a bookmark after a failure clears health()'s lastError, as
   const std::lock_guard lock(f.mutex);
   REQUIRE(f.failures.size() == 1);
   CHECK(f.failures[0].find("HTTP 500") != std::string::npos);
+}
+
+TEST_CASE("ListWatch: a watch that served, then ended in an ERROR event, keeps that error in health()") {
+  // After an earlier failure, a watch delivers an event (the server serves
+  // again) and then an ERROR event: while the watcher backs off, health()
+  // names the ERROR event, not a recovery.
+  Fixture f;
+  f.client.addStream({{}, 500L});
+  f.client.addStream({{"11", "error 500"}, 200L});
+  f.watch->start();
+  f.waitForApplied(1);
+  // The third watch is the one after the back-off: by then the second has
+  // ended and its outcome is in health() (unscripted, the third stays quiet).
+  testing::waitUntil([&] { return f.client.streams().size() >= 3; }, testing::stretched(std::chrono::seconds(5)),
+                     "the watch after the back-off", nullptr, milliseconds(2));
+  const ListWatch::Health health = f.watch->health();
+  CHECK(health.resourceVersion == "11");
+  // Without the fix the event's recovery cleared it: lastError was empty.
+  CHECK(health.lastError.find("HTTP 500: etcd is down") != std::string::npos);
+  f.watch->stop();
+  const std::lock_guard lock(f.mutex);
+  REQUIRE(f.failures.size() == 2);
+  CHECK(f.failures[1].find("etcd is down") != std::string::npos);
 }
 
 }  // namespace
