@@ -43,7 +43,7 @@ int modeOf(const TimelineRow& row) {
   if (row.panicking.value_or(false)) {
     return 1;
   }
-  return row.forecastDecided.value_or(false) ? 0 : -1;
+  return row.forecastRaised.value_or(false) ? 0 : -1;
 }
 
 ChartedRuns select(const ChartedRuns& charted, bool (*keep)(const PolicyRun&)) {
@@ -135,7 +135,8 @@ void writeModesChart(std::ostream& out, const SimulationResult& result, const Ch
   }
   out << "<section class=\"chart\">\n<h2>Where the forecast decided, where Burst panicked</h2>\n"
          "<p>One lane per Predictive or Burst policy: a band at each decision whose forecast "
-         "raised the answer (forecastDecided), or that Burst made in panic (panicking). Steps "
+         "raised what is published (forecastRaised: above MaxRatio's answer within min and max "
+         "replicas), or that Burst made in panic (panicking). Steps "
          "per kind in the legend.</p>\n";
   svg::writeLaneChart(out, chart);
   out << "<ul class=\"legend\">";

@@ -2,10 +2,12 @@
 
 #include <cmath>
 #include <cstddef>
+#include <optional>
 #include <string>
 
 #include "simulate/html_chart_parts.h"
 #include "simulate/html_charts.h"
+#include "simulate/simulation_output.h"
 #include "simulate/svg_axes.h"
 #include "simulate/svg_text.h"
 
@@ -47,7 +49,7 @@ void writeHeader(std::ostream& out, const SimulationResult& result) {
   if (result.costPerGpuHour) {
     out << ", " << formatFixed(*result.costPerGpuHour, 2) << " per GPU-hour";
   }
-  out << ".</p>\n<p>SLO: latency p99 "
+  out << ".</p>\n<p>Replicas: " << escapeText(replicaModelText(result)) << ".</p>\n<p>SLO: latency p99 "
       << (result.sloLatencyP99Ms ? formatFixed(*result.sloLatencyP99Ms, 0) + " ms" : "not set")
       << ", time to first token p95 "
       << (result.sloTimeToFirstTokenP95Ms ? formatFixed(*result.sloTimeToFirstTokenP95Ms, 0) + " ms"
@@ -106,9 +108,13 @@ void writeSummaryTable(std::ostream& out, const SimulationResult& result) {
     if (withCost) {
       out << "<td>" << (s.cost ? formatFixed(*s.cost, 2) : "&#8212;") << "</td>";
     }
-    out << "<td>" << seconds(s.sloViolationSeconds.latencyP99Ms) << "</td><td>"
-        << seconds(s.sloViolationSeconds.timeToFirstTokenP95Ms) << "</td><td>"
-        << seconds(s.sloViolationSeconds.requestsWaiting) << "</td><td>"
+    // An SLO the workload does not set is not judged: a dash, not 0.
+    const auto judged = [](const std::optional<double>& slo, double violated) {
+      return slo ? seconds(violated) : std::string("&#8212;");
+    };
+    out << "<td>" << judged(result.sloLatencyP99Ms, s.sloViolationSeconds.latencyP99Ms) << "</td><td>"
+        << judged(result.sloTimeToFirstTokenP95Ms, s.sloViolationSeconds.timeToFirstTokenP95Ms) << "</td><td>"
+        << judged(result.sloRequestsWaiting, s.sloViolationSeconds.requestsWaiting) << "</td><td>"
         << seconds(s.sloViolationSeconds.any) << "</td><td>" << formatFixed(s.peakBacklog, 1)
         << "</td><td>" << s.scaleUps << "</td><td>" << s.scaleDowns << "</td><td>"
         << s.reversals << "</td><td>" << s.minReplicas << "</td><td>" << s.maxReplicas

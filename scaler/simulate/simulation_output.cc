@@ -130,7 +130,12 @@ void appendJsonString(std::string& out, std::string_view text) {
   out += '"';
 }
 
-void writeSummaryJson(std::ostream& out, const PolicySummary& summary) {
+// A violation count of an SLO the workload does not set is null, not 0.
+std::optional<double> ifSet(const std::optional<double>& slo, double seconds) {
+  return slo ? std::optional<double>(seconds) : std::nullopt;
+}
+
+void writeSummaryJson(std::ostream& out, const PolicySummary& summary, const SimulationResult& result) {
   out << "{\"replicaSeconds\": ";
   writeNumber(out, summary.replicaSeconds);
   out << ", \"gpuHours\": ";
@@ -138,11 +143,11 @@ void writeSummaryJson(std::ostream& out, const PolicySummary& summary) {
   out << ", \"cost\": ";
   writeNumber(out, summary.cost);
   out << ",\n      \"sloViolationSeconds\": {\"latencyP99Ms\": ";
-  writeNumber(out, summary.sloViolationSeconds.latencyP99Ms);
+  writeNumber(out, ifSet(result.sloLatencyP99Ms, summary.sloViolationSeconds.latencyP99Ms));
   out << ", \"timeToFirstTokenP95Ms\": ";
-  writeNumber(out, summary.sloViolationSeconds.timeToFirstTokenP95Ms);
+  writeNumber(out, ifSet(result.sloTimeToFirstTokenP95Ms, summary.sloViolationSeconds.timeToFirstTokenP95Ms));
   out << ", \"requestsWaiting\": ";
-  writeNumber(out, summary.sloViolationSeconds.requestsWaiting);
+  writeNumber(out, ifSet(result.sloRequestsWaiting, summary.sloViolationSeconds.requestsWaiting));
   out << ", \"any\": ";
   writeNumber(out, summary.sloViolationSeconds.any);
   out << "},\n      \"peakBacklog\": ";
@@ -211,8 +216,16 @@ void appendRowJson(std::string& out, const TimelineRow& row) {
   } else {
     appendJsonString(out, row.horizonSource);
   }
+  out += ", \"reactiveReplicas\": ";
+  if (row.reactiveReplicas) {
+    appendInteger(out, *row.reactiveReplicas);
+  } else {
+    out += "null";
+  }
   out += ", \"forecastDecided\": ";
   appendBoolean(out, row.forecastDecided, "null");
+  out += ", \"forecastRaised\": ";
+  appendBoolean(out, row.forecastRaised, "null");
   out += ", \"panicking\": ";
   appendBoolean(out, row.panicking, "null");
   out += ", \"panicSince\": ";
@@ -252,6 +265,14 @@ void writeJson(std::ostream& out, const SimulationResult& result) {
   writeNumber(out, result.duration);
   out << ", \"gpusPerReplica\": " << result.gpusPerReplica << ", \"costPerGpuHour\": ";
   writeNumber(out, result.costPerGpuHour);
+  out << ",\n \"replicas\": {\"initial\": " << result.initialReplicas << ", \"startupSeconds\": {\"min\": ";
+  writeNumber(out, result.startupMinSeconds);
+  out << ", \"max\": ";
+  writeNumber(out, result.startupMaxSeconds);
+  out << "}, \"shutdownSeconds\": ";
+  writeNumber(out, result.shutdownSeconds);
+  out << "}, \"capacityRequestsPerSecond\": ";
+  writeNumber(out, result.capacityRequestsPerSecond);
   out << ",\n \"slo\": {\"latencyP99Ms\": ";
   writeNumber(out, result.sloLatencyP99Ms);
   out << ", \"timeToFirstTokenP95Ms\": ";
@@ -268,7 +289,7 @@ void writeJson(std::ostream& out, const SimulationResult& result) {
     out << ", \"requestedAlgorithm\": ";
     writeJsonString(out, run.requestedAlgorithm);
     out << ",\n    \"summary\": ";
-    writeSummaryJson(out, run.summary);
+    writeSummaryJson(out, run.summary, result);
     out << ",\n    \"timeline\": [";
     // Rows gather in `rows` and go to the stream some 64 KiB at a time.
     constexpr std::size_t kFlushBytes = 64 * 1024;
@@ -292,7 +313,8 @@ void writeCsvHeader(std::ostream& out) {
   out << "policy,time,demand,replicas,readyReplicas,requestedReplicas,desiredReplicas,latencyP99Ms,"
          "timeToFirstTokenP95Ms,requestsWaiting,backlog,gpuUtilization,limitedBy,reason,metrics,"
          // Later columns at the end: a reader by position keeps its columns.
-         "forecastReplicas,horizonSeconds,horizonSource,forecastDecided,panicking,panicSince\n";
+         "forecastReplicas,horizonSeconds,horizonSource,forecastDecided,panicking,panicSince,reactiveReplicas,"
+         "forecastRaised\n";
 }
 
 void writeCsvRow(std::ostream& out, const PolicyRun& run, const TimelineRow& row) {
@@ -357,6 +379,12 @@ void writeCsvRow(std::ostream& out, const PolicyRun& run, const TimelineRow& row
   if (row.panicSince) {
     appendNumber(line, *row.panicSince);
   }
+  line += ',';
+  if (row.reactiveReplicas) {
+    appendInteger(line, *row.reactiveReplicas);
+  }
+  line += ',';
+  appendBoolean(line, row.forecastRaised, "");
   line += '\n';
   out.write(line.data(), static_cast<std::streamsize>(line.size()));
 }

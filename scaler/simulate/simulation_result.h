@@ -35,7 +35,11 @@ struct TimelineRow {
   std::optional<double> forecastReplicas;   // the forecast demand a horizon ahead, replicas' worth
   std::optional<double> horizonSeconds;
   std::string horizonSource;                // "parameter", "measured", "default"
-  std::optional<bool> forecastDecided;      // the forecast raised the answer above MaxRatio's
+  std::optional<std::int32_t> reactiveReplicas;  // MaxRatio's answer, beside the forecast's
+  std::optional<bool> forecastDecided;      // the forecast's answer was above MaxRatio's (status's `decided`)
+  // And so raised what is published: above MaxRatio's once both are within
+  // [minReplicas, maxReplicas]. The summary's forecastRaised counts these.
+  std::optional<bool> forecastRaised;
   // What Burst saw (nullopt: another algorithm's decision).
   std::optional<bool> panicking;
   // While panicking: when this panic began, seconds from the start like
@@ -72,8 +76,8 @@ struct PolicySummary {
   };
   TimeToCapacity timeToCapacity{};
   std::int32_t decisionsFailed = 0;  // a plugin or an algorithm that failed: the decision held
-  // Predictive: the decisions whose forecast raised the answer above MaxRatio's
-  // (nullopt: no decision forecast). Burst: the panics it entered and the
+  // Predictive: the decisions whose forecast raised what is published
+  // (TimelineRow::forecastRaised; nullopt: no decision forecast). Burst: the panics it entered and the
   // intervals' seconds whose decision was in panic (nullopt: no decision read
   // a panic window). Counted like the other figures, with or without timelines.
   std::optional<std::int32_t> forecastRaised;
@@ -98,6 +102,12 @@ struct SimulationResult {
   // What one ready replica serves (spec.capacity.requestsPerSecond), for the
   // report's ready capacity; the model may lower it by tokensPerSecond.
   std::optional<double> capacityRequestsPerSecond;
+  // The replicas' model: what every figure depends on (a start-up of 0 makes
+  // any policy look good on GPUs), said in every output's header.
+  std::int32_t initialReplicas = 1;
+  double startupMinSeconds = 0;  // fixed when min == max, else uniform in [min, max]
+  double startupMaxSeconds = 0;
+  double shutdownSeconds = 0;
   // The SLO targets, for the report's lines.
   std::optional<double> sloLatencyP99Ms;
   std::optional<double> sloTimeToFirstTokenP95Ms;

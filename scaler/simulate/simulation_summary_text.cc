@@ -20,7 +20,38 @@ std::string fixed(double value, int precision) {
   return text.str();
 }
 
+// To the millisecond, without trailing zeros: 120, 180.5.
+std::string number(double value) {
+  std::string text = fixed(value, 3);
+  text.erase(text.find_last_not_of('0') + 1);
+  if (text.back() == '.') {
+    text.pop_back();
+  }
+  return text;
+}
+
 }  // namespace
+
+std::string replicaModelText(const SimulationResult& result) {
+  std::string text = "start-up ";
+  if (result.startupMaxSeconds > result.startupMinSeconds) {
+    text += number(result.startupMinSeconds) + "-" + number(result.startupMaxSeconds) + " s (uniform)";
+  } else {
+    text += number(result.startupMinSeconds) + " s";
+    if (result.startupMinSeconds == 0) {
+      text += " (ready at once)";
+    }
+  }
+  if (result.shutdownSeconds > 0) {
+    text += ", shutdown " + number(result.shutdownSeconds) + " s";
+  }
+  if (result.capacityRequestsPerSecond) {
+    text += ", " + number(*result.capacityRequestsPerSecond) + " requests/s a replica";
+  }
+  text += ", " + std::to_string(result.initialReplicas) +
+          (result.initialReplicas == 1 ? " replica at the start" : " replicas at the start");
+  return text;
+}
 
 void writeSummaryText(std::ostream& out, const SimulationResult& result) {
   std::vector<std::pair<std::string, std::vector<std::string>>> rows;
@@ -85,7 +116,8 @@ void writeSummaryText(std::ostream& out, const SimulationResult& result) {
 
   const bool wholeSeconds = result.interval == std::floor(result.interval);
   out << "workload " << result.workload << ": " << fixed(result.duration, wholeSeconds ? 0 : 3) << " s at "
-      << fixed(result.interval, wholeSeconds ? 0 : 3) << " s steps, " << result.policies.size() << (result.policies.size() == 1 ? " policy" : " policies") << "\n\n";
+      << fixed(result.interval, wholeSeconds ? 0 : 3) << " s steps, " << result.policies.size() << (result.policies.size() == 1 ? " policy" : " policies") << "; "
+      << replicaModelText(result) << "\n\n";
   std::size_t labelWidth = 0;
   std::vector<std::size_t> widths(result.policies.size(), 0);
   for (const auto& [label, cells] : rows) {

@@ -8,6 +8,7 @@
 #include "core/decide.h"
 #include "core/metric_target.h"
 #include "core/validation.h"
+#include "simulate/algorithm_mode_counter.h"
 #include "simulate/engine_model.h"
 #include "simulate/metric_binding.h"
 #include "simulate/replica_fleet.h"
@@ -132,28 +133,15 @@ void finishShortfall(RunTotals& totals, PolicySummary& summary, std::int64_t now
 
 // What Predictive and Burst saw, into the row (issue 14: the timeline says
 // it, as status and evaluate do).
-// The summary's figures of Predictive's forecast and Burst's panic mode;
-// `panicking` carries the previous decision's state, to count entries.
-void countAlgorithmModes(const core::Decision& decision, double intervalSeconds, bool& panicking,
-                         PolicySummary& summary) {
-  if (decision.forecast) {
-    summary.forecastRaised = summary.forecastRaised.value_or(0) + (decision.forecast->decided ? 1 : 0);
-  }
-  const bool now = decision.panic && decision.panic->panicking;
-  if (decision.panic) {
-    summary.panics = summary.panics.value_or(0) + (now && !panicking ? 1 : 0);
-    summary.panicSeconds = summary.panicSeconds.value_or(0) + (now ? intervalSeconds : 0);
-  }
-  panicking = now;
-}
-
-void explainInRow(const core::Decision& decision, TimelineRow& row) {
+void explainInRow(const core::Decision& decision, const core::PolicySpec& spec, TimelineRow& row) {
   if (decision.forecast) {
     const core::ForecastExplanation& forecast = *decision.forecast;
     row.forecastReplicas = forecast.forecastReplicas;
     row.horizonSeconds = forecast.horizonSeconds;
     row.horizonSource = std::string(core::horizonSourceName(forecast.horizonSource));
+    row.reactiveReplicas = forecast.reactiveReplicas;
     row.forecastDecided = forecast.decided;
+    row.forecastRaised = forecastRaised(forecast, spec);
   }
   if (decision.panic) {
     row.panicking = decision.panic->panicking;
@@ -185,7 +173,7 @@ PolicyRun runPolicy(const Workload& workload, const DemandSeries& demand, const 
   std::int32_t published = requested;
   std::int32_t publishedBefore = published;
   core::History history;
-  bool panicking = false;  // the last decision was in panic (Burst)
+  AlgorithmModeCounter modes(policy.spec);
   std::int64_t nextSyncMs = syncMs;  // the HPA's first sync after the start
   summary.minReplicas = std::numeric_limits<std::int32_t>::max();
   if (options.keepTimeline) {
@@ -223,7 +211,7 @@ PolicyRun runPolicy(const Workload& workload, const DemandSeries& demand, const 
     if (!decision.algorithmError.empty()) {
       ++summary.decisionsFailed;
     }
-    countAlgorithmModes(decision, toSeconds(intervalMs), panicking, summary);
+    modes.count(decision, intervalMs);
     // An unservable policy answers UNAVAILABLE: KEDA keeps the HPA where it is.
     if (decision.algorithmUnservable.empty()) {
       published = decision.desiredReplicas;
@@ -245,7 +233,7 @@ PolicyRun runPolicy(const Workload& workload, const DemandSeries& demand, const 
       }
       row.limitedBy = std::string(core::limitedByName(decision.limitedBy));
       row.reason = decision.algorithmUnservable.empty() ? decision.reason : decision.algorithmUnservable;
-      explainInRow(decision, row);
+      explainInRow(decision, policy.spec, row);
     }
     row.latencyP99Ms = metrics.e2eLatencyP99Ms;
     row.timeToFirstTokenP95Ms = metrics.timeToFirstTokenP95Ms;
@@ -307,6 +295,7 @@ PolicyRun runPolicy(const Workload& workload, const DemandSeries& demand, const 
   summary.sloViolationSeconds.timeToFirstTokenP95Ms = toSeconds(totals.ttftMs);
   summary.sloViolationSeconds.requestsWaiting = toSeconds(totals.waitingMs);
   summary.sloViolationSeconds.any = toSeconds(totals.anyMs);
+  modes.finish(summary);
   summary.gpuHours = summary.replicaSeconds * workload.gpusPerReplica / 3600.0;
   if (workload.costPerGpuHour) {
     summary.cost = summary.gpuHours * *workload.costPerGpuHour;
@@ -346,6 +335,10 @@ core::Result<SimulationResult> runSimulation(const Workload& workload, const Dem
   result.gpusPerReplica = workload.gpusPerReplica;
   result.costPerGpuHour = workload.costPerGpuHour;
   result.capacityRequestsPerSecond = workload.capacity.requestsPerSecond;
+  result.initialReplicas = workload.replicas.initial;
+  result.startupMinSeconds = workload.replicas.startup.min;
+  result.startupMaxSeconds = workload.replicas.startup.max;
+  result.shutdownSeconds = workload.replicas.shutdownSeconds;
   result.sloLatencyP99Ms = workload.slo.latencyP99Ms;
   result.sloTimeToFirstTokenP95Ms = workload.slo.timeToFirstTokenP95Ms;
   result.sloRequestsWaiting = workload.slo.requestsWaiting;

@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <limits>
@@ -90,6 +91,12 @@ TEST_CASE("html report: Predictive's forecast and Burst's panic get their charts
   CHECK(modesSection.find(">default/policy-2</text>") == std::string::npos);
   CHECK(modesSection.find("forecast (" + std::to_string(*result.policies[0].summary.forecastRaised) + " steps)") !=
         std::string::npos);
+  // The band is where the forecast raised what is published, not every
+  // decided step (the fixture's at maxReplicas are not).
+  const auto decided = std::count_if(result.policies[0].timeline.begin(), result.policies[0].timeline.end(),
+                                     [](const TimelineRow& row) { return row.forecastDecided.value_or(false); });
+  REQUIRE(decided > *result.policies[0].summary.forecastRaised);
+  CHECK(modesSection.find("forecast (" + std::to_string(decided) + " steps)") == std::string::npos);
   CHECK(modesSection.find("panic (20 steps)") != std::string::npos);
   CHECK(modesSection.find("default/policy-1: panic from 30m to 32m 30s") != std::string::npos);
   // The summary's columns, with a dash where the algorithm has none.
@@ -104,6 +111,24 @@ TEST_CASE("html report: Predictive's forecast and Burst's panic get their charts
   CHECK(plain.find("chart-modes") == std::string::npos);
   CHECK(plain.find("forecast raised") == std::string::npos);
   CHECK(plain.find("in panic") == std::string::npos);
+}
+
+TEST_CASE("html report: the header says the replicas' model, and an SLO not set is a dash, not 0") {
+  SimulationResult result = test::reportFixture();
+  result.startupMinSeconds = 120;
+  result.startupMaxSeconds = 120;
+  result.capacityRequestsPerSecond = 3;
+  result.initialReplicas = 2;
+  result.sloTimeToFirstTokenP95Ms.reset();
+  const std::string html = render(result);
+  CHECK(html.find("<p>Replicas: start-up 120 s, 3 requests/s a replica, 2 replicas at the start.</p>") !=
+        std::string::npos);
+  CHECK(html.find("time to first token p95 not set") != std::string::npos);
+  // Each row: latency p99 judged, TTFT p95 not, waiting judged, then any.
+  const std::size_t body = html.find("<tbody>");
+  REQUIRE(body != std::string::npos);
+  const std::string_view rows(html.data() + body, html.find("</tbody>") - body);
+  CHECK(count(rows, "<td>45</td><td>&#8212;</td><td>30</td><td>60</td>") == 3);
 }
 
 TEST_CASE("html report: an algorithm that was not loaded is said beside the one that ran") {

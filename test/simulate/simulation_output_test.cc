@@ -84,8 +84,10 @@ TEST_CASE("simulate's JSON has the issue's shape, with null for no data and no l
   CHECK(summary["replicaSeconds"] == 90);
   CHECK(summary["cost"] == 0.0625);
   CHECK(summary["sloViolationSeconds"]["latencyP99Ms"] == 15);
-  CHECK(summary["sloViolationSeconds"].contains("timeToFirstTokenP95Ms"));
-  CHECK(summary["sloViolationSeconds"].contains("requestsWaiting"));
+  // SLOs the workload does not set are not judged: null, not 0.
+  CHECK(summary["sloViolationSeconds"]["timeToFirstTokenP95Ms"].is_null());
+  CHECK(summary["sloViolationSeconds"]["requestsWaiting"].is_null());
+  CHECK(summary["sloViolationSeconds"]["any"] == 15);
   CHECK(summary["timeToCapacity"]["count"] == 1);
   CHECK(summary["timeToCapacity"]["maxSeconds"] == 15);
   CHECK(timelineHasNullGpu(run["timeline"]));
@@ -140,13 +142,14 @@ TEST_CASE("simulate's CSV: one header, one line per row, fields quoted where nee
   // Columns added later come last, so a reader by position keeps its own.
   CHECK(header == "policy,time,demand,replicas,readyReplicas,requestedReplicas,desiredReplicas,latencyP99Ms,"
                   "timeToFirstTokenP95Ms,requestsWaiting,backlog,gpuUtilization,limitedBy,reason,metrics,"
-                  "forecastReplicas,horizonSeconds,horizonSource,forecastDecided,panicking,panicSince");
+                  "forecastReplicas,horizonSeconds,horizonSource,forecastDecided,panicking,panicSince,"
+                  "reactiveReplicas,forecastRaised");
   // No GPU utilization (no ready replica): an empty field, as every "no data";
   // MaxRatio's rows have no forecast and no panic: empty too.
   CHECK(first == "default/llm-max-ratio,0,2.5,2,2,2,4,9100,,0,0,,,\"scale up: \"\"gpuUtilization\"\" at 1.31x, "
-                 "over target\",gpuUtilization=91.5;kvCache=,,,,,,");
+                 "over target\",gpuUtilization=91.5;kvCache=,,,,,,,,");
   CHECK(second ==
-        "default/llm-max-ratio,15,2.5,4,2,2,4,,,0,0,,scaleUpPolicy,\"a,b\",gpuUtilization=91.5;kvCache=,,,,,,");
+        "default/llm-max-ratio,15,2.5,4,2,2,4,,,0,0,,scaleUpPolicy,\"a,b\",gpuUtilization=91.5;kvCache=,,,,,,,,");
   std::string rest;
   CHECK_FALSE(std::getline(lines, rest));
 }
@@ -157,7 +160,9 @@ TEST_CASE("simulate's JSON and CSV rows say what Predictive and Burst saw, null 
   predictive.forecastReplicas = 6.5;
   predictive.horizonSeconds = 120;
   predictive.horizonSource = "measured";
+  predictive.reactiveReplicas = 4;
   predictive.forecastDecided = true;
+  predictive.forecastRaised = true;
   TimelineRow panicking;
   panicking.time = 45;
   panicking.panicking = true;
@@ -178,13 +183,17 @@ TEST_CASE("simulate's JSON and CSV rows say what Predictive and Burst saw, null 
   CHECK(timeline[0]["forecastReplicas"] == 6.5);
   CHECK(timeline[0]["horizonSeconds"] == 120);
   CHECK(timeline[0]["horizonSource"] == "measured");
+  CHECK(timeline[0]["reactiveReplicas"] == 4);
   CHECK(timeline[0]["forecastDecided"] == true);
+  CHECK(timeline[0]["forecastRaised"] == true);
   CHECK(timeline[0]["panicking"].is_null());
   CHECK(timeline[0]["panicSince"].is_null());
   CHECK(timeline[1]["forecastReplicas"].is_null());
   CHECK(timeline[1]["horizonSeconds"].is_null());
   CHECK(timeline[1]["horizonSource"].is_null());
   CHECK(timeline[1]["forecastDecided"].is_null());
+  CHECK(timeline[1]["reactiveReplicas"].is_null());
+  CHECK(timeline[1]["forecastRaised"].is_null());
   CHECK(timeline[1]["panicking"] == true);
   CHECK(timeline[1]["panicSince"] == 30);
   CHECK(timeline[2]["panicking"] == false);
@@ -195,9 +204,9 @@ TEST_CASE("simulate's JSON and CSV rows say what Predictive and Burst saw, null 
     writeCsvRow(csv, result.policies[0], row);
   }
   CHECK(csv.str() ==
-        "default/ahead,30,0,0,0,0,0,,,0,0,,,,,6.5,120,measured,true,,\n"
-        "default/ahead,45,0,0,0,0,0,,,0,0,,,,,,,,,true,30\n"
-        "default/ahead,60,0,0,0,0,0,,,0,0,,,,,,,,,false,\n");
+        "default/ahead,30,0,0,0,0,0,,,0,0,,,,,6.5,120,measured,true,,,4,true\n"
+        "default/ahead,45,0,0,0,0,0,,,0,0,,,,,,,,,true,30,,\n"
+        "default/ahead,60,0,0,0,0,0,,,0,0,,,,,,,,,false,,,\n");
 }
 
 TEST_CASE("simulate's table puts the policies side by side") {
@@ -259,6 +268,41 @@ TEST_CASE("simulate's table and JSON summary say what the forecast raised and ho
   CHECK(policies[1]["summary"]["forecastRaised"].is_null());
   CHECK(policies[1]["summary"]["panics"] == 2);
   CHECK(policies[1]["summary"]["panicSeconds"] == 135);
+}
+
+TEST_CASE("simulate's outputs say the replicas' model the figures depend on: start-up, capacity, initial") {
+  SimulationResult result = twoPolicies();
+  result.initialReplicas = 2;
+  result.startupMinSeconds = 120;
+  result.startupMaxSeconds = 120;
+  result.capacityRequestsPerSecond = 3;
+  CHECK(replicaModelText(result) == "start-up 120 s, 3 requests/s a replica, 2 replicas at the start");
+  std::ostringstream text;
+  writeSummaryText(text, result);
+  CHECK(text.str().rfind("workload code-assistant: 30 s at 15 s steps, 2 policies; start-up 120 s, 3 requests/s a "
+                         "replica, 2 replicas at the start\n",
+                         0) == 0);
+  std::ostringstream json;
+  writeJson(json, result);
+  const nlohmann::json parsed = nlohmann::json::parse(json.str());
+  CHECK(parsed["replicas"]["initial"] == 2);
+  CHECK(parsed["replicas"]["startupSeconds"]["min"] == 120);
+  CHECK(parsed["replicas"]["startupSeconds"]["max"] == 120);
+  CHECK(parsed["replicas"]["shutdownSeconds"] == 0);
+  CHECK(parsed["capacityRequestsPerSecond"] == 3);
+
+  // A range, a shutdown that costs, one replica; and no start-up at all,
+  // which a GPU workload would not have: said, not left to a default.
+  result.startupMinSeconds = 60;
+  result.startupMaxSeconds = 180.5;
+  result.shutdownSeconds = 30;
+  result.initialReplicas = 1;
+  CHECK(replicaModelText(result) ==
+        "start-up 60-180.5 s (uniform), shutdown 30 s, 3 requests/s a replica, 1 replica at the start");
+  result.startupMinSeconds = 0;
+  result.startupMaxSeconds = 0;
+  result.shutdownSeconds = 0;
+  CHECK(replicaModelText(result).rfind("start-up 0 s (ready at once), ", 0) == 0);
 }
 
 }  // namespace kubeai::simulate

@@ -525,6 +525,13 @@ TEST_CASE("simulate's timeline says what Predictive saw: its forecast and horizo
     CHECK(csv[i].at("horizonSource") == "parameter");
     CHECK(std::stod(csv[i].at("forecastReplicas")) == *row.forecastReplicas);
     CHECK(csv[i].at("forecastDecided") == (*row.forecastDecided ? "true" : "false"));
+    // MaxRatio's answer beside it; the forecast raised what is published
+    // where its answer was above that one (maxReplicas 40 is not reached).
+    REQUIRE(row.reactiveReplicas);
+    CHECK(timeline[i]["reactiveReplicas"] == *row.reactiveReplicas);
+    CHECK(csv[i].at("reactiveReplicas") == std::to_string(*row.reactiveReplicas));
+    CHECK(timeline[i]["forecastRaised"] == *row.forecastDecided);
+    CHECK(csv[i].at("forecastRaised") == csv[i].at("forecastDecided"));
     CHECK(csv[i].at("panicking").empty());
     CHECK(csv[i].at("panicSince").empty());
     decidedOnce = decidedOnce || *row.forecastDecided;
@@ -547,7 +554,8 @@ TEST_CASE("simulate's timeline: a MaxRatio policy's rows carry no forecast and n
     CHECK_FALSE(run.timeline[i].forecastReplicas);
     CHECK_FALSE(run.timeline[i].panicking);
     for (const char* column :
-         {"forecastReplicas", "horizonSeconds", "horizonSource", "forecastDecided", "panicking", "panicSince"}) {
+         {"forecastReplicas", "horizonSeconds", "horizonSource", "forecastDecided", "panicking", "panicSince",
+          "reactiveReplicas", "forecastRaised"}) {
       CHECK(csv[i].at(column).empty());
     }
   }
@@ -642,6 +650,11 @@ TEST_CASE("simulate's summary counts the decisions Predictive's forecast raised,
   std::vector<core::Policy> policies{lookAheadPolicy("Predictive", "{horizonSeconds: \"60\"}"),
                                      lookAheadPolicy("MaxRatio")};
   policies[1].metadata.name = "reactive";
+  // The same Predictive capped at 4 replicas: a forecast over MaxRatio's
+  // answer once both are at 4 raised nothing that is published.
+  policies.push_back(policies[0]);
+  policies[2].metadata.name = "capped";
+  policies[2].spec.maxReplicas = 4;
   SimulateOptions summaryOnly;
   summaryOnly.keepTimeline = false;
   for (const bool keep : {true, false}) {
@@ -654,7 +667,7 @@ TEST_CASE("simulate's summary counts the decisions Predictive's forecast raised,
     if (keep) {
       const auto& timeline = result.value().policies.at(0).timeline;
       const auto raised = std::count_if(timeline.begin(), timeline.end(), [](const TimelineRow& row) {
-        return row.forecastDecided.value_or(false);
+        return row.forecastRaised.value_or(false);
       });
       CHECK(raised > 0);
       CHECK(*predictive.forecastRaised == raised);
@@ -666,6 +679,25 @@ TEST_CASE("simulate's summary counts the decisions Predictive's forecast raised,
     const PolicySummary& maxRatio = result.value().policies.at(1).summary;
     CHECK_FALSE(maxRatio.forecastRaised);
     CHECK_FALSE(maxRatio.panics);
+    const PolicySummary& capped = result.value().policies.at(2).summary;
+    REQUIRE(capped.forecastRaised);
+    if (keep) {
+      const auto& timeline = result.value().policies.at(2).timeline;
+      const auto count = [&](auto field) {
+        return std::count_if(timeline.begin(), timeline.end(),
+                             [&](const TimelineRow& row) { return (row.*field).value_or(false); });
+      };
+      const auto decided = count(&TimelineRow::forecastDecided);
+      const auto raised = count(&TimelineRow::forecastRaised);
+      CHECK(*capped.forecastRaised == raised);
+      // Without the bounds every decided row was counted.
+      CHECK(decided > raised);
+      for (const TimelineRow& row : timeline) {
+        if (row.forecastDecided.value_or(false) && !row.forecastRaised.value_or(false)) {
+          CHECK(row.desiredReplicas == 4);
+        }
+      }
+    }
   }
 }
 
