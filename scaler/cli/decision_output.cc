@@ -89,14 +89,15 @@ void modelsOnlyText(std::ostream& out, const core::Decision& decision, const cor
 }
 
 // "forecast:" and "reactive:": what Predictive saw a horizon ahead, and which answer won.
-void forecastText(std::ostream& out, const core::ForecastExplanation& forecast, const core::MetricsSpec& metrics) {
+void forecastText(std::ostream& out, const core::ForecastExplanation& forecast, const core::MetricsSpec& metrics,
+                  std::int32_t recommendedReplicas) {
   out << "forecast:    " << core::metricName(metrics, forecast.slot) << " " << formatReplicas(forecast.demandReplicas)
       << " -> " << formatReplicas(forecast.forecastReplicas) << " replicas' worth in "
       << formatSeconds(forecast.horizonSeconds) << " (horizon: " << core::horizonSourceName(forecast.horizonSource)
       << "), trend " << formatReplicas(forecast.trendPerMinute) << "/min, " << forecast.observations
       << (forecast.observations == 1 ? " observation" : " observations") << "\n";
   out << "reactive:    " << forecast.reactiveReplicas << " (MaxRatio), forecast " << forecast.forecastDesired << ": "
-      << (forecast.decided ? "the forecast decided" : "MaxRatio decided") << "\n";
+      << core::forecastOutcome(forecast, recommendedReplicas) << "\n";
 }
 
 // "panic:" and "windows:": Burst's panic mode and the means it compared.
@@ -203,7 +204,7 @@ std::string decisionToText(const std::string& policyKey, const core::Decision& d
     out << "ratio:       " << formatRatio(*decision.ratio) << "\n";
   }
   if (decision.forecast) {
-    forecastText(out, *decision.forecast, metrics);
+    forecastText(out, *decision.forecast, metrics, decision.recommendedReplicas);
   } else if (hasModelsOnly(decision, metrics)) {
     modelsOnlyText(out, decision, metrics);
   }

@@ -41,7 +41,7 @@ std::string explanation(const core::Decision& decision, const core::MetricsSpec&
     text += " (";
     text += core::horizonSourceName(forecast->horizonSource);
     text += "), ";
-    text += forecast->decided ? "the forecast decided" : "MaxRatio decided";
+    text += core::forecastOutcome(*forecast, decision.recommendedReplicas);
   }
   if (hasModelsOnly(decision, metrics)) {
     // A hold without metrics or Predictive's error: the reason before says which.

@@ -88,16 +88,23 @@ std::string ignoredParametersWarning(const core::ScalingAlgorithm& algorithm, co
 
 // A built-in's parameter problems come as one message ("; " between each
 // spec.algorithm.parameters.<key>): one line each, as every other field's.
+// A user's value is quoted and escaped in it (core's numberParameter), so a
+// separator inside quotes is the value's own text.
 void writeParameterProblems(std::ostream& out, const std::string& prefix, std::string_view message) {
   constexpr std::string_view kNext = "; spec.algorithm.parameters.";
-  while (true) {
-    const std::size_t next = message.find(kNext);
-    out << prefix << message.substr(0, next) << "\n";
-    if (next == std::string_view::npos) {
-      return;
+  bool quoted = false;
+  std::size_t start = 0;
+  for (std::size_t i = 0; i < message.size(); ++i) {
+    if (message[i] == '\\') {
+      ++i;  // an escaped character, a quote too
+    } else if (message[i] == '"') {
+      quoted = !quoted;
+    } else if (!quoted && message.substr(i).starts_with(kNext)) {
+      out << prefix << message.substr(start, i - start) << "\n";
+      start = i + 2;
     }
-    message.remove_prefix(next + 2);
   }
+  out << prefix << message.substr(start) << "\n";
 }
 
 }  // namespace

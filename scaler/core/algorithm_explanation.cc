@@ -11,4 +11,11 @@ std::string_view horizonSourceName(HorizonSource source) noexcept {
   return "default";
 }
 
+std::string_view forecastOutcome(const ForecastExplanation& forecast, std::int32_t recommendedReplicas) noexcept {
+  if (forecast.decided) {
+    return "the forecast decided";
+  }
+  return recommendedReplicas == forecast.reactiveReplicas ? "MaxRatio decided" : "held (pods starting)";
+}
+
 }  // namespace kubeai::core

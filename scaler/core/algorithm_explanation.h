@@ -39,6 +39,12 @@ struct ForecastExplanation {
   std::int32_t observations = 0;              // that metric's model has seen this many (1: no trend yet)
 };
 
+// Which answer a Predictive decision took, for evaluate's and the log's
+// texts: "the forecast decided", "MaxRatio decided", or "held (pods
+// starting)" when the starting pods' hold kept more than MaxRatio asked
+// (`recommendedReplicas`: the decision's).
+std::string_view forecastOutcome(const ForecastExplanation& forecast, std::int32_t recommendedReplicas) noexcept;
+
 struct PanicExplanation {
   bool panicking = false;
   std::optional<std::chrono::system_clock::time_point> since;       // when this panic began

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <sstream>
 #include <string>
+#include <utility>
 
 namespace kubeai::core {
 namespace {
@@ -12,6 +13,33 @@ std::string formatNumber(double value) {
   std::ostringstream out;
   out << value;
   return out.str();
+}
+
+// A user's text in a message, on one line: control characters, quotes and
+// backslashes escaped as JSON would (a YAML block scalar's "60\n" must not
+// break the line validate prints, nor a quote end the quoted value early).
+std::string escaped(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (const char c : text) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+          static constexpr char kHex[] = "0123456789abcdef";
+          out += "\\u00";
+          out += kHex[(static_cast<unsigned char>(c) >> 4) & 0xf];
+          out += kHex[static_cast<unsigned char>(c) & 0xf];
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out;
 }
 
 }  // namespace
@@ -31,11 +59,16 @@ Result<std::optional<double>> numberParameter(const AlgorithmParameters& paramet
   if (number && !low && value <= spec.max) {
     return std::optional<double>(value);  // the common case builds no message
   }
-  const std::string field = "spec.algorithm.parameters." + std::string(spec.key);
+  const std::string field = "spec.algorithm.parameters." + escaped(spec.key);
   const std::string range = std::string(spec.minExclusive ? "> " : ">= ") + formatNumber(spec.min) + " and <= " +
                             formatNumber(spec.max);
   if (!number) {
-    return Error{field + ": must be a number " + range + " (" + std::string(algorithm) + "), got \"" + text + "\""};
+    std::string message =
+        field + ": must be a number " + range + " (" + std::string(algorithm) + "), got \"" + escaped(text) + "\"";
+    if (!spec.hint.empty()) {
+      message += " (" + std::string(spec.hint) + ")";
+    }
+    return Error{std::move(message)};
   }
   return Error{field + ": must be " + range + " (" + std::string(algorithm) + "), got " + text};
 }
@@ -53,7 +86,7 @@ Status knownParameters(const AlgorithmParameters& parameters, std::initializer_l
       for (const std::string_view name : known) {
         names += (names.empty() ? "" : ", ") + std::string(name);
       }
-      problems.add(Error{"spec.algorithm.parameters." + key + ": unknown parameter of " + std::string(algorithm) +
+      problems.add(Error{"spec.algorithm.parameters." + escaped(key) + ": unknown parameter of " + std::string(algorithm) +
                          " (known: " + names + ")"});
     }
   }

@@ -18,6 +18,9 @@ struct NumberParameter {
   double min = 0.0;
   double max = 0.0;
   bool minExclusive = false;  // (min, max] rather than [min, max]
+  // Said after a value that is not a number at all ("2m", "measured"):
+  // what to write instead.
+  std::string_view hint{};
 };
 
 // The number under `key`, nullopt when absent, or an Error naming

@@ -12,8 +12,8 @@
 namespace kubeai::core {
 namespace {
 
-constexpr NumberParameter kStableWindow{"stableWindowSeconds", 1.0, 3600.0, false};
-constexpr NumberParameter kPanicWindow{"panicWindowSeconds", 1.0, 3600.0, false};
+constexpr NumberParameter kStableWindow{"stableWindowSeconds", 1.0, 3600.0, false, "seconds, without a unit"};
+constexpr NumberParameter kPanicWindow{"panicWindowSeconds", 1.0, 3600.0, false, "seconds, without a unit"};
 constexpr NumberParameter kPanicThreshold{"panicThreshold", 1.0, 100.0, true};
 // A window of 3600 s at a decision a second; more are the oldest, dropped.
 constexpr std::size_t kSampleLimit = 3600;

@@ -258,8 +258,11 @@ Outcome decide(const Policy& policy, const Observation& observation, History his
     recommendation.replicas = decision.currentReplicas;
     recommendation.reason = kReasonStartingOverTarget;
     recommendation.held = true;
-    if (recommendation.forecast) {
-      recommendation.forecast->decided = false;  // the hold decided, not the forecast
+    if (recommendation.forecast && recommendation.forecast->decided) {
+      // The hold decided, not the forecast; the ratio is MaxRatio's, as a
+      // decision the forecast did not decide says (status: decidedRatio).
+      recommendation.forecast->decided = false;
+      recommendation.ratio = recommendation.forecast->reactiveRatio;
     }
   }
   // The forecast's answer is the recommendation (not a hold's of the pods

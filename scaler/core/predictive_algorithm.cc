@@ -13,7 +13,8 @@
 namespace kubeai::core {
 namespace {
 
-constexpr NumberParameter kHorizon{"horizonSeconds", 0.0, 3600.0, true};
+constexpr NumberParameter kHorizon{"horizonSeconds", 0.0, 3600.0, true,
+                                   "seconds, without a unit; leave it out to forecast over the start-up time measured"};
 constexpr NumberParameter kAlpha{"alpha", 0.0, 1.0, true};
 constexpr NumberParameter kBeta{"beta", 0.0, 1.0, true};
 // Demand in replicas' worth beyond this many times maxReplicas is read as this.

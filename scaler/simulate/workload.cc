@@ -238,7 +238,8 @@ void WorkloadReader::readStartup(const json& replicas, StartupSeconds& startup) 
     return;
   }
   if (!value->is_object()) {
-    error(path, "must be a number of seconds or {min, max}, got " + typeName(*value));
+    error(path, "must be a number of seconds (without a unit) or {min, max}, got " +
+                    (value->is_string() ? value->dump() : typeName(*value)));
     return;
   }
   const auto min = replicaSeconds(*value, "min", path + ".min");

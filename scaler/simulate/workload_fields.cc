@@ -84,7 +84,8 @@ std::optional<double> WorkloadFieldReader::positiveNumber(const json& parent, co
                                                           const std::string& path) {
   const auto value = in_.number(parent, key, path);
   if (value && !positive(*value)) {
-    error(path, "must be greater than 0, got " + describe(*value));
+    error(path, std::string(std::isfinite(*value) ? "must be" : "must be a finite number") + " greater than 0, got " +
+                    describe(*value));
     return std::nullopt;
   }
   return value;
@@ -94,7 +95,8 @@ std::optional<double> WorkloadFieldReader::nonNegativeNumber(const json& parent,
                                                              const std::string& path) {
   const auto value = in_.number(parent, key, path);
   if (value && !nonNegative(*value)) {
-    error(path, "must be >= 0, got " + describe(*value));
+    error(path, std::string(std::isfinite(*value) ? "must be" : "must be a finite number") + " >= 0, got " +
+                    describe(*value));
     return std::nullopt;
   }
   return value;

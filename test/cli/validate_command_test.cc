@@ -249,6 +249,37 @@ spec:
             "spec.algorithm.parameters.panicWindowSeconds: must be <= stableWindowSeconds (30) (Burst)\n");
 }
 
+TEST_CASE("validate: a parameter's value is quoted and escaped, one line each, with what to write instead") {
+  TempDir dir;
+  // A block scalar's value ends in a newline; another value holds the very
+  // text that separates two problems.
+  const auto file = dir.write("values.yaml", R"(apiVersion: kubeai.io/v1alpha1
+kind: AIInferenceAutoscalerPolicy
+metadata: {name: values, namespace: team}
+spec:
+  targetRef: {kind: Deployment, name: x}
+  maxReplicas: 20
+  algorithm:
+    name: Predictive
+    parameters:
+      alpha: |
+        0.5x
+      beta: 'y"; spec.algorithm.parameters.fake: z'
+      horizonSeconds: 2m
+  metrics: {gpuUtilization: {targetPercentage: 60}}
+)");
+  const CommandResult result = runScaler({"validate", file.string()});
+  CHECK(result.exitCode == 2);
+  const std::string prefix = file.string() + ": team/values: ";
+  CHECK(result.out ==
+        prefix + "spec.algorithm.parameters.horizonSeconds: must be a number > 0 and <= 3600 (Predictive), got "
+                 "\"2m\" (seconds, without a unit; leave it out to forecast over the start-up time measured)\n" +
+            prefix + "spec.algorithm.parameters.alpha: must be a number > 0 and <= 1 (Predictive), got \"0.5x\\n\"\n" +
+            prefix +
+            "spec.algorithm.parameters.beta: must be a number > 0 and <= 1 (Predictive), got \"y\\\"; "
+            "spec.algorithm.parameters.fake: z\"\n");
+}
+
 TEST_CASE("validate warns of parameters a ratio built-in ignores, and of an algorithm named in the wrong case") {
   TempDir dir;
   const auto file = dir.write("warn.yaml", R"(apiVersion: kubeai.io/v1alpha1

@@ -745,6 +745,23 @@ TEST_CASE("Predictive: the start-up hold over a forecast's answer is the hold's 
   CHECK(b.decision.recommendedReplicas == 10);
   CHECK(b.decision.reason == "holding current replicas: the ready ones are over target while the rest start");
   CHECK_FALSE(b.decision.forecast->decided);
+  // The ratio is MaxRatio's, not the forecast's (status: decidedRatio beside
+  // decided false), and the texts name the hold.
+  REQUIRE(b.decision.forecast->reactiveRatio);
+  REQUIRE(b.decision.ratio);
+  CHECK(*b.decision.ratio == doctest::Approx(*b.decision.forecast->reactiveRatio));
+  CHECK(forecastOutcome(*b.decision.forecast, b.decision.recommendedReplicas) == "held (pods starting)");
+}
+
+TEST_CASE("forecastOutcome: the forecast's answer, MaxRatio's, or a hold's") {
+  ForecastExplanation forecast;
+  forecast.reactiveReplicas = 4;
+  forecast.forecastDesired = 7;
+  forecast.decided = true;
+  CHECK(forecastOutcome(forecast, 7) == "the forecast decided");
+  forecast.decided = false;
+  CHECK(forecastOutcome(forecast, 4) == "MaxRatio decided");
+  CHECK(forecastOutcome(forecast, 10) == "held (pods starting)");
 }
 
 TEST_CASE("Predictive: a clock set back restarts the model, and one absurd reading does not linger") {

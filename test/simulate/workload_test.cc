@@ -190,8 +190,8 @@ TEST_CASE("every invalid field is reported with its path") {
       {"  replicas: {startupSeconds: {min: -1, max: 60}}\n", "spec.replicas.startupSeconds.min", "must be >= 0"},
       {"  replicas: {startupSeconds: {min: 10}}\n", "spec.replicas.startupSeconds.max", "required"},
       {"  replicas: {startupSeconds: 2m}\n", "spec.replicas.startupSeconds",
-       "must be a number of seconds or {min, max}, got string"},
-      {"  replicas: {shutdownSeconds: .inf}\n", "spec.replicas.shutdownSeconds", "must be >= 0, got .inf"},
+       "must be a number of seconds (without a unit) or {min, max}, got \"2m\""},
+      {"  replicas: {shutdownSeconds: .inf}\n", "spec.replicas.shutdownSeconds", "must be a finite number >= 0, got .inf"},
       // gpusPerReplica >= 1, costPerGpuHour >= 0
       {"  gpusPerReplica: 0\n", "spec.gpusPerReplica", "must be at least 1, got 0"},
       {"  costPerGpuHour: -2.5\n", "spec.costPerGpuHour", "must be >= 0, got -2.5"},
@@ -199,7 +199,7 @@ TEST_CASE("every invalid field is reported with its path") {
       // slo values > 0
       {"  slo: {latencyP99Ms: 0}\n", "spec.slo.latencyP99Ms", "must be greater than 0, got 0"},
       {"  slo: {timeToFirstTokenP95Ms: -1}\n", "spec.slo.timeToFirstTokenP95Ms", "must be greater than 0"},
-      {"  slo: {requestsWaiting: .inf}\n", "spec.slo.requestsWaiting", "must be greater than 0, got .inf"},
+      {"  slo: {requestsWaiting: .inf}\n", "spec.slo.requestsWaiting", "must be a finite number greater than 0, got .inf"},
       // demand.scale > 0
       {"  demand: {rate: r.csv, scale: 0}\n", "spec.demand.scale", "must be greater than 0, got 0"},
       {"  demand: {rate: ''}\n", "spec.demand.rate", "must not be empty"},
