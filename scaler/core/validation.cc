@@ -5,6 +5,7 @@
 #include <string_view>
 #include <utility>
 
+#include "core/burst_algorithm.h"
 #include "core/custom_metric_validation.h"
 #include "core/metric_slot.h"
 
@@ -264,6 +265,16 @@ ValidationReport validatePolicy(const Policy& policy) {
   validateRules(spec.scaleDown, "spec.scaleDown", out);
   if (auto wake = scaleToZeroWakeWarning(policy)) {
     report.warnings.push_back(std::move(*wake));
+  }
+  if (spec.algorithm.name == BurstAlgorithm::kName && spec.effectiveCooldownSeconds() > 0) {
+    // The cooldown holds every change, so a panic could scale up once per
+    // cooldown: what panic mode is for is undone, and silently.
+    const std::int32_t cooldown = spec.effectiveCooldownSeconds();
+    report.warnings.push_back(
+        {"spec.cooldownPeriod",
+         std::to_string(cooldown) + " s" + (spec.cooldownPeriod ? "" : " (the default)") +
+             " holds every change that long, a panic's scale-ups too; Burst's stable window already keeps it "
+             "from scaling down while a burst lasts: 0 lets a panic scale up at each decision"});
   }
   return report;
 }

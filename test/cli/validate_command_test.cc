@@ -232,6 +232,7 @@ metadata: {name: burst, namespace: team}
 spec:
   targetRef: {kind: Deployment, name: x}
   maxReplicas: 20
+  cooldownPeriod: 0
   algorithm: {name: Burst, parameters: {panicThreshold: "0", panicWindowSeconds: "90", stableWindowSeconds: "30"}}
   metrics: {gpuUtilization: {targetPercentage: 60}}
 )");
@@ -278,6 +279,56 @@ spec:
             prefix +
             "spec.algorithm.parameters.beta: must be a number > 0 and <= 1 (Predictive), got \"y\\\"; "
             "spec.algorithm.parameters.fake: z\"\n");
+}
+
+TEST_CASE("validate warns of a Burst policy's cooldown, which holds a panic's scale-ups too") {
+  TempDir dir;
+  const auto file = dir.write("burst.yaml", R"(apiVersion: kubeai.io/v1alpha1
+kind: AIInferenceAutoscalerPolicy
+metadata: {name: default-cooldown, namespace: team}
+spec:
+  targetRef: {kind: Deployment, name: x}
+  maxReplicas: 20
+  algorithm: {name: Burst}
+  metrics: {gpuUtilization: {targetPercentage: 60}}
+---
+apiVersion: kubeai.io/v1alpha1
+kind: AIInferenceAutoscalerPolicy
+metadata: {name: a-minute, namespace: team}
+spec:
+  targetRef: {kind: Deployment, name: x}
+  maxReplicas: 20
+  cooldownPeriod: 60
+  algorithm: {name: Burst}
+  metrics: {gpuUtilization: {targetPercentage: 60}}
+---
+apiVersion: kubeai.io/v1alpha1
+kind: AIInferenceAutoscalerPolicy
+metadata: {name: none, namespace: team}
+spec:
+  targetRef: {kind: Deployment, name: x}
+  maxReplicas: 20
+  cooldownPeriod: 0
+  algorithm: {name: Burst}
+  metrics: {gpuUtilization: {targetPercentage: 60}}
+---
+apiVersion: kubeai.io/v1alpha1
+kind: AIInferenceAutoscalerPolicy
+metadata: {name: max-ratio, namespace: team}
+spec:
+  targetRef: {kind: Deployment, name: x}
+  maxReplicas: 20
+  metrics: {gpuUtilization: {targetPercentage: 60}}
+)");
+  const CommandResult result = runScaler({"validate", file.string()});
+  CHECK(result.exitCode == 0);  // a warning: serve runs it as it is
+  const std::string prefix = file.string() + ": team/";
+  const std::string tail =
+      " holds every change that long, a panic's scale-ups too; Burst's stable window already keeps it from scaling "
+      "down while a burst lasts: 0 lets a panic scale up at each decision\n";
+  CHECK(result.out == prefix + "default-cooldown: warning: spec.cooldownPeriod: 300 s (the default)" + tail + prefix +
+                          "default-cooldown: ok\n" + prefix + "a-minute: warning: spec.cooldownPeriod: 60 s" + tail +
+                          prefix + "a-minute: ok\n" + prefix + "none: ok\n" + prefix + "max-ratio: ok\n");
 }
 
 TEST_CASE("validate warns of parameters a ratio built-in ignores, and of an algorithm named in the wrong case") {
