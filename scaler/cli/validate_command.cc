@@ -1,6 +1,7 @@
 #include "cli/validate_command.h"
 
 #include <algorithm>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <string_view>
@@ -8,6 +9,7 @@
 #include "cli/algorithm_setup.h"
 #include "cli/exit_codes.h"
 #include "cli/serve_command.h"
+#include "cli/validate_workload.h"
 #include "core/validation.h"
 #include "kube/label_selector.h"
 #include "policy/policy_parser.h"
@@ -138,6 +140,7 @@ int runValidate(const ValidateOptions& options, std::ostream& out, std::ostream&
   std::size_t invalid = 0;
   std::size_t unreadable = 0;
   std::size_t empty = 0;
+  std::size_t workloadsInvalid = 0;
   for (const std::string& argument : options.paths) {
     const auto files = expand(argument);
     if (files.empty()) {
@@ -155,6 +158,11 @@ int runValidate(const ValidateOptions& options, std::ostream& out, std::ostream&
       found += parsed.policies.size();
       policies += parsed.policies.size();
       if (parsed.policies.empty()) {
+        if (const std::optional<bool> workload = validateWorkloadFile(path, out)) {
+          ++found;
+          workloadsInvalid += *workload ? 0U : 1U;
+          continue;
+        }
         out << file << ": no " << policy::kPolicyKind << " found\n";
       }
       for (const auto& document : parsed.policies) {
@@ -230,17 +238,24 @@ int runValidate(const ValidateOptions& options, std::ostream& out, std::ostream&
       ++empty;
     }
   }
-  if (invalid == 0 && unreadable == 0 && empty == 0) {
+  if (invalid == 0 && unreadable == 0 && empty == 0 && workloadsInvalid == 0) {
     return kExitOk;
   }
-  err << "error: " << invalid << " of " << policies << " policies invalid";
+  std::string summary;
+  const auto add = [&summary](const std::string& part) { summary += (summary.empty() ? "" : ", ") + part; };
+  if (policies > 0 || workloadsInvalid == 0) {
+    add(std::to_string(invalid) + " of " + std::to_string(policies) + " policies invalid");
+  }
+  if (workloadsInvalid > 0) {
+    add(std::to_string(workloadsInvalid) + " workload(s) invalid");
+  }
   if (unreadable > 0) {
-    err << ", " << unreadable << " file(s) unreadable";
+    add(std::to_string(unreadable) + " file(s) unreadable");
   }
   if (empty > 0) {
-    err << ", " << empty << " argument(s) without any policy";
+    add(std::to_string(empty) + " argument(s) without any policy");
   }
-  err << "\n";
+  err << "error: " << summary << "\n";
   return kExitUsage;
 }
 

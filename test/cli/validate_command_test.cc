@@ -281,6 +281,45 @@ spec:
             "spec.algorithm.parameters.fake: z\"\n");
 }
 
+TEST_CASE("validate checks a SimulationWorkload file too: its fields and its demand file, as simulate reads them") {
+  const std::string workload = KUBEAI_EXAMPLES_DIR "/simulate/workload.yaml";
+  const CommandResult good = runScaler({"validate", workload, example("max-ratio.yaml")});
+  CAPTURE(good.err);
+  CHECK(good.exitCode == 0);
+  // 3,450 s of the Azure trace at 15 s.
+  CHECK(good.out == workload + ": workload code-assistant: ok (230 intervals of demand)\n" + example("max-ratio.yaml") +
+                        ": default/llm-max-ratio: ok\n");
+
+  TempDir dir;
+  dir.write("rate.csv", "time,rps\n0,1\n15,2\n");
+  const auto badColumn = dir.write("column.yaml", R"(apiVersion: kubeai.io/v1alpha1
+kind: SimulationWorkload
+metadata: {name: ramp}
+spec:
+  interval: 15s
+  replicas: {initial: 2, startupSeconds: 120}
+  capacity: {requestsPerSecond: 3}
+  demand: {rate: rate.csv}
+)");
+  const auto badField = dir.write("field.yaml", R"(apiVersion: kubeai.io/v1alpha1
+kind: SimulationWorkload
+metadata: {name: typo}
+spec:
+  interval: 15s
+  replicas: {initial: 2, startupSecond: 120}
+  capacity: {requestsPerSecond: 3}
+  demand: {rate: rate.csv}
+)");
+  const CommandResult bad = runScaler({"validate", badColumn.string(), badField.string()});
+  CHECK(bad.exitCode == 2);
+  CHECK(bad.err == "error: 2 workload(s) invalid\n");
+  CHECK(bad.out.find(badColumn.string() + ": workload ramp: spec.demand: ") == 0);
+  CHECK(bad.out.find("rate.csv:1: wrong header: must be time,requestsPerSecond, got \"time,rps\"\n") !=
+        std::string::npos);
+  CHECK(bad.out.find(badField.string() + ": workload typo: spec.replicas.startupSecond: unknown field\n") !=
+        std::string::npos);
+}
+
 TEST_CASE("validate warns of a Burst policy's cooldown, which holds a panic's scale-ups too") {
   TempDir dir;
   const auto file = dir.write("burst.yaml", R"(apiVersion: kubeai.io/v1alpha1
