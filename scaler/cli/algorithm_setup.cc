@@ -43,11 +43,16 @@ std::string unknownAlgorithmWarning(const core::AlgorithmRegistry& registry, std
              return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
            });
   };
+  // Every name of the same letters: a plugin may differ from a built-in in
+  // case alone.
+  std::string meant;
   for (const std::string& known : registry.names()) {
     if (sameLetters(known)) {
-      text += " (names are case-sensitive: did you mean \"" + known + "\"?)";
-      break;
+      meant += (meant.empty() ? "\"" : " or \"") + known + "\"";
     }
+  }
+  if (!meant.empty()) {
+    text += " (names are case-sensitive: did you mean " + meant + "?)";
   }
   return text;
 }

@@ -193,7 +193,7 @@ int runValidate(const ValidateOptions& options, std::ostream& out, std::ostream&
         }
         if (document.ok() && !registry.find(document.policy.spec.algorithm.name)) {
           out << prefix << "warning: " << unknownAlgorithmWarning(registry, document.policy.spec.algorithm.name)
-              << "\n";
+              << (options.pluginDir ? "" : " (no --plugin-dir)") << "\n";
         }
         if (document.ok()) {
           // The algorithm's own check of its parameters (ABI 1.1's

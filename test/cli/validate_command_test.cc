@@ -397,8 +397,8 @@ spec:
   CHECK(result.out.find(mr + "warning: spec.algorithm.parameters: MaxRatio takes none; ignored: alpha, "
                              "horizonSeconds\n" + mr + "ok\n") != std::string::npos);
   CHECK(result.out.find(lower + "warning: spec.algorithm.name: unknown algorithm \"predictive\"") != std::string::npos);
-  CHECK(result.out.find("MaxRatio will be used (names are case-sensitive: did you mean \"Predictive\"?)\n" + lower +
-                        "ok\n") != std::string::npos);
+  CHECK(result.out.find("MaxRatio will be used (names are case-sensitive: did you mean \"Predictive\"?) (no "
+                        "--plugin-dir)\n" + lower + "ok\n") != std::string::npos);
 }
 
 }  // namespace
