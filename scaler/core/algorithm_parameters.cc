@@ -6,6 +6,8 @@
 #include <string>
 #include <utility>
 
+#include "core/json_escape.h"
+
 namespace kubeai::core {
 namespace {
 
@@ -15,30 +17,12 @@ std::string formatNumber(double value) {
   return out.str();
 }
 
-// A user's text in a message, on one line: control characters, quotes and
-// backslashes escaped as JSON would (a YAML block scalar's "60\n" must not
-// break the line validate prints, nor a quote end the quoted value early).
+// A user's text in a message, on one line (a YAML block scalar's "60\n" must
+// not break the line validate prints, nor a quote end the quoted value early).
 std::string escaped(std::string_view text) {
   std::string out;
   out.reserve(text.size());
-  for (const char c : text) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
-          static constexpr char kHex[] = "0123456789abcdef";
-          out += "\\u00";
-          out += kHex[(static_cast<unsigned char>(c) >> 4) & 0xf];
-          out += kHex[static_cast<unsigned char>(c) & 0xf];
-        } else {
-          out += c;
-        }
-    }
-  }
+  appendJsonEscaped(out, text);
   return out;
 }
 

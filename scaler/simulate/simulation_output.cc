@@ -5,13 +5,14 @@
 #include <charconv>
 #include <cmath>
 #include <cstdint>
-#include <cstdio>
 #include <iomanip>
 #include <locale>
 #include <optional>
 #include <sstream>
 #include <string>
 #include <string_view>
+
+#include "core/json_escape.h"
 
 namespace kubeai::simulate {
 namespace {
@@ -47,25 +48,10 @@ void writeInteger(std::ostream& out, const std::optional<std::int32_t>& value) {
 }
 
 void writeJsonString(std::ostream& out, std::string_view text) {
-  out << '"';
-  for (const char c : text) {
-    switch (c) {
-      case '"': out << "\\\""; break;
-      case '\\': out << "\\\\"; break;
-      case '\n': out << "\\n"; break;
-      case '\r': out << "\\r"; break;
-      case '\t': out << "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          std::array<char, 8> escaped{};
-          std::snprintf(escaped.data(), escaped.size(), "\\u%04x", static_cast<unsigned>(c));
-          out << escaped.data();
-        } else {
-          out << c;
-        }
-    }
-  }
-  out << '"';
+  std::string quoted = "\"";
+  core::appendJsonEscaped(quoted, text);
+  quoted += '"';
+  out << quoted;
 }
 
 // The timeline writers format each row into a string and hand it to the
@@ -110,23 +96,7 @@ void appendBoolean(std::string& out, const std::optional<bool>& value, std::stri
 
 void appendJsonString(std::string& out, std::string_view text) {
   out += '"';
-  for (const char c : text) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          std::array<char, 8> escaped{};
-          std::snprintf(escaped.data(), escaped.size(), "\\u%04x", static_cast<unsigned>(c));
-          out += escaped.data();
-        } else {
-          out += c;
-        }
-    }
-  }
+  core::appendJsonEscaped(out, text);
   out += '"';
 }
 
