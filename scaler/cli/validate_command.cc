@@ -157,12 +157,12 @@ int runValidate(const ValidateOptions& options, std::ostream& out, std::ostream&
       }
       found += parsed.policies.size();
       policies += parsed.policies.size();
+      if (const std::optional<bool> workload = validateWorkloadFile(path, parsed, out)) {
+        ++found;
+        workloadsInvalid += *workload ? 0U : 1U;
+        continue;
+      }
       if (parsed.policies.empty()) {
-        if (const std::optional<bool> workload = validateWorkloadFile(path, out)) {
-          ++found;
-          workloadsInvalid += *workload ? 0U : 1U;
-          continue;
-        }
         out << file << ": no " << policy::kPolicyKind << " found\n";
       }
       for (const auto& document : parsed.policies) {

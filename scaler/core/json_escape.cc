@@ -1,13 +1,14 @@
 #include "core/json_escape.h"
 
 namespace kubeai::core {
+namespace {
 
-void appendJsonEscaped(std::string& out, std::string_view text) {
+void appendEscaped(std::string& out, std::string_view text, bool quotesToo) {
   static constexpr char kHex[] = "0123456789abcdef";
   for (const char c : text) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
+      case '"': out += quotesToo ? "\\\"" : "\""; break;
+      case '\\': out += quotesToo ? "\\\\" : "\\"; break;
       case '\n': out += "\\n"; break;
       case '\r': out += "\\r"; break;
       case '\t': out += "\\t"; break;
@@ -21,6 +22,17 @@ void appendJsonEscaped(std::string& out, std::string_view text) {
         }
     }
   }
+}
+
+}  // namespace
+
+void appendJsonEscaped(std::string& out, std::string_view text) { appendEscaped(out, text, true); }
+
+std::string withControlCharactersEscaped(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  appendEscaped(out, text, false);
+  return out;
 }
 
 }  // namespace kubeai::core

@@ -7,6 +7,7 @@
 
 #include "core/burst_algorithm.h"
 #include "core/custom_metric_validation.h"
+#include "core/json_escape.h"
 #include "core/metric_slot.h"
 
 namespace kubeai::core {
@@ -290,12 +291,14 @@ Status checkAlgorithmParameters(const Policy& policy, const ScalingAlgorithm& al
   if (verdict.ok()) {
     return verdict;
   }
+  // A plugin may quote a user's value with a line end in it: one line
+  // still (a built-in's message is escaped already).
+  const std::string message = withControlCharactersEscaped(verdict.error().message);
   // A built-in names the parameter and itself already.
-  if (verdict.error().message.starts_with("spec.algorithm.parameters.")) {
-    return verdict;
+  if (message.starts_with("spec.algorithm.parameters.")) {
+    return Error{message, verdict.error().reason};
   }
-  return Error{"spec.algorithm.parameters: refused by " + std::string(algorithm.name()) + ": " +
-                   verdict.error().message,
+  return Error{"spec.algorithm.parameters: refused by " + std::string(algorithm.name()) + ": " + message,
                verdict.error().reason};
 }
 

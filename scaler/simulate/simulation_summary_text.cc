@@ -72,7 +72,10 @@ void writeSummaryText(std::ostream& out, const SimulationResult& result) {
     add("cost", [](const PolicyRun& run) { return fixed(run.summary.cost.value_or(0), 2); });
   }
   add("replica-seconds", [](const PolicyRun& run) { return fixed(run.summary.replicaSeconds, 0); });
-  add("SLO violated, any (s)", [](const PolicyRun& run) { return fixed(run.summary.sloViolationSeconds.any, 0); });
+  const bool anySlo = result.sloLatencyP99Ms || result.sloTimeToFirstTokenP95Ms || result.sloRequestsWaiting;
+  add("SLO violated, any (s)", [anySlo](const PolicyRun& run) {
+    return anySlo ? fixed(run.summary.sloViolationSeconds.any, 0) : std::string("- (no SLO set)");
+  });
   if (result.sloLatencyP99Ms) {
     add("  latencyP99Ms (s)",
         [](const PolicyRun& run) { return fixed(run.summary.sloViolationSeconds.latencyP99Ms, 0); });

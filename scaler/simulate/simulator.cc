@@ -303,18 +303,18 @@ PolicyRun runPolicy(const Workload& workload, const DemandSeries& demand, const 
   return run;
 }
 
+bool tokenCountsKnown(const DemandSeries& demand) {
+  return demand.meanContextTokens > 0 || demand.meanGeneratedTokens > 0;
+}
+
 }  // namespace
 
-core::Result<SimulationResult> runSimulation(const Workload& workload, const DemandSeries& demand,
-                                             std::span<const core::Policy> policies,
-                                             const core::AlgorithmRegistry& algorithms,
-                                             const SimulateOptions& options) {
+core::Status checkWorkloadDemand(const Workload& workload, const DemandSeries& demand) {
   if (demand.interval != workload.interval) {
     return core::Error{"the demand is binned at " + std::to_string(demand.interval.count()) +
                        " ms, the workload's interval is " + std::to_string(workload.interval.count()) + " ms"};
   }
-  const bool tokenCountsKnown = demand.meanContextTokens > 0 || demand.meanGeneratedTokens > 0;
-  if (workload.slo.timeToFirstTokenP95Ms && !tokenCountsKnown) {
+  if (workload.slo.timeToFirstTokenP95Ms && !tokenCountsKnown(demand)) {
     // Without token counts the model has no time to first token: every
     // interval would be judged on nothing.
     return core::Error{"spec.slo.timeToFirstTokenP95Ms: the engine model needs token counts to produce the time to "
@@ -324,7 +324,17 @@ core::Result<SimulationResult> runSimulation(const Workload& workload, const Dem
   if (stepCount(workload, demand) > static_cast<std::size_t>(kMaxRunSteps)) {
     return core::Error{"the run spans more than " + std::to_string(kMaxRunSteps) + " intervals"};
   }
-  auto plans = plan(policies, algorithms, workload.capacity, tokenCountsKnown);
+  return core::Ok{};
+}
+
+core::Result<SimulationResult> runSimulation(const Workload& workload, const DemandSeries& demand,
+                                             std::span<const core::Policy> policies,
+                                             const core::AlgorithmRegistry& algorithms,
+                                             const SimulateOptions& options) {
+  if (const core::Status checked = checkWorkloadDemand(workload, demand); !checked.ok()) {
+    return checked.error();
+  }
+  auto plans = plan(policies, algorithms, workload.capacity, tokenCountsKnown(demand));
   if (!plans.ok()) {
     return plans.error();
   }

@@ -24,6 +24,11 @@ struct SimulateOptions {
   std::function<void(const PolicyRun& run, const TimelineRow& row)> onRow;
 };
 
+// What runSimulation() checks of the workload and its demand before any
+// policy: the demand's interval, the token counts a time-to-first-token SLO
+// needs, the run's length. validate says it of a workload file.
+core::Status checkWorkloadDemand(const Workload& workload, const DemandSeries& demand);
+
 // Runs every policy against the same demand, closed loop, on a simulated clock
 // (DESIGN §8): each interval the engine model turns the demand and the ready
 // replicas into metrics, core::decide() (the pipeline and History of `serve`)

@@ -214,6 +214,34 @@ spec:
                         "value \"abc\"") != std::string::npos);
 }
 
+TEST_CASE("validate: a plugin's refusal quoting a value with a line end stays on one line") {
+  TempDir dir;
+  // A block scalar: the value is "abc\n", which StepScale quotes as it is.
+  const auto file = dir.write("step.yaml", R"(apiVersion: kubeai.io/v1alpha1
+kind: AIInferenceAutoscalerPolicy
+metadata: {name: stepper, namespace: default}
+spec:
+  targetRef: {kind: Deployment, name: workload}
+  maxReplicas: 10
+  algorithm:
+    name: StepScale
+    parameters:
+      step: |
+        abc
+  metrics: {gpuUtilization: {targetPercentage: 70}}
+)");
+  const CommandResult result = runScaler({"validate", file.string(), "--plugin-dir", KUBEAI_PLUGIN_BUILD_DIR});
+  CHECK(result.exitCode == 2);
+  CHECK(result.out.find("default/stepper: spec.algorithm.parameters: refused by StepScale: parameter step: invalid "
+                        "value \"abc\\n\"") != std::string::npos);
+  // Every line is one of the policy's, none a piece of the plugin's text.
+  std::size_t start = 0;
+  for (std::size_t end = result.out.find('\n'); end != std::string::npos; end = result.out.find('\n', start)) {
+    CHECK(result.out.substr(start, end - start).starts_with(file.string() + ": default/stepper: "));
+    start = end + 1;
+  }
+}
+
 TEST_CASE("validate says every problem of the parameters at once, beside the rest of the policy's") {
   TempDir dir;
   const auto file = dir.write("params.yaml", R"(apiVersion: kubeai.io/v1alpha1
@@ -310,14 +338,56 @@ spec:
   capacity: {requestsPerSecond: 3}
   demand: {rate: rate.csv}
 )");
-  const CommandResult bad = runScaler({"validate", badColumn.string(), badField.string()});
+  // What simulate refuses before any policy runs: a time-to-first-token SLO
+  // over a rate series, which has no token counts.
+  dir.write("good-rate.csv", "time,requestsPerSecond\n0,1\n15,2\n");
+  const auto ttft = dir.write("ttft.yaml", R"(apiVersion: kubeai.io/v1alpha1
+kind: SimulationWorkload
+metadata: {name: ttft}
+spec:
+  interval: 15s
+  capacity: {requestsPerSecond: 3}
+  slo: {timeToFirstTokenP95Ms: 1000}
+  demand: {rate: good-rate.csv}
+)");
+  const CommandResult bad = runScaler({"validate", badColumn.string(), badField.string(), ttft.string()});
   CHECK(bad.exitCode == 2);
-  CHECK(bad.err == "error: 2 workload(s) invalid\n");
+  CHECK(bad.err == "error: 3 workload(s) invalid\n");
+  CHECK(bad.out.find(ttft.string() + ": workload ttft: spec.slo.timeToFirstTokenP95Ms: the engine model needs "
+                                     "token counts") != std::string::npos);
   CHECK(bad.out.find(badColumn.string() + ": workload ramp: spec.demand: ") == 0);
   CHECK(bad.out.find("rate.csv:1: wrong header: must be time,requestsPerSecond, got \"time,rps\"\n") !=
         std::string::npos);
   CHECK(bad.out.find(badField.string() + ": workload typo: spec.replicas.startupSecond: unknown field\n") !=
         std::string::npos);
+}
+
+TEST_CASE("validate: a workload is a document of its kind, not a mention; one beside policies is said unchecked") {
+  TempDir dir;
+  const auto comment = dir.write("comment.yaml", "# see the SimulationWorkload in ../simulate\n");
+  const CommandResult mention = runScaler({"validate", comment.string()});
+  CHECK(mention.exitCode == 2);
+  CHECK(mention.out == comment.string() + ": no AIInferenceAutoscalerPolicy found\n");
+  const auto both = dir.write("both.yaml", R"(apiVersion: kubeai.io/v1alpha1
+kind: AIInferenceAutoscalerPolicy
+metadata: {name: p, namespace: team}
+spec:
+  targetRef: {kind: Deployment, name: x}
+  maxReplicas: 3
+  metrics: {gpuUtilization: {targetPercentage: 60}}
+---
+apiVersion: kubeai.io/v1alpha1
+kind: SimulationWorkload
+metadata: {name: w}
+spec:
+  interval: 15s
+  demand: {rate: missing.csv}
+)");
+  const CommandResult beside = runScaler({"validate", both.string()});
+  CHECK(beside.exitCode == 0);
+  CHECK(beside.out == both.string() + ": warning: document 2: a SimulationWorkload beside policies is not checked "
+                                      "(simulate reads a workload file of that document alone)\n" +
+                          both.string() + ": team/p: ok\n");
 }
 
 TEST_CASE("validate warns of a Burst policy's cooldown, which holds a panic's scale-ups too") {

@@ -270,6 +270,20 @@ TEST_CASE("simulate's table and JSON summary say what the forecast raised and ho
   CHECK(policies[1]["summary"]["panicSeconds"] == 135);
 }
 
+TEST_CASE("simulate's outputs: with no SLO at all, no violation figure is judged, 'any' neither") {
+  SimulationResult result = twoPolicies();
+  result.sloLatencyP99Ms.reset();
+  std::ostringstream json;
+  writeJson(json, result);
+  const nlohmann::json slo = nlohmann::json::parse(json.str())["policies"][0]["summary"]["sloViolationSeconds"];
+  CHECK(slo["latencyP99Ms"].is_null());
+  CHECK(slo["any"].is_null());
+  std::ostringstream text;
+  writeSummaryText(text, result);
+  CHECK(text.str().find("SLO violated, any (s)") != std::string::npos);
+  CHECK(text.str().find("- (no SLO set)") != std::string::npos);
+}
+
 TEST_CASE("simulate's outputs say the replicas' model the figures depend on: start-up, capacity, initial") {
   SimulationResult result = twoPolicies();
   result.initialReplicas = 2;
