@@ -362,7 +362,7 @@ spec:
         std::string::npos);
 }
 
-TEST_CASE("validate: a workload is a document of its kind, not a mention; one beside policies is said unchecked") {
+TEST_CASE("validate: a workload is a document of its kind, not a mention, and one beside policies is said unchecked") {
   TempDir dir;
   const auto comment = dir.write("comment.yaml", "# see the SimulationWorkload in ../simulate\n");
   const CommandResult mention = runScaler({"validate", comment.string()});
