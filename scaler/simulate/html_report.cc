@@ -109,14 +109,14 @@ void writeSummaryTable(std::ostream& out, const SimulationResult& result) {
       out << "<td>" << (s.cost ? formatFixed(*s.cost, 2) : "&#8212;") << "</td>";
     }
     // An SLO the workload does not set is not judged: a dash, not 0.
-    const bool anySlo = result.sloLatencyP99Ms || result.sloTimeToFirstTokenP95Ms || result.sloRequestsWaiting;
     const auto judged = [](const std::optional<double>& slo, double violated) {
       return slo ? seconds(violated) : std::string("&#8212;");
     };
     out << "<td>" << judged(result.sloLatencyP99Ms, s.sloViolationSeconds.latencyP99Ms) << "</td><td>"
         << judged(result.sloTimeToFirstTokenP95Ms, s.sloViolationSeconds.timeToFirstTokenP95Ms) << "</td><td>"
         << judged(result.sloRequestsWaiting, s.sloViolationSeconds.requestsWaiting) << "</td><td>"
-        << (anySlo ? seconds(s.sloViolationSeconds.any) : std::string("&#8212;")) << "</td><td>" << formatFixed(s.peakBacklog, 1)
+        << (result.anySloSet() ? seconds(s.sloViolationSeconds.any) : std::string("&#8212;")) << "</td><td>"
+        << formatFixed(s.peakBacklog, 1)
         << "</td><td>" << s.scaleUps << "</td><td>" << s.scaleDowns << "</td><td>"
         << s.reversals << "</td><td>" << s.minReplicas << "</td><td>" << s.maxReplicas
         << "</td><td>" << timeToCapacity(s.timeToCapacity) << "</td><td>"

@@ -100,11 +100,6 @@ void appendJsonString(std::string& out, std::string_view text) {
   out += '"';
 }
 
-// With no SLO at all, `any` is not judged either.
-bool anySloSet(const SimulationResult& result) {
-  return result.sloLatencyP99Ms || result.sloTimeToFirstTokenP95Ms || result.sloRequestsWaiting;
-}
-
 // A violation count of an SLO the workload does not set is null, not 0.
 std::optional<double> ifSet(const std::optional<double>& slo, double seconds) {
   return slo ? std::optional<double>(seconds) : std::nullopt;
@@ -124,7 +119,7 @@ void writeSummaryJson(std::ostream& out, const PolicySummary& summary, const Sim
   out << ", \"requestsWaiting\": ";
   writeNumber(out, ifSet(result.sloRequestsWaiting, summary.sloViolationSeconds.requestsWaiting));
   out << ", \"any\": ";
-  writeNumber(out, anySloSet(result) ? std::optional<double>(summary.sloViolationSeconds.any) : std::nullopt);
+  writeNumber(out, result.anySloSet() ? std::optional<double>(summary.sloViolationSeconds.any) : std::nullopt);
   out << "},\n      \"peakBacklog\": ";
   writeNumber(out, summary.peakBacklog);
   out << ", \"scaleUps\": " << summary.scaleUps << ", \"scaleDowns\": " << summary.scaleDowns

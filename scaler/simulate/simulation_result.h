@@ -113,6 +113,11 @@ struct SimulationResult {
   std::optional<double> sloTimeToFirstTokenP95Ms;
   std::optional<double> sloRequestsWaiting;
   std::vector<PolicyRun> policies;
+
+  // With no SLO at all, nothing is judged: not even `any`.
+  [[nodiscard]] bool anySloSet() const noexcept {
+    return sloLatencyP99Ms || sloTimeToFirstTokenP95Ms || sloRequestsWaiting;
+  }
 };
 
 }  // namespace kubeai::simulate

@@ -72,7 +72,7 @@ void writeSummaryText(std::ostream& out, const SimulationResult& result) {
     add("cost", [](const PolicyRun& run) { return fixed(run.summary.cost.value_or(0), 2); });
   }
   add("replica-seconds", [](const PolicyRun& run) { return fixed(run.summary.replicaSeconds, 0); });
-  const bool anySlo = result.sloLatencyP99Ms || result.sloTimeToFirstTokenP95Ms || result.sloRequestsWaiting;
+  const bool anySlo = result.anySloSet();
   add("SLO violated, any (s)", [anySlo](const PolicyRun& run) {
     return anySlo ? fixed(run.summary.sloViolationSeconds.any, 0) : std::string("- (no SLO set)");
   });
